@@ -1,0 +1,8 @@
+//! Authentication written once: the JWT module used by the Lambda authorizer and by every
+//! function's auth extractor, and argon2id password hashing.
+
+pub mod jwt;
+pub mod passwords;
+
+pub use jwt::{AccessClaims, AuthError, JwtKeys};
+pub use passwords::PasswordHasher;
