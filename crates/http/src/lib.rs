@@ -1,1 +1,19 @@
+//! The shared HTTP layer every function's router is finished with: the SPEC error body,
+//! bearer-token authentication, correlation ids in every response and log line, CORS,
+//! a body size limit, JSON logs, OpenAPI docs, and hosting in Lambda or on a socket.
 
+pub mod app;
+pub mod auth;
+pub mod client;
+pub mod docs;
+pub mod error;
+pub mod json;
+pub mod request_ids;
+pub mod telemetry;
+
+pub use app::{MAX_BODY_BYTES, finish, serve_lambda, serve_socket};
+pub use auth::AuthUser;
+pub use client::Origin;
+pub use error::{ApiError, ErrorBody};
+pub use json::ApiJson;
+pub use request_ids::RequestIds;

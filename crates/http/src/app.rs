@@ -1,0 +1,72 @@
+//! Finishing a router with the shared layers, and hosting it in Lambda or on a socket.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router, middleware};
+use milkrun_auth::JwtKeys;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::auth::Verifier;
+use crate::error::ApiError;
+use crate::request_ids::{CORRELATION_HEADER, correlate};
+
+/// Bodies above this are refused with 413 before any handler sees them.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "This method is not allowed on this path.")
+}
+
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal(&"handler panicked").into_response()
+}
+
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+            CORRELATION_HEADER,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([CORRELATION_HEADER])
+}
+
+/// Wraps a service's routes with everything a milkrun API response must carry.
+pub fn finish(routes: Router, keys: Arc<JwtKeys>) -> Router {
+    routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(Extension(Verifier(keys)))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(correlate))
+        .layer(cors())
+}
+
+/// Runs the router as this Lambda function's handler.
+pub async fn serve_lambda(router: Router) -> Result<(), lambda_http::Error> {
+    lambda_http::run(router).await
+}
+
+/// Serves the router on a TCP socket until Ctrl-C.
+pub async fn serve_socket(router: Router, addr: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
