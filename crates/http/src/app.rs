@@ -70,3 +70,10 @@ pub async fn serve_socket(router: Router, addr: SocketAddr) -> std::io::Result<(
         })
         .await
 }
+
+/// Splits a service's documented routes into the finished router serving them, plus
+/// `/openapi.json` and `/docs` describing exactly those routes.
+pub fn app(api: utoipa_axum::router::OpenApiRouter, keys: Arc<JwtKeys>) -> Router {
+    let (routes, openapi) = api.split_for_parts();
+    finish(routes.merge(crate::docs::docs_router(openapi)), keys)
+}

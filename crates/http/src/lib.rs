@@ -8,10 +8,12 @@ pub mod client;
 pub mod docs;
 pub mod error;
 pub mod json;
+pub mod query;
 pub mod request_ids;
 pub mod telemetry;
 
-pub use app::{MAX_BODY_BYTES, finish, serve_lambda, serve_socket};
+pub use app::{MAX_BODY_BYTES, app, finish, serve_lambda, serve_socket};
+pub use query::ApiQuery;
 pub use auth::AuthUser;
 pub use client::Origin;
 pub use error::{ApiError, ErrorBody};

@@ -1,0 +1,305 @@
+//! The user service's HTTP surface: request/response shapes and one thin handler per route.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use milkrun_domain::page::PageRequest;
+use milkrun_domain::user::{Address, AddressInput, AdminUserChange, Device, Preferences, User};
+use milkrun_domain::values::{DeliverySlot, Email, PaymentMethod, Role, UserStatus};
+use milkrun_domain::{DomainError, FieldErrors};
+use milkrun_http::{ApiError, ApiJson, ApiQuery, AuthUser, ErrorBody, Origin, RequestIds};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::service::{ProfileChange, Registration, UserService};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// All user routes, documented, bound to the service.
+pub fn api(service: UserService) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(check))
+        .routes(routes!(verify_email))
+        .routes(routes!(get_me, patch_me))
+        .routes(routes!(put_address, delete_address))
+        .routes(routes!(put_preferences))
+        .routes(routes!(list_users))
+        .routes(routes!(get_user, patch_user))
+        .with_state(service)
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRequest {
+    name: Option<String>,
+    email: Option<String>,
+    /// 8 to 128 characters.
+    password: Option<String>,
+    phone: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterResponse {
+    user_id: Uuid,
+    role: Role,
+    is_profile_complete: bool,
+}
+
+#[utoipa::path(post, path = "/users/register", tag = "users", request_body = RegisterRequest,
+    responses((status = 201, body = RegisterResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn register(State(service): State<UserService>, Origin(origin): Origin, ApiJson(body): ApiJson<RegisterRequest>) -> ApiResult<(StatusCode, Json<RegisterResponse>)> {
+    let input = Registration { name: body.name, email: body.email, password: body.password, phone: body.phone };
+    let registered = service.register(input, &origin, &RequestIds::correlation_id()).await?;
+    let response = RegisterResponse {
+        user_id: registered.user_id,
+        role: registered.role,
+        is_profile_complete: registered.is_profile_complete,
+    };
+    Ok((StatusCode::CREATED, Json(response)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    email: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    token: String,
+    /// Seconds until the token expires.
+    expires_in: i64,
+    user_id: Uuid,
+    role: Role,
+    is_profile_complete: bool,
+}
+
+#[utoipa::path(post, path = "/users/login", tag = "users", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn login(State(service): State<UserService>, Origin(origin): Origin, ApiJson(body): ApiJson<LoginRequest>) -> ApiResult<Json<LoginResponse>> {
+    let logged_in = service.login(body.email, body.password, &origin, &RequestIds::correlation_id()).await?;
+    Ok(Json(LoginResponse {
+        token: logged_in.token,
+        expires_in: logged_in.expires_in,
+        user_id: logged_in.user_id,
+        role: logged_in.role,
+        is_profile_complete: logged_in.is_profile_complete,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CheckRequest {
+    email: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckResponse {
+    exists: bool,
+}
+
+#[utoipa::path(post, path = "/users/check", tag = "users", request_body = CheckRequest,
+    responses((status = 200, body = CheckResponse), (status = 400, body = ErrorBody)))]
+async fn check(State(service): State<UserService>, ApiJson(body): ApiJson<CheckRequest>) -> ApiResult<Json<CheckResponse>> {
+    Ok(Json(CheckResponse { exists: service.email_exists(body.email).await? }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VerifyEmailRequest {
+    /// The token from the welcome email.
+    token: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyEmailResponse {
+    user_id: Uuid,
+    email_verified: bool,
+}
+
+#[utoipa::path(post, path = "/users/verify-email", tag = "users", request_body = VerifyEmailRequest,
+    responses((status = 200, body = VerifyEmailResponse), (status = 400, body = ErrorBody)))]
+async fn verify_email(State(service): State<UserService>, ApiJson(body): ApiJson<VerifyEmailRequest>) -> ApiResult<Json<VerifyEmailResponse>> {
+    let user = service.verify_email(body.token).await?;
+    Ok(Json(VerifyEmailResponse { user_id: user.user_id, email_verified: user.email_verified }))
+}
+
+/// A user as clients see it: everything but the password hash and the storage version.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserProfile {
+    user_id: Uuid,
+    email: Email,
+    name: String,
+    phone: Option<String>,
+    role: Role,
+    status: UserStatus,
+    email_verified: bool,
+    addresses: Vec<Address>,
+    preferences: Preferences,
+    devices: Vec<Device>,
+    is_profile_complete: bool,
+    profile_completion_prompted: bool,
+    last_active_at: Option<DateTime<Utc>>,
+    preferred_payment_method: Option<PaymentMethod>,
+    order_count: u64,
+    vendor_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<User> for UserProfile {
+    fn from(user: User) -> Self {
+        Self {
+            user_id: user.user_id,
+            email: user.email,
+            name: user.name.into(),
+            phone: user.phone.map(Into::into),
+            role: user.role,
+            status: user.status,
+            email_verified: user.email_verified,
+            addresses: user.addresses,
+            preferences: user.preferences,
+            devices: user.devices,
+            is_profile_complete: user.is_profile_complete,
+            profile_completion_prompted: user.profile_completion_prompted,
+            last_active_at: user.last_active_at,
+            preferred_payment_method: user.preferred_payment_method,
+            order_count: user.order_count,
+            vendor_id: user.vendor_id,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+fn profile(user: User) -> Json<UserProfile> {
+    Json(user.into())
+}
+
+#[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_me(State(service): State<UserService>, caller: AuthUser) -> ApiResult<Json<UserProfile>> {
+    Ok(profile(service.me(caller.user_id).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PatchMeRequest {
+    name: Option<String>,
+    /// `null` removes the phone.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    phone: Option<Option<String>>,
+    profile_completion_prompted: Option<bool>,
+}
+
+#[utoipa::path(patch, path = "/users/me", tag = "users", security(("bearer" = [])), request_body = PatchMeRequest,
+    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn patch_me(State(service): State<UserService>, caller: AuthUser, ApiJson(body): ApiJson<PatchMeRequest>) -> ApiResult<Json<UserProfile>> {
+    let change = ProfileChange { name: body.name, phone: body.phone, profile_completion_prompted: body.profile_completion_prompted };
+    Ok(profile(service.update_me(caller.user_id, change).await?))
+}
+
+#[utoipa::path(put, path = "/users/me/addresses/{label}", tag = "users", security(("bearer" = [])), request_body = AddressInput,
+    params(("label" = String, Path, description = "1 to 32 letters, digits, - or _")),
+    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn put_address(State(service): State<UserService>, caller: AuthUser, Path(label): Path<String>, ApiJson(body): ApiJson<AddressInput>) -> ApiResult<Json<UserProfile>> {
+    Ok(profile(service.put_address(caller.user_id, &label, body).await?))
+}
+
+#[utoipa::path(delete, path = "/users/me/addresses/{label}", tag = "users", security(("bearer" = [])),
+    params(("label" = String, Path)),
+    responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_address(State(service): State<UserService>, caller: AuthUser, Path(label): Path<String>) -> ApiResult<Json<UserProfile>> {
+    Ok(profile(service.delete_address(caller.user_id, &label).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PreferencesRequest {
+    delivery_slot: Option<DeliverySlot>,
+    payment_method: Option<PaymentMethod>,
+    #[serde(default)]
+    newsletter_opt_in: bool,
+}
+
+#[utoipa::path(put, path = "/users/me/preferences", tag = "users", security(("bearer" = [])), request_body = PreferencesRequest,
+    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn put_preferences(State(service): State<UserService>, caller: AuthUser, ApiJson(body): ApiJson<PreferencesRequest>) -> ApiResult<Json<UserProfile>> {
+    let preferences = Preferences {
+        delivery_slot: body.delivery_slot,
+        payment_method: body.payment_method,
+        newsletter_opt_in: body.newsletter_opt_in,
+    };
+    Ok(profile(service.put_preferences(caller.user_id, preferences).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// 1 to 100, default 20.
+    limit: Option<String>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserList {
+    items: Vec<UserProfile>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/users", tag = "admin", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = UserList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_users(State(service): State<UserService>, caller: AuthUser, ApiQuery(query): ApiQuery<ListQuery>) -> ApiResult<Json<UserList>> {
+    caller.require_admin()?;
+    let mut errors = FieldErrors::new();
+    let page = PageRequest::parse(query.limit.as_deref(), query.cursor, &mut errors);
+    errors.into_result(|| ())?;
+    let page = service.list(&page).await?.map(UserProfile::from);
+    Ok(Json(UserList { items: page.items, next_cursor: page.next_cursor }))
+}
+
+/// Path ids that are not UUIDs name nothing that exists.
+fn user_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| DomainError::NotFound("user").into())
+}
+
+#[utoipa::path(get, path = "/users/{userId}", tag = "admin", security(("bearer" = [])), params(("userId" = Uuid, Path)),
+    responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_user(State(service): State<UserService>, caller: AuthUser, Path(id): Path<String>) -> ApiResult<Json<UserProfile>> {
+    caller.require_admin()?;
+    Ok(profile(service.get(user_id(&id)?).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PatchUserRequest {
+    role: Option<Role>,
+    /// Required with role VENDOR; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Uuid>)]
+    vendor_id: Option<Option<Uuid>>,
+    status: Option<UserStatus>,
+}
+
+#[utoipa::path(patch, path = "/users/{userId}", tag = "admin", security(("bearer" = [])), params(("userId" = Uuid, Path)), request_body = PatchUserRequest,
+    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn patch_user(State(service): State<UserService>, caller: AuthUser, Path(id): Path<String>, ApiJson(body): ApiJson<PatchUserRequest>) -> ApiResult<Json<UserProfile>> {
+    caller.require_admin()?;
+    let change = AdminUserChange { role: body.role, vendor_id: body.vendor_id, status: body.status };
+    Ok(profile(service.admin_update(caller.user_id, user_id(&id)?, change).await?))
+}
