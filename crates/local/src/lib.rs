@@ -1,1 +1,12 @@
+//! Embedded adapters for running milkrun on one machine with no AWS: a persistent SQLite
+//! store, an in-process event bus and a mail outbox folder.
 
+pub mod bus;
+pub mod db;
+pub mod outbox;
+pub mod users;
+
+pub use bus::InProcessBus;
+pub use db::Database;
+pub use outbox::OutboxMailer;
+pub use users::SqliteUsers;

@@ -1,0 +1,36 @@
+//! The `EventPublisher` contract. Each adapter supplies a probe that reads back, by its
+//! own technology's means, what reached the topic.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use milkrun_domain::events::{EventEnvelope, EventType};
+use milkrun_domain::ports::EventPublisher;
+use uuid::Uuid;
+
+/// Reads the envelopes that reached subscribers since the probe was made.
+pub trait PublishedProbe: Send + Sync {
+    fn received(&self) -> Pin<Box<dyn Future<Output = Vec<EventEnvelope>> + Send + '_>>;
+}
+
+pub async fn published_events_arrive_whole(publisher: Arc<dyn EventPublisher>, probe: Arc<dyn PublishedProbe>) {
+    let marker = Uuid::new_v4().to_string();
+    let sent: Vec<EventEnvelope> = [EventType::UserRegistered, EventType::UserLoggedIn, EventType::SuspiciousLogin]
+        .into_iter()
+        .map(|kind| EventEnvelope::new(kind, &marker, serde_json::json!({"userId": Uuid::new_v4(), "note": "ünïcode ✓"})))
+        .collect();
+    for event in &sent {
+        publisher.publish(event).await.unwrap();
+    }
+    let mut received = Vec::new();
+    for _ in 0..50 {
+        received.extend(probe.received().await.into_iter().filter(|e| e.correlation_id == marker));
+        if received.len() >= sent.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    received.sort_by_key(|e| e.event_id);
+    assert_eq!(received, sent, "every envelope arrives once, unchanged");
+}

@@ -1,0 +1,71 @@
+//! One SQLite database file, opened once and shared by every store; calls run on the
+//! blocking pool so the async workers never wait on disk.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use milkrun_domain::StoreError;
+use rusqlite::Connection;
+
+#[derive(Clone)]
+pub struct Database {
+    connection: Arc<Mutex<Connection>>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    user_id    TEXT PRIMARY KEY,
+    email      TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    doc        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_newest_first ON users (created_at DESC, user_id DESC);
+";
+
+impl Database {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let connection = Connection::open(path).map_err(|e| StoreError::backend("opening the database", e))?;
+        Self::prepare(connection)
+    }
+
+    /// A private database that lives as long as this value, for tests.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let connection = Connection::open_in_memory().map_err(|e| StoreError::backend("opening the database", e))?;
+        Self::prepare(connection)
+    }
+
+    fn prepare(connection: Connection) -> Result<Self, StoreError> {
+        // WAL: readers never block the writer; NORMAL sync is durable at each checkpoint
+        // and cannot corrupt the file.
+        connection
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .and_then(|()| connection.execute_batch(SCHEMA))
+            .map_err(|e| StoreError::backend("preparing the schema", e))?;
+        Ok(Self { connection: Arc::new(Mutex::new(connection)) })
+    }
+
+    /// Runs `work` with the connection on the blocking pool. SQLite serialises writers, and
+    /// so does this mutex: each call is one transaction's worth of work.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            work(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::backend("running a database call", e))?
+    }
+}
+
+pub(crate) fn sql_error(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |error| StoreError::backend(context, error)
+}
+
+pub(crate) fn json_error(context: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
+    move |error| StoreError::backend(context, error)
+}
