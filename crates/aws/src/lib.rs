@@ -1,1 +1,12 @@
+//! Adapters on the AWS SDKs. Clients are built once at init from the standard SDK
+//! configuration, so `AWS_ENDPOINT_URL` points them at an emulator such as moto.
 
+pub mod config;
+pub mod dynamodb_users;
+pub mod ses_mailer;
+pub mod sns_bus;
+
+pub use config::{ConfigError, required_env, sdk_config};
+pub use dynamodb_users::DynamoDbUsers;
+pub use ses_mailer::SesMailer;
+pub use sns_bus::SnsBus;

@@ -7,6 +7,11 @@ use utoipa_swagger_ui::SwaggerUi;
 
 /// Adds the bearer scheme the protected routes refer to, then serves document and UI.
 pub fn docs_router(mut openapi: OpenApi) -> Router {
+    openapi.info = utoipa::openapi::InfoBuilder::new()
+        .title("milkrun API")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some("Milk and dairy delivery marketplace: users, catalog, cart, checkout, deliveries."))
+        .build();
     let components = openapi.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

@@ -1,1 +1,34 @@
-fn main(){}
+//! `milkrun`: the whole API on one machine, with embedded adapters and no AWS.
+
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "milkrun", version, about = "milkrun's local server and tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the whole API on the embedded store, bus and outbox.
+    Serve(serve::ServeArgs),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    milkrun_http::telemetry::init();
+    let result = match Cli::parse().command {
+        Command::Serve(args) => serve::run(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %error, "milkrun stopped");
+            eprintln!("milkrun: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Users in DynamoDB, one table, two kinds of item:
+//! `USER#<id>` holds the user; `EMAIL#<email>` claims the address. Registration writes both
+//! in one transaction, each conditional on not existing, so two registrations of one email
+//! can never both succeed. Updates are conditional on the version read.
+//! The sparse index `ByCreatedAt` (only user items carry `listKey`) lists users newest first.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::SecondsFormat;
+use milkrun_domain::StoreError;
+use milkrun_domain::page::{Page, PageRequest};
+use milkrun_domain::ports::{UserDirectory, UserLookup, UserRegistry, UserUpdates};
+use milkrun_domain::user::User;
+use milkrun_domain::values::Email;
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+use uuid::Uuid;
+
+/// Must match the `UsersTable` definition in template.yaml.
+pub const BY_CREATED_AT_INDEX: &str = "ByCreatedAt";
+const LIST_KEY: &str = "USER";
+
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoDbUsers {
+    client: Client,
+    table: String,
+}
+
+fn user_pk(user_id: Uuid) -> String {
+    format!("USER#{user_id}")
+}
+
+fn email_pk(email: &Email) -> String {
+    format!("EMAIL#{email}")
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn backend<E: std::error::Error + Send + Sync + 'static>(context: &'static str) -> impl Fn(E) -> StoreError {
+    move |error| StoreError::backend(context, error)
+}
+
+fn user_item(user: &User) -> Result<Item, StoreError> {
+    let mut item: Item = to_item(user).map_err(backend("encoding a user"))?;
+    item.insert("pk".into(), s(user_pk(user.user_id)));
+    item.insert("listKey".into(), s(LIST_KEY));
+    let created = user.created_at.to_rfc3339_opts(SecondsFormat::Micros, true);
+    item.insert("createdKey".into(), s(format!("{created}#{}", user.user_id)));
+    Ok(item)
+}
+
+fn decode_user(mut item: Item) -> Result<User, StoreError> {
+    for key in ["pk", "listKey", "createdKey"] {
+        item.remove(key);
+    }
+    from_item(item).map_err(backend("decoding a user"))
+}
+
+fn encode_cursor(item: &Item) -> Option<String> {
+    let keys: HashMap<&str, &str> = ["pk", "listKey", "createdKey"]
+        .into_iter()
+        .map(|k| item.get(k).and_then(|v| v.as_s().ok()).map(|v| (k, v.as_str())))
+        .collect::<Option<_>>()?;
+    Some(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&keys).ok()?))
+}
+
+fn decode_cursor(cursor: &str) -> Result<Item, StoreError> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
+    let keys: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+    let valid = keys.len() == 3
+        && keys.get("listKey").map(String::as_str) == Some(LIST_KEY)
+        && keys.get("pk").is_some_and(|pk| pk.starts_with("USER#"))
+        && keys.contains_key("createdKey");
+    if !valid {
+        return Err(StoreError::InvalidCursor);
+    }
+    Ok(keys.into_iter().map(|(k, v)| (k, s(v))).collect())
+}
+
+impl DynamoDbUsers {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    async fn get(&self, pk: String) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("reading a user", e.into_service_error()))?;
+        Ok(output.item)
+    }
+
+    fn conditional_put(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(backend("building a put"))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+#[async_trait]
+impl UserRegistry for DynamoDbUsers {
+    async fn create(&self, user: &User) -> Result<(), StoreError> {
+        let claim = Item::from([("pk".into(), s(email_pk(&user.email))), ("userId".into(), s(user.user_id.to_string()))]);
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.conditional_put(user_item(user)?)?)
+            .transact_items(self.conditional_put(claim)?)
+            .send()
+            .await;
+        match result.map_err(SdkError::into_service_error) {
+            Ok(_) => Ok(()),
+            Err(error) if error.is_transaction_canceled_exception() => Err(StoreError::AlreadyExists),
+            Err(error) => Err(StoreError::backend("creating a user", error)),
+        }
+    }
+}
+
+#[async_trait]
+impl UserLookup for DynamoDbUsers {
+    async fn by_id(&self, user_id: Uuid) -> Result<Option<User>, StoreError> {
+        self.get(user_pk(user_id)).await?.map(decode_user).transpose()
+    }
+
+    async fn by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let Some(claim) = self.get(email_pk(email)).await? else { return Ok(None) };
+        let user_id = claim
+            .get("userId")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|v| Uuid::parse_str(v).ok())
+            .ok_or_else(|| StoreError::backend("reading an email claim", std::fmt::Error))?;
+        self.by_id(user_id).await
+    }
+}
+
+#[async_trait]
+impl UserUpdates for DynamoDbUsers {
+    async fn update(&self, mut user: User) -> Result<User, StoreError> {
+        let expected = user.version;
+        user.version += 1;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(user_item(&user)?))
+            .condition_expression("attribute_exists(pk) AND version = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+            .send()
+            .await;
+        match result.map_err(SdkError::into_service_error) {
+            Ok(_) => Ok(user),
+            Err(error) if error.is_conditional_check_failed_exception() => {
+                let exists = self.get(user_pk(user.user_id)).await?.is_some();
+                Err(if exists { StoreError::VersionConflict } else { StoreError::NotFound })
+            }
+            Err(error) => Err(StoreError::backend("updating a user", error)),
+        }
+    }
+}
+
+#[async_trait]
+impl UserDirectory for DynamoDbUsers {
+    async fn list(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
+        let start = page.cursor.as_deref().map(decode_cursor).transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_CREATED_AT_INDEX)
+            .key_condition_expression("listKey = :list")
+            .expression_attribute_values(":list", s(LIST_KEY))
+            .scan_index_forward(false)
+            .limit(page.limit as i32 + 1)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("listing users", e.into_service_error()))?;
+        let mut items = output.items.unwrap_or_default();
+        let next_cursor = if items.len() > page.limit as usize {
+            items.truncate(page.limit as usize);
+            items.last().and_then(encode_cursor)
+        } else {
+            None
+        };
+        let items = items.into_iter().map(decode_user).collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+}
