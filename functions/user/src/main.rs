@@ -1,1 +1,33 @@
-fn main(){}
+//! The user Lambda: wiring only. Clients and configuration are built once per cold start.
+
+use std::sync::Arc;
+
+use milkrun_auth::JwtKeys;
+use milkrun_auth::jwt::DEFAULT_ACCESS_TTL_SECS;
+use milkrun_aws::{DynamoDbUsers, SesMailer, SnsBus, required_env, sdk_config};
+use milkrun_user::{MailSettings, UserService};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    milkrun_http::telemetry::init();
+    let keys = Arc::new(JwtKeys::new(required_env("MILKRUN_JWT_SECRET")?.as_bytes(), DEFAULT_ACCESS_TTL_SECS)?);
+    let aws = sdk_config().await;
+    let store = DynamoDbUsers::new(aws_sdk_dynamodb::Client::new(&aws), required_env("USERS_TABLE")?);
+    let events = SnsBus::from_env(aws_sdk_sns::Client::new(&aws));
+    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&aws), required_env("MAIL_FROM")?);
+    let mail = MailSettings { verify_email_url: required_env("VERIFY_EMAIL_URL")? };
+    let service = UserService::new(Arc::new(store), Arc::new(events), Arc::new(mailer), keys.clone(), mail);
+    bootstrap_admin(&service).await?;
+    milkrun_http::serve_lambda(milkrun_http::app(milkrun_user::api(service), keys)).await
+}
+
+/// The same `MILKRUN_ADMIN_*` settings as the local server; idempotent across cold starts.
+async fn bootstrap_admin(service: &UserService) -> Result<(), lambda_http::Error> {
+    let email = std::env::var("MILKRUN_ADMIN_EMAIL").unwrap_or_default();
+    let password = std::env::var("MILKRUN_ADMIN_PASSWORD").unwrap_or_default();
+    if email.is_empty() || password.is_empty() {
+        return Ok(());
+    }
+    service.ensure_admin(&email, &password).await.map_err(|e| format!("admin bootstrap failed: {e:?}"))?;
+    Ok(())
+}
