@@ -1,0 +1,227 @@
+"""Emulated AWS for tests: moto's server on loopback with template.yaml's resources.
+
+  run.py contract   the AWS adapters' contract tests against moto (cargo test -p milkrun-aws)
+  run.py e2e        the real function binaries under `cargo lambda watch`, with the
+                    environment the template gives them, behind a small API Gateway stand-in
+                    that routes by the template's own Api events; then the HTTP end-to-end
+                    suite, the same one that runs against `milkrun serve`.
+  run.py up         like e2e, but keeps serving until Ctrl-C (for trying it by hand).
+Everything listens on 127.0.0.1 and is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from template_resources import REGION, Emulation  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = ROOT / ".venv" / "bin"
+ADMIN_EMAIL = "admin@milkrun.test"
+ADMIN_PASSWORD = "emulated-admin-password"
+CHILDREN: list[subprocess.Popen] = []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spawn(args, env=None, log=None) -> subprocess.Popen:
+    out = open(log, "w") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    CHILDREN.append(proc)
+    return proc
+
+
+def stop_children():
+    for proc in CHILDREN:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    for proc in CHILDREN:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wait_http(url: str, timeout: float, ok=lambda status: status < 500) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if ok(response.status):
+                    return
+        except urllib.error.HTTPError as error:
+            if ok(error.code):
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"timed out waiting for {url}")
+
+
+def start_moto() -> str:
+    port = free_port()
+    spawn([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], log=ROOT / "target" / "moto.log")
+    endpoint = f"http://127.0.0.1:{port}"
+    wait_http(f"{endpoint}/moto-api/", 30)
+    return endpoint
+
+
+def aws_env(endpoint: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+
+
+def parameters() -> dict[str, str]:
+    return {
+        "JwtSecret": "emulated-jwt-secret-emulated-jwt-secret",
+        "AdminEmail": ADMIN_EMAIL,
+        "AdminPassword": ADMIN_PASSWORD,
+        "MailFrom": "no-reply@milkrun.test",
+        "VerifyEmailUrl": "http://127.0.0.1/verify-email?token=",
+    }
+
+
+def run(args, env) -> int:
+    print("+", " ".join(args), flush=True)
+    return subprocess.call(args, cwd=ROOT, env=env)
+
+
+# ---------------------------------------------------------------- contract
+def contract() -> int:
+    endpoint = start_moto()
+    emulation = Emulation(endpoint, parameters(), prefix="contract-")
+    emulation.create_all()
+    env = aws_env(endpoint)
+    env["MILKRUN_TEST_USERS_TABLE"] = emulation.physical["UsersTable"]
+    env["MILKRUN_TEST_USER_EVENTS_TOPIC_ARN"] = emulation.physical["UserEventsTopic"]
+    env["MILKRUN_TEST_MAIL_FROM"] = parameters()["MailFrom"]
+    return run(["cargo", "test", "-p", "milkrun-aws", "--", "--test-threads=4"], env)
+
+
+# ---------------------------------------------------------------- API Gateway stand-in
+def route_pattern(path: str) -> re.Pattern:
+    regex = re.sub(r"\{[^}]+\+\}", ".*", path)
+    regex = re.sub(r"\{[^}]+\}", "[^/]+", regex)
+    return re.compile(f"^{regex}$")
+
+
+class Gateway(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, routes: list[tuple[str, re.Pattern, str, int]]):
+        super().__init__(("127.0.0.1", port), GatewayHandler)
+        self.routes = routes
+
+
+class GatewayHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def proxy(self):
+        path, _, query = self.path.partition("?")
+        target = next(
+            ((binary, port) for method, pattern, binary, port in self.server.routes if method == self.command and pattern.match(path)),
+            None,
+        )
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if target is None:
+            payload = b'{"errorCode":"NOT_FOUND","errorMessage":"No such route.","timestamp":"","requestId":""}'
+            return self.reply(404, {"Content-Type": "application/json"}, payload)
+        binary, port = target
+        upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+        url = f"/lambda-url/{binary}{path}" + (f"?{query}" if query else "")
+        upstream.request(self.command, url, body=body or None, headers=headers)
+        response = upstream.getresponse()
+        data = response.read()
+        self.reply(response.status, {k: v for k, v in response.getheaders() if k.lower() not in ("content-length", "transfer-encoding", "connection")}, data)
+
+    def reply(self, status, headers, data):
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = proxy
+
+
+def start_functions(endpoint: str) -> tuple[str, Emulation]:
+    emulation = Emulation(endpoint, parameters(), prefix="e2e-")
+    emulation.create_all()
+    routes = []
+    for logical, spec in emulation.functions().items():
+        if not spec["routes"]:
+            continue  # the authorizer: the functions verify tokens themselves here
+        port = free_port()
+        env = {**aws_env(endpoint), **spec["env"], "CARGO_LAMBDA_INVOKE_PORT": str(port)}
+        spawn(
+            [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port), "--bin", spec["binary"]],
+            env=env, log=ROOT / "target" / f"watch-{spec['binary']}.log",
+        )
+        routes += [(method, route_pattern(path), spec["binary"], port) for method, path in spec["routes"]]
+        wait_http(f"http://127.0.0.1:{port}/lambda-url/{spec['binary']}/openapi.json", 900, ok=lambda s: s == 200)
+        print(f"{logical}: {spec['binary']} under cargo lambda watch on port {port}", flush=True)
+    gateway_port = free_port()
+    gateway = Gateway(gateway_port, routes)
+    threading.Thread(target=gateway.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{gateway_port}", emulation
+
+
+def e2e(keep_running: bool) -> int:
+    endpoint = start_moto()
+    # Build first, so that cargo lambda watch's own build is only a check.
+    subprocess.check_call(["cargo", "build", "-p", "milkrun-user", "--bin", "user"], cwd=ROOT)
+    base_url, _ = start_functions(endpoint)
+    print(f"emulated API on {base_url} (moto at {endpoint})", flush=True)
+    if keep_running:
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        return 0
+    env = {**os.environ, "MILKRUN_E2E_BASE_URL": base_url, "MILKRUN_E2E_ADMIN_EMAIL": ADMIN_EMAIL,
+           "MILKRUN_E2E_ADMIN_PASSWORD": ADMIN_PASSWORD, "MILKRUN_E2E_TARGET": "emulated-aws"}
+    return run(["cargo", "test", "-p", "milkrun-e2e", "--", "--test-threads=4"], env)
+
+
+def main() -> int:
+    mode = sys.argv[1] if len(sys.argv) > 1 else "e2e"
+    (ROOT / "target").mkdir(exist_ok=True)
+    try:
+        if mode == "contract":
+            return contract()
+        if mode in ("e2e", "up"):
+            return e2e(keep_running=mode == "up")
+        raise SystemExit(__doc__)
+    finally:
+        stop_children()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

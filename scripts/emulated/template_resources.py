@@ -1,0 +1,165 @@
+"""Creates template.yaml's own resources in moto and computes each function's environment.
+
+The tables, indexes, topics and mail identities come from the template itself, so the code
+under test and the template cannot drift apart. Intrinsics are resolved the way
+CloudFormation would for the handful this template uses (!Ref, !GetAtt, !Sub).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import boto3
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "ap-south-1"
+ACCOUNT = "123456789012"
+
+
+class CfnLoader(yaml.SafeLoader):
+    """PyYAML loader that keeps CloudFormation short-form tags as {"Fn": value} dicts."""
+
+
+def _tag(name):
+    def construct(loader, node):
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        if name == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+        key = "Ref" if name == "Ref" else f"Fn::{name}"
+        return {key: value}
+
+    return construct
+
+
+for _name in ["Ref", "GetAtt", "Sub", "If", "Equals", "Join", "Select", "Split", "Not", "And", "Or", "FindInMap", "ImportValue", "Base64"]:
+    CfnLoader.add_constructor(f"!{_name}", _tag(_name))
+
+
+def load_template(path: Path = ROOT / "template.yaml") -> dict:
+    return yaml.load(path.read_text(), Loader=CfnLoader)
+
+
+class Emulation:
+    def __init__(self, endpoint: str, parameters: dict[str, str], prefix: str = ""):
+        self.endpoint = endpoint
+        self.template = load_template()
+        self.parameters = {
+            name: str(spec.get("Default", "")) for name, spec in self.template.get("Parameters", {}).items()
+        }
+        self.parameters.update(parameters)
+        self.parameters.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": "milkrun-emulated"})
+        self.prefix = prefix
+        self.physical: dict[str, str] = {}
+        self.arns: dict[str, str] = {}
+
+    def client(self, service: str):
+        return boto3.client(
+            service, endpoint_url=self.endpoint, region_name=REGION,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+
+    def resources(self, kind: str):
+        return [(name, res.get("Properties", {})) for name, res in self.template["Resources"].items() if res["Type"] == kind]
+
+    # ------------------------------------------------------------ intrinsics
+    def resolve(self, value):
+        if isinstance(value, dict) and len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                if arg in self.parameters:
+                    return self.parameters[arg]
+                return self.physical[arg]
+            if key == "Fn::GetAtt":
+                return self.arns[arg[0]] if arg[1] == "Arn" else self.physical[arg[0]]
+            if key == "Fn::Sub":
+                return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), arg)
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def _sub(self, name: str) -> str:
+        if "." in name:
+            logical, attr = name.split(".", 1)
+            return self.resolve({"Fn::GetAtt": [logical, attr]})
+        return self.resolve({"Ref": name})
+
+    # ------------------------------------------------------------ resources
+    def create_tables(self):
+        dynamodb = self.client("dynamodb")
+        for name, props in self.resources("AWS::DynamoDB::Table"):
+            table = f"{self.prefix}{name}"
+            args = {
+                "TableName": table,
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "KeySchema": props["KeySchema"],
+                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+            }
+            if props.get("GlobalSecondaryIndexes"):
+                args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            arn = dynamodb.create_table(**args)["TableDescription"]["TableArn"]
+            self.physical[name], self.arns[name] = table, arn
+
+    def create_topics(self):
+        sns = self.client("sns")
+        for name, props in self.resources("AWS::SNS::Topic"):
+            topic = f"{self.prefix}{self.resolve(props.get('TopicName', name))}"
+            arn = sns.create_topic(Name=topic)["TopicArn"]
+            self.physical[name], self.arns[name] = arn, arn
+
+    def verify_mail_identities(self):
+        ses = self.client("ses")
+        for name, props in self.resources("AWS::SES::EmailIdentity"):
+            identity = self.resolve(props["EmailIdentity"])
+            ses.verify_email_identity(EmailAddress=identity)
+            self.physical[name] = identity
+
+    def create_all(self):
+        self.create_tables()
+        self.create_topics()
+        self.verify_mail_identities()
+        for name, _ in self.resources("AWS::Serverless::Function"):
+            self.physical[name] = name
+            self.arns[name] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+    # ------------------------------------------------------------ functions
+    def function_env(self, logical: str) -> dict[str, str]:
+        globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        props = self.template["Resources"][logical]["Properties"]
+        own = props.get("Environment", {}).get("Variables", {})
+        merged = {**globals_env, **own}
+        return {k: str(self.resolve(v)) for k, v in merged.items()}
+
+    def functions(self) -> dict[str, dict]:
+        """Each function's binary name, environment and (method, path) routes."""
+        result = {}
+        for name, props in self.resources("AWS::Serverless::Function"):
+            binary = self.template["Resources"][name]["Metadata"]["BuildProperties"]["Binary"]
+            routes = [
+                (ev["Properties"]["Method"].upper(), ev["Properties"]["Path"])
+                for ev in props.get("Events", {}).values() if ev["Type"] == "Api"
+            ]
+            result[name] = {"binary": binary, "env": self.function_env(name), "routes": routes}
+        return result
+
+
+def main():
+    """provision ENDPOINT PREFIX KEY=VALUE... → prints {resources, functions} as JSON."""
+    endpoint, prefix, *pairs = sys.argv[1:]
+    emulation = Emulation(endpoint, dict(p.split("=", 1) for p in pairs), prefix)
+    emulation.create_all()
+    json.dump({"physical": emulation.physical, "functions": emulation.functions()}, sys.stdout, indent=2)
+
+
+if __name__ == "__main__":
+    main()
