@@ -61,7 +61,9 @@ pub struct JwtKeys {
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtKeys").field("access_ttl_secs", &self.access_ttl_secs).finish_non_exhaustive()
+        f.debug_struct("JwtKeys")
+            .field("access_ttl_secs", &self.access_ttl_secs)
+            .finish_non_exhaustive()
     }
 }
 
@@ -81,7 +83,12 @@ impl JwtKeys {
         self.access_ttl_secs
     }
 
-    pub fn issue_access(&self, user_id: Uuid, role: Role, vendor_id: Option<Uuid>) -> Result<String, AuthError> {
+    pub fn issue_access(
+        &self,
+        user_id: Uuid,
+        role: Role,
+        vendor_id: Option<Uuid>,
+    ) -> Result<String, AuthError> {
         let now = Utc::now().timestamp();
         let claims = AccessClaims {
             sub: user_id,
@@ -99,7 +106,11 @@ impl JwtKeys {
         self.verify(token, ACCESS_AUDIENCE)
     }
 
-    pub fn issue_email_verification(&self, user_id: Uuid, email: &str) -> Result<String, AuthError> {
+    pub fn issue_email_verification(
+        &self,
+        user_id: Uuid,
+        email: &str,
+    ) -> Result<String, AuthError> {
         let now = Utc::now().timestamp();
         let claims = EmailClaims {
             sub: user_id,
@@ -119,17 +130,24 @@ impl JwtKeys {
     }
 
     fn sign<T: Serialize>(&self, claims: &T) -> Result<String, AuthError> {
-        encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(|e| AuthError::Signing(e.to_string()))
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(|e| AuthError::Signing(e.to_string()))
     }
 
-    fn verify<T: for<'de> Deserialize<'de>>(&self, token: &str, audience: &str) -> Result<T, AuthError> {
+    fn verify<T: for<'de> Deserialize<'de>>(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<T, AuthError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_audience(&[audience]);
         validation.set_issuer(&[ISSUER]);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        decode::<T>(token, &self.decoding, &validation).map(|data| data.claims).map_err(|_| AuthError::InvalidToken)
+        decode::<T>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|_| AuthError::InvalidToken)
     }
 }
 
@@ -161,39 +179,57 @@ mod tests {
     fn access_token_round_trips_its_claims() {
         let user = Uuid::new_v4();
         let vendor = Uuid::new_v4();
-        let token = keys().issue_access(user, Role::Vendor, Some(vendor)).unwrap();
+        let token = keys()
+            .issue_access(user, Role::Vendor, Some(vendor))
+            .unwrap();
         let claims = keys().verify_access(&token).unwrap();
-        assert_eq!((claims.sub, claims.role, claims.vendor_id), (user, Role::Vendor, Some(vendor)));
+        assert_eq!(
+            (claims.sub, claims.role, claims.vendor_id),
+            (user, Role::Vendor, Some(vendor))
+        );
         assert_eq!(claims.exp - claims.iat, 3600);
     }
 
     #[test]
     fn weak_secrets_are_refused() {
-        assert_eq!(JwtKeys::new(b"short", 3600).unwrap_err(), AuthError::WeakSecret);
+        assert_eq!(
+            JwtKeys::new(b"short", 3600).unwrap_err(),
+            AuthError::WeakSecret
+        );
     }
 
     #[test]
     fn expired_tokens_are_rejected() {
-        let expired = JwtKeys::new(SECRET, -120).unwrap().issue_access(Uuid::new_v4(), Role::Customer, None).unwrap();
+        let expired = JwtKeys::new(SECRET, -120)
+            .unwrap()
+            .issue_access(Uuid::new_v4(), Role::Customer, None)
+            .unwrap();
         assert_eq!(keys().verify_access(&expired), Err(AuthError::InvalidToken));
     }
 
     #[test]
     fn tokens_signed_with_another_secret_are_rejected() {
         let other = JwtKeys::new(b"another-secret-another-secret-32", 3600).unwrap();
-        let forged = other.issue_access(Uuid::new_v4(), Role::Admin, None).unwrap();
+        let forged = other
+            .issue_access(Uuid::new_v4(), Role::Admin, None)
+            .unwrap();
         assert_eq!(keys().verify_access(&forged), Err(AuthError::InvalidToken));
     }
 
     #[test]
     fn tampered_payload_is_rejected() {
-        let token = keys().issue_access(Uuid::new_v4(), Role::Customer, None).unwrap();
+        let token = keys()
+            .issue_access(Uuid::new_v4(), Role::Customer, None)
+            .unwrap();
         let parts: Vec<&str> = token.split('.').collect();
         let mut claims: serde_json::Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         claims["role"] = "ADMIN".into();
         let tampered = format!("{}.{}.{}", parts[0], b64(claims), parts[2]);
-        assert_eq!(keys().verify_access(&tampered), Err(AuthError::InvalidToken));
+        assert_eq!(
+            keys().verify_access(&tampered),
+            Err(AuthError::InvalidToken)
+        );
     }
 
     #[test]
@@ -203,16 +239,29 @@ mod tests {
             "sub": Uuid::new_v4(), "role": "ADMIN", "iat": now, "exp": now + 600,
             "iss": ISSUER, "aud": ACCESS_AUDIENCE,
         });
-        let unsigned = format!("{}.{}.", b64(serde_json::json!({"alg": "none", "typ": "JWT"})), b64(claims));
-        assert_eq!(keys().verify_access(&unsigned), Err(AuthError::InvalidToken));
+        let unsigned = format!(
+            "{}.{}.",
+            b64(serde_json::json!({"alg": "none", "typ": "JWT"})),
+            b64(claims)
+        );
+        assert_eq!(
+            keys().verify_access(&unsigned),
+            Err(AuthError::InvalidToken)
+        );
     }
 
     #[test]
     fn email_tokens_are_not_access_tokens_and_vice_versa() {
         let user = Uuid::new_v4();
         let email_token = keys().issue_email_verification(user, "a@b.co").unwrap();
-        assert_eq!(keys().verify_access(&email_token), Err(AuthError::InvalidToken));
-        assert_eq!(keys().verify_email_verification(&email_token).unwrap(), (user, "a@b.co".to_owned()));
+        assert_eq!(
+            keys().verify_access(&email_token),
+            Err(AuthError::InvalidToken)
+        );
+        assert_eq!(
+            keys().verify_email_verification(&email_token).unwrap(),
+            (user, "a@b.co".to_owned())
+        );
         let access = keys().issue_access(user, Role::Customer, None).unwrap();
         assert!(keys().verify_email_verification(&access).is_err());
     }

@@ -24,21 +24,32 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new() -> Self {
-        let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("OWASP argon2 parameters are valid");
+        let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
+            .expect("OWASP argon2 parameters are valid");
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let decoy = argon2.hash_password(b"milkrun-decoy-password").expect("hashing a constant succeeds").to_string();
+        let decoy = argon2
+            .hash_password(b"milkrun-decoy-password")
+            .expect("hashing a constant succeeds")
+            .to_string();
         Self { argon2, decoy }
     }
 
     pub fn hash(&self, password: &Password) -> Result<PasswordHash, HashingError> {
-        let phc = self.argon2.hash_password(password.expose().as_bytes()).map_err(|e| HashingError(e.to_string()))?;
+        let phc = self
+            .argon2
+            .hash_password(password.expose().as_bytes())
+            .map_err(|e| HashingError(e.to_string()))?;
         Ok(PasswordHash::new(phc.to_string()))
     }
 
     /// True only when `password` matches `hash`; a malformed hash never matches.
     pub fn verify(&self, password: &str, hash: &PasswordHash) -> bool {
         PhcHash::new(hash.as_phc())
-            .map(|parsed| self.argon2.verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                self.argon2
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     }
 
@@ -64,7 +75,11 @@ mod tests {
         let hasher = PasswordHasher::new();
         let password = Password::parse("correct horse battery").unwrap();
         let hash = hasher.hash(&password).unwrap();
-        assert!(hash.as_phc().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", hash.as_phc());
+        assert!(
+            hash.as_phc().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{}",
+            hash.as_phc()
+        );
         assert!(hasher.verify("correct horse battery", &hash));
         assert!(!hasher.verify("wrong horse battery", &hash));
     }
@@ -73,7 +88,10 @@ mod tests {
     fn same_password_gets_a_fresh_salt() {
         let hasher = PasswordHasher::new();
         let password = Password::parse("correct horse battery").unwrap();
-        assert_ne!(hasher.hash(&password).unwrap(), hasher.hash(&password).unwrap());
+        assert_ne!(
+            hasher.hash(&password).unwrap(),
+            hasher.hash(&password).unwrap()
+        );
     }
 
     #[test]

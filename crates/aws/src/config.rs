@@ -5,7 +5,10 @@
 pub struct ConfigError(pub &'static str);
 
 pub fn required_env(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or(ConfigError(name))
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ConfigError(name))
 }
 
 /// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).

@@ -44,7 +44,9 @@ fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn backend<E: std::error::Error + Send + Sync + 'static>(context: &'static str) -> impl Fn(E) -> StoreError {
+fn backend<E: std::error::Error + Send + Sync + 'static>(
+    context: &'static str,
+) -> impl Fn(E) -> StoreError {
     move |error| StoreError::backend(context, error)
 }
 
@@ -53,7 +55,10 @@ fn user_item(user: &User) -> Result<Item, StoreError> {
     item.insert("pk".into(), s(user_pk(user.user_id)));
     item.insert("listKey".into(), s(LIST_KEY));
     let created = user.created_at.to_rfc3339_opts(SecondsFormat::Micros, true);
-    item.insert("createdKey".into(), s(format!("{created}#{}", user.user_id)));
+    item.insert(
+        "createdKey".into(),
+        s(format!("{created}#{}", user.user_id)),
+    );
     Ok(item)
 }
 
@@ -67,14 +72,21 @@ fn decode_user(mut item: Item) -> Result<User, StoreError> {
 fn encode_cursor(item: &Item) -> Option<String> {
     let keys: HashMap<&str, &str> = ["pk", "listKey", "createdKey"]
         .into_iter()
-        .map(|k| item.get(k).and_then(|v| v.as_s().ok()).map(|v| (k, v.as_str())))
+        .map(|k| {
+            item.get(k)
+                .and_then(|v| v.as_s().ok())
+                .map(|v| (k, v.as_str()))
+        })
         .collect::<Option<_>>()?;
     Some(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&keys).ok()?))
 }
 
 fn decode_cursor(cursor: &str) -> Result<Item, StoreError> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
-    let keys: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::InvalidCursor)?;
+    let keys: HashMap<String, String> =
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
     let valid = keys.len() == 3
         && keys.get("listKey").map(String::as_str) == Some(LIST_KEY)
         && keys.get("pk").is_some_and(|pk| pk.starts_with("USER#"))
@@ -87,7 +99,10 @@ fn decode_cursor(cursor: &str) -> Result<Item, StoreError> {
 
 impl DynamoDbUsers {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     async fn get(&self, pk: String) -> Result<Option<Item>, StoreError> {
@@ -117,7 +132,10 @@ impl DynamoDbUsers {
 #[async_trait]
 impl UserRegistry for DynamoDbUsers {
     async fn create(&self, user: &User) -> Result<(), StoreError> {
-        let claim = Item::from([("pk".into(), s(email_pk(&user.email))), ("userId".into(), s(user.user_id.to_string()))]);
+        let claim = Item::from([
+            ("pk".into(), s(email_pk(&user.email))),
+            ("userId".into(), s(user.user_id.to_string())),
+        ]);
         let result = self
             .client
             .transact_write_items()
@@ -127,7 +145,9 @@ impl UserRegistry for DynamoDbUsers {
             .await;
         match result.map_err(SdkError::into_service_error) {
             Ok(_) => Ok(()),
-            Err(error) if error.is_transaction_canceled_exception() => Err(StoreError::AlreadyExists),
+            Err(error) if error.is_transaction_canceled_exception() => {
+                Err(StoreError::AlreadyExists)
+            }
             Err(error) => Err(StoreError::backend("creating a user", error)),
         }
     }
@@ -136,11 +156,16 @@ impl UserRegistry for DynamoDbUsers {
 #[async_trait]
 impl UserLookup for DynamoDbUsers {
     async fn by_id(&self, user_id: Uuid) -> Result<Option<User>, StoreError> {
-        self.get(user_pk(user_id)).await?.map(decode_user).transpose()
+        self.get(user_pk(user_id))
+            .await?
+            .map(decode_user)
+            .transpose()
     }
 
     async fn by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
-        let Some(claim) = self.get(email_pk(email)).await? else { return Ok(None) };
+        let Some(claim) = self.get(email_pk(email)).await? else {
+            return Ok(None);
+        };
         let user_id = claim
             .get("userId")
             .and_then(|v| v.as_s().ok())
@@ -168,7 +193,11 @@ impl UserUpdates for DynamoDbUsers {
             Ok(_) => Ok(user),
             Err(error) if error.is_conditional_check_failed_exception() => {
                 let exists = self.get(user_pk(user.user_id)).await?.is_some();
-                Err(if exists { StoreError::VersionConflict } else { StoreError::NotFound })
+                Err(if exists {
+                    StoreError::VersionConflict
+                } else {
+                    StoreError::NotFound
+                })
             }
             Err(error) => Err(StoreError::backend("updating a user", error)),
         }
@@ -199,7 +228,10 @@ impl UserDirectory for DynamoDbUsers {
         } else {
             None
         };
-        let items = items.into_iter().map(decode_user).collect::<Result<_, _>>()?;
+        let items = items
+            .into_iter()
+            .map(decode_user)
+            .collect::<Result<_, _>>()?;
         Ok(Page { items, next_cursor })
     }
 }

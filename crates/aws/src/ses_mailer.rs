@@ -13,12 +13,19 @@ pub struct SesMailer {
 
 impl SesMailer {
     pub fn new(client: Client, from: impl Into<String>) -> Self {
-        Self { client, from: from.into() }
+        Self {
+            client,
+            from: from.into(),
+        }
     }
 }
 
 fn utf8(text: &str) -> Result<Content, StoreError> {
-    Content::builder().data(text).charset("UTF-8").build().map_err(|e| StoreError::backend("building mail", e))
+    Content::builder()
+        .data(text)
+        .charset("UTF-8")
+        .build()
+        .map_err(|e| StoreError::backend("building mail", e))
 }
 
 #[async_trait]
@@ -31,7 +38,11 @@ impl Mailer for SesMailer {
         self.client
             .send_email()
             .from_email_address(&self.from)
-            .destination(Destination::builder().to_addresses(mail.to.as_str()).build())
+            .destination(
+                Destination::builder()
+                    .to_addresses(mail.to.as_str())
+                    .build(),
+            )
             .content(EmailContent::builder().simple(message).build())
             .send()
             .await

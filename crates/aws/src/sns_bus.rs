@@ -25,14 +25,21 @@ impl SnsBus {
 
     /// The environment variable that carries a topic's ARN, e.g. `USER_EVENTS_TOPIC_ARN`.
     pub fn env_name(topic: Topic) -> String {
-        format!("{}_TOPIC_ARN", topic.name().replace('-', "_").to_uppercase())
+        format!(
+            "{}_TOPIC_ARN",
+            topic.name().replace('-', "_").to_uppercase()
+        )
     }
 
     /// Every topic whose ARN variable is set; a function is given only the topics it uses.
     pub fn from_env(client: Client) -> Self {
         let arns = Topic::ALL
             .into_iter()
-            .filter_map(|topic| std::env::var(Self::env_name(topic)).ok().map(|arn| (topic, arn)))
+            .filter_map(|topic| {
+                std::env::var(Self::env_name(topic))
+                    .ok()
+                    .map(|arn| (topic, arn))
+            })
             .collect();
         Self::new(client, arns)
     }
@@ -42,11 +49,11 @@ impl SnsBus {
 impl EventPublisher for SnsBus {
     async fn publish(&self, event: &EventEnvelope) -> Result<(), StoreError> {
         let topic = event.topic();
-        let arn = self
-            .topic_arns
-            .get(&topic)
-            .ok_or_else(|| StoreError::backend("publishing an event", UnconfiguredTopic(topic.name())))?;
-        let message = serde_json::to_string(event).map_err(|e| StoreError::backend("encoding an event", e))?;
+        let arn = self.topic_arns.get(&topic).ok_or_else(|| {
+            StoreError::backend("publishing an event", UnconfiguredTopic(topic.name()))
+        })?;
+        let message = serde_json::to_string(event)
+            .map_err(|e| StoreError::backend("encoding an event", e))?;
         let event_type = MessageAttributeValue::builder()
             .data_type("String")
             .string_value(event.event_type.as_str())

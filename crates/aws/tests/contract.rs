@@ -12,12 +12,17 @@ use milkrun_domain::ports::{Mail, Mailer, UserStore};
 use milkrun_domain::values::Email;
 
 fn setting(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run these through `python scripts/emulated/run.py contract`"))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run these through `python scripts/emulated/run.py contract`")
+    })
 }
 
 async fn dynamodb_users() -> Arc<dyn UserStore> {
     let config = sdk_config().await;
-    Arc::new(DynamoDbUsers::new(aws_sdk_dynamodb::Client::new(&config), setting("MILKRUN_TEST_USERS_TABLE")))
+    Arc::new(DynamoDbUsers::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        setting("MILKRUN_TEST_USERS_TABLE"),
+    ))
 }
 
 mod dynamodb_users {
@@ -36,7 +41,14 @@ impl SqsProbe {
         let config = sdk_config().await;
         let sqs = aws_sdk_sqs::Client::new(&config);
         let name = format!("probe-{}", uuid_like());
-        let queue_url = sqs.create_queue().queue_name(&name).send().await.unwrap().queue_url.unwrap();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
         let attributes = sqs
             .get_queue_attributes()
             .queue_url(&queue_url)
@@ -44,7 +56,9 @@ impl SqsProbe {
             .send()
             .await
             .unwrap();
-        let queue_arn = attributes.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+        let queue_arn = attributes.attributes.unwrap()
+            [&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
         aws_sdk_sns::Client::new(&config)
             .subscribe()
             .topic_arn(topic_arn)
@@ -59,14 +73,32 @@ impl SqsProbe {
 }
 
 fn uuid_like() -> String {
-    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
 }
 
 impl PublishedProbe for SqsProbe {
     fn received(&self) -> Pin<Box<dyn Future<Output = Vec<EventEnvelope>> + Send + '_>> {
         Box::pin(async move {
-            let output = self.sqs.receive_message().queue_url(&self.queue_url).max_number_of_messages(10).send().await.unwrap();
-            output.messages.unwrap_or_default().iter().filter_map(|m| serde_json::from_str(m.body()?).ok()).collect()
+            let output = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            output
+                .messages
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|m| serde_json::from_str(m.body()?).ok())
+                .collect()
         })
     }
 }
@@ -83,8 +115,18 @@ async fn sns_bus_delivers_whole_envelopes_to_subscribers() {
 #[tokio::test]
 async fn ses_mailer_sends_from_the_verified_identity_and_fails_loudly_otherwise() {
     let client = aws_sdk_sesv2::Client::new(&sdk_config().await);
-    let mail = Mail { to: Email::parse("asha@example.com").unwrap(), subject: "Hello".into(), body: "Fresh milk.".into() };
-    SesMailer::new(client.clone(), setting("MILKRUN_TEST_MAIL_FROM")).send(&mail).await.unwrap();
+    let mail = Mail {
+        to: Email::parse("asha@example.com").unwrap(),
+        subject: "Hello".into(),
+        body: "Fresh milk.".into(),
+    };
+    SesMailer::new(client.clone(), setting("MILKRUN_TEST_MAIL_FROM"))
+        .send(&mail)
+        .await
+        .unwrap();
     let unverified = SesMailer::new(client, "stranger@unverified.example");
-    assert!(unverified.send(&mail).await.is_err(), "an unverified sender must be an error, not a silent drop");
+    assert!(
+        unverified.send(&mail).await.is_err(),
+        "an unverified sender must be an error, not a silent drop"
+    );
 }

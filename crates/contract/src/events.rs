@@ -14,18 +14,37 @@ pub trait PublishedProbe: Send + Sync {
     fn received(&self) -> Pin<Box<dyn Future<Output = Vec<EventEnvelope>> + Send + '_>>;
 }
 
-pub async fn published_events_arrive_whole(publisher: Arc<dyn EventPublisher>, probe: Arc<dyn PublishedProbe>) {
+pub async fn published_events_arrive_whole(
+    publisher: Arc<dyn EventPublisher>,
+    probe: Arc<dyn PublishedProbe>,
+) {
     let marker = Uuid::new_v4().to_string();
-    let sent: Vec<EventEnvelope> = [EventType::UserRegistered, EventType::UserLoggedIn, EventType::SuspiciousLogin]
-        .into_iter()
-        .map(|kind| EventEnvelope::new(kind, &marker, serde_json::json!({"userId": Uuid::new_v4(), "note": "ünïcode ✓"})))
-        .collect();
+    let sent: Vec<EventEnvelope> = [
+        EventType::UserRegistered,
+        EventType::UserLoggedIn,
+        EventType::SuspiciousLogin,
+    ]
+    .into_iter()
+    .map(|kind| {
+        EventEnvelope::new(
+            kind,
+            &marker,
+            serde_json::json!({"userId": Uuid::new_v4(), "note": "ünïcode ✓"}),
+        )
+    })
+    .collect();
     for event in &sent {
         publisher.publish(event).await.unwrap();
     }
     let mut received = Vec::new();
     for _ in 0..50 {
-        received.extend(probe.received().await.into_iter().filter(|e| e.correlation_id == marker));
+        received.extend(
+            probe
+                .received()
+                .await
+                .into_iter()
+                .filter(|e| e.correlation_id == marker),
+        );
         if received.len() >= sent.len() {
             break;
         }

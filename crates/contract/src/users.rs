@@ -14,17 +14,37 @@ use uuid::Uuid;
 /// A user with an email no other test uses, so suites can share one table.
 pub fn sample_user(tag: &str) -> User {
     let email = Email::parse(&format!("{tag}-{}@contract.test", Uuid::new_v4().simple())).unwrap();
-    let new = NewUser { email, name: PersonName::parse("Contract Tester").unwrap(), phone: None, role: Role::Customer };
-    let origin = ClientOrigin { ip: "127.0.0.1".into(), user_agent: "contract".into(), region: None };
-    User::register(new, PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()), &origin, Utc::now())
+    let new = NewUser {
+        email,
+        name: PersonName::parse("Contract Tester").unwrap(),
+        phone: None,
+        role: Role::Customer,
+    };
+    let origin = ClientOrigin {
+        ip: "127.0.0.1".into(),
+        user_agent: "contract".into(),
+        region: None,
+    };
+    User::register(
+        new,
+        PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        &origin,
+        Utc::now(),
+    )
 }
 
 pub async fn create_then_read_back(store: Arc<dyn UserStore>) {
     let user = sample_user("read");
     store.create(&user).await.unwrap();
-    assert_eq!(store.by_id(user.user_id).await.unwrap().as_ref(), Some(&user));
+    assert_eq!(
+        store.by_id(user.user_id).await.unwrap().as_ref(),
+        Some(&user)
+    );
     let shouted = Email::parse(&user.email.as_str().to_uppercase()).unwrap();
-    assert_eq!(store.by_email(&shouted).await.unwrap().map(|u| u.user_id), Some(user.user_id));
+    assert_eq!(
+        store.by_email(&shouted).await.unwrap().map(|u| u.user_id),
+        Some(user.user_id)
+    );
     assert_eq!(store.by_id(Uuid::new_v4()).await.unwrap(), None);
 }
 
@@ -33,9 +53,23 @@ pub async fn duplicate_email_is_refused_and_first_user_kept(store: Arc<dyn UserS
     store.create(&first).await.unwrap();
     let mut second = sample_user("dup");
     second.email = first.email.clone();
-    assert!(matches!(store.create(&second).await, Err(StoreError::AlreadyExists)));
-    assert_eq!(store.by_email(&first.email).await.unwrap().map(|u| u.user_id), Some(first.user_id));
-    assert_eq!(store.by_id(second.user_id).await.unwrap(), None, "the loser left nothing half-written");
+    assert!(matches!(
+        store.create(&second).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(
+        store
+            .by_email(&first.email)
+            .await
+            .unwrap()
+            .map(|u| u.user_id),
+        Some(first.user_id)
+    );
+    assert_eq!(
+        store.by_id(second.user_id).await.unwrap(),
+        None,
+        "the loser left nothing half-written"
+    );
 }
 
 pub async fn concurrent_registrations_of_one_email_have_one_winner(store: Arc<dyn UserStore>) {
@@ -46,15 +80,38 @@ pub async fn concurrent_registrations_of_one_email_have_one_winner(store: Arc<dy
         user.email = email.clone();
         tokio::spawn(async move { (user.user_id, store.create(&user).await) })
     });
-    let results: Vec<_> = futures::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
-    let winners: Vec<Uuid> = results.iter().filter(|(_, r)| r.is_ok()).map(|(id, _)| *id).collect();
-    assert_eq!(winners.len(), 1, "exactly one registration wins: {results:?}");
-    assert!(results.iter().all(|(_, r)| matches!(r, Ok(()) | Err(StoreError::AlreadyExists))));
+    let results: Vec<_> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let winners: Vec<Uuid> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one registration wins: {results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|(_, r)| matches!(r, Ok(()) | Err(StoreError::AlreadyExists)))
+    );
     for (id, result) in &results {
         let stored = store.by_id(*id).await.unwrap();
-        assert_eq!(stored.is_some(), result.is_ok(), "losers wrote no user item");
+        assert_eq!(
+            stored.is_some(),
+            result.is_ok(),
+            "losers wrote no user item"
+        );
     }
-    assert_eq!(store.by_email(&email).await.unwrap().map(|u| u.user_id), Some(winners[0]));
+    assert_eq!(
+        store.by_email(&email).await.unwrap().map(|u| u.user_id),
+        Some(winners[0])
+    );
 }
 
 pub async fn update_bumps_version_and_stale_writes_conflict(store: Arc<dyn UserStore>) {
@@ -64,11 +121,26 @@ pub async fn update_bumps_version_and_stale_writes_conflict(store: Arc<dyn UserS
     renamed.name = PersonName::parse("Renamed").unwrap();
     let saved = store.update(renamed).await.unwrap();
     assert_eq!(saved.version, user.version + 1);
-    assert_eq!(store.by_id(user.user_id).await.unwrap(), Some(saved.clone()));
+    assert_eq!(
+        store.by_id(user.user_id).await.unwrap(),
+        Some(saved.clone())
+    );
     let mut stale = user.clone();
     stale.name = PersonName::parse("Stale").unwrap();
-    assert!(matches!(store.update(stale).await, Err(StoreError::VersionConflict)));
-    assert_eq!(store.by_id(user.user_id).await.unwrap().unwrap().name.as_str(), "Renamed");
+    assert!(matches!(
+        store.update(stale).await,
+        Err(StoreError::VersionConflict)
+    ));
+    assert_eq!(
+        store
+            .by_id(user.user_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .name
+            .as_str(),
+        "Renamed"
+    );
 }
 
 pub async fn concurrent_updates_from_one_read_have_one_winner(store: Arc<dyn UserStore>) {
@@ -79,16 +151,30 @@ pub async fn concurrent_updates_from_one_read_have_one_winner(store: Arc<dyn Use
         copy.order_count = i + 1;
         tokio::spawn(async move { store.update(copy).await })
     });
-    let results: Vec<_> = futures::future::join_all(writers).await.into_iter().map(Result::unwrap).collect();
+    let results: Vec<_> = futures::future::join_all(writers)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
     let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
     assert_eq!(winners.len(), 1, "{results:?}");
-    assert_eq!(store.by_id(user.user_id).await.unwrap().as_ref(), Some(winners[0]));
+    assert_eq!(
+        store.by_id(user.user_id).await.unwrap().as_ref(),
+        Some(winners[0])
+    );
 }
 
 pub async fn update_of_unknown_user_is_not_found(store: Arc<dyn UserStore>) {
     let ghost = sample_user("ghost");
-    assert!(matches!(store.update(ghost.clone()).await, Err(StoreError::NotFound)));
-    assert_eq!(store.by_id(ghost.user_id).await.unwrap(), None, "an update never creates");
+    assert!(matches!(
+        store.update(ghost.clone()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.by_id(ghost.user_id).await.unwrap(),
+        None,
+        "an update never creates"
+    );
 }
 
 pub async fn list_pages_newest_first_without_repeats(store: Arc<dyn UserStore>) {
@@ -120,8 +206,14 @@ pub async fn list_pages_newest_first_without_repeats(store: Arc<dyn UserStore>) 
 
 pub async fn garbage_cursor_is_refused(store: Arc<dyn UserStore>) {
     for cursor in ["not-a-cursor", "eyJ4IjoxfQ", "%%%"] {
-        let page = PageRequest { limit: 5, cursor: Some(cursor.into()) };
-        assert!(matches!(store.list(&page).await, Err(StoreError::InvalidCursor)), "{cursor} accepted");
+        let page = PageRequest {
+            limit: 5,
+            cursor: Some(cursor.into()),
+        };
+        assert!(
+            matches!(store.list(&page).await, Err(StoreError::InvalidCursor)),
+            "{cursor} accepted"
+        );
     }
 }
 

@@ -16,12 +16,20 @@ impl FieldErrors {
     }
 
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_owned()).or_insert_with(|| message.into());
+        self.0
+            .entry(field.to_owned())
+            .or_insert_with(|| message.into());
     }
 
     /// Parses one field, recording its error under `field`; `None` when it was bad.
-    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, parsed: Result<T, E>) -> Option<T> {
-        parsed.map_err(|error| self.add(field, error.to_string())).ok()
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        parsed: Result<T, E>,
+    ) -> Option<T> {
+        parsed
+            .map_err(|error| self.add(field, error.to_string()))
+            .ok()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -34,7 +42,11 @@ impl FieldErrors {
 
     /// `Ok(value)` when no field was bad, else the collected errors.
     pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, DomainError> {
-        if self.is_empty() { Ok(value()) } else { Err(DomainError::Validation(self)) }
+        if self.is_empty() {
+            Ok(value())
+        } else {
+            Err(DomainError::Validation(self))
+        }
     }
 }
 
@@ -80,7 +92,13 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub fn backend(context: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self::Backend { context, source: Box::new(source) }
+    pub fn backend(
+        context: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Backend {
+            context,
+            source: Box::new(source),
+        }
     }
 }

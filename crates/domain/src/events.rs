@@ -49,7 +49,9 @@ pub enum EventType {
 impl EventType {
     pub fn topic(self) -> Topic {
         match self {
-            EventType::UserRegistered | EventType::UserLoggedIn | EventType::SuspiciousLogin => Topic::UserEvents,
+            EventType::UserRegistered | EventType::UserLoggedIn | EventType::SuspiciousLogin => {
+                Topic::UserEvents
+            }
         }
     }
 
@@ -99,9 +101,20 @@ mod tests {
 
     #[test]
     fn envelope_has_the_spec_field_names() {
-        let envelope = EventEnvelope::new(EventType::SuspiciousLogin, "corr-1", serde_json::json!({"userId": "u"}));
+        let envelope = EventEnvelope::new(
+            EventType::SuspiciousLogin,
+            "corr-1",
+            serde_json::json!({"userId": "u"}),
+        );
         let json = serde_json::to_value(&envelope).unwrap();
-        for field in ["eventId", "eventType", "version", "occurredAt", "correlationId", "data"] {
+        for field in [
+            "eventId",
+            "eventType",
+            "version",
+            "occurredAt",
+            "correlationId",
+            "data",
+        ] {
             assert!(json.get(field).is_some(), "missing {field}");
         }
         assert_eq!(json["eventType"], "SUSPICIOUS_LOGIN");

@@ -15,7 +15,10 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub fn first(limit: u32) -> Self {
-        Self { limit, cursor: None }
+        Self {
+            limit,
+            cursor: None,
+        }
     }
 
     /// Parses `?limit=&cursor=`: limit 1..=100, default 20.
@@ -25,7 +28,10 @@ impl PageRequest {
             Some(raw) => match raw.parse::<u32>() {
                 Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
                 _ => {
-                    errors.add("limit", format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"));
+                    errors.add(
+                        "limit",
+                        format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+                    );
                     DEFAULT_PAGE_SIZE
                 }
             },
@@ -45,6 +51,9 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
     }
 }

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use crate::error::{DomainError, FieldErrors};
 use crate::values::{
-    AddressLabel, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Phone, Pincode, Role,
-    UserStatus, bounded_text,
+    AddressLabel, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Phone, Pincode,
+    Role, UserStatus, bounded_text,
 };
 
 /// At most this many saved addresses per user.
@@ -48,15 +48,30 @@ pub struct AddressInput {
 impl AddressInput {
     pub fn parse(self, label: AddressLabel) -> Result<Address, DomainError> {
         let mut errors = FieldErrors::new();
-        let line1 = errors.check("line1", required(self.line1).and_then(|v| bounded_text(&v, 200)));
+        let line1 = errors.check(
+            "line1",
+            required(self.line1).and_then(|v| bounded_text(&v, 200)),
+        );
         let line2 = match self.line2.filter(|l| !l.trim().is_empty()) {
             Some(raw) => errors.check("line2", bounded_text(&raw, 200)),
             None => None,
         };
-        let city = errors.check("city", required(self.city).and_then(|v| bounded_text(&v, 100)));
-        let state = errors.check("state", required(self.state).and_then(|v| bounded_text(&v, 100)));
-        let pincode = errors.check("pincode", required(self.pincode).and_then(|v| Pincode::parse(&v)));
-        let country = errors.check("country", bounded_text(self.country.as_deref().unwrap_or("IN"), 56));
+        let city = errors.check(
+            "city",
+            required(self.city).and_then(|v| bounded_text(&v, 100)),
+        );
+        let state = errors.check(
+            "state",
+            required(self.state).and_then(|v| bounded_text(&v, 100)),
+        );
+        let pincode = errors.check(
+            "pincode",
+            required(self.pincode).and_then(|v| Pincode::parse(&v)),
+        );
+        let country = errors.check(
+            "country",
+            bounded_text(self.country.as_deref().unwrap_or("IN"), 56),
+        );
         errors.into_result(|| Address {
             label,
             line1: line1.unwrap_or_default(),
@@ -157,7 +172,12 @@ pub enum DeviceSighting {
 
 impl User {
     /// A fresh account; registration never grants more than `role` says (CUSTOMER for guests).
-    pub fn register(new: NewUser, password_hash: PasswordHash, origin: &ClientOrigin, now: DateTime<Utc>) -> Self {
+    pub fn register(
+        new: NewUser,
+        password_hash: PasswordHash,
+        origin: &ClientOrigin,
+        now: DateTime<Utc>,
+    ) -> Self {
         let mut user = Self {
             user_id: Uuid::now_v7(),
             email: new.email,
@@ -196,7 +216,10 @@ impl User {
 
     /// Records a sighting of a device (user agent + IP) and says whether it was new.
     pub fn see_device(&mut self, origin: &ClientOrigin, now: DateTime<Utc>) -> DeviceSighting {
-        let known = self.devices.iter_mut().find(|d| d.user_agent == origin.user_agent && d.ip == origin.ip);
+        let known = self
+            .devices
+            .iter_mut()
+            .find(|d| d.user_agent == origin.user_agent && d.ip == origin.ip);
         if let Some(device) = known {
             device.last_seen_at = now;
             if origin.region.is_some() {
@@ -205,7 +228,12 @@ impl User {
             return DeviceSighting::Known;
         }
         if self.devices.len() >= MAX_DEVICES
-            && let Some(oldest) = self.devices.iter().enumerate().min_by_key(|(_, d)| d.last_seen_at).map(|(i, _)| i)
+            && let Some(oldest) = self
+                .devices
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, d)| d.last_seen_at)
+                .map(|(i, _)| i)
         {
             self.devices.remove(oldest);
         }
@@ -260,7 +288,11 @@ impl User {
         if self.addresses.is_empty() || self.addresses.iter().any(|a| a.is_default) {
             return;
         }
-        let index = self.addresses.iter().position(|a| &a.label != avoid).unwrap_or(0);
+        let index = self
+            .addresses
+            .iter()
+            .position(|a| &a.label != avoid)
+            .unwrap_or(0);
         self.addresses[index].is_default = true;
     }
 
@@ -278,10 +310,16 @@ impl User {
         };
         match (role, vendor_id) {
             (Role::Vendor, None) => {
-                return Err(DomainError::Validation(FieldErrors::single("vendorId", "is required for the VENDOR role")));
+                return Err(DomainError::Validation(FieldErrors::single(
+                    "vendorId",
+                    "is required for the VENDOR role",
+                )));
             }
             (other, Some(_)) if other != Role::Vendor => {
-                return Err(DomainError::Validation(FieldErrors::single("vendorId", "is only allowed for the VENDOR role")));
+                return Err(DomainError::Validation(FieldErrors::single(
+                    "vendorId",
+                    "is only allowed for the VENDOR role",
+                )));
             }
             _ => {}
         }
@@ -313,7 +351,11 @@ mod tests {
     use super::*;
 
     fn origin(ip: &str) -> ClientOrigin {
-        ClientOrigin { ip: ip.into(), user_agent: "test-agent".into(), region: None }
+        ClientOrigin {
+            ip: ip.into(),
+            user_agent: "test-agent".into(),
+            region: None,
+        }
     }
 
     fn user() -> User {
@@ -323,7 +365,12 @@ mod tests {
             phone: None,
             role: Role::Customer,
         };
-        User::register(new, PasswordHash::new("$argon2id$x".into()), &origin("10.0.0.1"), Utc::now())
+        User::register(
+            new,
+            PasswordHash::new("$argon2id$x".into()),
+            &origin("10.0.0.1"),
+            Utc::now(),
+        )
     }
 
     fn address(label: &str, is_default: bool) -> Address {
@@ -340,7 +387,11 @@ mod tests {
     }
 
     fn defaults(user: &User) -> Vec<&str> {
-        user.addresses.iter().filter(|a| a.is_default).map(|a| a.label.as_str()).collect()
+        user.addresses
+            .iter()
+            .filter(|a| a.is_default)
+            .map(|a| a.label.as_str())
+            .collect()
     }
 
     #[test]
@@ -360,7 +411,8 @@ mod tests {
         user.phone = Some(Phone::parse("9876543210").unwrap());
         user.refresh_profile_completeness();
         assert!(user.is_profile_complete);
-        user.remove_address(&AddressLabel::parse("home").unwrap()).unwrap();
+        user.remove_address(&AddressLabel::parse("home").unwrap())
+            .unwrap();
         assert!(!user.is_profile_complete);
     }
 
@@ -382,7 +434,8 @@ mod tests {
         user.put_address(address("office", false)).unwrap();
         user.put_address(address("home", false)).unwrap();
         assert_eq!(defaults(&user), ["office"]);
-        user.remove_address(&AddressLabel::parse("office").unwrap()).unwrap();
+        user.remove_address(&AddressLabel::parse("office").unwrap())
+            .unwrap();
         assert_eq!(defaults(&user), ["home"]);
         assert!(matches!(
             user.remove_address(&AddressLabel::parse("nowhere").unwrap()),
@@ -392,10 +445,15 @@ mod tests {
 
     #[test]
     fn address_input_names_every_bad_field() {
-        let err = AddressInput { pincode: Some("12".into()), ..AddressInput::default() }
-            .parse(AddressLabel::parse("home").unwrap())
-            .unwrap_err();
-        let DomainError::Validation(fields) = err else { panic!("expected validation error") };
+        let err = AddressInput {
+            pincode: Some("12".into()),
+            ..AddressInput::default()
+        }
+        .parse(AddressLabel::parse("home").unwrap())
+        .unwrap_err();
+        let DomainError::Validation(fields) = err else {
+            panic!("expected validation error")
+        };
         let names: Vec<_> = fields.fields().keys().map(String::as_str).collect();
         assert_eq!(names, ["city", "line1", "pincode", "state"]);
     }
@@ -403,8 +461,14 @@ mod tests {
     #[test]
     fn devices_are_recognised_by_agent_and_ip() {
         let mut user = user();
-        assert_eq!(user.see_device(&origin("10.0.0.1"), Utc::now()), DeviceSighting::Known);
-        assert_eq!(user.see_device(&origin("10.0.0.2"), Utc::now()), DeviceSighting::New);
+        assert_eq!(
+            user.see_device(&origin("10.0.0.1"), Utc::now()),
+            DeviceSighting::Known
+        );
+        assert_eq!(
+            user.see_device(&origin("10.0.0.2"), Utc::now()),
+            DeviceSighting::New
+        );
         assert_eq!(user.devices.len(), 2);
     }
 
@@ -420,16 +484,32 @@ mod tests {
     #[test]
     fn vendor_role_needs_a_vendor_id_and_others_refuse_one() {
         let mut user = user();
-        let to_vendor = AdminUserChange { role: Some(Role::Vendor), ..Default::default() };
-        assert!(matches!(user.apply_admin_change(to_vendor), Err(DomainError::Validation(_))));
+        let to_vendor = AdminUserChange {
+            role: Some(Role::Vendor),
+            ..Default::default()
+        };
+        assert!(matches!(
+            user.apply_admin_change(to_vendor),
+            Err(DomainError::Validation(_))
+        ));
         let vendor_id = Uuid::new_v4();
-        let ok = AdminUserChange { role: Some(Role::Vendor), vendor_id: Some(Some(vendor_id)), ..Default::default() };
+        let ok = AdminUserChange {
+            role: Some(Role::Vendor),
+            vendor_id: Some(Some(vendor_id)),
+            ..Default::default()
+        };
         user.apply_admin_change(ok).unwrap();
         assert_eq!(user.vendor_id, Some(vendor_id));
-        let to_manager = AdminUserChange { role: Some(Role::Manager), ..Default::default() };
+        let to_manager = AdminUserChange {
+            role: Some(Role::Manager),
+            ..Default::default()
+        };
         user.apply_admin_change(to_manager).unwrap();
         assert_eq!(user.vendor_id, None, "leaving VENDOR drops the vendor id");
-        let bad = AdminUserChange { vendor_id: Some(Some(vendor_id)), ..Default::default() };
+        let bad = AdminUserChange {
+            vendor_id: Some(Some(vendor_id)),
+            ..Default::default()
+        };
         assert!(user.apply_admin_change(bad).is_err());
     }
 }

@@ -63,10 +63,16 @@ string_value!(Phone);
 
 impl Phone {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let compact: String = raw.trim().chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        let compact: String = raw
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-'))
+            .collect();
         let digits = compact.strip_prefix('+').unwrap_or(&compact);
         if !(10..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(InvalidValue("must be 10 to 15 digits, optionally starting with +"));
+            return Err(InvalidValue(
+                "must be 10 to 15 digits, optionally starting with +",
+            ));
         }
         Ok(Self(compact))
     }
@@ -180,8 +186,14 @@ string_value!(AddressLabel);
 impl AddressLabel {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let ok = (1..=32).contains(&raw.len())
-            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok { Ok(Self(raw.to_owned())) } else { Err(InvalidValue("must be 1 to 32 letters, digits, - or _")) }
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(InvalidValue("must be 1 to 32 letters, digits, - or _"))
+        }
     }
 }
 
@@ -236,19 +248,32 @@ mod tests {
 
     #[test]
     fn email_is_lower_cased_and_trimmed() {
-        assert_eq!(Email::parse("  Asha@Example.COM ").unwrap().as_str(), "asha@example.com");
+        assert_eq!(
+            Email::parse("  Asha@Example.COM ").unwrap().as_str(),
+            "asha@example.com"
+        );
     }
 
     #[test]
     fn email_rejects_garbage() {
-        for bad in ["", "no-at-sign", "a@", "@b.c", "a b@c.d", &format!("{}@x.io", "a".repeat(260))] {
+        for bad in [
+            "",
+            "no-at-sign",
+            "a@",
+            "@b.c",
+            "a b@c.d",
+            &format!("{}@x.io", "a".repeat(260)),
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
 
     #[test]
     fn phone_accepts_indian_and_e164_forms() {
-        assert_eq!(Phone::parse("+91 98765-43210").unwrap().as_str(), "+919876543210");
+        assert_eq!(
+            Phone::parse("+91 98765-43210").unwrap().as_str(),
+            "+919876543210"
+        );
         assert_eq!(Phone::parse("9876543210").unwrap().as_str(), "9876543210");
     }
 
@@ -273,7 +298,10 @@ mod tests {
         assert!(Password::parse(&"x".repeat(129)).is_err());
         let password = Password::parse("correct horse").unwrap();
         assert_eq!(format!("{password:?}"), "Password(***)");
-        assert_eq!(format!("{:?}", PasswordHash::new("$argon2id$secret".into())), "PasswordHash(***)");
+        assert_eq!(
+            format!("{:?}", PasswordHash::new("$argon2id$secret".into())),
+            "PasswordHash(***)"
+        );
     }
 
     #[test]
@@ -290,7 +318,13 @@ mod tests {
     fn closed_sets_round_trip() {
         assert_eq!(Role::parse("VENDOR").unwrap(), Role::Vendor);
         assert!(Role::parse("vendor").is_err());
-        assert_eq!(serde_json::to_string(&PaymentMethod::Netbanking).unwrap(), "\"NETBANKING\"");
-        assert_eq!(serde_json::from_str::<UserStatus>("\"DISABLED\"").unwrap(), UserStatus::Disabled);
+        assert_eq!(
+            serde_json::to_string(&PaymentMethod::Netbanking).unwrap(),
+            "\"NETBANKING\""
+        );
+        assert_eq!(
+            serde_json::from_str::<UserStatus>("\"DISABLED\"").unwrap(),
+            UserStatus::Disabled
+        );
     }
 }

@@ -23,7 +23,11 @@ pub struct AuthUser {
 
 impl From<AccessClaims> for AuthUser {
     fn from(claims: AccessClaims) -> Self {
-        Self { user_id: claims.sub, role: claims.role, vendor_id: claims.vendor_id }
+        Self {
+            user_id: claims.sub,
+            role: claims.role,
+            vendor_id: claims.vendor_id,
+        }
     }
 }
 
@@ -50,14 +54,19 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let Verifier(keys) = parts
-            .extensions
-            .get::<Verifier>()
-            .cloned()
-            .ok_or_else(|| ApiError::internal(&"router was not finished with milkrun_http::finish"))?;
-        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(ApiError::unauthorized)?;
+        let Verifier(keys) = parts.extensions.get::<Verifier>().cloned().ok_or_else(|| {
+            ApiError::internal(&"router was not finished with milkrun_http::finish")
+        })?;
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(ApiError::unauthorized)?;
         let token = bearer_token(header).ok_or_else(ApiError::unauthorized)?;
-        let user: AuthUser = keys.verify_access(token).map_err(|_| ApiError::unauthorized())?.into();
+        let user: AuthUser = keys
+            .verify_access(token)
+            .map_err(|_| ApiError::unauthorized())?
+            .into();
         tracing::Span::current().record("user_id", tracing::field::display(user.user_id));
         Ok(user)
     }

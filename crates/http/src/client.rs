@@ -38,13 +38,24 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let ip = lambda_source_ip(parts)
-            .or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string()))
             .or_else(|| {
-                header_text(&parts.headers, "x-forwarded-for").and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()))
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|info| info.0.ip().to_string())
+            })
+            .or_else(|| {
+                header_text(&parts.headers, "x-forwarded-for")
+                    .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()))
             })
             .unwrap_or_else(|| "unknown".to_owned());
-        let user_agent = header_text(&parts.headers, USER_AGENT.as_str()).unwrap_or_else(|| "unknown".to_owned());
+        let user_agent = header_text(&parts.headers, USER_AGENT.as_str())
+            .unwrap_or_else(|| "unknown".to_owned());
         let region = header_text(&parts.headers, "cloudfront-viewer-country");
-        Ok(Origin(ClientOrigin { ip, user_agent, region }))
+        Ok(Origin(ClientOrigin {
+            ip,
+            user_agent,
+            region,
+        }))
     }
 }

@@ -10,12 +10,19 @@ pub fn docs_router(mut openapi: OpenApi) -> Router {
     openapi.info = utoipa::openapi::InfoBuilder::new()
         .title("milkrun API")
         .version(env!("CARGO_PKG_VERSION"))
-        .description(Some("Milk and dairy delivery marketplace: users, catalog, cart, checkout, deliveries."))
+        .description(Some(
+            "Milk and dairy delivery marketplace: users, catalog, cart, checkout, deliveries.",
+        ))
         .build();
     let components = openapi.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
     );
     Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
 }

@@ -34,7 +34,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
@@ -43,16 +48,28 @@ impl ApiError {
     }
 
     pub fn validation(fields: &FieldErrors) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "One or more fields are invalid.")
-            .with_details(serde_json::json!({ "fields": fields.fields() }))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            "One or more fields are invalid.",
+        )
+        .with_details(serde_json::json!({ "fields": fields.fields() }))
     }
 
     pub fn malformed_json(reason: &str) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "MALFORMED_JSON", format!("The request body is not valid JSON: {reason}"))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_JSON",
+            format!("The request body is not valid JSON: {reason}"),
+        )
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Authentication is required or has failed.")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "Authentication is required or has failed.",
+        )
     }
 
     pub fn forbidden(message: &str) -> Self {
@@ -60,17 +77,29 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("The {what} was not found."))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("The {what} was not found."),
+        )
     }
 
     pub fn payload_too_large() -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "The request body is too large.")
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "The request body is too large.",
+        )
     }
 
     /// Logs `cause` with the request's correlation id and answers a bare 500.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "Something went wrong on our side.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "Something went wrong on our side.",
+        )
     }
 
     pub fn status(&self) -> StatusCode {
@@ -90,9 +119,9 @@ impl From<DomainError> for ApiError {
             DomainError::Forbidden(message) => Self::forbidden(message),
             DomainError::NotFound(what) => Self::not_found(what),
             DomainError::Conflict(message) => Self::new(StatusCode::CONFLICT, "CONFLICT", message),
-            DomainError::Store(StoreError::InvalidCursor) => {
-                Self::validation(&FieldErrors::single("cursor", "is not a cursor this list issued"))
-            }
+            DomainError::Store(StoreError::InvalidCursor) => Self::validation(
+                &FieldErrors::single("cursor", "is not a cursor this list issued"),
+            ),
             DomainError::Store(store) => Self::internal(&store),
             DomainError::Internal(detail) => Self::internal(&detail),
         }
@@ -102,15 +131,25 @@ impl From<DomainError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
-            tracing::warn!(status = self.status.as_u16(), code = self.code, "request failed");
+            tracing::warn!(
+                status = self.status.as_u16(),
+                code = self.code,
+                "request failed"
+            );
         } else {
-            tracing::info!(status = self.status.as_u16(), code = self.code, "request refused");
+            tracing::info!(
+                status = self.status.as_u16(),
+                code = self.code,
+                "request refused"
+            );
         }
         let body = ErrorBody {
             error_code: self.code,
             error_message: self.message,
             timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-            request_id: RequestIds::current().map(|ids| ids.request_id).unwrap_or_default(),
+            request_id: RequestIds::current()
+                .map(|ids| ids.request_id)
+                .unwrap_or_default(),
             details: self.details,
         };
         (self.status, Json(body)).into_response()

@@ -16,13 +16,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::payload_too_large()
-            } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED_JSON", "The request body could not be read.")
-            }
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::payload_too_large()
+                } else {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "MALFORMED_JSON",
+                        "The request body could not be read.",
+                    )
+                }
+            })?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -40,7 +46,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 let field = if path == "." { "body".to_owned() } else { path };
                 ApiError::validation(&FieldErrors::single(&field, data_error_message(&inner)))
             }
-            _ => ApiError::malformed_json(&format!("line {} column {}", inner.line(), inner.column())),
+            _ => ApiError::malformed_json(&format!(
+                "line {} column {}",
+                inner.line(),
+                inner.column()
+            )),
         }
     })
 }
@@ -69,15 +79,27 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_malformed_json() {
-        assert_eq!(parse_json::<Body>(b"{\"name\": ").unwrap_err().code(), "MALFORMED_JSON");
-        assert_eq!(parse_json::<Body>(b"").unwrap_err().code(), "MALFORMED_JSON");
-        assert_eq!(parse_json::<Body>(b"not json").unwrap_err().code(), "MALFORMED_JSON");
+        assert_eq!(
+            parse_json::<Body>(b"{\"name\": ").unwrap_err().code(),
+            "MALFORMED_JSON"
+        );
+        assert_eq!(
+            parse_json::<Body>(b"").unwrap_err().code(),
+            "MALFORMED_JSON"
+        );
+        assert_eq!(
+            parse_json::<Body>(b"not json").unwrap_err().code(),
+            "MALFORMED_JSON"
+        );
     }
 
     #[test]
     fn wrong_shapes_are_validation_errors() {
         let error = parse_json::<Body>(br#"{"name": "a", "age": "old"}"#).unwrap_err();
         assert_eq!(error.code(), "VALIDATION_ERROR");
-        assert_eq!(parse_json::<Body>(b"[1,2]").unwrap_err().code(), "VALIDATION_ERROR");
+        assert_eq!(
+            parse_json::<Body>(b"[1,2]").unwrap_err().code(),
+            "VALIDATION_ERROR"
+        );
     }
 }

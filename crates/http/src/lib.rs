@@ -13,9 +13,9 @@ pub mod request_ids;
 pub mod telemetry;
 
 pub use app::{MAX_BODY_BYTES, app, finish, serve_lambda, serve_socket};
-pub use query::ApiQuery;
 pub use auth::AuthUser;
 pub use client::Origin;
 pub use error::{ApiError, ErrorBody};
 pub use json::ApiJson;
+pub use query::ApiQuery;
 pub use request_ids::RequestIds;

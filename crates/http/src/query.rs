@@ -15,6 +15,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Query::<T>::try_from_uri(&parts.uri)
             .map(|Query(value)| ApiQuery(value))
-            .map_err(|rejection| ApiError::validation(&FieldErrors::single("query", rejection.body_text())))
+            .map_err(|rejection| {
+                ApiError::validation(&FieldErrors::single("query", rejection.body_text()))
+            })
     }
 }

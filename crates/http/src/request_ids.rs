@@ -30,7 +30,9 @@ impl RequestIds {
     }
 
     pub fn correlation_id() -> String {
-        Self::current().map(|ids| ids.correlation_id).unwrap_or_default()
+        Self::current()
+            .map(|ids| ids.correlation_id)
+            .unwrap_or_default()
     }
 }
 
@@ -39,19 +41,23 @@ fn accepted_correlation_id(value: Option<&HeaderValue>) -> Option<String> {
     let text = value?.to_str().ok()?.trim();
     let ok = !text.is_empty()
         && text.len() <= MAX_CORRELATION_ID_LEN
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
     ok.then(|| text.to_owned())
 }
 
 fn function_name() -> &'static str {
     static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "milkrun-local".into()))
+    NAME.get_or_init(|| {
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "milkrun-local".into())
+    })
 }
 
 /// Middleware: assigns ids, opens the request's log span, logs the outcome, echoes the header.
 pub async fn correlate(request: Request, next: Next) -> Response {
-    let correlation_id =
-        accepted_correlation_id(request.headers().get(&CORRELATION_HEADER)).unwrap_or_else(|| Uuid::new_v4().to_string());
+    let correlation_id = accepted_correlation_id(request.headers().get(&CORRELATION_HEADER))
+        .unwrap_or_else(|| Uuid::new_v4().to_string());
     let request_id = request
         .extensions()
         .get::<lambda_http::Context>()
@@ -66,11 +72,21 @@ pub async fn correlate(request: Request, next: Next) -> Response {
         path = %request.uri().path(),
         user_id = tracing::field::Empty,
     );
-    let ids = RequestIds { correlation_id: correlation_id.clone(), request_id };
+    let ids = RequestIds {
+        correlation_id: correlation_id.clone(),
+        request_id,
+    };
     let started = std::time::Instant::now();
-    let mut response = CURRENT.scope(ids, next.run(request)).instrument(span.clone()).await;
+    let mut response = CURRENT
+        .scope(ids, next.run(request))
+        .instrument(span.clone())
+        .await;
     span.in_scope(|| {
-        tracing::info!(status = response.status().as_u16(), latency_ms = started.elapsed().as_millis() as u64, "served")
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "served"
+        )
     });
     if let Ok(value) = HeaderValue::from_str(&correlation_id) {
         response.headers_mut().insert(CORRELATION_HEADER, value);
@@ -85,7 +101,10 @@ mod tests {
     #[test]
     fn only_short_printable_ids_are_echoed() {
         let ok = HeaderValue::from_static("order-42_abc:1");
-        assert_eq!(accepted_correlation_id(Some(&ok)).as_deref(), Some("order-42_abc:1"));
+        assert_eq!(
+            accepted_correlation_id(Some(&ok)).as_deref(),
+            Some("order-42_abc:1")
+        );
         let spaced = HeaderValue::from_static("has space");
         assert_eq!(accepted_correlation_id(Some(&spaced)), None);
         let long = HeaderValue::from_str(&"a".repeat(200)).unwrap();

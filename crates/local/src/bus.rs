@@ -29,12 +29,20 @@ impl InProcessBus {
     }
 
     pub fn subscribe(&self, handler: Arc<dyn EventHandler>) {
-        self.handlers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(handler);
+        self.handlers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(handler);
     }
 
     /// The events published so far, oldest first.
     pub fn published(&self) -> Vec<EventEnvelope> {
-        self.published.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
+        self.published
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 
@@ -42,14 +50,21 @@ impl InProcessBus {
 impl EventPublisher for InProcessBus {
     async fn publish(&self, event: &EventEnvelope) -> Result<(), StoreError> {
         {
-            let mut published = self.published.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut published = self
+                .published
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if published.len() == KEPT_EVENTS {
                 published.pop_front();
             }
             published.push_back(event.clone());
         }
         tracing::info!(event_type = event.event_type.as_str(), topic = event.topic().name(), event_id = %event.event_id, "event published");
-        let handlers = self.handlers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let handlers = self
+            .handlers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         for handler in handlers {
             let event = event.clone();
             // Like SNS: the publisher does not wait for, or fail with, its consumers.

@@ -26,13 +26,15 @@ CREATE INDEX IF NOT EXISTS users_newest_first ON users (created_at DESC, user_id
 impl Database {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let connection = Connection::open(path).map_err(|e| StoreError::backend("opening the database", e))?;
+        let connection =
+            Connection::open(path).map_err(|e| StoreError::backend("opening the database", e))?;
         Self::prepare(connection)
     }
 
     /// A private database that lives as long as this value, for tests.
     pub fn in_memory() -> Result<Self, StoreError> {
-        let connection = Connection::open_in_memory().map_err(|e| StoreError::backend("opening the database", e))?;
+        let connection = Connection::open_in_memory()
+            .map_err(|e| StoreError::backend("opening the database", e))?;
         Self::prepare(connection)
     }
 
@@ -40,10 +42,14 @@ impl Database {
         // WAL: readers never block the writer; NORMAL sync is durable at each checkpoint
         // and cannot corrupt the file.
         connection
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
             .and_then(|()| connection.execute_batch(SCHEMA))
             .map_err(|e| StoreError::backend("preparing the schema", e))?;
-        Ok(Self { connection: Arc::new(Mutex::new(connection)) })
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+        })
     }
 
     /// Runs `work` with the connection on the blocking pool. SQLite serialises writers, and
@@ -54,7 +60,9 @@ impl Database {
     ) -> Result<T, StoreError> {
         let connection = self.connection.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut guard = connection
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             work(&mut guard)
         })
         .await

@@ -26,12 +26,26 @@ impl OutboxMailer {
 #[async_trait]
 impl Mailer for OutboxMailer {
     async fn send(&self, mail: &Mail) -> Result<(), StoreError> {
-        let name = format!("{}-{}.eml", Utc::now().format("%Y%m%dT%H%M%S%.6fZ"), Uuid::new_v4());
-        let text = format!("To: {}\nSubject: {}\nDate: {}\n\n{}", mail.to, mail.subject, Utc::now().to_rfc2822(), mail.body);
+        let name = format!(
+            "{}-{}.eml",
+            Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
+            Uuid::new_v4()
+        );
+        let text = format!(
+            "To: {}\nSubject: {}\nDate: {}\n\n{}",
+            mail.to,
+            mail.subject,
+            Utc::now().to_rfc2822(),
+            mail.body
+        );
         let (tmp, path) = (self.dir.join(format!(".{name}.tmp")), self.dir.join(&name));
         // Write then rename: a reader never sees half a message.
-        tokio::fs::write(&tmp, text).await.map_err(|e| StoreError::backend("writing to the outbox", e))?;
-        tokio::fs::rename(&tmp, &path).await.map_err(|e| StoreError::backend("writing to the outbox", e))?;
+        tokio::fs::write(&tmp, text)
+            .await
+            .map_err(|e| StoreError::backend("writing to the outbox", e))?;
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(|e| StoreError::backend("writing to the outbox", e))?;
         tracing::info!(file = %path.display(), "mail written to the outbox");
         Ok(())
     }

@@ -27,9 +27,12 @@ impl SqliteUsers {
     async fn one(&self, sql: &'static str, key: String) -> Result<Option<User>, StoreError> {
         self.db
             .call(move |conn| {
-                let doc: Option<String> =
-                    conn.query_row(sql, [key], |row| row.get(0)).optional().map_err(sql_error("reading a user"))?;
-                doc.map(|doc| serde_json::from_str(&doc).map_err(json_error("decoding a user"))).transpose()
+                let doc: Option<String> = conn
+                    .query_row(sql, [key], |row| row.get(0))
+                    .optional()
+                    .map_err(sql_error("reading a user"))?;
+                doc.map(|doc| serde_json::from_str(&doc).map_err(json_error("decoding a user")))
+                    .transpose()
             })
             .await
     }
@@ -45,7 +48,9 @@ fn encode_cursor(created_at: &str, user_id: &str) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Result<(String, String), StoreError> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::InvalidCursor)?;
     serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)
 }
 
@@ -53,7 +58,12 @@ fn decode_cursor(cursor: &str) -> Result<(String, String), StoreError> {
 impl UserRegistry for SqliteUsers {
     async fn create(&self, user: &User) -> Result<(), StoreError> {
         let doc = serde_json::to_string(user).map_err(json_error("encoding a user"))?;
-        let row = (user.user_id.to_string(), user.email.to_string(), sort_key(user), user.version as i64);
+        let row = (
+            user.user_id.to_string(),
+            user.email.to_string(),
+            sort_key(user),
+            user.version as i64,
+        );
         self.db
             .call(move |conn| {
                 let inserted = conn.execute(
@@ -75,11 +85,16 @@ impl UserRegistry for SqliteUsers {
 #[async_trait]
 impl UserLookup for SqliteUsers {
     async fn by_id(&self, user_id: Uuid) -> Result<Option<User>, StoreError> {
-        self.one("SELECT doc FROM users WHERE user_id = ?1", user_id.to_string()).await
+        self.one(
+            "SELECT doc FROM users WHERE user_id = ?1",
+            user_id.to_string(),
+        )
+        .await
     }
 
     async fn by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
-        self.one("SELECT doc FROM users WHERE email = ?1", email.to_string()).await
+        self.one("SELECT doc FROM users WHERE email = ?1", email.to_string())
+            .await
     }
 }
 

@@ -30,7 +30,11 @@ impl PublishedProbe for BusProbe {
 #[tokio::test]
 async fn in_process_bus_delivers_whole_envelopes() {
     let bus = InProcessBus::new();
-    milkrun_contract::events::published_events_arrive_whole(Arc::new(bus.clone()), Arc::new(BusProbe(bus))).await;
+    milkrun_contract::events::published_events_arrive_whole(
+        Arc::new(bus.clone()),
+        Arc::new(BusProbe(bus)),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -38,7 +42,10 @@ async fn sqlite_users_survive_reopening_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("milkrun.db");
     let user = milkrun_contract::users::sample_user("persist");
-    SqliteUsers::new(Database::open(&path).unwrap()).create(&user).await.unwrap();
+    SqliteUsers::new(Database::open(&path).unwrap())
+        .create(&user)
+        .await
+        .unwrap();
     let reopened = SqliteUsers::new(Database::open(&path).unwrap());
     assert_eq!(reopened.by_id(user.user_id).await.unwrap(), Some(user));
 }
@@ -47,12 +54,22 @@ async fn sqlite_users_survive_reopening_the_file() {
 async fn outbox_writes_one_file_per_message() {
     let dir = tempfile::tempdir().unwrap();
     let mailer = OutboxMailer::new(dir.path().join("outbox")).unwrap();
-    let mail = Mail { to: Email::parse("asha@example.com").unwrap(), subject: "Hello".into(), body: "Fresh milk.\n".into() };
+    let mail = Mail {
+        to: Email::parse("asha@example.com").unwrap(),
+        subject: "Hello".into(),
+        body: "Fresh milk.\n".into(),
+    };
     mailer.send(&mail).await.unwrap();
     mailer.send(&mail).await.unwrap();
-    let files: Vec<_> = std::fs::read_dir(mailer.dir()).unwrap().map(|e| e.unwrap().path()).collect();
+    let files: Vec<_> = std::fs::read_dir(mailer.dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(files.len(), 2);
     let text = std::fs::read_to_string(&files[0]).unwrap();
-    assert!(text.starts_with("To: asha@example.com\nSubject: Hello\n"), "{text}");
+    assert!(
+        text.starts_with("To: asha@example.com\nSubject: Hello\n"),
+        "{text}"
+    );
     assert!(text.ends_with("\n\nFresh milk.\n"));
 }

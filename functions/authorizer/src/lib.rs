@@ -1,6 +1,8 @@
 //! The authorizer's decision, apart from the runtime so it can be tested directly.
 
-use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerResponse};
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerResponse,
+};
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use milkrun_auth::JwtKeys;
 use milkrun_auth::jwt::bearer_token;
@@ -8,8 +10,14 @@ use serde_json::json;
 
 /// Allows the whole API (`arn:...:api/stage/*/*`) so API Gateway can cache the decision for
 /// the token across routes; the functions still check roles and ownership per request.
-pub fn decide(keys: &JwtKeys, authorization: Option<&str>, method_arn: Option<&str>) -> Result<ApiGatewayCustomAuthorizerResponse, &'static str> {
-    let token = authorization.and_then(bearer_token).ok_or("no bearer token")?;
+pub fn decide(
+    keys: &JwtKeys,
+    authorization: Option<&str>,
+    method_arn: Option<&str>,
+) -> Result<ApiGatewayCustomAuthorizerResponse, &'static str> {
+    let token = authorization
+        .and_then(bearer_token)
+        .ok_or("no bearer token")?;
     let claims = keys.verify_access(token).map_err(|_| "invalid token")?;
     let resource = api_wildcard(method_arn.ok_or("no method ARN")?);
     let mut statement = IamPolicyStatement::default();
@@ -60,7 +68,10 @@ mod tests {
         assert_eq!(response.principal_id, Some(user.to_string()));
         let statement = &response.policy_document.statement[0];
         assert_eq!(statement.effect, IamPolicyEffect::Allow);
-        assert_eq!(statement.resource, ["arn:aws:execute-api:ap-south-1:123456789012:abc123/dev/*/*"]);
+        assert_eq!(
+            statement.resource,
+            ["arn:aws:execute-api:ap-south-1:123456789012:abc123/dev/*/*"]
+        );
         assert_eq!(response.context["role"], "MANAGER");
         assert_eq!(response.context["userId"], user.to_string());
     }
@@ -68,9 +79,20 @@ mod tests {
     #[test]
     fn missing_malformed_and_foreign_tokens_are_refused() {
         let foreign = JwtKeys::new(b"another-secret-another-secret-32", 3600).unwrap();
-        let forged = foreign.issue_access(Uuid::new_v4(), Role::Admin, None).unwrap();
-        for header in [None, Some("Bearer"), Some("Basic abc"), Some("Bearer not.a.jwt"), Some(&*format!("Bearer {forged}"))] {
-            assert!(decide(&keys(), header, Some(ARN)).is_err(), "{header:?} allowed");
+        let forged = foreign
+            .issue_access(Uuid::new_v4(), Role::Admin, None)
+            .unwrap();
+        for header in [
+            None,
+            Some("Bearer"),
+            Some("Basic abc"),
+            Some("Bearer not.a.jwt"),
+            Some(&*format!("Bearer {forged}")),
+        ] {
+            assert!(
+                decide(&keys(), header, Some(ARN)).is_err(),
+                "{header:?} allowed"
+            );
         }
     }
 }

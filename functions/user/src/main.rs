@@ -10,13 +10,27 @@ use milkrun_user::{MailSettings, UserService};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     milkrun_http::telemetry::init();
-    let keys = Arc::new(JwtKeys::new(required_env("MILKRUN_JWT_SECRET")?.as_bytes(), DEFAULT_ACCESS_TTL_SECS)?);
+    let keys = Arc::new(JwtKeys::new(
+        required_env("MILKRUN_JWT_SECRET")?.as_bytes(),
+        DEFAULT_ACCESS_TTL_SECS,
+    )?);
     let aws = sdk_config().await;
-    let store = DynamoDbUsers::new(aws_sdk_dynamodb::Client::new(&aws), required_env("USERS_TABLE")?);
+    let store = DynamoDbUsers::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        required_env("USERS_TABLE")?,
+    );
     let events = SnsBus::from_env(aws_sdk_sns::Client::new(&aws));
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&aws), required_env("MAIL_FROM")?);
-    let mail = MailSettings { verify_email_url: required_env("VERIFY_EMAIL_URL")? };
-    let service = UserService::new(Arc::new(store), Arc::new(events), Arc::new(mailer), keys.clone(), mail);
+    let mail = MailSettings {
+        verify_email_url: required_env("VERIFY_EMAIL_URL")?,
+    };
+    let service = UserService::new(
+        Arc::new(store),
+        Arc::new(events),
+        Arc::new(mailer),
+        keys.clone(),
+        mail,
+    );
     bootstrap_admin(&service).await?;
     milkrun_http::serve_lambda(milkrun_http::app(milkrun_user::api(service), keys)).await
 }
@@ -28,6 +42,9 @@ async fn bootstrap_admin(service: &UserService) -> Result<(), lambda_http::Error
     if email.is_empty() || password.is_empty() {
         return Ok(());
     }
-    service.ensure_admin(&email, &password).await.map_err(|e| format!("admin bootstrap failed: {e:?}"))?;
+    service
+        .ensure_admin(&email, &password)
+        .await
+        .map_err(|e| format!("admin bootstrap failed: {e:?}"))?;
     Ok(())
 }

@@ -35,7 +35,9 @@ pub fn api(service: UserService) -> OpenApiRouter {
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
@@ -59,9 +61,20 @@ pub struct RegisterResponse {
 
 #[utoipa::path(post, path = "/users/register", tag = "users", request_body = RegisterRequest,
     responses((status = 201, body = RegisterResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn register(State(service): State<UserService>, Origin(origin): Origin, ApiJson(body): ApiJson<RegisterRequest>) -> ApiResult<(StatusCode, Json<RegisterResponse>)> {
-    let input = Registration { name: body.name, email: body.email, password: body.password, phone: body.phone };
-    let registered = service.register(input, &origin, &RequestIds::correlation_id()).await?;
+async fn register(
+    State(service): State<UserService>,
+    Origin(origin): Origin,
+    ApiJson(body): ApiJson<RegisterRequest>,
+) -> ApiResult<(StatusCode, Json<RegisterResponse>)> {
+    let input = Registration {
+        name: body.name,
+        email: body.email,
+        password: body.password,
+        phone: body.phone,
+    };
+    let registered = service
+        .register(input, &origin, &RequestIds::correlation_id())
+        .await?;
     let response = RegisterResponse {
         user_id: registered.user_id,
         role: registered.role,
@@ -89,8 +102,19 @@ pub struct LoginResponse {
 
 #[utoipa::path(post, path = "/users/login", tag = "users", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn login(State(service): State<UserService>, Origin(origin): Origin, ApiJson(body): ApiJson<LoginRequest>) -> ApiResult<Json<LoginResponse>> {
-    let logged_in = service.login(body.email, body.password, &origin, &RequestIds::correlation_id()).await?;
+async fn login(
+    State(service): State<UserService>,
+    Origin(origin): Origin,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> ApiResult<Json<LoginResponse>> {
+    let logged_in = service
+        .login(
+            body.email,
+            body.password,
+            &origin,
+            &RequestIds::correlation_id(),
+        )
+        .await?;
     Ok(Json(LoginResponse {
         token: logged_in.token,
         expires_in: logged_in.expires_in,
@@ -112,8 +136,13 @@ pub struct CheckResponse {
 
 #[utoipa::path(post, path = "/users/check", tag = "users", request_body = CheckRequest,
     responses((status = 200, body = CheckResponse), (status = 400, body = ErrorBody)))]
-async fn check(State(service): State<UserService>, ApiJson(body): ApiJson<CheckRequest>) -> ApiResult<Json<CheckResponse>> {
-    Ok(Json(CheckResponse { exists: service.email_exists(body.email).await? }))
+async fn check(
+    State(service): State<UserService>,
+    ApiJson(body): ApiJson<CheckRequest>,
+) -> ApiResult<Json<CheckResponse>> {
+    Ok(Json(CheckResponse {
+        exists: service.email_exists(body.email).await?,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -131,9 +160,15 @@ pub struct VerifyEmailResponse {
 
 #[utoipa::path(post, path = "/users/verify-email", tag = "users", request_body = VerifyEmailRequest,
     responses((status = 200, body = VerifyEmailResponse), (status = 400, body = ErrorBody)))]
-async fn verify_email(State(service): State<UserService>, ApiJson(body): ApiJson<VerifyEmailRequest>) -> ApiResult<Json<VerifyEmailResponse>> {
+async fn verify_email(
+    State(service): State<UserService>,
+    ApiJson(body): ApiJson<VerifyEmailRequest>,
+) -> ApiResult<Json<VerifyEmailResponse>> {
     let user = service.verify_email(body.token).await?;
-    Ok(Json(VerifyEmailResponse { user_id: user.user_id, email_verified: user.email_verified }))
+    Ok(Json(VerifyEmailResponse {
+        user_id: user.user_id,
+        email_verified: user.email_verified,
+    }))
 }
 
 /// A user as clients see it: everything but the password hash and the storage version.
@@ -191,7 +226,10 @@ fn profile(user: User) -> Json<UserProfile> {
 
 #[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn get_me(State(service): State<UserService>, caller: AuthUser) -> ApiResult<Json<UserProfile>> {
+async fn get_me(
+    State(service): State<UserService>,
+    caller: AuthUser,
+) -> ApiResult<Json<UserProfile>> {
     Ok(profile(service.me(caller.user_id).await?))
 }
 
@@ -208,23 +246,44 @@ pub struct PatchMeRequest {
 
 #[utoipa::path(patch, path = "/users/me", tag = "users", security(("bearer" = [])), request_body = PatchMeRequest,
     responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn patch_me(State(service): State<UserService>, caller: AuthUser, ApiJson(body): ApiJson<PatchMeRequest>) -> ApiResult<Json<UserProfile>> {
-    let change = ProfileChange { name: body.name, phone: body.phone, profile_completion_prompted: body.profile_completion_prompted };
+async fn patch_me(
+    State(service): State<UserService>,
+    caller: AuthUser,
+    ApiJson(body): ApiJson<PatchMeRequest>,
+) -> ApiResult<Json<UserProfile>> {
+    let change = ProfileChange {
+        name: body.name,
+        phone: body.phone,
+        profile_completion_prompted: body.profile_completion_prompted,
+    };
     Ok(profile(service.update_me(caller.user_id, change).await?))
 }
 
 #[utoipa::path(put, path = "/users/me/addresses/{label}", tag = "users", security(("bearer" = [])), request_body = AddressInput,
     params(("label" = String, Path, description = "1 to 32 letters, digits, - or _")),
     responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn put_address(State(service): State<UserService>, caller: AuthUser, Path(label): Path<String>, ApiJson(body): ApiJson<AddressInput>) -> ApiResult<Json<UserProfile>> {
-    Ok(profile(service.put_address(caller.user_id, &label, body).await?))
+async fn put_address(
+    State(service): State<UserService>,
+    caller: AuthUser,
+    Path(label): Path<String>,
+    ApiJson(body): ApiJson<AddressInput>,
+) -> ApiResult<Json<UserProfile>> {
+    Ok(profile(
+        service.put_address(caller.user_id, &label, body).await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/users/me/addresses/{label}", tag = "users", security(("bearer" = [])),
     params(("label" = String, Path)),
     responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn delete_address(State(service): State<UserService>, caller: AuthUser, Path(label): Path<String>) -> ApiResult<Json<UserProfile>> {
-    Ok(profile(service.delete_address(caller.user_id, &label).await?))
+async fn delete_address(
+    State(service): State<UserService>,
+    caller: AuthUser,
+    Path(label): Path<String>,
+) -> ApiResult<Json<UserProfile>> {
+    Ok(profile(
+        service.delete_address(caller.user_id, &label).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -238,13 +297,19 @@ pub struct PreferencesRequest {
 
 #[utoipa::path(put, path = "/users/me/preferences", tag = "users", security(("bearer" = [])), request_body = PreferencesRequest,
     responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn put_preferences(State(service): State<UserService>, caller: AuthUser, ApiJson(body): ApiJson<PreferencesRequest>) -> ApiResult<Json<UserProfile>> {
+async fn put_preferences(
+    State(service): State<UserService>,
+    caller: AuthUser,
+    ApiJson(body): ApiJson<PreferencesRequest>,
+) -> ApiResult<Json<UserProfile>> {
     let preferences = Preferences {
         delivery_slot: body.delivery_slot,
         payment_method: body.payment_method,
         newsletter_opt_in: body.newsletter_opt_in,
     };
-    Ok(profile(service.put_preferences(caller.user_id, preferences).await?))
+    Ok(profile(
+        service.put_preferences(caller.user_id, preferences).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -264,13 +329,20 @@ pub struct UserList {
 
 #[utoipa::path(get, path = "/users", tag = "admin", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = UserList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn list_users(State(service): State<UserService>, caller: AuthUser, ApiQuery(query): ApiQuery<ListQuery>) -> ApiResult<Json<UserList>> {
+async fn list_users(
+    State(service): State<UserService>,
+    caller: AuthUser,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<UserList>> {
     caller.require_admin()?;
     let mut errors = FieldErrors::new();
     let page = PageRequest::parse(query.limit.as_deref(), query.cursor, &mut errors);
     errors.into_result(|| ())?;
     let page = service.list(&page).await?.map(UserProfile::from);
-    Ok(Json(UserList { items: page.items, next_cursor: page.next_cursor }))
+    Ok(Json(UserList {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Path ids that are not UUIDs name nothing that exists.
@@ -280,7 +352,11 @@ fn user_id(raw: &str) -> Result<Uuid, ApiError> {
 
 #[utoipa::path(get, path = "/users/{userId}", tag = "admin", security(("bearer" = [])), params(("userId" = Uuid, Path)),
     responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_user(State(service): State<UserService>, caller: AuthUser, Path(id): Path<String>) -> ApiResult<Json<UserProfile>> {
+async fn get_user(
+    State(service): State<UserService>,
+    caller: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserProfile>> {
     caller.require_admin()?;
     Ok(profile(service.get(user_id(&id)?).await?))
 }
@@ -298,8 +374,21 @@ pub struct PatchUserRequest {
 
 #[utoipa::path(patch, path = "/users/{userId}", tag = "admin", security(("bearer" = [])), params(("userId" = Uuid, Path)), request_body = PatchUserRequest,
     responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn patch_user(State(service): State<UserService>, caller: AuthUser, Path(id): Path<String>, ApiJson(body): ApiJson<PatchUserRequest>) -> ApiResult<Json<UserProfile>> {
+async fn patch_user(
+    State(service): State<UserService>,
+    caller: AuthUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PatchUserRequest>,
+) -> ApiResult<Json<UserProfile>> {
     caller.require_admin()?;
-    let change = AdminUserChange { role: body.role, vendor_id: body.vendor_id, status: body.status };
-    Ok(profile(service.admin_update(caller.user_id, user_id(&id)?, change).await?))
+    let change = AdminUserChange {
+        role: body.role,
+        vendor_id: body.vendor_id,
+        status: body.status,
+    };
+    Ok(profile(
+        service
+            .admin_update(caller.user_id, user_id(&id)?, change)
+            .await?,
+    ))
 }

@@ -8,8 +8,12 @@ use milkrun_auth::{JwtKeys, PasswordHasher};
 use milkrun_domain::events::{EventEnvelope, EventType};
 use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::{EventPublisher, Mail, Mailer, UserStore};
-use milkrun_domain::user::{AddressInput, AdminUserChange, ClientOrigin, DeviceSighting, NewUser, Preferences, User};
-use milkrun_domain::values::{AddressLabel, Email, Password, PasswordHash, PersonName, Phone, Role};
+use milkrun_domain::user::{
+    AddressInput, AdminUserChange, ClientOrigin, DeviceSighting, NewUser, Preferences, User,
+};
+use milkrun_domain::values::{
+    AddressLabel, Email, Password, PasswordHash, PersonName, Phone, Role,
+};
 use milkrun_domain::{DomainError, FieldErrors, StoreError};
 use serde_json::json;
 use uuid::Uuid;
@@ -74,36 +78,75 @@ impl UserService {
         keys: Arc<JwtKeys>,
         mail: MailSettings,
     ) -> Self {
-        Self { store, events, mailer, keys, hasher: PasswordHasher::new(), mail }
+        Self {
+            store,
+            events,
+            mailer,
+            keys,
+            hasher: PasswordHasher::new(),
+            mail,
+        }
     }
 
     pub fn keys(&self) -> Arc<JwtKeys> {
         self.keys.clone()
     }
 
-    pub async fn register(&self, input: Registration, origin: &ClientOrigin, correlation_id: &str) -> Result<Registered, DomainError> {
+    pub async fn register(
+        &self,
+        input: Registration,
+        origin: &ClientOrigin,
+        correlation_id: &str,
+    ) -> Result<Registered, DomainError> {
         let mut errors = FieldErrors::new();
-        let name = errors.check("name", required(input.name).and_then(|v| PersonName::parse(&v)));
-        let email = errors.check("email", required(input.email).and_then(|v| Email::parse(&v)));
-        let password = errors.check("password", required(input.password).and_then(|v| Password::parse(&v)));
+        let name = errors.check(
+            "name",
+            required(input.name).and_then(|v| PersonName::parse(&v)),
+        );
+        let email = errors.check(
+            "email",
+            required(input.email).and_then(|v| Email::parse(&v)),
+        );
+        let password = errors.check(
+            "password",
+            required(input.password).and_then(|v| Password::parse(&v)),
+        );
         let phone = match input.phone.filter(|p| !p.trim().is_empty()) {
             Some(raw) => errors.check("phone", Phone::parse(&raw)),
             None => None,
         };
         let (name, email, password) = errors.into_result(|| (name, email, password))?;
-        let new = NewUser { email: email.expect("checked"), name: name.expect("checked"), phone, role: Role::Customer };
-        let user = self.create_user(new, &password.expect("checked"), origin).await?;
+        let new = NewUser {
+            email: email.expect("checked"),
+            name: name.expect("checked"),
+            phone,
+            role: Role::Customer,
+        };
+        let user = self
+            .create_user(new, &password.expect("checked"), origin)
+            .await?;
         self.announce(EventType::UserRegistered, correlation_id, json!({"userId": user.user_id, "email": user.email, "role": user.role, "ip": origin.ip, "userAgent": origin.user_agent, "region": origin.region})).await;
         self.send_welcome(&user).await;
-        Ok(Registered { user_id: user.user_id, role: user.role, is_profile_complete: user.is_profile_complete })
+        Ok(Registered {
+            user_id: user.user_id,
+            role: user.role,
+            is_profile_complete: user.is_profile_complete,
+        })
     }
 
-    async fn create_user(&self, new: NewUser, password: &Password, origin: &ClientOrigin) -> Result<User, DomainError> {
+    async fn create_user(
+        &self,
+        new: NewUser,
+        password: &Password,
+        origin: &ClientOrigin,
+    ) -> Result<User, DomainError> {
         let hash = self.hash(password).await?;
         let user = User::register(new, hash, origin, Utc::now());
         match self.store.create(&user).await {
             Ok(()) => Ok(user),
-            Err(StoreError::AlreadyExists) => Err(DomainError::Conflict("An account with this email already exists.")),
+            Err(StoreError::AlreadyExists) => Err(DomainError::Conflict(
+                "An account with this email already exists.",
+            )),
             Err(other) => Err(other.into()),
         }
     }
@@ -116,19 +159,42 @@ impl UserService {
             return Ok(false);
         }
         let name = PersonName::parse("Administrator").expect("constant name is valid");
-        let origin = ClientOrigin { ip: "bootstrap".into(), user_agent: "milkrun".into(), region: None };
-        match self.create_user(NewUser { email, name, phone: None, role: Role::Admin }, &password, &origin).await {
+        let origin = ClientOrigin {
+            ip: "bootstrap".into(),
+            user_agent: "milkrun".into(),
+            region: None,
+        };
+        match self
+            .create_user(
+                NewUser {
+                    email,
+                    name,
+                    phone: None,
+                    role: Role::Admin,
+                },
+                &password,
+                &origin,
+            )
+            .await
+        {
             Ok(_) => Ok(true),
             Err(DomainError::Conflict(_)) => Ok(false),
             Err(other) => Err(other),
         }
     }
 
-    pub async fn login(&self, email: Option<String>, password: Option<String>, origin: &ClientOrigin, correlation_id: &str) -> Result<LoggedIn, DomainError> {
+    pub async fn login(
+        &self,
+        email: Option<String>,
+        password: Option<String>,
+        origin: &ClientOrigin,
+        correlation_id: &str,
+    ) -> Result<LoggedIn, DomainError> {
         let mut errors = FieldErrors::new();
         let email = errors.check("email", required(email));
         let password = errors.check("password", required(password));
-        let (email, password) = errors.into_result(|| (email.expect("checked"), password.expect("checked")))?;
+        let (email, password) =
+            errors.into_result(|| (email.expect("checked"), password.expect("checked")))?;
         // A malformed email can match no account: answer exactly as for an unknown one.
         let found = match Email::parse(&email) {
             Ok(email) => self.store.by_email(&email).await?,
@@ -142,19 +208,27 @@ impl UserService {
             .await?;
             return Err(DomainError::Unauthorized);
         };
-        if !self.password_matches(&password, &user.password_hash).await? {
+        if !self
+            .password_matches(&password, &user.password_hash)
+            .await?
+        {
             return Err(DomainError::Unauthorized);
         }
         if !user.is_active() {
             return Err(DomainError::Forbidden("This account is disabled."));
         }
         let (user, sighting) = self.record_login(user.user_id, origin).await?;
-        let token = self.keys.issue_access(user.user_id, user.role, user.vendor_id).map_err(internal)?;
+        let token = self
+            .keys
+            .issue_access(user.user_id, user.role, user.vendor_id)
+            .map_err(internal)?;
         let data = json!({"userId": user.user_id, "ip": origin.ip, "userAgent": origin.user_agent, "region": origin.region});
-        self.announce(EventType::UserLoggedIn, correlation_id, data.clone()).await;
+        self.announce(EventType::UserLoggedIn, correlation_id, data.clone())
+            .await;
         if sighting == DeviceSighting::New {
             tracing::warn!(user_id = %user.user_id, "login from a new device");
-            self.announce(EventType::SuspiciousLogin, correlation_id, data).await;
+            self.announce(EventType::SuspiciousLogin, correlation_id, data)
+                .await;
         }
         Ok(LoggedIn {
             token,
@@ -165,7 +239,11 @@ impl UserService {
         })
     }
 
-    async fn record_login(&self, user_id: Uuid, origin: &ClientOrigin) -> Result<(User, DeviceSighting), DomainError> {
+    async fn record_login(
+        &self,
+        user_id: Uuid,
+        origin: &ClientOrigin,
+    ) -> Result<(User, DeviceSighting), DomainError> {
         let mut sighting = DeviceSighting::Known;
         let user = self
             .modify(user_id, |user| {
@@ -179,14 +257,20 @@ impl UserService {
     }
 
     pub async fn email_exists(&self, email: Option<String>) -> Result<bool, DomainError> {
-        let email = required(email).and_then(|v| Email::parse(&v)).map_err(|e| invalid("email", e))?;
+        let email = required(email)
+            .and_then(|v| Email::parse(&v))
+            .map_err(|e| invalid("email", e))?;
         Ok(self.store.by_email(&email).await?.is_some())
     }
 
     pub async fn verify_email(&self, token: Option<String>) -> Result<User, DomainError> {
         let token = required(token).map_err(|e| invalid("token", e))?;
-        let bad_token = || DomainError::Validation(FieldErrors::single("token", "is invalid or has expired"));
-        let (user_id, email) = self.keys.verify_email_verification(&token).map_err(|_| bad_token())?;
+        let bad_token =
+            || DomainError::Validation(FieldErrors::single("token", "is invalid or has expired"));
+        let (user_id, email) = self
+            .keys
+            .verify_email_verification(&token)
+            .map_err(|_| bad_token())?;
         self.modify(user_id, |user| {
             if user.email.as_str() != email {
                 return Err(bad_token());
@@ -195,19 +279,37 @@ impl UserService {
             Ok(())
         })
         .await
-        .map_err(|e| if matches!(e, DomainError::NotFound(_)) { bad_token() } else { e })
+        .map_err(|e| {
+            if matches!(e, DomainError::NotFound(_)) {
+                bad_token()
+            } else {
+                e
+            }
+        })
     }
 
     /// The caller's own profile; a disabled account keeps no access with an old token.
     pub async fn me(&self, user_id: Uuid) -> Result<User, DomainError> {
         let user = self.get(user_id).await?;
-        if user.is_active() { Ok(user) } else { Err(DomainError::Forbidden("This account is disabled.")) }
+        if user.is_active() {
+            Ok(user)
+        } else {
+            Err(DomainError::Forbidden("This account is disabled."))
+        }
     }
 
-    pub async fn update_me(&self, user_id: Uuid, change: ProfileChange) -> Result<User, DomainError> {
+    pub async fn update_me(
+        &self,
+        user_id: Uuid,
+        change: ProfileChange,
+    ) -> Result<User, DomainError> {
         let mut errors = FieldErrors::new();
-        let name = change.name.map(|raw| errors.check("name", PersonName::parse(&raw)));
-        let phone = change.phone.map(|raw| raw.map(|p| errors.check("phone", Phone::parse(&p))));
+        let name = change
+            .name
+            .map(|raw| errors.check("name", PersonName::parse(&raw)));
+        let phone = change
+            .phone
+            .map(|raw| raw.map(|p| errors.check("phone", Phone::parse(&p))));
         errors.into_result(|| ())?;
         self.modify_active(user_id, |user| {
             if let Some(Some(name)) = &name {
@@ -225,18 +327,29 @@ impl UserService {
         .await
     }
 
-    pub async fn put_address(&self, user_id: Uuid, label: &str, input: AddressInput) -> Result<User, DomainError> {
+    pub async fn put_address(
+        &self,
+        user_id: Uuid,
+        label: &str,
+        input: AddressInput,
+    ) -> Result<User, DomainError> {
         let label = AddressLabel::parse(label).map_err(|e| invalid("label", e))?;
         let address = input.parse(label)?;
-        self.modify_active(user_id, |user| user.put_address(address.clone())).await
+        self.modify_active(user_id, |user| user.put_address(address.clone()))
+            .await
     }
 
     pub async fn delete_address(&self, user_id: Uuid, label: &str) -> Result<User, DomainError> {
         let label = AddressLabel::parse(label).map_err(|_| DomainError::NotFound("address"))?;
-        self.modify_active(user_id, |user| user.remove_address(&label)).await
+        self.modify_active(user_id, |user| user.remove_address(&label))
+            .await
     }
 
-    pub async fn put_preferences(&self, user_id: Uuid, preferences: Preferences) -> Result<User, DomainError> {
+    pub async fn put_preferences(
+        &self,
+        user_id: Uuid,
+        preferences: Preferences,
+    ) -> Result<User, DomainError> {
         self.modify_active(user_id, |user| {
             user.preferences = preferences.clone();
             Ok(())
@@ -249,28 +362,50 @@ impl UserService {
     }
 
     pub async fn get(&self, user_id: Uuid) -> Result<User, DomainError> {
-        self.store.by_id(user_id).await?.ok_or(DomainError::NotFound("user"))
+        self.store
+            .by_id(user_id)
+            .await?
+            .ok_or(DomainError::NotFound("user"))
     }
 
     /// An admin's change of someone's role, vendor or status; never their own.
-    pub async fn admin_update(&self, actor: Uuid, user_id: Uuid, change: AdminUserChange) -> Result<User, DomainError> {
+    pub async fn admin_update(
+        &self,
+        actor: Uuid,
+        user_id: Uuid,
+        change: AdminUserChange,
+    ) -> Result<User, DomainError> {
         if change.is_empty() {
-            return Err(DomainError::Validation(FieldErrors::single("body", "give at least one of role, vendorId, status")));
+            return Err(DomainError::Validation(FieldErrors::single(
+                "body",
+                "give at least one of role, vendorId, status",
+            )));
         }
         if actor == user_id {
-            return Err(DomainError::Conflict("Administrators cannot change their own role or status."));
+            return Err(DomainError::Conflict(
+                "Administrators cannot change their own role or status.",
+            ));
         }
-        self.modify(user_id, |user| user.apply_admin_change(change.clone())).await
+        self.modify(user_id, |user| user.apply_admin_change(change.clone()))
+            .await
     }
 
-    async fn modify_active(&self, user_id: Uuid, change: impl FnMut(&mut User) -> Result<(), DomainError>) -> Result<User, DomainError> {
+    async fn modify_active(
+        &self,
+        user_id: Uuid,
+        change: impl FnMut(&mut User) -> Result<(), DomainError>,
+    ) -> Result<User, DomainError> {
         self.me(user_id).await?;
         self.modify(user_id, change).await
     }
 
     /// Read-modify-write under optimistic concurrency: the write only lands if nobody else
     /// wrote since our read; otherwise read again and reapply the change.
-    async fn modify(&self, user_id: Uuid, mut change: impl FnMut(&mut User) -> Result<(), DomainError>) -> Result<User, DomainError> {
+    async fn modify(
+        &self,
+        user_id: Uuid,
+        mut change: impl FnMut(&mut User) -> Result<(), DomainError>,
+    ) -> Result<User, DomainError> {
         for _ in 0..MAX_UPDATE_ATTEMPTS {
             let mut user = self.get(user_id).await?;
             change(&mut user)?;
@@ -282,22 +417,34 @@ impl UserService {
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(DomainError::Conflict("The user was changed concurrently; try again."))
+        Err(DomainError::Conflict(
+            "The user was changed concurrently; try again.",
+        ))
     }
 
     async fn hash(&self, password: &Password) -> Result<PasswordHash, DomainError> {
         let hasher = self.hasher.clone();
         let password = password.clone();
-        self.run_blocking(move || hasher.hash(&password)).await?.map_err(internal)
+        self.run_blocking(move || hasher.hash(&password))
+            .await?
+            .map_err(internal)
     }
 
-    async fn password_matches(&self, password: &str, hash: &PasswordHash) -> Result<bool, DomainError> {
+    async fn password_matches(
+        &self,
+        password: &str,
+        hash: &PasswordHash,
+    ) -> Result<bool, DomainError> {
         let (hasher, password, hash) = (self.hasher.clone(), password.to_owned(), hash.clone());
-        self.run_blocking(move || hasher.verify(&password, &hash)).await
+        self.run_blocking(move || hasher.verify(&password, &hash))
+            .await
     }
 
     /// argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    async fn run_blocking<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, DomainError> {
+    async fn run_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, DomainError> {
         tokio::task::spawn_blocking(work).await.map_err(internal)
     }
 
@@ -310,9 +457,14 @@ impl UserService {
     }
 
     async fn send_welcome(&self, user: &User) {
-        let token = match self.keys.issue_email_verification(user.user_id, user.email.as_str()) {
+        let token = match self
+            .keys
+            .issue_email_verification(user.user_id, user.email.as_str())
+        {
             Ok(token) => token,
-            Err(error) => return tracing::error!(%error, "could not sign the email verification token"),
+            Err(error) => {
+                return tracing::error!(%error, "could not sign the email verification token");
+            }
         };
         let mail = Mail {
             to: user.email.clone(),

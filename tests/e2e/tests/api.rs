@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the suite through scripts/test.sh"))
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the suite through scripts/test.sh"))
 }
 
 fn base() -> &'static str {
@@ -44,14 +45,23 @@ async fn reply(request: reqwest::RequestBuilder) -> Reply {
     let (status, headers) = (response.status(), response.headers().clone());
     let text = response.text().await.unwrap();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply { status, headers, body, text }
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
 }
 
 fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
     assert_eq!(reply.status, status, "{}", reply.text);
     assert_eq!(reply.body["errorCode"], code, "{}", reply.text);
     for field in ["errorMessage", "timestamp", "requestId"] {
-        assert!(reply.body[field].is_string(), "{field} missing: {}", reply.text);
+        assert!(
+            reply.body[field].is_string(),
+            "{field} missing: {}",
+            reply.text
+        );
     }
 }
 
@@ -65,7 +75,13 @@ async fn register(email: &str) -> Reply {
 }
 
 async fn login(email: &str, password: &str) -> Reply {
-    call(Method::POST, "/users/login", None, Some(json!({"email": email, "password": password}))).await
+    call(
+        Method::POST,
+        "/users/login",
+        None,
+        Some(json!({"email": email, "password": password})),
+    )
+    .await
 }
 
 async fn new_customer() -> (String, String) {
@@ -73,18 +89,35 @@ async fn new_customer() -> (String, String) {
     assert_eq!(register(&email).await.status, StatusCode::CREATED);
     let reply = login(&email, "correct horse battery").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    (reply.body["userId"].as_str().unwrap().to_owned(), reply.body["token"].as_str().unwrap().to_owned())
+    (
+        reply.body["userId"].as_str().unwrap().to_owned(),
+        reply.body["token"].as_str().unwrap().to_owned(),
+    )
 }
 
 async fn admin_token() -> String {
-    let reply = login(&env("MILKRUN_E2E_ADMIN_EMAIL"), &env("MILKRUN_E2E_ADMIN_PASSWORD")).await;
-    assert_eq!(reply.status, StatusCode::OK, "admin bootstrap: {}", reply.text);
+    let reply = login(
+        &env("MILKRUN_E2E_ADMIN_EMAIL"),
+        &env("MILKRUN_E2E_ADMIN_PASSWORD"),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "admin bootstrap: {}",
+        reply.text
+    );
     assert_eq!(reply.body["role"], "ADMIN");
     reply.body["token"].as_str().unwrap().to_owned()
 }
 
 fn assert_no_secrets(text: &str) {
-    for leak in ["passwordHash", "password_hash", "$argon2", "correct horse battery"] {
+    for leak in [
+        "passwordHash",
+        "password_hash",
+        "$argon2",
+        "correct horse battery",
+    ] {
         assert!(!text.contains(leak), "response leaks {leak}: {text}");
     }
 }
@@ -93,7 +126,12 @@ fn assert_no_secrets(text: &str) {
 async fn register_ignores_privileged_fields_and_login_opens_the_profile() {
     let email = unique_email();
     let registered = register(&email).await;
-    assert_eq!(registered.status, StatusCode::CREATED, "{}", registered.text);
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.text
+    );
     assert_eq!(registered.body["role"], "CUSTOMER");
     assert_eq!(registered.body["isProfileComplete"], false);
     assert_no_secrets(&registered.text);
@@ -104,7 +142,13 @@ async fn register_ignores_privileged_fields_and_login_opens_the_profile() {
     assert_eq!(logged_in.body["expiresIn"], 3600);
     assert_no_secrets(&logged_in.text);
 
-    let me = call(Method::GET, "/users/me", logged_in.body["token"].as_str(), None).await;
+    let me = call(
+        Method::GET,
+        "/users/me",
+        logged_in.body["token"].as_str(),
+        None,
+    )
+    .await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["email"], email.to_lowercase());
     assert_eq!(me.body["orderCount"], 0);
@@ -117,12 +161,28 @@ async fn register_ignores_privileged_fields_and_login_opens_the_profile() {
 async fn an_email_registers_once_whatever_its_case_and_however_concurrent() {
     let email = unique_email();
     let attempts = (0..8).map(|i| {
-        let email = if i % 2 == 0 { email.to_uppercase() } else { email.to_lowercase() };
+        let email = if i % 2 == 0 {
+            email.to_uppercase()
+        } else {
+            email.to_lowercase()
+        };
         async move { register(&email).await.status }
     });
     let statuses = futures::future::join_all(attempts).await;
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT), "{statuses:?}");
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
     assert_error(&register(&email).await, StatusCode::CONFLICT, "CONFLICT");
 }
 
@@ -142,30 +202,89 @@ async fn wrong_password_and_unknown_email_get_the_same_401() {
 async fn check_answers_exists_only() {
     let email = unique_email();
     register(&email).await;
-    let known = call(Method::POST, "/users/check", None, Some(json!({"email": email}))).await;
+    let known = call(
+        Method::POST,
+        "/users/check",
+        None,
+        Some(json!({"email": email})),
+    )
+    .await;
     assert_eq!(known.body, json!({"exists": true}));
-    let unknown = call(Method::POST, "/users/check", None, Some(json!({"email": unique_email()}))).await;
+    let unknown = call(
+        Method::POST,
+        "/users/check",
+        None,
+        Some(json!({"email": unique_email()})),
+    )
+    .await;
     assert_eq!(unknown.body, json!({"exists": false}));
-    assert_error(&call(Method::POST, "/users/check", None, Some(json!({"email": "nope"}))).await, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert_error(
+        &call(
+            Method::POST,
+            "/users/check",
+            None,
+            Some(json!({"email": "nope"})),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "VALIDATION_ERROR",
+    );
 }
 
 #[tokio::test]
 async fn bad_input_gets_the_spec_error_body() {
-    let raw = |body: &'static str| client().post(format!("{}/users/register", base())).header("content-type", "application/json").body(body);
-    assert_error(&reply(raw("{\"name\": ")).await, StatusCode::BAD_REQUEST, "MALFORMED_JSON");
-    assert_error(&reply(raw("")).await, StatusCode::BAD_REQUEST, "MALFORMED_JSON");
-    let invalid = register_with(json!({"name": "", "email": "not-an-email", "password": "short", "phone": "12"})).await;
+    let raw = |body: &'static str| {
+        client()
+            .post(format!("{}/users/register", base()))
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    assert_error(
+        &reply(raw("{\"name\": ")).await,
+        StatusCode::BAD_REQUEST,
+        "MALFORMED_JSON",
+    );
+    assert_error(
+        &reply(raw("")).await,
+        StatusCode::BAD_REQUEST,
+        "MALFORMED_JSON",
+    );
+    let invalid = register_with(
+        json!({"name": "", "email": "not-an-email", "password": "short", "phone": "12"}),
+    )
+    .await;
     assert_error(&invalid, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
     let fields = invalid.body["details"]["fields"].as_object().unwrap();
     for field in ["name", "email", "password", "phone"] {
-        assert!(fields.contains_key(field), "{field} not named: {}", invalid.text);
+        assert!(
+            fields.contains_key(field),
+            "{field} not named: {}",
+            invalid.text
+        );
     }
     let missing = register_with(json!({})).await;
-    assert_eq!(missing.body["details"]["fields"].as_object().unwrap().len(), 3, "{}", missing.text);
-    assert_error(&register_with(json!({"name": 5})).await, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
-    assert_error(&register_with(json!([1, 2])).await, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert_eq!(
+        missing.body["details"]["fields"].as_object().unwrap().len(),
+        3,
+        "{}",
+        missing.text
+    );
+    assert_error(
+        &register_with(json!({"name": 5})).await,
+        StatusCode::BAD_REQUEST,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &register_with(json!([1, 2])).await,
+        StatusCode::BAD_REQUEST,
+        "VALIDATION_ERROR",
+    );
     let huge = json!({"name": "x".repeat(200_000), "email": unique_email(), "password": "correct horse battery"});
-    assert_error(&register_with(huge).await, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE");
+    assert_error(
+        &register_with(huge).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+    );
 }
 
 async fn register_with(body: Value) -> Reply {
@@ -175,16 +294,32 @@ async fn register_with(body: Value) -> Reply {
 #[tokio::test]
 async fn protected_routes_refuse_missing_forged_and_tampered_tokens() {
     let (_, token) = new_customer().await;
-    assert_error(&call(Method::GET, "/users/me", None, None).await, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
-    assert_error(&call(Method::GET, "/users/me", Some("garbage"), None).await, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
+    assert_error(
+        &call(Method::GET, "/users/me", None, None).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+    );
+    assert_error(
+        &call(Method::GET, "/users/me", Some("garbage"), None).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+    );
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
     parts[2] = parts[2].chars().rev().collect();
-    assert_error(&call(Method::GET, "/users/me", Some(&parts.join(".")), None).await, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
+    assert_error(
+        &call(Method::GET, "/users/me", Some(&parts.join(".")), None).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+    );
     use base64::Engine as _;
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let none_header = engine.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let unsigned = format!("{none_header}.{}.", token.split('.').nth(1).unwrap());
-    assert_error(&call(Method::GET, "/users/me", Some(&unsigned), None).await, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
+    assert_error(
+        &call(Method::GET, "/users/me", Some(&unsigned), None).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+    );
 }
 
 #[tokio::test]
@@ -192,44 +327,115 @@ async fn addresses_keep_exactly_one_default_and_complete_the_profile() {
     let (_, token) = new_customer().await;
     let token = Some(token.as_str());
     let address = |default: bool| json!({"line1": "12 MG Road", "city": "Bengaluru", "state": "KA", "pincode": "560001", "isDefault": default});
-    let home = call(Method::PUT, "/users/me/addresses/home", token, Some(address(false))).await;
+    let home = call(
+        Method::PUT,
+        "/users/me/addresses/home",
+        token,
+        Some(address(false)),
+    )
+    .await;
     assert_eq!(home.status, StatusCode::OK, "{}", home.text);
-    assert_eq!(home.body["addresses"][0]["isDefault"], true, "the first address is the default");
+    assert_eq!(
+        home.body["addresses"][0]["isDefault"], true,
+        "the first address is the default"
+    );
     assert_eq!(home.body["isProfileComplete"], false, "no phone yet");
-    let office = call(Method::PUT, "/users/me/addresses/office", token, Some(address(true))).await;
-    let defaults: Vec<&Value> = office.body["addresses"].as_array().unwrap().iter().filter(|a| a["isDefault"] == true).collect();
+    let office = call(
+        Method::PUT,
+        "/users/me/addresses/office",
+        token,
+        Some(address(true)),
+    )
+    .await;
+    let defaults: Vec<&Value> = office.body["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["isDefault"] == true)
+        .collect();
     assert_eq!(defaults.len(), 1);
     assert_eq!(defaults[0]["label"], "office");
-    let phoned = call(Method::PATCH, "/users/me", token, Some(json!({"phone": "+91 98765 43210", "name": "Asha R"}))).await;
+    let phoned = call(
+        Method::PATCH,
+        "/users/me",
+        token,
+        Some(json!({"phone": "+91 98765 43210", "name": "Asha R"})),
+    )
+    .await;
     assert_eq!(phoned.body["isProfileComplete"], true, "{}", phoned.text);
     assert_eq!(phoned.body["name"], "Asha R");
     let removed = call(Method::DELETE, "/users/me/addresses/office", token, None).await;
     assert_eq!(removed.body["addresses"][0]["label"], "home");
     assert_eq!(removed.body["addresses"][0]["isDefault"], true);
-    assert_error(&call(Method::DELETE, "/users/me/addresses/office", token, None).await, StatusCode::NOT_FOUND, "NOT_FOUND");
-    let bad = call(Method::PUT, "/users/me/addresses/home", token, Some(json!({"line1": "x", "city": "y", "state": "z", "pincode": "012345"}))).await;
+    assert_error(
+        &call(Method::DELETE, "/users/me/addresses/office", token, None).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    );
+    let bad = call(
+        Method::PUT,
+        "/users/me/addresses/home",
+        token,
+        Some(json!({"line1": "x", "city": "y", "state": "z", "pincode": "012345"})),
+    )
+    .await;
     assert_error(&bad, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
     assert!(bad.body["details"]["fields"]["pincode"].is_string());
-    assert_error(&call(Method::PUT, "/users/me/addresses/bad%20label", token, Some(address(false))).await, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert_error(
+        &call(
+            Method::PUT,
+            "/users/me/addresses/bad%20label",
+            token,
+            Some(address(false)),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "VALIDATION_ERROR",
+    );
 }
 
 #[tokio::test]
 async fn preferences_are_validated_and_kept() {
     let (_, token) = new_customer().await;
     let token = Some(token.as_str());
-    let set = call(Method::PUT, "/users/me/preferences", token, Some(json!({"deliverySlot": "MORNING", "paymentMethod": "UPI", "newsletterOptIn": true}))).await;
+    let set = call(
+        Method::PUT,
+        "/users/me/preferences",
+        token,
+        Some(json!({"deliverySlot": "MORNING", "paymentMethod": "UPI", "newsletterOptIn": true})),
+    )
+    .await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.text);
-    assert_eq!(set.body["preferences"], json!({"deliverySlot": "MORNING", "paymentMethod": "UPI", "newsletterOptIn": true}));
-    let bad = call(Method::PUT, "/users/me/preferences", token, Some(json!({"deliverySlot": "NIGHT"}))).await;
+    assert_eq!(
+        set.body["preferences"],
+        json!({"deliverySlot": "MORNING", "paymentMethod": "UPI", "newsletterOptIn": true})
+    );
+    let bad = call(
+        Method::PUT,
+        "/users/me/preferences",
+        token,
+        Some(json!({"deliverySlot": "NIGHT"})),
+    )
+    .await;
     assert_error(&bad, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
-    assert!(bad.body["details"]["fields"]["deliverySlot"].is_string(), "{}", bad.text);
+    assert!(
+        bad.body["details"]["fields"]["deliverySlot"].is_string(),
+        "{}",
+        bad.text
+    );
 }
 
 #[tokio::test]
 async fn verify_email_refuses_bad_tokens() {
     let (_, access_token) = new_customer().await;
     for token in [json!("garbage"), json!(access_token)] {
-        let reply = call(Method::POST, "/users/verify-email", None, Some(json!({"token": token}))).await;
+        let reply = call(
+            Method::POST,
+            "/users/verify-email",
+            None,
+            Some(json!({"token": token})),
+        )
+        .await;
         assert_error(&reply, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
     }
 }
@@ -238,31 +444,120 @@ async fn verify_email_refuses_bad_tokens() {
 async fn admins_list_read_and_change_users_and_nobody_else_can() {
     let admin = admin_token().await;
     let (user_id, customer) = new_customer().await;
-    assert_error(&call(Method::GET, "/users", Some(&customer), None).await, StatusCode::FORBIDDEN, "FORBIDDEN");
-    assert_error(&call(Method::GET, &format!("/users/{user_id}"), Some(&customer), None).await, StatusCode::FORBIDDEN, "FORBIDDEN");
-    assert_error(&call(Method::PATCH, &format!("/users/{user_id}"), Some(&customer), Some(json!({"role": "ADMIN"}))).await, StatusCode::FORBIDDEN, "FORBIDDEN");
+    assert_error(
+        &call(Method::GET, "/users", Some(&customer), None).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    );
+    assert_error(
+        &call(
+            Method::GET,
+            &format!("/users/{user_id}"),
+            Some(&customer),
+            None,
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    );
+    assert_error(
+        &call(
+            Method::PATCH,
+            &format!("/users/{user_id}"),
+            Some(&customer),
+            Some(json!({"role": "ADMIN"})),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    );
 
     let page = call(Method::GET, "/users?limit=1", Some(&admin), None).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
     assert_eq!(page.body["items"].as_array().unwrap().len(), 1);
-    let cursor = page.body["nextCursor"].as_str().expect("more than one user exists");
-    let next = call(Method::GET, &format!("/users?limit=1&cursor={cursor}"), Some(&admin), None).await;
+    let cursor = page.body["nextCursor"]
+        .as_str()
+        .expect("more than one user exists");
+    let next = call(
+        Method::GET,
+        &format!("/users?limit=1&cursor={cursor}"),
+        Some(&admin),
+        None,
+    )
+    .await;
     assert_eq!(next.status, StatusCode::OK);
-    assert_ne!(next.body["items"][0]["userId"], page.body["items"][0]["userId"]);
+    assert_ne!(
+        next.body["items"][0]["userId"],
+        page.body["items"][0]["userId"]
+    );
     assert_no_secrets(&page.text);
-    assert_error(&call(Method::GET, "/users?cursor=garbage", Some(&admin), None).await, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
-    assert_error(&call(Method::GET, "/users?limit=500", Some(&admin), None).await, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert_error(
+        &call(Method::GET, "/users?cursor=garbage", Some(&admin), None).await,
+        StatusCode::BAD_REQUEST,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &call(Method::GET, "/users?limit=500", Some(&admin), None).await,
+        StatusCode::BAD_REQUEST,
+        "VALIDATION_ERROR",
+    );
 
-    let one = call(Method::GET, &format!("/users/{user_id}"), Some(&admin), None).await;
+    let one = call(
+        Method::GET,
+        &format!("/users/{user_id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
     assert_eq!(one.body["userId"], user_id.as_str());
-    assert_error(&call(Method::GET, &format!("/users/{}", Uuid::new_v4()), Some(&admin), None).await, StatusCode::NOT_FOUND, "NOT_FOUND");
-    assert_error(&call(Method::GET, "/users/not-a-uuid", Some(&admin), None).await, StatusCode::NOT_FOUND, "NOT_FOUND");
+    assert_error(
+        &call(
+            Method::GET,
+            &format!("/users/{}", Uuid::new_v4()),
+            Some(&admin),
+            None,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &call(Method::GET, "/users/not-a-uuid", Some(&admin), None).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    );
 
     let path = format!("/users/{user_id}");
-    assert_error(&call(Method::PATCH, &path, Some(&admin), Some(json!({"role": "VENDOR"}))).await, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
-    assert_error(&call(Method::PATCH, &path, Some(&admin), Some(json!({"role": "OWNER"}))).await, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert_error(
+        &call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"role": "VENDOR"})),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"role": "OWNER"})),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "VALIDATION_ERROR",
+    );
     let vendor_id = Uuid::new_v4();
-    let vendor = call(Method::PATCH, &path, Some(&admin), Some(json!({"role": "VENDOR", "vendorId": vendor_id}))).await;
+    let vendor = call(
+        Method::PATCH,
+        &path,
+        Some(&admin),
+        Some(json!({"role": "VENDOR", "vendorId": vendor_id})),
+    )
+    .await;
     assert_eq!(vendor.status, StatusCode::OK, "{}", vendor.text);
     assert_eq!(vendor.body["vendorId"], vendor_id.to_string());
     assert_eq!(vendor.body["role"], "VENDOR");
@@ -272,25 +567,61 @@ async fn admins_list_read_and_change_users_and_nobody_else_can() {
 async fn a_disabled_user_cannot_log_in_or_use_an_old_token() {
     let admin = admin_token().await;
     let email = unique_email();
-    let user_id = register(&email).await.body["userId"].as_str().unwrap().to_owned();
-    let old_token = login(&email, "correct horse battery").await.body["token"].as_str().unwrap().to_owned();
-    let disabled = call(Method::PATCH, &format!("/users/{user_id}"), Some(&admin), Some(json!({"status": "DISABLED"}))).await;
+    let user_id = register(&email).await.body["userId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let old_token = login(&email, "correct horse battery").await.body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let disabled = call(
+        Method::PATCH,
+        &format!("/users/{user_id}"),
+        Some(&admin),
+        Some(json!({"status": "DISABLED"})),
+    )
+    .await;
     assert_eq!(disabled.body["status"], "DISABLED", "{}", disabled.text);
-    assert_error(&login(&email, "correct horse battery").await, StatusCode::FORBIDDEN, "FORBIDDEN");
-    assert_error(&call(Method::GET, "/users/me", Some(&old_token), None).await, StatusCode::FORBIDDEN, "FORBIDDEN");
-    assert_error(&login(&email, "wrong password!").await, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
+    assert_error(
+        &login(&email, "correct horse battery").await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    );
+    assert_error(
+        &call(Method::GET, "/users/me", Some(&old_token), None).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    );
+    assert_error(
+        &login(&email, "wrong password!").await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+    );
 }
 
 #[tokio::test]
 async fn correlation_ids_are_echoed_or_generated() {
-    let request = client().post(format!("{}/users/check", base())).header("x-correlation-id", "e2e-trace-42").json(&json!({"email": unique_email()}));
+    let request = client()
+        .post(format!("{}/users/check", base()))
+        .header("x-correlation-id", "e2e-trace-42")
+        .json(&json!({"email": unique_email()}));
     let echoed = reply(request).await;
     assert_eq!(echoed.headers["x-correlation-id"], "e2e-trace-42");
-    let generated = call(Method::POST, "/users/check", None, Some(json!({"email": unique_email()}))).await;
+    let generated = call(
+        Method::POST,
+        "/users/check",
+        None,
+        Some(json!({"email": unique_email()})),
+    )
+    .await;
     assert!(!generated.headers["x-correlation-id"].is_empty());
     let refused = call(Method::GET, "/users/me", None, None).await;
     assert!(refused.headers.contains_key("x-correlation-id"));
-    assert!(refused.headers.contains_key("access-control-allow-origin"), "CORS on errors too");
+    assert!(
+        refused.headers.contains_key("access-control-allow-origin"),
+        "CORS on errors too"
+    );
 }
 
 #[tokio::test]
@@ -299,18 +630,38 @@ async fn openapi_describes_every_route_and_docs_are_served() {
     assert_eq!(document.status, StatusCode::OK);
     let paths = document.body["paths"].as_object().unwrap();
     for (path, method) in [
-        ("/users/register", "post"), ("/users/login", "post"), ("/users/check", "post"), ("/users/verify-email", "post"),
-        ("/users/me", "get"), ("/users/me", "patch"), ("/users/me/addresses/{label}", "put"), ("/users/me/addresses/{label}", "delete"),
-        ("/users/me/preferences", "put"), ("/users", "get"), ("/users/{userId}", "get"), ("/users/{userId}", "patch"),
+        ("/users/register", "post"),
+        ("/users/login", "post"),
+        ("/users/check", "post"),
+        ("/users/verify-email", "post"),
+        ("/users/me", "get"),
+        ("/users/me", "patch"),
+        ("/users/me/addresses/{label}", "put"),
+        ("/users/me/addresses/{label}", "delete"),
+        ("/users/me/preferences", "put"),
+        ("/users", "get"),
+        ("/users/{userId}", "get"),
+        ("/users/{userId}", "patch"),
     ] {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} undocumented");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} undocumented"
+        );
     }
     let docs = call(Method::GET, "/docs/", None, None).await;
     assert_eq!(docs.status, StatusCode::OK);
-    assert!(docs.text.contains("swagger"), "{}", &docs.text[..docs.text.len().min(200)]);
+    assert!(
+        docs.text.contains("swagger"),
+        "{}",
+        &docs.text[..docs.text.len().min(200)]
+    );
 }
 
 #[tokio::test]
 async fn unknown_routes_get_a_spec_404() {
-    assert_error(&call(Method::GET, "/no/such/route", None, None).await, StatusCode::NOT_FOUND, "NOT_FOUND");
+    assert_error(
+        &call(Method::GET, "/no/such/route", None, None).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    );
 }

@@ -25,7 +25,10 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     std::fs::create_dir_all(&args.data)?;
-    let keys = Arc::new(JwtKeys::new(&jwt_secret(&args.data)?, DEFAULT_ACCESS_TTL_SECS)?);
+    let keys = Arc::new(JwtKeys::new(
+        &jwt_secret(&args.data)?,
+        DEFAULT_ACCESS_TTL_SECS,
+    )?);
     let db = Database::open(&args.data.join("milkrun.db"))?;
     let bus = Arc::new(InProcessBus::new());
     let mailer = Arc::new(OutboxMailer::new(args.data.join("outbox"))?);
@@ -33,7 +36,13 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
         verify_email_url: std::env::var("MILKRUN_VERIFY_EMAIL_URL")
             .unwrap_or_else(|_| format!("http://{}/verify-email?token=", args.addr)),
     };
-    let users = UserService::new(Arc::new(SqliteUsers::new(db)), bus, mailer, keys.clone(), mail);
+    let users = UserService::new(
+        Arc::new(SqliteUsers::new(db)),
+        bus,
+        mailer,
+        keys.clone(),
+        mail,
+    );
     bootstrap_admin(&users).await?;
     let app = milkrun_http::app(milkrun_user::api(users), keys);
     tracing::info!(data = %args.data.display(), "serving milkrun on http://{}", args.addr);
@@ -43,10 +52,17 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
 
 /// `MILKRUN_ADMIN_EMAIL` + `MILKRUN_ADMIN_PASSWORD` create that admin unless the email is taken.
 async fn bootstrap_admin(users: &UserService) -> Result<(), BoxError> {
-    let (Ok(email), Ok(password)) = (std::env::var("MILKRUN_ADMIN_EMAIL"), std::env::var("MILKRUN_ADMIN_PASSWORD")) else {
+    let (Ok(email), Ok(password)) = (
+        std::env::var("MILKRUN_ADMIN_EMAIL"),
+        std::env::var("MILKRUN_ADMIN_PASSWORD"),
+    ) else {
         return Ok(());
     };
-    if users.ensure_admin(&email, &password).await.map_err(|e| format!("admin bootstrap: {e:?}"))? {
+    if users
+        .ensure_admin(&email, &password)
+        .await
+        .map_err(|e| format!("admin bootstrap: {e:?}"))?
+    {
         tracing::info!("created the administrator account from MILKRUN_ADMIN_EMAIL");
     }
     Ok(())

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every test, from a fresh clone: installs its own tools, then format, lints, unit and
+# contract tests (embedded adapters, then AWS adapters on moto), the end-to-end suite on
+# `milkrun serve` and on emulated AWS, template checks, and the arm64 Lambda build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never AWS_DEFAULT_REGION=ap-south-1 AWS_REGION=ap-south-1
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+# SAM must never phone home from CI.
+export SAM_CLI_TELEMETRY=0
+step() { printf '\n==== %s\n' "$*"; }
+
+step "tools";                     bash scripts/setup-tools.sh
+step "format";                    cargo fmt --all --check
+step "clippy";                    cargo clippy --workspace --all-targets --locked -- -D warnings
+step "unit, router and embedded contract tests"
+cargo test --workspace --locked --exclude milkrun-aws --exclude milkrun-e2e
+step "AWS adapter contract tests on moto";  .venv/bin/python scripts/emulated/run.py contract
+step "end to end: milkrun serve";           bash scripts/e2e-local.sh
+step "end to end: emulated AWS";            .venv/bin/python scripts/emulated/run.py e2e
+step "cfn-lint";                  .venv/bin/cfn-lint template.yaml
+step "sam validate --lint";       .venv/bin/sam validate --lint --template template.yaml
+step "arm64 Lambda build";        PATH="$PWD/.venv/bin:$PATH" cargo-lambda lambda build --release --arm64 --locked
+step "all checks passed"
