@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Measures and writes down (bench/results/latest.txt): the arm64 bootstrap size of each
+# function, argon2id hash/verify time in release, and login p50/p99 over 1,000 logins
+# through `milkrun serve`. Loopback only; bounded in count.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=bench/results/latest.txt
+mkdir -p bench/results
+bash scripts/setup-tools.sh >/dev/null
+PATH="$PWD/.venv/bin:$PATH" cargo-lambda lambda build --release --arm64 --locked
+cargo build --release --locked -p milkrun -p milkrun-bench
+{
+  echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(uname -m), rustc $(rustc --version | cut -d' ' -f2)"
+  for f in target/lambda/*/bootstrap; do
+    printf 'arm64 bootstrap %-12s %8.2f MiB\n' "$(basename "$(dirname "$f")")" "$(echo "$(stat -c %s "$f") / 1048576" | bc -l)"
+  done
+  ./target/release/milkrun-bench argon2 --iterations 50
+  data=$(mktemp -d)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  RUST_LOG=warn ./target/release/milkrun serve --addr "127.0.0.1:$port" --data "$data" >/dev/null 2>&1 &
+  server=$!
+  trap 'kill $server 2>/dev/null; rm -rf "$data"' EXIT
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/openapi.json" >/dev/null && break; sleep 0.1; done
+  ./target/release/milkrun-bench login --base-url "http://127.0.0.1:$port" --requests 1000 --concurrency 1
+  ./target/release/milkrun-bench login --base-url "http://127.0.0.1:$port" --requests 1000 --concurrency 4
+} | tee "$out"

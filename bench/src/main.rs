@@ -1,0 +1,129 @@
+//! `milkrun-bench argon2` and `milkrun-bench login`: figures for bench/README.md.
+
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use futures::StreamExt as _;
+use milkrun_auth::PasswordHasher;
+use milkrun_domain::values::Password;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Time argon2id hash and verify at the production parameters.
+    Argon2 {
+        #[arg(long, default_value_t = 50)]
+        iterations: usize,
+    },
+    /// Log in `--requests` times against a running server and report latency percentiles.
+    Login {
+        #[arg(long)]
+        base_url: String,
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn report(name: &str, mut samples: Vec<Duration>, wall: Duration) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name}: n={} p50={:.2}ms p99={:.2}ms min={:.2}ms max={:.2}ms throughput={:.1}/s",
+        samples.len(),
+        ms(percentile(&samples, 0.50)),
+        ms(percentile(&samples, 0.99)),
+        ms(samples[0]),
+        ms(samples[samples.len() - 1]),
+        samples.len() as f64 / wall.as_secs_f64()
+    );
+}
+
+fn argon2(iterations: usize) {
+    let hasher = PasswordHasher::new();
+    let password = Password::parse("benchmark password").unwrap();
+    let started = Instant::now();
+    let hashes: Vec<_> = (0..iterations)
+        .map(|_| {
+            let t = Instant::now();
+            (hasher.hash(&password).unwrap(), t.elapsed())
+        })
+        .collect();
+    report(
+        "argon2id hash (m=19MiB,t=2,p=1)",
+        hashes.iter().map(|h| h.1).collect(),
+        started.elapsed(),
+    );
+    let started = Instant::now();
+    let verifies = hashes
+        .iter()
+        .map(|(hash, _)| {
+            let t = Instant::now();
+            assert!(hasher.verify("benchmark password", hash));
+            t.elapsed()
+        })
+        .collect();
+    report("argon2id verify", verifies, started.elapsed());
+}
+
+async fn login(base_url: &str, requests: usize, concurrency: usize) {
+    let client = reqwest::Client::new();
+    let email = format!("bench-{}@milkrun.test", uuid::Uuid::new_v4().simple());
+    let credentials =
+        serde_json::json!({"name": "Bench", "email": email, "password": "benchmark password"});
+    let registered = client
+        .post(format!("{base_url}/users/register"))
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201, "registration failed");
+    let started = Instant::now();
+    let samples: Vec<Duration> = futures::stream::iter(0..requests)
+        .map(|_| {
+            let (client, credentials) = (client.clone(), credentials.clone());
+            async move {
+                let t = Instant::now();
+                let response = client
+                    .post(format!("{base_url}/users/login"))
+                    .json(&credentials)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                response.bytes().await.unwrap();
+                t.elapsed()
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    report(
+        &format!("POST /users/login, concurrency {concurrency}"),
+        samples,
+        started.elapsed(),
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    match Cli::parse().command {
+        Command::Argon2 { iterations } => argon2(iterations),
+        Command::Login {
+            base_url,
+            requests,
+            concurrency,
+        } => login(&base_url, requests, concurrency).await,
+    }
+}
