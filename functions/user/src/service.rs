@@ -195,28 +195,7 @@ impl UserService {
         let password = errors.check("password", required(password));
         let (email, password) =
             errors.into_result(|| (email.expect("checked"), password.expect("checked")))?;
-        // A malformed email can match no account: answer exactly as for an unknown one.
-        let found = match Email::parse(&email) {
-            Ok(email) => self.store.by_email(&email).await?,
-            Err(_) => None,
-        };
-        let Some(user) = found else {
-            self.run_blocking({
-                let hasher = self.hasher.clone();
-                move || hasher.verify_decoy(&password)
-            })
-            .await?;
-            return Err(DomainError::Unauthorized);
-        };
-        if !self
-            .password_matches(&password, &user.password_hash)
-            .await?
-        {
-            return Err(DomainError::Unauthorized);
-        }
-        if !user.is_active() {
-            return Err(DomainError::Forbidden("This account is disabled."));
-        }
+        let user = self.authenticate(&email, password).await?;
         let (user, sighting) = self.record_login(user.user_id, origin).await?;
         let token = self
             .keys
@@ -237,6 +216,31 @@ impl UserService {
             role: user.role,
             is_profile_complete: user.is_profile_complete,
         })
+    }
+
+    /// The active user these credentials belong to. Unknown email and wrong password are
+    /// the same `Unauthorized`, and cost the same argon2 time, so neither reveals accounts.
+    async fn authenticate(&self, email: &str, password: String) -> Result<User, DomainError> {
+        let found = match Email::parse(email) {
+            Ok(email) => self.store.by_email(&email).await?,
+            Err(_) => None,
+        };
+        let Some(user) = found else {
+            let hasher = self.hasher.clone();
+            self.run_blocking(move || hasher.verify_decoy(&password))
+                .await?;
+            return Err(DomainError::Unauthorized);
+        };
+        if !self
+            .password_matches(&password, &user.password_hash)
+            .await?
+        {
+            return Err(DomainError::Unauthorized);
+        }
+        if !user.is_active() {
+            return Err(DomainError::Forbidden("This account is disabled."));
+        }
+        Ok(user)
     }
 
     async fn record_login(
