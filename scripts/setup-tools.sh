@@ -9,7 +9,7 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c 'import moto, cfnlint, samcli' 2>/dev/null || [ ! -x .venv/bin/cargo-lambda ]; then
+if ! .venv/bin/python -c 'import moto, cfnlint, samcli, schemathesis' 2>/dev/null || [ ! -x .venv/bin/cargo-lambda ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip
   .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-tools.txt
 fi

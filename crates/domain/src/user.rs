@@ -34,12 +34,18 @@ pub struct Address {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddressInput {
+    #[schema(required = true, min_length = 1, max_length = 200, pattern = r"\S")]
     pub line1: Option<String>,
+    #[schema(max_length = 200)]
     pub line2: Option<String>,
+    #[schema(required = true, min_length = 1, max_length = 100, pattern = r"\S")]
     pub city: Option<String>,
+    #[schema(required = true, min_length = 1, max_length = 100, pattern = r"\S")]
     pub state: Option<String>,
+    #[schema(required = true, pattern = "^[1-9][0-9]{5}$")]
     pub pincode: Option<String>,
     /// Defaults to "IN".
+    #[schema(min_length = 1, max_length = 56, pattern = r"\S")]
     pub country: Option<String>,
     #[serde(default)]
     pub is_default: bool,

@@ -34,8 +34,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::malformed_json("the body is empty"));
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(ApiError::malformed_json("the body is empty")),
+        // serde would read a struct from an array too; every milkrun body is an object.
+        Some(b'[') => {
+            return Err(ApiError::validation(&FieldErrors::single(
+                "body",
+                "must be a JSON object",
+            )));
+        }
+        Some(_) => {}
     }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {

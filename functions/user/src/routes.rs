@@ -44,10 +44,14 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
+    #[schema(required = true, min_length = 1, max_length = 100, pattern = r"\S")]
     name: Option<String>,
+    #[schema(required = true, format = "email", max_length = 254)]
     email: Option<String>,
-    /// 8 to 128 characters.
+    #[schema(required = true, min_length = 8, max_length = 128)]
     password: Option<String>,
+    /// 10 to 15 digits, optionally with a leading `+`; spaces and dashes are ignored.
+    #[schema(pattern = r"^\+?[0-9]{10,15}$")]
     phone: Option<String>,
 }
 
@@ -85,7 +89,9 @@ async fn register(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(required = true)]
     email: Option<String>,
+    #[schema(required = true)]
     password: Option<String>,
 }
 
@@ -126,6 +132,7 @@ async fn login(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CheckRequest {
+    #[schema(required = true, format = "email", max_length = 254)]
     email: Option<String>,
 }
 
@@ -148,6 +155,7 @@ async fn check(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct VerifyEmailRequest {
     /// The token from the welcome email.
+    #[schema(required = true)]
     token: Option<String>,
 }
 
@@ -236,16 +244,17 @@ async fn get_me(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PatchMeRequest {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: Option<String>,
     /// `null` removes the phone.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^\+?[0-9]{10,15}$")]
     phone: Option<Option<String>>,
     profile_completion_prompted: Option<bool>,
 }
 
 #[utoipa::path(patch, path = "/users/me", tag = "users", security(("bearer" = [])), request_body = PatchMeRequest,
-    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn patch_me(
     State(service): State<UserService>,
     caller: AuthUser,
@@ -260,8 +269,8 @@ async fn patch_me(
 }
 
 #[utoipa::path(put, path = "/users/me/addresses/{label}", tag = "users", security(("bearer" = [])), request_body = AddressInput,
-    params(("label" = String, Path, description = "1 to 32 letters, digits, - or _")),
-    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    params(("label" = String, Path, description = "1 to 32 letters, digits, - or _", pattern = r"^[A-Za-z0-9_-]{1,32}$")),
+    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn put_address(
     State(service): State<UserService>,
     caller: AuthUser,
@@ -275,7 +284,7 @@ async fn put_address(
 
 #[utoipa::path(delete, path = "/users/me/addresses/{label}", tag = "users", security(("bearer" = [])),
     params(("label" = String, Path)),
-    responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_address(
     State(service): State<UserService>,
     caller: AuthUser,
@@ -296,7 +305,7 @@ pub struct PreferencesRequest {
 }
 
 #[utoipa::path(put, path = "/users/me/preferences", tag = "users", security(("bearer" = [])), request_body = PreferencesRequest,
-    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn put_preferences(
     State(service): State<UserService>,
     caller: AuthUser,
@@ -373,7 +382,7 @@ pub struct PatchUserRequest {
 }
 
 #[utoipa::path(patch, path = "/users/{userId}", tag = "admin", security(("bearer" = [])), params(("userId" = Uuid, Path)), request_body = PatchUserRequest,
-    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn patch_user(
     State(service): State<UserService>,
     caller: AuthUser,
