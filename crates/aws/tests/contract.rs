@@ -5,10 +5,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use milkrun_aws::{DynamoDbUsers, SesMailer, SnsBus, sdk_config};
+use milkrun_aws::{DynamoDbInventory, DynamoDbUsers, SesMailer, SnsBus, sdk_config};
 use milkrun_contract::events::PublishedProbe;
 use milkrun_domain::events::{EventEnvelope, Topic};
-use milkrun_domain::ports::{Mail, Mailer, UserStore};
+use milkrun_domain::ports::{InventoryStore, Mail, Mailer, UserStore};
 use milkrun_domain::values::Email;
 
 fn setting(name: &str) -> String {
@@ -28,6 +28,19 @@ async fn dynamodb_users() -> Arc<dyn UserStore> {
 mod dynamodb_users {
     use super::*;
     milkrun_contract::user_store_contract!(dynamodb_users().await);
+}
+
+async fn dynamodb_inventory() -> Arc<dyn InventoryStore> {
+    let config = sdk_config().await;
+    Arc::new(DynamoDbInventory::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        setting("MILKRUN_TEST_INVENTORY_TABLE"),
+    ))
+}
+
+mod dynamodb_inventory {
+    use super::*;
+    milkrun_contract::inventory_store_contract!(dynamodb_inventory().await);
 }
 
 /// Reads what reached the topic through an SQS queue subscribed to it, as consumers will.

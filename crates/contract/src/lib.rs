@@ -3,4 +3,5 @@
 //! port runs the same cases, so the embedded and the AWS adapters cannot drift apart.
 
 pub mod events;
+pub mod inventory;
 pub mod users;

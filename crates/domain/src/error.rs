@@ -80,6 +80,9 @@ pub enum StoreError {
     VersionConflict,
     #[error("not found")]
     NotFound,
+    /// A conditional stock decrement found too few units; nothing was changed.
+    #[error("insufficient stock")]
+    InsufficientStock,
     /// A pagination cursor that this adapter did not issue.
     #[error("invalid cursor")]
     InvalidCursor,

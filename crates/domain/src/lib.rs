@@ -5,6 +5,8 @@
 
 pub mod error;
 pub mod events;
+pub mod inventory;
+pub mod money;
 pub mod page;
 pub mod ports;
 pub mod user;

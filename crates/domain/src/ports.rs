@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::events::EventEnvelope;
+use crate::inventory::{InventoryRow, Reservation, StockKey, StockLine, StockOperation};
 use crate::page::{Page, PageRequest};
 use crate::user::User;
 use crate::values::Email;
@@ -59,3 +60,43 @@ pub struct Mail {
 pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &Mail) -> Result<(), StoreError>;
 }
+
+/// Reads stock rows.
+#[async_trait]
+pub trait StockLevels: Send + Sync {
+    async fn get(&self, key: &StockKey) -> Result<Option<InventoryRow>, StoreError>;
+    /// One vendor's rows, by product and variant.
+    async fn for_vendor(&self, vendor_id: Uuid) -> Result<Vec<InventoryRow>, StoreError>;
+}
+
+/// Changes one row's sellable stock with a single conditional write, never read-then-write.
+#[async_trait]
+pub trait StockAdjustments: Send + Sync {
+    /// ADD and SET create the row if needed; SUBTRACT below zero is
+    /// `StoreError::InsufficientStock` and changes nothing. `threshold` replaces the row's
+    /// low-stock threshold when given.
+    async fn adjust(
+        &self,
+        key: &StockKey,
+        operation: StockOperation,
+        threshold: Option<u32>,
+    ) -> Result<InventoryRow, StoreError>;
+}
+
+/// Holds stock for orders, idempotent by order id.
+#[async_trait]
+pub trait StockReservations: Send + Sync {
+    /// Takes every line from stock into reserved, all or nothing
+    /// (`StoreError::InsufficientStock`). Repeating it for an order that holds stock takes
+    /// nothing more; after a release it reserves again (a payment retry).
+    async fn reserve(&self, order_id: Uuid, lines: &[StockLine])
+    -> Result<Reservation, StoreError>;
+    /// Gives an order's reserved units back to stock, once. `None` if it never reserved.
+    async fn release(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError>;
+    /// Removes an order's reserved units for good (delivered), once.
+    async fn commit(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError>;
+}
+
+/// Everything inventory needs from storage.
+pub trait InventoryStore: StockLevels + StockAdjustments + StockReservations {}
+impl<T: StockLevels + StockAdjustments + StockReservations> InventoryStore for T {}

@@ -122,6 +122,11 @@ impl From<DomainError> for ApiError {
             DomainError::Store(StoreError::InvalidCursor) => Self::validation(
                 &FieldErrors::single("cursor", "is not a cursor this list issued"),
             ),
+            DomainError::Store(StoreError::InsufficientStock) => Self::new(
+                StatusCode::CONFLICT,
+                "CONFLICT",
+                "There is not enough stock for this change.",
+            ),
             DomainError::Store(store) => Self::internal(&store),
             DomainError::Internal(detail) => Self::internal(&detail),
         }

@@ -21,6 +21,22 @@ CREATE TABLE IF NOT EXISTS users (
     doc        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS users_newest_first ON users (created_at DESC, user_id DESC);
+CREATE TABLE IF NOT EXISTS inventory (
+    vendor_id           TEXT NOT NULL,
+    product_id          TEXT NOT NULL,
+    variant_id          TEXT NOT NULL,
+    stock               INTEGER NOT NULL CHECK (stock >= 0),
+    reserved            INTEGER NOT NULL CHECK (reserved >= 0),
+    low_stock_threshold INTEGER NOT NULL CHECK (low_stock_threshold >= 0),
+    updated_at          TEXT NOT NULL,
+    PRIMARY KEY (vendor_id, product_id, variant_id)
+);
+CREATE TABLE IF NOT EXISTS stock_reservations (
+    order_id   TEXT PRIMARY KEY,
+    status     TEXT NOT NULL,
+    lines      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
 ";
 
 impl Database {

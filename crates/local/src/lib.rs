@@ -3,10 +3,12 @@
 
 pub mod bus;
 pub mod db;
+pub mod inventory;
 pub mod outbox;
 pub mod users;
 
 pub use bus::InProcessBus;
 pub use db::Database;
+pub use inventory::SqliteInventory;
 pub use outbox::OutboxMailer;
 pub use users::SqliteUsers;

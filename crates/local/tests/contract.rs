@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use milkrun_contract::events::PublishedProbe;
 use milkrun_domain::events::EventEnvelope;
-use milkrun_domain::ports::{Mail, Mailer, UserLookup, UserRegistry, UserStore};
+use milkrun_domain::ports::{InventoryStore, Mail, Mailer, UserLookup, UserRegistry, UserStore};
 use milkrun_domain::values::Email;
-use milkrun_local::{Database, InProcessBus, OutboxMailer, SqliteUsers};
+use milkrun_local::{Database, InProcessBus, OutboxMailer, SqliteInventory, SqliteUsers};
 
 async fn sqlite_users() -> Arc<dyn UserStore> {
     Arc::new(SqliteUsers::new(Database::in_memory().unwrap()))
@@ -17,6 +17,15 @@ async fn sqlite_users() -> Arc<dyn UserStore> {
 mod sqlite_users {
     use super::*;
     milkrun_contract::user_store_contract!(sqlite_users().await);
+}
+
+async fn sqlite_inventory() -> Arc<dyn InventoryStore> {
+    Arc::new(SqliteInventory::new(Database::in_memory().unwrap()))
+}
+
+mod sqlite_inventory {
+    use super::*;
+    milkrun_contract::inventory_store_contract!(sqlite_inventory().await);
 }
 
 struct BusProbe(InProcessBus);

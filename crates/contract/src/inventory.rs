@@ -1,0 +1,290 @@
+//! The `InventoryStore` contract: conditional stock changes and idempotent reservations.
+
+use std::sync::Arc;
+
+use milkrun_domain::StoreError;
+use milkrun_domain::inventory::{
+    DEFAULT_LOW_STOCK_THRESHOLD, ReservationStatus, StockKey, StockLine, StockOperation,
+};
+use milkrun_domain::ports::InventoryStore;
+use uuid::Uuid;
+
+/// A row key no other test uses, so suites can share one table.
+pub fn fresh_key() -> StockKey {
+    StockKey {
+        vendor_id: Uuid::new_v4(),
+        product_id: Uuid::new_v4(),
+        variant_id: Uuid::new_v4(),
+    }
+}
+
+async fn stocked(store: &Arc<dyn InventoryStore>, units: u32) -> StockKey {
+    let key = fresh_key();
+    store
+        .adjust(&key, StockOperation::Set(units), None)
+        .await
+        .unwrap();
+    key
+}
+
+async fn levels(store: &Arc<dyn InventoryStore>, key: &StockKey) -> (u32, u32) {
+    let row = store.get(key).await.unwrap().expect("row exists");
+    (row.stock, row.reserved)
+}
+
+pub async fn add_set_and_subtract_change_stock(store: Arc<dyn InventoryStore>) {
+    let key = fresh_key();
+    let created = store
+        .adjust(&key, StockOperation::Add(5), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (created.stock, created.reserved, created.low_stock_threshold),
+        (5, 0, DEFAULT_LOW_STOCK_THRESHOLD)
+    );
+    assert_eq!(created.key(), key);
+    assert_eq!(
+        store
+            .adjust(&key, StockOperation::Set(20), Some(3))
+            .await
+            .unwrap()
+            .stock,
+        20
+    );
+    let after = store
+        .adjust(&key, StockOperation::Subtract(7), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (after.stock, after.low_stock_threshold),
+        (13, 3),
+        "threshold kept unless given"
+    );
+    assert_eq!(
+        store
+            .adjust(&key, StockOperation::Add(2), None)
+            .await
+            .unwrap()
+            .stock,
+        15
+    );
+    assert_eq!(store.get(&key).await.unwrap().unwrap().stock, 15);
+}
+
+pub async fn subtract_below_zero_is_refused_and_changes_nothing(store: Arc<dyn InventoryStore>) {
+    let key = stocked(&store, 3).await;
+    assert!(matches!(
+        store.adjust(&key, StockOperation::Subtract(4), None).await,
+        Err(StoreError::InsufficientStock)
+    ));
+    assert_eq!(levels(&store, &key).await, (3, 0));
+    let missing = fresh_key();
+    assert!(matches!(
+        store
+            .adjust(&missing, StockOperation::Subtract(1), None)
+            .await,
+        Err(StoreError::InsufficientStock)
+    ));
+    assert_eq!(
+        store.get(&missing).await.unwrap(),
+        None,
+        "a refused subtract creates no row"
+    );
+}
+
+pub async fn fifty_concurrent_subtracts_take_exactly_the_stock(store: Arc<dyn InventoryStore>) {
+    let key = stocked(&store, 20).await;
+    let attempts = (0..50).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.adjust(&key, StockOperation::Subtract(1), None).await })
+    });
+    let results: Vec<_> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let succeeded = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(succeeded, 20, "exactly as many succeed as there was stock");
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(_) | Err(StoreError::InsufficientStock)))
+    );
+    assert_eq!(levels(&store, &key).await, (0, 0));
+}
+
+pub async fn reserve_release_and_commit_are_idempotent_by_order(store: Arc<dyn InventoryStore>) {
+    let key = stocked(&store, 10).await;
+    let order = Uuid::new_v4();
+    let line = [StockLine { key, quantity: 3 }];
+    assert_eq!(
+        store.reserve(order, &line).await.unwrap().status,
+        ReservationStatus::Reserved
+    );
+    assert_eq!(levels(&store, &key).await, (7, 3));
+    store.reserve(order, &line).await.unwrap();
+    assert_eq!(
+        levels(&store, &key).await,
+        (7, 3),
+        "a repeated reserve takes nothing twice"
+    );
+    assert_eq!(
+        store.release(order).await.unwrap().unwrap().status,
+        ReservationStatus::Released
+    );
+    assert_eq!(levels(&store, &key).await, (10, 0));
+    store.release(order).await.unwrap();
+    assert_eq!(
+        levels(&store, &key).await,
+        (10, 0),
+        "a second release gives nothing back twice"
+    );
+    store.reserve(order, &line).await.unwrap();
+    assert_eq!(
+        levels(&store, &key).await,
+        (7, 3),
+        "a retry after a release reserves again"
+    );
+    assert_eq!(
+        store.commit(order).await.unwrap().unwrap().status,
+        ReservationStatus::Committed
+    );
+    assert_eq!(levels(&store, &key).await, (7, 0));
+    store.commit(order).await.unwrap();
+    store.release(order).await.unwrap();
+    assert_eq!(
+        levels(&store, &key).await,
+        (7, 0),
+        "nothing moves after delivery"
+    );
+    assert_eq!(store.release(Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(store.commit(Uuid::new_v4()).await.unwrap(), None);
+}
+
+pub async fn a_reservation_is_all_or_nothing(store: Arc<dyn InventoryStore>) {
+    let plenty = stocked(&store, 10).await;
+    let scarce = stocked(&store, 1).await;
+    let order = Uuid::new_v4();
+    let lines = [
+        StockLine {
+            key: plenty,
+            quantity: 4,
+        },
+        StockLine {
+            key: scarce,
+            quantity: 2,
+        },
+    ];
+    assert!(matches!(
+        store.reserve(order, &lines).await,
+        Err(StoreError::InsufficientStock)
+    ));
+    assert_eq!(levels(&store, &plenty).await, (10, 0));
+    assert_eq!(levels(&store, &scarce).await, (1, 0));
+    assert_eq!(
+        store.release(order).await.unwrap(),
+        None,
+        "a refused reserve leaves no reservation"
+    );
+}
+
+pub async fn concurrent_reserves_for_different_orders_never_oversell(
+    store: Arc<dyn InventoryStore>,
+) {
+    let key = stocked(&store, 10).await;
+    let orders = (0..24).map(|i| {
+        let store = store.clone();
+        let quantity = 1 + i % 2;
+        tokio::spawn(async move {
+            (
+                quantity,
+                store
+                    .reserve(Uuid::new_v4(), &[StockLine { key, quantity }])
+                    .await,
+            )
+        })
+    });
+    let results: Vec<_> = futures::future::join_all(orders)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let taken: u32 = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(q, _)| q)
+        .sum();
+    assert!(
+        results
+            .iter()
+            .all(|(_, r)| matches!(r, Ok(_) | Err(StoreError::InsufficientStock)))
+    );
+    let (stock, reserved) = levels(&store, &key).await;
+    assert_eq!(
+        (stock + reserved, reserved),
+        (10, taken),
+        "no unit taken twice, none lost"
+    );
+    assert!(taken >= 9, "the stock was used up ({taken} taken)");
+}
+
+pub async fn concurrent_repeats_of_one_order_take_once(store: Arc<dyn InventoryStore>) {
+    let key = stocked(&store, 10).await;
+    let order = Uuid::new_v4();
+    let repeats = (0..10).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .reserve(order, &[StockLine { key, quantity: 2 }])
+                .await
+        })
+    });
+    for result in futures::future::join_all(repeats).await {
+        assert_eq!(result.unwrap().unwrap().status, ReservationStatus::Reserved);
+    }
+    assert_eq!(levels(&store, &key).await, (8, 2));
+}
+
+pub async fn vendor_listing_holds_only_that_vendors_rows(store: Arc<dyn InventoryStore>) {
+    let mine = stocked(&store, 1).await;
+    let also_mine = StockKey {
+        product_id: Uuid::new_v4(),
+        ..mine
+    };
+    store
+        .adjust(&also_mine, StockOperation::Add(2), None)
+        .await
+        .unwrap();
+    stocked(&store, 5).await;
+    let rows = store.for_vendor(mine.vendor_id).await.unwrap();
+    let mut keys: Vec<StockKey> = rows.iter().map(|r| r.key()).collect();
+    keys.sort();
+    let mut expected = vec![mine, also_mine];
+    expected.sort();
+    assert_eq!(keys, expected);
+}
+
+/// Expands to one `#[tokio::test]` per inventory contract case.
+#[macro_export]
+macro_rules! inventory_store_contract {
+    ($make:expr) => {
+        $crate::inventory_store_contract!(@cases $make;
+            add_set_and_subtract_change_stock,
+            subtract_below_zero_is_refused_and_changes_nothing,
+            fifty_concurrent_subtracts_take_exactly_the_stock,
+            reserve_release_and_commit_are_idempotent_by_order,
+            a_reservation_is_all_or_nothing,
+            concurrent_reserves_for_different_orders_never_oversell,
+            concurrent_repeats_of_one_order_take_once,
+            vendor_listing_holds_only_that_vendors_rows,
+        );
+    };
+    (@cases $make:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                $crate::inventory::$case($make).await;
+            }
+        )+
+    };
+}
