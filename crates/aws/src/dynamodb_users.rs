@@ -10,8 +10,6 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::SecondsFormat;
 use milkrun_domain::StoreError;
 use milkrun_domain::page::{Page, PageRequest};
@@ -69,32 +67,13 @@ fn decode_user(mut item: Item) -> Result<User, StoreError> {
     from_item(item).map_err(backend("decoding a user"))
 }
 
-fn encode_cursor(item: &Item) -> Option<String> {
-    let keys: HashMap<&str, &str> = ["pk", "listKey", "createdKey"]
-        .into_iter()
-        .map(|k| {
-            item.get(k)
-                .and_then(|v| v.as_s().ok())
-                .map(|v| (k, v.as_str()))
-        })
-        .collect::<Option<_>>()?;
-    Some(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&keys).ok()?))
-}
+const CURSOR_KEYS: [&str; 3] = ["pk", "listKey", "createdKey"];
 
 fn decode_cursor(cursor: &str) -> Result<Item, StoreError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| StoreError::InvalidCursor)?;
-    let keys: HashMap<String, String> =
-        serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
-    let valid = keys.len() == 3
-        && keys.get("listKey").map(String::as_str) == Some(LIST_KEY)
-        && keys.get("pk").is_some_and(|pk| pk.starts_with("USER#"))
-        && keys.contains_key("createdKey");
-    if !valid {
-        return Err(StoreError::InvalidCursor);
-    }
-    Ok(keys.into_iter().map(|(k, v)| (k, s(v))).collect())
+    crate::cursor::decode(cursor, &CURSOR_KEYS, |keys| {
+        keys.get("listKey").map(String::as_str) == Some(LIST_KEY)
+            && keys.get("pk").is_some_and(|pk| pk.starts_with("USER#"))
+    })
 }
 
 impl DynamoDbUsers {
@@ -224,7 +203,9 @@ impl UserDirectory for DynamoDbUsers {
         let mut items = output.items.unwrap_or_default();
         let next_cursor = if items.len() > page.limit as usize {
             items.truncate(page.limit as usize);
-            items.last().and_then(encode_cursor)
+            items
+                .last()
+                .and_then(|item| crate::cursor::encode(item, &CURSOR_KEYS))
         } else {
             None
         };

@@ -2,13 +2,16 @@
 //! configuration, so `AWS_ENDPOINT_URL` points them at an emulator such as moto.
 
 pub mod config;
+pub mod cursor;
 pub mod dynamodb_inventory;
 pub mod dynamodb_users;
+pub mod dynamodb_vendors;
 pub mod ses_mailer;
 pub mod sns_bus;
 
 pub use config::{ConfigError, required_env, sdk_config};
 pub use dynamodb_inventory::DynamoDbInventory;
 pub use dynamodb_users::DynamoDbUsers;
+pub use dynamodb_vendors::DynamoDbVendors;
 pub use ses_mailer::SesMailer;
 pub use sns_bus::SnsBus;

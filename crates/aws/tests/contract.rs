@@ -5,10 +5,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use milkrun_aws::{DynamoDbInventory, DynamoDbUsers, SesMailer, SnsBus, sdk_config};
+use milkrun_aws::{
+    DynamoDbInventory, DynamoDbUsers, DynamoDbVendors, SesMailer, SnsBus, sdk_config,
+};
 use milkrun_contract::events::PublishedProbe;
 use milkrun_domain::events::{EventEnvelope, Topic};
-use milkrun_domain::ports::{InventoryStore, Mail, Mailer, UserStore};
+use milkrun_domain::ports::{InventoryStore, Mail, Mailer, UserStore, VendorStore};
 use milkrun_domain::values::Email;
 
 fn setting(name: &str) -> String {
@@ -41,6 +43,19 @@ async fn dynamodb_inventory() -> Arc<dyn InventoryStore> {
 mod dynamodb_inventory {
     use super::*;
     milkrun_contract::inventory_store_contract!(dynamodb_inventory().await);
+}
+
+async fn dynamodb_vendors() -> Arc<dyn VendorStore> {
+    let config = sdk_config().await;
+    Arc::new(DynamoDbVendors::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        setting("MILKRUN_TEST_VENDORS_TABLE"),
+    ))
+}
+
+mod dynamodb_vendors {
+    use super::*;
+    milkrun_contract::vendor_store_contract!(dynamodb_vendors().await);
 }
 
 /// Reads what reached the topic through an SQS queue subscribed to it, as consumers will.

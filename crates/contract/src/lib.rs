@@ -5,3 +5,4 @@
 pub mod events;
 pub mod inventory;
 pub mod users;
+pub mod vendors;

@@ -11,5 +11,6 @@ pub mod page;
 pub mod ports;
 pub mod user;
 pub mod values;
+pub mod vendor;
 
 pub use error::{DomainError, FieldErrors, StoreError};

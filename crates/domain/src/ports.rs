@@ -8,7 +8,8 @@ use crate::events::EventEnvelope;
 use crate::inventory::{InventoryRow, Reservation, StockKey, StockLine, StockOperation};
 use crate::page::{Page, PageRequest};
 use crate::user::User;
-use crate::values::Email;
+use crate::values::{Email, Pincode};
+use crate::vendor::Vendor;
 
 /// Creates accounts; the email claim and the user are written atomically.
 #[async_trait]
@@ -100,3 +101,24 @@ pub trait StockReservations: Send + Sync {
 /// Everything inventory needs from storage.
 pub trait InventoryStore: StockLevels + StockAdjustments + StockReservations {}
 impl<T: StockLevels + StockAdjustments + StockReservations> InventoryStore for T {}
+
+/// Creates and changes vendors; a vendor's service areas are indexed in the same write.
+#[async_trait]
+pub trait VendorWrites: Send + Sync {
+    async fn create(&self, vendor: &Vendor) -> Result<(), StoreError>;
+    /// Writes `vendor` if the stored version still equals `vendor.version` (else
+    /// `VersionConflict`, or `NotFound`), re-indexing its service areas; returns it with the new version.
+    async fn update(&self, vendor: Vendor) -> Result<Vendor, StoreError>;
+}
+
+#[async_trait]
+pub trait VendorReads: Send + Sync {
+    async fn get(&self, vendor_id: Uuid) -> Result<Option<Vendor>, StoreError>;
+    /// Active vendors serving `pincode`, by key (one query), never by scanning all vendors.
+    async fn serving(&self, pincode: &Pincode) -> Result<Vec<Vendor>, StoreError>;
+    /// Active vendors, newest first.
+    async fn list_active(&self, page: &PageRequest) -> Result<Page<Vendor>, StoreError>;
+}
+
+pub trait VendorStore: VendorWrites + VendorReads {}
+impl<T: VendorWrites + VendorReads> VendorStore for T {}

@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use milkrun_domain::StoreError;
 use rusqlite::Connection;
 
@@ -21,6 +23,19 @@ CREATE TABLE IF NOT EXISTS users (
     doc        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS users_newest_first ON users (created_at DESC, user_id DESC);
+CREATE TABLE IF NOT EXISTS vendors (
+    vendor_id  TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    is_active  INTEGER NOT NULL,
+    version    INTEGER NOT NULL,
+    doc        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS vendors_active_newest_first ON vendors (is_active, created_at DESC, vendor_id DESC);
+CREATE TABLE IF NOT EXISTS vendor_areas (
+    pincode   TEXT NOT NULL,
+    vendor_id TEXT NOT NULL REFERENCES vendors (vendor_id),
+    PRIMARY KEY (pincode, vendor_id)
+);
 CREATE TABLE IF NOT EXISTS inventory (
     vendor_id           TEXT NOT NULL,
     product_id          TEXT NOT NULL,
@@ -92,4 +107,16 @@ pub(crate) fn sql_error(context: &'static str) -> impl Fn(rusqlite::Error) -> St
 
 pub(crate) fn json_error(context: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
     move |error| StoreError::backend(context, error)
+}
+
+/// An opaque position in a newest-first listing: the last item's (sort key, id).
+pub(crate) fn encode_cursor(sort_key: &str, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::json!([sort_key, id]).to_string())
+}
+
+pub(crate) fn decode_cursor(cursor: &str) -> Result<(String, String), StoreError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::InvalidCursor)?;
+    serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)
 }

@@ -6,9 +6,11 @@ pub mod db;
 pub mod inventory;
 pub mod outbox;
 pub mod users;
+pub mod vendors;
 
 pub use bus::InProcessBus;
 pub use db::Database;
 pub use inventory::SqliteInventory;
 pub use outbox::OutboxMailer;
 pub use users::SqliteUsers;
+pub use vendors::SqliteVendors;

@@ -2,8 +2,6 @@
 //! `version` column makes every update a compare-and-swap.
 
 use async_trait::async_trait;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::SecondsFormat;
 use milkrun_domain::StoreError;
 use milkrun_domain::page::{Page, PageRequest};
@@ -13,7 +11,7 @@ use milkrun_domain::values::Email;
 use rusqlite::{ErrorCode, OptionalExtension, params};
 use uuid::Uuid;
 
-use crate::db::{Database, json_error, sql_error};
+use crate::db::{Database, decode_cursor, encode_cursor, json_error, sql_error};
 
 pub struct SqliteUsers {
     db: Database,
@@ -41,17 +39,6 @@ impl SqliteUsers {
 /// Fixed-width UTC text, so that text order is time order.
 fn sort_key(user: &User) -> String {
     user.created_at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-fn encode_cursor(created_at: &str, user_id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::json!([created_at, user_id]).to_string())
-}
-
-fn decode_cursor(cursor: &str) -> Result<(String, String), StoreError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| StoreError::InvalidCursor)?;
-    serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)
 }
 
 #[async_trait]

@@ -6,9 +6,13 @@ use std::sync::Arc;
 
 use milkrun_contract::events::PublishedProbe;
 use milkrun_domain::events::EventEnvelope;
-use milkrun_domain::ports::{InventoryStore, Mail, Mailer, UserLookup, UserRegistry, UserStore};
+use milkrun_domain::ports::{
+    InventoryStore, Mail, Mailer, UserLookup, UserRegistry, UserStore, VendorStore,
+};
 use milkrun_domain::values::Email;
-use milkrun_local::{Database, InProcessBus, OutboxMailer, SqliteInventory, SqliteUsers};
+use milkrun_local::{
+    Database, InProcessBus, OutboxMailer, SqliteInventory, SqliteUsers, SqliteVendors,
+};
 
 async fn sqlite_users() -> Arc<dyn UserStore> {
     Arc::new(SqliteUsers::new(Database::in_memory().unwrap()))
@@ -26,6 +30,15 @@ async fn sqlite_inventory() -> Arc<dyn InventoryStore> {
 mod sqlite_inventory {
     use super::*;
     milkrun_contract::inventory_store_contract!(sqlite_inventory().await);
+}
+
+async fn sqlite_vendors() -> Arc<dyn VendorStore> {
+    Arc::new(SqliteVendors::new(Database::in_memory().unwrap()))
+}
+
+mod sqlite_vendors {
+    use super::*;
+    milkrun_contract::vendor_store_contract!(sqlite_vendors().await);
 }
 
 struct BusProbe(InProcessBus);

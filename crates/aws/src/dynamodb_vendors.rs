@@ -1,0 +1,265 @@
+//! Vendors in DynamoDB. `VENDOR#<id>` / `VENDOR` holds the vendor; each pincode an active
+//! vendor serves has an `AREA#<pincode>` / `VENDOR#<id>` item carrying a copy of it, so
+//! "vendors serving this pincode" is one Query on a key. The vendor and its area items are
+//! rewritten in one transaction, conditional on the version read. Active vendors carry
+//! `listKey`, so the sparse `ByCreatedAt` index lists exactly them, newest first.
+
+use std::collections::{BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use chrono::SecondsFormat;
+use milkrun_domain::StoreError;
+use milkrun_domain::page::{Page, PageRequest};
+use milkrun_domain::ports::{VendorReads, VendorWrites};
+use milkrun_domain::values::Pincode;
+use milkrun_domain::vendor::Vendor;
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+use uuid::Uuid;
+
+/// Must match the `VendorsTable` definition in template.yaml.
+pub const BY_CREATED_AT_INDEX: &str = "ByCreatedAt";
+const LIST_KEY: &str = "VENDOR";
+const CURSOR_KEYS: [&str; 4] = ["pk", "sk", "listKey", "createdKey"];
+
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoDbVendors {
+    client: Client,
+    table: String,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn backend<E: std::error::Error + Send + Sync + 'static>(
+    context: &'static str,
+) -> impl Fn(E) -> StoreError {
+    move |error| StoreError::backend(context, error)
+}
+
+fn vendor_key(vendor_id: Uuid) -> Item {
+    Item::from([
+        ("pk".into(), s(format!("VENDOR#{vendor_id}"))),
+        ("sk".into(), s("VENDOR")),
+    ])
+}
+
+fn area_key(pincode: &Pincode, vendor_id: Uuid) -> Item {
+    Item::from([
+        ("pk".into(), s(format!("AREA#{pincode}"))),
+        ("sk".into(), s(format!("VENDOR#{vendor_id}"))),
+    ])
+}
+
+fn document(vendor: &Vendor, key: Item) -> Result<Item, StoreError> {
+    let mut item: Item = to_item(vendor).map_err(backend("encoding a vendor"))?;
+    item.extend(key);
+    Ok(item)
+}
+
+fn vendor_item(vendor: &Vendor) -> Result<Item, StoreError> {
+    let mut item = document(vendor, vendor_key(vendor.vendor_id))?;
+    if vendor.is_active {
+        item.insert("listKey".into(), s(LIST_KEY));
+        let created = vendor
+            .created_at
+            .to_rfc3339_opts(SecondsFormat::Micros, true);
+        item.insert(
+            "createdKey".into(),
+            s(format!("{created}#{}", vendor.vendor_id)),
+        );
+    }
+    Ok(item)
+}
+
+fn decode(mut item: Item) -> Result<Vendor, StoreError> {
+    for key in CURSOR_KEYS {
+        item.remove(key);
+    }
+    from_item(item).map_err(backend("decoding a vendor"))
+}
+
+/// The pincodes whose area items should exist for this vendor: none once inactive.
+fn indexed_areas(vendor: &Vendor) -> BTreeSet<&Pincode> {
+    if vendor.is_active {
+        vendor.service_areas.iter().collect()
+    } else {
+        BTreeSet::new()
+    }
+}
+
+impl DynamoDbVendors {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned))
+            .build()
+            .map_err(backend("building a put"))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn delete(&self, key: Item) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .build()
+            .map_err(backend("building a delete"))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// The area puts and deletes that take the index from `before` to `after`.
+    fn area_writes(
+        &self,
+        before: Option<&Vendor>,
+        after: &Vendor,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let old = before.map(indexed_areas).unwrap_or_default();
+        let new = indexed_areas(after);
+        let mut writes = Vec::new();
+        for pincode in &new {
+            writes.push(self.put(document(after, area_key(pincode, after.vendor_id))?, None)?);
+        }
+        for pincode in old.difference(&new) {
+            writes.push(self.delete(area_key(pincode, after.vendor_id))?);
+        }
+        Ok(writes)
+    }
+}
+
+#[async_trait]
+impl VendorWrites for DynamoDbVendors {
+    async fn create(&self, vendor: &Vendor) -> Result<(), StoreError> {
+        let mut items = vec![self.put(vendor_item(vendor)?, Some("attribute_not_exists(pk)"))?];
+        items.extend(self.area_writes(None, vendor)?);
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(SdkError::into_service_error)
+        {
+            Ok(_) => Ok(()),
+            Err(error) if error.is_transaction_canceled_exception() => {
+                Err(StoreError::AlreadyExists)
+            }
+            Err(error) => Err(StoreError::backend("creating a vendor", error)),
+        }
+    }
+
+    async fn update(&self, mut vendor: Vendor) -> Result<Vendor, StoreError> {
+        let stored = self
+            .get(vendor.vendor_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if stored.version != vendor.version {
+            return Err(StoreError::VersionConflict);
+        }
+        vendor.version += 1;
+        let guarded = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(vendor_item(&vendor)?))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(stored.version.to_string()))
+            .build()
+            .map_err(backend("building a put"))?;
+        let mut items = vec![TransactWriteItem::builder().put(guarded).build()];
+        items.extend(self.area_writes(Some(&stored), &vendor)?);
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(SdkError::into_service_error)
+        {
+            Ok(_) => Ok(vendor),
+            Err(error) if error.is_transaction_canceled_exception() => {
+                Err(StoreError::VersionConflict)
+            }
+            Err(error) => Err(StoreError::backend("updating a vendor", error)),
+        }
+    }
+}
+
+#[async_trait]
+impl VendorReads for DynamoDbVendors {
+    async fn get(&self, vendor_id: Uuid) -> Result<Option<Vendor>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(vendor_key(vendor_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("reading a vendor", e.into_service_error()))?;
+        output.item.map(decode).transpose()
+    }
+
+    async fn serving(&self, pincode: &Pincode) -> Result<Vec<Vendor>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :area")
+            .expression_attribute_values(":area", s(format!("AREA#{pincode}")))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| StoreError::backend("finding vendors", e.into_service_error()))?;
+        items.into_iter().map(decode).collect()
+    }
+
+    async fn list_active(&self, page: &PageRequest) -> Result<Page<Vendor>, StoreError> {
+        let start = page
+            .cursor
+            .as_deref()
+            .map(|c| {
+                crate::cursor::decode(c, &CURSOR_KEYS, |k| {
+                    k.get("listKey").map(String::as_str) == Some(LIST_KEY)
+                })
+            })
+            .transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_CREATED_AT_INDEX)
+            .key_condition_expression("listKey = :list")
+            .expression_attribute_values(":list", s(LIST_KEY))
+            .scan_index_forward(false)
+            .limit(page.limit as i32 + 1)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("listing vendors", e.into_service_error()))?;
+        let mut items = output.items.unwrap_or_default();
+        let next_cursor = if items.len() > page.limit as usize {
+            items.truncate(page.limit as usize);
+            items
+                .last()
+                .and_then(|item| crate::cursor::encode(item, &CURSOR_KEYS))
+        } else {
+            None
+        };
+        Ok(Page {
+            items: items.into_iter().map(decode).collect::<Result<_, _>>()?,
+            next_cursor,
+        })
+    }
+}
