@@ -394,13 +394,19 @@ impl UserService {
             .await
     }
 
+    /// A change to the caller's own account, refused once the account is disabled.
     async fn modify_active(
         &self,
         user_id: Uuid,
-        change: impl FnMut(&mut User) -> Result<(), DomainError>,
+        mut change: impl FnMut(&mut User) -> Result<(), DomainError>,
     ) -> Result<User, DomainError> {
-        self.me(user_id).await?;
-        self.modify(user_id, change).await
+        self.modify(user_id, |user| {
+            if !user.is_active() {
+                return Err(DomainError::Forbidden("This account is disabled."));
+            }
+            change(user)
+        })
+        .await
     }
 
     /// Read-modify-write under optimistic concurrency: the write only lands if nobody else
