@@ -4,6 +4,7 @@
 pub mod config;
 pub mod cursor;
 pub mod dynamodb_inventory;
+pub mod dynamodb_products;
 pub mod dynamodb_users;
 pub mod dynamodb_vendors;
 pub mod ses_mailer;
@@ -11,6 +12,7 @@ pub mod sns_bus;
 
 pub use config::{ConfigError, required_env, sdk_config};
 pub use dynamodb_inventory::DynamoDbInventory;
+pub use dynamodb_products::DynamoDbProducts;
 pub use dynamodb_users::DynamoDbUsers;
 pub use dynamodb_vendors::DynamoDbVendors;
 pub use ses_mailer::SesMailer;

@@ -6,11 +6,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use milkrun_aws::{
-    DynamoDbInventory, DynamoDbUsers, DynamoDbVendors, SesMailer, SnsBus, sdk_config,
+    DynamoDbInventory, DynamoDbProducts, DynamoDbUsers, DynamoDbVendors, SesMailer, SnsBus,
+    sdk_config,
 };
 use milkrun_contract::events::PublishedProbe;
 use milkrun_domain::events::{EventEnvelope, Topic};
-use milkrun_domain::ports::{InventoryStore, Mail, Mailer, UserStore, VendorStore};
+use milkrun_domain::ports::{InventoryStore, Mail, Mailer, ProductStore, UserStore, VendorStore};
 use milkrun_domain::values::Email;
 
 fn setting(name: &str) -> String {
@@ -56,6 +57,19 @@ async fn dynamodb_vendors() -> Arc<dyn VendorStore> {
 mod dynamodb_vendors {
     use super::*;
     milkrun_contract::vendor_store_contract!(dynamodb_vendors().await);
+}
+
+async fn dynamodb_products() -> Arc<dyn ProductStore> {
+    let config = sdk_config().await;
+    Arc::new(DynamoDbProducts::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        setting("MILKRUN_TEST_PRODUCTS_TABLE"),
+    ))
+}
+
+mod dynamodb_products {
+    use super::*;
+    milkrun_contract::product_store_contract!(dynamodb_products().await);
 }
 
 /// Reads what reached the topic through an SQS queue subscribed to it, as consumers will.

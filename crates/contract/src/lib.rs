@@ -4,5 +4,6 @@
 
 pub mod events;
 pub mod inventory;
+pub mod products;
 pub mod users;
 pub mod vendors;

@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod money;
 pub mod page;
 pub mod ports;
+pub mod product;
 pub mod user;
 pub mod values;
 pub mod vendor;

@@ -7,6 +7,7 @@ use crate::error::StoreError;
 use crate::events::EventEnvelope;
 use crate::inventory::{InventoryRow, Reservation, StockKey, StockLine, StockOperation};
 use crate::page::{Page, PageRequest};
+use crate::product::{Product, ProductFilter};
 use crate::user::User;
 use crate::values::{Email, Pincode};
 use crate::vendor::Vendor;
@@ -122,3 +123,24 @@ pub trait VendorReads: Send + Sync {
 
 pub trait VendorStore: VendorWrites + VendorReads {}
 impl<T: VendorWrites + VendorReads> VendorStore for T {}
+
+#[async_trait]
+pub trait ProductWrites: Send + Sync {
+    async fn create(&self, product: &Product) -> Result<(), StoreError>;
+    /// Writes `product` if the stored version still equals `product.version`.
+    async fn update(&self, product: Product) -> Result<Product, StoreError>;
+}
+
+#[async_trait]
+pub trait ProductReads: Send + Sync {
+    async fn get(&self, product_id: Uuid) -> Result<Option<Product>, StoreError>;
+    /// Active products matching `filter`, newest first.
+    async fn list(
+        &self,
+        filter: &ProductFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, StoreError>;
+}
+
+pub trait ProductStore: ProductWrites + ProductReads {}
+impl<T: ProductWrites + ProductReads> ProductStore for T {}

@@ -228,6 +228,12 @@ closed_set!(
 );
 
 closed_set!(
+    /// What a product is.
+    Category { Milk => "MILK", Curd => "CURD", Paneer => "PANEER", Butter => "BUTTER", Ghee => "GHEE", Other => "OTHER" }
+    "must be one of MILK, CURD, PANEER, BUTTER, GHEE, OTHER"
+);
+
+closed_set!(
     UserStatus { Active => "ACTIVE", Disabled => "DISABLED" }
     "must be ACTIVE or DISABLED"
 );

@@ -36,6 +36,14 @@ CREATE TABLE IF NOT EXISTS vendor_areas (
     vendor_id TEXT NOT NULL REFERENCES vendors (vendor_id),
     PRIMARY KEY (pincode, vendor_id)
 );
+CREATE TABLE IF NOT EXISTS products (
+    product_id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    is_active  INTEGER NOT NULL,
+    version    INTEGER NOT NULL,
+    doc        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS products_active_newest_first ON products (is_active, created_at DESC, product_id DESC);
 CREATE TABLE IF NOT EXISTS inventory (
     vendor_id           TEXT NOT NULL,
     product_id          TEXT NOT NULL,

@@ -5,6 +5,7 @@ pub mod bus;
 pub mod db;
 pub mod inventory;
 pub mod outbox;
+pub mod products;
 pub mod users;
 pub mod vendors;
 
@@ -12,5 +13,6 @@ pub use bus::InProcessBus;
 pub use db::Database;
 pub use inventory::SqliteInventory;
 pub use outbox::OutboxMailer;
+pub use products::SqliteProducts;
 pub use users::SqliteUsers;
 pub use vendors::SqliteVendors;

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use milkrun_contract::events::PublishedProbe;
 use milkrun_domain::events::EventEnvelope;
 use milkrun_domain::ports::{
-    InventoryStore, Mail, Mailer, UserLookup, UserRegistry, UserStore, VendorStore,
+    InventoryStore, Mail, Mailer, ProductStore, UserLookup, UserRegistry, UserStore, VendorStore,
 };
 use milkrun_domain::values::Email;
 use milkrun_local::{
-    Database, InProcessBus, OutboxMailer, SqliteInventory, SqliteUsers, SqliteVendors,
+    Database, InProcessBus, OutboxMailer, SqliteInventory, SqliteProducts, SqliteUsers,
+    SqliteVendors,
 };
 
 async fn sqlite_users() -> Arc<dyn UserStore> {
@@ -39,6 +40,15 @@ async fn sqlite_vendors() -> Arc<dyn VendorStore> {
 mod sqlite_vendors {
     use super::*;
     milkrun_contract::vendor_store_contract!(sqlite_vendors().await);
+}
+
+async fn sqlite_products() -> Arc<dyn ProductStore> {
+    Arc::new(SqliteProducts::new(Database::in_memory().unwrap()))
+}
+
+mod sqlite_products {
+    use super::*;
+    milkrun_contract::product_store_contract!(sqlite_products().await);
 }
 
 struct BusProbe(InProcessBus);
