@@ -180,6 +180,9 @@ class GatewayHandler(http.server.BaseHTTPRequestHandler):
 def start_functions(endpoint: str) -> tuple[str, Emulation]:
     emulation = Emulation(endpoint, parameters(), prefix="e2e-")
     emulation.create_all()
+    binaries = [spec["binary"] for spec in emulation.functions().values() if spec["routes"]]
+    # Build first, so that each cargo lambda watch's own build is only a check.
+    subprocess.check_call(["cargo", "build", *[arg for b in binaries for arg in ("--bin", b)]], cwd=ROOT)
     routes = []
     for logical, spec in emulation.functions().items():
         if not spec["routes"]:
@@ -191,7 +194,8 @@ def start_functions(endpoint: str) -> tuple[str, Emulation]:
             env=env, log=ROOT / "target" / f"watch-{spec['binary']}.log",
         )
         routes += [(method, route_pattern(path), spec["binary"], port) for method, path in spec["routes"]]
-        wait_http(f"http://127.0.0.1:{port}/lambda-url/{spec['binary']}/openapi.json", 900, ok=lambda s: s == 200)
+        # Any answer from the function itself (our 404 for an unknown path) means it is up.
+        wait_http(f"http://127.0.0.1:{port}/lambda-url/{spec['binary']}/__ready", 900, ok=lambda s: s == 404)
         print(f"{logical}: {spec['binary']} under cargo lambda watch on port {port}", flush=True)
     gateway_port = free_port()
     gateway = Gateway(gateway_port, routes)
@@ -201,8 +205,6 @@ def start_functions(endpoint: str) -> tuple[str, Emulation]:
 
 def e2e(keep_running: bool) -> int:
     endpoint = start_moto()
-    # Build first, so that cargo lambda watch's own build is only a check.
-    subprocess.check_call(["cargo", "build", "-p", "milkrun-user", "--bin", "user"], cwd=ROOT)
     base_url, _ = start_functions(endpoint)
     print(f"emulated API on {base_url} (moto at {endpoint})", flush=True)
     if keep_running:

@@ -56,10 +56,14 @@ fn cors() -> CorsLayer {
 
 /// Wraps a service's routes with everything a milkrun API response must carry.
 pub fn finish(routes: Router, keys: Arc<JwtKeys>) -> Router {
+    finish_public(routes.layer(Extension(Verifier(keys))))
+}
+
+/// `finish` for routers with no protected route (the docs): no verification keys needed.
+pub fn finish_public(routes: Router) -> Router {
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(Extension(Verifier(keys)))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(correlate))

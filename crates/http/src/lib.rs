@@ -12,7 +12,7 @@ pub mod query;
 pub mod request_ids;
 pub mod telemetry;
 
-pub use app::{MAX_BODY_BYTES, app, finish, serve_lambda, serve_socket};
+pub use app::{MAX_BODY_BYTES, app, finish, finish_public, serve_lambda, serve_socket};
 pub use auth::AuthUser;
 pub use client::Origin;
 pub use error::{ApiError, ErrorBody};

@@ -4,5 +4,5 @@
 pub mod routes;
 pub mod service;
 
-pub use routes::api;
+pub use routes::{api, routes};
 pub use service::{MailSettings, UserService};

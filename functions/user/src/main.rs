@@ -32,7 +32,11 @@ async fn main() -> Result<(), lambda_http::Error> {
         mail,
     );
     bootstrap_admin(&service).await?;
-    milkrun_http::serve_lambda(milkrun_http::app(milkrun_user::api(service), keys)).await
+    milkrun_http::serve_lambda(milkrun_http::finish(
+        milkrun_user::api(service).split_for_parts().0,
+        keys,
+    ))
+    .await
 }
 
 /// The same `MILKRUN_ADMIN_*` settings as the local server; idempotent across cold starts.

@@ -19,8 +19,13 @@ use crate::service::{ProfileChange, Registration, UserService};
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// All user routes, documented, bound to the service.
+/// All user routes bound to the service.
 pub fn api(service: UserService) -> OpenApiRouter {
+    routes().with_state(service)
+}
+
+/// The documented routes, before a service is bound (enough to describe them).
+pub fn routes() -> OpenApiRouter<UserService> {
     OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(login))
@@ -31,7 +36,6 @@ pub fn api(service: UserService) -> OpenApiRouter {
         .routes(routes!(put_preferences))
         .routes(routes!(list_users))
         .routes(routes!(get_user, patch_user))
-        .with_state(service)
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).

@@ -1,126 +1,6 @@
-//! The HTTP end-to-end suite. It knows only a base URL: `scripts/test.sh` runs it against
-//! `milkrun serve` and, through `scripts/emulated/run.py e2e`, against the real function
-//! binaries on emulated AWS.
+//! The user service, end to end.
 
-use std::sync::OnceLock;
-
-use reqwest::{Client, Method, StatusCode};
-use serde_json::{Value, json};
-use uuid::Uuid;
-
-fn env(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run the suite through scripts/test.sh"))
-}
-
-fn base() -> &'static str {
-    static BASE: OnceLock<String> = OnceLock::new();
-    BASE.get_or_init(|| env("MILKRUN_E2E_BASE_URL").trim_end_matches('/').to_owned())
-}
-
-fn client() -> Client {
-    Client::builder().user_agent("milkrun-e2e").build().unwrap()
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-    text: String,
-}
-
-async fn call(method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
-    let mut request = client().request(method, format!("{}{path}", base()));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    reply(request).await
-}
-
-async fn reply(request: reqwest::RequestBuilder) -> Reply {
-    let response = request.send().await.unwrap();
-    let (status, headers) = (response.status(), response.headers().clone());
-    let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply {
-        status,
-        headers,
-        body,
-        text,
-    }
-}
-
-fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(reply.status, status, "{}", reply.text);
-    assert_eq!(reply.body["errorCode"], code, "{}", reply.text);
-    for field in ["errorMessage", "timestamp", "requestId"] {
-        assert!(
-            reply.body[field].is_string(),
-            "{field} missing: {}",
-            reply.text
-        );
-    }
-}
-
-fn unique_email() -> String {
-    format!("user-{}@E2E.milkrun.test", Uuid::new_v4().simple())
-}
-
-async fn register(email: &str) -> Reply {
-    let body = json!({"name": "Asha Rao", "email": email, "password": "correct horse battery", "role": "ADMIN", "orderCount": 99});
-    call(Method::POST, "/users/register", None, Some(body)).await
-}
-
-async fn login(email: &str, password: &str) -> Reply {
-    call(
-        Method::POST,
-        "/users/login",
-        None,
-        Some(json!({"email": email, "password": password})),
-    )
-    .await
-}
-
-async fn new_customer() -> (String, String) {
-    let email = unique_email();
-    assert_eq!(register(&email).await.status, StatusCode::CREATED);
-    let reply = login(&email, "correct horse battery").await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    (
-        reply.body["userId"].as_str().unwrap().to_owned(),
-        reply.body["token"].as_str().unwrap().to_owned(),
-    )
-}
-
-async fn admin_token() -> String {
-    let reply = login(
-        &env("MILKRUN_E2E_ADMIN_EMAIL"),
-        &env("MILKRUN_E2E_ADMIN_PASSWORD"),
-    )
-    .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::OK,
-        "admin bootstrap: {}",
-        reply.text
-    );
-    assert_eq!(reply.body["role"], "ADMIN");
-    reply.body["token"].as_str().unwrap().to_owned()
-}
-
-fn assert_no_secrets(text: &str) {
-    for leak in [
-        "passwordHash",
-        "password_hash",
-        "$argon2",
-        "correct horse battery",
-    ] {
-        assert!(!text.contains(leak), "response leaks {leak}: {text}");
-    }
-}
+use milkrun_e2e::*;
 
 #[tokio::test]
 async fn register_ignores_privileged_fields_and_login_opens_the_profile() {
@@ -642,6 +522,11 @@ async fn openapi_describes_every_route_and_docs_are_served() {
         ("/users", "get"),
         ("/users/{userId}", "get"),
         ("/users/{userId}", "patch"),
+        ("/vendors", "get"),
+        ("/vendors", "post"),
+        ("/vendors/{vendorId}", "get"),
+        ("/vendors/{vendorId}", "patch"),
+        ("/vendors/{vendorId}", "delete"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

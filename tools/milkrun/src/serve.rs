@@ -7,8 +7,9 @@ use std::sync::Arc;
 use base64::Engine as _;
 use milkrun_auth::JwtKeys;
 use milkrun_auth::jwt::DEFAULT_ACCESS_TTL_SECS;
-use milkrun_local::{Database, InProcessBus, OutboxMailer, SqliteUsers};
+use milkrun_local::{Database, InProcessBus, OutboxMailer, SqliteUsers, SqliteVendors};
 use milkrun_user::{MailSettings, UserService};
+use milkrun_vendor::VendorService;
 use rand::RngCore;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -37,14 +38,16 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
             .unwrap_or_else(|_| format!("http://{}/verify-email?token=", args.addr)),
     };
     let users = UserService::new(
-        Arc::new(SqliteUsers::new(db)),
+        Arc::new(SqliteUsers::new(db.clone())),
         bus,
         mailer,
         keys.clone(),
         mail,
     );
     bootstrap_admin(&users).await?;
-    let app = milkrun_http::app(milkrun_user::api(users), keys);
+    let vendors = VendorService::new(Arc::new(SqliteVendors::new(db)));
+    let api = milkrun_user::api(users).merge(milkrun_vendor::api(vendors));
+    let app = milkrun_http::app(api, keys);
     tracing::info!(data = %args.data.display(), "serving milkrun on http://{}", args.addr);
     milkrun_http::serve_socket(app, args.addr).await?;
     Ok(())
