@@ -8,7 +8,6 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::SecondsFormat;
 use milkrun_domain::StoreError;
 use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::{ProductReads, ProductWrites};
@@ -16,8 +15,8 @@ use milkrun_domain::product::{Product, ProductFilter};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use uuid::Uuid;
 
-/// Must match the `ProductsTable` definition in template.yaml.
-pub const BY_CREATED_AT_INDEX: &str = "ByCreatedAt";
+use crate::sparse_index;
+
 const LIST_KEY: &str = "PRODUCT";
 const CURSOR_KEYS: [&str; 3] = ["pk", "listKey", "createdKey"];
 /// Items read per index query of a filtered listing.
@@ -39,14 +38,7 @@ fn product_item(product: &Product) -> Result<Item, StoreError> {
         to_item(product).map_err(|e| StoreError::backend("encoding a product", e))?;
     item.insert("pk".into(), s(format!("PRODUCT#{}", product.product_id)));
     if product.is_active {
-        item.insert("listKey".into(), s(LIST_KEY));
-        let created = product
-            .created_at
-            .to_rfc3339_opts(SecondsFormat::Micros, true);
-        item.insert(
-            "createdKey".into(),
-            s(format!("{created}#{}", product.product_id)),
-        );
+        sparse_index::add_list_keys(&mut item, LIST_KEY, product.created_at, product.product_id);
     }
     Ok(item)
 }
@@ -126,16 +118,11 @@ impl ProductWrites for DynamoDbProducts {
 #[async_trait]
 impl ProductReads for DynamoDbProducts {
     async fn get(&self, product_id: Uuid) -> Result<Option<Product>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("PRODUCT#{product_id}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("reading a product", e.into_service_error()))?;
-        output.item.map(decode).transpose()
+        let key = Item::from([("pk".into(), s(format!("PRODUCT#{product_id}")))]);
+        sparse_index::get(&self.client, &self.table, key)
+            .await?
+            .map(decode)
+            .transpose()
     }
 
     async fn list(
@@ -155,20 +142,10 @@ impl ProductReads for DynamoDbProducts {
             .transpose()?;
         let mut matched: Vec<(Item, Product)> = Vec::new();
         loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(BY_CREATED_AT_INDEX)
-                .key_condition_expression("listKey = :list")
-                .expression_attribute_values(":list", s(LIST_KEY))
-                .scan_index_forward(false)
-                .limit(BATCH)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::backend("listing products", e.into_service_error()))?;
-            for item in output.items.unwrap_or_default() {
+            let (items, last_evaluated_key) =
+                sparse_index::query(&self.client, &self.table, LIST_KEY, BATCH, start.take())
+                    .await?;
+            for item in items {
                 let product = decode(item.clone())?;
                 if filter.matches(&product) {
                     matched.push((item, product));
@@ -177,7 +154,7 @@ impl ProductReads for DynamoDbProducts {
                     break;
                 }
             }
-            start = output.last_evaluated_key;
+            start = last_evaluated_key;
             if start.is_none() || matched.len() > limit {
                 break;
             }

@@ -10,7 +10,6 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use chrono::SecondsFormat;
 use milkrun_domain::StoreError;
 use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::{UserDirectory, UserLookup, UserRegistry, UserUpdates};
@@ -19,8 +18,8 @@ use milkrun_domain::values::Email;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use uuid::Uuid;
 
-/// Must match the `UsersTable` definition in template.yaml.
-pub const BY_CREATED_AT_INDEX: &str = "ByCreatedAt";
+use crate::sparse_index;
+
 const LIST_KEY: &str = "USER";
 
 type Item = HashMap<String, AttributeValue>;
@@ -51,12 +50,7 @@ fn backend<E: std::error::Error + Send + Sync + 'static>(
 fn user_item(user: &User) -> Result<Item, StoreError> {
     let mut item: Item = to_item(user).map_err(backend("encoding a user"))?;
     item.insert("pk".into(), s(user_pk(user.user_id)));
-    item.insert("listKey".into(), s(LIST_KEY));
-    let created = user.created_at.to_rfc3339_opts(SecondsFormat::Micros, true);
-    item.insert(
-        "createdKey".into(),
-        s(format!("{created}#{}", user.user_id)),
-    );
+    sparse_index::add_list_keys(&mut item, LIST_KEY, user.created_at, user.user_id);
     Ok(item)
 }
 
@@ -69,13 +63,6 @@ fn decode_user(mut item: Item) -> Result<User, StoreError> {
 
 const CURSOR_KEYS: [&str; 3] = ["pk", "listKey", "createdKey"];
 
-fn decode_cursor(cursor: &str) -> Result<Item, StoreError> {
-    crate::cursor::decode(cursor, &CURSOR_KEYS, |keys| {
-        keys.get("listKey").map(String::as_str) == Some(LIST_KEY)
-            && keys.get("pk").is_some_and(|pk| pk.starts_with("USER#"))
-    })
-}
-
 impl DynamoDbUsers {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
@@ -85,16 +72,12 @@ impl DynamoDbUsers {
     }
 
     async fn get(&self, pk: String) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("reading a user", e.into_service_error()))?;
-        Ok(output.item)
+        sparse_index::get(
+            &self.client,
+            &self.table,
+            Item::from([("pk".into(), s(pk))]),
+        )
+        .await
     }
 
     fn conditional_put(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
@@ -186,29 +169,18 @@ impl UserUpdates for DynamoDbUsers {
 #[async_trait]
 impl UserDirectory for DynamoDbUsers {
     async fn list(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
-        let start = page.cursor.as_deref().map(decode_cursor).transpose()?;
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(BY_CREATED_AT_INDEX)
-            .key_condition_expression("listKey = :list")
-            .expression_attribute_values(":list", s(LIST_KEY))
-            .scan_index_forward(false)
-            .limit(page.limit as i32 + 1)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("listing users", e.into_service_error()))?;
-        let mut items = output.items.unwrap_or_default();
-        let next_cursor = if items.len() > page.limit as usize {
-            items.truncate(page.limit as usize);
-            items
-                .last()
-                .and_then(|item| crate::cursor::encode(item, &CURSOR_KEYS))
-        } else {
-            None
-        };
+        let (items, next_cursor) = sparse_index::page(
+            &self.client,
+            &self.table,
+            LIST_KEY,
+            page,
+            &CURSOR_KEYS,
+            |keys| {
+                keys.get("listKey").map(String::as_str) == Some(LIST_KEY)
+                    && keys.get("pk").is_some_and(|pk| pk.starts_with("USER#"))
+            },
+        )
+        .await?;
         let items = items
             .into_iter()
             .map(decode_user)

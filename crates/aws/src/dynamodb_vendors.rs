@@ -10,7 +10,6 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
-use chrono::SecondsFormat;
 use milkrun_domain::StoreError;
 use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::{VendorReads, VendorWrites};
@@ -19,8 +18,8 @@ use milkrun_domain::vendor::Vendor;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use uuid::Uuid;
 
-/// Must match the `VendorsTable` definition in template.yaml.
-pub const BY_CREATED_AT_INDEX: &str = "ByCreatedAt";
+use crate::sparse_index;
+
 const LIST_KEY: &str = "VENDOR";
 const CURSOR_KEYS: [&str; 4] = ["pk", "sk", "listKey", "createdKey"];
 
@@ -64,14 +63,7 @@ fn document(vendor: &Vendor, key: Item) -> Result<Item, StoreError> {
 fn vendor_item(vendor: &Vendor) -> Result<Item, StoreError> {
     let mut item = document(vendor, vendor_key(vendor.vendor_id))?;
     if vendor.is_active {
-        item.insert("listKey".into(), s(LIST_KEY));
-        let created = vendor
-            .created_at
-            .to_rfc3339_opts(SecondsFormat::Micros, true);
-        item.insert(
-            "createdKey".into(),
-            s(format!("{created}#{}", vendor.vendor_id)),
-        );
+        sparse_index::add_list_keys(&mut item, LIST_KEY, vendor.created_at, vendor.vendor_id);
     }
     Ok(item)
 }
@@ -197,16 +189,10 @@ impl VendorWrites for DynamoDbVendors {
 #[async_trait]
 impl VendorReads for DynamoDbVendors {
     async fn get(&self, vendor_id: Uuid) -> Result<Option<Vendor>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(vendor_key(vendor_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("reading a vendor", e.into_service_error()))?;
-        output.item.map(decode).transpose()
+        sparse_index::get(&self.client, &self.table, vendor_key(vendor_id))
+            .await?
+            .map(decode)
+            .transpose()
     }
 
     async fn serving(&self, pincode: &Pincode) -> Result<Vec<Vendor>, StoreError> {
@@ -226,37 +212,15 @@ impl VendorReads for DynamoDbVendors {
     }
 
     async fn list_active(&self, page: &PageRequest) -> Result<Page<Vendor>, StoreError> {
-        let start = page
-            .cursor
-            .as_deref()
-            .map(|c| {
-                crate::cursor::decode(c, &CURSOR_KEYS, |k| {
-                    k.get("listKey").map(String::as_str) == Some(LIST_KEY)
-                })
-            })
-            .transpose()?;
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(BY_CREATED_AT_INDEX)
-            .key_condition_expression("listKey = :list")
-            .expression_attribute_values(":list", s(LIST_KEY))
-            .scan_index_forward(false)
-            .limit(page.limit as i32 + 1)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("listing vendors", e.into_service_error()))?;
-        let mut items = output.items.unwrap_or_default();
-        let next_cursor = if items.len() > page.limit as usize {
-            items.truncate(page.limit as usize);
-            items
-                .last()
-                .and_then(|item| crate::cursor::encode(item, &CURSOR_KEYS))
-        } else {
-            None
-        };
+        let (items, next_cursor) = sparse_index::page(
+            &self.client,
+            &self.table,
+            LIST_KEY,
+            page,
+            &CURSOR_KEYS,
+            |keys| keys.get("listKey").map(String::as_str) == Some(LIST_KEY),
+        )
+        .await?;
         Ok(Page {
             items: items.into_iter().map(decode).collect::<Result<_, _>>()?,
             next_cursor,
