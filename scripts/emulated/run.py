@@ -79,7 +79,9 @@ def wait_http(url: str, timeout: float, ok=lambda status: status < 500) -> None:
 
 def start_moto() -> str:
     port = free_port()
-    spawn([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], log=ROOT / "target" / "moto.log")
+    # One request at a time: see moto_serial.py for why the threaded moto_server oversells.
+    serial = Path(__file__).resolve().parent / "moto_serial.py"
+    spawn([str(VENV_BIN / "python"), str(serial), "127.0.0.1", str(port)], log=ROOT / "target" / "moto.log")
     endpoint = f"http://127.0.0.1:{port}"
     wait_http(f"{endpoint}/moto-api/", 30)
     return endpoint
