@@ -123,6 +123,7 @@ def contract() -> int:
     env["MILKRUN_TEST_INVENTORY_TABLE"] = emulation.physical["InventoryTable"]
     env["MILKRUN_TEST_VENDORS_TABLE"] = emulation.physical["VendorsTable"]
     env["MILKRUN_TEST_PRODUCTS_TABLE"] = emulation.physical["ProductsTable"]
+    env["MILKRUN_TEST_AUDIT_TABLE"] = emulation.physical["AuditTable"]
     env["MILKRUN_TEST_USER_EVENTS_TOPIC_ARN"] = emulation.physical["UserEventsTopic"]
     env["MILKRUN_TEST_MAIL_FROM"] = parameters()["MailFrom"]
     return run(["cargo", "test", "-p", "milkrun-aws", "--", "--test-threads=4"], env)

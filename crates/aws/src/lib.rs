@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod cursor;
+pub mod dynamodb_audit;
 pub mod dynamodb_inventory;
 pub mod dynamodb_products;
 pub mod dynamodb_users;
@@ -12,6 +13,7 @@ pub mod sns_bus;
 pub mod sparse_index;
 
 pub use config::{ConfigError, required_env, sdk_config};
+pub use dynamodb_audit::DynamoDbAuditLog;
 pub use dynamodb_inventory::DynamoDbInventory;
 pub use dynamodb_products::DynamoDbProducts;
 pub use dynamodb_users::DynamoDbUsers;

@@ -6,12 +6,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use milkrun_aws::{
-    DynamoDbInventory, DynamoDbProducts, DynamoDbUsers, DynamoDbVendors, SesMailer, SnsBus,
-    sdk_config,
+    DynamoDbAuditLog, DynamoDbInventory, DynamoDbProducts, DynamoDbUsers, DynamoDbVendors,
+    SesMailer, SnsBus, sdk_config,
 };
 use milkrun_contract::events::PublishedProbe;
 use milkrun_domain::events::{EventEnvelope, Topic};
-use milkrun_domain::ports::{InventoryStore, Mail, Mailer, ProductStore, UserStore, VendorStore};
+use milkrun_domain::ports::{
+    AuditLog, InventoryStore, Mail, Mailer, ProductStore, UserStore, VendorStore,
+};
 use milkrun_domain::values::Email;
 
 fn setting(name: &str) -> String {
@@ -70,6 +72,19 @@ async fn dynamodb_products() -> Arc<dyn ProductStore> {
 mod dynamodb_products {
     use super::*;
     milkrun_contract::product_store_contract!(dynamodb_products().await);
+}
+
+async fn dynamodb_audit() -> Arc<dyn AuditLog> {
+    let config = sdk_config().await;
+    Arc::new(DynamoDbAuditLog::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        setting("MILKRUN_TEST_AUDIT_TABLE"),
+    ))
+}
+
+mod dynamodb_audit {
+    use super::*;
+    milkrun_contract::audit_log_contract!(dynamodb_audit().await);
 }
 
 /// Reads what reached the topic through an SQS queue subscribed to it, as consumers will.

@@ -2,6 +2,7 @@
 //! a macro that turns the suite into `#[tokio::test]`s for one adapter. Every adapter of a
 //! port runs the same cases, so the embedded and the AWS adapters cannot drift apart.
 
+pub mod audit;
 pub mod events;
 pub mod inventory;
 pub mod products;

@@ -3,6 +3,7 @@
 //!
 //! Nothing here knows about AWS, HTTP, Lambda or a storage engine.
 
+pub mod audit;
 pub mod error;
 pub mod events;
 pub mod inventory;

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::audit::AuditEntry;
 use crate::error::StoreError;
 use crate::events::EventEnvelope;
 use crate::inventory::{InventoryRow, Reservation, StockKey, StockLine, StockOperation};
@@ -144,3 +145,16 @@ pub trait ProductReads: Send + Sync {
 
 pub trait ProductStore: ProductWrites + ProductReads {}
 impl<T: ProductWrites + ProductReads> ProductStore for T {}
+
+/// The audit trail: entries are appended, never changed or removed.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// `StoreError::AlreadyExists` if an entry with this id exists (it is left as it was).
+    async fn append(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// One entity's entries, newest first.
+    async fn for_entity(
+        &self,
+        entity_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, StoreError>;
+}

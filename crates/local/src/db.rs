@@ -44,6 +44,15 @@ CREATE TABLE IF NOT EXISTS products (
     doc        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS products_active_newest_first ON products (is_active, created_at DESC, product_id DESC);
+CREATE TABLE IF NOT EXISTS audit (
+    audit_id  TEXT PRIMARY KEY,
+    entity_id TEXT NOT NULL,
+    at        TEXT NOT NULL,
+    doc       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_entity ON audit (entity_id, at DESC, audit_id DESC);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TABLE IF NOT EXISTS inventory (
     vendor_id           TEXT NOT NULL,
     product_id          TEXT NOT NULL,

@@ -1,6 +1,7 @@
 //! Embedded adapters for running milkrun on one machine with no AWS: a persistent SQLite
 //! store, an in-process event bus and a mail outbox folder.
 
+pub mod audit;
 pub mod bus;
 pub mod db;
 pub mod inventory;
@@ -9,6 +10,7 @@ pub mod products;
 pub mod users;
 pub mod vendors;
 
+pub use audit::SqliteAuditLog;
 pub use bus::InProcessBus;
 pub use db::Database;
 pub use inventory::SqliteInventory;

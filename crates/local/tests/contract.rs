@@ -7,12 +7,13 @@ use std::sync::Arc;
 use milkrun_contract::events::PublishedProbe;
 use milkrun_domain::events::EventEnvelope;
 use milkrun_domain::ports::{
-    InventoryStore, Mail, Mailer, ProductStore, UserLookup, UserRegistry, UserStore, VendorStore,
+    AuditLog, InventoryStore, Mail, Mailer, ProductStore, UserLookup, UserRegistry, UserStore,
+    VendorStore,
 };
 use milkrun_domain::values::Email;
 use milkrun_local::{
-    Database, InProcessBus, OutboxMailer, SqliteInventory, SqliteProducts, SqliteUsers,
-    SqliteVendors,
+    Database, InProcessBus, OutboxMailer, SqliteAuditLog, SqliteInventory, SqliteProducts,
+    SqliteUsers, SqliteVendors,
 };
 
 async fn sqlite_users() -> Arc<dyn UserStore> {
@@ -49,6 +50,15 @@ async fn sqlite_products() -> Arc<dyn ProductStore> {
 mod sqlite_products {
     use super::*;
     milkrun_contract::product_store_contract!(sqlite_products().await);
+}
+
+async fn sqlite_audit() -> Arc<dyn AuditLog> {
+    Arc::new(SqliteAuditLog::new(Database::in_memory().unwrap()))
+}
+
+mod sqlite_audit {
+    use super::*;
+    milkrun_contract::audit_log_contract!(sqlite_audit().await);
 }
 
 struct BusProbe(InProcessBus);
@@ -104,4 +114,33 @@ async fn outbox_writes_one_file_per_message() {
         "{text}"
     );
     assert!(text.ends_with("\n\nFresh milk.\n"));
+}
+
+#[tokio::test]
+async fn the_sqlite_audit_table_refuses_updates_and_deletes() {
+    let db = Database::in_memory().unwrap();
+    let log = SqliteAuditLog::new(db.clone());
+    let context = milkrun_domain::audit::AuditContext {
+        user_id: None,
+        role: None,
+        origin: milkrun_domain::user::ClientOrigin::default(),
+        correlation_id: "c".into(),
+    };
+    log.append(&context.entry("USER_REGISTERED", "USER", "u-1"))
+        .await
+        .unwrap();
+    let refused = db
+        .call(|conn| {
+            Ok((
+                conn.execute("UPDATE audit SET doc = '{}'", []).is_err(),
+                conn.execute("DELETE FROM audit", []).is_err(),
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        refused,
+        (true, true),
+        "append-only, even for a direct statement"
+    );
 }
