@@ -9,7 +9,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::Utc;
 use milkrun_domain::StoreError;
@@ -20,6 +19,8 @@ use milkrun_domain::inventory::{
 use milkrun_domain::ports::{StockAdjustments, StockLevels, StockReservations};
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 use uuid::Uuid;
+
+use crate::transaction::{self, Cancelled};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -86,30 +87,6 @@ fn decode_reservation(item: &Item, order_id: Uuid) -> Result<Reservation, StoreE
         lines,
         status,
     })
-}
-
-/// Why a transaction was cancelled: a lost race is retried, a failed condition is an answer.
-enum Cancelled {
-    Conflict,
-    Condition,
-}
-
-fn cancelled(error: &TransactWriteItemsError) -> Option<Cancelled> {
-    let TransactWriteItemsError::TransactionCanceledException(cancel) = error else {
-        return None;
-    };
-    let codes: Vec<&str> = cancel
-        .cancellation_reasons()
-        .iter()
-        .filter_map(|r| r.code())
-        .collect();
-    if codes.contains(&"ConditionalCheckFailed") {
-        Some(Cancelled::Condition)
-    } else if codes.contains(&"TransactionConflict") {
-        Some(Cancelled::Conflict)
-    } else {
-        Some(Cancelled::Condition)
-    }
 }
 
 /// An update that moves `quantity` units on one row, guarded by `condition`.
@@ -197,25 +174,6 @@ impl DynamoDbInventory {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    async fn transact(
-        &self,
-        items: Vec<TransactWriteItem>,
-    ) -> Result<Option<Cancelled>, StoreError> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(SdkError::into_service_error)
-        {
-            Ok(_) => Ok(None),
-            Err(error) => cancelled(&error)
-                .map(Some)
-                .ok_or_else(|| StoreError::backend("writing stock", error)),
-        }
-    }
-
     /// Moves a RESERVED reservation to `to`, applying `set` to its lines, exactly once.
     async fn settle(
         &self,
@@ -234,7 +192,7 @@ impl DynamoDbInventory {
             for line in &reservation.lines {
                 items.push(line_update(&self.table, line, set, "reserved >= :q")?);
             }
-            match self.transact(items).await? {
+            match transaction::write(&self.client, items, "writing stock").await? {
                 None => {
                     reservation.status = to;
                     return Ok(Some(reservation));
@@ -359,7 +317,7 @@ impl StockReservations for DynamoDbInventory {
                     "attribute_exists(pk) AND stock >= :q",
                 )?);
             }
-            match self.transact(items).await? {
+            match transaction::write(&self.client, items, "writing stock").await? {
                 None => return Ok(reservation),
                 Some(Cancelled::Conflict) => backoff(attempt).await,
                 Some(Cancelled::Condition) => {

@@ -19,6 +19,7 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use uuid::Uuid;
 
 use crate::sparse_index;
+use crate::transaction;
 
 const LIST_KEY: &str = "USER";
 
@@ -98,19 +99,13 @@ impl UserRegistry for DynamoDbUsers {
             ("pk".into(), s(email_pk(&user.email))),
             ("userId".into(), s(user.user_id.to_string())),
         ]);
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(self.conditional_put(user_item(user)?)?)
-            .transact_items(self.conditional_put(claim)?)
-            .send()
-            .await;
-        match result.map_err(SdkError::into_service_error) {
-            Ok(_) => Ok(()),
-            Err(error) if error.is_transaction_canceled_exception() => {
-                Err(StoreError::AlreadyExists)
-            }
-            Err(error) => Err(StoreError::backend("creating a user", error)),
+        let items = vec![
+            self.conditional_put(user_item(user)?)?,
+            self.conditional_put(claim)?,
+        ];
+        match transaction::write(&self.client, items, "creating a user").await? {
+            None => Ok(()),
+            Some(_) => Err(StoreError::AlreadyExists),
         }
     }
 }

@@ -8,7 +8,6 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use milkrun_domain::StoreError;
 use milkrun_domain::page::{Page, PageRequest};
@@ -19,6 +18,7 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use uuid::Uuid;
 
 use crate::sparse_index;
+use crate::transaction;
 
 const LIST_KEY: &str = "VENDOR";
 const CURSOR_KEYS: [&str; 4] = ["pk", "sk", "listKey", "createdKey"];
@@ -135,19 +135,9 @@ impl VendorWrites for DynamoDbVendors {
     async fn create(&self, vendor: &Vendor) -> Result<(), StoreError> {
         let mut items = vec![self.put(vendor_item(vendor)?, Some("attribute_not_exists(pk)"))?];
         items.extend(self.area_writes(None, vendor)?);
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(SdkError::into_service_error)
-        {
-            Ok(_) => Ok(()),
-            Err(error) if error.is_transaction_canceled_exception() => {
-                Err(StoreError::AlreadyExists)
-            }
-            Err(error) => Err(StoreError::backend("creating a vendor", error)),
+        match transaction::write(&self.client, items, "creating a vendor").await? {
+            None => Ok(()),
+            Some(_) => Err(StoreError::AlreadyExists),
         }
     }
 
@@ -169,19 +159,9 @@ impl VendorWrites for DynamoDbVendors {
             .map_err(backend("building a put"))?;
         let mut items = vec![TransactWriteItem::builder().put(guarded).build()];
         items.extend(self.area_writes(Some(&stored), &vendor)?);
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(SdkError::into_service_error)
-        {
-            Ok(_) => Ok(vendor),
-            Err(error) if error.is_transaction_canceled_exception() => {
-                Err(StoreError::VersionConflict)
-            }
-            Err(error) => Err(StoreError::backend("updating a vendor", error)),
+        match transaction::write(&self.client, items, "updating a vendor").await? {
+            None => Ok(vendor),
+            Some(_) => Err(StoreError::VersionConflict),
         }
     }
 }

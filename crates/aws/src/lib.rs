@@ -11,6 +11,7 @@ pub mod dynamodb_vendors;
 pub mod ses_mailer;
 pub mod sns_bus;
 pub mod sparse_index;
+pub mod transaction;
 
 pub use config::{ConfigError, required_env, sdk_config};
 pub use dynamodb_audit::DynamoDbAuditLog;
