@@ -1,6 +1,6 @@
 """Emulated AWS for tests: moto's server on loopback with template.yaml's resources.
 
-  run.py contract   the AWS adapters' contract tests against moto (cargo test -p milkrun-aws)
+  run.py contract [FILTER]   the AWS adapters' contract tests against moto (cargo test -p milkrun-aws)
   run.py e2e        the real function binaries under `cargo lambda watch`, with the
                     environment the template gives them, behind a small API Gateway stand-in
                     that routes by the template's own Api events; then the HTTP end-to-end
@@ -126,7 +126,7 @@ def contract() -> int:
     env["MILKRUN_TEST_AUDIT_TABLE"] = emulation.physical["AuditTable"]
     env["MILKRUN_TEST_USER_EVENTS_TOPIC_ARN"] = emulation.physical["UserEventsTopic"]
     env["MILKRUN_TEST_MAIL_FROM"] = parameters()["MailFrom"]
-    return run(["cargo", "test", "-p", "milkrun-aws", "--", "--test-threads=4"], env)
+    return run(["cargo", "test", "-p", "milkrun-aws", "--", "--test-threads=4", *sys.argv[2:]], env)
 
 
 # ---------------------------------------------------------------- API Gateway stand-in
@@ -215,7 +215,7 @@ def e2e(keep_running: bool) -> int:
         return 0
     env = {**os.environ, "MILKRUN_E2E_BASE_URL": base_url, "MILKRUN_E2E_ADMIN_EMAIL": ADMIN_EMAIL,
            "MILKRUN_E2E_ADMIN_PASSWORD": ADMIN_PASSWORD, "MILKRUN_E2E_TARGET": "emulated-aws"}
-    return run(["cargo", "test", "-p", "milkrun-e2e", "--", "--test-threads=4"], env)
+    return run(["cargo", "test", "-p", "milkrun-e2e", "--", "--test-threads=4", *sys.argv[2:]], env)
 
 
 def main() -> int:

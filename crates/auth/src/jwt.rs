@@ -3,6 +3,7 @@
 //! The algorithm is pinned on both sides; audience and issuer are required, so a token
 //! minted for one purpose can never be used for another.
 
+use crate::cursors::CursorSeal;
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use milkrun_domain::values::Role;
@@ -57,6 +58,7 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     access_ttl_secs: i64,
+    cursors: CursorSeal,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -76,7 +78,13 @@ impl JwtKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             access_ttl_secs,
+            cursors: CursorSeal::derive(secret),
         })
+    }
+
+    /// Signs pagination cursors with a key derived from the same secret.
+    pub fn cursors(&self) -> &CursorSeal {
+        &self.cursors
     }
 
     pub fn access_ttl_secs(&self) -> i64 {

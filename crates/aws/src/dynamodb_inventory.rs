@@ -9,7 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
+};
 use chrono::Utc;
 use milkrun_domain::StoreError;
 use milkrun_domain::inventory::{
@@ -26,6 +28,8 @@ type Item = HashMap<String, AttributeValue>;
 
 /// Transactions that lose to a concurrent one on the same items are retried this often.
 const MAX_ATTEMPTS: u32 = 8;
+/// BatchGetItem's limit on keys per call.
+const BATCH_GET_LIMIT: usize = 100;
 
 pub struct DynamoDbInventory {
     client: Client,
@@ -118,6 +122,41 @@ impl DynamoDbInventory {
             client,
             table: table.into(),
         }
+    }
+
+    /// One BatchGetItem, plus retries of whatever DynamoDB left unprocessed.
+    async fn batch_get(&self, request: KeysAndAttributes) -> Result<Vec<InventoryRow>, StoreError> {
+        let mut rows = Vec::new();
+        let mut pending = Some(request);
+        let mut attempt = 0;
+        while let Some(request) = pending.take() {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| StoreError::backend("reading stock", e.into_service_error()))?;
+            let mut responses = output.responses.unwrap_or_default();
+            for item in responses.remove(&self.table).unwrap_or_default() {
+                rows.push(decode_row(item)?);
+            }
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut left| left.remove(&self.table))
+                .filter(|left| !left.keys.is_empty());
+            if pending.is_some() {
+                attempt += 1;
+                if attempt >= MAX_ATTEMPTS {
+                    return Err(StoreError::backend(
+                        "reading stock",
+                        std::io::Error::other("keys left unprocessed"),
+                    ));
+                }
+                backoff(attempt).await;
+            }
+        }
+        Ok(rows)
     }
 
     async fn reservation(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError> {
@@ -234,6 +273,37 @@ impl StockLevels for DynamoDbInventory {
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| StoreError::backend("listing stock", e.into_service_error()))?;
+        items.into_iter().map(decode_row).collect()
+    }
+
+    async fn get_many(&self, keys: &[StockKey]) -> Result<Vec<InventoryRow>, StoreError> {
+        let mut rows = Vec::new();
+        for chunk in keys.chunks(BATCH_GET_LIMIT) {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.iter().map(row_key).collect()))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::backend("building a stock batch read", e))?;
+            rows.extend(self.batch_get(request).await?);
+        }
+        Ok(rows)
+    }
+
+    async fn below_threshold(&self) -> Result<Vec<InventoryRow>, StoreError> {
+        // A daily sweep: a Scan is the honest cost of "every row", filtered server-side.
+        let pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(pk, :stock) AND stock < lowStockThreshold")
+            .expression_attribute_values(":stock", s("STOCK#"))
+            .into_paginator()
+            .items()
+            .send();
+        let items: Vec<Item> = pages
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| StoreError::backend("sweeping stock", e.into_service_error()))?;
         items.into_iter().map(decode_row).collect()
     }
 }

@@ -264,6 +264,52 @@ pub async fn vendor_listing_holds_only_that_vendors_rows(store: Arc<dyn Inventor
     assert_eq!(keys, expected);
 }
 
+pub async fn batch_reads_return_the_rows_that_exist(store: Arc<dyn InventoryStore>) {
+    let first = stocked(&store, 3).await;
+    let second = stocked(&store, 4).await;
+    let missing = fresh_key();
+    let mut keys = vec![first, missing, second];
+    // More keys than one DynamoDB batch takes, so adapters must split the read.
+    keys.extend((0..120).map(|_| fresh_key()));
+    let mut rows: Vec<(StockKey, u32)> = store
+        .get_many(&keys)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.key(), r.stock))
+        .collect();
+    rows.sort();
+    let mut expected = vec![(first, 3), (second, 4)];
+    expected.sort();
+    assert_eq!(rows, expected);
+    assert!(store.get_many(&[]).await.unwrap().is_empty());
+}
+
+pub async fn the_sweep_finds_exactly_the_rows_under_their_threshold(
+    store: Arc<dyn InventoryStore>,
+) {
+    let low = stocked(&store, DEFAULT_LOW_STOCK_THRESHOLD - 1).await;
+    let at_threshold = stocked(&store, DEFAULT_LOW_STOCK_THRESHOLD).await;
+    let custom = fresh_key();
+    store
+        .adjust(&custom, StockOperation::Set(50), Some(60))
+        .await
+        .unwrap();
+    let swept: Vec<StockKey> = store
+        .below_threshold()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.key())
+        .collect();
+    assert!(swept.contains(&low), "a row under the default threshold");
+    assert!(swept.contains(&custom), "a row under its own threshold");
+    assert!(
+        !swept.contains(&at_threshold),
+        "at the threshold is not under it"
+    );
+}
+
 /// Expands to one `#[tokio::test]` per inventory contract case.
 #[macro_export]
 macro_rules! inventory_store_contract {
@@ -277,6 +323,8 @@ macro_rules! inventory_store_contract {
             concurrent_reserves_for_different_orders_never_oversell,
             concurrent_repeats_of_one_order_take_once,
             vendor_listing_holds_only_that_vendors_rows,
+            batch_reads_return_the_rows_that_exist,
+            the_sweep_finds_exactly_the_rows_under_their_threshold,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

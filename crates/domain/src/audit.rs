@@ -1,10 +1,15 @@
 //! The audit trail: who did what to which entity, when, from where. Append-only.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::error::StoreError;
+use crate::page::{Page, PageRequest};
+use crate::ports::AuditLog;
 use crate::user::ClientOrigin;
 use crate::values::Role;
 
@@ -53,6 +58,46 @@ impl AuditContext {
             region: self.origin.region.clone(),
             correlation_id: self.correlation_id.clone(),
         }
+    }
+}
+
+/// How services write the trail: after the change it describes has been saved.
+#[derive(Clone)]
+pub struct AuditTrail {
+    log: Arc<dyn AuditLog>,
+}
+
+impl AuditTrail {
+    pub fn new(log: Arc<dyn AuditLog>) -> Self {
+        Self { log }
+    }
+
+    /// Appends the entry for `action` on `entity` `entity_id`. The change already happened
+    /// and is not undone if the trail cannot be written (the store's SDK has retried by
+    /// then), so the entry is logged in full at error level instead, to be appended by hand.
+    pub async fn record(
+        &self,
+        context: &AuditContext,
+        action: &str,
+        entity: &str,
+        entity_id: impl ToString,
+    ) {
+        let entry = context.entry(action, entity, entity_id);
+        if let Err(error) = self.log.append(&entry).await {
+            tracing::error!(
+                error = %error,
+                entry = %serde_json::to_string(&entry).unwrap_or_default(),
+                "audit entry not written"
+            );
+        }
+    }
+
+    pub async fn for_entity(
+        &self,
+        entity_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        self.log.for_entity(entity_id, page).await
     }
 }
 

@@ -44,6 +44,7 @@ pub enum EventType {
     UserRegistered,
     UserLoggedIn,
     SuspiciousLogin,
+    LowStock,
 }
 
 impl EventType {
@@ -52,6 +53,7 @@ impl EventType {
             EventType::UserRegistered | EventType::UserLoggedIn | EventType::SuspiciousLogin => {
                 Topic::UserEvents
             }
+            EventType::LowStock => Topic::InventoryEvents,
         }
     }
 
@@ -60,6 +62,7 @@ impl EventType {
             EventType::UserRegistered => "USER_REGISTERED",
             EventType::UserLoggedIn => "USER_LOGGED_IN",
             EventType::SuspiciousLogin => "SUSPICIOUS_LOGIN",
+            EventType::LowStock => "LOW_STOCK",
         }
     }
 }
@@ -74,6 +77,9 @@ pub struct EventEnvelope {
     pub occurred_at: DateTime<Utc>,
     pub correlation_id: String,
     pub data: serde_json::Value,
+    /// Sends the event to another topic than its type's own (an admin alert); not serialized.
+    #[serde(skip)]
+    pub topic_override: Option<Topic>,
 }
 
 impl EventEnvelope {
@@ -87,11 +93,19 @@ impl EventEnvelope {
             occurred_at: Utc::now(),
             correlation_id: correlation_id.to_owned(),
             data,
+            topic_override: None,
         }
     }
 
+    /// The same event, sent to `topic` instead of its type's own.
+    pub fn on(mut self, topic: Topic) -> Self {
+        self.topic_override = Some(topic);
+        self
+    }
+
     pub fn topic(&self) -> Topic {
-        self.event_type.topic()
+        self.topic_override
+            .unwrap_or_else(|| self.event_type.topic())
     }
 }
 
@@ -119,5 +133,12 @@ mod tests {
         }
         assert_eq!(json["eventType"], "SUSPICIOUS_LOGIN");
         assert_eq!(envelope.topic().name(), "user-events");
+        let alert = envelope.on(Topic::AdminAlerts);
+        assert_eq!(alert.topic().name(), "admin-alerts");
+        let json = serde_json::to_value(&alert).unwrap();
+        assert!(
+            json.get("topicOverride").is_none(),
+            "routing is not part of the envelope"
+        );
     }
 }

@@ -99,6 +99,31 @@ impl StockOperation {
     }
 }
 
+impl StockOperation {
+    /// Whether this change, leaving `row` as it is now, took it under its threshold: what
+    /// deserves a LOW_STOCK event (a row already low is not announced again by SUBTRACT).
+    /// SET and a new threshold may have crossed it; the old level is not known, so they count.
+    pub fn went_low(self, row: &InventoryRow, threshold_changed: bool) -> bool {
+        row.is_low()
+            && match self {
+                StockOperation::Add(_) => threshold_changed,
+                StockOperation::Set(_) => true,
+                StockOperation::Subtract(q) => {
+                    threshold_changed
+                        || u64::from(row.stock) + u64::from(q) >= u64::from(row.low_stock_threshold)
+                }
+            }
+    }
+}
+
+/// A low-stock threshold as a client sends it: a whole number of units.
+pub fn parse_threshold(raw: &serde_json::Value) -> Result<u32, InvalidValue> {
+    raw.as_u64()
+        .filter(|t| *t <= u64::from(MAX_QUANTITY))
+        .map(|t| t as u32)
+        .ok_or(InvalidValue("must be a whole number from 0 to 1000000"))
+}
+
 /// One order line's claim on one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -231,5 +256,42 @@ mod tests {
         };
         assert!(row(4).is_low());
         assert!(!row(5).is_low());
+    }
+
+    #[test]
+    fn only_crossing_the_threshold_counts_as_going_low() {
+        let row = |stock| InventoryRow {
+            vendor_id: Uuid::from_u128(1),
+            product_id: Uuid::from_u128(2),
+            variant_id: Uuid::from_u128(3),
+            stock,
+            reserved: 0,
+            low_stock_threshold: 10,
+            updated_at: Utc::now(),
+        };
+        assert!(
+            StockOperation::Subtract(3).went_low(&row(8), false),
+            "11 → 8"
+        );
+        assert!(
+            StockOperation::Subtract(2).went_low(&row(8), false),
+            "10 → 8"
+        );
+        assert!(
+            !StockOperation::Subtract(1).went_low(&row(8), false),
+            "9 → 8: already low"
+        );
+        assert!(
+            !StockOperation::Subtract(1).went_low(&row(10), false),
+            "not low"
+        );
+        assert!(StockOperation::Set(2).went_low(&row(2), false));
+        assert!(!StockOperation::Add(1).went_low(&row(2), false));
+        assert!(
+            StockOperation::Add(1).went_low(&row(2), true),
+            "threshold raised above it"
+        );
+        assert_eq!(parse_threshold(&json!(5)), Ok(5));
+        assert!(parse_threshold(&json!(-1)).is_err() && parse_threshold(&json!(1.5)).is_err());
     }
 }

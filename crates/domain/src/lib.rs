@@ -4,6 +4,7 @@
 //! Nothing here knows about AWS, HTTP, Lambda or a storage engine.
 
 pub mod audit;
+pub mod concurrency;
 pub mod error;
 pub mod events;
 pub mod inventory;

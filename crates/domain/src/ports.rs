@@ -70,6 +70,10 @@ pub trait StockLevels: Send + Sync {
     async fn get(&self, key: &StockKey) -> Result<Option<InventoryRow>, StoreError>;
     /// One vendor's rows, by product and variant.
     async fn for_vendor(&self, vendor_id: Uuid) -> Result<Vec<InventoryRow>, StoreError>;
+    /// The rows that exist among `keys` (in one batched read where the store has one).
+    async fn get_many(&self, keys: &[StockKey]) -> Result<Vec<InventoryRow>, StoreError>;
+    /// Every row whose stock is under its low-stock threshold (the daily reconcile's sweep).
+    async fn below_threshold(&self) -> Result<Vec<InventoryRow>, StoreError>;
 }
 
 /// Changes one row's sellable stock with a single conditional write, never read-then-write.

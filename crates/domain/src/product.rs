@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{DomainError, FieldErrors};
+use crate::inventory::{InventoryRow, StockKey};
 use crate::money::{Money, MoneyInput};
 use crate::values::{Category, InvalidValue, bounded_text};
 
@@ -246,6 +247,69 @@ impl ProductFilter {
     }
 }
 
+/// One vendor's sellable units of a variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VendorStock {
+    pub vendor_id: Uuid,
+    pub stock: u32,
+}
+
+/// How much of a variant can be ordered now, in total and per vendor selling it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VariantAvailability {
+    pub variant_id: Uuid,
+    pub in_stock: bool,
+    pub stock: u64,
+    pub vendors: Vec<VendorStock>,
+}
+
+impl Product {
+    /// The stock rows availability is read from: every listed vendor × every variant.
+    pub fn stock_keys(&self) -> Vec<StockKey> {
+        self.vendor_ids
+            .iter()
+            .flat_map(|vendor_id| {
+                self.variants.iter().map(|variant| StockKey {
+                    vendor_id: *vendor_id,
+                    product_id: self.product_id,
+                    variant_id: variant.variant_id,
+                })
+            })
+            .collect()
+    }
+
+    /// Availability per variant from `rows`; rows of vendors the product no longer lists
+    /// do not count.
+    pub fn availability(&self, rows: &[InventoryRow]) -> Vec<VariantAvailability> {
+        self.variants
+            .iter()
+            .map(|variant| {
+                let vendors: Vec<VendorStock> = rows
+                    .iter()
+                    .filter(|row| {
+                        row.product_id == self.product_id
+                            && row.variant_id == variant.variant_id
+                            && self.vendor_ids.contains(&row.vendor_id)
+                    })
+                    .map(|row| VendorStock {
+                        vendor_id: row.vendor_id,
+                        stock: row.stock,
+                    })
+                    .collect();
+                let stock = vendors.iter().map(|v| u64::from(v.stock)).sum();
+                VariantAvailability {
+                    variant_id: variant.variant_id,
+                    in_stock: stock > 0,
+                    stock,
+                    vendors,
+                }
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -387,5 +451,37 @@ mod tests {
         let mut inactive = product;
         inactive.is_active = false;
         assert!(!all.matches(&inactive));
+    }
+
+    #[test]
+    fn availability_sums_listed_vendors_per_variant() {
+        let product = milk();
+        let vendor = product.vendor_ids[0];
+        let row = |vendor_id: Uuid, variant: usize, stock: u32| InventoryRow {
+            vendor_id,
+            product_id: product.product_id,
+            variant_id: product.variants[variant].variant_id,
+            stock,
+            reserved: 0,
+            low_stock_threshold: 10,
+            updated_at: Utc::now(),
+        };
+        assert_eq!(product.stock_keys().len(), 2, "one vendor × two variants");
+        let unlisted = Uuid::from_u128(99);
+        let availability =
+            product.availability(&[row(vendor, 0, 12), row(unlisted, 0, 50), row(vendor, 1, 0)]);
+        assert_eq!(
+            (availability[0].in_stock, availability[0].stock),
+            (true, 12)
+        );
+        assert_eq!(
+            availability[0].vendors.len(),
+            1,
+            "unlisted vendors do not count"
+        );
+        assert_eq!(
+            (availability[1].in_stock, availability[1].stock),
+            (false, 0)
+        );
     }
 }

@@ -2,20 +2,24 @@
 //! bearer-token authentication, correlation ids in every response and log line, CORS,
 //! a body size limit, JSON logs, OpenAPI docs, and hosting in Lambda or on a socket.
 
+pub mod actor;
 pub mod app;
 pub mod auth;
 pub mod client;
 pub mod docs;
 pub mod error;
 pub mod json;
+pub mod paging;
 pub mod query;
 pub mod request_ids;
 pub mod telemetry;
 
+pub use actor::{Actor, GuestActor};
 pub use app::{MAX_BODY_BYTES, app, finish, finish_public, serve_lambda, serve_socket};
 pub use auth::AuthUser;
 pub use client::Origin;
 pub use error::{ApiError, ErrorBody};
 pub use json::ApiJson;
+pub use paging::Paging;
 pub use query::ApiQuery;
 pub use request_ids::RequestIds;

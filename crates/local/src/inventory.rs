@@ -184,6 +184,36 @@ impl StockLevels for SqliteInventory {
             })
             .await
     }
+
+    async fn get_many(&self, keys: &[StockKey]) -> Result<Vec<InventoryRow>, StoreError> {
+        let keys = keys.to_vec();
+        self.db
+            .call(move |conn| {
+                let mut rows = Vec::new();
+                for key in &keys {
+                    rows.extend(read_row(conn, key)?);
+                }
+                Ok(rows)
+            })
+            .await
+    }
+
+    async fn below_threshold(&self) -> Result<Vec<InventoryRow>, StoreError> {
+        self.db
+            .call(move |conn| {
+                let mut statement = conn
+                    .prepare(&format!(
+                        "SELECT {ROW_COLUMNS} FROM inventory WHERE stock < low_stock_threshold \
+                         ORDER BY vendor_id, product_id, variant_id"
+                    ))
+                    .map_err(sql_error("sweeping stock"))?;
+                statement
+                    .query_map([], inventory_row)
+                    .and_then(Iterator::collect)
+                    .map_err(sql_error("sweeping stock"))
+            })
+            .await
+    }
 }
 
 #[async_trait]

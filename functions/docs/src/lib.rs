@@ -7,5 +7,8 @@ use utoipa::openapi::OpenApi;
 pub fn openapi() -> OpenApi {
     let mut document = milkrun_user::routes().into_openapi();
     document.merge(milkrun_vendor::routes().into_openapi());
+    document.merge(milkrun_product::routes().into_openapi());
+    document.merge(milkrun_inventory::routes().into_openapi());
+    document.merge(milkrun_reporting::routes().into_openapi());
     document
 }

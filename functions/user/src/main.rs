@@ -2,23 +2,18 @@
 
 use std::sync::Arc;
 
-use milkrun_auth::JwtKeys;
-use milkrun_auth::jwt::DEFAULT_ACCESS_TTL_SECS;
-use milkrun_aws::{DynamoDbUsers, SesMailer, SnsBus, required_env, sdk_config};
+use milkrun_aws::{
+    DynamoDbUsers, SesMailer, SnsBus, audit_trail, jwt_keys, required_env, sdk_config,
+};
 use milkrun_user::{MailSettings, UserService};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     milkrun_http::telemetry::init();
-    let keys = Arc::new(JwtKeys::new(
-        required_env("MILKRUN_JWT_SECRET")?.as_bytes(),
-        DEFAULT_ACCESS_TTL_SECS,
-    )?);
+    let keys = jwt_keys()?;
     let aws = sdk_config().await;
-    let store = DynamoDbUsers::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        required_env("USERS_TABLE")?,
-    );
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let store = DynamoDbUsers::new(dynamodb.clone(), required_env("USERS_TABLE")?);
     let events = SnsBus::from_env(aws_sdk_sns::Client::new(&aws));
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&aws), required_env("MAIL_FROM")?);
     let mail = MailSettings {
@@ -30,6 +25,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         Arc::new(mailer),
         keys.clone(),
         mail,
+        audit_trail(&dynamodb)?,
     );
     bootstrap_admin(&service).await?;
     milkrun_http::serve_lambda(milkrun_http::finish(

@@ -4,11 +4,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use milkrun_domain::page::PageRequest;
 use milkrun_domain::user::{Address, AddressInput, AdminUserChange, Device, Preferences, User};
 use milkrun_domain::values::{DeliverySlot, Email, PaymentMethod, Role, UserStatus};
 use milkrun_domain::{DomainError, FieldErrors};
-use milkrun_http::{ApiError, ApiJson, ApiQuery, AuthUser, ErrorBody, Origin, RequestIds};
+use milkrun_http::{Actor, ApiError, ApiJson, ApiQuery, AuthUser, ErrorBody, GuestActor, Paging};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -71,7 +70,7 @@ pub struct RegisterResponse {
     responses((status = 201, body = RegisterResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn register(
     State(service): State<UserService>,
-    Origin(origin): Origin,
+    GuestActor(actor): GuestActor,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<RegisterResponse>)> {
     let input = Registration {
@@ -80,9 +79,7 @@ async fn register(
         password: body.password,
         phone: body.phone,
     };
-    let registered = service
-        .register(input, &origin, &RequestIds::correlation_id())
-        .await?;
+    let registered = service.register(input, &actor).await?;
     let response = RegisterResponse {
         user_id: registered.user_id,
         role: registered.role,
@@ -114,17 +111,10 @@ pub struct LoginResponse {
     responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn login(
     State(service): State<UserService>,
-    Origin(origin): Origin,
+    GuestActor(actor): GuestActor,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let logged_in = service
-        .login(
-            body.email,
-            body.password,
-            &origin,
-            &RequestIds::correlation_id(),
-        )
-        .await?;
+    let logged_in = service.login(body.email, body.password, &actor).await?;
     Ok(Json(LoginResponse {
         token: logged_in.token,
         expires_in: logged_in.expires_in,
@@ -174,9 +164,10 @@ pub struct VerifyEmailResponse {
     responses((status = 200, body = VerifyEmailResponse), (status = 400, body = ErrorBody)))]
 async fn verify_email(
     State(service): State<UserService>,
+    GuestActor(actor): GuestActor,
     ApiJson(body): ApiJson<VerifyEmailRequest>,
 ) -> ApiResult<Json<VerifyEmailResponse>> {
-    let user = service.verify_email(body.token).await?;
+    let user = service.verify_email(body.token, &actor).await?;
     Ok(Json(VerifyEmailResponse {
         user_id: user.user_id,
         email_verified: user.email_verified,
@@ -261,7 +252,7 @@ pub struct PatchMeRequest {
     responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn patch_me(
     State(service): State<UserService>,
-    caller: AuthUser,
+    actor: Actor,
     ApiJson(body): ApiJson<PatchMeRequest>,
 ) -> ApiResult<Json<UserProfile>> {
     let change = ProfileChange {
@@ -269,7 +260,7 @@ async fn patch_me(
         phone: body.phone,
         profile_completion_prompted: body.profile_completion_prompted,
     };
-    Ok(profile(service.update_me(caller.user_id, change).await?))
+    Ok(profile(service.update_me(&actor.audit, change).await?))
 }
 
 #[utoipa::path(put, path = "/users/me/addresses/{label}", tag = "users", security(("bearer" = [])), request_body = AddressInput,
@@ -277,12 +268,12 @@ async fn patch_me(
     responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn put_address(
     State(service): State<UserService>,
-    caller: AuthUser,
+    actor: Actor,
     Path(label): Path<String>,
     ApiJson(body): ApiJson<AddressInput>,
 ) -> ApiResult<Json<UserProfile>> {
     Ok(profile(
-        service.put_address(caller.user_id, &label, body).await?,
+        service.put_address(&actor.audit, &label, body).await?,
     ))
 }
 
@@ -291,12 +282,10 @@ async fn put_address(
     responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_address(
     State(service): State<UserService>,
-    caller: AuthUser,
+    actor: Actor,
     Path(label): Path<String>,
 ) -> ApiResult<Json<UserProfile>> {
-    Ok(profile(
-        service.delete_address(caller.user_id, &label).await?,
-    ))
+    Ok(profile(service.delete_address(&actor.audit, &label).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -312,7 +301,7 @@ pub struct PreferencesRequest {
     responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn put_preferences(
     State(service): State<UserService>,
-    caller: AuthUser,
+    actor: Actor,
     ApiJson(body): ApiJson<PreferencesRequest>,
 ) -> ApiResult<Json<UserProfile>> {
     let preferences = Preferences {
@@ -321,7 +310,7 @@ async fn put_preferences(
         newsletter_opt_in: body.newsletter_opt_in,
     };
     Ok(profile(
-        service.put_preferences(caller.user_id, preferences).await?,
+        service.put_preferences(&actor.audit, preferences).await?,
     ))
 }
 
@@ -345,18 +334,29 @@ pub struct UserList {
 async fn list_users(
     State(service): State<UserService>,
     caller: AuthUser,
+    paging: Paging,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<UserList>> {
     caller.require_admin()?;
     let mut errors = FieldErrors::new();
-    let page = PageRequest::parse(query.limit.as_deref(), query.cursor, &mut errors);
+    let page = paging.request(
+        USERS_SCOPE,
+        query.limit.as_deref(),
+        query.cursor,
+        &mut errors,
+    );
     errors.into_result(|| ())?;
-    let page = service.list(&page).await?.map(UserProfile::from);
+    let page = paging
+        .seal(USERS_SCOPE, service.list(&page).await?)
+        .map(UserProfile::from);
     Ok(Json(UserList {
         items: page.items,
         next_cursor: page.next_cursor,
     }))
 }
+
+/// Cursors of the all-users listing.
+const USERS_SCOPE: &str = "users";
 
 /// Path ids that are not UUIDs name nothing that exists.
 fn user_id(raw: &str) -> Result<Uuid, ApiError> {
@@ -389,11 +389,11 @@ pub struct PatchUserRequest {
     responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn patch_user(
     State(service): State<UserService>,
-    caller: AuthUser,
+    actor: Actor,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PatchUserRequest>,
 ) -> ApiResult<Json<UserProfile>> {
-    caller.require_admin()?;
+    actor.user.require_admin()?;
     let change = AdminUserChange {
         role: body.role,
         vendor_id: body.vendor_id,
@@ -401,7 +401,7 @@ async fn patch_user(
     };
     Ok(profile(
         service
-            .admin_update(caller.user_id, user_id(&id)?, change)
+            .admin_update(&actor.audit, user_id(&id)?, change)
             .await?,
     ))
 }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use milkrun_auth::{JwtKeys, PasswordHasher};
+use milkrun_domain::audit::{AuditContext, AuditTrail};
+use milkrun_domain::concurrency::MAX_UPDATE_ATTEMPTS;
 use milkrun_domain::events::{EventEnvelope, EventType};
 use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::{EventPublisher, Mail, Mailer, UserStore};
@@ -18,8 +20,7 @@ use milkrun_domain::{DomainError, FieldErrors, StoreError};
 use serde_json::json;
 use uuid::Uuid;
 
-/// How often a read-modify-write of one user is retried after losing a race.
-const MAX_UPDATE_ATTEMPTS: usize = 5;
+const ENTITY: &str = "USER";
 
 /// Registration as a guest sends it. Anything else in the body (a `role`) is ignored.
 #[derive(Debug, Default)]
@@ -68,6 +69,7 @@ pub struct UserService {
     keys: Arc<JwtKeys>,
     hasher: PasswordHasher,
     mail: MailSettings,
+    audit: AuditTrail,
 }
 
 impl UserService {
@@ -77,6 +79,7 @@ impl UserService {
         mailer: Arc<dyn Mailer>,
         keys: Arc<JwtKeys>,
         mail: MailSettings,
+        audit: AuditTrail,
     ) -> Self {
         Self {
             store,
@@ -85,6 +88,7 @@ impl UserService {
             keys,
             hasher: PasswordHasher::new(),
             mail,
+            audit,
         }
     }
 
@@ -95,9 +99,9 @@ impl UserService {
     pub async fn register(
         &self,
         input: Registration,
-        origin: &ClientOrigin,
-        correlation_id: &str,
+        actor: &AuditContext,
     ) -> Result<Registered, DomainError> {
+        let (origin, correlation_id) = (&actor.origin, actor.correlation_id.as_str());
         let mut errors = FieldErrors::new();
         let name = errors.check(
             "name",
@@ -125,6 +129,7 @@ impl UserService {
         let user = self
             .create_user(new, &password.expect("checked"), origin)
             .await?;
+        self.record(actor, &user, "USER_REGISTERED").await;
         self.announce(EventType::UserRegistered, correlation_id, json!({"userId": user.user_id, "email": user.email, "role": user.role, "ip": origin.ip, "userAgent": origin.user_agent, "region": origin.region})).await;
         self.send_welcome(&user).await;
         Ok(Registered {
@@ -164,7 +169,7 @@ impl UserService {
             user_agent: "milkrun".into(),
             region: None,
         };
-        match self
+        let created = self
             .create_user(
                 NewUser {
                     email,
@@ -175,9 +180,20 @@ impl UserService {
                 &password,
                 &origin,
             )
-            .await
-        {
-            Ok(_) => Ok(true),
+            .await;
+        match created {
+            Ok(admin) => {
+                let system = AuditContext {
+                    user_id: None,
+                    role: None,
+                    origin,
+                    correlation_id: "bootstrap".into(),
+                };
+                self.audit
+                    .record(&system, "ADMIN_BOOTSTRAPPED", ENTITY, admin.user_id)
+                    .await;
+                Ok(true)
+            }
             Err(DomainError::Conflict(_)) => Ok(false),
             Err(other) => Err(other),
         }
@@ -187,9 +203,9 @@ impl UserService {
         &self,
         email: Option<String>,
         password: Option<String>,
-        origin: &ClientOrigin,
-        correlation_id: &str,
+        actor: &AuditContext,
     ) -> Result<LoggedIn, DomainError> {
+        let (origin, correlation_id) = (&actor.origin, actor.correlation_id.as_str());
         let mut errors = FieldErrors::new();
         let email = errors.check("email", required(email));
         let password = errors.check("password", required(password));
@@ -197,6 +213,7 @@ impl UserService {
             errors.into_result(|| (email.expect("checked"), password.expect("checked")))?;
         let user = self.authenticate(&email, password).await?;
         let (user, sighting) = self.record_login(user.user_id, origin).await?;
+        self.record(actor, &user, "USER_LOGGED_IN").await;
         let token = self
             .keys
             .issue_access(user.user_id, user.role, user.vendor_id)
@@ -267,7 +284,11 @@ impl UserService {
         Ok(self.store.by_email(&email).await?.is_some())
     }
 
-    pub async fn verify_email(&self, token: Option<String>) -> Result<User, DomainError> {
+    pub async fn verify_email(
+        &self,
+        token: Option<String>,
+        actor: &AuditContext,
+    ) -> Result<User, DomainError> {
         let token = required(token).map_err(|e| invalid("token", e))?;
         let bad_token =
             || DomainError::Validation(FieldErrors::single("token", "is invalid or has expired"));
@@ -275,21 +296,24 @@ impl UserService {
             .keys
             .verify_email_verification(&token)
             .map_err(|_| bad_token())?;
-        self.modify(user_id, |user| {
-            if user.email.as_str() != email {
-                return Err(bad_token());
-            }
-            user.email_verified = true;
-            Ok(())
-        })
-        .await
-        .map_err(|e| {
-            if matches!(e, DomainError::NotFound(_)) {
-                bad_token()
-            } else {
-                e
-            }
-        })
+        let user = self
+            .modify(user_id, |user| {
+                if user.email.as_str() != email {
+                    return Err(bad_token());
+                }
+                user.email_verified = true;
+                Ok(())
+            })
+            .await
+            .map_err(|e| {
+                if matches!(e, DomainError::NotFound(_)) {
+                    bad_token()
+                } else {
+                    e
+                }
+            })?;
+        self.record(actor, &user, "EMAIL_VERIFIED").await;
+        Ok(user)
     }
 
     /// The caller's own profile; a disabled account keeps no access with an old token.
@@ -304,7 +328,7 @@ impl UserService {
 
     pub async fn update_me(
         &self,
-        user_id: Uuid,
+        actor: &AuditContext,
         change: ProfileChange,
     ) -> Result<User, DomainError> {
         let mut errors = FieldErrors::new();
@@ -315,7 +339,7 @@ impl UserService {
             .phone
             .map(|raw| raw.map(|p| errors.check("phone", Phone::parse(&p))));
         errors.into_result(|| ())?;
-        self.modify_active(user_id, |user| {
+        self.modify_own(actor, "PROFILE_UPDATED", |user| {
             if let Some(Some(name)) = &name {
                 user.name = name.clone();
             }
@@ -333,28 +357,34 @@ impl UserService {
 
     pub async fn put_address(
         &self,
-        user_id: Uuid,
+        actor: &AuditContext,
         label: &str,
         input: AddressInput,
     ) -> Result<User, DomainError> {
         let label = AddressLabel::parse(label).map_err(|e| invalid("label", e))?;
         let address = input.parse(label)?;
-        self.modify_active(user_id, |user| user.put_address(address.clone()))
-            .await
+        self.modify_own(actor, "ADDRESS_SAVED", |user| {
+            user.put_address(address.clone())
+        })
+        .await
     }
 
-    pub async fn delete_address(&self, user_id: Uuid, label: &str) -> Result<User, DomainError> {
+    pub async fn delete_address(
+        &self,
+        actor: &AuditContext,
+        label: &str,
+    ) -> Result<User, DomainError> {
         let label = AddressLabel::parse(label).map_err(|_| DomainError::NotFound("address"))?;
-        self.modify_active(user_id, |user| user.remove_address(&label))
+        self.modify_own(actor, "ADDRESS_REMOVED", |user| user.remove_address(&label))
             .await
     }
 
     pub async fn put_preferences(
         &self,
-        user_id: Uuid,
+        actor: &AuditContext,
         preferences: Preferences,
     ) -> Result<User, DomainError> {
-        self.modify_active(user_id, |user| {
+        self.modify_own(actor, "PREFERENCES_UPDATED", |user| {
             user.preferences = preferences.clone();
             Ok(())
         })
@@ -375,7 +405,7 @@ impl UserService {
     /// An admin's change of someone's role, vendor or status; never their own.
     pub async fn admin_update(
         &self,
-        actor: Uuid,
+        actor: &AuditContext,
         user_id: Uuid,
         change: AdminUserChange,
     ) -> Result<User, DomainError> {
@@ -385,28 +415,53 @@ impl UserService {
                 "give at least one of role, vendorId, status",
             )));
         }
-        if actor == user_id {
+        if actor.user_id == Some(user_id) {
             return Err(DomainError::Conflict(
                 "Administrators cannot change their own role or status.",
             ));
         }
-        self.modify(user_id, |user| user.apply_admin_change(change.clone()))
-            .await
+        let user = self
+            .modify(user_id, |user| user.apply_admin_change(change.clone()))
+            .await?;
+        self.record(actor, &user, "USER_CHANGED_BY_ADMIN").await;
+        Ok(user)
     }
 
-    /// A change to the caller's own account, refused once the account is disabled.
-    async fn modify_active(
+    /// A change to the caller's own account, refused once the account is disabled, and
+    /// recorded in the audit trail as `action`.
+    async fn modify_own(
         &self,
-        user_id: Uuid,
+        actor: &AuditContext,
+        action: &str,
         mut change: impl FnMut(&mut User) -> Result<(), DomainError>,
     ) -> Result<User, DomainError> {
-        self.modify(user_id, |user| {
-            if !user.is_active() {
-                return Err(DomainError::Forbidden("This account is disabled."));
-            }
-            change(user)
-        })
-        .await
+        let user_id = actor.user_id.ok_or(DomainError::Unauthorized)?;
+        let user = self
+            .modify(user_id, |user| {
+                if !user.is_active() {
+                    return Err(DomainError::Forbidden("This account is disabled."));
+                }
+                change(user)
+            })
+            .await?;
+        self.record(actor, &user, action).await;
+        Ok(user)
+    }
+
+    /// Appends `action` on `user` to the audit trail; a guest acting (registration, login,
+    /// verification) is recorded as the user it acted as.
+    async fn record(&self, actor: &AuditContext, user: &User, action: &str) {
+        let actor = match actor.user_id {
+            Some(_) => actor.clone(),
+            None => AuditContext {
+                user_id: Some(user.user_id),
+                role: Some(user.role),
+                ..actor.clone()
+            },
+        };
+        self.audit
+            .record(&actor, action, ENTITY, user.user_id)
+            .await;
     }
 
     /// Read-modify-write under optimistic concurrency: the write only lands if nobody else

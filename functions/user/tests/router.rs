@@ -9,8 +9,11 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use http::{Request, StatusCode};
 use milkrun_auth::JwtKeys;
+use milkrun_domain::audit::AuditTrail;
 use milkrun_domain::events::EventType;
-use milkrun_local::{Database, InProcessBus, OutboxMailer, SqliteUsers};
+use milkrun_domain::page::PageRequest;
+use milkrun_domain::ports::AuditLog;
+use milkrun_local::{Database, InProcessBus, OutboxMailer, SqliteAuditLog, SqliteUsers};
 use milkrun_user::{MailSettings, UserService};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
@@ -18,6 +21,7 @@ use tower::ServiceExt as _;
 struct Harness {
     app: Router,
     bus: InProcessBus,
+    audit: Arc<SqliteAuditLog>,
     outbox: tempfile::TempDir,
     service: UserService,
 }
@@ -27,15 +31,25 @@ fn harness() -> Harness {
     let bus = InProcessBus::new();
     let outbox = tempfile::tempdir().unwrap();
     let mailer = Arc::new(OutboxMailer::new(outbox.path().to_path_buf()).unwrap());
-    let store = Arc::new(SqliteUsers::new(Database::in_memory().unwrap()));
+    let db = Database::in_memory().unwrap();
+    let store = Arc::new(SqliteUsers::new(db.clone()));
+    let audit = Arc::new(SqliteAuditLog::new(db));
     let mail = MailSettings {
         verify_email_url: "https://milkrun.test/verify?token=".into(),
     };
-    let service = UserService::new(store, Arc::new(bus.clone()), mailer, keys.clone(), mail);
+    let service = UserService::new(
+        store,
+        Arc::new(bus.clone()),
+        mailer,
+        keys.clone(),
+        mail,
+        AuditTrail::new(audit.clone()),
+    );
     let app = milkrun_http::app(milkrun_user::api(service.clone()), keys);
     Harness {
         app,
         bus,
+        audit,
         outbox,
         service,
     }
@@ -139,6 +153,27 @@ async fn registration_and_logins_publish_user_events_and_a_new_device_is_suspici
         [UserRegistered, UserLoggedIn, UserLoggedIn, SuspiciousLogin],
         "the first login is from the registering device"
     );
+    let user_id = h.bus.published()[0].data["userId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let trail = h
+        .audit
+        .for_entity(&user_id, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["USER_LOGGED_IN", "USER_LOGGED_IN", "USER_REGISTERED"],
+        "newest first"
+    );
+    assert_eq!(
+        (trail[0].ip.as_str(), trail[0].user_agent.as_str()),
+        ("192.168.7.7", "router-test")
+    );
+    assert_eq!(trail[2].user_id.map(|id| id.to_string()), Some(user_id));
     let suspicious = h.bus.published().pop().unwrap();
     assert_eq!(suspicious.data["ip"], "192.168.7.7");
     let everything = serde_json::to_string(&h.bus.published()).unwrap();

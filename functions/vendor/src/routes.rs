@@ -4,11 +4,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use milkrun_domain::page::PageRequest;
 use milkrun_domain::values::{Email, Pincode};
 use milkrun_domain::vendor::{Capacity, Vendor, VendorInput};
 use milkrun_domain::{DomainError, FieldErrors};
-use milkrun_http::{ApiError, ApiJson, ApiQuery, AuthUser, ErrorBody};
+use milkrun_http::{Actor, ApiError, ApiJson, ApiQuery, ErrorBody, Paging};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -83,6 +82,9 @@ pub struct VendorQuery {
     cursor: Option<String>,
 }
 
+/// Cursors of the active-vendor listing (the pincode lookup answers in one page).
+const VENDORS_SCOPE: &str = "vendors";
+
 fn vendor_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| DomainError::NotFound("vendor").into())
 }
@@ -91,18 +93,22 @@ fn vendor_id(raw: &str) -> Result<Uuid, ApiError> {
     responses((status = 200, body = VendorList), (status = 400, body = ErrorBody)))]
 async fn list_vendors(
     State(service): State<VendorService>,
+    paging: Paging,
     ApiQuery(query): ApiQuery<VendorQuery>,
 ) -> ApiResult<Json<VendorList>> {
     let mut errors = FieldErrors::new();
     let pincode = query
         .pincode
         .map(|raw| errors.check("pincode", Pincode::parse(&raw)));
-    let page = PageRequest::parse(query.limit.as_deref(), query.cursor, &mut errors);
+    let page = paging.request(
+        VENDORS_SCOPE,
+        query.limit.as_deref(),
+        query.cursor,
+        &mut errors,
+    );
     errors.into_result(|| ())?;
-    let page = service
-        .list(pincode.flatten(), &page)
-        .await?
-        .map(VendorView::from);
+    let page = service.list(pincode.flatten(), &page).await?;
+    let page = paging.seal(VENDORS_SCOPE, page).map(VendorView::from);
     Ok(Json(VendorList {
         items: page.items,
         next_cursor: page.next_cursor,
@@ -122,13 +128,13 @@ async fn get_vendor(
     responses((status = 201, body = VendorView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn create_vendor(
     State(service): State<VendorService>,
-    caller: AuthUser,
+    actor: Actor,
     ApiJson(body): ApiJson<VendorInput>,
 ) -> ApiResult<(StatusCode, Json<VendorView>)> {
-    caller.require_admin()?;
+    actor.user.require_admin()?;
     Ok((
         StatusCode::CREATED,
-        Json(service.create(body).await?.into()),
+        Json(service.create(body, &actor.audit).await?.into()),
     ))
 }
 
@@ -136,21 +142,23 @@ async fn create_vendor(
     responses((status = 200, body = VendorView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn patch_vendor(
     State(service): State<VendorService>,
-    caller: AuthUser,
+    actor: Actor,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<VendorInput>,
 ) -> ApiResult<Json<VendorView>> {
-    caller.require_admin()?;
-    Ok(Json(service.update(vendor_id(&id)?, body).await?.into()))
+    actor.user.require_admin()?;
+    let vendor = service.update(vendor_id(&id)?, body, &actor.audit).await?;
+    Ok(Json(vendor.into()))
 }
 
 #[utoipa::path(delete, path = "/vendors/{vendorId}", tag = "vendors", security(("bearer" = [])), params(("vendorId" = Uuid, Path)),
     responses((status = 200, body = VendorView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_vendor(
     State(service): State<VendorService>,
-    caller: AuthUser,
+    actor: Actor,
     Path(id): Path<String>,
 ) -> ApiResult<Json<VendorView>> {
-    caller.require_admin()?;
-    Ok(Json(service.deactivate(vendor_id(&id)?).await?.into()))
+    actor.user.require_admin()?;
+    let vendor = service.deactivate(vendor_id(&id)?, &actor.audit).await?;
+    Ok(Json(vendor.into()))
 }

@@ -3,28 +3,38 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use milkrun_domain::DomainError;
+use milkrun_domain::audit::{AuditContext, AuditTrail};
+use milkrun_domain::concurrency::update_with_retry;
 use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::VendorStore;
 use milkrun_domain::values::Pincode;
 use milkrun_domain::vendor::{Vendor, VendorInput};
-use milkrun_domain::{DomainError, StoreError};
 use uuid::Uuid;
 
-const MAX_UPDATE_ATTEMPTS: usize = 5;
+const ENTITY: &str = "VENDOR";
 
 #[derive(Clone)]
 pub struct VendorService {
     store: Arc<dyn VendorStore>,
+    audit: AuditTrail,
 }
 
 impl VendorService {
-    pub fn new(store: Arc<dyn VendorStore>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn VendorStore>, audit: AuditTrail) -> Self {
+        Self { store, audit }
     }
 
-    pub async fn create(&self, input: VendorInput) -> Result<Vendor, DomainError> {
+    pub async fn create(
+        &self,
+        input: VendorInput,
+        actor: &AuditContext,
+    ) -> Result<Vendor, DomainError> {
         let vendor = input.create(Utc::now())?;
         self.store.create(&vendor).await?;
+        self.audit
+            .record(actor, "VENDOR_CREATED", ENTITY, vendor.vendor_id)
+            .await;
         tracing::info!(vendor_id = %vendor.vendor_id, "vendor created");
         Ok(vendor)
     }
@@ -51,42 +61,44 @@ impl VendorService {
         }
     }
 
-    pub async fn update(&self, vendor_id: Uuid, input: VendorInput) -> Result<Vendor, DomainError> {
-        self.modify(vendor_id, |vendor| {
-            input.clone().apply_to(vendor, Utc::now())
-        })
-        .await
+    pub async fn update(
+        &self,
+        vendor_id: Uuid,
+        input: VendorInput,
+        actor: &AuditContext,
+    ) -> Result<Vendor, DomainError> {
+        self.modify(vendor_id, input, "VENDOR_UPDATED", actor).await
     }
 
     /// Deactivation hides the vendor from listings and pincode lookups; it stays readable.
-    pub async fn deactivate(&self, vendor_id: Uuid) -> Result<Vendor, DomainError> {
+    pub async fn deactivate(
+        &self,
+        vendor_id: Uuid,
+        actor: &AuditContext,
+    ) -> Result<Vendor, DomainError> {
         let input = VendorInput {
             is_active: Some(false),
             ..VendorInput::default()
         };
-        self.modify(vendor_id, |vendor| {
-            input.clone().apply_to(vendor, Utc::now())
-        })
-        .await
+        self.modify(vendor_id, input, "VENDOR_DEACTIVATED", actor)
+            .await
     }
 
-    /// Read-modify-write conditional on the version read, retried after a lost race.
     async fn modify(
         &self,
         vendor_id: Uuid,
-        change: impl Fn(Vendor) -> Result<Vendor, DomainError>,
+        input: VendorInput,
+        action: &str,
+        actor: &AuditContext,
     ) -> Result<Vendor, DomainError> {
-        for _ in 0..MAX_UPDATE_ATTEMPTS {
-            let changed = change(self.get(vendor_id).await?)?;
-            match self.store.update(changed).await {
-                Ok(saved) => return Ok(saved),
-                Err(StoreError::VersionConflict) => continue,
-                Err(StoreError::NotFound) => return Err(DomainError::NotFound("vendor")),
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(DomainError::Conflict(
-            "The vendor was changed concurrently; try again.",
-        ))
+        let saved = update_with_retry(
+            "vendor",
+            || self.get(vendor_id),
+            |vendor| input.clone().apply_to(vendor, Utc::now()),
+            |vendor| self.store.update(vendor),
+        )
+        .await?;
+        self.audit.record(actor, action, ENTITY, vendor_id).await;
+        Ok(saved)
     }
 }

@@ -1,5 +1,7 @@
 //! `milkrun`: the whole API on one machine, with embedded adapters and no AWS.
 
+mod demo;
+mod job;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -15,6 +17,9 @@ struct Cli {
 enum Command {
     /// Serve the whole API on the embedded store, bus and outbox.
     Serve(serve::ServeArgs),
+    /// Run a scheduled job by hand, over the same data folder.
+    #[command(subcommand)]
+    Job(job::Job),
 }
 
 #[tokio::main]
@@ -22,6 +27,7 @@ async fn main() -> std::process::ExitCode {
     milkrun_http::telemetry::init();
     let result = match Cli::parse().command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Job(job) => job::run(job).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

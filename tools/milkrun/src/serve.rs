@@ -7,9 +7,18 @@ use std::sync::Arc;
 use base64::Engine as _;
 use milkrun_auth::JwtKeys;
 use milkrun_auth::jwt::DEFAULT_ACCESS_TTL_SECS;
-use milkrun_local::{Database, InProcessBus, OutboxMailer, SqliteUsers, SqliteVendors};
+use milkrun_domain::audit::AuditTrail;
+use milkrun_inventory::InventoryService;
+use milkrun_local::{
+    Database, InProcessBus, OutboxMailer, SqliteAuditLog, SqliteInventory, SqliteProducts,
+    SqliteUsers, SqliteVendors,
+};
+use milkrun_product::ProductService;
+use milkrun_reporting::ReportingService;
 use milkrun_user::{MailSettings, UserService};
 use milkrun_vendor::VendorService;
+
+use crate::demo;
 use rand::RngCore;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -21,16 +30,41 @@ pub struct ServeArgs {
     addr: SocketAddr,
     /// Folder for the database, the generated JWT secret and the mail outbox.
     #[arg(long, default_value = "./.milkrun")]
-    data: PathBuf,
+    pub data: PathBuf,
+    /// Load the demo catalog (vendors, products, stock) unless it is there already.
+    #[arg(long)]
+    demo: bool,
+}
+
+/// The embedded adapters over one data folder, shared by `serve` and the jobs.
+pub struct LocalStores {
+    pub db: Database,
+    pub vendors: Arc<SqliteVendors>,
+    pub products: Arc<SqliteProducts>,
+    pub stock: Arc<SqliteInventory>,
+    pub audit: AuditTrail,
+}
+
+impl LocalStores {
+    pub fn open(data: &Path) -> Result<Self, BoxError> {
+        std::fs::create_dir_all(data)?;
+        let db = Database::open(&data.join("milkrun.db"))?;
+        Ok(Self {
+            vendors: Arc::new(SqliteVendors::new(db.clone())),
+            products: Arc::new(SqliteProducts::new(db.clone())),
+            stock: Arc::new(SqliteInventory::new(db.clone())),
+            audit: AuditTrail::new(Arc::new(SqliteAuditLog::new(db.clone()))),
+            db,
+        })
+    }
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
-    std::fs::create_dir_all(&args.data)?;
+    let stores = LocalStores::open(&args.data)?;
     let keys = Arc::new(JwtKeys::new(
         &jwt_secret(&args.data)?,
         DEFAULT_ACCESS_TTL_SECS,
     )?);
-    let db = Database::open(&args.data.join("milkrun.db"))?;
     let bus = Arc::new(InProcessBus::new());
     let mailer = Arc::new(OutboxMailer::new(args.data.join("outbox"))?);
     let mail = MailSettings {
@@ -38,18 +72,61 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
             .unwrap_or_else(|_| format!("http://{}/verify-email?token=", args.addr)),
     };
     let users = UserService::new(
-        Arc::new(SqliteUsers::new(db.clone())),
-        bus,
+        Arc::new(SqliteUsers::new(stores.db.clone())),
+        bus.clone(),
         mailer,
         keys.clone(),
         mail,
+        stores.audit.clone(),
     );
     bootstrap_admin(&users).await?;
-    let vendors = VendorService::new(Arc::new(SqliteVendors::new(db)));
-    let api = milkrun_user::api(users).merge(milkrun_vendor::api(vendors));
-    let app = milkrun_http::app(api, keys);
+    if args.demo {
+        load_demo(&stores).await?;
+    }
+    let app = milkrun_http::app(services(&stores, users, bus), keys);
     tracing::info!(data = %args.data.display(), "serving milkrun on http://{}", args.addr);
     milkrun_http::serve_socket(app, args.addr).await?;
+    Ok(())
+}
+
+/// Every service over the embedded stores, merged into one router.
+fn services(
+    stores: &LocalStores,
+    users: UserService,
+    bus: Arc<InProcessBus>,
+) -> utoipa_axum::router::OpenApiRouter {
+    let vendors = VendorService::new(stores.vendors.clone(), stores.audit.clone());
+    let products = ProductService::new(
+        stores.products.clone(),
+        stores.vendors.clone(),
+        stores.stock.clone(),
+        stores.audit.clone(),
+    );
+    let inventory = InventoryService::new(
+        stores.stock.clone(),
+        stores.products.clone(),
+        stores.vendors.clone(),
+        bus,
+        stores.audit.clone(),
+    );
+    let reporting = ReportingService {
+        audit: stores.audit.clone(),
+    };
+    milkrun_user::api(users)
+        .merge(milkrun_vendor::api(vendors))
+        .merge(milkrun_product::api(products))
+        .merge(milkrun_inventory::api(inventory))
+        .merge(milkrun_reporting::api(reporting))
+}
+
+async fn load_demo(stores: &LocalStores) -> Result<(), BoxError> {
+    let demo = demo::DemoStores {
+        vendors: stores.vendors.clone(),
+        products: stores.products.clone(),
+        stock: stores.stock.clone(),
+    };
+    let created = demo::load(&demo).await?;
+    tracing::info!(products_created = created, "demo catalog in place");
     Ok(())
 }
 

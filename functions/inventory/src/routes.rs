@@ -1,0 +1,135 @@
+//! The inventory service's HTTP surface. A VENDOR user reaches only its own vendor's rows,
+//! an admin every vendor's; everyone else is refused.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use milkrun_domain::inventory::{InventoryRow, StockKey, StockOperation, parse_threshold};
+use milkrun_domain::values::Role;
+use milkrun_domain::{DomainError, FieldErrors};
+use milkrun_http::{Actor, ApiError, ApiJson, ApiQuery, AuthUser, ErrorBody, Paging};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes as handlers;
+use uuid::Uuid;
+
+use crate::service::InventoryService;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The documented routes, before a service is bound (enough to describe them).
+pub fn routes() -> OpenApiRouter<InventoryService> {
+    OpenApiRouter::new()
+        .routes(handlers!(list_inventory))
+        .routes(handlers!(adjust_stock))
+}
+
+/// All inventory routes bound to the service.
+pub fn api(service: InventoryService) -> OpenApiRouter {
+    routes().with_state(service)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryList {
+    items: Vec<InventoryRow>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(rename_all = "camelCase")]
+pub struct InventoryQuery {
+    /// Whose stock (required).
+    vendor_id: Option<String>,
+    /// 1 to 100, default 20.
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `{operation, quantity, lowStockThreshold?}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StockChange {
+    /// ADD, SUBTRACT or SET.
+    operation: Option<String>,
+    /// Units: 1 to 1,000,000 for ADD and SUBTRACT, 0 to 1,000,000 for SET.
+    #[schema(value_type = Option<u32>)]
+    quantity: Option<serde_json::Value>,
+    /// Replaces the row's threshold (default 10 for a new row).
+    #[schema(value_type = Option<u32>)]
+    low_stock_threshold: Option<serde_json::Value>,
+}
+
+/// Admins reach every vendor's rows, a VENDOR user only its own (403 for another's).
+fn require_access(user: &AuthUser, vendor_id: Uuid) -> Result<(), ApiError> {
+    match user.role {
+        Role::Admin => Ok(()),
+        Role::Vendor if user.vendor_id == Some(vendor_id) => Ok(()),
+        Role::Vendor => Err(ApiError::forbidden(
+            "You can only manage your own vendor's stock.",
+        )),
+        _ => Err(ApiError::forbidden("Your role does not allow this action.")),
+    }
+}
+
+fn path_id(raw: &str, what: &'static str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| DomainError::NotFound(what).into())
+}
+
+#[utoipa::path(get, path = "/inventory", tag = "inventory", security(("bearer" = [])), params(InventoryQuery),
+    responses((status = 200, body = InventoryList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_inventory(
+    State(service): State<InventoryService>,
+    caller: AuthUser,
+    paging: Paging,
+    ApiQuery(query): ApiQuery<InventoryQuery>,
+) -> ApiResult<Json<InventoryList>> {
+    let mut errors = FieldErrors::new();
+    let vendor_id = match query.vendor_id.as_deref().map(Uuid::parse_str) {
+        Some(Ok(id)) => Some(id),
+        _ => {
+            errors.add("vendorId", "is required and must be a vendor id (UUID)");
+            None
+        }
+    };
+    let scope = format!("inventory|{vendor_id:?}");
+    let page = paging.request(&scope, query.limit.as_deref(), query.cursor, &mut errors);
+    let vendor_id = errors.into_result(|| vendor_id)?.unwrap_or_default();
+    require_access(&caller, vendor_id)?;
+    let page = paging.seal(&scope, service.list(vendor_id, &page).await?);
+    Ok(Json(InventoryList {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[utoipa::path(put, path = "/inventory/{vendorId}/{productId}/{variantId}", tag = "inventory", security(("bearer" = [])),
+    params(("vendorId" = Uuid, Path), ("productId" = Uuid, Path), ("variantId" = Uuid, Path)), request_body = StockChange,
+    responses((status = 200, body = InventoryRow), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn adjust_stock(
+    State(service): State<InventoryService>,
+    actor: Actor,
+    Path((vendor, product, variant)): Path<(String, String, String)>,
+    ApiJson(body): ApiJson<StockChange>,
+) -> ApiResult<Json<InventoryRow>> {
+    let key = StockKey {
+        vendor_id: path_id(&vendor, "vendor")?,
+        product_id: path_id(&product, "product")?,
+        variant_id: path_id(&variant, "variant")?,
+    };
+    require_access(&actor.user, key.vendor_id)?;
+    let operation = StockOperation::parse(body.operation.as_deref(), body.quantity.as_ref());
+    let mut errors = operation.as_ref().err().cloned().unwrap_or_default();
+    let threshold = body
+        .low_stock_threshold
+        .as_ref()
+        .and_then(|raw| errors.check("lowStockThreshold", parse_threshold(raw)));
+    let operation = errors
+        .into_result(|| operation.ok())?
+        .unwrap_or(StockOperation::Add(0));
+    let row = service
+        .adjust(key, operation, threshold, &actor.audit)
+        .await?;
+    Ok(Json(row))
+}

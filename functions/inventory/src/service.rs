@@ -1,0 +1,141 @@
+//! The inventory service's use cases, free of HTTP. Who may touch which vendor's rows is
+//! decided by the router before these run.
+
+use std::sync::Arc;
+
+use milkrun_domain::audit::{AuditContext, AuditTrail};
+use milkrun_domain::inventory::{InventoryRow, StockKey, StockOperation};
+use milkrun_domain::page::{Page, PageRequest};
+use milkrun_domain::ports::{EventPublisher, InventoryStore, ProductReads, VendorReads};
+use milkrun_domain::{DomainError, StoreError};
+use uuid::Uuid;
+
+use crate::reconcile::low_stock_event;
+
+const ENTITY: &str = "INVENTORY";
+
+#[derive(Clone)]
+pub struct InventoryService {
+    stock: Arc<dyn InventoryStore>,
+    products: Arc<dyn ProductReads>,
+    vendors: Arc<dyn VendorReads>,
+    events: Arc<dyn EventPublisher>,
+    audit: AuditTrail,
+}
+
+/// The audit trail's name for one stock row.
+pub fn row_entity_id(key: &StockKey) -> String {
+    format!("{}:{}:{}", key.vendor_id, key.product_id, key.variant_id)
+}
+
+/// Where a page of a vendor's rows resumes: after this (product, variant).
+fn row_cursor(row: &InventoryRow) -> String {
+    format!("{}:{}", row.product_id, row.variant_id)
+}
+
+fn parse_row_cursor(cursor: &str) -> Result<(Uuid, Uuid), StoreError> {
+    let (product, variant) = cursor.split_once(':').ok_or(StoreError::InvalidCursor)?;
+    let parse = |raw: &str| Uuid::parse_str(raw).map_err(|_| StoreError::InvalidCursor);
+    Ok((parse(product)?, parse(variant)?))
+}
+
+impl InventoryService {
+    pub fn new(
+        stock: Arc<dyn InventoryStore>,
+        products: Arc<dyn ProductReads>,
+        vendors: Arc<dyn VendorReads>,
+        events: Arc<dyn EventPublisher>,
+        audit: AuditTrail,
+    ) -> Self {
+        Self {
+            stock,
+            products,
+            vendors,
+            events,
+            audit,
+        }
+    }
+
+    async fn require_vendor(&self, vendor_id: Uuid) -> Result<(), DomainError> {
+        match self.vendors.get(vendor_id).await? {
+            Some(_) => Ok(()),
+            None => Err(DomainError::NotFound("vendor")),
+        }
+    }
+
+    /// One vendor's rows by product and variant, a page at a time.
+    pub async fn list(
+        &self,
+        vendor_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<InventoryRow>, DomainError> {
+        self.require_vendor(vendor_id).await?;
+        let after = page.cursor.as_deref().map(parse_row_cursor).transpose()?;
+        let mut rows = self.stock.for_vendor(vendor_id).await?;
+        rows.sort_by_key(|r| (r.product_id, r.variant_id));
+        let mut rows: Vec<InventoryRow> = rows
+            .into_iter()
+            .filter(|r| after.is_none_or(|after| (r.product_id, r.variant_id) > after))
+            .collect();
+        let limit = page.limit as usize;
+        let next_cursor = (rows.len() > limit).then(|| row_cursor(&rows[limit - 1]));
+        rows.truncate(limit);
+        Ok(Page {
+            items: rows,
+            next_cursor,
+        })
+    }
+
+    /// Applies `operation` to one row with a single conditional write. The vendor, the
+    /// product and its variant must exist and the product must list the vendor as a seller.
+    pub async fn adjust(
+        &self,
+        key: StockKey,
+        operation: StockOperation,
+        threshold: Option<u32>,
+        actor: &AuditContext,
+    ) -> Result<InventoryRow, DomainError> {
+        self.require_vendor(key.vendor_id).await?;
+        let product = self
+            .products
+            .get(key.product_id)
+            .await?
+            .ok_or(DomainError::NotFound("product"))?;
+        if !product
+            .variants
+            .iter()
+            .any(|v| v.variant_id == key.variant_id)
+        {
+            return Err(DomainError::NotFound("variant"));
+        }
+        if !product.vendor_ids.contains(&key.vendor_id) {
+            return Err(DomainError::Conflict(
+                "This vendor does not sell this product; add it to the product's vendorIds first.",
+            ));
+        }
+        let row = match self.stock.adjust(&key, operation, threshold).await {
+            Err(StoreError::InsufficientStock) => {
+                return Err(DomainError::Conflict(
+                    "Not enough stock: SUBTRACT would take it below zero. Nothing was changed.",
+                ));
+            }
+            other => other?,
+        };
+        self.audit
+            .record(actor, "STOCK_ADJUSTED", ENTITY, row_entity_id(&key))
+            .await;
+        if operation.went_low(&row, threshold.is_some()) {
+            self.announce_low_stock(&row, &actor.correlation_id).await;
+        }
+        Ok(row)
+    }
+
+    /// LOW_STOCK on inventory-events. The change is saved already; a failed publish is
+    /// logged, and the daily reconcile alerts about the row again.
+    async fn announce_low_stock(&self, row: &InventoryRow, correlation_id: &str) {
+        let event = low_stock_event(row, correlation_id);
+        if let Err(error) = self.events.publish(&event).await {
+            tracing::error!(error = %error, "LOW_STOCK event not published");
+        }
+    }
+}

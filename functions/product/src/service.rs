@@ -1,0 +1,195 @@
+//! The product service's use cases, free of HTTP.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::Utc;
+use milkrun_domain::audit::{AuditContext, AuditTrail};
+use milkrun_domain::concurrency::update_with_retry;
+use milkrun_domain::page::{Page, PageRequest};
+use milkrun_domain::ports::{ProductStore, StockLevels, VendorReads};
+use milkrun_domain::product::{Product, ProductFilter, ProductInput, VariantAvailability};
+use milkrun_domain::values::Pincode;
+use milkrun_domain::{DomainError, FieldErrors};
+use uuid::Uuid;
+
+const ENTITY: &str = "PRODUCT";
+
+/// A catalog query: the store's filter, plus the two criteria answered through vendors.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProductSearch {
+    pub filter: ProductFilter,
+    pub vendor_id: Option<Uuid>,
+    /// Sold by a vendor serving this pincode.
+    pub pincode: Option<Pincode>,
+}
+
+impl ProductSearch {
+    /// Names this exact listing, so a cursor is accepted back only with the same filters.
+    pub fn scope(&self) -> String {
+        format!(
+            "products|{:?}|{:?}|{:?}",
+            self.filter, self.vendor_id, self.pincode
+        )
+    }
+}
+
+#[derive(Clone)]
+pub struct ProductService {
+    products: Arc<dyn ProductStore>,
+    vendors: Arc<dyn VendorReads>,
+    stock: Arc<dyn StockLevels>,
+    audit: AuditTrail,
+}
+
+impl ProductService {
+    pub fn new(
+        products: Arc<dyn ProductStore>,
+        vendors: Arc<dyn VendorReads>,
+        stock: Arc<dyn StockLevels>,
+        audit: AuditTrail,
+    ) -> Self {
+        Self {
+            products,
+            vendors,
+            stock,
+            audit,
+        }
+    }
+
+    /// Active products matching `search`, newest first. A pincode becomes the set of vendors
+    /// serving it (one key lookup); no vendor there means an empty page without a scan.
+    pub async fn list(
+        &self,
+        search: ProductSearch,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, DomainError> {
+        let mut filter = search.filter;
+        filter.vendor_ids = search.vendor_id.map(|id| BTreeSet::from([id]));
+        if let Some(pincode) = &search.pincode {
+            let serving: BTreeSet<Uuid> = self
+                .vendors
+                .serving(pincode)
+                .await?
+                .into_iter()
+                .map(|v| v.vendor_id)
+                .collect();
+            filter.vendor_ids = Some(match filter.vendor_ids {
+                Some(asked) => asked.intersection(&serving).copied().collect(),
+                None => serving,
+            });
+        }
+        if filter.vendor_ids.as_ref().is_some_and(BTreeSet::is_empty) {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        Ok(self.products.list(&filter, page).await?)
+    }
+
+    pub async fn get(&self, product_id: Uuid) -> Result<Product, DomainError> {
+        self.products
+            .get(product_id)
+            .await?
+            .ok_or(DomainError::NotFound("product"))
+    }
+
+    /// The product with its availability per variant, read in one batch.
+    pub async fn get_with_availability(
+        &self,
+        product_id: Uuid,
+    ) -> Result<(Product, Vec<VariantAvailability>), DomainError> {
+        let product = self.get(product_id).await?;
+        let rows = self.stock.get_many(&product.stock_keys()).await?;
+        let availability = product.availability(&rows);
+        Ok((product, availability))
+    }
+
+    pub async fn create(
+        &self,
+        input: ProductInput,
+        actor: &AuditContext,
+    ) -> Result<Product, DomainError> {
+        let product = input.create(actor_id(actor)?, Utc::now())?;
+        self.require_vendors(&product.vendor_ids).await?;
+        self.products.create(&product).await?;
+        self.audit
+            .record(actor, "PRODUCT_CREATED", ENTITY, product.product_id)
+            .await;
+        tracing::info!(product_id = %product.product_id, "product created");
+        Ok(product)
+    }
+
+    pub async fn update(
+        &self,
+        product_id: Uuid,
+        input: ProductInput,
+        actor: &AuditContext,
+    ) -> Result<Product, DomainError> {
+        self.modify(product_id, input, "PRODUCT_UPDATED", actor)
+            .await
+    }
+
+    /// Deactivation hides the product from listings; it stays readable by id.
+    pub async fn deactivate(
+        &self,
+        product_id: Uuid,
+        actor: &AuditContext,
+    ) -> Result<Product, DomainError> {
+        let input = ProductInput {
+            is_active: Some(false),
+            ..ProductInput::default()
+        };
+        self.modify(product_id, input, "PRODUCT_DEACTIVATED", actor)
+            .await
+    }
+
+    async fn modify(
+        &self,
+        product_id: Uuid,
+        input: ProductInput,
+        action: &str,
+        actor: &AuditContext,
+    ) -> Result<Product, DomainError> {
+        let by = actor_id(actor)?;
+        if let Some(ids) = &input.vendor_ids {
+            self.require_vendors(ids).await?;
+        }
+        let saved = update_with_retry(
+            "product",
+            || self.get(product_id),
+            |product| input.clone().apply_to(product, by, Utc::now()),
+            |product| self.products.update(product),
+        )
+        .await?;
+        self.audit.record(actor, action, ENTITY, product_id).await;
+        Ok(saved)
+    }
+
+    /// 400 naming `vendorIds` unless every id is a vendor (one read each, in parallel).
+    async fn require_vendors(&self, ids: &[Uuid]) -> Result<(), DomainError> {
+        let unique: BTreeSet<Uuid> = ids.iter().copied().collect();
+        let found =
+            futures::future::try_join_all(unique.iter().map(|id| self.vendors.get(*id))).await?;
+        let unknown: Vec<String> = unique
+            .iter()
+            .zip(found)
+            .filter(|(_, vendor)| vendor.is_none())
+            .map(|(id, _)| id.to_string())
+            .collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::Validation(FieldErrors::single(
+                "vendorIds",
+                format!("names vendors that do not exist: {}", unknown.join(", ")),
+            )))
+        }
+    }
+}
+
+/// Products record who created and last changed them; only signed-in admins write.
+fn actor_id(actor: &AuditContext) -> Result<Uuid, DomainError> {
+    actor.user_id.ok_or(DomainError::Unauthorized)
+}
