@@ -121,3 +121,47 @@ pub fn assert_no_secrets(text: &str) {
         assert!(!text.contains(leak), "response leaks {leak}: {text}");
     }
 }
+
+/// A pincode no other test uses.
+pub fn fresh_pincode() -> String {
+    (100_000 + Uuid::new_v4().as_u128() % 900_000).to_string()
+}
+
+pub fn vendor_body(areas: &[&str]) -> Value {
+    json!({"name": "Nandi Dairy", "email": "orders@nandi.example", "phone": "+91 80 4000 1234",
+           "address": "4 Dairy Circle, Bengaluru", "serviceAreas": areas, "rating": 4.5,
+           "capacity": {"dailyOrderLimit": 300}})
+}
+
+pub async fn create_vendor(admin: &str, areas: &[&str]) -> Value {
+    let created = call(
+        Method::POST,
+        "/vendors",
+        Some(admin),
+        Some(vendor_body(areas)),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    created.body
+}
+
+/// A fresh user given `role` by the admin; logs in again so the token carries it.
+pub async fn user_with_role(admin: &str, role: &str, vendor_id: Option<&str>) -> String {
+    let email = unique_email();
+    let user_id = register(&email).await.body["userId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let change = call(
+        Method::PATCH,
+        &format!("/users/{user_id}"),
+        Some(admin),
+        Some(json!({"role": role, "vendorId": vendor_id})),
+    )
+    .await;
+    assert_eq!(change.status, StatusCode::OK, "{}", change.text);
+    login(&email, "correct horse battery").await.body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

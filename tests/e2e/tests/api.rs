@@ -527,6 +527,14 @@ async fn openapi_describes_every_route_and_docs_are_served() {
         ("/vendors/{vendorId}", "get"),
         ("/vendors/{vendorId}", "patch"),
         ("/vendors/{vendorId}", "delete"),
+        ("/products", "get"),
+        ("/products", "post"),
+        ("/products/{productId}", "get"),
+        ("/products/{productId}", "patch"),
+        ("/products/{productId}", "delete"),
+        ("/inventory", "get"),
+        ("/inventory/{vendorId}/{productId}/{variantId}", "put"),
+        ("/audit", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
