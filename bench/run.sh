@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 out=bench/results/latest.txt
 mkdir -p bench/results
 bash scripts/setup-tools.sh >/dev/null
-PATH="$PWD/.venv/bin:$PATH" cargo-lambda lambda build --release --arm64 --locked -p milkrun-user -p milkrun-authorizer -p milkrun-vendor -p milkrun-docs
+PATH="$PWD/.venv/bin:$PATH" cargo-lambda lambda build --release --arm64 --locked -p milkrun-user -p milkrun-authorizer -p milkrun-vendor -p milkrun-product -p milkrun-inventory -p milkrun-reporting -p milkrun-docs
 cargo build --release --locked -p milkrun -p milkrun-bench
 {
   echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(uname -m), rustc $(rustc --version | cut -d' ' -f2)"
