@@ -1,4 +1,7 @@
-//! `milkrun-bench argon2` and `milkrun-bench login`: figures for bench/README.md.
+//! `milkrun-bench argon2`, `login`, `rate` and `dynamodb-calls`: figures for bench/README.md.
+
+mod dynamodb_calls;
+mod rate;
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +32,17 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
+    /// GET `--url` at a fixed rate (open loop) and report latency percentiles.
+    Rate {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 500)]
+        rps: u32,
+        #[arg(long, default_value_t = 20)]
+        seconds: u32,
+    },
+    /// DynamoDB calls per request for each catalog route (run via run.py bench-calls).
+    DynamodbCalls,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -36,7 +50,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index]
 }
 
-fn report(name: &str, mut samples: Vec<Duration>, wall: Duration) {
+pub(crate) fn report(name: &str, mut samples: Vec<Duration>, wall: Duration) {
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
@@ -125,5 +139,7 @@ async fn main() {
             requests,
             concurrency,
         } => login(&base_url, requests, concurrency).await,
+        Command::Rate { url, rps, seconds } => rate::run(&url, rps, seconds).await,
+        Command::DynamodbCalls => dynamodb_calls::run().await,
     }
 }

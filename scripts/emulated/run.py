@@ -6,6 +6,7 @@
                     that routes by the template's own Api events; then the HTTP end-to-end
                     suite, the same one that runs against `milkrun serve`.
   run.py up         like e2e, but keeps serving until Ctrl-C (for trying it by hand).
+  run.py bench-calls   DynamoDB calls per request of each catalog route (milkrun-bench).
 Everything listens on 127.0.0.1 and is stopped on exit.
 """
 
@@ -129,6 +130,17 @@ def contract() -> int:
     return run(["cargo", "test", "-p", "milkrun-aws", "--", "--test-threads=4", *sys.argv[2:]], env)
 
 
+def bench_calls() -> int:
+    endpoint = start_moto()
+    emulation = Emulation(endpoint, parameters(), prefix="bench-")
+    emulation.create_all()
+    env = aws_env(endpoint)
+    for variable, logical in (("VENDORS_TABLE", "VendorsTable"), ("PRODUCTS_TABLE", "ProductsTable"),
+                              ("INVENTORY_TABLE", "InventoryTable"), ("AUDIT_TABLE", "AuditTable")):
+        env[variable] = emulation.physical[logical]
+    return run(["cargo", "run", "-q", "-p", "milkrun-bench", "--", "dynamodb-calls"], env)
+
+
 # ---------------------------------------------------------------- API Gateway stand-in
 def route_pattern(path: str) -> re.Pattern:
     regex = re.sub(r"\{[^}]+\+\}", ".*", path)
@@ -224,6 +236,8 @@ def main() -> int:
     try:
         if mode == "contract":
             return contract()
+        if mode == "bench-calls":
+            return bench_calls()
         if mode in ("e2e", "up"):
             return e2e(keep_running=mode == "up")
         raise SystemExit(__doc__)

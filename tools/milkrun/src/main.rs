@@ -1,6 +1,5 @@
 //! `milkrun`: the whole API on one machine, with embedded adapters and no AWS.
 
-mod demo;
 mod job;
 mod serve;
 

@@ -18,7 +18,7 @@ use milkrun_reporting::ReportingService;
 use milkrun_user::{MailSettings, UserService};
 use milkrun_vendor::VendorService;
 
-use crate::demo;
+use milkrun_tool::demo;
 use rand::RngCore;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

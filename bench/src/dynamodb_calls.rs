@@ -1,0 +1,171 @@
+//! DynamoDB calls per request for each catalog route: the real product, vendor and
+//! inventory routers over the real DynamoDB adapters (on moto, tables from template.yaml),
+//! with an SDK interceptor counting every call that goes on the wire, retries included.
+//! Run through `scripts/emulated/run.py bench-calls`, which provides the tables.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use axum::body::Body;
+use http::Request;
+use milkrun_auth::JwtKeys;
+use milkrun_aws::{DynamoDbAuditLog, DynamoDbInventory, DynamoDbProducts, DynamoDbVendors};
+use milkrun_domain::audit::AuditTrail;
+use milkrun_domain::values::Role;
+use milkrun_local::InProcessBus;
+use milkrun_tool::demo::{self, DemoStores, demo_id};
+use serde_json::json;
+use tower::ServiceExt as _;
+
+type Calls = Arc<Mutex<BTreeMap<String, usize>>>;
+
+/// Counts DynamoDB operations by their `X-Amz-Target` (one per HTTP call to DynamoDB).
+#[derive(Debug, Clone, Default)]
+struct CountCalls(Calls);
+
+impl Intercept for CountCalls {
+    fn name(&self) -> &'static str {
+        "CountCalls"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("unknown")
+            .trim_start_matches("DynamoDB_20120810.")
+            .to_owned();
+        *self.0.lock().unwrap().entry(target).or_default() += 1;
+        Ok(())
+    }
+}
+
+fn table(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name}: run via scripts/emulated/run.py bench-calls"))
+}
+
+pub async fn run() {
+    let counter = CountCalls::default();
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(counter.clone())
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let vendors = Arc::new(DynamoDbVendors::new(client.clone(), table("VENDORS_TABLE")));
+    let products = Arc::new(DynamoDbProducts::new(
+        client.clone(),
+        table("PRODUCTS_TABLE"),
+    ));
+    let stock = Arc::new(DynamoDbInventory::new(
+        client.clone(),
+        table("INVENTORY_TABLE"),
+    ));
+    let audit = AuditTrail::new(Arc::new(DynamoDbAuditLog::new(
+        client,
+        table("AUDIT_TABLE"),
+    )));
+    demo::load(&DemoStores {
+        vendors: vendors.clone(),
+        products: products.clone(),
+        stock: stock.clone(),
+    })
+    .await
+    .unwrap();
+    let keys = Arc::new(JwtKeys::new(b"bench-secret-bench-secret-bench-secret", 3600).unwrap());
+    let admin = keys
+        .issue_access(uuid::Uuid::now_v7(), Role::Admin, None)
+        .unwrap();
+    let api = milkrun_product::api(milkrun_product::ProductService::new(
+        products.clone(),
+        vendors.clone(),
+        stock.clone(),
+        audit.clone(),
+    ))
+    .merge(milkrun_vendor::api(milkrun_vendor::VendorService::new(
+        vendors.clone(),
+        audit.clone(),
+    )))
+    .merge(milkrun_inventory::api(
+        milkrun_inventory::InventoryService::new(
+            stock,
+            products,
+            vendors,
+            Arc::new(InProcessBus::new()),
+            audit,
+        ),
+    ));
+    let app = milkrun_http::app(api, keys);
+    let vendor = demo_id("vendor", "Nandi Dairy Farms");
+    let product = demo_id("product", "Toned Milk");
+    let variant = demo_id("variant", "Toned Milk/1L");
+    let routes: Vec<(&str, String, Option<serde_json::Value>)> = vec![
+        ("GET", "/products".into(), None),
+        ("GET", "/products?category=GHEE".into(), None),
+        ("GET", "/products?pincode=560034".into(), None),
+        (
+            "GET",
+            "/products?q=milk&pincode=560066&maxPrice=6000".into(),
+            None,
+        ),
+        ("GET", format!("/products/{product}"), None),
+        (
+            "POST",
+            "/products".into(),
+            Some(json!({"name": "Bench Lassi", "category": "OTHER",
+            "variants": [{"name": "200ml", "price": {"amount": 2500}}], "vendorIds": [vendor]})),
+        ),
+        (
+            "PATCH",
+            format!("/products/{product}"),
+            Some(json!({"description": "Toned milk, 3% fat."})),
+        ),
+        ("GET", "/vendors".into(), None),
+        ("GET", "/vendors?pincode=560076".into(), None),
+        ("GET", format!("/vendors/{vendor}"), None),
+        (
+            "PATCH",
+            format!("/vendors/{vendor}"),
+            Some(json!({"rating": 4.7})),
+        ),
+        ("GET", format!("/inventory?vendorId={vendor}"), None),
+        (
+            "PUT",
+            format!("/inventory/{vendor}/{product}/{variant}"),
+            Some(json!({"operation": "ADD", "quantity": 5})),
+        ),
+        (
+            "PUT",
+            format!("/inventory/{vendor}/{product}/{variant}"),
+            Some(json!({"operation": "SUBTRACT", "quantity": 1000000})),
+        ),
+    ];
+    println!("| route | status | DynamoDB calls | by operation |\n|---|---|---|---|");
+    for (method, path, body) in routes {
+        counter.0.lock().unwrap().clear();
+        let request = Request::builder()
+            .method(method)
+            .uri(&path)
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "application/json")
+            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_default())
+            .unwrap();
+        let status = app.clone().oneshot(request).await.unwrap().status();
+        let calls = counter.0.lock().unwrap().clone();
+        let total: usize = calls.values().sum();
+        let detail: Vec<String> = calls.iter().map(|(op, n)| format!("{op} × {n}")).collect();
+        println!(
+            "| {method} {path} | {} | {total} | {} |",
+            status.as_u16(),
+            detail.join(", ")
+        );
+    }
+}

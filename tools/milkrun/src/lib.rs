@@ -1,0 +1,3 @@
+//! What the `milkrun` tool shares with the benchmarks: the demo catalog.
+
+pub mod demo;
