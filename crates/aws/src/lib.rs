@@ -13,7 +13,7 @@ pub mod sns_bus;
 pub mod sparse_index;
 pub mod transaction;
 
-pub use config::{ConfigError, audit_trail, jwt_keys, required_env, sdk_config};
+pub use config::{CatalogStores, ConfigError, audit_trail, jwt_keys, required_env, sdk_config};
 pub use dynamodb_audit::DynamoDbAuditLog;
 pub use dynamodb_inventory::DynamoDbInventory;
 pub use dynamodb_products::DynamoDbProducts;

@@ -2,10 +2,7 @@
 
 use std::sync::Arc;
 
-use milkrun_aws::{
-    DynamoDbInventory, DynamoDbProducts, DynamoDbVendors, SnsBus, audit_trail, jwt_keys,
-    required_env, sdk_config,
-};
+use milkrun_aws::{CatalogStores, SnsBus, audit_trail, jwt_keys, sdk_config};
 use milkrun_inventory::InventoryService;
 
 #[tokio::main]
@@ -14,19 +11,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     let keys = jwt_keys()?;
     let aws = sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let catalog = CatalogStores::from_env(&dynamodb)?;
     let service = InventoryService::new(
-        Arc::new(DynamoDbInventory::new(
-            dynamodb.clone(),
-            required_env("INVENTORY_TABLE")?,
-        )),
-        Arc::new(DynamoDbProducts::new(
-            dynamodb.clone(),
-            required_env("PRODUCTS_TABLE")?,
-        )),
-        Arc::new(DynamoDbVendors::new(
-            dynamodb.clone(),
-            required_env("VENDORS_TABLE")?,
-        )),
+        catalog.stock,
+        catalog.products,
+        catalog.vendors,
         Arc::new(SnsBus::from_env(aws_sdk_sns::Client::new(&aws))),
         audit_trail(&dynamodb)?,
     );

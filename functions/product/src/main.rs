@@ -1,11 +1,6 @@
 //! The product Lambda: wiring only.
 
-use std::sync::Arc;
-
-use milkrun_aws::{
-    DynamoDbInventory, DynamoDbProducts, DynamoDbVendors, audit_trail, jwt_keys, required_env,
-    sdk_config,
-};
+use milkrun_aws::{CatalogStores, audit_trail, jwt_keys, sdk_config};
 use milkrun_product::ProductService;
 
 #[tokio::main]
@@ -13,19 +8,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     milkrun_http::telemetry::init();
     let keys = jwt_keys()?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let catalog = CatalogStores::from_env(&dynamodb)?;
     let service = ProductService::new(
-        Arc::new(DynamoDbProducts::new(
-            dynamodb.clone(),
-            required_env("PRODUCTS_TABLE")?,
-        )),
-        Arc::new(DynamoDbVendors::new(
-            dynamodb.clone(),
-            required_env("VENDORS_TABLE")?,
-        )),
-        Arc::new(DynamoDbInventory::new(
-            dynamodb.clone(),
-            required_env("INVENTORY_TABLE")?,
-        )),
+        catalog.products,
+        catalog.vendors,
+        catalog.stock,
         audit_trail(&dynamodb)?,
     );
     milkrun_http::serve_lambda(milkrun_http::finish(

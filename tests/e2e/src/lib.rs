@@ -65,6 +65,18 @@ pub fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
     }
 }
 
+/// A 400 `VALIDATION_ERROR` whose details name each of `fields`.
+pub fn assert_fields(reply: &Reply, fields: &[&str]) {
+    assert_error(reply, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    for field in fields {
+        assert!(
+            reply.body["details"]["fields"][field].is_string(),
+            "{field} not named: {}",
+            reply.text
+        );
+    }
+}
+
 pub fn unique_email() -> String {
     format!("user-{}@E2E.milkrun.test", Uuid::new_v4().simple())
 }
