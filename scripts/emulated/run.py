@@ -13,6 +13,7 @@ Everything listens on 127.0.0.1 and is stopped on exit.
 from __future__ import annotations
 
 import http.client
+import json
 import http.server
 import os
 import re
@@ -195,7 +196,7 @@ class GatewayHandler(http.server.BaseHTTPRequestHandler):
 def start_functions(endpoint: str) -> tuple[str, Emulation]:
     emulation = Emulation(endpoint, parameters(), prefix="e2e-")
     emulation.create_all()
-    binaries = [spec["binary"] for spec in emulation.functions().values() if spec["routes"]]
+    binaries = [spec["binary"] for spec in emulation.functions().values() if spec["routes"]] + ["reconcile-stock"]
     # Build first, so that each cargo lambda watch's own build is only a check.
     subprocess.check_call(["cargo", "build", *[arg for b in binaries for arg in ("--bin", b)]], cwd=ROOT)
     routes = []
@@ -218,16 +219,52 @@ def start_functions(endpoint: str) -> tuple[str, Emulation]:
     return f"http://127.0.0.1:{gateway_port}", emulation
 
 
+def scheduled_reconcile(emulation: Emulation, endpoint: str) -> int:
+    """The scheduled reconcile Lambda, invoked with an EventBridge event from events/, after
+    the HTTP suite left rows under their threshold: its admin alerts must reach a queue
+    subscribed to the admin-alerts topic, one per row it reports."""
+    sqs, sns = emulation.client("sqs"), emulation.client("sns")
+    queue = sqs.create_queue(QueueName="e2e-admin-alerts-probe")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=emulation.physical["AdminAlertsTopic"], Protocol="sqs", Endpoint=queue_arn,
+                  Attributes={"RawMessageDelivery": "true"})
+    spec = emulation.functions()["ReconcileStockFunction"]
+    port = free_port()
+    env = {**aws_env(endpoint), **spec["env"], "CARGO_LAMBDA_INVOKE_PORT": str(port)}
+    spawn([str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
+           "--bin", "reconcile-stock"], env=env, log=ROOT / "target" / "watch-reconcile-stock.log")
+    wait_http(f"http://127.0.0.1:{port}/", 300, ok=lambda status: True)
+    output = subprocess.check_output(
+        [str(VENV_BIN / "cargo-lambda"), "lambda", "invoke", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
+         "--data-file", "events/scheduled-reconcile-stock.json", "reconcile-stock"], cwd=ROOT, env=env, timeout=600)
+    report = json.loads(output)
+    alerts = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        if not batch:
+            break
+        alerts += [json.loads(m["Body"]) for m in batch]
+    print(f"reconcile-stock: {report}; {len(alerts)} admin alerts received", flush=True)
+    ok = (report["rowsBelowThreshold"] >= 1 and report["alertsFailed"] == 0
+          and len(alerts) == report["alertsPublished"] == report["rowsBelowThreshold"]
+          and all(a["eventType"] == "LOW_STOCK" and a["data"]["stock"] < a["data"]["lowStockThreshold"] for a in alerts)
+          and all(a["correlationId"] == "7bf73129-1428-4cd3-a780-95db273d1602" for a in alerts))
+    if not ok:
+        print("the scheduled reconcile did not alert once per low row", file=sys.stderr, flush=True)
+    return 0 if ok else 1
+
+
 def e2e(keep_running: bool) -> int:
     endpoint = start_moto()
-    base_url, _ = start_functions(endpoint)
+    base_url, emulation = start_functions(endpoint)
     print(f"emulated API on {base_url} (moto at {endpoint})", flush=True)
     if keep_running:
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
         return 0
     env = {**os.environ, "MILKRUN_E2E_BASE_URL": base_url, "MILKRUN_E2E_ADMIN_EMAIL": ADMIN_EMAIL,
            "MILKRUN_E2E_ADMIN_PASSWORD": ADMIN_PASSWORD, "MILKRUN_E2E_TARGET": "emulated-aws"}
-    return run(["cargo", "test", "-p", "milkrun-e2e", "--", "--test-threads=4", *sys.argv[2:]], env)
+    suite = run(["cargo", "test", "-p", "milkrun-e2e", "--", "--test-threads=4", *sys.argv[2:]], env)
+    return suite or scheduled_reconcile(emulation, endpoint)
 
 
 def main() -> int:

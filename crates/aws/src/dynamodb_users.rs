@@ -5,6 +5,7 @@
 //! The sparse index `ByCreatedAt` (only user items carry `listKey`) lists users newest first.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -19,9 +20,11 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use uuid::Uuid;
 
 use crate::sparse_index;
-use crate::transaction;
+use crate::transaction::{self, Cancelled};
 
 const LIST_KEY: &str = "USER";
+/// Registrations that collide with a concurrent transaction are tried this often.
+const MAX_CONFLICT_RETRIES: u32 = 4;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -103,10 +106,18 @@ impl UserRegistry for DynamoDbUsers {
             self.conditional_put(user_item(user)?)?,
             self.conditional_put(claim)?,
         ];
-        match transaction::write(&self.client, items, "creating a user").await? {
-            None => Ok(()),
-            Some(_) => Err(StoreError::AlreadyExists),
+        // A transaction that collided with another on the same email is tried again: the
+        // other one may yet fail, and only a failed condition proves the email is taken.
+        for attempt in 0..MAX_CONFLICT_RETRIES {
+            match transaction::write(&self.client, items.clone(), "creating a user").await? {
+                None => return Ok(()),
+                Some(Cancelled::Condition) => return Err(StoreError::AlreadyExists),
+                Some(Cancelled::Conflict) => {
+                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                }
+            }
         }
+        Err(StoreError::AlreadyExists)
     }
 }
 
