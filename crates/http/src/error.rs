@@ -135,13 +135,9 @@ impl From<DomainError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
-            tracing::warn!(
-                status = self.status.as_u16(),
-                code = self.code,
-                "request failed"
-            );
-        } else {
+        // A 5xx was logged with its cause where it was made (`internal`); the middleware
+        // logs every outcome once more with its status, so only refusals add their code here.
+        if !self.status.is_server_error() {
             tracing::info!(
                 status = self.status.as_u16(),
                 code = self.code,
