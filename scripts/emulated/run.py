@@ -203,6 +203,17 @@ class GatewayHandler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = proxy
 
 
+def watch(spec: dict, endpoint: str) -> tuple[int, dict[str, str]]:
+    """Serves one function's binary under `cargo lambda watch` with its template environment."""
+    port = free_port()
+    env = {**aws_env(endpoint), **spec["env"], "CARGO_LAMBDA_INVOKE_PORT": str(port)}
+    spawn(
+        [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port), "--bin", spec["binary"]],
+        env=env, log=ROOT / "target" / f"watch-{spec['binary']}.log",
+    )
+    return port, env
+
+
 def start_functions(endpoint: str) -> tuple[str, Emulation]:
     emulation = Emulation(endpoint, parameters(), prefix="e2e-")
     emulation.create_all()
@@ -212,13 +223,8 @@ def start_functions(endpoint: str) -> tuple[str, Emulation]:
     routes = []
     for logical, spec in emulation.functions().items():
         if not spec["routes"]:
-            continue  # the authorizer: the functions verify tokens themselves here
-        port = free_port()
-        env = {**aws_env(endpoint), **spec["env"], "CARGO_LAMBDA_INVOKE_PORT": str(port)}
-        spawn(
-            [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port), "--bin", spec["binary"]],
-            env=env, log=ROOT / "target" / f"watch-{spec['binary']}.log",
-        )
+            continue  # the authorizer (functions verify tokens themselves here); the scheduled reconcile, invoked after the suite
+        port, _ = watch(spec, endpoint)
         routes += [(method, route_pattern(path), spec["binary"], port) for method, path in spec["routes"]]
         # Any answer from the function itself (our 404 for an unknown path) means it is up.
         wait_http(f"http://127.0.0.1:{port}/lambda-url/{spec['binary']}/__ready", 900, ok=lambda s: s == 404)
@@ -238,11 +244,7 @@ def scheduled_reconcile(emulation: Emulation, endpoint: str) -> int:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=emulation.physical["AdminAlertsTopic"], Protocol="sqs", Endpoint=queue_arn,
                   Attributes={"RawMessageDelivery": "true"})
-    spec = emulation.functions()["ReconcileStockFunction"]
-    port = free_port()
-    env = {**aws_env(endpoint), **spec["env"], "CARGO_LAMBDA_INVOKE_PORT": str(port)}
-    spawn([str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
-           "--bin", "reconcile-stock"], env=env, log=ROOT / "target" / "watch-reconcile-stock.log")
+    port, env = watch(emulation.functions()["ReconcileStockFunction"], endpoint)
     # Only a TCP connect: any HTTP request to watch's port would itself invoke the function.
     wait_port(port, 300)
     output = subprocess.check_output(

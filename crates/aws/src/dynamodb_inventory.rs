@@ -22,6 +22,7 @@ use milkrun_domain::ports::{StockAdjustments, StockLevels, StockReservations};
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 use uuid::Uuid;
 
+use crate::attributes::{n, s};
 use crate::transaction::{self, Cancelled};
 
 type Item = HashMap<String, AttributeValue>;
@@ -34,14 +35,6 @@ const BATCH_GET_LIMIT: usize = 100;
 pub struct DynamoDbInventory {
     client: Client,
     table: String,
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: u32) -> AttributeValue {
-    AttributeValue::N(value.to_string())
 }
 
 fn row_key(key: &StockKey) -> Item {
@@ -159,18 +152,23 @@ impl DynamoDbInventory {
         Ok(rows)
     }
 
-    async fn reservation(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError> {
+    /// One item by key, read consistently (stock and reservations must see the last write).
+    async fn get_item(&self, key: Item, context: &'static str) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(reservation_key(order_id)))
+            .set_key(Some(key))
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::backend("reading a reservation", e.into_service_error()))?;
-        output
-            .item
+            .map_err(|e| StoreError::backend(context, e.into_service_error()))?;
+        Ok(output.item)
+    }
+
+    async fn reservation(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError> {
+        self.get_item(reservation_key(order_id), "reading a reservation")
+            .await?
             .map(|item| decode_reservation(&item, order_id))
             .transpose()
     }
@@ -247,16 +245,10 @@ impl DynamoDbInventory {
 #[async_trait]
 impl StockLevels for DynamoDbInventory {
     async fn get(&self, key: &StockKey) -> Result<Option<InventoryRow>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(row_key(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("reading stock", e.into_service_error()))?;
-        output.item.map(decode_row).transpose()
+        self.get_item(row_key(key), "reading stock")
+            .await?
+            .map(decode_row)
+            .transpose()
     }
 
     async fn for_vendor(&self, vendor_id: Uuid) -> Result<Vec<InventoryRow>, StoreError> {

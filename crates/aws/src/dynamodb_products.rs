@@ -15,6 +15,7 @@ use milkrun_domain::product::{Product, ProductFilter};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use uuid::Uuid;
 
+use crate::attributes::s;
 use crate::sparse_index;
 
 const LIST_KEY: &str = "PRODUCT";
@@ -27,10 +28,6 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoDbProducts {
     client: Client,
     table: String,
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
 }
 
 fn product_item(product: &Product) -> Result<Item, StoreError> {

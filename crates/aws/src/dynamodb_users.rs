@@ -19,6 +19,7 @@ use milkrun_domain::values::Email;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use uuid::Uuid;
 
+use crate::attributes::{backend, s};
 use crate::sparse_index;
 use crate::transaction::{self, Cancelled};
 
@@ -39,16 +40,6 @@ fn user_pk(user_id: Uuid) -> String {
 
 fn email_pk(email: &Email) -> String {
     format!("EMAIL#{email}")
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn backend<E: std::error::Error + Send + Sync + 'static>(
-    context: &'static str,
-) -> impl Fn(E) -> StoreError {
-    move |error| StoreError::backend(context, error)
 }
 
 fn user_item(user: &User) -> Result<Item, StoreError> {

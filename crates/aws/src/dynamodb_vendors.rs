@@ -17,6 +17,7 @@ use milkrun_domain::vendor::Vendor;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use uuid::Uuid;
 
+use crate::attributes::{backend, s};
 use crate::sparse_index;
 use crate::transaction;
 
@@ -28,16 +29,6 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoDbVendors {
     client: Client,
     table: String,
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn backend<E: std::error::Error + Send + Sync + 'static>(
-    context: &'static str,
-) -> impl Fn(E) -> StoreError {
-    move |error| StoreError::backend(context, error)
 }
 
 fn vendor_key(vendor_id: Uuid) -> Item {

@@ -1,6 +1,7 @@
 //! Adapters on the AWS SDKs. Clients are built once at init from the standard SDK
 //! configuration, so `AWS_ENDPOINT_URL` points them at an emulator such as moto.
 
+mod attributes;
 pub mod config;
 pub mod cursor;
 pub mod dynamodb_audit;

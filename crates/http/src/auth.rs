@@ -50,13 +50,22 @@ impl AuthUser {
 #[derive(Clone)]
 pub struct Verifier(pub Arc<JwtKeys>);
 
+impl Verifier {
+    /// The keys of the request, or a 500 if the router was never finished.
+    pub(crate) fn keys(parts: &Parts) -> Result<Arc<JwtKeys>, ApiError> {
+        parts
+            .extensions
+            .get::<Verifier>()
+            .map(|verifier| verifier.0.clone())
+            .ok_or_else(|| ApiError::internal(&"router was not finished with milkrun_http::finish"))
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let Verifier(keys) = parts.extensions.get::<Verifier>().cloned().ok_or_else(|| {
-            ApiError::internal(&"router was not finished with milkrun_http::finish")
-        })?;
+        let keys = Verifier::keys(parts)?;
         let header = parts
             .headers
             .get(AUTHORIZATION)

@@ -47,9 +47,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let Verifier(keys) = parts.extensions.get::<Verifier>().cloned().ok_or_else(|| {
-            ApiError::internal(&"router was not finished with milkrun_http::finish")
-        })?;
-        Ok(Paging(keys))
+        Ok(Paging(Verifier::keys(parts)?))
     }
 }

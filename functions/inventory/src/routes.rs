@@ -95,7 +95,7 @@ async fn list_inventory(
     };
     let scope = format!("inventory|{vendor_id:?}");
     let page = paging.request(&scope, query.limit.as_deref(), query.cursor, &mut errors);
-    let vendor_id = errors.into_result(|| vendor_id)?.unwrap_or_default();
+    let vendor_id = errors.into_result(|| vendor_id.expect("checked"))?;
     require_access(&caller, vendor_id)?;
     let page = paging.seal(&scope, service.list(vendor_id, &page).await?);
     Ok(Json(InventoryList {
@@ -125,9 +125,7 @@ async fn adjust_stock(
         .low_stock_threshold
         .as_ref()
         .and_then(|raw| errors.check("lowStockThreshold", parse_threshold(raw)));
-    let operation = errors
-        .into_result(|| operation.ok())?
-        .unwrap_or(StockOperation::Add(0));
+    let operation = errors.into_result(|| operation.expect("checked"))?;
     let row = service
         .adjust(key, operation, threshold, &actor.audit)
         .await?;

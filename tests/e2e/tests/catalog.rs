@@ -54,6 +54,29 @@ async fn stocked_setup(admin: &str) -> (String, String, String, String, String) 
     (vendor, text(&product["productId"]), variant, pincode, name)
 }
 
+/// One entity's audit trail, read as the admin.
+async fn audit_trail(admin: &str, entity_id: &str) -> Reply {
+    let trail = call(
+        Method::GET,
+        &format!("/audit?entityId={entity_id}"),
+        Some(admin),
+        None,
+    )
+    .await;
+    assert_eq!(trail.status, StatusCode::OK, "{}", trail.text);
+    trail
+}
+
+/// The actions of a trail, newest first.
+fn actions(trail: &Reply) -> Vec<&str> {
+    trail.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect()
+}
+
 async fn put_stock(token: Option<&str>, path: &str, body: Value) -> Reply {
     call(Method::PUT, path, token, Some(body)).await
 }
@@ -429,22 +452,9 @@ async fn every_change_is_in_the_audit_trail() {
         Some(json!({"description": "x"})),
     )
     .await;
-    let trail = call(
-        Method::GET,
-        &format!("/audit?entityId={product}"),
-        Some(&admin),
-        None,
-    )
-    .await;
-    assert_eq!(trail.status, StatusCode::OK, "{}", trail.text);
-    let actions: Vec<&str> = trail.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let trail = audit_trail(&admin, &product).await;
     assert_eq!(
-        actions,
+        actions(&trail),
         ["PRODUCT_UPDATED", "PRODUCT_CREATED"],
         "newest first"
     );
@@ -458,13 +468,7 @@ async fn every_change_is_in_the_audit_trail() {
         entry["ip"].is_string() && entry["correlationId"].is_string() && entry["at"].is_string()
     );
     let row = format!("{vendor}:{product}:{variant}");
-    let stock_trail = call(
-        Method::GET,
-        &format!("/audit?entityId={row}"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    let stock_trail = audit_trail(&admin, &row).await;
     assert_eq!(
         stock_trail.body["items"][0]["action"], "STOCK_ADJUSTED",
         "{}",
@@ -474,30 +478,12 @@ async fn every_change_is_in_the_audit_trail() {
         stock_trail.body["items"][0]["correlationId"],
         json!(correlation)
     );
-    let vendor_trail = call(
-        Method::GET,
-        &format!("/audit?entityId={vendor}"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    let vendor_trail = audit_trail(&admin, &vendor).await;
     assert_eq!(vendor_trail.body["items"][0]["action"], "VENDOR_CREATED");
     let (user_id, _) = new_customer().await;
-    let user_trail = call(
-        Method::GET,
-        &format!("/audit?entityId={user_id}"),
-        Some(&admin),
-        None,
-    )
-    .await;
-    let actions: Vec<&str> = user_trail.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let user_trail = audit_trail(&admin, &user_id).await;
     assert_eq!(
-        actions,
+        actions(&user_trail),
         ["USER_LOGGED_IN", "USER_REGISTERED"],
         "{}",
         user_trail.text
