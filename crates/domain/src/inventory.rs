@@ -14,6 +14,8 @@ use crate::values::InvalidValue;
 
 /// The most units one operation or one order line may move.
 pub const MAX_QUANTITY: u32 = 1_000_000;
+/// The most sellable units one row may hold (SPEC §3): a change past it is refused.
+pub const MAX_STOCK: u32 = 1_000_000_000;
 /// The threshold a new row starts with when none is given.
 pub const DEFAULT_LOW_STOCK_THRESHOLD: u32 = 10;
 
@@ -35,9 +37,27 @@ pub struct InventoryRow {
     pub reserved: u32,
     pub low_stock_threshold: u32,
     pub updated_at: DateTime<Utc>,
+    /// Guards each change with a compare-and-swap; not part of the API.
+    #[serde(default, skip_serializing)]
+    #[schema(ignore)]
+    pub version: u64,
 }
 
 impl InventoryRow {
+    /// A row that does not exist yet: nothing in stock, the default threshold.
+    pub fn empty(key: StockKey, now: DateTime<Utc>) -> Self {
+        Self {
+            vendor_id: key.vendor_id,
+            product_id: key.product_id,
+            variant_id: key.variant_id,
+            stock: 0,
+            reserved: 0,
+            low_stock_threshold: DEFAULT_LOW_STOCK_THRESHOLD,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
     pub fn key(&self) -> StockKey {
         StockKey {
             vendor_id: self.vendor_id,
@@ -99,21 +119,79 @@ impl StockOperation {
     }
 }
 
+/// Why a stock change was refused; nothing was changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockRefusal {
+    /// SUBTRACT would take stock below zero.
+    Insufficient,
+    /// The change would take stock above [`MAX_STOCK`].
+    AboveMaximum,
+}
+
 impl StockOperation {
-    /// Whether this change, leaving `row` as it is now, took it under its threshold: what
-    /// deserves a LOW_STOCK event (a row already low is not announced again by SUBTRACT).
-    /// SET and a new threshold may have crossed it; the old level is not known, so they count.
-    pub fn went_low(self, row: &InventoryRow, threshold_changed: bool) -> bool {
-        row.is_low()
-            && match self {
-                StockOperation::Add(_) => threshold_changed,
-                StockOperation::Set(_) => true,
-                StockOperation::Subtract(q) => {
-                    threshold_changed
-                        || u64::from(row.stock) + u64::from(q) >= u64::from(row.low_stock_threshold)
-                }
+    /// The row after this change (and a new threshold, if given), or why it is refused.
+    /// `row` is the row as it is now, `None` if it does not exist yet.
+    pub fn apply(
+        self,
+        key: StockKey,
+        row: Option<&InventoryRow>,
+        threshold: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> Result<InventoryRow, StockRefusal> {
+        if row.is_none() && matches!(self, StockOperation::Subtract(_)) {
+            return Err(StockRefusal::Insufficient);
+        }
+        let mut after = row.cloned().unwrap_or_else(|| InventoryRow::empty(key, now));
+        after.stock = match self {
+            StockOperation::Add(q) => after.stock.checked_add(q).filter(|s| *s <= MAX_STOCK),
+            StockOperation::Set(q) => Some(q),
+            StockOperation::Subtract(q) => {
+                Some(after.stock.checked_sub(q).ok_or(StockRefusal::Insufficient)?)
             }
+        }
+        .ok_or(StockRefusal::AboveMaximum)?;
+        if let Some(threshold) = threshold {
+            after.low_stock_threshold = threshold;
+        }
+        after.updated_at = now;
+        Ok(after)
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StockOperation::Add(_) => "ADD",
+            StockOperation::Subtract(_) => "SUBTRACT",
+            StockOperation::Set(_) => "SET",
+        }
+    }
+
+    pub fn quantity(self) -> u32 {
+        match self {
+            StockOperation::Add(q) | StockOperation::Subtract(q) | StockOperation::Set(q) => q,
+        }
+    }
+
+    /// What the audit trail records of this change: the operation, the quantity, and the
+    /// stock (and threshold, if it moved) before and after.
+    pub fn audit_changes(self, before: Option<&InventoryRow>, after: &InventoryRow) -> serde_json::Value {
+        let mut changes = serde_json::json!({
+            "operation": self.name(),
+            "quantity": self.quantity(),
+            "stock": {"before": before.map_or(0, |b| b.stock), "after": after.stock},
+        });
+        let old_threshold = before.map(|b| b.low_stock_threshold);
+        if old_threshold != Some(after.low_stock_threshold) {
+            changes["lowStockThreshold"] =
+                serde_json::json!({"before": old_threshold, "after": after.low_stock_threshold});
+        }
+        changes
+    }
+}
+
+/// Whether a change took a row under its threshold: what deserves a LOW_STOCK event
+/// (a row that was low already is not announced again).
+pub fn went_low(before: Option<&InventoryRow>, after: &InventoryRow) -> bool {
+    after.is_low() && before.is_none_or(|b| !b.is_low())
 }
 
 /// A low-stock threshold as a client sends it: a whole number of units.
@@ -253,6 +331,7 @@ mod tests {
             reserved: 0,
             low_stock_threshold: 5,
             updated_at: Utc::now(),
+            version: 0,
         };
         assert!(row(4).is_low());
         assert!(!row(5).is_low());
@@ -261,37 +340,44 @@ mod tests {
     #[test]
     fn only_crossing_the_threshold_counts_as_going_low() {
         let row = |stock| InventoryRow {
-            vendor_id: Uuid::from_u128(1),
-            product_id: Uuid::from_u128(2),
-            variant_id: Uuid::from_u128(3),
             stock,
-            reserved: 0,
             low_stock_threshold: 10,
-            updated_at: Utc::now(),
+            ..InventoryRow::empty(key(1), Utc::now())
         };
-        assert!(
-            StockOperation::Subtract(3).went_low(&row(8), false),
-            "11 → 8"
-        );
-        assert!(
-            StockOperation::Subtract(2).went_low(&row(8), false),
-            "10 → 8"
-        );
-        assert!(
-            !StockOperation::Subtract(1).went_low(&row(8), false),
-            "9 → 8: already low"
-        );
-        assert!(
-            !StockOperation::Subtract(1).went_low(&row(10), false),
-            "not low"
-        );
-        assert!(StockOperation::Set(2).went_low(&row(2), false));
-        assert!(!StockOperation::Add(1).went_low(&row(2), false));
-        assert!(
-            StockOperation::Add(1).went_low(&row(2), true),
-            "threshold raised above it"
-        );
+        assert!(went_low(Some(&row(11)), &row(8)), "11 → 8");
+        assert!(went_low(Some(&row(10)), &row(9)), "10 → 9");
+        assert!(!went_low(Some(&row(9)), &row(8)), "9 → 8: already low");
+        assert!(!went_low(Some(&row(12)), &row(10)), "not low");
+        assert!(went_low(None, &row(2)), "a new row under its threshold");
         assert_eq!(parse_threshold(&json!(5)), Ok(5));
         assert!(parse_threshold(&json!(-1)).is_err() && parse_threshold(&json!(1.5)).is_err());
+    }
+
+    #[test]
+    fn operations_apply_within_zero_and_the_maximum() {
+        let now = Utc::now();
+        let k = key(1);
+        let at = |stock| InventoryRow { stock, ..InventoryRow::empty(k, now) };
+        assert_eq!(StockOperation::Add(5).apply(k, None, None, now).unwrap().stock, 5);
+        assert_eq!(
+            StockOperation::Subtract(1).apply(k, None, None, now),
+            Err(StockRefusal::Insufficient),
+            "nothing to subtract from"
+        );
+        assert_eq!(StockOperation::Subtract(4).apply(k, Some(&at(3)), None, now), Err(StockRefusal::Insufficient));
+        assert_eq!(StockOperation::Subtract(3).apply(k, Some(&at(3)), Some(2), now).unwrap().low_stock_threshold, 2);
+        assert_eq!(
+            StockOperation::Add(1).apply(k, Some(&at(MAX_STOCK)), None, now),
+            Err(StockRefusal::AboveMaximum)
+        );
+        assert_eq!(
+            StockOperation::Add(MAX_QUANTITY).apply(k, Some(&at(u32::MAX - 5)), None, now),
+            Err(StockRefusal::AboveMaximum),
+            "no overflow"
+        );
+        assert_eq!(StockOperation::Set(0).apply(k, Some(&at(9)), None, now).unwrap().stock, 0);
+        let changes = StockOperation::Add(2).audit_changes(Some(&at(3)), &at(5));
+        assert_eq!(changes["stock"], json!({"before": 3, "after": 5}));
+        assert_eq!((changes["operation"].as_str(), changes["quantity"].as_u64()), (Some("ADD"), Some(2)));
     }
 }

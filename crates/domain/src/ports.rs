@@ -1,12 +1,17 @@
 //! Port traits, one per capability, so each use case asks only for what it touches.
+//!
+//! Every write that changes state takes the change's [`Effects`] (its audit entries and
+//! events) and commits them in the same transaction: there is no "write, then publish".
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::audit::AuditEntry;
-use crate::error::StoreError;
-use crate::events::EventEnvelope;
-use crate::inventory::{InventoryRow, Reservation, StockKey, StockLine, StockOperation};
+use crate::effects::Effects;
+use crate::error::{DomainError, StoreError};
+use crate::events::{EventEnvelope, EventType};
+use crate::inventory::{InventoryRow, Reservation, StockKey, StockLine};
+use crate::notification::{DeadLetter, Notification};
 use crate::page::{Page, PageRequest};
 use crate::product::{Product, ProductFilter};
 use crate::user::User;
@@ -17,7 +22,7 @@ use crate::vendor::Vendor;
 #[async_trait]
 pub trait UserRegistry: Send + Sync {
     /// `StoreError::AlreadyExists` when another user holds the email, however close the race.
-    async fn create(&self, user: &User) -> Result<(), StoreError>;
+    async fn create(&self, user: &User, effects: &Effects) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -31,7 +36,7 @@ pub trait UserLookup: Send + Sync {
 pub trait UserUpdates: Send + Sync {
     /// Writes `user` if the stored version still equals `user.version`; returns it with the
     /// new version, or `StoreError::VersionConflict` (or `NotFound`) without writing.
-    async fn update(&self, user: User) -> Result<User, StoreError>;
+    async fn update(&self, user: User, effects: &Effects) -> Result<User, StoreError>;
 }
 
 /// Lists all users, newest first, for administrators.
@@ -44,7 +49,8 @@ pub trait UserDirectory: Send + Sync {
 pub trait UserStore: UserRegistry + UserLookup + UserUpdates + UserDirectory {}
 impl<T: UserRegistry + UserLookup + UserUpdates + UserDirectory> UserStore for T {}
 
-/// Publishes domain events (SNS in AWS, the in-process bus locally).
+/// Publishes committed events to their topics (SNS in AWS, the in-process bus locally).
+/// Only the outbox publisher calls it: services hand events to a store with their change.
 #[async_trait]
 pub trait EventPublisher: Send + Sync {
     async fn publish(&self, event: &EventEnvelope) -> Result<(), StoreError>;
@@ -76,32 +82,44 @@ pub trait StockLevels: Send + Sync {
     async fn below_threshold(&self) -> Result<Vec<InventoryRow>, StoreError>;
 }
 
-/// Changes one row's sellable stock with a single conditional write, never read-then-write.
+/// Saves a vendor's change to one row with a compare-and-swap on the row as it was read.
 #[async_trait]
 pub trait StockAdjustments: Send + Sync {
-    /// ADD and SET create the row if needed; SUBTRACT below zero is
-    /// `StoreError::InsufficientStock` and changes nothing. `threshold` replaces the row's
-    /// low-stock threshold when given.
-    async fn adjust(
+    /// Writes `after` if the row is still as `before` left it (`None`: if it still does not
+    /// exist), with `effects`; else `StoreError::VersionConflict` and nothing is written.
+    async fn save(
         &self,
-        key: &StockKey,
-        operation: StockOperation,
-        threshold: Option<u32>,
+        before: Option<&InventoryRow>,
+        after: &InventoryRow,
+        effects: &Effects,
     ) -> Result<InventoryRow, StoreError>;
 }
 
-/// Holds stock for orders, idempotent by order id.
+/// Holds stock for orders, idempotent by order id. Each move is a transaction of
+/// conditional writes (`stock >= quantity`), never read-then-write.
 #[async_trait]
 pub trait StockReservations: Send + Sync {
     /// Takes every line from stock into reserved, all or nothing
     /// (`StoreError::InsufficientStock`). Repeating it for an order that holds stock takes
     /// nothing more; after a release it reserves again (a payment retry).
-    async fn reserve(&self, order_id: Uuid, lines: &[StockLine])
-    -> Result<Reservation, StoreError>;
+    async fn reserve(
+        &self,
+        order_id: Uuid,
+        lines: &[StockLine],
+        effects: &Effects,
+    ) -> Result<Reservation, StoreError>;
     /// Gives an order's reserved units back to stock, once. `None` if it never reserved.
-    async fn release(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError>;
+    async fn release(
+        &self,
+        order_id: Uuid,
+        effects: &Effects,
+    ) -> Result<Option<Reservation>, StoreError>;
     /// Removes an order's reserved units for good (delivered), once.
-    async fn commit(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError>;
+    async fn commit(
+        &self,
+        order_id: Uuid,
+        effects: &Effects,
+    ) -> Result<Option<Reservation>, StoreError>;
 }
 
 /// Everything inventory needs from storage.
@@ -111,10 +129,16 @@ impl<T: StockLevels + StockAdjustments + StockReservations> InventoryStore for T
 /// Creates and changes vendors; a vendor's service areas are indexed in the same write.
 #[async_trait]
 pub trait VendorWrites: Send + Sync {
-    async fn create(&self, vendor: &Vendor) -> Result<(), StoreError>;
-    /// Writes `vendor` if the stored version still equals `vendor.version` (else
-    /// `VersionConflict`, or `NotFound`), re-indexing its service areas; returns it with the new version.
-    async fn update(&self, vendor: Vendor) -> Result<Vendor, StoreError>;
+    async fn create(&self, vendor: &Vendor, effects: &Effects) -> Result<(), StoreError>;
+    /// Writes `after` if the stored vendor is still `before` (same version), re-indexing the
+    /// service areas that changed between them; else `VersionConflict` (or `NotFound`).
+    /// Returns it with the new version.
+    async fn update(
+        &self,
+        before: &Vendor,
+        after: Vendor,
+        effects: &Effects,
+    ) -> Result<Vendor, StoreError>;
 }
 
 #[async_trait]
@@ -131,9 +155,9 @@ impl<T: VendorWrites + VendorReads> VendorStore for T {}
 
 #[async_trait]
 pub trait ProductWrites: Send + Sync {
-    async fn create(&self, product: &Product) -> Result<(), StoreError>;
+    async fn create(&self, product: &Product, effects: &Effects) -> Result<(), StoreError>;
     /// Writes `product` if the stored version still equals `product.version`.
-    async fn update(&self, product: Product) -> Result<Product, StoreError>;
+    async fn update(&self, product: Product, effects: &Effects) -> Result<Product, StoreError>;
 }
 
 #[async_trait]
@@ -150,15 +174,71 @@ pub trait ProductReads: Send + Sync {
 pub trait ProductStore: ProductWrites + ProductReads {}
 impl<T: ProductWrites + ProductReads> ProductStore for T {}
 
-/// The audit trail: entries are appended, never changed or removed.
+/// Commits effects that come with no other change: a refused login's audit entry, a
+/// scheduled job's alerts. Audit entries are only ever added, never changed.
+#[async_trait]
+pub trait Journal: Send + Sync {
+    /// `StoreError::AlreadyExists` (and nothing written) if an entry or event with the same
+    /// id is there already.
+    async fn commit(&self, effects: &Effects) -> Result<(), StoreError>;
+}
+
+/// Reads the audit trail.
 #[async_trait]
 pub trait AuditLog: Send + Sync {
-    /// `StoreError::AlreadyExists` if an entry with this id exists (it is left as it was).
-    async fn append(&self, entry: &AuditEntry) -> Result<(), StoreError>;
     /// One entity's entries, newest first.
     async fn for_entity(
         &self,
         entity_id: &str,
         page: &PageRequest,
     ) -> Result<Page<AuditEntry>, StoreError>;
+}
+
+/// The outbox as its publisher sees it: events committed but not yet handed on.
+#[async_trait]
+pub trait PendingEvents: Send + Sync {
+    /// Up to `limit` undelivered events, oldest first.
+    async fn pending(&self, limit: u32) -> Result<Vec<EventEnvelope>, StoreError>;
+    /// Marks an event handed on; it is not offered again.
+    async fn delivered(&self, event_id: Uuid) -> Result<(), StoreError>;
+}
+
+/// Which events a consumer has handled already, so a redelivery does nothing twice.
+#[async_trait]
+pub trait ProcessedEvents: Send + Sync {
+    async fn seen(&self, consumer: &str, event_id: Uuid) -> Result<bool, StoreError>;
+    async fn remember(&self, consumer: &str, event_id: Uuid) -> Result<(), StoreError>;
+}
+
+/// The notifications kept for their recipients.
+#[async_trait]
+pub trait NotificationStore: Send + Sync {
+    /// Keeps `notification`; `false` if one with its id was kept already (left as it was).
+    async fn record(&self, notification: &Notification) -> Result<bool, StoreError>;
+    /// One user's notifications, newest first.
+    async fn for_user(
+        &self,
+        user_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<Notification>, StoreError>;
+}
+
+/// The local dead-letter list: deliveries that failed every retry, until replayed.
+#[async_trait]
+pub trait DeadLetters: Send + Sync {
+    async fn add(&self, letter: &DeadLetter) -> Result<(), StoreError>;
+    /// Oldest first.
+    async fn list(&self, limit: u32) -> Result<Vec<DeadLetter>, StoreError>;
+    async fn remove(&self, dead_letter_id: Uuid) -> Result<(), StoreError>;
+}
+
+/// A consumer of events (an SQS-fed Lambda in AWS, a bus subscriber locally). Handlers may
+/// see an event more than once; the host skips events a consumer has processed already.
+#[async_trait]
+pub trait EventHandler: Send + Sync {
+    /// A stable name: processed-event records and dead letters are kept per consumer.
+    fn name(&self) -> &'static str;
+    /// Whether this consumer wants events of this type (its subscription filter).
+    fn wants(&self, event_type: EventType) -> bool;
+    async fn handle(&self, event: &EventEnvelope) -> Result<(), DomainError>;
 }

@@ -1,0 +1,103 @@
+//! The audit trail's reads, effects committed on their own, and the outbox as the local
+//! relay drains it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use milkrun_domain::audit::AuditEntry;
+use milkrun_domain::events::{EventEnvelope, Topic};
+use milkrun_domain::page::{Page, PageRequest};
+use milkrun_domain::ports::{AuditLog, Journal, PendingEvents};
+use milkrun_domain::{Effects, StoreError};
+use uuid::Uuid;
+
+use crate::effects::{audit_partition, effect_writes};
+use crate::item::{Item, decode, from_attribute, text};
+use crate::ops::{Key, Query, Write};
+use crate::paging::list;
+use crate::port::{ItemError, ItemStore};
+use crate::table::{AUDIT, OUTBOX};
+
+pub struct AuditTrail {
+    store: Arc<dyn ItemStore>,
+}
+
+impl AuditTrail {
+    pub fn new(store: Arc<dyn ItemStore>) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait]
+impl AuditLog for AuditTrail {
+    async fn for_entity(
+        &self,
+        entity_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        let query = Query::table(&AUDIT, audit_partition(entity_id)).descending();
+        list(self.store.as_ref(), query, page, |item| decode(item).map(Some)).await
+    }
+}
+
+#[async_trait]
+impl Journal for AuditTrail {
+    async fn commit(&self, effects: &Effects) -> Result<(), StoreError> {
+        let mut writes = effect_writes(effects)?;
+        let result = match writes.len() {
+            0 => return Ok(()),
+            1 => self.store.write(writes.remove(0)).await.map(|_| ()),
+            _ => self.store.transact(writes).await,
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(ItemError::ConditionFailed { .. }) => Err(StoreError::AlreadyExists),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+/// An outbox item back as the envelope it carries, routed to the topic it was written for.
+/// The AWS publisher reads the same items from the table's stream.
+pub fn decode_outbox_item(mut item: Item) -> Result<EventEnvelope, StoreError> {
+    let topic = text(&item, "topic").and_then(Topic::parse);
+    let event = item
+        .remove("event")
+        .ok_or_else(|| StoreError::backend_message("decoding an outbox item", "no event"))?;
+    let mut envelope: EventEnvelope = from_attribute(event)?;
+    if let Some(topic) = topic.filter(|t| *t != envelope.event_type.topic()) {
+        envelope = envelope.on(topic);
+    }
+    Ok(envelope)
+}
+
+pub struct Outbox {
+    store: Arc<dyn ItemStore>,
+}
+
+impl Outbox {
+    pub fn new(store: Arc<dyn ItemStore>) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait]
+impl PendingEvents for Outbox {
+    async fn pending(&self, limit: u32) -> Result<Vec<EventEnvelope>, StoreError> {
+        let page = self.store.scan(&OUTBOX, limit, None).await?;
+        let mut events: Vec<EventEnvelope> = page
+            .items
+            .into_iter()
+            .map(decode_outbox_item)
+            .collect::<Result<_, _>>()?;
+        // Event ids are UUID v7: their order is the order they were committed in.
+        events.sort_by_key(|event| event.event_id);
+        Ok(events)
+    }
+
+    async fn delivered(&self, event_id: Uuid) -> Result<(), StoreError> {
+        let key = Key::partition(format!("EVENT#{event_id}"));
+        self.store.write(Write::delete(&OUTBOX, key, None)).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,63 @@
+//! The item-store port, with DynamoDB's semantics and no technology in it, and every entity
+//! store written once over it. Only the port has two implementations (DynamoDB in
+//! milkrun-aws, SQLite in milkrun-local), held to one contract suite; a rule about how an
+//! entity is stored lives here, once.
+
+pub mod effects;
+pub mod item;
+pub mod journal;
+pub mod messages;
+pub mod ops;
+pub mod paging;
+pub mod port;
+pub mod products;
+pub mod stock;
+pub mod table;
+pub mod users;
+pub mod vendors;
+pub mod versioned;
+
+use std::sync::Arc;
+
+pub use item::{Item, Value};
+pub use journal::{AuditTrail, Outbox, decode_outbox_item};
+pub use messages::{DeadLetterList, Notifications, Processed};
+pub use ops::{Condition, ItemPage, Key, Query, SortCondition, Update, Write};
+pub use port::{ItemError, ItemStore};
+pub use products::Products;
+pub use stock::Stock;
+pub use table::{IndexSpec, TableSpec};
+pub use users::Users;
+pub use vendors::Vendors;
+
+/// Every entity store over one item store: what services are built from.
+#[derive(Clone)]
+pub struct Stores {
+    pub items: Arc<dyn ItemStore>,
+    pub users: Arc<Users>,
+    pub vendors: Arc<Vendors>,
+    pub products: Arc<Products>,
+    pub stock: Arc<Stock>,
+    pub audit: Arc<AuditTrail>,
+    pub outbox: Arc<Outbox>,
+    pub notifications: Arc<Notifications>,
+    pub processed: Arc<Processed>,
+    pub dead_letters: Arc<DeadLetterList>,
+}
+
+impl Stores {
+    pub fn over(items: Arc<dyn ItemStore>) -> Self {
+        Self {
+            users: Arc::new(Users::new(items.clone())),
+            vendors: Arc::new(Vendors::new(items.clone())),
+            products: Arc::new(Products::new(items.clone())),
+            stock: Arc::new(Stock::new(items.clone())),
+            audit: Arc::new(AuditTrail::new(items.clone())),
+            outbox: Arc::new(Outbox::new(items.clone())),
+            notifications: Arc::new(Notifications::new(items.clone())),
+            processed: Arc::new(Processed::new(items.clone())),
+            dead_letters: Arc::new(DeadLetterList::new(items.clone())),
+            items,
+        }
+    }
+}

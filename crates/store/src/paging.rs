@@ -1,0 +1,113 @@
+//! Listings over the item store, written once: opaque cursors that only resume the query
+//! they came from, and pages of `limit` items with a cursor only when more follow.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use milkrun_domain::StoreError;
+use milkrun_domain::page::{Page, PageRequest};
+
+use crate::item::{Item, Value, text};
+use crate::ops::{Query, position_of};
+use crate::port::ItemStore;
+
+/// How many index items a filtered listing reads per call.
+const FILTERED_BATCH: u32 = 200;
+
+/// The cursor resuming after `position`: base64url of its attributes as DynamoDB JSON.
+pub fn encode_cursor(position: &Item) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(position).expect("items serialize"))
+}
+
+/// The resume point a cursor stands for, accepted only if it names exactly `query`'s
+/// position attributes, as strings, in `query`'s partition: garbage or a cursor of another
+/// listing is `InvalidCursor`, never a store error.
+pub fn decode_cursor(cursor: &str, query: &Query) -> Result<Item, StoreError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::InvalidCursor)?;
+    let position: Item = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+    let expected = query.position_attributes();
+    let well_formed = position.len() == expected.len()
+        && expected
+            .iter()
+            .all(|name| matches!(position.get(*name), Some(Value::S(_))))
+        && text(&position, query.partition_attribute()) == Some(query.partition.as_str());
+    if well_formed {
+        Ok(position)
+    } else {
+        Err(StoreError::InvalidCursor)
+    }
+}
+
+/// One page of `query`'s items, each turned into a `T` by `keep` (or skipped when it
+/// answers `None`), resuming at `page.cursor`.
+pub async fn list<T>(
+    store: &dyn ItemStore,
+    query: Query,
+    page: &PageRequest,
+    keep: impl FnMut(Item) -> Result<Option<T>, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    collect(store, query, page, page.limit + 1, keep).await
+}
+
+/// Like [`list`] for a selective `keep`: reads the index in larger batches.
+pub async fn list_filtered<T>(
+    store: &dyn ItemStore,
+    query: Query,
+    page: &PageRequest,
+    keep: impl FnMut(Item) -> Result<Option<T>, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    collect(store, query, page, FILTERED_BATCH.max(page.limit + 1), keep).await
+}
+
+async fn collect<T>(
+    store: &dyn ItemStore,
+    mut query: Query,
+    page: &PageRequest,
+    batch: u32,
+    mut keep: impl FnMut(Item) -> Result<Option<T>, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    let positions = query.position_attributes();
+    query.start_after = page
+        .cursor
+        .as_deref()
+        .map(|cursor| decode_cursor(cursor, &query))
+        .transpose()?;
+    query.limit = batch;
+    let limit = page.limit as usize;
+    let mut kept: Vec<(Item, T)> = Vec::new();
+    loop {
+        let result = store.query(&query).await?;
+        for item in result.items {
+            let position = position_of(&item, &positions);
+            if let Some(value) = keep(item)? {
+                kept.push((position, value));
+                if kept.len() > limit {
+                    break;
+                }
+            }
+        }
+        if kept.len() > limit || result.last_key.is_none() {
+            break;
+        }
+        query.start_after = result.last_key;
+    }
+    let next_cursor = (kept.len() > limit).then(|| encode_cursor(&kept[limit - 1].0));
+    Ok(Page {
+        items: kept.into_iter().take(limit).map(|(_, value)| value).collect(),
+        next_cursor,
+    })
+}
+
+/// Every item of `query`'s partition, however many calls it takes.
+pub async fn query_all(store: &dyn ItemStore, mut query: Query) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    loop {
+        let result = store.query(&query).await?;
+        items.extend(result.items);
+        match result.last_key {
+            Some(last) => query.start_after = Some(last),
+            None => return Ok(items),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Products over the item store: `PRODUCT#<id>` items; active ones are listed newest first,
+//! and a filtered listing pages through that listing keeping what the filter matches.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use milkrun_domain::page::{Page, PageRequest};
+use milkrun_domain::ports::{ProductReads, ProductWrites};
+use milkrun_domain::product::{Product, ProductFilter};
+use milkrun_domain::{Effects, StoreError};
+use uuid::Uuid;
+
+use crate::item::{Item, decode, encode};
+use crate::ops::{Key, Query};
+use crate::paging::list_filtered;
+use crate::port::ItemStore;
+use crate::table::{BY_CREATED_AT, PRODUCTS};
+use crate::versioned::{commit_versioned, list_under, versioned_put};
+
+const LIST_KEY: &str = "PRODUCT";
+
+pub struct Products {
+    store: Arc<dyn ItemStore>,
+}
+
+fn product_key(product_id: Uuid) -> Key {
+    Key::partition(format!("PRODUCT#{product_id}"))
+}
+
+fn product_item(product: &Product) -> Result<Item, StoreError> {
+    let mut item = encode(product)?;
+    product_key(product.product_id).add_to(&PRODUCTS, &mut item);
+    if product.is_active {
+        list_under(&mut item, LIST_KEY, product.created_at, product.product_id);
+    }
+    Ok(item)
+}
+
+impl Products {
+    pub fn new(store: Arc<dyn ItemStore>) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait]
+impl ProductWrites for Products {
+    async fn create(&self, product: &Product, effects: &Effects) -> Result<(), StoreError> {
+        let key = product_key(product.product_id);
+        let write = versioned_put(&PRODUCTS, product_item(product)?, None);
+        commit_versioned(self.store.as_ref(), vec![write], effects, &key, None).await
+    }
+
+    async fn update(&self, mut product: Product, effects: &Effects) -> Result<Product, StoreError> {
+        let read_at = product.version;
+        let key = product_key(product.product_id);
+        let write = versioned_put(&PRODUCTS, product_item(&product)?, Some(read_at));
+        commit_versioned(self.store.as_ref(), vec![write], effects, &key, Some(read_at)).await?;
+        product.version = read_at + 1;
+        Ok(product)
+    }
+}
+
+#[async_trait]
+impl ProductReads for Products {
+    async fn get(&self, product_id: Uuid) -> Result<Option<Product>, StoreError> {
+        let item = self.store.get(&PRODUCTS, &product_key(product_id), true).await?;
+        item.map(decode).transpose()
+    }
+
+    async fn list(
+        &self,
+        filter: &ProductFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, StoreError> {
+        let query = Query::index(&PRODUCTS, &BY_CREATED_AT, LIST_KEY).descending();
+        list_filtered(self.store.as_ref(), query, page, |item| {
+            let product: Product = decode(item)?;
+            Ok(filter.matches(&product).then_some(product))
+        })
+        .await
+    }
+}

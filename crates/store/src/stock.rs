@@ -1,0 +1,277 @@
+//! Stock over the item store. Rows are `STOCK#<vendorId>` / `<productId>#<variantId>`;
+//! reservations are `RESERVATION#<orderId>` / `RESERVATION`. A vendor's change to a row is a
+//! compare-and-swap on the row's version (so its audit entry knows the stock before and
+//! after); an order's reservation is one transaction of conditional moves (`stock >= q`
+//! guards each take, the reservation's status guards each settlement), so no interleaving
+//! can oversell, double-reserve or double-release. Every move bumps the row's version, so a
+//! vendor's change never overwrites one.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use milkrun_domain::inventory::{
+    InventoryRow, Reservation, ReservationStatus, StockKey, StockLine, merge_lines,
+};
+use milkrun_domain::ports::{StockAdjustments, StockLevels, StockReservations};
+use milkrun_domain::{Effects, StoreError};
+use uuid::Uuid;
+
+use crate::effects::{Refused, commit};
+use crate::item::{Item, attribute, decode, encode, from_attribute, n, s, text};
+use crate::ops::{Condition, Key, Query, Update, VERSION_ATTRIBUTE, Write};
+use crate::paging::query_all;
+use crate::port::ItemStore;
+use crate::table::INVENTORY;
+use crate::versioned::{commit_versioned, versioned_put};
+
+const ROW_PREFIX: &str = "STOCK#";
+/// Settlements that lose to a concurrent one re-read the reservation this often.
+const MAX_SETTLE_ATTEMPTS: usize = 8;
+
+pub struct Stock {
+    store: Arc<dyn ItemStore>,
+}
+
+fn row_key(key: &StockKey) -> Key {
+    Key::with_sort(
+        format!("{ROW_PREFIX}{}", key.vendor_id),
+        format!("{}#{}", key.product_id, key.variant_id),
+    )
+}
+
+fn reservation_key(order_id: Uuid) -> Key {
+    Key::with_sort(format!("RESERVATION#{order_id}"), "RESERVATION")
+}
+
+fn row_item(row: &InventoryRow) -> Result<Item, StoreError> {
+    let mut item = encode(row)?;
+    row_key(&row.key()).add_to(&INVENTORY, &mut item);
+    Ok(item)
+}
+
+fn status_text(status: ReservationStatus) -> &'static str {
+    match status {
+        ReservationStatus::Reserved => "RESERVED",
+        ReservationStatus::Released => "RELEASED",
+        ReservationStatus::Committed => "COMMITTED",
+    }
+}
+
+fn reservation_item(reservation: &Reservation) -> Result<Item, StoreError> {
+    let mut item = reservation_key(reservation.order_id).to_item(&INVENTORY);
+    item.insert("orderId".into(), s(reservation.order_id.to_string()));
+    item.insert("status".into(), s(status_text(reservation.status)));
+    item.insert("lines".into(), attribute(&reservation.lines)?);
+    item.insert("updatedAt".into(), s(Utc::now().to_rfc3339()));
+    Ok(item)
+}
+
+fn decode_reservation(mut item: Item, order_id: Uuid) -> Result<Reservation, StoreError> {
+    let status = match text(&item, "status") {
+        Some("RESERVED") => ReservationStatus::Reserved,
+        Some("RELEASED") => ReservationStatus::Released,
+        Some("COMMITTED") => ReservationStatus::Committed,
+        other => {
+            return Err(StoreError::backend_message(
+                "decoding a reservation",
+                format!("unknown status {other:?}"),
+            ));
+        }
+    };
+    let lines = item
+        .remove("lines")
+        .map(from_attribute)
+        .transpose()?
+        .unwrap_or_default();
+    Ok(Reservation {
+        order_id,
+        lines,
+        status,
+    })
+}
+
+/// Moves `quantity` units on one row by `deltas` (attribute, sign), if `guard` holds.
+fn line_move(line: &StockLine, deltas: &[(&str, i64)], guard: Condition) -> Write {
+    let quantity = i64::from(line.quantity);
+    let mut updates: Vec<Update> = deltas
+        .iter()
+        .map(|(attribute, sign)| Update::add(attribute, sign * quantity))
+        .collect();
+    updates.push(Update::add(VERSION_ATTRIBUTE, 1));
+    updates.push(Update::set("updatedAt", s(Utc::now().to_rfc3339())));
+    let condition = Condition::All(vec![Condition::Exists, guard]);
+    Write::update(&INVENTORY, row_key(&line.key), updates, Some(condition))
+}
+
+impl Stock {
+    pub fn new(store: Arc<dyn ItemStore>) -> Self {
+        Self { store }
+    }
+
+    async fn reservation(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError> {
+        let item = self.store.get(&INVENTORY, &reservation_key(order_id), true).await?;
+        item.map(|item| decode_reservation(item, order_id)).transpose()
+    }
+
+    /// Moves a RESERVED reservation to `to`, moving its lines by `deltas`, exactly once.
+    async fn settle(
+        &self,
+        order_id: Uuid,
+        to: ReservationStatus,
+        deltas: &[(&str, i64)],
+        effects: &Effects,
+    ) -> Result<Option<Reservation>, StoreError> {
+        for _ in 0..MAX_SETTLE_ATTEMPTS {
+            let Some(mut reservation) = self.reservation(order_id).await? else {
+                return Ok(None);
+            };
+            if reservation.status != ReservationStatus::Reserved {
+                return Ok(Some(reservation));
+            }
+            let status = Write::update(
+                &INVENTORY,
+                reservation_key(order_id),
+                vec![
+                    Update::set("status", s(status_text(to))),
+                    Update::set("updatedAt", s(Utc::now().to_rfc3339())),
+                ],
+                Some(Condition::equals("status", s("RESERVED"))),
+            );
+            let mut writes = vec![status];
+            for line in &reservation.lines {
+                let guard = Condition::at_least("reserved", n(line.quantity));
+                writes.push(line_move(line, deltas, guard));
+            }
+            match commit(self.store.as_ref(), writes, effects).await? {
+                Ok(()) => {
+                    reservation.status = to;
+                    return Ok(Some(reservation));
+                }
+                Err(Refused::Effect) => return Err(StoreError::AlreadyExists),
+                // Settled concurrently: read again and decide again.
+                Err(Refused::Change(_)) => continue,
+            }
+        }
+        Err(StoreError::VersionConflict)
+    }
+}
+
+#[async_trait]
+impl StockLevels for Stock {
+    async fn get(&self, key: &StockKey) -> Result<Option<InventoryRow>, StoreError> {
+        let item = self.store.get(&INVENTORY, &row_key(key), true).await?;
+        item.map(decode).transpose()
+    }
+
+    async fn for_vendor(&self, vendor_id: Uuid) -> Result<Vec<InventoryRow>, StoreError> {
+        let query = Query::table(&INVENTORY, format!("{ROW_PREFIX}{vendor_id}"));
+        let items = query_all(self.store.as_ref(), query).await?;
+        items.into_iter().map(decode).collect()
+    }
+
+    async fn get_many(&self, keys: &[StockKey]) -> Result<Vec<InventoryRow>, StoreError> {
+        let keys: Vec<Key> = keys.iter().map(row_key).collect();
+        let items = self.store.batch_get(&INVENTORY, &keys).await?;
+        items.into_iter().map(decode).collect()
+    }
+
+    async fn below_threshold(&self) -> Result<Vec<InventoryRow>, StoreError> {
+        // A daily sweep: reading every row is the honest cost of "every row".
+        let mut low = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.store.scan(&INVENTORY, 500, start).await?;
+            for item in page.items {
+                if text(&item, "pk").is_some_and(|pk| pk.starts_with(ROW_PREFIX)) {
+                    let row: InventoryRow = decode(item)?;
+                    if row.is_low() {
+                        low.push(row);
+                    }
+                }
+            }
+            match page.last_key {
+                Some(last) => start = Some(last),
+                None => return Ok(low),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl StockAdjustments for Stock {
+    async fn save(
+        &self,
+        before: Option<&InventoryRow>,
+        after: &InventoryRow,
+        effects: &Effects,
+    ) -> Result<InventoryRow, StoreError> {
+        let read_at = before.map(|row| row.version);
+        let key = row_key(&after.key());
+        let write = versioned_put(&INVENTORY, row_item(after)?, read_at);
+        match commit_versioned(self.store.as_ref(), vec![write], effects, &key, read_at).await {
+            // A row created concurrently is a lost race like any other.
+            Err(StoreError::AlreadyExists) if read_at.is_none() => Err(StoreError::VersionConflict),
+            Err(other) => Err(other),
+            Ok(()) => Ok(InventoryRow {
+                version: read_at.map_or(0, |v| v + 1),
+                ..after.clone()
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl StockReservations for Stock {
+    async fn reserve(
+        &self,
+        order_id: Uuid,
+        lines: &[StockLine],
+        effects: &Effects,
+    ) -> Result<Reservation, StoreError> {
+        let reservation = Reservation {
+            order_id,
+            lines: merge_lines(lines),
+            status: ReservationStatus::Reserved,
+        };
+        let fresh = Condition::Any(vec![
+            Condition::NotExists,
+            Condition::equals("status", s("RELEASED")),
+        ]);
+        let mut writes = vec![Write::put(&INVENTORY, reservation_item(&reservation)?, Some(fresh))];
+        for line in &reservation.lines {
+            let guard = Condition::at_least("stock", n(line.quantity));
+            writes.push(line_move(line, &[("stock", -1), ("reserved", 1)], guard));
+        }
+        match commit(self.store.as_ref(), writes, effects).await? {
+            Ok(()) => Ok(reservation),
+            Err(Refused::Effect) => Err(StoreError::AlreadyExists),
+            // This order already holds stock: the same answer as the first time.
+            Err(Refused::Change(0)) => match self.reservation(order_id).await? {
+                Some(existing) if existing.status != ReservationStatus::Released => Ok(existing),
+                _ => Err(StoreError::VersionConflict),
+            },
+            Err(Refused::Change(_)) => Err(StoreError::InsufficientStock),
+        }
+    }
+
+    async fn release(
+        &self,
+        order_id: Uuid,
+        effects: &Effects,
+    ) -> Result<Option<Reservation>, StoreError> {
+        let back = [("stock", 1), ("reserved", -1)];
+        self.settle(order_id, ReservationStatus::Released, &back, effects)
+            .await
+    }
+
+    async fn commit(
+        &self,
+        order_id: Uuid,
+        effects: &Effects,
+    ) -> Result<Option<Reservation>, StoreError> {
+        let delivered = [("reserved", -1)];
+        self.settle(order_id, ReservationStatus::Committed, &delivered, effects)
+            .await
+    }
+}

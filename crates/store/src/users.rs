@@ -1,0 +1,105 @@
+//! Users over the item store, two kinds of item: `USER#<id>` holds the user (listed newest
+//! first), `EMAIL#<email>` claims the address. Registration writes both, each conditional on
+//! not existing, so two registrations of one email can never both win.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use milkrun_domain::page::{Page, PageRequest};
+use milkrun_domain::ports::{UserDirectory, UserLookup, UserRegistry, UserUpdates};
+use milkrun_domain::user::User;
+use milkrun_domain::values::Email;
+use milkrun_domain::{Effects, StoreError};
+use uuid::Uuid;
+
+use crate::effects::{Refused, commit};
+use crate::item::{Item, decode, encode, s, text};
+use crate::ops::{Condition, Key, Query, Write};
+use crate::paging::list;
+use crate::port::ItemStore;
+use crate::table::{BY_CREATED_AT, USERS};
+use crate::versioned::{commit_versioned, list_under, versioned_put};
+
+const LIST_KEY: &str = "USER";
+
+pub struct Users {
+    store: Arc<dyn ItemStore>,
+}
+
+fn user_key(user_id: Uuid) -> Key {
+    Key::partition(format!("USER#{user_id}"))
+}
+
+fn email_key(email: &Email) -> Key {
+    Key::partition(format!("EMAIL#{email}"))
+}
+
+fn user_item(user: &User) -> Result<Item, StoreError> {
+    let mut item = encode(user)?;
+    user_key(user.user_id).add_to(&USERS, &mut item);
+    list_under(&mut item, LIST_KEY, user.created_at, user.user_id);
+    Ok(item)
+}
+
+impl Users {
+    pub fn new(store: Arc<dyn ItemStore>) -> Self {
+        Self { store }
+    }
+
+    async fn read(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        Ok(self.store.get(&USERS, key, true).await?)
+    }
+}
+
+#[async_trait]
+impl UserRegistry for Users {
+    async fn create(&self, user: &User, effects: &Effects) -> Result<(), StoreError> {
+        let mut claim = email_key(&user.email).to_item(&USERS);
+        claim.insert("userId".into(), s(user.user_id.to_string()));
+        let writes = vec![
+            Write::put(&USERS, user_item(user)?, Some(Condition::NotExists)),
+            Write::put(&USERS, claim, Some(Condition::NotExists)),
+        ];
+        match commit(self.store.as_ref(), writes, effects).await? {
+            Ok(()) => Ok(()),
+            Err(Refused::Change(_) | Refused::Effect) => Err(StoreError::AlreadyExists),
+        }
+    }
+}
+
+#[async_trait]
+impl UserLookup for Users {
+    async fn by_id(&self, user_id: Uuid) -> Result<Option<User>, StoreError> {
+        self.read(&user_key(user_id)).await?.map(decode).transpose()
+    }
+
+    async fn by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let Some(claim) = self.read(&email_key(email)).await? else {
+            return Ok(None);
+        };
+        let user_id = text(&claim, "userId")
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .ok_or_else(|| StoreError::backend_message("reading a user", "an email claim without a user"))?;
+        self.by_id(user_id).await
+    }
+}
+
+#[async_trait]
+impl UserUpdates for Users {
+    async fn update(&self, mut user: User, effects: &Effects) -> Result<User, StoreError> {
+        let read_at = user.version;
+        let key = user_key(user.user_id);
+        let write = versioned_put(&USERS, user_item(&user)?, Some(read_at));
+        commit_versioned(self.store.as_ref(), vec![write], effects, &key, Some(read_at)).await?;
+        user.version = read_at + 1;
+        Ok(user)
+    }
+}
+
+#[async_trait]
+impl UserDirectory for Users {
+    async fn list(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
+        let query = Query::index(&USERS, &BY_CREATED_AT, LIST_KEY).descending();
+        list(self.store.as_ref(), query, page, |item| decode(item).map(Some)).await
+    }
+}
