@@ -9,6 +9,20 @@ use milkrun_domain::StoreError;
 use milkrun_domain::events::{EventEnvelope, Topic};
 use milkrun_domain::ports::EventPublisher;
 
+use crate::config::ConfigError;
+
+/// The variable naming a topic's ARN, as the template sets it.
+fn topic_variable(topic: Topic) -> &'static str {
+    match topic {
+        Topic::UserEvents => "USER_EVENTS_TOPIC_ARN",
+        Topic::OrderEvents => "ORDER_EVENTS_TOPIC_ARN",
+        Topic::PaymentEvents => "PAYMENT_EVENTS_TOPIC_ARN",
+        Topic::DeliveryEvents => "DELIVERY_EVENTS_TOPIC_ARN",
+        Topic::InventoryEvents => "INVENTORY_EVENTS_TOPIC_ARN",
+        Topic::AdminAlerts => "ADMIN_ALERTS_TOPIC_ARN",
+    }
+}
+
 pub struct SnsBus {
     client: Client,
     topic_arns: HashMap<Topic, String>,
@@ -24,24 +38,25 @@ impl SnsBus {
     }
 
     /// The environment variable that carries a topic's ARN, e.g. `USER_EVENTS_TOPIC_ARN`.
-    pub fn env_name(topic: Topic) -> String {
-        format!(
-            "{}_TOPIC_ARN",
-            topic.name().replace('-', "_").to_uppercase()
-        )
+    pub fn env_name(topic: Topic) -> &'static str {
+        topic_variable(topic)
     }
 
-    /// Every topic whose ARN variable is set; a function is given only the topics it uses.
-    pub fn from_env(client: Client) -> Self {
-        let arns = Topic::ALL
-            .into_iter()
-            .filter_map(|topic| {
-                std::env::var(Self::env_name(topic))
+    /// The ARNs of `topics`, each from its variable; any unset is an error at start (an
+    /// event for a topic nobody configured must fail loudly, never vanish).
+    pub fn from_env(client: Client, topics: &[Topic]) -> Result<Self, ConfigError> {
+        let arns = topics
+            .iter()
+            .map(|topic| {
+                let name = Self::env_name(*topic);
+                std::env::var(name)
                     .ok()
-                    .map(|arn| (topic, arn))
+                    .filter(|arn| !arn.trim().is_empty())
+                    .map(|arn| (*topic, arn))
+                    .ok_or(ConfigError(topic_variable(*topic)))
             })
-            .collect();
-        Self::new(client, arns)
+            .collect::<Result<_, _>>()?;
+        Ok(Self::new(client, arns))
     }
 }
 

@@ -1,11 +1,13 @@
-//! The `AuditLog` contract: append-only, listed per entity newest first.
+//! The audit trail's contract: append-only, listed per entity newest first.
 
 use std::sync::Arc;
 
 use milkrun_domain::StoreError;
 use milkrun_domain::audit::{AuditContext, AuditEntry};
 use milkrun_domain::page::PageRequest;
-use milkrun_domain::ports::AuditLog;
+use milkrun_domain::Effects;
+use milkrun_domain::ports::{AuditLog, Journal};
+use milkrun_store::AuditTrail;
 use milkrun_domain::user::ClientOrigin;
 use milkrun_domain::values::Role;
 use uuid::Uuid;
@@ -23,7 +25,7 @@ fn context() -> AuditContext {
     }
 }
 
-async fn all_pages(log: &Arc<dyn AuditLog>, entity_id: &str, limit: u32) -> Vec<AuditEntry> {
+async fn all_pages(log: &Arc<AuditTrail>, entity_id: &str, limit: u32) -> Vec<AuditEntry> {
     let (mut entries, mut page) = (Vec::new(), PageRequest::first(limit));
     loop {
         let result = log.for_entity(entity_id, &page).await.unwrap();
@@ -36,7 +38,7 @@ async fn all_pages(log: &Arc<dyn AuditLog>, entity_id: &str, limit: u32) -> Vec<
     }
 }
 
-pub async fn entries_list_per_entity_newest_first(log: Arc<dyn AuditLog>) {
+pub async fn entries_list_per_entity_newest_first(log: Arc<AuditTrail>) {
     let (entity, other) = (Uuid::new_v4(), Uuid::new_v4());
     let context = context();
     let mut appended = Vec::new();
@@ -48,10 +50,10 @@ pub async fn entries_list_per_entity_newest_first(log: Arc<dyn AuditLog>) {
         "VENDOR_UPDATED",
     ] {
         let entry = context.entry(action, "VENDOR", entity);
-        log.append(&entry).await.unwrap();
+        log.commit(&Effects::audited(entry.clone())).await.unwrap();
         appended.push(entry);
     }
-    log.append(&context.entry("VENDOR_CREATED", "VENDOR", other))
+    log.commit(&Effects::audited(context.entry("VENDOR_CREATED", "VENDOR", other)))
         .await
         .unwrap();
     appended.reverse();
@@ -68,23 +70,23 @@ pub async fn entries_list_per_entity_newest_first(log: Arc<dyn AuditLog>) {
     );
 }
 
-pub async fn entries_cannot_be_overwritten(log: Arc<dyn AuditLog>) {
+pub async fn entries_cannot_be_overwritten(log: Arc<AuditTrail>) {
     let entity = Uuid::new_v4();
     let original = context().entry("USER_UPDATED", "USER", entity);
-    log.append(&original).await.unwrap();
+    log.commit(&Effects::audited(original.clone())).await.unwrap();
     let mut forged = original.clone();
     forged.action = "NOTHING_HAPPENED".into();
     assert!(matches!(
-        log.append(&forged).await,
+        log.commit(&Effects::audited(forged.clone())).await,
         Err(StoreError::AlreadyExists)
     ));
     assert_eq!(all_pages(&log, &entity.to_string(), 5).await, [original]);
 }
 
-pub async fn cursors_are_checked(log: Arc<dyn AuditLog>) {
+pub async fn cursors_are_checked(log: Arc<AuditTrail>) {
     let (entity, other) = (Uuid::new_v4(), Uuid::new_v4());
     for id in [entity, entity, other, other] {
-        log.append(&context().entry("USER_UPDATED", "USER", id))
+        log.commit(&Effects::audited(context().entry("USER_UPDATED", "USER", id)))
             .await
             .unwrap();
     }
@@ -125,7 +127,7 @@ macro_rules! audit_log_contract {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
-                $crate::audit::$case($make).await;
+                $crate::audit::$case(milkrun_store::Stores::over($make).audit).await;
             }
         )+
     };

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use milkrun_domain::events::{EventEnvelope, EventType};
+use milkrun_domain::events::{EventEnvelope, LoginSeen, SuspiciousLogin, UserLoggedIn};
 use milkrun_domain::ports::EventPublisher;
 use uuid::Uuid;
 
@@ -19,20 +19,17 @@ pub async fn published_events_arrive_whole(
     probe: Arc<dyn PublishedProbe>,
 ) {
     let marker = Uuid::new_v4().to_string();
-    let sent: Vec<EventEnvelope> = [
-        EventType::UserRegistered,
-        EventType::UserLoggedIn,
-        EventType::SuspiciousLogin,
-    ]
-    .into_iter()
-    .map(|kind| {
-        EventEnvelope::new(
-            kind,
-            &marker,
-            serde_json::json!({"userId": Uuid::new_v4(), "note": "ünïcode ✓"}),
-        )
-    })
-    .collect();
+    let seen = || LoginSeen {
+        user_id: Uuid::new_v4(),
+        ip: "10.0.0.1".into(),
+        user_agent: "ünïcode ✓".into(),
+        region: Some("IN".into()),
+    };
+    let sent: Vec<EventEnvelope> = vec![
+        EventEnvelope::new(&UserLoggedIn(seen()), &marker),
+        EventEnvelope::new(&SuspiciousLogin(seen()), &marker),
+        EventEnvelope::new(&UserLoggedIn(seen()), &marker),
+    ];
     for event in &sent {
         publisher.publish(event).await.unwrap();
     }

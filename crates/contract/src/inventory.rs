@@ -9,6 +9,8 @@ use milkrun_domain::inventory::{
 use milkrun_domain::ports::InventoryStore;
 use uuid::Uuid;
 
+use crate::{no_stock_effects, none};
+
 /// A row key no other test uses, so suites can share one table.
 pub fn fresh_key() -> StockKey {
     StockKey {
@@ -21,7 +23,7 @@ pub fn fresh_key() -> StockKey {
 async fn stocked(store: &Arc<dyn InventoryStore>, units: u32) -> StockKey {
     let key = fresh_key();
     store
-        .adjust(&key, StockOperation::Set(units), None)
+        .adjust(&key, StockOperation::Set(units), None, &no_stock_effects)
         .await
         .unwrap();
     key
@@ -35,7 +37,7 @@ async fn levels(store: &Arc<dyn InventoryStore>, key: &StockKey) -> (u32, u32) {
 pub async fn add_set_and_subtract_change_stock(store: Arc<dyn InventoryStore>) {
     let key = fresh_key();
     let created = store
-        .adjust(&key, StockOperation::Add(5), None)
+        .adjust(&key, StockOperation::Add(5), None, &no_stock_effects)
         .await
         .unwrap();
     assert_eq!(
@@ -45,14 +47,14 @@ pub async fn add_set_and_subtract_change_stock(store: Arc<dyn InventoryStore>) {
     assert_eq!(created.key(), key);
     assert_eq!(
         store
-            .adjust(&key, StockOperation::Set(20), Some(3))
+            .adjust(&key, StockOperation::Set(20), Some(3), &no_stock_effects)
             .await
             .unwrap()
             .stock,
         20
     );
     let after = store
-        .adjust(&key, StockOperation::Subtract(7), None)
+        .adjust(&key, StockOperation::Subtract(7), None, &no_stock_effects)
         .await
         .unwrap();
     assert_eq!(
@@ -62,7 +64,7 @@ pub async fn add_set_and_subtract_change_stock(store: Arc<dyn InventoryStore>) {
     );
     assert_eq!(
         store
-            .adjust(&key, StockOperation::Add(2), None)
+            .adjust(&key, StockOperation::Add(2), None, &no_stock_effects)
             .await
             .unwrap()
             .stock,
@@ -74,14 +76,14 @@ pub async fn add_set_and_subtract_change_stock(store: Arc<dyn InventoryStore>) {
 pub async fn subtract_below_zero_is_refused_and_changes_nothing(store: Arc<dyn InventoryStore>) {
     let key = stocked(&store, 3).await;
     assert!(matches!(
-        store.adjust(&key, StockOperation::Subtract(4), None).await,
+        store.adjust(&key, StockOperation::Subtract(4), None, &no_stock_effects).await,
         Err(StoreError::InsufficientStock)
     ));
     assert_eq!(levels(&store, &key).await, (3, 0));
     let missing = fresh_key();
     assert!(matches!(
         store
-            .adjust(&missing, StockOperation::Subtract(1), None)
+            .adjust(&missing, StockOperation::Subtract(1), None, &no_stock_effects)
             .await,
         Err(StoreError::InsufficientStock)
     ));
@@ -96,7 +98,7 @@ pub async fn fifty_concurrent_subtracts_take_exactly_the_stock(store: Arc<dyn In
     let key = stocked(&store, 20).await;
     let attempts = (0..50).map(|_| {
         let store = store.clone();
-        tokio::spawn(async move { store.adjust(&key, StockOperation::Subtract(1), None).await })
+        tokio::spawn(async move { store.adjust(&key, StockOperation::Subtract(1), None, &no_stock_effects).await })
     });
     let results: Vec<_> = futures::future::join_all(attempts)
         .await
@@ -118,47 +120,47 @@ pub async fn reserve_release_and_commit_are_idempotent_by_order(store: Arc<dyn I
     let order = Uuid::new_v4();
     let line = [StockLine { key, quantity: 3 }];
     assert_eq!(
-        store.reserve(order, &line).await.unwrap().status,
+        store.reserve(order, &line, &none()).await.unwrap().status,
         ReservationStatus::Reserved
     );
     assert_eq!(levels(&store, &key).await, (7, 3));
-    store.reserve(order, &line).await.unwrap();
+    store.reserve(order, &line, &none()).await.unwrap();
     assert_eq!(
         levels(&store, &key).await,
         (7, 3),
         "a repeated reserve takes nothing twice"
     );
     assert_eq!(
-        store.release(order).await.unwrap().unwrap().status,
+        store.release(order, &none()).await.unwrap().unwrap().status,
         ReservationStatus::Released
     );
     assert_eq!(levels(&store, &key).await, (10, 0));
-    store.release(order).await.unwrap();
+    store.release(order, &none()).await.unwrap();
     assert_eq!(
         levels(&store, &key).await,
         (10, 0),
         "a second release gives nothing back twice"
     );
-    store.reserve(order, &line).await.unwrap();
+    store.reserve(order, &line, &none()).await.unwrap();
     assert_eq!(
         levels(&store, &key).await,
         (7, 3),
         "a retry after a release reserves again"
     );
     assert_eq!(
-        store.commit(order).await.unwrap().unwrap().status,
+        store.commit(order, &none()).await.unwrap().unwrap().status,
         ReservationStatus::Committed
     );
     assert_eq!(levels(&store, &key).await, (7, 0));
-    store.commit(order).await.unwrap();
-    store.release(order).await.unwrap();
+    store.commit(order, &none()).await.unwrap();
+    store.release(order, &none()).await.unwrap();
     assert_eq!(
         levels(&store, &key).await,
         (7, 0),
         "nothing moves after delivery"
     );
-    assert_eq!(store.release(Uuid::new_v4()).await.unwrap(), None);
-    assert_eq!(store.commit(Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(store.release(Uuid::new_v4(), &none()).await.unwrap(), None);
+    assert_eq!(store.commit(Uuid::new_v4(), &none()).await.unwrap(), None);
 }
 
 pub async fn a_reservation_is_all_or_nothing(store: Arc<dyn InventoryStore>) {
@@ -176,13 +178,13 @@ pub async fn a_reservation_is_all_or_nothing(store: Arc<dyn InventoryStore>) {
         },
     ];
     assert!(matches!(
-        store.reserve(order, &lines).await,
+        store.reserve(order, &lines, &none()).await,
         Err(StoreError::InsufficientStock)
     ));
     assert_eq!(levels(&store, &plenty).await, (10, 0));
     assert_eq!(levels(&store, &scarce).await, (1, 0));
     assert_eq!(
-        store.release(order).await.unwrap(),
+        store.release(order, &none()).await.unwrap(),
         None,
         "a refused reserve leaves no reservation"
     );
@@ -199,7 +201,7 @@ pub async fn concurrent_reserves_for_different_orders_never_oversell(
             (
                 quantity,
                 store
-                    .reserve(Uuid::new_v4(), &[StockLine { key, quantity }])
+                    .reserve(Uuid::new_v4(), &[StockLine { key, quantity }], &none())
                     .await,
             )
         })
@@ -235,7 +237,7 @@ pub async fn concurrent_repeats_of_one_order_take_once(store: Arc<dyn InventoryS
         let store = store.clone();
         tokio::spawn(async move {
             store
-                .reserve(order, &[StockLine { key, quantity: 2 }])
+                .reserve(order, &[StockLine { key, quantity: 2 }], &none())
                 .await
         })
     });
@@ -252,7 +254,7 @@ pub async fn vendor_listing_holds_only_that_vendors_rows(store: Arc<dyn Inventor
         ..mine
     };
     store
-        .adjust(&also_mine, StockOperation::Add(2), None)
+        .adjust(&also_mine, StockOperation::Add(2), None, &no_stock_effects)
         .await
         .unwrap();
     stocked(&store, 5).await;
@@ -292,7 +294,7 @@ pub async fn the_sweep_finds_exactly_the_rows_under_their_threshold(
     let at_threshold = stocked(&store, DEFAULT_LOW_STOCK_THRESHOLD).await;
     let custom = fresh_key();
     store
-        .adjust(&custom, StockOperation::Set(50), Some(60))
+        .adjust(&custom, StockOperation::Set(50), Some(60), &no_stock_effects)
         .await
         .unwrap();
     let swept: Vec<StockKey> = store
@@ -331,7 +333,7 @@ macro_rules! inventory_store_contract {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
-                $crate::inventory::$case($make).await;
+                $crate::inventory::$case(milkrun_store::Stores::over($make).stock).await;
             }
         )+
     };

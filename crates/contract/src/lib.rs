@@ -1,10 +1,25 @@
-//! Contract suites: one per port, each case a plain async function taking the adapter, and
-//! a macro that turns the suite into `#[tokio::test]`s for one adapter. Every adapter of a
-//! port runs the same cases, so the embedded and the AWS adapters cannot drift apart.
+//! Contract suites: the item store's own, and one per entity store over it. Each case is a
+//! plain async function; macros turn the suites into `#[tokio::test]`s for one item store
+//! implementation, so SQLite and DynamoDB cannot drift apart.
 
 pub mod audit;
 pub mod events;
 pub mod inventory;
+pub mod items;
+pub mod outbox;
 pub mod products;
 pub mod users;
 pub mod vendors;
+
+use milkrun_domain::Effects;
+use milkrun_domain::inventory::InventoryRow;
+
+/// No effects: for cases about the change itself.
+pub fn none() -> Effects {
+    Effects::none()
+}
+
+/// No effects for a stock change.
+pub fn no_stock_effects(_before: Option<&InventoryRow>, _after: &InventoryRow) -> Effects {
+    Effects::none()
+}

@@ -11,6 +11,8 @@ use milkrun_domain::product::{Product, ProductFilter, ProductInput};
 use milkrun_domain::values::Category;
 use uuid::Uuid;
 
+use crate::none;
+
 /// A product sold by `vendor`, with a name carrying `tag` so filters can isolate it.
 pub fn sample_product(tag: &str, category: &str, price: u64, vendor: Uuid) -> Product {
     let input: ProductInput = serde_json::from_value(serde_json::json!({
@@ -47,27 +49,27 @@ async fn all_pages(store: &Arc<dyn ProductStore>, filter: &ProductFilter, limit:
 
 pub async fn create_read_and_versioned_update(store: Arc<dyn ProductStore>) {
     let product = sample_product("crud", "MILK", 2800, Uuid::new_v4());
-    store.create(&product).await.unwrap();
+    store.create(&product, &none()).await.unwrap();
     assert_eq!(
         store.get(product.product_id).await.unwrap(),
         Some(product.clone())
     );
     assert!(matches!(
-        store.create(&product).await,
+        store.create(&product, &none()).await,
         Err(StoreError::AlreadyExists)
     ));
     let mut renamed = product.clone();
     renamed.name = "Renamed".into();
-    let saved = store.update(renamed).await.unwrap();
+    let saved = store.update(renamed, &none()).await.unwrap();
     assert_eq!(saved.version, product.version + 1);
     assert!(matches!(
-        store.update(product.clone()).await,
+        store.update(product.clone(), &none()).await,
         Err(StoreError::VersionConflict)
     ));
     assert_eq!(store.get(product.product_id).await.unwrap(), Some(saved));
     assert!(matches!(
         store
-            .update(sample_product("ghost", "MILK", 1, Uuid::new_v4()))
+            .update(sample_product("ghost", "MILK", 1, Uuid::new_v4()), &none())
             .await,
         Err(StoreError::NotFound)
     ));
@@ -85,7 +87,7 @@ pub async fn listing_filters_and_pages_newest_first(store: Arc<dyn ProductStore>
         ("MILK", 3100),
     ] {
         let product = sample_product(&tag, category, price, vendor);
-        store.create(&product).await.unwrap();
+        store.create(&product, &none()).await.unwrap();
         created.push(product.product_id);
     }
     let newest_first: Vec<Uuid> = created.iter().rev().copied().collect();
@@ -122,10 +124,10 @@ pub async fn listing_filters_and_pages_newest_first(store: Arc<dyn ProductStore>
 pub async fn inactive_products_are_hidden_from_listings(store: Arc<dyn ProductStore>) {
     let vendor = Uuid::new_v4();
     let product = sample_product("hidden", "PANEER", 9000, vendor);
-    store.create(&product).await.unwrap();
+    store.create(&product, &none()).await.unwrap();
     let mut inactive = product.clone();
     inactive.is_active = false;
-    store.update(inactive).await.unwrap();
+    store.update(inactive, &none()).await.unwrap();
     assert!(all_pages(&store, &by_vendor(vendor), 5).await.is_empty());
     assert!(
         !store
@@ -168,7 +170,7 @@ macro_rules! product_store_contract {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
-                $crate::products::$case($make).await;
+                $crate::products::$case(milkrun_store::Stores::over($make).products).await;
             }
         )+
     };

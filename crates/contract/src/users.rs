@@ -11,6 +11,8 @@ use milkrun_domain::user::{ClientOrigin, NewUser, User};
 use milkrun_domain::values::{Email, PasswordHash, PersonName, Role};
 use uuid::Uuid;
 
+use crate::none;
+
 /// A user with an email no other test uses, so suites can share one table.
 pub fn sample_user(tag: &str) -> User {
     let email = Email::parse(&format!("{tag}-{}@contract.test", Uuid::new_v4().simple())).unwrap();
@@ -35,7 +37,7 @@ pub fn sample_user(tag: &str) -> User {
 
 pub async fn create_then_read_back(store: Arc<dyn UserStore>) {
     let user = sample_user("read");
-    store.create(&user).await.unwrap();
+    store.create(&user, &none()).await.unwrap();
     assert_eq!(
         store.by_id(user.user_id).await.unwrap().as_ref(),
         Some(&user)
@@ -50,11 +52,11 @@ pub async fn create_then_read_back(store: Arc<dyn UserStore>) {
 
 pub async fn duplicate_email_is_refused_and_first_user_kept(store: Arc<dyn UserStore>) {
     let first = sample_user("dup");
-    store.create(&first).await.unwrap();
+    store.create(&first, &none()).await.unwrap();
     let mut second = sample_user("dup");
     second.email = first.email.clone();
     assert!(matches!(
-        store.create(&second).await,
+        store.create(&second, &none()).await,
         Err(StoreError::AlreadyExists)
     ));
     assert_eq!(
@@ -78,7 +80,7 @@ pub async fn concurrent_registrations_of_one_email_have_one_winner(store: Arc<dy
         let store = store.clone();
         let mut user = sample_user("race");
         user.email = email.clone();
-        tokio::spawn(async move { (user.user_id, store.create(&user).await) })
+        tokio::spawn(async move { (user.user_id, store.create(&user, &none()).await) })
     });
     let results: Vec<_> = futures::future::join_all(attempts)
         .await
@@ -116,10 +118,10 @@ pub async fn concurrent_registrations_of_one_email_have_one_winner(store: Arc<dy
 
 pub async fn update_bumps_version_and_stale_writes_conflict(store: Arc<dyn UserStore>) {
     let user = sample_user("update");
-    store.create(&user).await.unwrap();
+    store.create(&user, &none()).await.unwrap();
     let mut renamed = user.clone();
     renamed.name = PersonName::parse("Renamed").unwrap();
-    let saved = store.update(renamed).await.unwrap();
+    let saved = store.update(renamed, &none()).await.unwrap();
     assert_eq!(saved.version, user.version + 1);
     assert_eq!(
         store.by_id(user.user_id).await.unwrap(),
@@ -128,7 +130,7 @@ pub async fn update_bumps_version_and_stale_writes_conflict(store: Arc<dyn UserS
     let mut stale = user.clone();
     stale.name = PersonName::parse("Stale").unwrap();
     assert!(matches!(
-        store.update(stale).await,
+        store.update(stale, &none()).await,
         Err(StoreError::VersionConflict)
     ));
     assert_eq!(
@@ -145,11 +147,11 @@ pub async fn update_bumps_version_and_stale_writes_conflict(store: Arc<dyn UserS
 
 pub async fn concurrent_updates_from_one_read_have_one_winner(store: Arc<dyn UserStore>) {
     let user = sample_user("cas");
-    store.create(&user).await.unwrap();
+    store.create(&user, &none()).await.unwrap();
     let writers = (0..8).map(|i| {
         let (store, mut copy) = (store.clone(), user.clone());
         copy.order_count = i + 1;
-        tokio::spawn(async move { store.update(copy).await })
+        tokio::spawn(async move { store.update(copy, &none()).await })
     });
     let results: Vec<_> = futures::future::join_all(writers)
         .await
@@ -167,7 +169,7 @@ pub async fn concurrent_updates_from_one_read_have_one_winner(store: Arc<dyn Use
 pub async fn update_of_unknown_user_is_not_found(store: Arc<dyn UserStore>) {
     let ghost = sample_user("ghost");
     assert!(matches!(
-        store.update(ghost.clone()).await,
+        store.update(ghost.clone(), &none()).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(
@@ -183,7 +185,7 @@ pub async fn list_pages_newest_first_without_repeats(store: Arc<dyn UserStore>) 
     for i in 0..5 {
         let mut user = sample_user("list");
         user.created_at = base + Duration::seconds(i);
-        store.create(&user).await.unwrap();
+        store.create(&user, &none()).await.unwrap();
         mine.push(user.user_id);
     }
     mine.reverse();
@@ -237,7 +239,7 @@ macro_rules! user_store_contract {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
-                $crate::users::$case($make).await;
+                $crate::users::$case(milkrun_store::Stores::over($make).users).await;
             }
         )+
     };

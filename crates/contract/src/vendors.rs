@@ -11,6 +11,8 @@ use milkrun_domain::values::Pincode;
 use milkrun_domain::vendor::{Vendor, VendorInput};
 use uuid::Uuid;
 
+use crate::none;
+
 /// A pincode no other test uses (random, 6 digits, not starting with 0).
 pub fn fresh_pincode() -> Pincode {
     let n = 100_000 + (Uuid::new_v4().as_u128() % 900_000) as u32;
@@ -32,14 +34,14 @@ fn ids(vendors: &[Vendor]) -> HashSet<Uuid> {
 
 pub async fn create_then_read_back(store: Arc<dyn VendorStore>) {
     let vendor = sample_vendor(&[&fresh_pincode()]);
-    store.create(&vendor).await.unwrap();
+    store.create(&vendor, &none()).await.unwrap();
     assert_eq!(
         store.get(vendor.vendor_id).await.unwrap(),
         Some(vendor.clone())
     );
     assert_eq!(store.get(Uuid::new_v4()).await.unwrap(), None);
     assert!(matches!(
-        store.create(&vendor).await,
+        store.create(&vendor, &none()).await,
         Err(StoreError::AlreadyExists)
     ));
 }
@@ -48,8 +50,8 @@ pub async fn vendors_are_found_by_each_pincode_they_serve(store: Arc<dyn VendorS
     let (a, b, c) = (fresh_pincode(), fresh_pincode(), fresh_pincode());
     let first = sample_vendor(&[&a, &b]);
     let second = sample_vendor(&[&b]);
-    store.create(&first).await.unwrap();
-    store.create(&second).await.unwrap();
+    store.create(&first, &none()).await.unwrap();
+    store.create(&second, &none()).await.unwrap();
     assert_eq!(
         ids(&store.serving(&a).await.unwrap()),
         HashSet::from([first.vendor_id])
@@ -69,11 +71,11 @@ pub async fn vendors_are_found_by_each_pincode_they_serve(store: Arc<dyn VendorS
 pub async fn updates_reindex_areas_and_stale_writes_conflict(store: Arc<dyn VendorStore>) {
     let (old, new) = (fresh_pincode(), fresh_pincode());
     let vendor = sample_vendor(&[&old]);
-    store.create(&vendor).await.unwrap();
+    store.create(&vendor, &none()).await.unwrap();
     let mut moved = vendor.clone();
     moved.service_areas = vec![new.clone()];
     moved.rating = 3.5;
-    let saved = store.update(moved).await.unwrap();
+    let saved = store.update(&vendor, moved, &none()).await.unwrap();
     assert_eq!(saved.version, vendor.version + 1);
     assert!(
         store.serving(&old).await.unwrap().is_empty(),
@@ -81,12 +83,15 @@ pub async fn updates_reindex_areas_and_stale_writes_conflict(store: Arc<dyn Vend
     );
     assert_eq!(store.serving(&new).await.unwrap(), vec![saved.clone()]);
     assert!(matches!(
-        store.update(vendor.clone()).await,
+        store.update(&vendor, vendor.clone(), &none()).await,
         Err(StoreError::VersionConflict)
     ));
     assert_eq!(store.get(vendor.vendor_id).await.unwrap(), Some(saved));
     assert!(matches!(
-        store.update(sample_vendor(&[&new])).await,
+        {
+            let ghost = sample_vendor(&[&new]);
+            store.update(&ghost, ghost.clone(), &none()).await
+        },
         Err(StoreError::NotFound)
     ));
 }
@@ -95,7 +100,7 @@ pub async fn deactivated_vendors_are_hidden_from_pincode_and_listing(store: Arc<
     let area = fresh_pincode();
     let mut vendor = sample_vendor(&[&area]);
     vendor.created_at = Utc::now() + Duration::days(3650);
-    store.create(&vendor).await.unwrap();
+    store.create(&vendor, &none()).await.unwrap();
     let first_page = store.list_active(&PageRequest::first(5)).await.unwrap();
     assert_eq!(
         first_page.items.first().map(|v| v.vendor_id),
@@ -104,7 +109,7 @@ pub async fn deactivated_vendors_are_hidden_from_pincode_and_listing(store: Arc<
     );
     let mut inactive = vendor.clone();
     inactive.is_active = false;
-    let saved = store.update(inactive).await.unwrap();
+    let saved = store.update(&vendor, inactive, &none()).await.unwrap();
     assert!(store.serving(&area).await.unwrap().is_empty());
     let listed = store.list_active(&PageRequest::first(100)).await.unwrap();
     assert!(!ids(&listed.items).contains(&vendor.vendor_id));
@@ -120,7 +125,7 @@ pub async fn listing_pages_without_repeats_and_refuses_garbage_cursors(
 ) {
     for _ in 0..3 {
         store
-            .create(&sample_vendor(&[&fresh_pincode()]))
+            .create(&sample_vendor(&[&fresh_pincode()]), &none())
             .await
             .unwrap();
     }
@@ -162,7 +167,7 @@ macro_rules! vendor_store_contract {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
-                $crate::vendors::$case($make).await;
+                $crate::vendors::$case(milkrun_store::Stores::over($make).vendors).await;
             }
         )+
     };

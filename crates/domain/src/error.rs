@@ -191,7 +191,7 @@ impl DomainError {
             Self::Refused { code, .. } => *code,
             Self::TooManyRequests { .. } => ErrorCode::TooManyRequests,
             Self::Store(StoreError::InvalidCursor) => ErrorCode::ValidationError,
-            Self::Store(StoreError::InsufficientStock) => ErrorCode::Conflict,
+            Self::Store(StoreError::InsufficientStock | StoreError::StockLimit) => ErrorCode::Conflict,
             Self::Store(_) | Self::Internal(_) => ErrorCode::InternalError,
         }
     }
@@ -211,6 +211,9 @@ pub enum StoreError {
     /// A conditional stock decrement found too few units; nothing was changed.
     #[error("insufficient stock")]
     InsufficientStock,
+    /// A stock change would take a row above its maximum; nothing was changed.
+    #[error("stock limit exceeded")]
+    StockLimit,
     /// A pagination cursor that this adapter did not issue.
     #[error("invalid cursor")]
     InvalidCursor,

@@ -10,7 +10,7 @@ use crate::audit::AuditEntry;
 use crate::effects::Effects;
 use crate::error::{DomainError, StoreError};
 use crate::events::{EventEnvelope, EventType};
-use crate::inventory::{InventoryRow, Reservation, StockKey, StockLine};
+use crate::inventory::{InventoryRow, Reservation, StockKey, StockLine, StockOperation};
 use crate::notification::{DeadLetter, Notification};
 use crate::page::{Page, PageRequest};
 use crate::product::{Product, ProductFilter};
@@ -82,16 +82,22 @@ pub trait StockLevels: Send + Sync {
     async fn below_threshold(&self) -> Result<Vec<InventoryRow>, StoreError>;
 }
 
-/// Saves a vendor's change to one row with a compare-and-swap on the row as it was read.
+/// What a stock change commits with it, given the row before (`None`: new) and after.
+pub type StockEffects = dyn Fn(Option<&InventoryRow>, &InventoryRow) -> Effects + Send + Sync;
+
+/// A vendor's change to one row: a compare-and-swap on the row as read, so the change's
+/// audit entry knows the stock before and after; a lost race is read and applied again.
 #[async_trait]
 pub trait StockAdjustments: Send + Sync {
-    /// Writes `after` if the row is still as `before` left it (`None`: if it still does not
-    /// exist), with `effects`; else `StoreError::VersionConflict` and nothing is written.
-    async fn save(
+    /// Applies `operation` (and `threshold`, when given) with the effects `effects` names.
+    /// SUBTRACT below zero is `StoreError::InsufficientStock`, a result above the maximum
+    /// `StoreError::StockLimit`; either way nothing is written.
+    async fn adjust(
         &self,
-        before: Option<&InventoryRow>,
-        after: &InventoryRow,
-        effects: &Effects,
+        key: &StockKey,
+        operation: StockOperation,
+        threshold: Option<u32>,
+        effects: &StockEffects,
     ) -> Result<InventoryRow, StoreError>;
 }
 

@@ -1,78 +1,96 @@
-//! One SQLite database file, opened once and shared by every store; calls run on the
-//! blocking pool so the async workers never wait on disk.
+//! One SQLite database file, opened once and shared; calls run on the blocking pool so the
+//! async workers never wait on disk. The schema is versioned (`PRAGMA user_version`): every
+//! table of [`milkrun_store::table::ALL`] is created from its spec, and a data folder of an
+//! earlier release is migrated when it is opened (see `legacy`).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use milkrun_domain::StoreError;
+use milkrun_store::TableSpec;
 use rusqlite::Connection;
+
+/// The schema this code writes. 0: the first release's per-entity tables (or an empty
+/// file); 1: one item table per `TableSpec`.
+pub const SCHEMA_VERSION: i64 = 1;
 
 #[derive(Clone)]
 pub struct Database {
     connection: Arc<Mutex<Connection>>,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS users (
-    user_id    TEXT PRIMARY KEY,
-    email      TEXT NOT NULL UNIQUE,
-    created_at TEXT NOT NULL,
-    version    INTEGER NOT NULL,
-    doc        TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS users_newest_first ON users (created_at DESC, user_id DESC);
-CREATE TABLE IF NOT EXISTS vendors (
-    vendor_id  TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    is_active  INTEGER NOT NULL,
-    version    INTEGER NOT NULL,
-    doc        TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS vendors_active_newest_first ON vendors (is_active, created_at DESC, vendor_id DESC);
-CREATE TABLE IF NOT EXISTS vendor_areas (
-    pincode   TEXT NOT NULL,
-    vendor_id TEXT NOT NULL REFERENCES vendors (vendor_id),
-    PRIMARY KEY (pincode, vendor_id)
-);
-CREATE TABLE IF NOT EXISTS products (
-    product_id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    is_active  INTEGER NOT NULL,
-    version    INTEGER NOT NULL,
-    doc        TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS products_active_newest_first ON products (is_active, created_at DESC, product_id DESC);
-CREATE TABLE IF NOT EXISTS audit (
-    audit_id  TEXT PRIMARY KEY,
-    entity_id TEXT NOT NULL,
-    at        TEXT NOT NULL,
-    doc       TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_by_entity ON audit (entity_id, at DESC, audit_id DESC);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TABLE IF NOT EXISTS inventory (
-    vendor_id           TEXT NOT NULL,
-    product_id          TEXT NOT NULL,
-    variant_id          TEXT NOT NULL,
-    stock               INTEGER NOT NULL CHECK (stock >= 0),
-    reserved            INTEGER NOT NULL CHECK (reserved >= 0),
-    low_stock_threshold INTEGER NOT NULL CHECK (low_stock_threshold >= 0),
-    updated_at          TEXT NOT NULL,
-    PRIMARY KEY (vendor_id, product_id, variant_id)
-);
-CREATE TABLE IF NOT EXISTS stock_reservations (
-    order_id   TEXT PRIMARY KEY,
-    status     TEXT NOT NULL,
-    lines      TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-";
+/// The SQLite table holding `table`'s items.
+pub(crate) fn table_name(table: &TableSpec) -> String {
+    format!("items_{}", table.name)
+}
+
+/// The generated columns holding an index's key attributes.
+pub(crate) fn index_columns(index: &milkrun_store::IndexSpec) -> (String, String) {
+    (format!("ix_{}_pk", index.name), format!("ix_{}_sk", index.name))
+}
+
+fn json_text(attribute: &str) -> String {
+    format!("json_extract(item, '$.\"{attribute}\".S')")
+}
+
+/// DDL for one table, idempotent: the item table, one real index per `IndexSpec` over
+/// generated columns, and triggers refusing updates and deletes on an append-only table.
+fn create_table(conn: &Connection, table: &TableSpec) -> rusqlite::Result<()> {
+    let name = table_name(table);
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS \"{name}\" (pk TEXT NOT NULL, sk TEXT NOT NULL DEFAULT '', \
+         item TEXT NOT NULL, PRIMARY KEY (pk, sk)) WITHOUT ROWID;"
+    ))?;
+    let existing: Vec<String> = conn
+        .prepare(&format!("SELECT name FROM pragma_table_xinfo('{name}')"))?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for index in table.indexes {
+        let (pk, sk) = index_columns(index);
+        for (column, attribute) in [(&pk, index.partition_key), (&sk, index.sort_key)] {
+            if !existing.contains(column) {
+                conn.execute_batch(&format!(
+                    "ALTER TABLE \"{name}\" ADD COLUMN \"{column}\" TEXT GENERATED ALWAYS AS ({}) VIRTUAL;",
+                    json_text(attribute)
+                ))?;
+            }
+        }
+        conn.execute_batch(&format!(
+            "CREATE INDEX IF NOT EXISTS \"{name}_{index}\" ON \"{name}\" (\"{pk}\", \"{sk}\", pk, sk) \
+             WHERE \"{pk}\" IS NOT NULL AND \"{sk}\" IS NOT NULL;",
+            index = index.name
+        ))?;
+    }
+    if table.append_only {
+        for (what, verb) in [("update", "UPDATE"), ("delete", "DELETE")] {
+            conn.execute_batch(&format!(
+                "CREATE TRIGGER IF NOT EXISTS \"{name}_no_{what}\" BEFORE {verb} ON \"{name}\" \
+                 BEGIN SELECT RAISE(ABORT, '{name} is append-only'); END;"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes items past their TTL (reads already treat them as gone), as DynamoDB's TTL
+/// sweeper does.
+fn drop_expired(conn: &Connection, table: &TableSpec) -> rusqlite::Result<()> {
+    if let Some(attribute) = table.ttl {
+        conn.execute(
+            &format!(
+                "DELETE FROM \"{}\" WHERE CAST(json_extract(item, '$.\"{attribute}\".N') AS INTEGER) <= unixepoch()",
+                table_name(table)
+            ),
+            [],
+        )?;
+    }
+    Ok(())
+}
 
 impl Database {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
+    /// Opens (creating if needed) the database file with every item table in place. A file
+    /// of an earlier release still needs [`crate::legacy::migrate`] (done by `open_store`).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let connection =
             Connection::open(path).map_err(|e| StoreError::backend("opening the database", e))?;
@@ -88,13 +106,27 @@ impl Database {
 
     fn prepare(connection: Connection) -> Result<Self, StoreError> {
         // WAL: readers never block the writer; NORMAL sync is durable at each checkpoint
-        // and cannot corrupt the file.
+        // and cannot corrupt the file. A second process (`milkrun dlq`) waits its turn.
         connection
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            )
-            .and_then(|()| connection.execute_batch(SCHEMA))
-            .map_err(|e| StoreError::backend("preparing the schema", e))?;
+            .busy_timeout(Duration::from_secs(10))
+            .and_then(|()| {
+                connection.execute_batch(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+            })
+            .map_err(|e| StoreError::backend("preparing the database", e))?;
+        let version = user_version(&connection)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::backend_message(
+                "opening the database",
+                format!("schema version {version} was written by a newer milkrun than this one ({SCHEMA_VERSION})"),
+            ));
+        }
+        for table in milkrun_store::table::ALL {
+            create_table(&connection, table)
+                .and_then(|()| drop_expired(&connection, table))
+                .map_err(|e| StoreError::backend("creating the item tables", e))?;
+        }
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
         })
@@ -116,24 +148,29 @@ impl Database {
         .await
         .map_err(|e| StoreError::backend("running a database call", e))?
     }
+
+    /// [`Database::call`] for the item store, whose errors are its own.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, milkrun_store::ItemError> + Send + 'static,
+    ) -> Result<T, milkrun_store::ItemError> {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = connection
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            work(&mut guard)
+        })
+        .await
+        .map_err(|e| milkrun_store::ItemError::backend("running a database call", e))?
+    }
+
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        self.call(|conn| user_version(conn)).await
+    }
 }
 
-pub(crate) fn sql_error(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
-    move |error| StoreError::backend(context, error)
-}
-
-pub(crate) fn json_error(context: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
-    move |error| StoreError::backend(context, error)
-}
-
-/// An opaque position in a newest-first listing: the last item's (sort key, id).
-pub(crate) fn encode_cursor(sort_key: &str, id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::json!([sort_key, id]).to_string())
-}
-
-pub(crate) fn decode_cursor(cursor: &str) -> Result<(String, String), StoreError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| StoreError::InvalidCursor)?;
-    serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)
+pub(crate) fn user_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| StoreError::backend("reading the schema version", e))
 }

@@ -1,20 +1,19 @@
-//! Embedded adapters for running milkrun on one machine with no AWS: a persistent SQLite
-//! store, an in-process event bus and a mail outbox folder.
+//! Embedded adapters for local mode, no Docker and no AWS: the item store on SQLite (with
+//! schema versions), the in-process bus with retries and a dead-letter list, the outbox
+//! relay, mail as files; and the local composition root that builds them from a data folder.
 
-pub mod audit;
 pub mod bus;
 pub mod db;
-pub mod inventory;
+mod eval;
+pub mod host;
+pub mod legacy;
 pub mod outbox;
-pub mod products;
-pub mod users;
-pub mod vendors;
+pub mod relay;
+pub mod sqlite_store;
 
-pub use audit::SqliteAuditLog;
-pub use bus::InProcessBus;
+pub use bus::{InProcessBus, ReplayReport, RetryPolicy, replay};
 pub use db::Database;
-pub use inventory::SqliteInventory;
+pub use host::LocalHost;
 pub use outbox::OutboxMailer;
-pub use products::SqliteProducts;
-pub use users::SqliteUsers;
-pub use vendors::SqliteVendors;
+pub use relay::OutboxRelay;
+pub use sqlite_store::SqliteItemStore;

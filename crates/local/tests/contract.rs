@@ -1,67 +1,33 @@
-//! The embedded adapters against the shared contract suites.
+//! The SQLite item store against the shared contract suites, and the embedded adapters'
+//! own promises.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use milkrun_contract::events::PublishedProbe;
+use milkrun_domain::Effects;
 use milkrun_domain::events::EventEnvelope;
-use milkrun_domain::ports::{
-    AuditLog, InventoryStore, Mail, Mailer, ProductStore, UserLookup, UserRegistry, UserStore,
-    VendorStore,
-};
+use milkrun_domain::ports::{Journal, Mail, Mailer};
 use milkrun_domain::values::Email;
-use milkrun_local::{
-    Database, InProcessBus, OutboxMailer, SqliteAuditLog, SqliteInventory, SqliteProducts,
-    SqliteUsers, SqliteVendors,
-};
+use milkrun_local::{Database, InProcessBus, OutboxMailer, RetryPolicy, SqliteItemStore};
+use milkrun_store::{ItemStore, Stores};
 
-async fn sqlite_users() -> Arc<dyn UserStore> {
-    Arc::new(SqliteUsers::new(Database::in_memory().unwrap()))
+async fn sqlite() -> Arc<dyn ItemStore> {
+    Arc::new(SqliteItemStore::new(Database::in_memory().unwrap()))
 }
 
-mod sqlite_users {
-    use super::*;
-    milkrun_contract::user_store_contract!(sqlite_users().await);
+milkrun_contract::store_contract!(sqlite().await);
+
+#[tokio::test]
+async fn dead_letters_list_oldest_first_and_leave_when_removed() {
+    milkrun_contract::outbox::dead_letters_list_oldest_first_and_leave_when_removed(Stores::over(
+        sqlite().await,
+    ))
+    .await;
 }
 
-async fn sqlite_inventory() -> Arc<dyn InventoryStore> {
-    Arc::new(SqliteInventory::new(Database::in_memory().unwrap()))
-}
-
-mod sqlite_inventory {
-    use super::*;
-    milkrun_contract::inventory_store_contract!(sqlite_inventory().await);
-}
-
-async fn sqlite_vendors() -> Arc<dyn VendorStore> {
-    Arc::new(SqliteVendors::new(Database::in_memory().unwrap()))
-}
-
-mod sqlite_vendors {
-    use super::*;
-    milkrun_contract::vendor_store_contract!(sqlite_vendors().await);
-}
-
-async fn sqlite_products() -> Arc<dyn ProductStore> {
-    Arc::new(SqliteProducts::new(Database::in_memory().unwrap()))
-}
-
-mod sqlite_products {
-    use super::*;
-    milkrun_contract::product_store_contract!(sqlite_products().await);
-}
-
-async fn sqlite_audit() -> Arc<dyn AuditLog> {
-    Arc::new(SqliteAuditLog::new(Database::in_memory().unwrap()))
-}
-
-mod sqlite_audit {
-    use super::*;
-    milkrun_contract::audit_log_contract!(sqlite_audit().await);
-}
-
-struct BusProbe(InProcessBus);
+struct BusProbe(Arc<InProcessBus>);
 
 impl PublishedProbe for BusProbe {
     fn received(&self) -> Pin<Box<dyn Future<Output = Vec<EventEnvelope>> + Send + '_>> {
@@ -71,25 +37,27 @@ impl PublishedProbe for BusProbe {
 
 #[tokio::test]
 async fn in_process_bus_delivers_whole_envelopes() {
-    let bus = InProcessBus::new();
-    milkrun_contract::events::published_events_arrive_whole(
-        Arc::new(bus.clone()),
-        Arc::new(BusProbe(bus)),
-    )
-    .await;
+    let stores = Stores::over(sqlite().await);
+    let bus = Arc::new(InProcessBus::new(
+        stores.processed.clone(),
+        stores.dead_letters.clone(),
+        RetryPolicy::default(),
+    ));
+    milkrun_contract::events::published_events_arrive_whole(bus.clone(), Arc::new(BusProbe(bus)))
+        .await;
 }
 
 #[tokio::test]
-async fn sqlite_users_survive_reopening_the_file() {
+async fn items_survive_reopening_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("milkrun.db");
     let user = milkrun_contract::users::sample_user("persist");
-    SqliteUsers::new(Database::open(&path).unwrap())
-        .create(&user)
-        .await
-        .unwrap();
-    let reopened = SqliteUsers::new(Database::open(&path).unwrap());
-    assert_eq!(reopened.by_id(user.user_id).await.unwrap(), Some(user));
+    let stores = Stores::over(Arc::new(SqliteItemStore::new(Database::open(&path).unwrap())));
+    use milkrun_domain::ports::{UserLookup, UserRegistry};
+    stores.users.create(&user, &Effects::none()).await.unwrap();
+    drop(stores);
+    let reopened = Stores::over(Arc::new(SqliteItemStore::new(Database::open(&path).unwrap())));
+    assert_eq!(reopened.users.by_id(user.user_id).await.unwrap(), Some(user));
 }
 
 #[tokio::test]
@@ -117,30 +85,23 @@ async fn outbox_writes_one_file_per_message() {
 }
 
 #[tokio::test]
-async fn the_sqlite_audit_table_refuses_updates_and_deletes() {
+async fn the_audit_table_refuses_updates_and_deletes_even_by_hand() {
     let db = Database::in_memory().unwrap();
-    let log = SqliteAuditLog::new(db.clone());
-    let context = milkrun_domain::audit::AuditContext {
-        user_id: None,
-        role: None,
-        origin: milkrun_domain::user::ClientOrigin::default(),
-        correlation_id: "c".into(),
-    };
-    log.append(&context.entry("USER_REGISTERED", "USER", "u-1"))
+    let stores = Stores::over(Arc::new(SqliteItemStore::new(db.clone())));
+    let context = milkrun_domain::audit::AuditContext::system("c", "contract");
+    stores
+        .audit
+        .commit(&Effects::audited(context.entry("USER_REGISTERED", "USER", "u-1")))
         .await
         .unwrap();
     let refused = db
         .call(|conn| {
             Ok((
-                conn.execute("UPDATE audit SET doc = '{}'", []).is_err(),
-                conn.execute("DELETE FROM audit", []).is_err(),
+                conn.execute("UPDATE items_audit SET item = '{}'", []).is_err(),
+                conn.execute("DELETE FROM items_audit", []).is_err(),
             ))
         })
         .await
         .unwrap();
-    assert_eq!(
-        refused,
-        (true, true),
-        "append-only, even for a direct statement"
-    );
+    assert_eq!(refused, (true, true), "append-only, even for a direct statement");
 }

@@ -11,6 +11,7 @@ pub mod ops;
 pub mod paging;
 pub mod port;
 pub mod products;
+pub mod retry;
 pub mod stock;
 pub mod table;
 pub mod users;

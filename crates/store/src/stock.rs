@@ -11,10 +11,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 use milkrun_domain::inventory::{
-    InventoryRow, Reservation, ReservationStatus, StockKey, StockLine, merge_lines,
+    InventoryRow, Reservation, ReservationStatus, StockKey, StockLine, StockOperation,
+    StockRefusal, merge_lines,
 };
-use milkrun_domain::ports::{StockAdjustments, StockLevels, StockReservations};
-use milkrun_domain::{Effects, StoreError};
+use milkrun_domain::ports::{StockAdjustments, StockEffects, StockLevels, StockReservations};
+use milkrun_domain::{DomainError, Effects, StoreError};
 use uuid::Uuid;
 
 use crate::effects::{Refused, commit};
@@ -22,6 +23,7 @@ use crate::item::{Item, attribute, decode, encode, from_attribute, n, s, text};
 use crate::ops::{Condition, Key, Query, Update, VERSION_ATTRIBUTE, Write};
 use crate::paging::query_all;
 use crate::port::ItemStore;
+use crate::retry::retry_on_conflict;
 use crate::table::INVENTORY;
 use crate::versioned::{commit_versioned, versioned_put};
 
@@ -58,7 +60,7 @@ fn status_text(status: ReservationStatus) -> &'static str {
     }
 }
 
-fn reservation_item(reservation: &Reservation) -> Result<Item, StoreError> {
+pub fn reservation_item(reservation: &Reservation) -> Result<Item, StoreError> {
     let mut item = reservation_key(reservation.order_id).to_item(&INVENTORY);
     item.insert("orderId".into(), s(reservation.order_id.to_string()));
     item.insert("status".into(), s(status_text(reservation.status)));
@@ -198,9 +200,10 @@ impl StockLevels for Stock {
     }
 }
 
-#[async_trait]
-impl StockAdjustments for Stock {
-    async fn save(
+impl Stock {
+    /// Writes `after` over the row as `before` was read (`None`: over no row), with effects;
+    /// `VersionConflict` if it changed since. (Importing a row; vendors' changes `adjust`.)
+    pub async fn save(
         &self,
         before: Option<&InventoryRow>,
         after: &InventoryRow,
@@ -218,6 +221,34 @@ impl StockAdjustments for Stock {
                 ..after.clone()
             }),
         }
+    }
+}
+
+#[async_trait]
+impl StockAdjustments for Stock {
+    async fn adjust(
+        &self,
+        key: &StockKey,
+        operation: StockOperation,
+        threshold: Option<u32>,
+        effects: &StockEffects,
+    ) -> Result<InventoryRow, StoreError> {
+        let attempt = || async {
+            let before = StockLevels::get(self, key).await?;
+            let after = operation
+                .apply(*key, before.as_ref(), threshold, Utc::now())
+                .map_err(|refusal| match refusal {
+                    StockRefusal::Insufficient => StoreError::InsufficientStock,
+                    StockRefusal::AboveMaximum => StoreError::StockLimit,
+                })?;
+            let effects = effects(before.as_ref(), &after);
+            Ok(self.save(before.as_ref(), &after, &effects).await?)
+        };
+        retry_on_conflict("stock row", attempt).await.map_err(|error| match error {
+            DomainError::Store(store) => store,
+            // Every retry lost its race: the caller hears it as one more lost race.
+            _ => StoreError::VersionConflict,
+        })
     }
 }
 

@@ -1,0 +1,224 @@
+//! What the entity stores promise about effects and messages: a change and its audit
+//! entries and events commit together or not at all; the outbox hands events out oldest
+//! first until delivered; consumers' records (notifications, processed events) hold.
+
+use std::collections::HashSet;
+
+use chrono::{Duration, Utc};
+use milkrun_domain::audit::AuditContext;
+use milkrun_domain::events::{EventEnvelope, LowStock, Topic, UserRegistered};
+use milkrun_domain::notification::{Channel, DeadLetter, Notification, NotificationStatus};
+use milkrun_domain::page::PageRequest;
+use milkrun_domain::ports::{
+    AuditLog, DeadLetters, Journal, NotificationStore, PendingEvents, ProcessedEvents,
+    UserRegistry,
+};
+use milkrun_domain::{Effects, StoreError};
+use milkrun_store::Stores;
+use uuid::Uuid;
+
+use crate::users::sample_user;
+
+fn registered(user: &milkrun_domain::user::User, marker: &str) -> Effects {
+    let context = AuditContext::system(marker, "contract");
+    let event = UserRegistered {
+        user_id: user.user_id,
+        email: user.email.clone(),
+        name: user.name.to_string(),
+        role: user.role,
+        ip: "127.0.0.1".into(),
+        user_agent: "contract".into(),
+        region: None,
+    };
+    Effects::audited(context.entry("USER_REGISTERED", "USER", user.user_id)).with_event(&event, marker)
+}
+
+/// The pending events carrying `marker` as their correlation id.
+async fn pending_with(stores: &Stores, marker: &str) -> Vec<EventEnvelope> {
+    let all = stores.outbox.pending(10_000).await.unwrap();
+    all.into_iter().filter(|e| e.correlation_id == marker).collect()
+}
+
+pub async fn a_change_and_its_effects_commit_together(stores: Stores) {
+    let marker = Uuid::new_v4().to_string();
+    let user = sample_user("effects");
+    stores.users.create(&user, &registered(&user, &marker)).await.unwrap();
+    let trail = stores.audit.for_entity(&user.user_id.to_string(), &PageRequest::first(5)).await.unwrap();
+    assert_eq!(trail.items.len(), 1);
+    assert_eq!(trail.items[0].action, "USER_REGISTERED");
+    let events = pending_with(&stores, &marker).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].decode::<UserRegistered>().unwrap().user_id, user.user_id);
+
+    let loser_marker = Uuid::new_v4().to_string();
+    let mut loser = sample_user("effects");
+    loser.email = user.email.clone();
+    let refused = stores.users.create(&loser, &registered(&loser, &loser_marker)).await;
+    assert!(matches!(refused, Err(StoreError::AlreadyExists)));
+    let loser_trail = stores.audit.for_entity(&loser.user_id.to_string(), &PageRequest::first(5)).await.unwrap();
+    assert!(loser_trail.items.is_empty(), "a refused change leaves no audit entry");
+    assert!(pending_with(&stores, &loser_marker).await.is_empty(), "and no event");
+}
+
+pub async fn replayed_effects_are_refused_whole(stores: Stores) {
+    let marker = Uuid::new_v4().to_string();
+    let context = AuditContext::system(&marker, "contract");
+    let entity = Uuid::new_v4();
+    let effects = Effects::audited(context.entry("ALERTED", "INVENTORY", entity));
+    stores.audit.commit(&effects).await.unwrap();
+    let again = effects.clone().with_event(&low_stock(), &marker);
+    assert!(matches!(stores.audit.commit(&again).await, Err(StoreError::AlreadyExists)));
+    assert!(pending_with(&stores, &marker).await.is_empty(), "the event of a refused commit is not kept");
+    stores.audit.commit(&Effects::none()).await.unwrap();
+}
+
+fn low_stock() -> LowStock {
+    LowStock {
+        vendor_id: Uuid::new_v4(),
+        product_id: Uuid::new_v4(),
+        variant_id: Uuid::new_v4(),
+        stock: 1,
+        reserved: 0,
+        low_stock_threshold: 10,
+    }
+}
+
+pub async fn the_outbox_hands_out_events_oldest_first_until_delivered(stores: Stores) {
+    let marker = Uuid::new_v4().to_string();
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        let effects = Effects::none().with_event(&low_stock(), &marker);
+        sent.push(effects.events[0].clone());
+        stores.audit.commit(&effects).await.unwrap();
+    }
+    let alert = EventEnvelope::new(&low_stock(), &marker).on(Topic::AdminAlerts);
+    stores.audit.commit(&Effects::none().with_envelope(alert.clone())).await.unwrap();
+    sent.push(alert);
+    let pending = pending_with(&stores, &marker).await;
+    assert_eq!(pending, sent, "whole envelopes, oldest first");
+    assert_eq!(pending[3].topic(), Topic::AdminAlerts, "the topic it was written for");
+    stores.outbox.delivered(sent[0].event_id).await.unwrap();
+    let left: Vec<Uuid> = pending_with(&stores, &marker).await.iter().map(|e| e.event_id).collect();
+    assert_eq!(left, [sent[1].event_id, sent[2].event_id, sent[3].event_id]);
+}
+
+fn notification(user_id: Uuid, minutes_ago: i64) -> Notification {
+    let event_id = Uuid::now_v7();
+    Notification {
+        notification_id: Notification::id_for(event_id, "WELCOME"),
+        user_id,
+        channel: Channel::Email,
+        kind: "WELCOME".into(),
+        subject: "Welcome".into(),
+        body: "Hello".into(),
+        status: NotificationStatus::Sent,
+        created_at: Utc::now() - Duration::minutes(minutes_ago),
+        event_id,
+    }
+}
+
+pub async fn notifications_are_kept_once_and_listed_newest_first(stores: Stores) {
+    let (user, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let older = notification(user, 10);
+    let newer = notification(user, 1);
+    assert!(stores.notifications.record(&older).await.unwrap());
+    assert!(stores.notifications.record(&newer).await.unwrap());
+    assert!(stores.notifications.record(&notification(other, 5)).await.unwrap());
+    let mut again = newer.clone();
+    again.body = "changed".into();
+    assert!(!stores.notifications.record(&again).await.unwrap(), "a redelivery keeps the first");
+    let first = stores.notifications.for_user(user, &PageRequest::first(1)).await.unwrap();
+    assert_eq!(first.items, [newer]);
+    let rest = PageRequest { limit: 1, cursor: first.next_cursor };
+    let second = stores.notifications.for_user(user, &rest).await.unwrap();
+    assert_eq!((second.items, second.next_cursor), (vec![older], None));
+}
+
+pub async fn processed_events_are_remembered_per_consumer(stores: Stores) {
+    let event = Uuid::now_v7();
+    assert!(!stores.processed.seen("contract", event).await.unwrap());
+    stores.processed.remember("contract", event).await.unwrap();
+    assert!(stores.processed.seen("contract", event).await.unwrap());
+    assert!(!stores.processed.seen("another", event).await.unwrap(), "per consumer");
+}
+
+pub async fn dead_letters_list_oldest_first_and_leave_when_removed(stores: Stores) {
+    let letter = |n: u32| DeadLetter {
+        dead_letter_id: Uuid::now_v7(),
+        consumer: "contract".into(),
+        topic: Topic::UserEvents,
+        event: EventEnvelope::new(&low_stock(), "dlq"),
+        error: format!("failure {n}"),
+        attempts: 3,
+        failed_at: Utc::now(),
+    };
+    let (first, second) = (letter(1), letter(2));
+    stores.dead_letters.add(&first).await.unwrap();
+    stores.dead_letters.add(&second).await.unwrap();
+    let listed: HashSet<Uuid> = stores.dead_letters.list(100).await.unwrap().iter().map(|l| l.dead_letter_id).collect();
+    assert!(listed.contains(&first.dead_letter_id) && listed.contains(&second.dead_letter_id));
+    let all = stores.dead_letters.list(100).await.unwrap();
+    let order: Vec<Uuid> = all.iter().map(|l| l.dead_letter_id).filter(|id| [first.dead_letter_id, second.dead_letter_id].contains(id)).collect();
+    assert_eq!(order, [first.dead_letter_id, second.dead_letter_id]);
+    assert_eq!(all.iter().find(|l| l.dead_letter_id == first.dead_letter_id), Some(&first));
+    stores.dead_letters.remove(first.dead_letter_id).await.unwrap();
+    let left = stores.dead_letters.list(100).await.unwrap();
+    assert!(left.iter().all(|l| l.dead_letter_id != first.dead_letter_id));
+}
+
+#[macro_export]
+macro_rules! outbox_contract {
+    ($make:expr) => {
+        $crate::outbox_contract!(@cases $make;
+            a_change_and_its_effects_commit_together,
+            replayed_effects_are_refused_whole,
+            the_outbox_hands_out_events_oldest_first_until_delivered,
+            notifications_are_kept_once_and_listed_newest_first,
+            processed_events_are_remembered_per_consumer,
+        );
+    };
+    (@cases $make:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                $crate::outbox::$case(milkrun_store::Stores::over($make)).await;
+            }
+        )+
+    };
+}
+
+/// Every contract suite over one item store: the item store's own, and every entity
+/// store's over it. `$make` is an async expression giving a fresh `Arc<dyn ItemStore>`.
+#[macro_export]
+macro_rules! store_contract {
+    ($make:expr) => {
+        mod item_store {
+            use super::*;
+            $crate::item_store_contract!($make);
+        }
+        mod users {
+            use super::*;
+            $crate::user_store_contract!($make);
+        }
+        mod vendors {
+            use super::*;
+            $crate::vendor_store_contract!($make);
+        }
+        mod products {
+            use super::*;
+            $crate::product_store_contract!($make);
+        }
+        mod stock {
+            use super::*;
+            $crate::inventory_store_contract!($make);
+        }
+        mod audit {
+            use super::*;
+            $crate::audit_log_contract!($make);
+        }
+        mod outbox {
+            use super::*;
+            $crate::outbox_contract!($make);
+        }
+    };
+}

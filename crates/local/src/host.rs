@@ -1,0 +1,117 @@
+//! The local composition root: every adapter built once from a data folder. `milkrun serve`,
+//! the jobs, `milkrun dlq` and the test harnesses all start here.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use milkrun_auth::JwtKeys;
+use milkrun_auth::jwt::DEFAULT_ACCESS_TTL_SECS;
+use milkrun_platform::{Adapters, ConsumerService, Settings};
+use milkrun_store::Stores;
+use rand::RngCore;
+use tokio::sync::Notify;
+
+use crate::bus::{InProcessBus, RetryPolicy};
+use crate::db::Database;
+use crate::legacy;
+use crate::outbox::OutboxMailer;
+use crate::relay::OutboxRelay;
+use crate::sqlite_store::SqliteItemStore;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The adapters over one data folder, and the bus that stands in for SNS and SQS.
+pub struct LocalHost {
+    pub adapters: Adapters,
+    pub bus: Arc<InProcessBus>,
+    pub db: Database,
+    pub data: PathBuf,
+    outbox_signal: Arc<Notify>,
+}
+
+impl LocalHost {
+    /// Opens (creating, or migrating from an earlier release) the data folder.
+    pub async fn open(data: &Path, settings: Settings) -> Result<Self, BoxError> {
+        std::fs::create_dir_all(data)?;
+        let db = Database::open(&data.join("milkrun.db"))?;
+        Self::over(db, data, settings, RetryPolicy::default()).await
+    }
+
+    /// The host over `db` (an in-memory one in tests), with `retry` for deliveries.
+    pub async fn over(
+        db: Database,
+        data: &Path,
+        settings: Settings,
+        retry: RetryPolicy,
+    ) -> Result<Self, BoxError> {
+        let outbox_signal = Arc::new(Notify::new());
+        let items = SqliteItemStore::new(db.clone()).signalling_outbox(outbox_signal.clone());
+        let stores = Stores::over(Arc::new(items));
+        if let Some(moved) = legacy::migrate(&db, &stores).await? {
+            tracing::info!(?moved, "migrated a data folder of an earlier release");
+        }
+        let bus = Arc::new(InProcessBus::new(
+            stores.processed.clone(),
+            stores.dead_letters.clone(),
+            retry,
+        ));
+        let adapters = Adapters {
+            mailer: Arc::new(OutboxMailer::new(data.join("outbox"))?),
+            keys: Arc::new(JwtKeys::new(&jwt_secret(data)?, DEFAULT_ACCESS_TTL_SECS)?),
+            stores,
+            settings,
+        };
+        Ok(Self {
+            adapters,
+            bus,
+            db,
+            data: data.to_owned(),
+            outbox_signal,
+        })
+    }
+
+    /// Subscribes each consumer to its topics on the bus.
+    pub fn subscribe(&self, consumers: &[ConsumerService]) {
+        for consumer in consumers {
+            self.bus
+                .subscribe(consumer.topics, (consumer.handler)(&self.adapters));
+        }
+    }
+
+    /// Starts delivering committed events (including any an earlier process left behind).
+    pub fn start_relay(&self) -> tokio::task::JoinHandle<()> {
+        OutboxRelay::new(
+            self.adapters.stores.outbox.clone(),
+            self.bus.clone(),
+            self.outbox_signal.clone(),
+        )
+        .spawn()
+    }
+}
+
+/// `MILKRUN_JWT_SECRET`, else a random secret generated once and kept in the data folder.
+fn jwt_secret(data: &Path) -> Result<Vec<u8>, BoxError> {
+    if let Ok(secret) = std::env::var("MILKRUN_JWT_SECRET") {
+        return Ok(secret.into_bytes());
+    }
+    let path = data.join("jwt-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(existing.trim().as_bytes().to_vec());
+    }
+    let mut bytes = [0u8; 48];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = base64::engine::general_purpose::STANDARD.encode(bytes);
+    write_private(&path, &secret)?;
+    tracing::info!(file = %path.display(), "generated a JWT secret");
+    Ok(secret.into_bytes())
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
