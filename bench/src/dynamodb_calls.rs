@@ -11,11 +11,13 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use axum::body::Body;
 use http::Request;
 use milkrun_auth::JwtKeys;
-use milkrun_aws::{DynamoDbAuditLog, DynamoDbInventory, DynamoDbProducts, DynamoDbVendors};
-use milkrun_domain::audit::AuditTrail;
+use milkrun_aws::DynamoDbItemStore;
 use milkrun_domain::values::Role;
-use milkrun_local::InProcessBus;
-use milkrun_tool::demo::{self, DemoStores, demo_id};
+use milkrun_local::OutboxMailer;
+use milkrun_platform::{Adapters, Settings};
+use milkrun_store::Stores;
+use milkrun_store::table::{ALL, DEAD_LETTERS};
+use milkrun_tool::demo::{self, demo_id};
 use serde_json::json;
 use tower::ServiceExt as _;
 
@@ -48,11 +50,6 @@ impl Intercept for CountCalls {
     }
 }
 
-fn table(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name}: run via scripts/emulated/run.py bench-calls"))
-}
-
 pub async fn run() {
     let counter = CountCalls::default();
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -60,50 +57,24 @@ pub async fn run() {
         .interceptor(counter.clone())
         .build();
     let client = aws_sdk_dynamodb::Client::from_conf(config);
-    let vendors = Arc::new(DynamoDbVendors::new(client.clone(), table("VENDORS_TABLE")));
-    let products = Arc::new(DynamoDbProducts::new(
-        client.clone(),
-        table("PRODUCTS_TABLE"),
-    ));
-    let stock = Arc::new(DynamoDbInventory::new(
-        client.clone(),
-        table("INVENTORY_TABLE"),
-    ));
-    let audit = AuditTrail::new(Arc::new(DynamoDbAuditLog::new(
-        client,
-        table("AUDIT_TABLE"),
-    )));
-    demo::load(&DemoStores {
-        vendors: vendors.clone(),
-        products: products.clone(),
-        stock: stock.clone(),
-    })
-    .await
-    .unwrap();
+    // Every table the template declares (dead letters are local only), named by the
+    // variables run.py bench-calls sets.
+    let tables: Vec<_> = ALL.into_iter().filter(|t| t.name != DEAD_LETTERS.name).collect();
+    let items = DynamoDbItemStore::from_env(client, &tables)
+        .expect("tables: run via scripts/emulated/run.py bench-calls");
     let keys = Arc::new(JwtKeys::new(b"bench-secret-bench-secret-bench-secret", 3600).unwrap());
+    let outbox = std::env::temp_dir().join(format!("milkrun-bench-{}", uuid::Uuid::now_v7()));
+    let adapters = Adapters {
+        stores: Stores::over(Arc::new(items)),
+        mailer: Arc::new(OutboxMailer::new(outbox).unwrap()),
+        keys: keys.clone(),
+        settings: Settings::default(),
+    };
+    demo::load(&adapters.stores).await.unwrap();
     let admin = keys
         .issue_access(uuid::Uuid::now_v7(), Role::Admin, None)
         .unwrap();
-    let api = milkrun_product::api(milkrun_product::ProductService::new(
-        products.clone(),
-        vendors.clone(),
-        stock.clone(),
-        audit.clone(),
-    ))
-    .merge(milkrun_vendor::api(milkrun_vendor::VendorService::new(
-        vendors.clone(),
-        audit.clone(),
-    )))
-    .merge(milkrun_inventory::api(
-        milkrun_inventory::InventoryService::new(
-            stock,
-            products,
-            vendors,
-            Arc::new(InProcessBus::new()),
-            audit,
-        ),
-    ));
-    let app = milkrun_http::app(api, keys);
+    let app = milkrun_http::app(milkrun_registry::api(&adapters), keys);
     let vendor = demo_id("vendor", "Nandi Dairy Farms");
     let product = demo_id("product", "Toned Milk");
     let variant = demo_id("variant", "Toned Milk/1L");

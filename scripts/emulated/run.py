@@ -130,12 +130,7 @@ def contract() -> int:
     endpoint = start_moto()
     emulation = Emulation(endpoint, parameters(), prefix="contract-")
     emulation.create_all()
-    env = aws_env(endpoint)
-    env["MILKRUN_TEST_USERS_TABLE"] = emulation.physical["UsersTable"]
-    env["MILKRUN_TEST_INVENTORY_TABLE"] = emulation.physical["InventoryTable"]
-    env["MILKRUN_TEST_VENDORS_TABLE"] = emulation.physical["VendorsTable"]
-    env["MILKRUN_TEST_PRODUCTS_TABLE"] = emulation.physical["ProductsTable"]
-    env["MILKRUN_TEST_AUDIT_TABLE"] = emulation.physical["AuditTable"]
+    env = {**aws_env(endpoint), **emulation.table_env()}
     env["MILKRUN_TEST_USER_EVENTS_TOPIC_ARN"] = emulation.physical["UserEventsTopic"]
     env["MILKRUN_TEST_MAIL_FROM"] = parameters()["MailFrom"]
     return run(["cargo", "test", "-p", "milkrun-aws", "--", "--test-threads=4", *sys.argv[2:]], env)
@@ -145,10 +140,7 @@ def bench_calls() -> int:
     endpoint = start_moto()
     emulation = Emulation(endpoint, parameters(), prefix="bench-")
     emulation.create_all()
-    env = aws_env(endpoint)
-    for variable, logical in (("VENDORS_TABLE", "VendorsTable"), ("PRODUCTS_TABLE", "ProductsTable"),
-                              ("INVENTORY_TABLE", "InventoryTable"), ("AUDIT_TABLE", "AuditTable")):
-        env[variable] = emulation.physical[logical]
+    env = {**aws_env(endpoint), **emulation.table_env()}
     return run(["cargo", "run", "-q", "-p", "milkrun-bench", "--", "dynamodb-calls"], env)
 
 

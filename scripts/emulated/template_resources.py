@@ -60,6 +60,7 @@ class Emulation:
         self.prefix = prefix
         self.physical: dict[str, str] = {}
         self.arns: dict[str, str] = {}
+        self.streams: dict[str, str] = {}
 
     def client(self, service: str):
         return boto3.client(
@@ -107,8 +108,19 @@ class Emulation:
             }
             if props.get("GlobalSecondaryIndexes"):
                 args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-            arn = dynamodb.create_table(**args)["TableDescription"]["TableArn"]
-            self.physical[name], self.arns[name] = table, arn
+            if props.get("StreamSpecification"):
+                args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+            description = dynamodb.create_table(**args)["TableDescription"]
+            if props.get("TimeToLiveSpecification"):
+                dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+            self.physical[name], self.arns[name] = table, description["TableArn"]
+            if description.get("LatestStreamArn"):
+                self.streams[name] = description["LatestStreamArn"]
+
+    def table_env(self) -> dict[str, str]:
+        """Each table's physical name under the variable the code reads (UsersTable → USERS_TABLE)."""
+        return {re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper(): table
+                for name, table in self.physical.items() if name.endswith("Table")}
 
     def create_topics(self):
         sns = self.client("sns")

@@ -5,16 +5,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use milkrun_aws::{
-    DynamoDbAuditLog, DynamoDbInventory, DynamoDbProducts, DynamoDbUsers, DynamoDbVendors,
-    SesMailer, SnsBus, sdk_config,
-};
+use milkrun_aws::{DynamoDbItemStore, SesMailer, SnsBus, sdk_config};
 use milkrun_contract::events::PublishedProbe;
 use milkrun_domain::events::{EventEnvelope, Topic};
-use milkrun_domain::ports::{
-    AuditLog, InventoryStore, Mail, Mailer, ProductStore, UserStore, VendorStore,
-};
+use milkrun_domain::ports::{Mail, Mailer};
 use milkrun_domain::values::Email;
+use milkrun_store::ItemStore;
 
 fn setting(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -22,70 +18,18 @@ fn setting(name: &str) -> String {
     })
 }
 
-async fn dynamodb_users() -> Arc<dyn UserStore> {
-    let config = sdk_config().await;
-    Arc::new(DynamoDbUsers::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        setting("MILKRUN_TEST_USERS_TABLE"),
-    ))
+/// The item store over the template's tables, named by the variables the template sets
+/// (`run.py contract` points them at moto).
+async fn dynamodb() -> Arc<dyn ItemStore> {
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let tables: Vec<_> = milkrun_store::table::ALL
+        .into_iter()
+        .filter(|t| t.name != milkrun_store::table::DEAD_LETTERS.name)
+        .collect();
+    Arc::new(DynamoDbItemStore::from_env(client, &tables).expect("tables configured"))
 }
 
-mod dynamodb_users {
-    use super::*;
-    milkrun_contract::user_store_contract!(dynamodb_users().await);
-}
-
-async fn dynamodb_inventory() -> Arc<dyn InventoryStore> {
-    let config = sdk_config().await;
-    Arc::new(DynamoDbInventory::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        setting("MILKRUN_TEST_INVENTORY_TABLE"),
-    ))
-}
-
-mod dynamodb_inventory {
-    use super::*;
-    milkrun_contract::inventory_store_contract!(dynamodb_inventory().await);
-}
-
-async fn dynamodb_vendors() -> Arc<dyn VendorStore> {
-    let config = sdk_config().await;
-    Arc::new(DynamoDbVendors::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        setting("MILKRUN_TEST_VENDORS_TABLE"),
-    ))
-}
-
-mod dynamodb_vendors {
-    use super::*;
-    milkrun_contract::vendor_store_contract!(dynamodb_vendors().await);
-}
-
-async fn dynamodb_products() -> Arc<dyn ProductStore> {
-    let config = sdk_config().await;
-    Arc::new(DynamoDbProducts::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        setting("MILKRUN_TEST_PRODUCTS_TABLE"),
-    ))
-}
-
-mod dynamodb_products {
-    use super::*;
-    milkrun_contract::product_store_contract!(dynamodb_products().await);
-}
-
-async fn dynamodb_audit() -> Arc<dyn AuditLog> {
-    let config = sdk_config().await;
-    Arc::new(DynamoDbAuditLog::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        setting("MILKRUN_TEST_AUDIT_TABLE"),
-    ))
-}
-
-mod dynamodb_audit {
-    use super::*;
-    milkrun_contract::audit_log_contract!(dynamodb_audit().await);
-}
+milkrun_contract::store_contract!(dynamodb().await);
 
 /// Reads what reached the topic through an SQS queue subscribed to it, as consumers will.
 struct SqsProbe {

@@ -83,7 +83,7 @@ pub trait StockLevels: Send + Sync {
 }
 
 /// What a stock change commits with it, given the row before (`None`: new) and after.
-pub type StockEffects = dyn Fn(Option<&InventoryRow>, &InventoryRow) -> Effects + Send + Sync;
+pub type StockEffects<'a> = dyn Fn(Option<&InventoryRow>, &InventoryRow) -> Effects + Send + Sync + 'a;
 
 /// A vendor's change to one row: a compare-and-swap on the row as read, so the change's
 /// audit entry knows the stock before and after; a lost race is read and applied again.
@@ -97,7 +97,7 @@ pub trait StockAdjustments: Send + Sync {
         key: &StockKey,
         operation: StockOperation,
         threshold: Option<u32>,
-        effects: &StockEffects,
+        effects: &StockEffects<'_>,
     ) -> Result<InventoryRow, StoreError>;
 }
 

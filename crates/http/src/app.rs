@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Method, StatusCode};
+use axum::http::{HeaderName, Method};
+use milkrun_domain::ErrorCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router, middleware};
 use milkrun_auth::JwtKeys;
@@ -23,9 +24,8 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
+    ApiError::of(
+        ErrorCode::MethodNotAllowed,
         "This method is not allowed on this path.",
     )
 }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{SecondsFormat, Utc};
-use milkrun_domain::{DomainError, FieldErrors, StoreError};
+use milkrun_domain::{DomainError, ErrorCode, FieldErrors, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -26,19 +26,20 @@ pub struct ErrorBody {
 /// A refusal on its way to the client. Internal detail is logged, never returned.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     details: Option<serde_json::Value>,
+    retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An answer with `code` (its status is the one SPEC §4 gives it) and a message.
+    pub fn of(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
             code,
             message: message.into(),
             details: None,
+            retry_after_secs: None,
         }
     }
 
@@ -48,84 +49,75 @@ impl ApiError {
     }
 
     pub fn validation(fields: &FieldErrors) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_ERROR",
-            "One or more fields are invalid.",
-        )
-        .with_details(serde_json::json!({ "fields": fields.fields() }))
+        Self::of(ErrorCode::ValidationError, "One or more fields are invalid.")
+            .with_details(serde_json::json!({ "fields": fields.fields() }))
     }
 
     pub fn malformed_json(reason: &str) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "MALFORMED_JSON",
+        Self::of(
+            ErrorCode::MalformedJson,
             format!("The request body is not valid JSON: {reason}"),
         )
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
+        Self::of(
+            ErrorCode::Unauthorized,
             "Authentication is required or has failed.",
         )
     }
 
     pub fn forbidden(message: &str) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
+        Self::of(ErrorCode::Forbidden, message)
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            format!("The {what} was not found."),
-        )
+        Self::of(ErrorCode::NotFound, format!("The {what} was not found."))
     }
 
     pub fn payload_too_large() -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            "The request body is too large.",
-        )
+        Self::of(ErrorCode::PayloadTooLarge, "The request body is too large.")
     }
 
     /// Logs `cause` with the request's correlation id and answers a bare 500.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            "Something went wrong on our side.",
-        )
+        Self::of(ErrorCode::InternalError, "Something went wrong on our side.")
     }
 
     pub fn status(&self) -> StatusCode {
-        self.status
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     pub fn code(&self) -> &'static str {
-        self.code
+        self.code.as_str()
     }
 }
 
+/// The one place a domain refusal becomes an HTTP answer.
 impl From<DomainError> for ApiError {
     fn from(error: DomainError) -> Self {
+        let code = error.code();
         match error {
             DomainError::Validation(fields) => Self::validation(&fields),
             DomainError::Unauthorized => Self::unauthorized(),
             DomainError::Forbidden(message) => Self::forbidden(message),
             DomainError::NotFound(what) => Self::not_found(what),
-            DomainError::Conflict(message) => Self::new(StatusCode::CONFLICT, "CONFLICT", message),
+            DomainError::Refused { message, .. } => Self::of(code, message),
+            DomainError::TooManyRequests { retry_after_secs } => Self {
+                retry_after_secs: Some(retry_after_secs),
+                ..Self::of(code, "Too many attempts; try again later.")
+            },
             DomainError::Store(StoreError::InvalidCursor) => Self::validation(
                 &FieldErrors::single("cursor", "is not a cursor this list issued"),
             ),
-            DomainError::Store(StoreError::InsufficientStock) => Self::new(
-                StatusCode::CONFLICT,
-                "CONFLICT",
-                "There is not enough stock for this change.",
+            DomainError::Store(StoreError::InsufficientStock) => Self::of(
+                code,
+                "There is not enough stock for this change. Nothing was changed.",
+            ),
+            DomainError::Store(StoreError::StockLimit) => Self::of(
+                code,
+                "This change would take stock above 1000000000 units. Nothing was changed.",
             ),
             DomainError::Store(store) => Self::internal(&store),
             DomainError::Internal(detail) => Self::internal(&detail),
@@ -135,17 +127,18 @@ impl From<DomainError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let status = self.status();
         // A 5xx was logged with its cause where it was made (`internal`); the middleware
         // logs every outcome once more with its status, so only refusals add their code here.
-        if !self.status.is_server_error() {
+        if !status.is_server_error() {
             tracing::info!(
-                status = self.status.as_u16(),
-                code = self.code,
+                status = status.as_u16(),
+                code = self.code.as_str(),
                 "request refused"
             );
         }
         let body = ErrorBody {
-            error_code: self.code,
+            error_code: self.code.as_str(),
             error_message: self.message,
             timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
             request_id: RequestIds::current()
@@ -153,6 +146,13 @@ impl IntoResponse for ApiError {
                 .unwrap_or_default(),
             details: self.details,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after_secs {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }

@@ -5,6 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use milkrun_domain::ErrorCode;
 use milkrun_domain::FieldErrors;
 use serde::de::DeserializeOwned;
 
@@ -22,11 +23,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::payload_too_large()
                 } else {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "MALFORMED_JSON",
-                        "The request body could not be read.",
-                    )
+                    ApiError::of(ErrorCode::MalformedJson, "The request body could not be read.")
                 }
             })?;
         parse_json(&bytes).map(ApiJson)

@@ -72,7 +72,7 @@ impl LocalHost {
     }
 
     /// Subscribes each consumer to its topics on the bus.
-    pub fn subscribe(&self, consumers: &[ConsumerService]) {
+    pub fn subscribe(&self, consumers: &[&ConsumerService]) {
         for consumer in consumers {
             self.bus
                 .subscribe(consumer.topics, (consumer.handler)(&self.adapters));

@@ -52,22 +52,40 @@ impl std::fmt::Debug for AdminAccount {
 /// Once-at-start work of a service (the user service's admin bootstrap).
 pub type StartHook = fn(Adapters) -> BoxFuture<'static, Result<(), DomainError>>;
 
+/// What a service needs configured; a host checks it at start.
+pub struct Needs {
+    /// The tables it reads or writes.
+    pub tables: &'static [&'static TableSpec],
+    /// Whether it sends mail (needs a sender and the links mail carries).
+    pub mail: bool,
+}
+
 /// An HTTP service: its routes over adapters, and what it needs.
 pub struct HttpService {
     /// The Lambda function's binary name in AWS.
     pub name: &'static str,
-    /// The tables its routes read or write; a host checks they are configured at start.
-    pub tables: &'static [&'static TableSpec],
+    pub needs: Needs,
     pub api: fn(&Adapters) -> OpenApiRouter,
     /// Its documented routes, without a service behind them (for the OpenAPI document).
     pub openapi: fn() -> utoipa::openapi::OpenApi,
     pub start: Option<StartHook>,
 }
 
+/// What a job's run reports (counts, as JSON), or the code it failed with.
+pub type JobRun = BoxFuture<'static, Result<serde_json::Value, DomainError>>;
+
+/// A scheduled job (EventBridge in AWS, `milkrun job …` locally): one run, given the
+/// adapters and the correlation id the run's effects carry.
+pub struct JobService {
+    pub name: &'static str,
+    pub needs: Needs,
+    pub run: fn(Adapters, String) -> JobRun,
+}
+
 /// An event consumer: which topics feed it, and the handler over adapters.
 pub struct ConsumerService {
     pub name: &'static str,
-    pub tables: &'static [&'static TableSpec],
+    pub needs: Needs,
     pub topics: &'static [Topic],
     pub handler: fn(&Adapters) -> Arc<dyn EventHandler>,
 }

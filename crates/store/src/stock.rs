@@ -231,7 +231,7 @@ impl StockAdjustments for Stock {
         key: &StockKey,
         operation: StockOperation,
         threshold: Option<u32>,
-        effects: &StockEffects,
+        effects: &StockEffects<'_>,
     ) -> Result<InventoryRow, StoreError> {
         let attempt = || async {
             let before = StockLevels::get(self, key).await?;

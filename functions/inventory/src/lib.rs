@@ -5,6 +5,37 @@ pub mod reconcile;
 pub mod routes;
 pub mod service;
 
+use milkrun_platform::{Adapters, HttpService, JobRun, JobService, Needs};
+use milkrun_store::table::{AUDIT, INVENTORY, OUTBOX, PRODUCTS, VENDORS};
+
 pub use reconcile::{ReconcileReport, reconcile_stock};
 pub use routes::{api, routes};
 pub use service::InventoryService;
+
+pub static HTTP: HttpService = HttpService {
+    name: "inventory",
+    needs: Needs {
+        tables: &[&INVENTORY, &PRODUCTS, &VENDORS, &AUDIT, &OUTBOX],
+        mail: false,
+    },
+    api: |adapters| api(InventoryService::from_adapters(adapters)),
+    openapi: || routes().into_openapi(),
+    start: None,
+};
+
+pub static RECONCILE: JobService = JobService {
+    name: "reconcile-stock",
+    needs: Needs {
+        tables: &[&INVENTORY, &OUTBOX],
+        mail: false,
+    },
+    run: run_reconcile,
+};
+
+fn run_reconcile(adapters: Adapters, correlation_id: String) -> JobRun {
+    Box::pin(async move {
+        let stores = &adapters.stores;
+        let report = reconcile_stock(stores.stock.as_ref(), stores.audit.as_ref(), &correlation_id).await?;
+        Ok(serde_json::to_value(report).expect("a report serializes"))
+    })
+}

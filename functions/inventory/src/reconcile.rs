@@ -1,10 +1,11 @@
 //! The stock reconcile job: one admin alert for every row under its threshold. Run daily by
 //! EventBridge in AWS and by `milkrun job reconcile-stock` locally, with the same code.
+//! Each alert goes through the outbox like every event; if any could not be committed the
+//! run fails (after trying every row), so the schedule's retries and alarms see it.
 
-use milkrun_domain::DomainError;
-use milkrun_domain::events::{EventEnvelope, EventType, Topic};
-use milkrun_domain::inventory::InventoryRow;
-use milkrun_domain::ports::{EventPublisher, StockLevels};
+use milkrun_domain::events::{EventEnvelope, LowStock, Topic};
+use milkrun_domain::ports::{Journal, StockLevels};
+use milkrun_domain::{DomainError, Effects};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -15,27 +16,10 @@ pub struct ReconcileReport {
     pub alerts_failed: usize,
 }
 
-/// The LOW_STOCK event for `row`, in the same shape on inventory-events and admin-alerts.
-pub fn low_stock_event(row: &InventoryRow, correlation_id: &str) -> EventEnvelope {
-    EventEnvelope::new(
-        EventType::LowStock,
-        correlation_id,
-        serde_json::json!({
-            "vendorId": row.vendor_id,
-            "productId": row.product_id,
-            "variantId": row.variant_id,
-            "stock": row.stock,
-            "reserved": row.reserved,
-            "lowStockThreshold": row.low_stock_threshold,
-        }),
-    )
-}
-
-/// Sweeps every row and publishes a LOW_STOCK admin alert for each one under its threshold.
-/// A failed publish is counted and logged, and the sweep goes on to the next row.
+/// Sweeps every row and commits a LOW_STOCK admin alert for each one under its threshold.
 pub async fn reconcile_stock(
     stock: &dyn StockLevels,
-    events: &dyn EventPublisher,
+    journal: &dyn Journal,
     correlation_id: &str,
 ) -> Result<ReconcileReport, DomainError> {
     let low = stock.below_threshold().await?;
@@ -45,13 +29,13 @@ pub async fn reconcile_stock(
         alerts_failed: 0,
     };
     for row in &low {
-        let alert = low_stock_event(row, correlation_id).on(Topic::AdminAlerts);
-        match events.publish(&alert).await {
+        let alert = EventEnvelope::new(&LowStock::from(row), correlation_id).on(Topic::AdminAlerts);
+        match journal.commit(&Effects::none().with_envelope(alert)).await {
             Ok(()) => report.alerts_published += 1,
             Err(error) => {
                 report.alerts_failed += 1;
                 tracing::error!(error = %error, vendor_id = %row.vendor_id, product_id = %row.product_id,
-                    variant_id = %row.variant_id, "low-stock alert not published");
+                    variant_id = %row.variant_id, "low-stock alert not committed");
             }
         }
     }
@@ -61,5 +45,11 @@ pub async fn reconcile_stock(
         alerts_failed = report.alerts_failed,
         "stock reconciled"
     );
+    if report.alerts_failed > 0 {
+        return Err(DomainError::Internal(format!(
+            "{} of {} low-stock alerts could not be committed",
+            report.alerts_failed, report.rows_below_threshold
+        )));
+    }
     Ok(report)
 }

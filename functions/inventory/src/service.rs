@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use milkrun_domain::audit::{AuditContext, AuditTrail};
-use milkrun_domain::inventory::{InventoryRow, StockKey, StockOperation};
+use milkrun_domain::audit::AuditContext;
+use milkrun_domain::events::LowStock;
+use milkrun_domain::inventory::{InventoryRow, StockKey, StockOperation, went_low};
 use milkrun_domain::page::{Page, PageRequest};
-use milkrun_domain::ports::{EventPublisher, InventoryStore, ProductReads, VendorReads};
-use milkrun_domain::{DomainError, StoreError};
+use milkrun_domain::ports::{InventoryStore, ProductReads, VendorReads};
+use milkrun_domain::{DomainError, Effects, StoreError};
+use milkrun_platform::Adapters;
 use uuid::Uuid;
-
-use crate::reconcile::low_stock_event;
 
 const ENTITY: &str = "INVENTORY";
 
@@ -19,8 +19,6 @@ pub struct InventoryService {
     stock: Arc<dyn InventoryStore>,
     products: Arc<dyn ProductReads>,
     vendors: Arc<dyn VendorReads>,
-    events: Arc<dyn EventPublisher>,
-    audit: AuditTrail,
 }
 
 /// The audit trail's name for one stock row.
@@ -39,21 +37,41 @@ fn parse_row_cursor(cursor: &str) -> Result<(Uuid, Uuid), StoreError> {
     Ok((parse(product)?, parse(variant)?))
 }
 
+/// A stock change's effects: its audit entry (operation, quantity, stock before and after)
+/// and LOW_STOCK on inventory-events when it took the row under its threshold.
+fn stock_effects(
+    actor: &AuditContext,
+    operation: StockOperation,
+    before: Option<&InventoryRow>,
+    after: &InventoryRow,
+) -> Effects {
+    let entry = actor
+        .entry("STOCK_ADJUSTED", ENTITY, row_entity_id(&after.key()))
+        .with_changes(operation.audit_changes(before, after));
+    let effects = Effects::audited(entry);
+    if went_low(before, after) {
+        effects.with_event(&LowStock::from(after), &actor.correlation_id)
+    } else {
+        effects
+    }
+}
+
 impl InventoryService {
     pub fn new(
         stock: Arc<dyn InventoryStore>,
         products: Arc<dyn ProductReads>,
         vendors: Arc<dyn VendorReads>,
-        events: Arc<dyn EventPublisher>,
-        audit: AuditTrail,
     ) -> Self {
         Self {
             stock,
             products,
             vendors,
-            events,
-            audit,
         }
+    }
+
+    pub fn from_adapters(adapters: &Adapters) -> Self {
+        let stores = &adapters.stores;
+        Self::new(stores.stock.clone(), stores.products.clone(), stores.vendors.clone())
     }
 
     async fn require_vendor(&self, vendor_id: Uuid) -> Result<(), DomainError> {
@@ -86,8 +104,9 @@ impl InventoryService {
         })
     }
 
-    /// Applies `operation` to one row with a single conditional write. The vendor, the
-    /// product and its variant must exist and the product must list the vendor as a seller.
+    /// Applies `operation` to one row with a compare-and-swap, saved with its audit entry
+    /// (and LOW_STOCK, on crossing the threshold). The vendor, the product and its variant
+    /// must exist and the product must list the vendor as a seller.
     pub async fn adjust(
         &self,
         key: StockKey,
@@ -109,33 +128,21 @@ impl InventoryService {
             return Err(DomainError::NotFound("variant"));
         }
         if !product.vendor_ids.contains(&key.vendor_id) {
-            return Err(DomainError::Conflict(
+            return Err(DomainError::conflict(
                 "This vendor does not sell this product; add it to the product's vendorIds first.",
             ));
         }
-        let row = match self.stock.adjust(&key, operation, threshold).await {
-            Err(StoreError::InsufficientStock) => {
-                return Err(DomainError::Conflict(
-                    "Not enough stock: SUBTRACT would take it below zero. Nothing was changed.",
-                ));
-            }
-            other => other?,
+        let effects = |before: Option<&InventoryRow>, after: &InventoryRow| {
+            stock_effects(actor, operation, before, after)
         };
-        self.audit
-            .record(actor, "STOCK_ADJUSTED", ENTITY, row_entity_id(&key))
-            .await;
-        if operation.went_low(&row, threshold.is_some()) {
-            self.announce_low_stock(&row, &actor.correlation_id).await;
-        }
-        Ok(row)
-    }
-
-    /// LOW_STOCK on inventory-events. The change is saved already; a failed publish is
-    /// logged, and the daily reconcile alerts about the row again.
-    async fn announce_low_stock(&self, row: &InventoryRow, correlation_id: &str) {
-        let event = low_stock_event(row, correlation_id);
-        if let Err(error) = self.events.publish(&event).await {
-            tracing::error!(error = %error, "LOW_STOCK event not published");
+        match self.stock.adjust(&key, operation, threshold, &effects).await {
+            Err(StoreError::InsufficientStock) => Err(DomainError::conflict(
+                "Not enough stock: SUBTRACT would take it below zero. Nothing was changed.",
+            )),
+            Err(StoreError::VersionConflict) => Err(DomainError::conflict(
+                "The stock row was changed concurrently; try again.",
+            )),
+            other => Ok(other?),
         }
     }
 }

@@ -4,13 +4,15 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::Utc;
-use milkrun_domain::audit::{AuditContext, AuditTrail};
-use milkrun_domain::concurrency::update_with_retry;
+use milkrun_domain::Effects;
+use milkrun_domain::audit::{AuditContext, changed_fields};
 use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::{ProductStore, StockLevels, VendorReads};
 use milkrun_domain::product::{Product, ProductFilter, ProductInput, VariantAvailability};
 use milkrun_domain::values::Pincode;
 use milkrun_domain::{DomainError, FieldErrors};
+use milkrun_platform::Adapters;
+use milkrun_store::retry::retry_on_conflict;
 use uuid::Uuid;
 
 const ENTITY: &str = "PRODUCT";
@@ -39,7 +41,11 @@ pub struct ProductService {
     products: Arc<dyn ProductStore>,
     vendors: Arc<dyn VendorReads>,
     stock: Arc<dyn StockLevels>,
-    audit: AuditTrail,
+}
+
+fn audited(actor: &AuditContext, action: &str, before: Option<&Product>, after: &Product) -> Effects {
+    let entry = actor.entry(action, ENTITY, after.product_id);
+    Effects::audited(entry.with_changes(changed_fields(before, after)))
 }
 
 impl ProductService {
@@ -47,14 +53,17 @@ impl ProductService {
         products: Arc<dyn ProductStore>,
         vendors: Arc<dyn VendorReads>,
         stock: Arc<dyn StockLevels>,
-        audit: AuditTrail,
     ) -> Self {
         Self {
             products,
             vendors,
             stock,
-            audit,
         }
+    }
+
+    pub fn from_adapters(adapters: &Adapters) -> Self {
+        let stores = &adapters.stores;
+        Self::new(stores.products.clone(), stores.vendors.clone(), stores.stock.clone())
     }
 
     /// Active products matching `search`, newest first. A pincode becomes the set of vendors
@@ -113,10 +122,8 @@ impl ProductService {
     ) -> Result<Product, DomainError> {
         let product = input.create(actor_id(actor)?, Utc::now())?;
         self.require_vendors(&product.vendor_ids).await?;
-        self.products.create(&product).await?;
-        self.audit
-            .record(actor, "PRODUCT_CREATED", ENTITY, product.product_id)
-            .await;
+        let effects = audited(actor, "PRODUCT_CREATED", None, &product);
+        self.products.create(&product, &effects).await?;
         tracing::info!(product_id = %product.product_id, "product created");
         Ok(product)
     }
@@ -156,15 +163,13 @@ impl ProductService {
         if let Some(ids) = &input.vendor_ids {
             self.require_vendors(ids).await?;
         }
-        let saved = update_with_retry(
-            "product",
-            || self.get(product_id),
-            |product| input.clone().apply_to(product, by, Utc::now()),
-            |product| self.products.update(product),
-        )
-        .await?;
-        self.audit.record(actor, action, ENTITY, product_id).await;
-        Ok(saved)
+        retry_on_conflict("product", || async {
+            let before = self.get(product_id).await?;
+            let after = input.clone().apply_to(before.clone(), by, Utc::now())?;
+            let effects = audited(actor, action, Some(&before), &after);
+            Ok(self.products.update(after, &effects).await?)
+        })
+        .await
     }
 
     /// 400 naming `vendorIds` unless every id is a vendor (one read each, in parallel).

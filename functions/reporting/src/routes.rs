@@ -3,7 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use milkrun_domain::FieldErrors;
-use milkrun_domain::audit::{AuditEntry, AuditTrail};
+use std::sync::Arc;
+
+use milkrun_domain::audit::AuditEntry;
+use milkrun_domain::ports::AuditLog;
 use milkrun_http::{ApiError, ApiQuery, AuthUser, ErrorBody, Paging};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -18,7 +21,15 @@ const MAX_ENTITY_ID_CHARS: usize = 128;
 /// What the reporting routes read.
 #[derive(Clone)]
 pub struct ReportingService {
-    pub audit: AuditTrail,
+    pub audit: Arc<dyn AuditLog>,
+}
+
+impl ReportingService {
+    pub fn from_adapters(adapters: &milkrun_platform::Adapters) -> Self {
+        Self {
+            audit: adapters.stores.audit.clone(),
+        }
+    }
 }
 
 /// The documented routes, before a service is bound (enough to describe them).

@@ -1,23 +1,25 @@
 //! The user service's use cases. No HTTP here: handlers parse, call one of these, and map
-//! the `DomainError` through the shared layer.
+//! the `DomainError` through the shared layer. Every change is saved with its audit entry
+//! and events in one write; the welcome mail follows from USER_REGISTERED (the notification
+//! consumer sends it).
 
 use std::sync::Arc;
 
 use chrono::Utc;
 use milkrun_auth::{JwtKeys, PasswordHasher};
-use milkrun_domain::audit::{AuditContext, AuditTrail};
-use milkrun_domain::concurrency::MAX_UPDATE_ATTEMPTS;
-use milkrun_domain::events::{EventEnvelope, EventType};
+use milkrun_domain::audit::{AuditContext, changed_fields};
+use milkrun_domain::events::{LoginSeen, SuspiciousLogin, UserLoggedIn, UserRegistered};
 use milkrun_domain::page::{Page, PageRequest};
-use milkrun_domain::ports::{EventPublisher, Mail, Mailer, UserStore};
+use milkrun_domain::ports::UserStore;
 use milkrun_domain::user::{
     AddressInput, AdminUserChange, ClientOrigin, DeviceSighting, NewUser, Preferences, User,
 };
 use milkrun_domain::values::{
     AddressLabel, Email, Password, PasswordHash, PersonName, Phone, Role,
 };
-use milkrun_domain::{DomainError, FieldErrors, StoreError};
-use serde_json::json;
+use milkrun_domain::{DomainError, Effects, FieldErrors, StoreError};
+use milkrun_platform::Adapters;
+use milkrun_store::retry::retry_on_conflict;
 use uuid::Uuid;
 
 const ENTITY: &str = "USER";
@@ -55,41 +57,39 @@ pub struct ProfileChange {
     pub profile_completion_prompted: Option<bool>,
 }
 
-/// Where links in mail point, e.g. `https://milkrun.example/verify-email?token=`.
-#[derive(Debug, Clone)]
-pub struct MailSettings {
-    pub verify_email_url: String,
-}
-
 #[derive(Clone)]
 pub struct UserService {
     store: Arc<dyn UserStore>,
-    events: Arc<dyn EventPublisher>,
-    mailer: Arc<dyn Mailer>,
     keys: Arc<JwtKeys>,
     hasher: PasswordHasher,
-    mail: MailSettings,
-    audit: AuditTrail,
+}
+
+/// The audit entry for `action` on `after`, naming the fields that changed since `before`.
+/// A guest acting (registration, login, verification) is recorded as the user it acted as.
+fn audited(actor: &AuditContext, action: &str, before: Option<&User>, after: &User) -> Effects {
+    let actor = match actor.user_id {
+        Some(_) => actor.clone(),
+        None => AuditContext {
+            user_id: Some(after.user_id),
+            role: Some(after.role),
+            ..actor.clone()
+        },
+    };
+    let entry = actor.entry(action, ENTITY, after.user_id);
+    Effects::audited(entry.with_changes(changed_fields(before, after)))
 }
 
 impl UserService {
-    pub fn new(
-        store: Arc<dyn UserStore>,
-        events: Arc<dyn EventPublisher>,
-        mailer: Arc<dyn Mailer>,
-        keys: Arc<JwtKeys>,
-        mail: MailSettings,
-        audit: AuditTrail,
-    ) -> Self {
+    pub fn new(store: Arc<dyn UserStore>, keys: Arc<JwtKeys>) -> Self {
         Self {
             store,
-            events,
-            mailer,
             keys,
             hasher: PasswordHasher::new(),
-            mail,
-            audit,
         }
+    }
+
+    pub fn from_adapters(adapters: &Adapters) -> Self {
+        Self::new(adapters.stores.users.clone(), adapters.keys.clone())
     }
 
     pub fn keys(&self) -> Arc<JwtKeys> {
@@ -127,11 +127,19 @@ impl UserService {
             role: Role::Customer,
         };
         let user = self
-            .create_user(new, &password.expect("checked"), origin)
+            .create_user(new, &password.expect("checked"), origin, |user| {
+                let registered = UserRegistered {
+                    user_id: user.user_id,
+                    email: user.email.clone(),
+                    name: user.name.to_string(),
+                    role: user.role,
+                    ip: origin.ip.clone(),
+                    user_agent: origin.user_agent.clone(),
+                    region: origin.region.clone(),
+                };
+                audited(actor, "USER_REGISTERED", None, user).with_event(&registered, correlation_id)
+            })
             .await?;
-        self.record(actor, &user, "USER_REGISTERED").await;
-        self.announce(EventType::UserRegistered, correlation_id, json!({"userId": user.user_id, "email": user.email, "role": user.role, "ip": origin.ip, "userAgent": origin.user_agent, "region": origin.region})).await;
-        self.send_welcome(&user).await;
         Ok(Registered {
             user_id: user.user_id,
             role: user.role,
@@ -139,17 +147,19 @@ impl UserService {
         })
     }
 
+    /// Creates the account with the effects `effects` names for it.
     async fn create_user(
         &self,
         new: NewUser,
         password: &Password,
         origin: &ClientOrigin,
+        effects: impl FnOnce(&User) -> Effects,
     ) -> Result<User, DomainError> {
         let hash = self.hash(password).await?;
         let user = User::register(new, hash, origin, Utc::now());
-        match self.store.create(&user).await {
+        match self.store.create(&user, &effects(&user)).await {
             Ok(()) => Ok(user),
-            Err(StoreError::AlreadyExists) => Err(DomainError::Conflict(
+            Err(StoreError::AlreadyExists) => Err(DomainError::conflict(
                 "An account with this email already exists.",
             )),
             Err(other) => Err(other.into()),
@@ -169,32 +179,23 @@ impl UserService {
             user_agent: "milkrun".into(),
             region: None,
         };
+        let system = AuditContext::system("bootstrap", "bootstrap");
+        let new = NewUser {
+            email,
+            name,
+            phone: None,
+            role: Role::Admin,
+        };
+        // No USER_REGISTERED: the bootstrap account gets no welcome mail.
         let created = self
-            .create_user(
-                NewUser {
-                    email,
-                    name,
-                    phone: None,
-                    role: Role::Admin,
-                },
-                &password,
-                &origin,
-            )
+            .create_user(new, &password, &origin, |admin| {
+                let entry = system.entry("ADMIN_BOOTSTRAPPED", ENTITY, admin.user_id);
+                Effects::audited(entry.with_changes(changed_fields(None, admin)))
+            })
             .await;
         match created {
-            Ok(admin) => {
-                let system = AuditContext {
-                    user_id: None,
-                    role: None,
-                    origin,
-                    correlation_id: "bootstrap".into(),
-                };
-                self.audit
-                    .record(&system, "ADMIN_BOOTSTRAPPED", ENTITY, admin.user_id)
-                    .await;
-                Ok(true)
-            }
-            Err(DomainError::Conflict(_)) => Ok(false),
+            Ok(_) => Ok(true),
+            Err(DomainError::Refused { .. }) => Ok(false),
             Err(other) => Err(other),
         }
     }
@@ -212,20 +213,32 @@ impl UserService {
         let (email, password) =
             errors.into_result(|| (email.expect("checked"), password.expect("checked")))?;
         let user = self.authenticate(&email, password).await?;
-        let (user, sighting) = self.record_login(user.user_id, origin).await?;
-        self.record(actor, &user, "USER_LOGGED_IN").await;
+        let user = self
+            .modify(
+                user.user_id,
+                |user| {
+                    let now = Utc::now();
+                    user.last_active_at = Some(now);
+                    user.see_device(origin, now);
+                    Ok(())
+                },
+                |before, after| {
+                    let seen = LoginSeen::new(after.user_id, origin);
+                    let effects = audited(actor, "USER_LOGGED_IN", Some(before), after)
+                        .with_event(&UserLoggedIn(seen.clone()), correlation_id);
+                    match before.clone().see_device(origin, Utc::now()) {
+                        DeviceSighting::New => {
+                            effects.with_event(&SuspiciousLogin(seen), correlation_id)
+                        }
+                        DeviceSighting::Known => effects,
+                    }
+                },
+            )
+            .await?;
         let token = self
             .keys
             .issue_access(user.user_id, user.role, user.vendor_id)
             .map_err(internal)?;
-        let data = json!({"userId": user.user_id, "ip": origin.ip, "userAgent": origin.user_agent, "region": origin.region});
-        self.announce(EventType::UserLoggedIn, correlation_id, data.clone())
-            .await;
-        if sighting == DeviceSighting::New {
-            tracing::warn!(user_id = %user.user_id, "login from a new device");
-            self.announce(EventType::SuspiciousLogin, correlation_id, data)
-                .await;
-        }
         Ok(LoggedIn {
             token,
             expires_in: self.keys.access_ttl_secs(),
@@ -260,23 +273,6 @@ impl UserService {
         Ok(user)
     }
 
-    async fn record_login(
-        &self,
-        user_id: Uuid,
-        origin: &ClientOrigin,
-    ) -> Result<(User, DeviceSighting), DomainError> {
-        let mut sighting = DeviceSighting::Known;
-        let user = self
-            .modify(user_id, |user| {
-                let now = Utc::now();
-                sighting = user.see_device(origin, now);
-                user.last_active_at = Some(now);
-                Ok(())
-            })
-            .await?;
-        Ok((user, sighting))
-    }
-
     pub async fn email_exists(&self, email: Option<String>) -> Result<bool, DomainError> {
         let email = required(email)
             .and_then(|v| Email::parse(&v))
@@ -296,24 +292,25 @@ impl UserService {
             .keys
             .verify_email_verification(&token)
             .map_err(|_| bad_token())?;
-        let user = self
-            .modify(user_id, |user| {
+        self.modify(
+            user_id,
+            |user| {
                 if user.email.as_str() != email {
                     return Err(bad_token());
                 }
                 user.email_verified = true;
                 Ok(())
-            })
-            .await
-            .map_err(|e| {
-                if matches!(e, DomainError::NotFound(_)) {
-                    bad_token()
-                } else {
-                    e
-                }
-            })?;
-        self.record(actor, &user, "EMAIL_VERIFIED").await;
-        Ok(user)
+            },
+            |before, after| audited(actor, "EMAIL_VERIFIED", Some(before), after),
+        )
+        .await
+        .map_err(|e| {
+            if matches!(e, DomainError::NotFound(_)) {
+                bad_token()
+            } else {
+                e
+            }
+        })
     }
 
     /// The caller's own profile; a disabled account keeps no access with an old token.
@@ -416,15 +413,16 @@ impl UserService {
             )));
         }
         if actor.user_id == Some(user_id) {
-            return Err(DomainError::Conflict(
+            return Err(DomainError::conflict(
                 "Administrators cannot change their own role or status.",
             ));
         }
-        let user = self
-            .modify(user_id, |user| user.apply_admin_change(change.clone()))
-            .await?;
-        self.record(actor, &user, "USER_CHANGED_BY_ADMIN").await;
-        Ok(user)
+        self.modify(
+            user_id,
+            |user| user.apply_admin_change(change.clone()),
+            |before, after| audited(actor, "USER_CHANGED_BY_ADMIN", Some(before), after),
+        )
+        .await
     }
 
     /// A change to the caller's own account, refused once the account is disabled, and
@@ -433,58 +431,39 @@ impl UserService {
         &self,
         actor: &AuditContext,
         action: &str,
-        mut change: impl FnMut(&mut User) -> Result<(), DomainError>,
+        change: impl Fn(&mut User) -> Result<(), DomainError>,
     ) -> Result<User, DomainError> {
         let user_id = actor.user_id.ok_or(DomainError::Unauthorized)?;
-        let user = self
-            .modify(user_id, |user| {
+        self.modify(
+            user_id,
+            |user| {
                 if !user.is_active() {
                     return Err(DomainError::Forbidden("This account is disabled."));
                 }
                 change(user)
-            })
-            .await?;
-        self.record(actor, &user, action).await;
-        Ok(user)
-    }
-
-    /// Appends `action` on `user` to the audit trail; a guest acting (registration, login,
-    /// verification) is recorded as the user it acted as.
-    async fn record(&self, actor: &AuditContext, user: &User, action: &str) {
-        let actor = match actor.user_id {
-            Some(_) => actor.clone(),
-            None => AuditContext {
-                user_id: Some(user.user_id),
-                role: Some(user.role),
-                ..actor.clone()
             },
-        };
-        self.audit
-            .record(&actor, action, ENTITY, user.user_id)
-            .await;
+            |before, after| audited(actor, action, Some(before), after),
+        )
+        .await
     }
 
-    /// Read-modify-write under optimistic concurrency: the write only lands if nobody else
-    /// wrote since our read; otherwise read again and reapply the change.
+    /// Read-modify-write under optimistic concurrency: the write (with the effects `effects`
+    /// names for the user before and after) only lands if nobody else wrote since our read;
+    /// otherwise read again and reapply the change.
     async fn modify(
         &self,
         user_id: Uuid,
-        mut change: impl FnMut(&mut User) -> Result<(), DomainError>,
+        change: impl Fn(&mut User) -> Result<(), DomainError>,
+        effects: impl Fn(&User, &User) -> Effects,
     ) -> Result<User, DomainError> {
-        for _ in 0..MAX_UPDATE_ATTEMPTS {
-            let mut user = self.get(user_id).await?;
-            change(&mut user)?;
-            user.updated_at = Utc::now();
-            match self.store.update(user).await {
-                Ok(saved) => return Ok(saved),
-                Err(StoreError::VersionConflict) => continue,
-                Err(StoreError::NotFound) => return Err(DomainError::NotFound("user")),
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(DomainError::Conflict(
-            "The user was changed concurrently; try again.",
-        ))
+        retry_on_conflict("user", || async {
+            let before = self.get(user_id).await?;
+            let mut after = before.clone();
+            change(&mut after)?;
+            after.updated_at = Utc::now();
+            Ok(self.store.update(after.clone(), &effects(&before, &after)).await?)
+        })
+        .await
     }
 
     async fn hash(&self, password: &Password) -> Result<PasswordHash, DomainError> {
@@ -513,38 +492,6 @@ impl UserService {
         tokio::task::spawn_blocking(work).await.map_err(internal)
     }
 
-    /// Events are facts already committed: a failed publish is logged, never undoes them.
-    async fn announce(&self, event_type: EventType, correlation_id: &str, data: serde_json::Value) {
-        let event = EventEnvelope::new(event_type, correlation_id, data);
-        if let Err(error) = self.events.publish(&event).await {
-            tracing::error!(%error, event_type = event_type.as_str(), "could not publish event");
-        }
-    }
-
-    async fn send_welcome(&self, user: &User) {
-        let token = match self
-            .keys
-            .issue_email_verification(user.user_id, user.email.as_str())
-        {
-            Ok(token) => token,
-            Err(error) => {
-                return tracing::error!(%error, "could not sign the email verification token");
-            }
-        };
-        let mail = Mail {
-            to: user.email.clone(),
-            subject: "Welcome to milkrun — please verify your email".into(),
-            body: format!(
-                "Hello {},\n\nWelcome to milkrun! Fresh milk at your door every morning.\n\n\
-                 Please verify your email address: {}{}\n\n\
-                 Or send this token to POST /users/verify-email: {}\n\nThe link is valid for 48 hours.\n",
-                user.name, self.mail.verify_email_url, token, token
-            ),
-        };
-        if let Err(error) = self.mailer.send(&mail).await {
-            tracing::error!(%error, user_id = %user.user_id, "could not send the welcome mail");
-        }
-    }
 }
 
 fn required(value: Option<String>) -> Result<String, milkrun_domain::values::InvalidValue> {

@@ -3,5 +3,19 @@
 pub mod routes;
 pub mod service;
 
+use milkrun_platform::{HttpService, Needs};
+use milkrun_store::table::{AUDIT, VENDORS};
+
 pub use routes::{api, routes};
 pub use service::VendorService;
+
+pub static HTTP: HttpService = HttpService {
+    name: "vendor",
+    needs: Needs {
+        tables: &[&VENDORS, &AUDIT],
+        mail: false,
+    },
+    api: |adapters| api(VendorService::from_adapters(adapters)),
+    openapi: || routes().into_openapi(),
+    start: None,
+};

@@ -1,15 +1,17 @@
-//! The vendor service's use cases, free of HTTP.
+//! The vendor service's use cases, free of HTTP. Each change is saved with its audit entry
+//! in one write.
 
 use std::sync::Arc;
 
 use chrono::Utc;
-use milkrun_domain::DomainError;
-use milkrun_domain::audit::{AuditContext, AuditTrail};
-use milkrun_domain::concurrency::update_with_retry;
+use milkrun_domain::audit::{AuditContext, changed_fields};
 use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::VendorStore;
 use milkrun_domain::values::Pincode;
 use milkrun_domain::vendor::{Vendor, VendorInput};
+use milkrun_domain::{DomainError, Effects};
+use milkrun_platform::Adapters;
+use milkrun_store::retry::retry_on_conflict;
 use uuid::Uuid;
 
 const ENTITY: &str = "VENDOR";
@@ -17,12 +19,20 @@ const ENTITY: &str = "VENDOR";
 #[derive(Clone)]
 pub struct VendorService {
     store: Arc<dyn VendorStore>,
-    audit: AuditTrail,
+}
+
+fn audited(actor: &AuditContext, action: &str, before: Option<&Vendor>, after: &Vendor) -> Effects {
+    let entry = actor.entry(action, ENTITY, after.vendor_id);
+    Effects::audited(entry.with_changes(changed_fields(before, after)))
 }
 
 impl VendorService {
-    pub fn new(store: Arc<dyn VendorStore>, audit: AuditTrail) -> Self {
-        Self { store, audit }
+    pub fn new(store: Arc<dyn VendorStore>) -> Self {
+        Self { store }
+    }
+
+    pub fn from_adapters(adapters: &Adapters) -> Self {
+        Self::new(adapters.stores.vendors.clone())
     }
 
     pub async fn create(
@@ -31,10 +41,8 @@ impl VendorService {
         actor: &AuditContext,
     ) -> Result<Vendor, DomainError> {
         let vendor = input.create(Utc::now())?;
-        self.store.create(&vendor).await?;
-        self.audit
-            .record(actor, "VENDOR_CREATED", ENTITY, vendor.vendor_id)
-            .await;
+        let effects = audited(actor, "VENDOR_CREATED", None, &vendor);
+        self.store.create(&vendor, &effects).await?;
         tracing::info!(vendor_id = %vendor.vendor_id, "vendor created");
         Ok(vendor)
     }
@@ -91,14 +99,12 @@ impl VendorService {
         action: &str,
         actor: &AuditContext,
     ) -> Result<Vendor, DomainError> {
-        let saved = update_with_retry(
-            "vendor",
-            || self.get(vendor_id),
-            |vendor| input.clone().apply_to(vendor, Utc::now()),
-            |vendor| self.store.update(vendor),
-        )
-        .await?;
-        self.audit.record(actor, action, ENTITY, vendor_id).await;
-        Ok(saved)
+        retry_on_conflict("vendor", || async {
+            let before = self.get(vendor_id).await?;
+            let after = input.clone().apply_to(before.clone(), Utc::now())?;
+            let effects = audited(actor, action, Some(&before), &after);
+            Ok(self.store.update(&before, after, &effects).await?)
+        })
+        .await
     }
 }

@@ -2,13 +2,12 @@
 //! curd, paneer, butter and ghee in variants; stock. Ids are derived from names, so loading
 //! again finds everything in place and changes nothing (stock included): it loads once.
 
-use std::sync::Arc;
-
 use chrono::Utc;
-use milkrun_domain::StoreError;
 use milkrun_domain::inventory::{StockKey, StockOperation};
 use milkrun_domain::money::MoneyInput;
-use milkrun_domain::ports::{InventoryStore, ProductStore, VendorStore};
+use milkrun_domain::ports::{ProductWrites, StockAdjustments, VendorWrites};
+use milkrun_domain::{Effects, StoreError};
+use milkrun_store::Stores;
 use milkrun_domain::product::{ProductInput, VariantInput};
 use milkrun_domain::vendor::{CapacityInput, VendorInput};
 use serde_json::json;
@@ -177,14 +176,8 @@ pub fn demo_id(kind: &str, name: &str) -> Uuid {
     Uuid::new_v5(&NAMESPACE, format!("{kind}/{name}").as_bytes())
 }
 
-pub struct DemoStores {
-    pub vendors: Arc<dyn VendorStore>,
-    pub products: Arc<dyn ProductStore>,
-    pub stock: Arc<dyn InventoryStore>,
-}
-
 /// Loads whatever of the demo catalog is missing; returns how many products were new.
-pub async fn load(stores: &DemoStores) -> Result<usize, BoxError> {
+pub async fn load(stores: &Stores) -> Result<usize, BoxError> {
     let vendor_ids: Vec<Uuid> = VENDORS.iter().map(|v| demo_id("vendor", v.0)).collect();
     for vendor in VENDORS {
         create_vendor(stores, vendor).await?;
@@ -199,7 +192,7 @@ pub async fn load(stores: &DemoStores) -> Result<usize, BoxError> {
 }
 
 async fn create_vendor(
-    stores: &DemoStores,
+    stores: &Stores,
     (name, email, phone, address, areas, rating, limit): DemoVendor,
 ) -> Result<(), BoxError> {
     let input = VendorInput {
@@ -218,12 +211,12 @@ async fn create_vendor(
         .create(Utc::now())
         .map_err(|e| format!("demo vendor {name}: {e:?}"))?;
     vendor.vendor_id = demo_id("vendor", name);
-    ignore_existing(stores.vendors.create(&vendor).await)
+    ignore_existing(stores.vendors.create(&vendor, &Effects::none()).await)
 }
 
 /// Creates one product and, only when it is new, stocks it at each of its vendors.
 async fn create_product(
-    stores: &DemoStores,
+    stores: &Stores,
     (name, category, description, variants, sellers): &DemoProduct,
     vendor_ids: &[Uuid],
     index: usize,
@@ -258,7 +251,7 @@ async fn create_product(
     for variant in &mut product.variants {
         variant.variant_id = demo_id("variant", &format!("{name}/{}", variant.name));
     }
-    match stores.products.create(&product).await {
+    match stores.products.create(&product, &Effects::none()).await {
         Err(StoreError::AlreadyExists) => return Ok(false),
         other => other?,
     }
@@ -268,10 +261,10 @@ async fn create_product(
     Ok(true)
 }
 
-async fn stock(stores: &DemoStores, key: StockKey, units: u32) -> Result<(), BoxError> {
+async fn stock(stores: &Stores, key: StockKey, units: u32) -> Result<(), BoxError> {
     stores
         .stock
-        .adjust(&key, StockOperation::Set(units), None)
+        .adjust(&key, StockOperation::Set(units), None, &|_, _| Effects::none())
         .await?;
     Ok(())
 }

@@ -1,16 +1,17 @@
-//! `milkrun job …`: the scheduled jobs, run by hand over the local data folder.
+//! `milkrun job …` and `milkrun dlq …`: the scheduled jobs and the dead-letter list, by hand,
+//! over the data folder `milkrun serve` uses (a running server delivers what they commit).
 
 use std::path::PathBuf;
 
-use milkrun_local::InProcessBus;
+use milkrun_domain::ports::DeadLetters;
 
-use crate::serve::LocalStores;
+use crate::serve;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(clap::Subcommand)]
 pub enum Job {
-    /// Publish a LOW_STOCK admin alert for every stock row under its threshold.
+    /// Commit a LOW_STOCK admin alert for every stock row under its threshold.
     ReconcileStock {
         /// The data folder `milkrun serve` uses.
         #[arg(long, default_value = "./.milkrun")]
@@ -18,22 +19,52 @@ pub enum Job {
     },
 }
 
+#[derive(clap::Subcommand)]
+pub enum Dlq {
+    /// Print each dead letter (a delivery that failed every retry) as a JSON line.
+    List {
+        #[arg(long, default_value = "./.milkrun")]
+        data: PathBuf,
+    },
+    /// Deliver every dead letter again, once, to the consumer it failed in; those
+    /// delivered leave the list.
+    Replay {
+        #[arg(long, default_value = "./.milkrun")]
+        data: PathBuf,
+    },
+}
+
 pub async fn run(job: Job) -> Result<(), BoxError> {
     match job {
-        Job::ReconcileStock { data } => reconcile_stock(data).await,
+        Job::ReconcileStock { data } => {
+            let host = serve::open(&data, None).await?;
+            let correlation_id = format!("reconcile-stock-{}", uuid::Uuid::now_v7());
+            let report = (milkrun_inventory::RECONCILE.run)(host.adapters.clone(), correlation_id)
+                .await
+                .map_err(|e| format!("reconcile failed: {e}"))?;
+            println!("{report}");
+            Ok(())
+        }
     }
 }
 
-async fn reconcile_stock(data: PathBuf) -> Result<(), BoxError> {
-    let stores = LocalStores::open(&data)?;
-    let bus = InProcessBus::new();
-    let correlation_id = format!("reconcile-stock-{}", uuid::Uuid::now_v7());
-    let report = milkrun_inventory::reconcile_stock(stores.stock.as_ref(), &bus, &correlation_id)
-        .await
-        .map_err(|e| format!("reconcile failed: {e:?}"))?;
-    for alert in bus.published() {
-        println!("{}", serde_json::to_string(&alert)?);
+pub async fn dlq(command: Dlq) -> Result<(), BoxError> {
+    match command {
+        Dlq::List { data } => {
+            let host = serve::open(&data, None).await?;
+            for letter in host.adapters.stores.dead_letters.list(1000).await? {
+                println!("{}", serde_json::to_string(&letter)?);
+            }
+            Ok(())
+        }
+        Dlq::Replay { data } => {
+            let host = serve::open(&data, None).await?;
+            let report = milkrun_local::replay(&host.bus).await?;
+            println!("{}", serde_json::to_string(&report)?);
+            if report.failed > 0 {
+                return Err(format!("{} dead letters failed again and stay listed", report.failed).into());
+            }
+            Ok(())
+        }
     }
-    println!("{}", serde_json::to_string(&report)?);
-    Ok(())
 }

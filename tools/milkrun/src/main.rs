@@ -19,6 +19,9 @@ enum Command {
     /// Run a scheduled job by hand, over the same data folder.
     #[command(subcommand)]
     Job(job::Job),
+    /// The local dead-letter list: deliveries that failed every retry.
+    #[command(subcommand)]
+    Dlq(job::Dlq),
 }
 
 #[tokio::main]
@@ -27,6 +30,7 @@ async fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => serve::run(args).await,
         Command::Job(job) => job::run(job).await,
+        Command::Dlq(command) => job::dlq(command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

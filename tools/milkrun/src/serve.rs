@@ -1,25 +1,12 @@
-//! `milkrun serve`: every service's router merged onto one socket, over embedded adapters.
+//! `milkrun serve`: every service's router merged onto one socket, every consumer on the
+//! in-process bus, and the outbox relay delivering what was committed, over one data folder.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use base64::Engine as _;
-use milkrun_auth::JwtKeys;
-use milkrun_auth::jwt::DEFAULT_ACCESS_TTL_SECS;
-use milkrun_domain::audit::AuditTrail;
-use milkrun_inventory::InventoryService;
-use milkrun_local::{
-    Database, InProcessBus, OutboxMailer, SqliteAuditLog, SqliteInventory, SqliteProducts,
-    SqliteUsers, SqliteVendors,
-};
-use milkrun_product::ProductService;
-use milkrun_reporting::ReportingService;
-use milkrun_user::{MailSettings, UserService};
-use milkrun_vendor::VendorService;
-
+use milkrun_local::LocalHost;
+use milkrun_platform::{AdminAccount, Settings};
 use milkrun_tool::demo;
-use rand::RngCore;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -36,140 +23,41 @@ pub struct ServeArgs {
     demo: bool,
 }
 
-/// The embedded adapters over one data folder, shared by `serve` and the jobs.
-pub struct LocalStores {
-    pub db: Database,
-    pub vendors: Arc<SqliteVendors>,
-    pub products: Arc<SqliteProducts>,
-    pub stock: Arc<SqliteInventory>,
-    pub audit: AuditTrail,
+/// The local settings: the same `MILKRUN_*` names the Lambda functions read.
+pub fn settings(addr: Option<SocketAddr>) -> Settings {
+    let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    let verify_email_url = env("MILKRUN_VERIFY_EMAIL_URL").unwrap_or_else(|| {
+        let addr = addr.map_or_else(|| "127.0.0.1:3000".to_owned(), |a| a.to_string());
+        format!("http://{addr}/verify-email?token=")
+    });
+    let admin = env("MILKRUN_ADMIN_EMAIL")
+        .zip(env("MILKRUN_ADMIN_PASSWORD"))
+        .map(|(email, password)| AdminAccount { email, password });
+    Settings {
+        verify_email_url,
+        admin,
+    }
 }
 
-impl LocalStores {
-    pub fn open(data: &Path) -> Result<Self, BoxError> {
-        std::fs::create_dir_all(data)?;
-        let db = Database::open(&data.join("milkrun.db"))?;
-        Ok(Self {
-            vendors: Arc::new(SqliteVendors::new(db.clone())),
-            products: Arc::new(SqliteProducts::new(db.clone())),
-            stock: Arc::new(SqliteInventory::new(db.clone())),
-            audit: AuditTrail::new(Arc::new(SqliteAuditLog::new(db.clone()))),
-            db,
-        })
-    }
+/// The local host over `data`, with every consumer subscribed to the bus.
+pub async fn open(data: &Path, addr: Option<SocketAddr>) -> Result<LocalHost, BoxError> {
+    let host = LocalHost::open(data, settings(addr)).await?;
+    host.subscribe(&milkrun_registry::CONSUMERS);
+    Ok(host)
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
-    let stores = LocalStores::open(&args.data)?;
-    let keys = Arc::new(JwtKeys::new(
-        &jwt_secret(&args.data)?,
-        DEFAULT_ACCESS_TTL_SECS,
-    )?);
-    let bus = Arc::new(InProcessBus::new());
-    let mailer = Arc::new(OutboxMailer::new(args.data.join("outbox"))?);
-    let mail = MailSettings {
-        verify_email_url: std::env::var("MILKRUN_VERIFY_EMAIL_URL")
-            .unwrap_or_else(|_| format!("http://{}/verify-email?token=", args.addr)),
-    };
-    let users = UserService::new(
-        Arc::new(SqliteUsers::new(stores.db.clone())),
-        bus.clone(),
-        mailer,
-        keys.clone(),
-        mail,
-        stores.audit.clone(),
-    );
-    bootstrap_admin(&users).await?;
+    let host = open(&args.data, Some(args.addr)).await?;
+    milkrun_registry::start(&host.adapters)
+        .await
+        .map_err(|e| format!("start-up failed: {e}"))?;
     if args.demo {
-        load_demo(&stores).await?;
+        let created = demo::load(&host.adapters.stores).await?;
+        tracing::info!(products_created = created, "demo catalog in place");
     }
-    let app = milkrun_http::app(services(&stores, users, bus), keys);
+    let _relay = host.start_relay();
+    let app = milkrun_http::app(milkrun_registry::api(&host.adapters), host.adapters.keys.clone());
     tracing::info!(data = %args.data.display(), "serving milkrun on http://{}", args.addr);
     milkrun_http::serve_socket(app, args.addr).await?;
     Ok(())
-}
-
-/// Every service over the embedded stores, merged into one router.
-fn services(
-    stores: &LocalStores,
-    users: UserService,
-    bus: Arc<InProcessBus>,
-) -> utoipa_axum::router::OpenApiRouter {
-    let vendors = VendorService::new(stores.vendors.clone(), stores.audit.clone());
-    let products = ProductService::new(
-        stores.products.clone(),
-        stores.vendors.clone(),
-        stores.stock.clone(),
-        stores.audit.clone(),
-    );
-    let inventory = InventoryService::new(
-        stores.stock.clone(),
-        stores.products.clone(),
-        stores.vendors.clone(),
-        bus,
-        stores.audit.clone(),
-    );
-    let reporting = ReportingService {
-        audit: stores.audit.clone(),
-    };
-    milkrun_user::api(users)
-        .merge(milkrun_vendor::api(vendors))
-        .merge(milkrun_product::api(products))
-        .merge(milkrun_inventory::api(inventory))
-        .merge(milkrun_reporting::api(reporting))
-}
-
-async fn load_demo(stores: &LocalStores) -> Result<(), BoxError> {
-    let demo = demo::DemoStores {
-        vendors: stores.vendors.clone(),
-        products: stores.products.clone(),
-        stock: stores.stock.clone(),
-    };
-    let created = demo::load(&demo).await?;
-    tracing::info!(products_created = created, "demo catalog in place");
-    Ok(())
-}
-
-/// `MILKRUN_ADMIN_EMAIL` + `MILKRUN_ADMIN_PASSWORD` create that admin unless the email is taken.
-async fn bootstrap_admin(users: &UserService) -> Result<(), BoxError> {
-    let (Ok(email), Ok(password)) = (
-        std::env::var("MILKRUN_ADMIN_EMAIL"),
-        std::env::var("MILKRUN_ADMIN_PASSWORD"),
-    ) else {
-        return Ok(());
-    };
-    if users
-        .ensure_admin(&email, &password)
-        .await
-        .map_err(|e| format!("admin bootstrap: {e:?}"))?
-    {
-        tracing::info!("created the administrator account from MILKRUN_ADMIN_EMAIL");
-    }
-    Ok(())
-}
-
-/// `MILKRUN_JWT_SECRET`, else a random secret generated once and kept in the data folder.
-fn jwt_secret(data: &Path) -> Result<Vec<u8>, BoxError> {
-    if let Ok(secret) = std::env::var("MILKRUN_JWT_SECRET") {
-        return Ok(secret.into_bytes());
-    }
-    let path = data.join("jwt-secret");
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        return Ok(existing.trim().as_bytes().to_vec());
-    }
-    let mut bytes = [0u8; 48];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = base64::engine::general_purpose::STANDARD.encode(bytes);
-    write_private(&path, &secret)?;
-    tracing::info!(file = %path.display(), "generated a JWT secret");
-    Ok(secret.into_bytes())
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(contents.as_bytes())
 }

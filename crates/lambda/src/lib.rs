@@ -1,0 +1,97 @@
+//! The AWS composition root and the Lambda hosts. Every function's `main.rs` is one call
+//! into here: adapters are built once per cold start from the environment the template
+//! gives the function (a missing setting stops the start), then the runtime loop runs.
+
+pub mod consumer;
+pub mod errors;
+pub mod publisher;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use milkrun_aws::{DynamoDbItemStore, SesMailer, jwt_keys, required_env, sdk_config};
+use milkrun_domain::StoreError;
+use milkrun_domain::ports::{Mail, Mailer};
+use milkrun_platform::{AdminAccount, Adapters, HttpService, Needs, Settings};
+use milkrun_store::Stores;
+
+pub use consumer::{handle_batch, run_consumer};
+pub use errors::TaskError;
+pub use publisher::{publish_records, run_publisher};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A function that declared it sends no mail, asked to: a wiring mistake, loudly.
+struct NoMail;
+
+#[async_trait]
+impl Mailer for NoMail {
+    async fn send(&self, _mail: &Mail) -> Result<(), StoreError> {
+        Err(StoreError::backend_message(
+            "sending mail",
+            "this function is not configured to send mail",
+        ))
+    }
+}
+
+/// The adapters `needs` asks for, from this function's environment.
+pub async fn adapters(needs: &Needs) -> Result<Adapters, BoxError> {
+    let aws = sdk_config().await;
+    let items = DynamoDbItemStore::from_env(aws_sdk_dynamodb::Client::new(&aws), needs.tables)?;
+    let (mailer, verify_email_url): (Arc<dyn Mailer>, String) = if needs.mail {
+        let ses = aws_sdk_sesv2::Client::new(&aws);
+        let mailer = SesMailer::new(ses, required_env("MAIL_FROM")?);
+        (Arc::new(mailer), required_env("VERIFY_EMAIL_URL")?)
+    } else {
+        (Arc::new(NoMail), String::new())
+    };
+    Ok(Adapters {
+        stores: Stores::over(Arc::new(items)),
+        mailer,
+        keys: jwt_keys()?,
+        settings: Settings {
+            verify_email_url,
+            admin: admin_account(),
+        },
+    })
+}
+
+/// `MILKRUN_ADMIN_EMAIL` + `MILKRUN_ADMIN_PASSWORD`, when both are set.
+fn admin_account() -> Option<AdminAccount> {
+    let email = std::env::var("MILKRUN_ADMIN_EMAIL").unwrap_or_default();
+    let password = std::env::var("MILKRUN_ADMIN_PASSWORD").unwrap_or_default();
+    (!email.is_empty() && !password.is_empty()).then_some(AdminAccount { email, password })
+}
+
+/// Runs `service`'s routes as this Lambda function's handler.
+pub async fn serve_http(service: &'static HttpService) -> Result<(), lambda_http::Error> {
+    milkrun_http::telemetry::init();
+    let adapters = adapters(&service.needs).await?;
+    if let Some(start) = service.start {
+        start(adapters.clone())
+            .await
+            .map_err(|e| format!("{} failed to start: {e}", service.name))?;
+    }
+    let routes = (service.api)(&adapters).split_for_parts().0;
+    lambda_http::run(milkrun_http::finish(routes, adapters.keys.clone())).await
+}
+
+/// Runs `job` as this Lambda function's handler (a scheduled event starts each run). The
+/// event's id is the run's correlation id; a failed run fails the invocation with its code.
+pub async fn run_job(job: &'static milkrun_platform::JobService) -> Result<(), lambda_runtime::Error> {
+    milkrun_http::telemetry::init();
+    let adapters = adapters(&job.needs).await?;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let adapters = adapters.clone();
+            async move {
+                let correlation_id = event.payload["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or(event.context.request_id);
+                (job.run)(adapters, correlation_id).await.map_err(TaskError)
+            }
+        },
+    ))
+    .await
+}

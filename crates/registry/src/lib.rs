@@ -1,0 +1,49 @@
+//! Every service, listed once. Adding a service means adding it here (and its function to
+//! template.yaml); every host and harness mounts what this lists.
+
+use milkrun_domain::DomainError;
+use milkrun_platform::{Adapters, ConsumerService, HttpService, JobService};
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// The HTTP services, in the order their routes are documented.
+pub static HTTP: [&HttpService; 6] = [
+    &milkrun_user::HTTP,
+    &milkrun_vendor::HTTP,
+    &milkrun_product::HTTP,
+    &milkrun_inventory::HTTP,
+    &milkrun_reporting::HTTP,
+    &milkrun_notification::HTTP,
+];
+
+/// The event consumers.
+pub static CONSUMERS: [&ConsumerService; 1] = [&milkrun_notification::CONSUMER];
+
+/// The scheduled jobs.
+pub static JOBS: [&JobService; 1] = [&milkrun_inventory::RECONCILE];
+
+/// Every service's routes over `adapters`, merged into one router (the local server).
+pub fn api(adapters: &Adapters) -> OpenApiRouter {
+    HTTP.iter()
+        .fold(OpenApiRouter::new(), |all, service| all.merge((service.api)(adapters)))
+}
+
+/// The whole API's OpenAPI document; describing routes needs no service behind them.
+pub fn openapi() -> OpenApi {
+    let mut services = HTTP.iter().map(|service| (service.openapi)());
+    let mut document = services.next().expect("at least one service");
+    for more in services {
+        document.merge(more);
+    }
+    document
+}
+
+/// Runs each service's start hook (the admin bootstrap), in order.
+pub async fn start(adapters: &Adapters) -> Result<(), DomainError> {
+    for service in HTTP {
+        if let Some(start) = service.start {
+            start(adapters.clone()).await?;
+        }
+    }
+    Ok(())
+}

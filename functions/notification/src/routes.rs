@@ -1,0 +1,70 @@
+//! `GET /notifications`: the caller's own notifications, newest first.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use milkrun_domain::notification::Notification;
+use milkrun_domain::ports::NotificationStore;
+use milkrun_domain::{DomainError, FieldErrors};
+use milkrun_http::{ApiError, ApiQuery, AuthUser, ErrorBody, Paging};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes as handlers;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Clone)]
+pub struct NotificationService {
+    pub notifications: Arc<dyn NotificationStore>,
+}
+
+/// The documented routes, before a service is bound (enough to describe them).
+pub fn routes() -> OpenApiRouter<NotificationService> {
+    OpenApiRouter::new().routes(handlers!(list_notifications))
+}
+
+pub fn api(service: NotificationService) -> OpenApiRouter {
+    routes().with_state(service)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationList {
+    items: Vec<Notification>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// 1 to 100, default 20.
+    limit: Option<String>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = NotificationList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn list_notifications(
+    State(service): State<NotificationService>,
+    caller: AuthUser,
+    paging: Paging,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<NotificationList>> {
+    let mut errors = FieldErrors::new();
+    // Scoped to the caller: another user's cursor does not open this listing.
+    let scope = format!("notifications|{}", caller.user_id);
+    let page = paging.request(&scope, query.limit.as_deref(), query.cursor, &mut errors);
+    errors.into_result(|| ())?;
+    let page = service
+        .notifications
+        .for_user(caller.user_id, &page)
+        .await
+        .map_err(DomainError::from)?;
+    let page = paging.seal(&scope, page);
+    Ok(Json(NotificationList {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
