@@ -59,7 +59,10 @@ pub async fn run() {
     let client = aws_sdk_dynamodb::Client::from_conf(config);
     // Every table the template declares (dead letters are local only), named by the
     // variables run.py bench-calls sets.
-    let tables: Vec<_> = ALL.into_iter().filter(|t| t.name != DEAD_LETTERS.name).collect();
+    let tables: Vec<_> = ALL
+        .into_iter()
+        .filter(|t| t.name != DEAD_LETTERS.name)
+        .collect();
     let items = DynamoDbItemStore::from_env(client, &tables)
         .expect("tables: run via scripts/emulated/run.py bench-calls");
     let keys = Arc::new(JwtKeys::new(b"bench-secret-bench-secret-bench-secret", 3600).unwrap());

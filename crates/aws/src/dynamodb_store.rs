@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue,
-    TransactWriteItem, Update as SdkUpdate,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
+    Update as SdkUpdate,
 };
 use milkrun_store::ops::{ItemPage, Key, Query, Write, check_transaction, check_write};
 use milkrun_store::port::is_expired;
@@ -65,9 +65,15 @@ impl DynamoDbItemStore {
     }
 
     fn physical(&self, table: &TableSpec) -> Result<&str, ItemError> {
-        self.tables.get(table.name).map(String::as_str).ok_or_else(|| {
-            ItemError::Invalid(format!("table {} is not configured for this function", table.name))
-        })
+        self.tables
+            .get(table.name)
+            .map(String::as_str)
+            .ok_or_else(|| {
+                ItemError::Invalid(format!(
+                    "table {} is not configured for this function",
+                    table.name
+                ))
+            })
     }
 
     /// One write as a transaction item.
@@ -227,8 +233,15 @@ fn cancelled(error: &TransactWriteItemsError) -> Option<Cancelled> {
     let TransactWriteItemsError::TransactionCanceledException(cancel) = error else {
         return None;
     };
-    let codes: Vec<Option<&str>> = cancel.cancellation_reasons().iter().map(|r| r.code()).collect();
-    if let Some(index) = codes.iter().position(|c| *c == Some("ConditionalCheckFailed")) {
+    let codes: Vec<Option<&str>> = cancel
+        .cancellation_reasons()
+        .iter()
+        .map(|r| r.code())
+        .collect();
+    if let Some(index) = codes
+        .iter()
+        .position(|c| *c == Some("ConditionalCheckFailed"))
+    {
         return Some(Cancelled::Condition(index));
     }
     if codes.contains(&Some("TransactionConflict")) {
@@ -254,7 +267,10 @@ impl ItemStore for DynamoDbItemStore {
             .send()
             .await
             .map_err(|e| ItemError::backend("reading an item", e.into_service_error()))?;
-        Ok(output.item.map(ours).filter(|item| !is_expired(table, item)))
+        Ok(output
+            .item
+            .map(ours)
+            .filter(|item| !is_expired(table, item)))
     }
 
     async fn batch_get(
@@ -281,8 +297,17 @@ impl ItemStore for DynamoDbItemStore {
                     .send()
                     .await
                     .map_err(|e| ItemError::backend("reading items", e.into_service_error()))?;
-                let found = output.responses.unwrap_or_default().remove(&name).unwrap_or_default();
-                items.extend(found.into_iter().map(ours).filter(|i| !is_expired(table, i)));
+                let found = output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&name)
+                    .unwrap_or_default();
+                items.extend(
+                    found
+                        .into_iter()
+                        .map(ours)
+                        .filter(|i| !is_expired(table, i)),
+                );
                 pending = output
                     .unprocessed_keys
                     .and_then(|mut left| left.remove(&name))
@@ -290,7 +315,10 @@ impl ItemStore for DynamoDbItemStore {
                 if pending.is_some() {
                     attempt += 1;
                     if attempt > MAX_CONFLICT_RETRIES {
-                        return Err(ItemError::backend("reading items", std::io::Error::other("keys left unprocessed")));
+                        return Err(ItemError::backend(
+                            "reading items",
+                            std::io::Error::other("keys left unprocessed"),
+                        ));
                     }
                     pause(attempt).await;
                 }
@@ -325,7 +353,9 @@ impl ItemStore for DynamoDbItemStore {
                     Some(Cancelled::Condition(index)) => {
                         return Err(ItemError::ConditionFailed { index });
                     }
-                    Some(Cancelled::Conflict) if attempt < MAX_CONFLICT_RETRIES => pause(attempt).await,
+                    Some(Cancelled::Conflict) if attempt < MAX_CONFLICT_RETRIES => {
+                        pause(attempt).await
+                    }
                     Some(Cancelled::Conflict) => return Err(ItemError::Conflict),
                     None => return Err(ItemError::backend("writing a transaction", error)),
                 },

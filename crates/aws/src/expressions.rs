@@ -68,7 +68,11 @@ impl Expressions {
     }
 
     fn compare(&mut self, attribute: &str, operator: &str, value: &Value) -> String {
-        format!("{} {operator} {}", self.name(attribute), self.store_value(value))
+        format!(
+            "{} {operator} {}",
+            self.name(attribute),
+            self.store_value(value)
+        )
     }
 
     fn join(&mut self, parts: &[Condition], separator: &str, table: &TableSpec) -> String {
@@ -97,10 +101,15 @@ impl Expressions {
         let (mut set, mut add, mut remove) = (Vec::new(), Vec::new(), Vec::new());
         for update in updates {
             match update {
-                Update::Set(a, v) => set.push(format!("{} = {}", self.name(a), self.store_value(v))),
+                Update::Set(a, v) => {
+                    set.push(format!("{} = {}", self.name(a), self.store_value(v)))
+                }
                 Update::SetIfAbsent(a, v) => {
                     let name = self.name(a);
-                    set.push(format!("{name} = if_not_exists({name}, {})", self.store_value(v)));
+                    set.push(format!(
+                        "{name} = if_not_exists({name}, {})",
+                        self.store_value(v)
+                    ));
                 }
                 Update::Add(a, delta) => {
                     let delta = self.value(AttributeValue::N(delta.to_string()));

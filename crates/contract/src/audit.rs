@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
+use milkrun_domain::Effects;
 use milkrun_domain::StoreError;
 use milkrun_domain::audit::{AuditContext, AuditEntry};
 use milkrun_domain::page::PageRequest;
-use milkrun_domain::Effects;
 use milkrun_domain::ports::{AuditLog, Journal};
-use milkrun_store::AuditTrail;
 use milkrun_domain::user::ClientOrigin;
 use milkrun_domain::values::Role;
+use milkrun_store::AuditTrail;
 use uuid::Uuid;
 
 fn context() -> AuditContext {
@@ -53,9 +53,13 @@ pub async fn entries_list_per_entity_newest_first(log: Arc<AuditTrail>) {
         log.commit(&Effects::audited(entry.clone())).await.unwrap();
         appended.push(entry);
     }
-    log.commit(&Effects::audited(context.entry("VENDOR_CREATED", "VENDOR", other)))
-        .await
-        .unwrap();
+    log.commit(&Effects::audited(context.entry(
+        "VENDOR_CREATED",
+        "VENDOR",
+        other,
+    )))
+    .await
+    .unwrap();
     appended.reverse();
     assert_eq!(
         all_pages(&log, &entity.to_string(), 2).await,
@@ -73,7 +77,9 @@ pub async fn entries_list_per_entity_newest_first(log: Arc<AuditTrail>) {
 pub async fn entries_cannot_be_overwritten(log: Arc<AuditTrail>) {
     let entity = Uuid::new_v4();
     let original = context().entry("USER_UPDATED", "USER", entity);
-    log.commit(&Effects::audited(original.clone())).await.unwrap();
+    log.commit(&Effects::audited(original.clone()))
+        .await
+        .unwrap();
     let mut forged = original.clone();
     forged.action = "NOTHING_HAPPENED".into();
     assert!(matches!(
@@ -86,9 +92,13 @@ pub async fn entries_cannot_be_overwritten(log: Arc<AuditTrail>) {
 pub async fn cursors_are_checked(log: Arc<AuditTrail>) {
     let (entity, other) = (Uuid::new_v4(), Uuid::new_v4());
     for id in [entity, entity, other, other] {
-        log.commit(&Effects::audited(context().entry("USER_UPDATED", "USER", id)))
-            .await
-            .unwrap();
+        log.commit(&Effects::audited(context().entry(
+            "USER_UPDATED",
+            "USER",
+            id,
+        )))
+        .await
+        .unwrap();
     }
     let page = log
         .for_entity(&entity.to_string(), &PageRequest::first(1))

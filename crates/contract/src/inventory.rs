@@ -76,14 +76,21 @@ pub async fn add_set_and_subtract_change_stock(store: Arc<dyn InventoryStore>) {
 pub async fn subtract_below_zero_is_refused_and_changes_nothing(store: Arc<dyn InventoryStore>) {
     let key = stocked(&store, 3).await;
     assert!(matches!(
-        store.adjust(&key, StockOperation::Subtract(4), None, &no_stock_effects).await,
+        store
+            .adjust(&key, StockOperation::Subtract(4), None, &no_stock_effects)
+            .await,
         Err(StoreError::InsufficientStock)
     ));
     assert_eq!(levels(&store, &key).await, (3, 0));
     let missing = fresh_key();
     assert!(matches!(
         store
-            .adjust(&missing, StockOperation::Subtract(1), None, &no_stock_effects)
+            .adjust(
+                &missing,
+                StockOperation::Subtract(1),
+                None,
+                &no_stock_effects
+            )
             .await,
         Err(StoreError::InsufficientStock)
     ));
@@ -98,7 +105,11 @@ pub async fn fifty_concurrent_subtracts_take_exactly_the_stock(store: Arc<dyn In
     let key = stocked(&store, 20).await;
     let attempts = (0..50).map(|_| {
         let store = store.clone();
-        tokio::spawn(async move { store.adjust(&key, StockOperation::Subtract(1), None, &no_stock_effects).await })
+        tokio::spawn(async move {
+            store
+                .adjust(&key, StockOperation::Subtract(1), None, &no_stock_effects)
+                .await
+        })
     });
     let results: Vec<_> = futures::future::join_all(attempts)
         .await
@@ -294,7 +305,12 @@ pub async fn the_sweep_finds_exactly_the_rows_under_their_threshold(
     let at_threshold = stocked(&store, DEFAULT_LOW_STOCK_THRESHOLD).await;
     let custom = fresh_key();
     store
-        .adjust(&custom, StockOperation::Set(50), Some(60), &no_stock_effects)
+        .adjust(
+            &custom,
+            StockOperation::Set(50),
+            Some(60),
+            &no_stock_effects,
+        )
         .await
         .unwrap();
     let swept: Vec<StockKey> = store

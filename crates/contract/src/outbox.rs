@@ -10,8 +10,7 @@ use milkrun_domain::events::{EventEnvelope, LowStock, Topic, UserRegistered};
 use milkrun_domain::notification::{Channel, DeadLetter, Notification, NotificationStatus};
 use milkrun_domain::page::PageRequest;
 use milkrun_domain::ports::{
-    AuditLog, DeadLetters, Journal, NotificationStore, PendingEvents, ProcessedEvents,
-    UserRegistry,
+    AuditLog, DeadLetters, Journal, NotificationStore, PendingEvents, ProcessedEvents, UserRegistry,
 };
 use milkrun_domain::{Effects, StoreError};
 use milkrun_store::Stores;
@@ -30,34 +29,61 @@ fn registered(user: &milkrun_domain::user::User, marker: &str) -> Effects {
         user_agent: "contract".into(),
         region: None,
     };
-    Effects::audited(context.entry("USER_REGISTERED", "USER", user.user_id)).with_event(&event, marker)
+    Effects::audited(context.entry("USER_REGISTERED", "USER", user.user_id))
+        .with_event(&event, marker)
 }
 
 /// The pending events carrying `marker` as their correlation id.
 async fn pending_with(stores: &Stores, marker: &str) -> Vec<EventEnvelope> {
     let all = stores.outbox.pending(10_000).await.unwrap();
-    all.into_iter().filter(|e| e.correlation_id == marker).collect()
+    all.into_iter()
+        .filter(|e| e.correlation_id == marker)
+        .collect()
 }
 
 pub async fn a_change_and_its_effects_commit_together(stores: Stores) {
     let marker = Uuid::new_v4().to_string();
     let user = sample_user("effects");
-    stores.users.create(&user, &registered(&user, &marker)).await.unwrap();
-    let trail = stores.audit.for_entity(&user.user_id.to_string(), &PageRequest::first(5)).await.unwrap();
+    stores
+        .users
+        .create(&user, &registered(&user, &marker))
+        .await
+        .unwrap();
+    let trail = stores
+        .audit
+        .for_entity(&user.user_id.to_string(), &PageRequest::first(5))
+        .await
+        .unwrap();
     assert_eq!(trail.items.len(), 1);
     assert_eq!(trail.items[0].action, "USER_REGISTERED");
     let events = pending_with(&stores, &marker).await;
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].decode::<UserRegistered>().unwrap().user_id, user.user_id);
+    assert_eq!(
+        events[0].decode::<UserRegistered>().unwrap().user_id,
+        user.user_id
+    );
 
     let loser_marker = Uuid::new_v4().to_string();
     let mut loser = sample_user("effects");
     loser.email = user.email.clone();
-    let refused = stores.users.create(&loser, &registered(&loser, &loser_marker)).await;
+    let refused = stores
+        .users
+        .create(&loser, &registered(&loser, &loser_marker))
+        .await;
     assert!(matches!(refused, Err(StoreError::AlreadyExists)));
-    let loser_trail = stores.audit.for_entity(&loser.user_id.to_string(), &PageRequest::first(5)).await.unwrap();
-    assert!(loser_trail.items.is_empty(), "a refused change leaves no audit entry");
-    assert!(pending_with(&stores, &loser_marker).await.is_empty(), "and no event");
+    let loser_trail = stores
+        .audit
+        .for_entity(&loser.user_id.to_string(), &PageRequest::first(5))
+        .await
+        .unwrap();
+    assert!(
+        loser_trail.items.is_empty(),
+        "a refused change leaves no audit entry"
+    );
+    assert!(
+        pending_with(&stores, &loser_marker).await.is_empty(),
+        "and no event"
+    );
 }
 
 pub async fn replayed_effects_are_refused_whole(stores: Stores) {
@@ -67,8 +93,14 @@ pub async fn replayed_effects_are_refused_whole(stores: Stores) {
     let effects = Effects::audited(context.entry("ALERTED", "INVENTORY", entity));
     stores.audit.commit(&effects).await.unwrap();
     let again = effects.clone().with_event(&low_stock(), &marker);
-    assert!(matches!(stores.audit.commit(&again).await, Err(StoreError::AlreadyExists)));
-    assert!(pending_with(&stores, &marker).await.is_empty(), "the event of a refused commit is not kept");
+    assert!(matches!(
+        stores.audit.commit(&again).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert!(
+        pending_with(&stores, &marker).await.is_empty(),
+        "the event of a refused commit is not kept"
+    );
     stores.audit.commit(&Effects::none()).await.unwrap();
 }
 
@@ -92,13 +124,25 @@ pub async fn the_outbox_hands_out_events_oldest_first_until_delivered(stores: St
         stores.audit.commit(&effects).await.unwrap();
     }
     let alert = EventEnvelope::new(&low_stock(), &marker).on(Topic::AdminAlerts);
-    stores.audit.commit(&Effects::none().with_envelope(alert.clone())).await.unwrap();
+    stores
+        .audit
+        .commit(&Effects::none().with_envelope(alert.clone()))
+        .await
+        .unwrap();
     sent.push(alert);
     let pending = pending_with(&stores, &marker).await;
     assert_eq!(pending, sent, "whole envelopes, oldest first");
-    assert_eq!(pending[3].topic(), Topic::AdminAlerts, "the topic it was written for");
+    assert_eq!(
+        pending[3].topic(),
+        Topic::AdminAlerts,
+        "the topic it was written for"
+    );
     stores.outbox.delivered(sent[0].event_id).await.unwrap();
-    let left: Vec<Uuid> = pending_with(&stores, &marker).await.iter().map(|e| e.event_id).collect();
+    let left: Vec<Uuid> = pending_with(&stores, &marker)
+        .await
+        .iter()
+        .map(|e| e.event_id)
+        .collect();
     assert_eq!(left, [sent[1].event_id, sent[2].event_id, sent[3].event_id]);
 }
 
@@ -123,13 +167,29 @@ pub async fn notifications_are_kept_once_and_listed_newest_first(stores: Stores)
     let newer = notification(user, 1);
     assert!(stores.notifications.record(&older).await.unwrap());
     assert!(stores.notifications.record(&newer).await.unwrap());
-    assert!(stores.notifications.record(&notification(other, 5)).await.unwrap());
+    assert!(
+        stores
+            .notifications
+            .record(&notification(other, 5))
+            .await
+            .unwrap()
+    );
     let mut again = newer.clone();
     again.body = "changed".into();
-    assert!(!stores.notifications.record(&again).await.unwrap(), "a redelivery keeps the first");
-    let first = stores.notifications.for_user(user, &PageRequest::first(1)).await.unwrap();
+    assert!(
+        !stores.notifications.record(&again).await.unwrap(),
+        "a redelivery keeps the first"
+    );
+    let first = stores
+        .notifications
+        .for_user(user, &PageRequest::first(1))
+        .await
+        .unwrap();
     assert_eq!(first.items, [newer]);
-    let rest = PageRequest { limit: 1, cursor: first.next_cursor };
+    let rest = PageRequest {
+        limit: 1,
+        cursor: first.next_cursor,
+    };
     let second = stores.notifications.for_user(user, &rest).await.unwrap();
     assert_eq!((second.items, second.next_cursor), (vec![older], None));
 }
@@ -139,7 +199,10 @@ pub async fn processed_events_are_remembered_per_consumer(stores: Stores) {
     assert!(!stores.processed.seen("contract", event).await.unwrap());
     stores.processed.remember("contract", event).await.unwrap();
     assert!(stores.processed.seen("contract", event).await.unwrap());
-    assert!(!stores.processed.seen("another", event).await.unwrap(), "per consumer");
+    assert!(
+        !stores.processed.seen("another", event).await.unwrap(),
+        "per consumer"
+    );
 }
 
 pub async fn dead_letters_list_oldest_first_and_leave_when_removed(stores: Stores) {
@@ -155,15 +218,37 @@ pub async fn dead_letters_list_oldest_first_and_leave_when_removed(stores: Store
     let (first, second) = (letter(1), letter(2));
     stores.dead_letters.add(&first).await.unwrap();
     stores.dead_letters.add(&second).await.unwrap();
-    let listed: HashSet<Uuid> = stores.dead_letters.list(100).await.unwrap().iter().map(|l| l.dead_letter_id).collect();
+    let listed: HashSet<Uuid> = stores
+        .dead_letters
+        .list(100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.dead_letter_id)
+        .collect();
     assert!(listed.contains(&first.dead_letter_id) && listed.contains(&second.dead_letter_id));
     let all = stores.dead_letters.list(100).await.unwrap();
-    let order: Vec<Uuid> = all.iter().map(|l| l.dead_letter_id).filter(|id| [first.dead_letter_id, second.dead_letter_id].contains(id)).collect();
+    let order: Vec<Uuid> = all
+        .iter()
+        .map(|l| l.dead_letter_id)
+        .filter(|id| [first.dead_letter_id, second.dead_letter_id].contains(id))
+        .collect();
     assert_eq!(order, [first.dead_letter_id, second.dead_letter_id]);
-    assert_eq!(all.iter().find(|l| l.dead_letter_id == first.dead_letter_id), Some(&first));
-    stores.dead_letters.remove(first.dead_letter_id).await.unwrap();
+    assert_eq!(
+        all.iter()
+            .find(|l| l.dead_letter_id == first.dead_letter_id),
+        Some(&first)
+    );
+    stores
+        .dead_letters
+        .remove(first.dead_letter_id)
+        .await
+        .unwrap();
     let left = stores.dead_letters.list(100).await.unwrap();
-    assert!(left.iter().all(|l| l.dead_letter_id != first.dead_letter_id));
+    assert!(
+        left.iter()
+            .all(|l| l.dead_letter_id != first.dead_letter_id)
+    );
 }
 
 #[macro_export]

@@ -160,7 +160,10 @@ mod tests {
         let before = serde_json::json!({"name": "A", "phone": null, "passwordHash": "$argon2id$x", "version": 1});
         let after = serde_json::json!({"name": "B", "phone": null, "passwordHash": "$argon2id$y", "version": 2});
         let changes = changed_fields(Some(&before), &after);
-        assert_eq!(changes, serde_json::json!({"name": {"before": "A", "after": "B"}}));
+        assert_eq!(
+            changes,
+            serde_json::json!({"name": {"before": "A", "after": "B"}})
+        );
         let created = changed_fields(None, &after);
         assert_eq!(created["name"], serde_json::json!({"after": "B"}));
         assert!(created.get("passwordHash").is_none() && created.get("version").is_none());

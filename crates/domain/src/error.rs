@@ -191,7 +191,9 @@ impl DomainError {
             Self::Refused { code, .. } => *code,
             Self::TooManyRequests { .. } => ErrorCode::TooManyRequests,
             Self::Store(StoreError::InvalidCursor) => ErrorCode::ValidationError,
-            Self::Store(StoreError::InsufficientStock | StoreError::StockLimit) => ErrorCode::Conflict,
+            Self::Store(StoreError::InsufficientStock | StoreError::StockLimit) => {
+                ErrorCode::Conflict
+            }
             Self::Store(_) | Self::Internal(_) => ErrorCode::InternalError,
         }
     }
@@ -250,21 +252,57 @@ mod tests {
     fn every_code_has_its_spec_status_and_a_lambda_error_type() {
         let cases = [
             (ErrorCode::OutOfStock, "OUT_OF_STOCK", 422, "OutOfStock"),
-            (ErrorCode::InvalidTransition, "INVALID_TRANSITION", 409, "InvalidTransition"),
-            (ErrorCode::IdempotencyKeyReused, "IDEMPOTENCY_KEY_REUSED", 422, "IdempotencyKeyReused"),
-            (ErrorCode::IdempotencyInProgress, "IDEMPOTENCY_IN_PROGRESS", 409, "IdempotencyInProgress"),
-            (ErrorCode::ProfileIncomplete, "PROFILE_INCOMPLETE", 422, "ProfileIncomplete"),
-            (ErrorCode::NoVendorAvailable, "NO_VENDOR_AVAILABLE", 422, "NoVendorAvailable"),
-            (ErrorCode::ValidationError, "VALIDATION_ERROR", 400, "ValidationError"),
+            (
+                ErrorCode::InvalidTransition,
+                "INVALID_TRANSITION",
+                409,
+                "InvalidTransition",
+            ),
+            (
+                ErrorCode::IdempotencyKeyReused,
+                "IDEMPOTENCY_KEY_REUSED",
+                422,
+                "IdempotencyKeyReused",
+            ),
+            (
+                ErrorCode::IdempotencyInProgress,
+                "IDEMPOTENCY_IN_PROGRESS",
+                409,
+                "IdempotencyInProgress",
+            ),
+            (
+                ErrorCode::ProfileIncomplete,
+                "PROFILE_INCOMPLETE",
+                422,
+                "ProfileIncomplete",
+            ),
+            (
+                ErrorCode::NoVendorAvailable,
+                "NO_VENDOR_AVAILABLE",
+                422,
+                "NoVendorAvailable",
+            ),
+            (
+                ErrorCode::ValidationError,
+                "VALIDATION_ERROR",
+                400,
+                "ValidationError",
+            ),
         ];
         for (code, text, status, error_type) in cases {
-            assert_eq!((code.as_str(), code.status(), code.error_type()), (text, status, error_type));
+            assert_eq!(
+                (code.as_str(), code.status(), code.error_type()),
+                (text, status, error_type)
+            );
         }
         assert_eq!(
             DomainError::refused(ErrorCode::OutOfStock, "short").code(),
             ErrorCode::OutOfStock
         );
         assert_eq!(DomainError::conflict("x").code().status(), 409);
-        assert_eq!(DomainError::Internal("boom".into()).code(), ErrorCode::InternalError);
+        assert_eq!(
+            DomainError::Internal("boom".into()).code(),
+            ErrorCode::InternalError
+        );
     }
 }

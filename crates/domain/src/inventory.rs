@@ -141,13 +141,18 @@ impl StockOperation {
         if row.is_none() && matches!(self, StockOperation::Subtract(_)) {
             return Err(StockRefusal::Insufficient);
         }
-        let mut after = row.cloned().unwrap_or_else(|| InventoryRow::empty(key, now));
+        let mut after = row
+            .cloned()
+            .unwrap_or_else(|| InventoryRow::empty(key, now));
         after.stock = match self {
             StockOperation::Add(q) => after.stock.checked_add(q).filter(|s| *s <= MAX_STOCK),
             StockOperation::Set(q) => Some(q),
-            StockOperation::Subtract(q) => {
-                Some(after.stock.checked_sub(q).ok_or(StockRefusal::Insufficient)?)
-            }
+            StockOperation::Subtract(q) => Some(
+                after
+                    .stock
+                    .checked_sub(q)
+                    .ok_or(StockRefusal::Insufficient)?,
+            ),
         }
         .ok_or(StockRefusal::AboveMaximum)?;
         if let Some(threshold) = threshold {
@@ -173,7 +178,11 @@ impl StockOperation {
 
     /// What the audit trail records of this change: the operation, the quantity, and the
     /// stock (and threshold, if it moved) before and after.
-    pub fn audit_changes(self, before: Option<&InventoryRow>, after: &InventoryRow) -> serde_json::Value {
+    pub fn audit_changes(
+        self,
+        before: Option<&InventoryRow>,
+        after: &InventoryRow,
+    ) -> serde_json::Value {
         let mut changes = serde_json::json!({
             "operation": self.name(),
             "quantity": self.quantity(),
@@ -357,15 +366,33 @@ mod tests {
     fn operations_apply_within_zero_and_the_maximum() {
         let now = Utc::now();
         let k = key(1);
-        let at = |stock| InventoryRow { stock, ..InventoryRow::empty(k, now) };
-        assert_eq!(StockOperation::Add(5).apply(k, None, None, now).unwrap().stock, 5);
+        let at = |stock| InventoryRow {
+            stock,
+            ..InventoryRow::empty(k, now)
+        };
+        assert_eq!(
+            StockOperation::Add(5)
+                .apply(k, None, None, now)
+                .unwrap()
+                .stock,
+            5
+        );
         assert_eq!(
             StockOperation::Subtract(1).apply(k, None, None, now),
             Err(StockRefusal::Insufficient),
             "nothing to subtract from"
         );
-        assert_eq!(StockOperation::Subtract(4).apply(k, Some(&at(3)), None, now), Err(StockRefusal::Insufficient));
-        assert_eq!(StockOperation::Subtract(3).apply(k, Some(&at(3)), Some(2), now).unwrap().low_stock_threshold, 2);
+        assert_eq!(
+            StockOperation::Subtract(4).apply(k, Some(&at(3)), None, now),
+            Err(StockRefusal::Insufficient)
+        );
+        assert_eq!(
+            StockOperation::Subtract(3)
+                .apply(k, Some(&at(3)), Some(2), now)
+                .unwrap()
+                .low_stock_threshold,
+            2
+        );
         assert_eq!(
             StockOperation::Add(1).apply(k, Some(&at(MAX_STOCK)), None, now),
             Err(StockRefusal::AboveMaximum)
@@ -375,9 +402,18 @@ mod tests {
             Err(StockRefusal::AboveMaximum),
             "no overflow"
         );
-        assert_eq!(StockOperation::Set(0).apply(k, Some(&at(9)), None, now).unwrap().stock, 0);
+        assert_eq!(
+            StockOperation::Set(0)
+                .apply(k, Some(&at(9)), None, now)
+                .unwrap()
+                .stock,
+            0
+        );
         let changes = StockOperation::Add(2).audit_changes(Some(&at(3)), &at(5));
         assert_eq!(changes["stock"], json!({"before": 3, "after": 5}));
-        assert_eq!((changes["operation"].as_str(), changes["quantity"].as_u64()), (Some("ADD"), Some(2)));
+        assert_eq!(
+            (changes["operation"].as_str(), changes["quantity"].as_u64()),
+            (Some("ADD"), Some(2))
+        );
     }
 }

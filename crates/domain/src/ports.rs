@@ -83,7 +83,8 @@ pub trait StockLevels: Send + Sync {
 }
 
 /// What a stock change commits with it, given the row before (`None`: new) and after.
-pub type StockEffects<'a> = dyn Fn(Option<&InventoryRow>, &InventoryRow) -> Effects + Send + Sync + 'a;
+pub type StockEffects<'a> =
+    dyn Fn(Option<&InventoryRow>, &InventoryRow) -> Effects + Send + Sync + 'a;
 
 /// A vendor's change to one row: a compare-and-swap on the row as read, so the change's
 /// audit entry knows the stock before and after; a lost race is read and applied again.

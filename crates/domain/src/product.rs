@@ -465,6 +465,7 @@ mod tests {
             reserved: 0,
             low_stock_threshold: 10,
             updated_at: Utc::now(),
+            version: 0,
         };
         assert_eq!(product.stock_keys().len(), 2, "one vendor × two variants");
         let unlisted = Uuid::from_u128(99);

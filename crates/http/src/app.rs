@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method};
-use milkrun_domain::ErrorCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router, middleware};
 use milkrun_auth::JwtKeys;
+use milkrun_domain::ErrorCode;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{Any, CorsLayer};
 

@@ -49,8 +49,11 @@ impl ApiError {
     }
 
     pub fn validation(fields: &FieldErrors) -> Self {
-        Self::of(ErrorCode::ValidationError, "One or more fields are invalid.")
-            .with_details(serde_json::json!({ "fields": fields.fields() }))
+        Self::of(
+            ErrorCode::ValidationError,
+            "One or more fields are invalid.",
+        )
+        .with_details(serde_json::json!({ "fields": fields.fields() }))
     }
 
     pub fn malformed_json(reason: &str) -> Self {
@@ -82,7 +85,10 @@ impl ApiError {
     /// Logs `cause` with the request's correlation id and answers a bare 500.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::of(ErrorCode::InternalError, "Something went wrong on our side.")
+        Self::of(
+            ErrorCode::InternalError,
+            "Something went wrong on our side.",
+        )
     }
 
     pub fn status(&self) -> StatusCode {

@@ -23,7 +23,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::payload_too_large()
                 } else {
-                    ApiError::of(ErrorCode::MalformedJson, "The request body could not be read.")
+                    ApiError::of(
+                        ErrorCode::MalformedJson,
+                        "The request body could not be read.",
+                    )
                 }
             })?;
         parse_json(&bytes).map(ApiJson)

@@ -23,11 +23,12 @@ struct SnsNotification {
 /// The event a message carries, raw or wrapped by SNS.
 fn envelope_of(message: &SqsMessage) -> Result<EventEnvelope, String> {
     let body = message.body.as_deref().ok_or("a message without a body")?;
-    serde_json::from_str::<EventEnvelope>(body)
-        .or_else(|raw| match serde_json::from_str::<SnsNotification>(body) {
+    serde_json::from_str::<EventEnvelope>(body).or_else(|raw| {
+        match serde_json::from_str::<SnsNotification>(body) {
             Ok(wrapped) => serde_json::from_str(&wrapped.message).map_err(|e| e.to_string()),
             Err(_) => Err(raw.to_string()),
-        })
+        }
+    })
 }
 
 /// Delivers each message of `batch`; answers the ids of those that failed.
@@ -40,7 +41,9 @@ pub async fn handle_batch(
     for message in batch.records {
         let id = message.message_id.clone().unwrap_or_default();
         let outcome = match envelope_of(&message) {
-            Ok(event) => deliver(handler, processed, &event).await.map_err(|e| e.to_string()),
+            Ok(event) => deliver(handler, processed, &event)
+                .await
+                .map_err(|e| e.to_string()),
             Err(unreadable) => Err(format!("not an event envelope: {unreadable}")),
         };
         match outcome {

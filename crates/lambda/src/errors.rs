@@ -39,10 +39,18 @@ mod tests {
 
     #[test]
     fn a_task_fails_with_its_spec_code_as_the_error_type() {
-        let out: Diagnostic = TaskError(DomainError::refused(ErrorCode::OutOfStock, "2 short")).into();
-        assert_eq!((out.error_type.as_str(), out.error_message.as_str()), ("OutOfStock", "2 short"));
-        let internal: Diagnostic = TaskError(StoreError::backend_message("x", "table gone").into()).into();
+        let out: Diagnostic =
+            TaskError(DomainError::refused(ErrorCode::OutOfStock, "2 short")).into();
+        assert_eq!(
+            (out.error_type.as_str(), out.error_message.as_str()),
+            ("OutOfStock", "2 short")
+        );
+        let internal: Diagnostic =
+            TaskError(StoreError::backend_message("x", "table gone").into()).into();
         assert_eq!(internal.error_type, "InternalError");
-        assert!(!internal.error_message.contains("table gone"), "no internal detail");
+        assert!(
+            !internal.error_message.contains("table gone"),
+            "no internal detail"
+        );
     }
 }

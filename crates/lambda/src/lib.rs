@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use milkrun_aws::{DynamoDbItemStore, SesMailer, jwt_keys, required_env, sdk_config};
 use milkrun_domain::StoreError;
 use milkrun_domain::ports::{Mail, Mailer};
-use milkrun_platform::{AdminAccount, Adapters, HttpService, Needs, Settings};
+use milkrun_platform::{Adapters, AdminAccount, HttpService, Needs, Settings};
 use milkrun_store::Stores;
 
 pub use consumer::{handle_batch, run_consumer};
@@ -78,7 +78,9 @@ pub async fn serve_http(service: &'static HttpService) -> Result<(), lambda_http
 
 /// Runs `job` as this Lambda function's handler (a scheduled event starts each run). The
 /// event's id is the run's correlation id; a failed run fails the invocation with its code.
-pub async fn run_job(job: &'static milkrun_platform::JobService) -> Result<(), lambda_runtime::Error> {
+pub async fn run_job(
+    job: &'static milkrun_platform::JobService,
+) -> Result<(), lambda_runtime::Error> {
     milkrun_http::telemetry::init();
     let adapters = adapters(&job.needs).await?;
     lambda_runtime::run(lambda_runtime::service_fn(

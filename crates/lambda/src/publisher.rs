@@ -12,7 +12,10 @@ use milkrun_domain::ports::EventPublisher;
 use milkrun_store::decode_outbox_item;
 
 /// Publishes the inserted events of `event`; stops at the first failure and reports it.
-pub async fn publish_records(publisher: &dyn EventPublisher, event: Event) -> DynamoDbEventResponse {
+pub async fn publish_records(
+    publisher: &dyn EventPublisher,
+    event: Event,
+) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     for record in event.records {
         // TTL removals and any other change are not new events.
@@ -21,7 +24,10 @@ pub async fn publish_records(publisher: &dyn EventPublisher, event: Event) -> Dy
         }
         let sequence = record.change.sequence_number.clone();
         let outcome = match decode_outbox_item(record.change.new_image) {
-            Ok(envelope) => publisher.publish(&envelope).await.map(|()| envelope.event_id),
+            Ok(envelope) => publisher
+                .publish(&envelope)
+                .await
+                .map(|()| envelope.event_id),
             Err(error) => Err(error),
         };
         match outcome {

@@ -100,12 +100,18 @@ impl InProcessBus {
     }
 
     /// One consumer's delivery: tried `attempts` times, then dead-lettered.
-    async fn deliver_to(&self, handler: &dyn EventHandler, event: &EventEnvelope) -> Result<(), StoreError> {
+    async fn deliver_to(
+        &self,
+        handler: &dyn EventHandler,
+        event: &EventEnvelope,
+    ) -> Result<(), StoreError> {
         let mut pause = self.retry.first_pause;
         let mut last_error = String::new();
         for attempt in 1..=self.retry.attempts {
             match deliver(handler, self.processed.as_ref(), event).await {
-                Ok(Delivered::Handled | Delivered::Duplicate | Delivered::NotWanted) => return Ok(()),
+                Ok(Delivered::Handled | Delivered::Duplicate | Delivered::NotWanted) => {
+                    return Ok(());
+                }
                 Err(error) => {
                     tracing::warn!(consumer = handler.name(), event_id = %event.event_id, attempt, %error, "delivery failed");
                     last_error = error.to_string();
@@ -164,7 +170,10 @@ pub async fn replay(bus: &InProcessBus) -> Result<ReplayReport, StoreError> {
     let mut report = ReplayReport::default();
     for letter in bus.dead_letters.list(1000).await? {
         let Some(handler) = bus.consumer(&letter.consumer) else {
-            tracing::error!(consumer = letter.consumer, "no such consumer; the letter stays");
+            tracing::error!(
+                consumer = letter.consumer,
+                "no such consumer; the letter stays"
+            );
             report.failed += 1;
             continue;
         };

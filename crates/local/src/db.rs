@@ -27,7 +27,10 @@ pub(crate) fn table_name(table: &TableSpec) -> String {
 
 /// The generated columns holding an index's key attributes.
 pub(crate) fn index_columns(index: &milkrun_store::IndexSpec) -> (String, String) {
-    (format!("ix_{}_pk", index.name), format!("ix_{}_sk", index.name))
+    (
+        format!("ix_{}_pk", index.name),
+        format!("ix_{}_sk", index.name),
+    )
 }
 
 fn json_text(attribute: &str) -> String {
@@ -119,7 +122,9 @@ impl Database {
         if version > SCHEMA_VERSION {
             return Err(StoreError::backend_message(
                 "opening the database",
-                format!("schema version {version} was written by a newer milkrun than this one ({SCHEMA_VERSION})"),
+                format!(
+                    "schema version {version} was written by a newer milkrun than this one ({SCHEMA_VERSION})"
+                ),
             ));
         }
         for table in milkrun_store::table::ALL {

@@ -92,10 +92,16 @@ mod tests {
         assert!(!holds(&Condition::Version(3), None));
         assert!(holds(&Condition::NotExists, None));
         assert!(holds(
-            &Condition::Any(vec![Condition::NotExists, Condition::equals("status", s("RESERVED"))]),
+            &Condition::Any(vec![
+                Condition::NotExists,
+                Condition::equals("status", s("RESERVED"))
+            ]),
             Some(&item)
         ));
-        assert!(!holds(&Condition::equals("stock", s("5")), Some(&item)), "types differ");
+        assert!(
+            !holds(&Condition::equals("stock", s("5")), Some(&item)),
+            "types differ"
+        );
     }
 
     #[test]
@@ -105,10 +111,17 @@ mod tests {
             &INVENTORY,
             &key,
             Some(item()),
-            &[Update::add("stock", -2), Update::add("fresh", 4), Update::remove("status")],
+            &[
+                Update::add("stock", -2),
+                Update::add("fresh", 4),
+                Update::remove("status"),
+            ],
         )
         .unwrap();
-        assert_eq!((after.get("stock"), after.get("fresh")), (Some(&n(3)), Some(&n(4))));
+        assert_eq!(
+            (after.get("stock"), after.get("fresh")),
+            (Some(&n(3)), Some(&n(4)))
+        );
         assert!(!after.contains_key("status"));
         let created = updated(&INVENTORY, &key, None, &[Update::set("a", s("b"))]).unwrap();
         assert_eq!(created.get("pk"), Some(&s("p")));

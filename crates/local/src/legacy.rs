@@ -55,7 +55,10 @@ fn legacy_tables(conn: &Connection) -> Result<Vec<String>, StoreError> {
         .query_map([], |row| row.get::<_, String>(0))
         .and_then(Iterator::collect::<Result<Vec<_>, _>>)
         .map_err(sql("reading the schema"))?;
-    Ok(names.into_iter().filter(|n| LEGACY_TABLES.contains(&n.as_str())).collect())
+    Ok(names
+        .into_iter()
+        .filter(|n| LEGACY_TABLES.contains(&n.as_str()))
+        .collect())
 }
 
 fn documents<T: DeserializeOwned>(conn: &Connection, table: &str) -> Result<Vec<T>, StoreError> {
@@ -67,18 +70,25 @@ fn documents<T: DeserializeOwned>(conn: &Connection, table: &str) -> Result<Vec<
         .and_then(Iterator::collect::<Result<Vec<_>, _>>)
         .map_err(sql("reading a legacy table"))?;
     docs.iter()
-        .map(|doc| serde_json::from_str(doc).map_err(|e| StoreError::backend("decoding a legacy document", e)))
+        .map(|doc| {
+            serde_json::from_str(doc)
+                .map_err(|e| StoreError::backend("decoding a legacy document", e))
+        })
         .collect()
 }
 
 fn uuid(text: &str) -> rusqlite::Result<Uuid> {
-    Uuid::parse_str(text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    Uuid::parse_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn time(text: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
 }
 
 fn stock_rows(conn: &Connection) -> Result<Vec<InventoryRow>, StoreError> {
@@ -112,10 +122,15 @@ fn reservations(conn: &Connection) -> Result<Vec<Reservation>, StoreError> {
         .map_err(sql("reading legacy reservations"))?;
     rows.into_iter()
         .map(|(order_id, status, lines)| {
-            let decode = |e: serde_json::Error| StoreError::backend("decoding a legacy reservation", e);
+            let decode =
+                |e: serde_json::Error| StoreError::backend("decoding a legacy reservation", e);
             Ok(Reservation {
-                order_id: Uuid::parse_str(&order_id).map_err(|e| StoreError::backend("decoding a legacy reservation", e))?,
-                status: serde_json::from_value::<ReservationStatus>(serde_json::Value::String(status)).map_err(decode)?,
+                order_id: Uuid::parse_str(&order_id)
+                    .map_err(|e| StoreError::backend("decoding a legacy reservation", e))?,
+                status: serde_json::from_value::<ReservationStatus>(serde_json::Value::String(
+                    status,
+                ))
+                .map_err(decode)?,
                 lines: serde_json::from_str(&lines).map_err(decode)?,
             })
         })
@@ -135,12 +150,36 @@ struct Legacy {
 fn read_legacy(conn: &Connection, present: &[String]) -> Result<Legacy, StoreError> {
     let has = |name: &str| present.iter().any(|p| p == name);
     Ok(Legacy {
-        users: if has("users") { documents(conn, "users")? } else { Vec::new() },
-        vendors: if has("vendors") { documents(conn, "vendors")? } else { Vec::new() },
-        products: if has("products") { documents(conn, "products")? } else { Vec::new() },
-        audit: if has("audit") { documents(conn, "audit")? } else { Vec::new() },
-        stock: if has("inventory") { stock_rows(conn)? } else { Vec::new() },
-        reservations: if has("stock_reservations") { reservations(conn)? } else { Vec::new() },
+        users: if has("users") {
+            documents(conn, "users")?
+        } else {
+            Vec::new()
+        },
+        vendors: if has("vendors") {
+            documents(conn, "vendors")?
+        } else {
+            Vec::new()
+        },
+        products: if has("products") {
+            documents(conn, "products")?
+        } else {
+            Vec::new()
+        },
+        audit: if has("audit") {
+            documents(conn, "audit")?
+        } else {
+            Vec::new()
+        },
+        stock: if has("inventory") {
+            stock_rows(conn)?
+        } else {
+            Vec::new()
+        },
+        reservations: if has("stock_reservations") {
+            reservations(conn)?
+        } else {
+            Vec::new()
+        },
     })
 }
 
@@ -191,10 +230,15 @@ pub async fn migrate(db: &Database, stores: &Stores) -> Result<Option<Migrated>,
     import(stores, &legacy).await?;
     db.call(move |conn| {
         let tx = conn.transaction().map_err(sql("starting the migration"))?;
-        for name in LEGACY_TABLES.iter().filter(|n| present.iter().any(|p| p == *n)) {
-            tx.execute_batch(&format!("DROP TABLE \"{name}\";")).map_err(sql("dropping a legacy table"))?;
+        for name in LEGACY_TABLES
+            .iter()
+            .filter(|n| present.iter().any(|p| p == *n))
+        {
+            tx.execute_batch(&format!("DROP TABLE \"{name}\";"))
+                .map_err(sql("dropping a legacy table"))?;
         }
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql("setting the schema version"))?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(sql("setting the schema version"))?;
         tx.commit().map_err(sql("finishing the migration"))
     })
     .await?;

@@ -47,14 +47,21 @@ impl OutboxRelay {
             match self.pending.pending(IN_FLIGHT as u32 * 4).await {
                 Ok(events) => {
                     for event in events {
-                        if !in_flight.lock().unwrap_or_else(PoisonError::into_inner).insert(event.event_id) {
+                        if !in_flight
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .insert(event.event_id)
+                        {
                             continue;
                         }
                         let Ok(permit) = permits.clone().acquire_owned().await else {
                             return;
                         };
-                        let (pending, publisher, in_flight) =
-                            (self.pending.clone(), self.publisher.clone(), in_flight.clone());
+                        let (pending, publisher, in_flight) = (
+                            self.pending.clone(),
+                            self.publisher.clone(),
+                            in_flight.clone(),
+                        );
                         tokio::spawn(async move {
                             let id = event.event_id;
                             match publisher.publish(&event).await {
@@ -63,9 +70,14 @@ impl OutboxRelay {
                                         tracing::error!(event_id = %id, %error, "delivered event not cleared; it will be delivered again");
                                     }
                                 }
-                                Err(error) => tracing::error!(event_id = %id, %error, "event not delivered; it stays in the outbox"),
+                                Err(error) => {
+                                    tracing::error!(event_id = %id, %error, "event not delivered; it stays in the outbox")
+                                }
                             }
-                            in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+                            in_flight
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .remove(&id);
                             drop(permit);
                         });
                     }

@@ -10,9 +10,9 @@ use milkrun_store::ops::{
     ItemPage, Key, Query, SortCondition, Write, check_transaction, check_write,
 };
 use milkrun_store::port::is_expired;
+use milkrun_store::table::OUTBOX;
 use milkrun_store::{Item, ItemError, ItemStore, TableSpec};
 use rusqlite::types::Value as SqlValue;
-use milkrun_store::table::OUTBOX;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Notify;
 
@@ -70,7 +70,10 @@ fn sort_text(key: &Key) -> &str {
 fn read(conn: &Connection, table: &TableSpec, key: &Key) -> Result<Option<Item>, ItemError> {
     let text: Option<String> = conn
         .query_row(
-            &format!("SELECT item FROM \"{}\" WHERE pk = ?1 AND sk = ?2", table_name(table)),
+            &format!(
+                "SELECT item FROM \"{}\" WHERE pk = ?1 AND sk = ?2",
+                table_name(table)
+            ),
             params![key.partition, sort_text(key)],
             |row| row.get(0),
         )
@@ -82,7 +85,10 @@ fn read(conn: &Connection, table: &TableSpec, key: &Key) -> Result<Option<Item>,
 
 fn exists(conn: &Connection, table: &TableSpec, key: &Key) -> Result<bool, ItemError> {
     conn.query_row(
-        &format!("SELECT 1 FROM \"{}\" WHERE pk = ?1 AND sk = ?2", table_name(table)),
+        &format!(
+            "SELECT 1 FROM \"{}\" WHERE pk = ?1 AND sk = ?2",
+            table_name(table)
+        ),
         params![key.partition, sort_text(key)],
         |_| Ok(()),
     )
@@ -108,7 +114,10 @@ fn store(conn: &Connection, table: &TableSpec, key: &Key, item: &Item) -> Result
 
 fn remove(conn: &Connection, table: &TableSpec, key: &Key) -> Result<(), ItemError> {
     conn.execute(
-        &format!("DELETE FROM \"{}\" WHERE pk = ?1 AND sk = ?2", table_name(table)),
+        &format!(
+            "DELETE FROM \"{}\" WHERE pk = ?1 AND sk = ?2",
+            table_name(table)
+        ),
         params![key.partition, sort_text(key)],
     )
     .map_err(sql("deleting an item"))?;
@@ -116,7 +125,11 @@ fn remove(conn: &Connection, table: &TableSpec, key: &Key) -> Result<(), ItemErr
 }
 
 /// Applies one write whose condition was checked against `current`; answers the new item.
-fn apply(conn: &Connection, write: Write, current: Option<Item>) -> Result<Option<Item>, ItemError> {
+fn apply(
+    conn: &Connection,
+    write: Write,
+    current: Option<Item>,
+) -> Result<Option<Item>, ItemError> {
     let key = write.key().expect("checked");
     match write {
         Write::Put { table, item, .. } => {
@@ -214,7 +227,10 @@ fn query_sql(query: &Query) -> Result<(String, Vec<SqlValue>), ItemError> {
             let (pk, sk) = index_columns(index);
             (format!("\"{pk}\""), Some(format!("\"{sk}\"")))
         }
-        None => ("pk".to_owned(), query.table.sort_key.map(|_| "sk".to_owned())),
+        None => (
+            "pk".to_owned(),
+            query.table.sort_key.map(|_| "sk".to_owned()),
+        ),
     };
     clauses.push(format!("{partition_column} = ?"), [query.partition.clone()]);
     if let Some(column) = &sort_column {
@@ -240,13 +256,18 @@ fn query_sql(query: &Query) -> Result<(String, Vec<SqlValue>), ItemError> {
         );
     }
     let direction = if query.descending { "DESC" } else { "ASC" };
-    let order_by: Vec<String> = order.iter().map(|(c, _)| format!("{c} {direction}")).collect();
+    let order_by: Vec<String> = order
+        .iter()
+        .map(|(c, _)| format!("{c} {direction}"))
+        .collect();
     let order_by = if order_by.is_empty() {
         String::new()
     } else {
         format!(" ORDER BY {}", order_by.join(", "))
     };
-    clauses.values.push(SqlValue::Integer(i64::from(query.limit)));
+    clauses
+        .values
+        .push(SqlValue::Integer(i64::from(query.limit)));
     let statement = format!(
         "SELECT item FROM \"{}\" WHERE {}{order_by} LIMIT ?",
         table_name(query.table),
@@ -272,12 +293,18 @@ fn select(
                 .collect()
         })
         .map_err(sql("querying items"))?;
-    let items = texts.iter().map(|t| from_text(t)).collect::<Result<Vec<_>, _>>()?;
+    let items = texts
+        .iter()
+        .map(|t| from_text(t))
+        .collect::<Result<Vec<_>, _>>()?;
     let last_key = (items.len() >= limit as usize && limit > 0)
         .then(|| items.last().map(&position))
         .flatten();
     Ok(ItemPage {
-        items: items.into_iter().filter(|i| !is_expired(table, i)).collect(),
+        items: items
+            .into_iter()
+            .filter(|i| !is_expired(table, i))
+            .collect(),
         last_key,
     })
 }
@@ -314,7 +341,9 @@ impl ItemStore for SqliteItemStore {
     async fn write(&self, write: Write) -> Result<Option<Item>, ItemError> {
         check_write(&write).map_err(ItemError::Invalid)?;
         if matches!(write, Write::Check { .. }) {
-            return Err(ItemError::Invalid("a condition check is only for transactions".into()));
+            return Err(ItemError::Invalid(
+                "a condition check is only for transactions".into(),
+            ));
         }
         let outbox = touches_outbox(std::slice::from_ref(&write));
         let mut written = self.db.run(move |conn| commit(conn, vec![write])).await?;
@@ -325,7 +354,9 @@ impl ItemStore for SqliteItemStore {
     async fn transact(&self, writes: Vec<Write>) -> Result<(), ItemError> {
         check_transaction(&writes).map_err(ItemError::Invalid)?;
         let outbox = touches_outbox(&writes);
-        self.db.run(move |conn| commit(conn, writes).map(|_| ())).await?;
+        self.db
+            .run(move |conn| commit(conn, writes).map(|_| ()))
+            .await?;
         self.committed(outbox);
         Ok(())
     }

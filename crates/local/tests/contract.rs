@@ -52,12 +52,19 @@ async fn items_survive_reopening_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("milkrun.db");
     let user = milkrun_contract::users::sample_user("persist");
-    let stores = Stores::over(Arc::new(SqliteItemStore::new(Database::open(&path).unwrap())));
+    let stores = Stores::over(Arc::new(SqliteItemStore::new(
+        Database::open(&path).unwrap(),
+    )));
     use milkrun_domain::ports::{UserLookup, UserRegistry};
     stores.users.create(&user, &Effects::none()).await.unwrap();
     drop(stores);
-    let reopened = Stores::over(Arc::new(SqliteItemStore::new(Database::open(&path).unwrap())));
-    assert_eq!(reopened.users.by_id(user.user_id).await.unwrap(), Some(user));
+    let reopened = Stores::over(Arc::new(SqliteItemStore::new(
+        Database::open(&path).unwrap(),
+    )));
+    assert_eq!(
+        reopened.users.by_id(user.user_id).await.unwrap(),
+        Some(user)
+    );
 }
 
 #[tokio::test]
@@ -91,17 +98,26 @@ async fn the_audit_table_refuses_updates_and_deletes_even_by_hand() {
     let context = milkrun_domain::audit::AuditContext::system("c", "contract");
     stores
         .audit
-        .commit(&Effects::audited(context.entry("USER_REGISTERED", "USER", "u-1")))
+        .commit(&Effects::audited(context.entry(
+            "USER_REGISTERED",
+            "USER",
+            "u-1",
+        )))
         .await
         .unwrap();
     let refused = db
         .call(|conn| {
             Ok((
-                conn.execute("UPDATE items_audit SET item = '{}'", []).is_err(),
+                conn.execute("UPDATE items_audit SET item = '{}'", [])
+                    .is_err(),
                 conn.execute("DELETE FROM items_audit", []).is_err(),
             ))
         })
         .await
         .unwrap();
-    assert_eq!(refused, (true, true), "append-only, even for a direct statement");
+    assert_eq!(
+        refused,
+        (true, true),
+        "append-only, even for a direct statement"
+    );
 }

@@ -24,8 +24,9 @@ pub static JOBS: [&JobService; 1] = [&milkrun_inventory::RECONCILE];
 
 /// Every service's routes over `adapters`, merged into one router (the local server).
 pub fn api(adapters: &Adapters) -> OpenApiRouter {
-    HTTP.iter()
-        .fold(OpenApiRouter::new(), |all, service| all.merge((service.api)(adapters)))
+    HTTP.iter().fold(OpenApiRouter::new(), |all, service| {
+        all.merge((service.api)(adapters))
+    })
 }
 
 /// The whole API's OpenAPI document; describing routes needs no service behind them.

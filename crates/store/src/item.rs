@@ -45,7 +45,8 @@ pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
 
 /// Any serializable value as one attribute (a nested map or list).
 pub fn attribute<T: Serialize>(value: &T) -> Result<Value, StoreError> {
-    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::backend("encoding an attribute", e))
+    serde_dynamo::to_attribute_value(value)
+        .map_err(|e| StoreError::backend("encoding an attribute", e))
 }
 
 pub fn from_attribute<T: DeserializeOwned>(value: Value) -> Result<T, StoreError> {
@@ -85,7 +86,10 @@ mod tests {
     #[test]
     fn numbers_compare_by_value_and_strings_by_bytes() {
         assert_eq!(compare(&n(9), &n(10)), Some(Ordering::Less));
-        assert_eq!(compare(&Value::N("2.5".into()), &n(2)), Some(Ordering::Greater));
+        assert_eq!(
+            compare(&Value::N("2.5".into()), &n(2)),
+            Some(Ordering::Greater)
+        );
         assert_eq!(compare(&s("b"), &s("a")), Some(Ordering::Greater));
         assert_eq!(compare(&s("9"), &n(9)), None, "types do not mix");
     }

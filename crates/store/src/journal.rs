@@ -36,7 +36,10 @@ impl AuditLog for AuditTrail {
         page: &PageRequest,
     ) -> Result<Page<AuditEntry>, StoreError> {
         let query = Query::table(&AUDIT, audit_partition(entity_id)).descending();
-        list(self.store.as_ref(), query, page, |item| decode(item).map(Some)).await
+        list(self.store.as_ref(), query, page, |item| {
+            decode(item).map(Some)
+        })
+        .await
     }
 }
 

@@ -63,7 +63,10 @@ impl NotificationStore for Notifications {
         page: &PageRequest,
     ) -> Result<Page<Notification>, StoreError> {
         let query = Query::table(&NOTIFICATIONS, user_partition(user_id)).descending();
-        list(self.store.as_ref(), query, page, |item| decode(item).map(Some)).await
+        list(self.store.as_ref(), query, page, |item| {
+            decode(item).map(Some)
+        })
+        .await
     }
 }
 
@@ -85,7 +88,11 @@ fn processed_key(consumer: &str, event_id: Uuid) -> Key {
 impl ProcessedEvents for Processed {
     async fn seen(&self, consumer: &str, event_id: Uuid) -> Result<bool, StoreError> {
         let key = processed_key(consumer, event_id);
-        Ok(self.store.get(&PROCESSED_EVENTS, &key, true).await?.is_some())
+        Ok(self
+            .store
+            .get(&PROCESSED_EVENTS, &key, true)
+            .await?
+            .is_some())
     }
 
     async fn remember(&self, consumer: &str, event_id: Uuid) -> Result<(), StoreError> {
@@ -135,7 +142,9 @@ impl DeadLetters for DeadLetterList {
 
     async fn remove(&self, dead_letter_id: Uuid) -> Result<(), StoreError> {
         let key = dead_letter_key(dead_letter_id);
-        self.store.write(Write::delete(&DEAD_LETTERS, key, None)).await?;
+        self.store
+            .write(Write::delete(&DEAD_LETTERS, key, None))
+            .await?;
         Ok(())
     }
 }

@@ -126,7 +126,10 @@ impl Update {
 
     pub fn attribute(&self) -> &str {
         match self {
-            Update::Set(a, _) | Update::SetIfAbsent(a, _) | Update::Add(a, _) | Update::Remove(a) => a,
+            Update::Set(a, _)
+            | Update::SetIfAbsent(a, _)
+            | Update::Add(a, _)
+            | Update::Remove(a) => a,
         }
     }
 }
@@ -237,7 +240,10 @@ pub fn check_transaction(writes: &[Write]) -> Result<(), String> {
         check_write(write)?;
         let key = write.key().expect("checked");
         if !seen.insert((write.table().name, key.clone())) {
-            return Err(format!("{key:?} of {} is written twice", write.table().name));
+            return Err(format!(
+                "{key:?} of {} is written twice",
+                write.table().name
+            ));
         }
     }
     Ok(())
@@ -255,7 +261,10 @@ pub fn check_write(write: &Write) -> Result<(), String> {
     if let Write::Update { updates, .. } = write {
         let keys = table.key_attributes();
         if updates.iter().any(|u| keys.contains(&u.attribute())) {
-            return Err(format!("an update of {} changes a key attribute", table.name));
+            return Err(format!(
+                "an update of {} changes a key attribute",
+                table.name
+            ));
         }
     }
     Ok(())

@@ -94,7 +94,11 @@ async fn collect<T>(
     }
     let next_cursor = (kept.len() > limit).then(|| encode_cursor(&kept[limit - 1].0));
     Ok(Page {
-        items: kept.into_iter().take(limit).map(|(_, value)| value).collect(),
+        items: kept
+            .into_iter()
+            .take(limit)
+            .map(|(_, value)| value)
+            .collect(),
         next_cursor,
     })
 }

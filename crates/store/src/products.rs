@@ -54,7 +54,14 @@ impl ProductWrites for Products {
         let read_at = product.version;
         let key = product_key(product.product_id);
         let write = versioned_put(&PRODUCTS, product_item(&product)?, Some(read_at));
-        commit_versioned(self.store.as_ref(), vec![write], effects, &key, Some(read_at)).await?;
+        commit_versioned(
+            self.store.as_ref(),
+            vec![write],
+            effects,
+            &key,
+            Some(read_at),
+        )
+        .await?;
         product.version = read_at + 1;
         Ok(product)
     }
@@ -63,7 +70,10 @@ impl ProductWrites for Products {
 #[async_trait]
 impl ProductReads for Products {
     async fn get(&self, product_id: Uuid) -> Result<Option<Product>, StoreError> {
-        let item = self.store.get(&PRODUCTS, &product_key(product_id), true).await?;
+        let item = self
+            .store
+            .get(&PRODUCTS, &product_key(product_id), true)
+            .await?;
         item.map(decode).transpose()
     }
 

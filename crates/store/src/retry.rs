@@ -25,7 +25,9 @@ where
     for round in 0..MAX_ATTEMPTS {
         match attempt().await {
             Err(DomainError::Store(StoreError::VersionConflict)) => pause(round).await,
-            Err(DomainError::Store(StoreError::NotFound)) => return Err(DomainError::NotFound(what)),
+            Err(DomainError::Store(StoreError::NotFound)) => {
+                return Err(DomainError::NotFound(what));
+            }
             other => return other,
         }
     }
@@ -71,9 +73,14 @@ mod tests {
             Err::<(), _>(StoreError::VersionConflict.into())
         })
         .await;
-        assert_eq!(raced.unwrap_err().code(), milkrun_domain::ErrorCode::Conflict);
-        let gone =
-            retry_on_conflict("thing", || async { Err::<(), _>(StoreError::NotFound.into()) }).await;
+        assert_eq!(
+            raced.unwrap_err().code(),
+            milkrun_domain::ErrorCode::Conflict
+        );
+        let gone = retry_on_conflict("thing", || async {
+            Err::<(), _>(StoreError::NotFound.into())
+        })
+        .await;
         assert!(matches!(gone, Err(DomainError::NotFound("thing"))));
     }
 }

@@ -112,8 +112,12 @@ impl Stock {
     }
 
     async fn reservation(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError> {
-        let item = self.store.get(&INVENTORY, &reservation_key(order_id), true).await?;
-        item.map(|item| decode_reservation(item, order_id)).transpose()
+        let item = self
+            .store
+            .get(&INVENTORY, &reservation_key(order_id), true)
+            .await?;
+        item.map(|item| decode_reservation(item, order_id))
+            .transpose()
     }
 
     /// Moves a RESERVED reservation to `to`, moving its lines by `deltas`, exactly once.
@@ -244,11 +248,13 @@ impl StockAdjustments for Stock {
             let effects = effects(before.as_ref(), &after);
             Ok(self.save(before.as_ref(), &after, &effects).await?)
         };
-        retry_on_conflict("stock row", attempt).await.map_err(|error| match error {
-            DomainError::Store(store) => store,
-            // Every retry lost its race: the caller hears it as one more lost race.
-            _ => StoreError::VersionConflict,
-        })
+        retry_on_conflict("stock row", attempt)
+            .await
+            .map_err(|error| match error {
+                DomainError::Store(store) => store,
+                // Every retry lost its race: the caller hears it as one more lost race.
+                _ => StoreError::VersionConflict,
+            })
     }
 }
 
@@ -269,7 +275,11 @@ impl StockReservations for Stock {
             Condition::NotExists,
             Condition::equals("status", s("RELEASED")),
         ]);
-        let mut writes = vec![Write::put(&INVENTORY, reservation_item(&reservation)?, Some(fresh))];
+        let mut writes = vec![Write::put(
+            &INVENTORY,
+            reservation_item(&reservation)?,
+            Some(fresh),
+        )];
         for line in &reservation.lines {
             let guard = Condition::at_least("stock", n(line.quantity));
             writes.push(line_move(line, &[("stock", -1), ("reserved", 1)], guard));

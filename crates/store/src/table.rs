@@ -33,7 +33,9 @@ impl TableSpec {
 
     /// The attribute names that make up a key of this table.
     pub fn key_attributes(&self) -> Vec<&'static str> {
-        std::iter::once(self.partition_key).chain(self.sort_key).collect()
+        std::iter::once(self.partition_key)
+            .chain(self.sort_key)
+            .collect()
     }
 }
 

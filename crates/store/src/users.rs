@@ -79,7 +79,9 @@ impl UserLookup for Users {
         };
         let user_id = text(&claim, "userId")
             .and_then(|id| Uuid::parse_str(id).ok())
-            .ok_or_else(|| StoreError::backend_message("reading a user", "an email claim without a user"))?;
+            .ok_or_else(|| {
+                StoreError::backend_message("reading a user", "an email claim without a user")
+            })?;
         self.by_id(user_id).await
     }
 }
@@ -90,7 +92,14 @@ impl UserUpdates for Users {
         let read_at = user.version;
         let key = user_key(user.user_id);
         let write = versioned_put(&USERS, user_item(&user)?, Some(read_at));
-        commit_versioned(self.store.as_ref(), vec![write], effects, &key, Some(read_at)).await?;
+        commit_versioned(
+            self.store.as_ref(),
+            vec![write],
+            effects,
+            &key,
+            Some(read_at),
+        )
+        .await?;
         user.version = read_at + 1;
         Ok(user)
     }
@@ -100,6 +109,9 @@ impl UserUpdates for Users {
 impl UserDirectory for Users {
     async fn list(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
         let query = Query::index(&USERS, &BY_CREATED_AT, LIST_KEY).descending();
-        list(self.store.as_ref(), query, page, |item| decode(item).map(Some)).await
+        list(self.store.as_ref(), query, page, |item| {
+            decode(item).map(Some)
+        })
+        .await
     }
 }

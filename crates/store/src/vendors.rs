@@ -70,7 +70,11 @@ fn vendor_writes(before: Option<&Vendor>, after: &Vendor) -> Result<Vec<Write>, 
     }
     let old = before.map(indexed_areas).unwrap_or_default();
     for pincode in old.difference(&new) {
-        writes.push(Write::delete(&VENDORS, area_key(pincode, after.vendor_id), None));
+        writes.push(Write::delete(
+            &VENDORS,
+            area_key(pincode, after.vendor_id),
+            None,
+        ));
     }
     Ok(writes)
 }
@@ -98,7 +102,14 @@ impl VendorWrites for Vendors {
         after.version = before.version + 1;
         let key = vendor_key(after.vendor_id);
         let writes = vendor_writes(Some(before), &after)?;
-        commit_versioned(self.store.as_ref(), writes, effects, &key, Some(before.version)).await?;
+        commit_versioned(
+            self.store.as_ref(),
+            writes,
+            effects,
+            &key,
+            Some(before.version),
+        )
+        .await?;
         Ok(after)
     }
 }
@@ -106,7 +117,10 @@ impl VendorWrites for Vendors {
 #[async_trait]
 impl VendorReads for Vendors {
     async fn get(&self, vendor_id: Uuid) -> Result<Option<Vendor>, StoreError> {
-        let item = self.store.get(&VENDORS, &vendor_key(vendor_id), true).await?;
+        let item = self
+            .store
+            .get(&VENDORS, &vendor_key(vendor_id), true)
+            .await?;
         item.map(decode).transpose()
     }
 
@@ -118,6 +132,9 @@ impl VendorReads for Vendors {
 
     async fn list_active(&self, page: &PageRequest) -> Result<Page<Vendor>, StoreError> {
         let query = Query::index(&VENDORS, &BY_CREATED_AT, LIST_KEY).descending();
-        list(self.store.as_ref(), query, page, |item| decode(item).map(Some)).await
+        list(self.store.as_ref(), query, page, |item| {
+            decode(item).map(Some)
+        })
+        .await
     }
 }

@@ -35,7 +35,12 @@ pub static RECONCILE: JobService = JobService {
 fn run_reconcile(adapters: Adapters, correlation_id: String) -> JobRun {
     Box::pin(async move {
         let stores = &adapters.stores;
-        let report = reconcile_stock(stores.stock.as_ref(), stores.audit.as_ref(), &correlation_id).await?;
+        let report = reconcile_stock(
+            stores.stock.as_ref(),
+            stores.audit.as_ref(),
+            &correlation_id,
+        )
+        .await?;
         Ok(serde_json::to_value(report).expect("a report serializes"))
     })
 }

@@ -71,7 +71,11 @@ impl InventoryService {
 
     pub fn from_adapters(adapters: &Adapters) -> Self {
         let stores = &adapters.stores;
-        Self::new(stores.stock.clone(), stores.products.clone(), stores.vendors.clone())
+        Self::new(
+            stores.stock.clone(),
+            stores.products.clone(),
+            stores.vendors.clone(),
+        )
     }
 
     async fn require_vendor(&self, vendor_id: Uuid) -> Result<(), DomainError> {
@@ -135,7 +139,11 @@ impl InventoryService {
         let effects = |before: Option<&InventoryRow>, after: &InventoryRow| {
             stock_effects(actor, operation, before, after)
         };
-        match self.stock.adjust(&key, operation, threshold, &effects).await {
+        match self
+            .stock
+            .adjust(&key, operation, threshold, &effects)
+            .await
+        {
             Err(StoreError::InsufficientStock) => Err(DomainError::conflict(
                 "Not enough stock: SUBTRACT would take it below zero. Nothing was changed.",
             )),

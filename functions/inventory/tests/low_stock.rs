@@ -44,7 +44,9 @@ fn admin() -> AuditContext {
 
 /// One vendor selling one single-variant product, with no stock yet.
 async fn world() -> World {
-    let stores = Stores::over(Arc::new(SqliteItemStore::new(Database::in_memory().unwrap())));
+    let stores = Stores::over(Arc::new(SqliteItemStore::new(
+        Database::in_memory().unwrap(),
+    )));
     let none = Effects::none();
     let vendor: VendorInput =
         serde_json::from_value(json!({"name": "Nandi", "email": "n@example.com",
@@ -98,7 +100,9 @@ async fn crossing_the_threshold_publishes_low_stock_once() {
         .await
         .unwrap();
     assert!(
-        low_stock_events(&w, Topic::InventoryEvents).await.is_empty(),
+        low_stock_events(&w, Topic::InventoryEvents)
+            .await
+            .is_empty(),
         "10 is not under 10"
     );
     w.service
@@ -132,13 +136,20 @@ async fn crossing_the_threshold_publishes_low_stock_once() {
         .await
         .unwrap()
         .items;
-    assert_eq!(trail.len(), 4, "one entry per change, in the change's own write");
+    assert_eq!(
+        trail.len(),
+        4,
+        "one entry per change, in the change's own write"
+    );
     assert_eq!(
         trail[0].changes,
         json!({"operation": "SUBTRACT", "quantity": 1, "stock": {"before": 9, "after": 8}}),
         "the newest entry says what changed"
     );
-    assert_eq!(trail[3].changes["lowStockThreshold"], json!({"before": null, "after": 10}));
+    assert_eq!(
+        trail[3].changes["lowStockThreshold"],
+        json!({"before": null, "after": 10})
+    );
 }
 
 #[tokio::test]
@@ -174,8 +185,15 @@ async fn a_refused_change_commits_neither_audit_entry_nor_event() {
         .for_entity(&row_entity_id(&w.key), &PageRequest::first(100))
         .await
         .unwrap();
-    assert_eq!(trail.items.len(), 100, "a page of the 1,000 successful changes");
-    assert!(committed(&w).await.is_empty(), "never under its threshold, no events");
+    assert_eq!(
+        trail.items.len(),
+        100,
+        "a page of the 1,000 successful changes"
+    );
+    assert!(
+        committed(&w).await.is_empty(),
+        "never under its threshold, no events"
+    );
 }
 
 #[tokio::test]
@@ -193,12 +211,18 @@ async fn the_reconcile_alerts_admins_about_every_low_row() {
     // Straight to the store: a row the service never announced.
     w.stores
         .stock
-        .adjust(&healthy, StockOperation::Set(50), None, &|_, _| Effects::none())
+        .adjust(&healthy, StockOperation::Set(50), None, &|_, _| {
+            Effects::none()
+        })
         .await
         .unwrap();
-    let report = reconcile_stock(w.stores.stock.as_ref(), w.stores.audit.as_ref(), "corr-reconcile")
-        .await
-        .unwrap();
+    let report = reconcile_stock(
+        w.stores.stock.as_ref(),
+        w.stores.audit.as_ref(),
+        "corr-reconcile",
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (
             report.rows_below_threshold,
@@ -211,5 +235,9 @@ async fn the_reconcile_alerts_admins_about_every_low_row() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["variantId"], json!(w.key.variant_id));
     let announced = low_stock_events(&w, Topic::InventoryEvents).await;
-    assert_eq!(announced.len(), 1, "only the service's own LOW_STOCK on crossing");
+    assert_eq!(
+        announced.len(),
+        1,
+        "only the service's own LOW_STOCK on crossing"
+    );
 }

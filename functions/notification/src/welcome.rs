@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use milkrun_auth::JwtKeys;
+use milkrun_domain::DomainError;
 use milkrun_domain::events::{EventEnvelope, EventType, UserRegistered};
 use milkrun_domain::notification::{Channel, Notification, NotificationStatus};
 use milkrun_domain::ports::{EventHandler, Mail, Mailer, NotificationStore};
-use milkrun_domain::DomainError;
 
 pub const KIND: &str = "WELCOME";
 

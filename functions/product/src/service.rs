@@ -43,7 +43,12 @@ pub struct ProductService {
     stock: Arc<dyn StockLevels>,
 }
 
-fn audited(actor: &AuditContext, action: &str, before: Option<&Product>, after: &Product) -> Effects {
+fn audited(
+    actor: &AuditContext,
+    action: &str,
+    before: Option<&Product>,
+    after: &Product,
+) -> Effects {
     let entry = actor.entry(action, ENTITY, after.product_id);
     Effects::audited(entry.with_changes(changed_fields(before, after)))
 }
@@ -63,7 +68,11 @@ impl ProductService {
 
     pub fn from_adapters(adapters: &Adapters) -> Self {
         let stores = &adapters.stores;
-        Self::new(stores.products.clone(), stores.vendors.clone(), stores.stock.clone())
+        Self::new(
+            stores.products.clone(),
+            stores.vendors.clone(),
+            stores.stock.clone(),
+        )
     }
 
     /// Active products matching `search`, newest first. A pincode becomes the set of vendors

@@ -137,7 +137,8 @@ impl UserService {
                     user_agent: origin.user_agent.clone(),
                     region: origin.region.clone(),
                 };
-                audited(actor, "USER_REGISTERED", None, user).with_event(&registered, correlation_id)
+                audited(actor, "USER_REGISTERED", None, user)
+                    .with_event(&registered, correlation_id)
             })
             .await?;
         Ok(Registered {
@@ -461,7 +462,10 @@ impl UserService {
             let mut after = before.clone();
             change(&mut after)?;
             after.updated_at = Utc::now();
-            Ok(self.store.update(after.clone(), &effects(&before, &after)).await?)
+            Ok(self
+                .store
+                .update(after.clone(), &effects(&before, &after))
+                .await?)
         })
         .await
     }
@@ -491,7 +495,6 @@ impl UserService {
     ) -> Result<T, DomainError> {
         tokio::task::spawn_blocking(work).await.map_err(internal)
     }
-
 }
 
 fn required(value: Option<String>) -> Result<String, milkrun_domain::values::InvalidValue> {

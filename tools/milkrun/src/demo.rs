@@ -6,10 +6,10 @@ use chrono::Utc;
 use milkrun_domain::inventory::{StockKey, StockOperation};
 use milkrun_domain::money::MoneyInput;
 use milkrun_domain::ports::{ProductWrites, StockAdjustments, VendorWrites};
-use milkrun_domain::{Effects, StoreError};
-use milkrun_store::Stores;
 use milkrun_domain::product::{ProductInput, VariantInput};
 use milkrun_domain::vendor::{CapacityInput, VendorInput};
+use milkrun_domain::{Effects, StoreError};
+use milkrun_store::Stores;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -264,7 +264,9 @@ async fn create_product(
 async fn stock(stores: &Stores, key: StockKey, units: u32) -> Result<(), BoxError> {
     stores
         .stock
-        .adjust(&key, StockOperation::Set(units), None, &|_, _| Effects::none())
+        .adjust(&key, StockOperation::Set(units), None, &|_, _| {
+            Effects::none()
+        })
         .await?;
     Ok(())
 }

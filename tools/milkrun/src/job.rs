@@ -62,7 +62,11 @@ pub async fn dlq(command: Dlq) -> Result<(), BoxError> {
             let report = milkrun_local::replay(&host.bus).await?;
             println!("{}", serde_json::to_string(&report)?);
             if report.failed > 0 {
-                return Err(format!("{} dead letters failed again and stay listed", report.failed).into());
+                return Err(format!(
+                    "{} dead letters failed again and stay listed",
+                    report.failed
+                )
+                .into());
             }
             Ok(())
         }

@@ -56,7 +56,10 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
         tracing::info!(products_created = created, "demo catalog in place");
     }
     let _relay = host.start_relay();
-    let app = milkrun_http::app(milkrun_registry::api(&host.adapters), host.adapters.keys.clone());
+    let app = milkrun_http::app(
+        milkrun_registry::api(&host.adapters),
+        host.adapters.keys.clone(),
+    );
     tracing::info!(data = %args.data.display(), "serving milkrun on http://{}", args.addr);
     milkrun_http::serve_socket(app, args.addr).await?;
     Ok(())

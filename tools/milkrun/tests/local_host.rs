@@ -46,7 +46,10 @@ async fn harness() -> Harness {
         .unwrap();
     host.subscribe(&milkrun_registry::CONSUMERS);
     host.start_relay();
-    let app = milkrun_http::app(milkrun_registry::api(&host.adapters), host.adapters.keys.clone());
+    let app = milkrun_http::app(
+        milkrun_registry::api(&host.adapters),
+        host.adapters.keys.clone(),
+    );
     let service = UserService::from_adapters(&host.adapters);
     Harness {
         app,
@@ -143,9 +146,16 @@ async fn welcome_mail_carries_a_token_that_verifies_the_email() {
     );
     let token = login_token(&h.app, "verify@milkrun.test").await;
     let kept = get(&h.app, "/notifications", &token).await;
-    assert_eq!(kept["items"][0]["type"], "WELCOME", "the mail is kept as a notification");
+    assert_eq!(
+        kept["items"][0]["type"], "WELCOME",
+        "the mail is kept as a notification"
+    );
     assert_eq!(kept["items"][0]["status"], "SENT");
-    assert_eq!(outbox_messages(h.data.path()).len(), 1, "one mail, however often delivered");
+    assert_eq!(
+        outbox_messages(h.data.path()).len(),
+        1,
+        "one mail, however often delivered"
+    );
 }
 
 async fn login_token(app: &Router, email: &str) -> String {
@@ -163,7 +173,9 @@ async fn get(app: &Router, path: &str, token: &str) -> Value {
         .unwrap();
     let response = app.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }
 
@@ -196,10 +208,7 @@ async fn registration_and_logins_publish_user_events_and_a_new_device_is_suspici
         [UserRegistered, UserLoggedIn, UserLoggedIn, SuspiciousLogin],
         "the first login is from the registering device"
     );
-    let user_id = published[0].data["userId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let user_id = published[0].data["userId"].as_str().unwrap().to_owned();
     let trail = h
         .host
         .adapters
@@ -222,8 +231,8 @@ async fn registration_and_logins_publish_user_events_and_a_new_device_is_suspici
     assert_eq!(trail[2].user_id.map(|id| id.to_string()), Some(user_id));
     let suspicious = published.last().unwrap();
     assert_eq!(suspicious.data["ip"], "192.168.7.7");
-    let everything = serde_json::to_string(&published).unwrap()
-        + &serde_json::to_string(&trail).unwrap();
+    let everything =
+        serde_json::to_string(&published).unwrap() + &serde_json::to_string(&trail).unwrap();
     assert!(
         !everything.contains("correct horse") && !everything.contains("$argon2"),
         "events carry no secrets"
@@ -310,15 +319,30 @@ async fn a_failing_consumer_is_retried_then_dead_lettered_and_replay_delivers_it
     })
     .await;
     assert_eq!(flaky.calls.load(Ordering::SeqCst), 3, "tried three times");
-    assert_eq!((letters.len(), letters[0].consumer.as_str(), letters[0].attempts), (1, "flaky", 3));
+    assert_eq!(
+        (
+            letters.len(),
+            letters[0].consumer.as_str(),
+            letters[0].attempts
+        ),
+        (1, "flaky", 3)
+    );
     assert_eq!(letters[0].event.event_type, EventType::UserRegistered);
-    assert_eq!(outbox_messages(h.data.path()).len(), 1, "the other consumer was not held up");
+    assert_eq!(
+        outbox_messages(h.data.path()).len(),
+        1,
+        "the other consumer was not held up"
+    );
     let report = milkrun_local::replay(&h.host.bus).await.unwrap();
     assert_eq!((report.replayed, report.failed), (1, 0));
     assert_eq!(flaky.calls.load(Ordering::SeqCst), 4, "delivered on replay");
     assert!(stores.dead_letters.list(10).await.unwrap().is_empty());
     let again = milkrun_local::replay(&h.host.bus).await.unwrap();
-    assert_eq!((again.replayed, again.failed), (0, 0), "nothing left to replay");
+    assert_eq!(
+        (again.replayed, again.failed),
+        (0, 0),
+        "nothing left to replay"
+    );
 }
 
 #[tokio::test]
@@ -331,18 +355,31 @@ async fn events_committed_while_no_relay_runs_are_delivered_when_one_starts() {
     };
     {
         // A server that commits registrations and dies before delivering any of them.
-        let host = LocalHost::over(Database::open(&db_path).unwrap(), data.path(), settings(), FAST)
-            .await
-            .unwrap();
-        let app = milkrun_http::app(milkrun_registry::api(&host.adapters), host.adapters.keys.clone());
+        let host = LocalHost::over(
+            Database::open(&db_path).unwrap(),
+            data.path(),
+            settings(),
+            FAST,
+        )
+        .await
+        .unwrap();
+        let app = milkrun_http::app(
+            milkrun_registry::api(&host.adapters),
+            host.adapters.keys.clone(),
+        );
         for i in 0..5 {
             register(&app, &format!("late-{i}@milkrun.test")).await;
         }
         assert!(outbox_messages(data.path()).is_empty(), "no relay ran");
     }
-    let host = LocalHost::over(Database::open(&db_path).unwrap(), data.path(), settings(), FAST)
-        .await
-        .unwrap();
+    let host = LocalHost::over(
+        Database::open(&db_path).unwrap(),
+        data.path(),
+        settings(),
+        FAST,
+    )
+    .await
+    .unwrap();
     host.subscribe(&milkrun_registry::CONSUMERS);
     host.start_relay();
     let mails = eventually(async || {
@@ -351,6 +388,10 @@ async fn events_committed_while_no_relay_runs_are_delivered_when_one_starts() {
     })
     .await;
     for i in 0..5 {
-        assert!(mails.iter().any(|m| m.starts_with(&format!("To: late-{i}@milkrun.test\n"))));
+        assert!(
+            mails
+                .iter()
+                .any(|m| m.starts_with(&format!("To: late-{i}@milkrun.test\n")))
+        );
     }
 }
