@@ -27,6 +27,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from event_sources import SqsPoller, StreamPoller, redrive  # noqa: E402
 from template_resources import REGION, Emulation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,25 +207,94 @@ def watch(spec: dict, endpoint: str) -> tuple[int, dict[str, str]]:
     return port, env
 
 
-def start_functions(endpoint: str) -> tuple[str, Emulation]:
+def start_functions(endpoint: str) -> tuple[str, Emulation, list]:
+    """Every function of the template under `cargo lambda watch`: the HTTP ones behind the
+    API Gateway stand-in, the queue- and stream-fed ones behind pollers that do what Lambda's
+    event source mappings do. The scheduled reconcile is started later, by its scenario."""
     emulation = Emulation(endpoint, parameters(), prefix="e2e-")
     emulation.create_all()
-    binaries = [spec["binary"] for spec in emulation.functions().values() if spec["routes"]] + ["reconcile-stock"]
+    functions = emulation.functions()
+    served = {name: spec for name, spec in functions.items() if spec["routes"] or spec["queues"] or spec["streams"]}
+    binaries = [spec["binary"] for spec in functions.values() if spec["routes"] or spec["queues"] or spec["streams"]] + ["reconcile-stock"]
     # Build first, so that each cargo lambda watch's own build is only a check.
     subprocess.check_call(["cargo", "build", *[arg for b in binaries for arg in ("--bin", b)]], cwd=ROOT)
-    routes = []
-    for logical, spec in emulation.functions().items():
-        if not spec["routes"]:
-            continue  # the authorizer (functions verify tokens themselves here); the scheduled reconcile, invoked after the suite
+    routes, pollers = [], []
+    for logical, spec in served.items():
         port, _ = watch(spec, endpoint)
-        routes += [(method, route_pattern(path), spec["binary"], port) for method, path in spec["routes"]]
-        # Any answer from the function itself (our 404 for an unknown path) means it is up.
-        wait_http(f"http://127.0.0.1:{port}/lambda-url/{spec['binary']}/__ready", 900, ok=lambda s: s == 404)
+        if spec["routes"]:
+            routes += [(method, route_pattern(path), spec["binary"], port) for method, path in spec["routes"]]
+            # Any answer from the function itself (our 404 for an unknown path) means it is up.
+            wait_http(f"http://127.0.0.1:{port}/lambda-url/{spec['binary']}/__ready", 900, ok=lambda s: s == 404)
+        else:
+            # Only a TCP connect: any HTTP request to watch's port would invoke the function.
+            wait_port(port, 300)
+        for queue in spec["queues"]:
+            pollers.append(SqsPoller(emulation, queue, spec["binary"], port, REGION))
+        for stream in spec["streams"]:
+            pollers.append(StreamPoller(emulation, stream["table"], spec["binary"], port, REGION,
+                                        stream["failures"], stream["retries"]))
         print(f"{logical}: {spec['binary']} under cargo lambda watch on port {port}", flush=True)
+    for poller in pollers:
+        poller.start()
     gateway_port = free_port()
     gateway = Gateway(gateway_port, routes)
     threading.Thread(target=gateway.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{gateway_port}", emulation
+    return f"http://127.0.0.1:{gateway_port}", emulation, pollers
+
+
+def api(base_url: str, method: str, path: str, body=None, token: str | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(f"{base_url}{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json",
+                                              **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def eventually(check, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def dead_letter_scenario(emulation: Emulation, base_url: str) -> int:
+    """A consumer that keeps failing ends in the dead-letter queue, and a redrive delivers
+    it: SES refuses the sender (its identity is removed), so the welcome mail fails on each
+    of its three receives and moto moves it to NotificationDeadLetterQueue; with the identity
+    verified again, the redrive delivers it, once, and a duplicate delivery changes nothing."""
+    ses, sqs = emulation.client("ses"), emulation.client("sqs")
+    sender = parameters()["MailFrom"]
+    ses.delete_identity(Identity=sender)
+    email, password = f"dlq-{time.time_ns()}@milkrun.test", "correct horse battery"
+    status, _ = api(base_url, "POST", "/users/register", {"name": "Dee", "email": email, "password": password})
+    assert status == 201, status
+    dlq = emulation.physical["NotificationDeadLetterQueue"]
+    count = lambda: int(sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+                        ["Attributes"]["ApproximateNumberOfMessages"])
+    eventually(lambda: count() >= 1, 120, "the failing welcome mail to reach the dead-letter queue")
+    token = api(base_url, "POST", "/users/login", {"email": email, "password": password})[1]["token"]
+    welcome = lambda: [n for n in api(base_url, "GET", "/notifications", token=token)[1]["items"] if n["type"] == "WELCOME"]
+    assert not welcome(), "nothing was sent while SES refused"
+    ses.verify_email_identity(EmailAddress=sender)
+    sent_before = ses.get_send_quota()["SentLast24Hours"]
+    moved = redrive(emulation, "NotificationDeadLetterQueue", "NotificationQueue")
+    print(f"dead-letter scenario: redrove {len(moved)} message(s)", flush=True)
+    eventually(welcome, 120, "the redriven welcome mail")
+    assert ses.get_send_quota()["SentLast24Hours"] == sent_before + 1, "sent once"
+    # SQS and SNS deliver at least once: the same message again changes nothing.
+    for body in moved:
+        sqs.send_message(QueueUrl=emulation.physical["NotificationQueue"], MessageBody=body)
+    time.sleep(5)
+    assert len(welcome()) == 1 and ses.get_send_quota()["SentLast24Hours"] == sent_before + 1, "deduplicated by eventId"
+    print("dead-letter scenario: dead-lettered after 3 receives, redriven, delivered once", flush=True)
+    return 0
 
 
 def scheduled_reconcile(emulation: Emulation, endpoint: str) -> int:
@@ -244,10 +314,12 @@ def scheduled_reconcile(emulation: Emulation, endpoint: str) -> int:
          "--data-file", "events/scheduled-reconcile-stock.json", "reconcile-stock"], cwd=ROOT, env=env, timeout=600)
     report = json.loads(output)
     received = {}
-    while True:
-        batch = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    # The alerts travel the outbox stream, the publisher and SNS first.
+    deadline = time.time() + 120
+    while len(received) < report["alertsPublished"] and time.time() < deadline:
+        batch = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
         if not batch:
-            break
+            time.sleep(0.5)
         for message in batch:
             alert = json.loads(message["Body"])
             received.setdefault(alert["eventId"], alert)  # SQS delivers at least once
@@ -265,7 +337,7 @@ def scheduled_reconcile(emulation: Emulation, endpoint: str) -> int:
 
 def e2e(keep_running: bool) -> int:
     endpoint = start_moto()
-    base_url, emulation = start_functions(endpoint)
+    base_url, emulation, _pollers = start_functions(endpoint)
     print(f"emulated API on {base_url} (moto at {endpoint})", flush=True)
     if keep_running:
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
@@ -273,7 +345,7 @@ def e2e(keep_running: bool) -> int:
     env = {**os.environ, "MILKRUN_E2E_BASE_URL": base_url, "MILKRUN_E2E_ADMIN_EMAIL": ADMIN_EMAIL,
            "MILKRUN_E2E_ADMIN_PASSWORD": ADMIN_PASSWORD, "MILKRUN_E2E_TARGET": "emulated-aws"}
     suite = run(["cargo", "test", "-p", "milkrun-e2e", "--", "--test-threads=4", *sys.argv[2:]], env)
-    return suite or scheduled_reconcile(emulation, endpoint)
+    return suite or scheduled_reconcile(emulation, endpoint) or dead_letter_scenario(emulation, base_url)
 
 
 def main() -> int:

@@ -61,6 +61,7 @@ class Emulation:
         self.physical: dict[str, str] = {}
         self.arns: dict[str, str] = {}
         self.streams: dict[str, str] = {}
+        self.attributes: dict[tuple[str, str], str] = {}
 
     def client(self, service: str):
         return boto3.client(
@@ -80,7 +81,11 @@ class Emulation:
                     return self.parameters[arg]
                 return self.physical[arg]
             if key == "Fn::GetAtt":
-                return self.arns[arg[0]] if arg[1] == "Arn" else self.physical[arg[0]]
+                if arg[1] == "Arn":
+                    return self.arns[arg[0]]
+                if arg[1] == "StreamArn":
+                    return self.streams[arg[0]]
+                return self.attributes.get((arg[0], arg[1]), self.physical[arg[0]])
             if key == "Fn::Sub":
                 return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), arg)
         if isinstance(value, dict):
@@ -129,6 +134,29 @@ class Emulation:
             arn = sns.create_topic(Name=topic)["TopicArn"]
             self.physical[name], self.arns[name] = arn, arn
 
+    def create_queues(self):
+        """Every queue first, then their redrive policies (which name other queues)."""
+        sqs = self.client("sqs")
+        queues = self.resources("AWS::SQS::Queue")
+        for name, props in queues:
+            queue = f"{self.prefix}{name}"
+            url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self.physical[name], self.arns[name] = url, arn
+            self.attributes[(name, "QueueName")] = queue
+        for name, props in queues:
+            if "RedrivePolicy" in props:
+                policy = self.resolve(props["RedrivePolicy"])
+                sqs.set_queue_attributes(QueueUrl=self.physical[name], Attributes={"RedrivePolicy": json.dumps(policy)})
+
+    def create_subscriptions(self):
+        sns = self.client("sns")
+        for _, props in self.resources("AWS::SNS::Subscription"):
+            props = self.resolve(props)
+            attributes = {"RawMessageDelivery": str(props.get("RawMessageDelivery", False)).lower()}
+            sns.subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"],
+                          Attributes=attributes)
+
     def verify_mail_identities(self):
         ses = self.client("ses")
         for name, props in self.resources("AWS::SES::EmailIdentity"):
@@ -139,6 +167,8 @@ class Emulation:
     def create_all(self):
         self.create_tables()
         self.create_topics()
+        self.create_queues()
+        self.create_subscriptions()
         self.verify_mail_identities()
         for name, _ in self.resources("AWS::Serverless::Function"):
             self.physical[name] = name
@@ -153,15 +183,22 @@ class Emulation:
         return {k: str(self.resolve(v)) for k, v in merged.items()}
 
     def functions(self) -> dict[str, dict]:
-        """Each function's binary name, environment and (method, path) routes."""
+        """Each function's binary name, environment, (method, path) routes, and the queues
+        and streams that feed it (what Lambda's event source mappings do in AWS)."""
         result = {}
         for name, props in self.resources("AWS::Serverless::Function"):
             binary = self.template["Resources"][name]["Metadata"]["BuildProperties"]["Binary"]
-            routes = [
-                (ev["Properties"]["Method"].upper(), ev["Properties"]["Path"])
-                for ev in props.get("Events", {}).values() if ev["Type"] == "Api"
+            events = props.get("Events", {}).values()
+            routes = [(ev["Properties"]["Method"].upper(), ev["Properties"]["Path"]) for ev in events if ev["Type"] == "Api"]
+            queues = [ev["Properties"]["Queue"]["Fn::GetAtt"][0] for ev in events if ev["Type"] == "SQS"]
+            streams = [
+                {"table": ev["Properties"]["Stream"]["Fn::GetAtt"][0],
+                 "failures": ev["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", {}).get("Fn::GetAtt", [None])[0],
+                 "retries": ev["Properties"].get("MaximumRetryAttempts", 3)}
+                for ev in events if ev["Type"] == "DynamoDB"
             ]
-            result[name] = {"binary": binary, "env": self.function_env(name), "routes": routes}
+            result[name] = {"binary": binary, "env": self.function_env(name), "routes": routes,
+                            "queues": queues, "streams": streams}
         return result
 
 

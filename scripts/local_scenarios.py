@@ -1,0 +1,157 @@
+"""Durability and dead letters, against the real `milkrun serve` (target/debug/milkrun):
+
+  crash   registrations answered 201, then the server is killed with SIGKILL; after a
+          restart every welcome mail arrives (the events were committed with the accounts).
+  dlq     mail cannot be written (the outbox folder is replaced by a file), so the welcome
+          consumer fails every retry and the delivery lands in the dead-letter list;
+          `milkrun dlq list` shows it, and once the folder is back `milkrun dlq replay`
+          delivers it, once.
+
+Usage: local_scenarios.py [crash|dlq|all]
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MILKRUN = ROOT / "target" / "debug" / "milkrun"
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, data: Path):
+        self.data, self.port, self.process = data, free_port(), None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "Server":
+        log = open(ROOT / "target" / "milkrun-scenarios.log", "a")
+        self.process = subprocess.Popen([str(MILKRUN), "serve", "--addr", f"127.0.0.1:{self.port}", "--data", str(self.data)],
+                                        stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.base}/openapi.json", timeout=2)
+                return self
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit("milkrun serve did not start")
+
+    def kill(self, sig=signal.SIGKILL):
+        self.process.send_signal(sig)
+        self.process.wait(timeout=30)
+
+
+def call(base: str, method: str, path: str, body=None, token=None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{base}{path}", data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def register(base: str, email: str) -> int:
+    return call(base, "POST", "/users/register", {"name": "Asha", "email": email, "password": PASSWORD})[0]
+
+
+def recipients(data: Path) -> list[str]:
+    outbox = data / "outbox"
+    if not outbox.is_dir():
+        return []
+    return [p.read_text().split("\n", 1)[0].removeprefix("To: ") for p in outbox.glob("*.eml")]
+
+
+def eventually(check, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise SystemExit(f"timed out: {what}")
+
+
+def crash(data: Path) -> None:
+    server = Server(data).start()
+    emails = [f"crash-{i}-{time.time_ns()}@milkrun.test" for i in range(40)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(lambda e: register(server.base, e), emails))
+    assert statuses == [201] * len(emails), statuses
+    server.kill()
+    before = set(recipients(data)) & set(emails)
+    print(f"crash: {len(emails)} registrations answered 201; killed with SIGKILL; {len(before)} mails were out", flush=True)
+    server = Server(data).start()
+    mailed = eventually(lambda: (set(recipients(data)) >= set(emails)) and recipients(data), 60, "every welcome mail")
+    copies = sum(1 for r in mailed if r in emails)
+    print(f"crash: after the restart all {len(emails)} welcome mails arrived ({copies - len(emails)} sent twice)", flush=True)
+    server.kill(signal.SIGTERM)
+
+
+def dlq(data: Path) -> None:
+    server = Server(data).start()
+    outbox, saved = data / "outbox", data / "outbox.saved"
+    outbox.mkdir(exist_ok=True)
+    outbox.rename(saved)
+    outbox.write_text("not a folder")
+    email = f"dlq-{time.time_ns()}@milkrun.test"
+    assert register(server.base, email) == 201
+    listed = lambda: [json.loads(line) for line in subprocess.check_output(
+        [str(MILKRUN), "dlq", "list", "--data", str(data)], text=True).splitlines() if line.strip()]
+    letters = eventually(lambda: [l for l in listed() if l["event"]["data"]["email"] == email], 30, "a dead letter")
+    assert letters[0]["consumer"] == "welcome-mail" and letters[0]["attempts"] == 3, letters
+    token = call(server.base, "POST", "/users/login", {"email": email, "password": PASSWORD})[1]["token"]
+    assert call(server.base, "GET", "/notifications", token=token)[1]["items"] == []
+    print(f"dlq: the welcome mail failed 3 times and was dead-lettered ({letters[0]['error']})", flush=True)
+    outbox.unlink()
+    saved.rename(outbox)
+    replay = json.loads(subprocess.check_output([str(MILKRUN), "dlq", "replay", "--data", str(data)], text=True))
+    assert replay == {"replayed": 1, "failed": 0}, replay
+    assert email in recipients(data) and recipients(data).count(email) == 1
+    items = call(server.base, "GET", "/notifications", token=token)[1]["items"]
+    assert [n["type"] for n in items] == ["WELCOME"], items
+    assert listed() == [], "the list is empty after the replay"
+    print("dlq: replayed: the mail arrived once and the notification is kept", flush=True)
+    server.kill(signal.SIGTERM)
+
+
+def main() -> int:
+    which = sys.argv[1] if len(sys.argv) > 1 else "all"
+    env_admin = {k: v for k, v in os.environ.items() if not k.startswith("MILKRUN_ADMIN")}
+    os.environ.clear()
+    os.environ.update(env_admin)
+    for name, scenario in (("crash", crash), ("dlq", dlq)):
+        if which in (name, "all"):
+            data = Path(tempfile.mkdtemp(prefix=f"milkrun-{name}-"))
+            try:
+                scenario(data)
+            finally:
+                shutil.rmtree(data, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
