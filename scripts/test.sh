@@ -17,8 +17,9 @@ step "unit, router and embedded contract tests"
 cargo test --workspace --locked --exclude milkrun-aws --exclude milkrun-e2e
 step "AWS adapter contract tests on moto";  .venv/bin/python scripts/emulated/run.py contract
 step "end to end: milkrun serve";           bash scripts/e2e-local.sh
+step "kill -9 and dead letters: milkrun serve"; .venv/bin/python scripts/local_scenarios.py
 step "end to end: emulated AWS";            .venv/bin/python scripts/emulated/run.py e2e
 step "cfn-lint";                  .venv/bin/cfn-lint template.yaml
 step "sam validate --lint";       .venv/bin/sam validate --lint --template template.yaml
-step "arm64 Lambda build";        PATH="$PWD/.venv/bin:$PATH" cargo-lambda lambda build --release --arm64 --locked -p milkrun-user -p milkrun-authorizer -p milkrun-vendor -p milkrun-product -p milkrun-inventory -p milkrun-reporting -p milkrun-docs
+step "arm64 Lambda build";        PATH="$PWD/.venv/bin:$PATH" cargo-lambda lambda build --release --arm64 --locked -p milkrun-user -p milkrun-authorizer -p milkrun-vendor -p milkrun-product -p milkrun-inventory -p milkrun-reporting -p milkrun-notification -p milkrun-publisher -p milkrun-docs
 step "all checks passed"

@@ -1,8 +1,21 @@
-//! JSON logs on stdout (CloudWatch in AWS), filtered by `RUST_LOG` (default `info`).
+//! JSON logs, filtered by `RUST_LOG` (default `info`): on stdout in Lambda (CloudWatch
+//! reads it), on stderr for the local CLI, whose stdout is each command's own output.
 
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
+    init_to(std::io::stdout);
+}
+
+/// Logs to stderr, keeping stdout for a command's output.
+pub fn init_stderr() {
+    init_to(std::io::stderr);
+}
+
+fn init_to<W>(writer: fn() -> W)
+where
+    W: std::io::Write + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .json()
@@ -11,5 +24,6 @@ pub fn init() {
         .with_span_list(false)
         .with_target(false)
         .without_time()
+        .with_writer(writer)
         .try_init();
 }

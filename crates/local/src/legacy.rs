@@ -227,6 +227,7 @@ pub async fn migrate(db: &Database, stores: &Stores) -> Result<Option<Migrated>,
             Ok((present, legacy))
         })
         .await?;
+    let fresh = present.is_empty();
     import(stores, &legacy).await?;
     db.call(move |conn| {
         let tx = conn.transaction().map_err(sql("starting the migration"))?;
@@ -242,6 +243,9 @@ pub async fn migrate(db: &Database, stores: &Stores) -> Result<Option<Migrated>,
         tx.commit().map_err(sql("finishing the migration"))
     })
     .await?;
+    if fresh {
+        return Ok(None);
+    }
     Ok(Some(Migrated {
         users: legacy.users.len(),
         vendors: legacy.vendors.len(),

@@ -13,8 +13,12 @@ pub struct OutboxMailer {
 }
 
 impl OutboxMailer {
+    /// Mail into `dir`. A folder that cannot be made now is not an error yet: sending is
+    /// what fails (and is retried, then dead-lettered), as a mail server being down would.
     pub fn new(dir: PathBuf) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&dir)?;
+        if let Err(error) = std::fs::create_dir_all(&dir) {
+            tracing::warn!(dir = %dir.display(), %error, "the mail outbox folder cannot be made; mail will fail until it can");
+        }
         Ok(Self { dir })
     }
 
@@ -39,6 +43,9 @@ impl Mailer for OutboxMailer {
             mail.body
         );
         let (tmp, path) = (self.dir.join(format!(".{name}.tmp")), self.dir.join(&name));
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .map_err(|e| StoreError::backend("writing to the outbox", e))?;
         // Write then rename: a reader never sees half a message.
         tokio::fs::write(&tmp, text)
             .await

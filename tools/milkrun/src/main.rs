@@ -26,7 +26,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    milkrun_http::telemetry::init();
+    milkrun_http::telemetry::init_stderr();
     let result = match Cli::parse().command {
         Command::Serve(args) => serve::run(args).await,
         Command::Job(job) => job::run(job).await,
