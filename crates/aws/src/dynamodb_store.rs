@@ -82,123 +82,131 @@ impl DynamoDbItemStore {
         let name = self.physical(table)?.to_owned();
         let mut e = Expressions::default();
         let condition = write.condition().map(|c| e.condition(c, table));
+        let item = TransactWriteItem::builder();
         let built = match write {
-            Write::Put { item, .. } => TransactWriteItem::builder().put(
-                Put::builder()
-                    .table_name(name)
-                    .set_item(Some(sdk(item)))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .build()
-                    .map_err(backend("building a put"))?,
-            ),
-            Write::Update { key, updates, .. } => {
-                let update = e.update(&updates);
-                TransactWriteItem::builder().update(
-                    SdkUpdate::builder()
-                        .table_name(name)
-                        .set_key(Some(sdk(key.to_item(table))))
-                        .update_expression(update)
-                        .set_condition_expression(condition)
-                        .set_expression_attribute_names(e.names())
-                        .set_expression_attribute_values(e.values())
+            Write::Put { item: put, .. } => {
+                let request = Put::builder().table_name(name).set_item(Some(sdk(put)));
+                item.put(
+                    bound!(request, e, condition)
                         .build()
-                        .map_err(backend("building an update"))?,
+                        .map_err(backend("building a put"))?,
                 )
             }
-            Write::Delete { key, .. } => TransactWriteItem::builder().delete(
-                Delete::builder()
+            Write::Update { key, updates, .. } => {
+                let update = e.update(&updates);
+                let request = SdkUpdate::builder()
                     .table_name(name)
-                    .set_key(Some(sdk(key.to_item(table))))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .build()
-                    .map_err(backend("building a delete"))?,
-            ),
-            Write::Check { key, .. } => TransactWriteItem::builder().condition_check(
-                ConditionCheck::builder()
+                    .set_key(Some(sdk(key.to_item(table))));
+                let request = bound!(request.update_expression(update), e, condition);
+                item.update(request.build().map_err(backend("building an update"))?)
+            }
+            Write::Delete { key, .. } => {
+                let request = Delete::builder()
                     .table_name(name)
-                    .set_key(Some(sdk(key.to_item(table))))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .build()
-                    .map_err(backend("building a condition check"))?,
-            ),
+                    .set_key(Some(sdk(key.to_item(table))));
+                item.delete(
+                    bound!(request, e, condition)
+                        .build()
+                        .map_err(backend("building a delete"))?,
+                )
+            }
+            Write::Check { key, .. } => {
+                let request = ConditionCheck::builder()
+                    .table_name(name)
+                    .set_key(Some(sdk(key.to_item(table))));
+                let request = bound!(request, e, condition).build();
+                item.condition_check(request.map_err(backend("building a condition check"))?)
+            }
         };
         Ok(built.build())
     }
 
+    /// One write as its own conditional request (an update answers the whole new item).
     async fn write_one(&self, write: Write) -> Result<Option<Item>, ItemError> {
         let table = write.table();
         let name = self.physical(table)?.to_owned();
         let mut e = Expressions::default();
         let condition = write.condition().map(|c| e.condition(c, table));
-        let failed = |error: &dyn ConditionalFailure| error.condition_failed();
         match write {
             Write::Put { item, .. } => {
-                let result = self
+                let request = self
                     .client
                     .put_item()
                     .table_name(name)
-                    .set_item(Some(sdk(item.clone())))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .send()
-                    .await
-                    .map_err(SdkError::into_service_error);
-                match result {
-                    Ok(_) => Ok(Some(item)),
-                    Err(error) if failed(&error) => Err(ItemError::ConditionFailed { index: 0 }),
-                    Err(error) => Err(ItemError::backend("putting an item", error)),
-                }
+                    .set_item(Some(sdk(item.clone())));
+                settle(
+                    bound!(request, e, condition)
+                        .send()
+                        .await
+                        .map_err(SdkError::into_service_error),
+                    "putting an item",
+                )
+                .map(|_| Some(item))
             }
             Write::Update { key, updates, .. } => {
                 let update = e.update(&updates);
-                let result = self
+                let request = self
                     .client
                     .update_item()
                     .table_name(name)
-                    .set_key(Some(sdk(key.to_item(table))))
-                    .update_expression(update)
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .return_values(ReturnValue::AllNew)
-                    .send()
-                    .await
-                    .map_err(SdkError::into_service_error);
-                match result {
-                    Ok(output) => Ok(Some(ours(output.attributes.unwrap_or_default()))),
-                    Err(error) if failed(&error) => Err(ItemError::ConditionFailed { index: 0 }),
-                    Err(error) => Err(ItemError::backend("updating an item", error)),
-                }
+                    .set_key(Some(sdk(key.to_item(table))));
+                let request = bound!(
+                    request
+                        .update_expression(update)
+                        .return_values(ReturnValue::AllNew),
+                    e,
+                    condition
+                );
+                let output = settle(
+                    request.send().await.map_err(SdkError::into_service_error),
+                    "updating an item",
+                )?;
+                Ok(Some(ours(output.attributes.unwrap_or_default())))
             }
             Write::Delete { key, .. } => {
-                let result = self
+                let request = self
                     .client
                     .delete_item()
                     .table_name(name)
-                    .set_key(Some(sdk(key.to_item(table))))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .send()
-                    .await
-                    .map_err(SdkError::into_service_error);
-                match result {
-                    Ok(_) => Ok(None),
-                    Err(error) if failed(&error) => Err(ItemError::ConditionFailed { index: 0 }),
-                    Err(error) => Err(ItemError::backend("deleting an item", error)),
-                }
+                    .set_key(Some(sdk(key.to_item(table))));
+                settle(
+                    bound!(request, e, condition)
+                        .send()
+                        .await
+                        .map_err(SdkError::into_service_error),
+                    "deleting an item",
+                )
+                .map(|_| None)
             }
             Write::Check { .. } => Err(ItemError::Invalid(
                 "a condition check is only for transactions".into(),
             )),
         }
+    }
+}
+
+/// Gives a request its condition and the placeholders its expressions bound (the same three
+/// setters on every kind of write request).
+macro_rules! bound {
+    ($request:expr, $e:expr, $condition:expr) => {
+        $request
+            .set_condition_expression($condition)
+            .set_expression_attribute_names($e.names())
+            .set_expression_attribute_values($e.values())
+    };
+}
+use bound;
+
+/// A single write's answer: a failed condition is `ConditionFailed`, anything else a
+/// backend error saying what was being done.
+fn settle<T, E>(sent: Result<T, E>, context: &'static str) -> Result<T, ItemError>
+where
+    E: ConditionalFailure + std::error::Error + Send + Sync + 'static,
+{
+    match sent {
+        Ok(output) => Ok(output),
+        Err(error) if error.condition_failed() => Err(ItemError::ConditionFailed { index: 0 }),
+        Err(error) => Err(ItemError::backend(context, error)),
     }
 }
 

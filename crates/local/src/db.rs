@@ -139,10 +139,14 @@ impl Database {
 
     /// Runs `work` with the connection on the blocking pool. SQLite serialises writers, and
     /// so does this mutex: each call is one transaction's worth of work.
-    pub async fn call<T: Send + 'static>(
+    pub async fn call<T, E>(
         &self,
-        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
+        work: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Interrupted> + Send + 'static,
+    {
         let connection = self.connection.clone();
         tokio::task::spawn_blocking(move || {
             let mut guard = connection
@@ -151,27 +155,28 @@ impl Database {
             work(&mut guard)
         })
         .await
-        .map_err(|e| StoreError::backend("running a database call", e))?
-    }
-
-    /// [`Database::call`] for the item store, whose errors are its own.
-    pub(crate) async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut Connection) -> Result<T, milkrun_store::ItemError> + Send + 'static,
-    ) -> Result<T, milkrun_store::ItemError> {
-        let connection = self.connection.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = connection
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            work(&mut guard)
-        })
-        .await
-        .map_err(|e| milkrun_store::ItemError::backend("running a database call", e))?
+        .map_err(|e| Interrupted(e).into())?
     }
 
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
         self.call(|conn| user_version(conn)).await
+    }
+}
+
+/// A database call that never finished (its task panicked or was cancelled).
+#[derive(Debug, thiserror::Error)]
+#[error("a database call was interrupted: {0}")]
+pub struct Interrupted(tokio::task::JoinError);
+
+impl From<Interrupted> for StoreError {
+    fn from(error: Interrupted) -> Self {
+        StoreError::backend("running a database call", error)
+    }
+}
+
+impl From<Interrupted> for milkrun_store::ItemError {
+    fn from(error: Interrupted) -> Self {
+        milkrun_store::ItemError::backend("running a database call", error)
     }
 }
 

@@ -224,7 +224,7 @@ pub async fn migrate(db: &Database, stores: &Stores) -> Result<Option<Migrated>,
         .call(|conn| {
             let present = legacy_tables(conn)?;
             let legacy = read_legacy(conn, &present)?;
-            Ok((present, legacy))
+            Ok::<_, StoreError>((present, legacy))
         })
         .await?;
     let fresh = present.is_empty();

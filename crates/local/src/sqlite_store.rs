@@ -83,32 +83,19 @@ fn read(conn: &Connection, table: &TableSpec, key: &Key) -> Result<Option<Item>,
     Ok(item.filter(|item| !is_expired(table, item)))
 }
 
-fn exists(conn: &Connection, table: &TableSpec, key: &Key) -> Result<bool, ItemError> {
-    conn.query_row(
-        &format!(
-            "SELECT 1 FROM \"{}\" WHERE pk = ?1 AND sk = ?2",
-            table_name(table)
-        ),
-        params![key.partition, sort_text(key)],
-        |_| Ok(()),
-    )
-    .optional()
-    .map(|found| found.is_some())
-    .map_err(sql("reading an item"))
-}
-
-/// Stores `item` at `key`: an INSERT for a new row (so an append-only table's triggers
-/// never see an UPDATE), else an UPDATE.
+/// Stores `item` at `key`. An upsert: a new row is an INSERT, so an append-only table's
+/// triggers only ever see the UPDATE of an existing row (and refuse it).
 fn store(conn: &Connection, table: &TableSpec, key: &Key, item: &Item) -> Result<(), ItemError> {
-    let name = table_name(table);
-    let text = to_text(item)?;
-    let statement = if exists(conn, table, key)? {
-        format!("UPDATE \"{name}\" SET item = ?3 WHERE pk = ?1 AND sk = ?2")
-    } else {
-        format!("INSERT INTO \"{name}\" (pk, sk, item) VALUES (?1, ?2, ?3)")
-    };
-    conn.execute(&statement, params![key.partition, sort_text(key), text])
-        .map_err(sql("writing an item"))?;
+    let statement = format!(
+        "INSERT INTO \"{}\" (pk, sk, item) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (pk, sk) DO UPDATE SET item = excluded.item",
+        table_name(table)
+    );
+    conn.execute(
+        &statement,
+        params![key.partition, sort_text(key), to_text(item)?],
+    )
+    .map_err(sql("writing an item"))?;
     Ok(())
 }
 
@@ -318,7 +305,7 @@ impl ItemStore for SqliteItemStore {
         _consistent: bool,
     ) -> Result<Option<Item>, ItemError> {
         let key = key.clone();
-        self.db.run(move |conn| read(conn, table, &key)).await
+        self.db.call(move |conn| read(conn, table, &key)).await
     }
 
     async fn batch_get(
@@ -328,7 +315,7 @@ impl ItemStore for SqliteItemStore {
     ) -> Result<Vec<Item>, ItemError> {
         let keys = keys.to_vec();
         self.db
-            .run(move |conn| {
+            .call(move |conn| {
                 let mut items = Vec::new();
                 for key in &keys {
                     items.extend(read(conn, table, key)?);
@@ -346,7 +333,7 @@ impl ItemStore for SqliteItemStore {
             ));
         }
         let outbox = touches_outbox(std::slice::from_ref(&write));
-        let mut written = self.db.run(move |conn| commit(conn, vec![write])).await?;
+        let mut written = self.db.call(move |conn| commit(conn, vec![write])).await?;
         self.committed(outbox);
         Ok(written.pop().flatten())
     }
@@ -355,7 +342,7 @@ impl ItemStore for SqliteItemStore {
         check_transaction(&writes).map_err(ItemError::Invalid)?;
         let outbox = touches_outbox(&writes);
         self.db
-            .run(move |conn| commit(conn, writes).map(|_| ()))
+            .call(move |conn| commit(conn, writes).map(|_| ()))
             .await?;
         self.committed(outbox);
         Ok(())
@@ -366,7 +353,7 @@ impl ItemStore for SqliteItemStore {
         let (table, limit) = (query.table, query.limit);
         let positions = query.position_attributes();
         self.db
-            .run(move |conn| {
+            .call(move |conn| {
                 select(conn, table, &statement, values, limit, |item| {
                     milkrun_store::ops::position_of(item, &positions)
                 })
@@ -400,7 +387,7 @@ impl ItemStore for SqliteItemStore {
         let statement = format!("SELECT item FROM \"{name}\" {filter} ORDER BY pk, sk LIMIT ?");
         let keys = table.key_attributes();
         self.db
-            .run(move |conn| {
+            .call(move |conn| {
                 select(conn, table, &statement, values, limit, |item| {
                     milkrun_store::ops::position_of(item, &keys)
                 })

@@ -107,7 +107,7 @@ async fn the_audit_table_refuses_updates_and_deletes_even_by_hand() {
         .unwrap();
     let refused = db
         .call(|conn| {
-            Ok((
+            Ok::<_, milkrun_domain::StoreError>((
                 conn.execute("UPDATE items_audit SET item = '{}'", [])
                     .is_err(),
                 conn.execute("DELETE FROM items_audit", []).is_err(),

@@ -48,7 +48,7 @@ async fn a_first_release_folder_is_migrated_with_nothing_lost() {
             let mut statement = conn
                 .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'items_%'")
                 .unwrap();
-            Ok(statement.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect())
+            Ok::<_, milkrun_domain::StoreError>(statement.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect())
         })
         .await
         .unwrap();

@@ -59,19 +59,19 @@ pub enum Refused {
     Effect,
 }
 
-/// Writes `change` and `effects` all or nothing. A lone write without effects goes as a
-/// plain conditional write (half the cost of a transaction in DynamoDB).
+/// Writes `change` and `effects` all or nothing. A lone write goes as a plain conditional
+/// write (half the cost of a transaction in DynamoDB).
 pub async fn commit(
     store: &dyn ItemStore,
     mut change: Vec<Write>,
     effects: &Effects,
 ) -> Result<Result<(), Refused>, StoreError> {
     let own = change.len();
-    let result = if own == 1 && effects.is_empty() {
-        store.write(change.remove(0)).await.map(|_| ())
-    } else {
-        change.extend(effect_writes(effects)?);
-        store.transact(change).await
+    change.extend(effect_writes(effects)?);
+    let result = match change.len() {
+        0 => Ok(()),
+        1 => store.write(change.remove(0)).await.map(|_| ()),
+        _ => store.transact(change).await,
     };
     match result {
         Ok(()) => Ok(Ok(())),

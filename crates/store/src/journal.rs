@@ -11,11 +11,11 @@ use milkrun_domain::ports::{AuditLog, Journal, PendingEvents};
 use milkrun_domain::{Effects, StoreError};
 use uuid::Uuid;
 
-use crate::effects::{audit_partition, effect_writes};
-use crate::item::{Item, decode, from_attribute, text};
+use crate::effects::{audit_partition, commit};
+use crate::item::{Item, from_attribute, text};
 use crate::ops::{Key, Query, Write};
 use crate::paging::list;
-use crate::port::{ItemError, ItemStore};
+use crate::port::ItemStore;
 use crate::table::{AUDIT, OUTBOX};
 
 pub struct AuditTrail {
@@ -36,27 +36,16 @@ impl AuditLog for AuditTrail {
         page: &PageRequest,
     ) -> Result<Page<AuditEntry>, StoreError> {
         let query = Query::table(&AUDIT, audit_partition(entity_id)).descending();
-        list(self.store.as_ref(), query, page, |item| {
-            decode(item).map(Some)
-        })
-        .await
+        list(self.store.as_ref(), query, page).await
     }
 }
 
 #[async_trait]
 impl Journal for AuditTrail {
     async fn commit(&self, effects: &Effects) -> Result<(), StoreError> {
-        let mut writes = effect_writes(effects)?;
-        let result = match writes.len() {
-            0 => return Ok(()),
-            1 => self.store.write(writes.remove(0)).await.map(|_| ()),
-            _ => self.store.transact(writes).await,
-        };
-        match result {
-            Ok(()) => Ok(()),
-            Err(ItemError::ConditionFailed { .. }) => Err(StoreError::AlreadyExists),
-            Err(other) => Err(other.into()),
-        }
+        commit(self.store.as_ref(), Vec::new(), effects)
+            .await?
+            .map_err(|_| StoreError::AlreadyExists)
     }
 }
 

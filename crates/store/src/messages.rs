@@ -63,10 +63,7 @@ impl NotificationStore for Notifications {
         page: &PageRequest,
     ) -> Result<Page<Notification>, StoreError> {
         let query = Query::table(&NOTIFICATIONS, user_partition(user_id)).descending();
-        list(self.store.as_ref(), query, page, |item| {
-            decode(item).map(Some)
-        })
-        .await
+        list(self.store.as_ref(), query, page).await
     }
 }
 

@@ -6,12 +6,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use milkrun_domain::StoreError;
 use milkrun_domain::page::{Page, PageRequest};
 
-use crate::item::{Item, Value, text};
+use serde::de::DeserializeOwned;
+
+use crate::item::{Item, Value, decode, text};
 use crate::ops::{Query, position_of};
 use crate::port::ItemStore;
-
-/// How many index items a filtered listing reads per call.
-const FILTERED_BATCH: u32 = 200;
 
 /// The cursor resuming after `position`: base64url of its attributes as DynamoDB JSON.
 pub fn encode_cursor(position: &Item) -> String {
@@ -39,28 +38,22 @@ pub fn decode_cursor(cursor: &str, query: &Query) -> Result<Item, StoreError> {
     }
 }
 
+/// Every item of `query` as an entity, a page at a time.
+pub async fn list<T: DeserializeOwned>(
+    store: &dyn ItemStore,
+    query: Query,
+    page: &PageRequest,
+) -> Result<Page<T>, StoreError> {
+    list_where(store, query, page, page.limit + 1, |item| {
+        decode(item).map(Some)
+    })
+    .await
+}
+
 /// One page of `query`'s items, each turned into a `T` by `keep` (or skipped when it
-/// answers `None`), resuming at `page.cursor`.
-pub async fn list<T>(
-    store: &dyn ItemStore,
-    query: Query,
-    page: &PageRequest,
-    keep: impl FnMut(Item) -> Result<Option<T>, StoreError>,
-) -> Result<Page<T>, StoreError> {
-    collect(store, query, page, page.limit + 1, keep).await
-}
-
-/// Like [`list`] for a selective `keep`: reads the index in larger batches.
-pub async fn list_filtered<T>(
-    store: &dyn ItemStore,
-    query: Query,
-    page: &PageRequest,
-    keep: impl FnMut(Item) -> Result<Option<T>, StoreError>,
-) -> Result<Page<T>, StoreError> {
-    collect(store, query, page, FILTERED_BATCH.max(page.limit + 1), keep).await
-}
-
-async fn collect<T>(
+/// answers `None`), resuming at `page.cursor`; the store is read `batch` items a call
+/// (more than a page when `keep` is selective).
+pub async fn list_where<T>(
     store: &dyn ItemStore,
     mut query: Query,
     page: &PageRequest,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::item::{Item, decode, encode};
 use crate::ops::{Key, Query};
-use crate::paging::list_filtered;
+use crate::paging::list_where;
 use crate::port::ItemStore;
 use crate::table::{BY_CREATED_AT, PRODUCTS};
 use crate::versioned::{commit_versioned, list_under, versioned_put};
@@ -83,7 +83,8 @@ impl ProductReads for Products {
         page: &PageRequest,
     ) -> Result<Page<Product>, StoreError> {
         let query = Query::index(&PRODUCTS, &BY_CREATED_AT, LIST_KEY).descending();
-        list_filtered(self.store.as_ref(), query, page, |item| {
+        // A selective filter: read the listing 200 items a call.
+        list_where(self.store.as_ref(), query, page, 200, |item| {
             let product: Product = decode(item)?;
             Ok(filter.matches(&product).then_some(product))
         })

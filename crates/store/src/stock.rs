@@ -19,7 +19,7 @@ use milkrun_domain::{DomainError, Effects, StoreError};
 use uuid::Uuid;
 
 use crate::effects::{Refused, commit};
-use crate::item::{Item, attribute, decode, encode, from_attribute, n, s, text};
+use crate::item::{Item, Value, attribute, decode, encode, n, s, text};
 use crate::ops::{Condition, Key, Query, Update, VERSION_ATTRIBUTE, Write};
 use crate::paging::query_all;
 use crate::port::ItemStore;
@@ -52,45 +52,16 @@ fn row_item(row: &InventoryRow) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn status_text(status: ReservationStatus) -> &'static str {
-    match status {
-        ReservationStatus::Reserved => "RESERVED",
-        ReservationStatus::Released => "RELEASED",
-        ReservationStatus::Committed => "COMMITTED",
-    }
+/// A reservation's status as stored (its serde name), for conditions on it.
+fn status(status: ReservationStatus) -> Value {
+    attribute(&status).expect("a status serializes")
 }
 
 pub fn reservation_item(reservation: &Reservation) -> Result<Item, StoreError> {
-    let mut item = reservation_key(reservation.order_id).to_item(&INVENTORY);
-    item.insert("orderId".into(), s(reservation.order_id.to_string()));
-    item.insert("status".into(), s(status_text(reservation.status)));
-    item.insert("lines".into(), attribute(&reservation.lines)?);
+    let mut item = encode(reservation)?;
+    reservation_key(reservation.order_id).add_to(&INVENTORY, &mut item);
     item.insert("updatedAt".into(), s(Utc::now().to_rfc3339()));
     Ok(item)
-}
-
-fn decode_reservation(mut item: Item, order_id: Uuid) -> Result<Reservation, StoreError> {
-    let status = match text(&item, "status") {
-        Some("RESERVED") => ReservationStatus::Reserved,
-        Some("RELEASED") => ReservationStatus::Released,
-        Some("COMMITTED") => ReservationStatus::Committed,
-        other => {
-            return Err(StoreError::backend_message(
-                "decoding a reservation",
-                format!("unknown status {other:?}"),
-            ));
-        }
-    };
-    let lines = item
-        .remove("lines")
-        .map(from_attribute)
-        .transpose()?
-        .unwrap_or_default();
-    Ok(Reservation {
-        order_id,
-        lines,
-        status,
-    })
 }
 
 /// Moves `quantity` units on one row by `deltas` (attribute, sign), if `guard` holds.
@@ -116,8 +87,7 @@ impl Stock {
             .store
             .get(&INVENTORY, &reservation_key(order_id), true)
             .await?;
-        item.map(|item| decode_reservation(item, order_id))
-            .transpose()
+        item.map(decode).transpose()
     }
 
     /// Moves a RESERVED reservation to `to`, moving its lines by `deltas`, exactly once.
@@ -139,10 +109,13 @@ impl Stock {
                 &INVENTORY,
                 reservation_key(order_id),
                 vec![
-                    Update::set("status", s(status_text(to))),
+                    Update::set("status", status(to)),
                     Update::set("updatedAt", s(Utc::now().to_rfc3339())),
                 ],
-                Some(Condition::equals("status", s("RESERVED"))),
+                Some(Condition::equals(
+                    "status",
+                    status(ReservationStatus::Reserved),
+                )),
             );
             let mut writes = vec![status];
             for line in &reservation.lines {
@@ -273,7 +246,7 @@ impl StockReservations for Stock {
         };
         let fresh = Condition::Any(vec![
             Condition::NotExists,
-            Condition::equals("status", s("RELEASED")),
+            Condition::equals("status", status(ReservationStatus::Released)),
         ]);
         let mut writes = vec![Write::put(
             &INVENTORY,

@@ -27,6 +27,42 @@ pub struct TableSpec {
 }
 
 impl TableSpec {
+    /// A table keyed by `pk` alone, with no index, TTL or append-only rule.
+    const fn new(name: &'static str, env: &'static str) -> Self {
+        Self {
+            name,
+            env,
+            partition_key: "pk",
+            sort_key: None,
+            indexes: &[],
+            ttl: None,
+            append_only: false,
+        }
+    }
+
+    /// Keyed by `pk` and the sort key `sk`.
+    const fn sorted(mut self) -> Self {
+        self.sort_key = Some("sk");
+        self
+    }
+
+    /// With the newest-first listing index.
+    const fn listed(mut self) -> Self {
+        self.indexes = &[BY_CREATED_AT];
+        self
+    }
+
+    /// Items expire at their `expiresAt` (epoch seconds).
+    const fn expiring(mut self) -> Self {
+        self.ttl = Some("expiresAt");
+        self
+    }
+
+    const fn append_only(mut self) -> Self {
+        self.append_only = true;
+        self
+    }
+
     pub fn index(&self, name: &str) -> Option<&'static IndexSpec> {
         self.indexes.iter().find(|index| index.name == name)
     }
@@ -48,106 +84,38 @@ pub const BY_CREATED_AT: IndexSpec = IndexSpec {
 };
 
 /// `USER#<id>` (the user, listed) and `EMAIL#<email>` (the uniqueness claim).
-pub static USERS: TableSpec = TableSpec {
-    name: "users",
-    env: "USERS_TABLE",
-    partition_key: "pk",
-    sort_key: None,
-    indexes: &[BY_CREATED_AT],
-    ttl: None,
-    append_only: false,
-};
+pub static USERS: TableSpec = TableSpec::new("users", "USERS_TABLE").listed();
 
 /// `VENDOR#<id>` / `VENDOR` (active vendors listed), and `AREA#<pincode>` / `VENDOR#<id>`,
 /// a copy per served pincode of each active vendor.
-pub static VENDORS: TableSpec = TableSpec {
-    name: "vendors",
-    env: "VENDORS_TABLE",
-    partition_key: "pk",
-    sort_key: Some("sk"),
-    indexes: &[BY_CREATED_AT],
-    ttl: None,
-    append_only: false,
-};
+pub static VENDORS: TableSpec = TableSpec::new("vendors", "VENDORS_TABLE").sorted().listed();
 
 /// `PRODUCT#<id>`; active products are listed.
-pub static PRODUCTS: TableSpec = TableSpec {
-    name: "products",
-    env: "PRODUCTS_TABLE",
-    partition_key: "pk",
-    sort_key: None,
-    indexes: &[BY_CREATED_AT],
-    ttl: None,
-    append_only: false,
-};
+pub static PRODUCTS: TableSpec = TableSpec::new("products", "PRODUCTS_TABLE").listed();
 
 /// Stock rows `STOCK#<vendorId>` / `<productId>#<variantId>` and order reservations
 /// `RESERVATION#<orderId>` / `RESERVATION`.
-pub static INVENTORY: TableSpec = TableSpec {
-    name: "inventory",
-    env: "INVENTORY_TABLE",
-    partition_key: "pk",
-    sort_key: Some("sk"),
-    indexes: &[],
-    ttl: None,
-    append_only: false,
-};
+pub static INVENTORY: TableSpec = TableSpec::new("inventory", "INVENTORY_TABLE").sorted();
 
 /// `ENTITY#<entityId>` / `<at>#<auditId>`, newest first per entity.
-pub static AUDIT: TableSpec = TableSpec {
-    name: "audit",
-    env: "AUDIT_TABLE",
-    partition_key: "pk",
-    sort_key: Some("sk"),
-    indexes: &[],
-    ttl: None,
-    append_only: true,
-};
+pub static AUDIT: TableSpec = TableSpec::new("audit", "AUDIT_TABLE")
+    .sorted()
+    .append_only();
 
 /// Committed events `EVENT#<eventId>` waiting to be published: a DynamoDB stream feeds the
 /// publisher in AWS; locally a relay drains them. Expire a week after they were written.
-pub static OUTBOX: TableSpec = TableSpec {
-    name: "outbox",
-    env: "OUTBOX_TABLE",
-    partition_key: "pk",
-    sort_key: None,
-    indexes: &[],
-    ttl: Some("expiresAt"),
-    append_only: false,
-};
+pub static OUTBOX: TableSpec = TableSpec::new("outbox", "OUTBOX_TABLE").expiring();
 
 /// `USER#<userId>` / `<createdAt>#<notificationId>`, newest first per user.
-pub static NOTIFICATIONS: TableSpec = TableSpec {
-    name: "notifications",
-    env: "NOTIFICATIONS_TABLE",
-    partition_key: "pk",
-    sort_key: Some("sk"),
-    indexes: &[],
-    ttl: None,
-    append_only: false,
-};
+pub static NOTIFICATIONS: TableSpec =
+    TableSpec::new("notifications", "NOTIFICATIONS_TABLE").sorted();
 
 /// `CONSUMER#<name>#EVENT#<eventId>`: events a consumer handled, kept two weeks for dedup.
-pub static PROCESSED_EVENTS: TableSpec = TableSpec {
-    name: "processed_events",
-    env: "PROCESSED_EVENTS_TABLE",
-    partition_key: "pk",
-    sort_key: None,
-    indexes: &[],
-    ttl: Some("expiresAt"),
-    append_only: false,
-};
+pub static PROCESSED_EVENTS: TableSpec =
+    TableSpec::new("processed_events", "PROCESSED_EVENTS_TABLE").expiring();
 
 /// The local dead-letter list (in AWS, SQS dead-letter queues hold failed deliveries).
-pub static DEAD_LETTERS: TableSpec = TableSpec {
-    name: "dead_letters",
-    env: "DEAD_LETTERS_TABLE",
-    partition_key: "pk",
-    sort_key: Some("sk"),
-    indexes: &[],
-    ttl: None,
-    append_only: false,
-};
+pub static DEAD_LETTERS: TableSpec = TableSpec::new("dead_letters", "DEAD_LETTERS_TABLE").sorted();
 
 /// Every table, for stores that create them (the embedded one) and for checks.
 pub static ALL: [&TableSpec; 9] = [

@@ -109,9 +109,6 @@ impl UserUpdates for Users {
 impl UserDirectory for Users {
     async fn list(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
         let query = Query::index(&USERS, &BY_CREATED_AT, LIST_KEY).descending();
-        list(self.store.as_ref(), query, page, |item| {
-            decode(item).map(Some)
-        })
-        .await
+        list(self.store.as_ref(), query, page).await
     }
 }

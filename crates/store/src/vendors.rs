@@ -132,9 +132,6 @@ impl VendorReads for Vendors {
 
     async fn list_active(&self, page: &PageRequest) -> Result<Page<Vendor>, StoreError> {
         let query = Query::index(&VENDORS, &BY_CREATED_AT, LIST_KEY).descending();
-        list(self.store.as_ref(), query, page, |item| {
-            decode(item).map(Some)
-        })
-        .await
+        list(self.store.as_ref(), query, page).await
     }
 }
