@@ -392,16 +392,12 @@ impl ItemStore for DynamoDbItemStore {
             .send()
             .await
             .map_err(|e| ItemError::backend("querying items", e.into_service_error()))?;
-        Ok(ItemPage {
-            items: output
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(ours)
-                .filter(|item| !is_expired(table, item))
-                .collect(),
-            last_key: output.last_evaluated_key.map(ours),
-        })
+        let items = output.items.unwrap_or_default().into_iter().map(ours);
+        Ok(ItemPage::live(
+            table,
+            items.collect(),
+            output.last_evaluated_key.map(ours),
+        ))
     }
 
     async fn scan(
@@ -419,15 +415,11 @@ impl ItemStore for DynamoDbItemStore {
             .send()
             .await
             .map_err(|e| ItemError::backend("scanning items", e.into_service_error()))?;
-        Ok(ItemPage {
-            items: output
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(ours)
-                .filter(|item| !is_expired(table, item))
-                .collect(),
-            last_key: output.last_evaluated_key.map(ours),
-        })
+        let items = output.items.unwrap_or_default().into_iter().map(ours);
+        Ok(ItemPage::live(
+            table,
+            items.collect(),
+            output.last_evaluated_key.map(ours),
+        ))
     }
 }

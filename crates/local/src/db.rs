@@ -155,7 +155,7 @@ impl Database {
             work(&mut guard)
         })
         .await
-        .map_err(|e| Interrupted(e).into())?
+        .map_err(|e| E::from(Interrupted(e)))?
     }
 
     pub async fn schema_version(&self) -> Result<i64, StoreError> {

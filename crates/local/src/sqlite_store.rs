@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use milkrun_store::ops::{
-    ItemPage, Key, Query, SortCondition, Write, check_transaction, check_write,
+    ItemPage, Key, Query, SortCondition, Write, check_transaction, check_write, position_of,
 };
 use milkrun_store::port::is_expired;
 use milkrun_store::table::OUTBOX;
@@ -263,18 +263,17 @@ fn query_sql(query: &Query) -> Result<(String, Vec<SqlValue>), ItemError> {
     Ok((statement, clauses.values))
 }
 
-/// Runs a SELECT of whole items; expired ones are dropped, and the last row read (expired
-/// or not) is where the next call resumes when the limit was reached.
+/// Runs a SELECT of whole items. The last row read (expired or not) is where the next call
+/// resumes, when the limit was reached; its `positions` attributes name it.
 fn select(
     conn: &Connection,
     table: &TableSpec,
-    statement: &str,
-    values: Vec<SqlValue>,
+    (statement, values): (String, Vec<SqlValue>),
     limit: u32,
-    position: impl Fn(&Item) -> Item,
+    positions: &[&str],
 ) -> Result<ItemPage, ItemError> {
     let texts: Vec<String> = conn
-        .prepare_cached(statement)
+        .prepare_cached(&statement)
         .and_then(|mut s| {
             s.query_map(rusqlite::params_from_iter(values), |row| row.get(0))?
                 .collect()
@@ -285,15 +284,42 @@ fn select(
         .map(|t| from_text(t))
         .collect::<Result<Vec<_>, _>>()?;
     let last_key = (items.len() >= limit as usize && limit > 0)
-        .then(|| items.last().map(&position))
+        .then(|| items.last().map(|item| position_of(item, positions)))
         .flatten();
-    Ok(ItemPage {
-        items: items
-            .into_iter()
-            .filter(|i| !is_expired(table, i))
-            .collect(),
-        last_key,
-    })
+    Ok(ItemPage::live(table, items, last_key))
+}
+
+/// A scan's SQL: the whole table in key order, after the resume point if any.
+fn scan_sql(table: &TableSpec, limit: u32, start: Option<Key>) -> (String, Vec<SqlValue>) {
+    let mut values = Vec::new();
+    let filter = match &start {
+        Some(key) => {
+            values.push(SqlValue::Text(key.partition.clone()));
+            values.push(SqlValue::Text(sort_text(key).to_owned()));
+            "WHERE (pk, sk) > (?, ?)"
+        }
+        None => "",
+    };
+    values.push(SqlValue::Integer(i64::from(limit)));
+    let name = table_name(table);
+    (
+        format!("SELECT item FROM \"{name}\" {filter} ORDER BY pk, sk LIMIT ?"),
+        values,
+    )
+}
+
+impl SqliteItemStore {
+    async fn select(
+        &self,
+        table: &'static TableSpec,
+        sql: (String, Vec<SqlValue>),
+        limit: u32,
+        positions: Vec<&'static str>,
+    ) -> Result<ItemPage, ItemError> {
+        self.db
+            .call(move |conn| select(conn, table, sql, limit, &positions))
+            .await
+    }
 }
 
 #[async_trait]
@@ -349,15 +375,8 @@ impl ItemStore for SqliteItemStore {
     }
 
     async fn query(&self, query: &Query) -> Result<ItemPage, ItemError> {
-        let (statement, values) = query_sql(query)?;
-        let (table, limit) = (query.table, query.limit);
-        let positions = query.position_attributes();
-        self.db
-            .call(move |conn| {
-                select(conn, table, &statement, values, limit, |item| {
-                    milkrun_store::ops::position_of(item, &positions)
-                })
-            })
+        let sql = query_sql(query)?;
+        self.select(query.table, sql, query.limit, query.position_attributes())
             .await
     }
 
@@ -373,25 +392,7 @@ impl ItemStore for SqliteItemStore {
                     .ok_or_else(|| ItemError::Invalid("a resume point lacks its key".into()))
             })
             .transpose()?;
-        let name = table_name(table);
-        let mut values = Vec::new();
-        let filter = match &start {
-            Some(key) => {
-                values.push(SqlValue::Text(key.partition.clone()));
-                values.push(SqlValue::Text(sort_text(key).to_owned()));
-                "WHERE (pk, sk) > (?, ?)"
-            }
-            None => "",
-        };
-        values.push(SqlValue::Integer(i64::from(limit)));
-        let statement = format!("SELECT item FROM \"{name}\" {filter} ORDER BY pk, sk LIMIT ?");
-        let keys = table.key_attributes();
-        self.db
-            .call(move |conn| {
-                select(conn, table, &statement, values, limit, |item| {
-                    milkrun_store::ops::position_of(item, &keys)
-                })
-            })
-            .await
+        let sql = scan_sql(table, limit, start);
+        self.select(table, sql, limit, table.key_attributes()).await
     }
 }

@@ -38,7 +38,7 @@ async fn open(dir: &Path) -> LocalHost {
 }
 
 #[tokio::test]
-async fn a_first_release_folder_is_migrated_with_nothing_lost() {
+async fn a_first_release_folder_is_migrated_with_nothing_lost_and_opens_again_unchanged() {
     let dir = first_release_folder();
     let host = open(dir.path()).await;
     assert_eq!(host.db.schema_version().await.unwrap(), SCHEMA_VERSION);
@@ -164,30 +164,20 @@ async fn a_first_release_folder_is_migrated_with_nothing_lost() {
         customer_trail.items.len() >= 3,
         "registration, login, address"
     );
-}
 
-#[tokio::test]
-async fn opening_a_migrated_folder_again_changes_nothing() {
-    let dir = first_release_folder();
-    drop(open(dir.path()).await);
+    drop(host);
     let again = open(dir.path()).await;
-    let stores = &again.adapters.stores;
+    let users = again
+        .adapters
+        .stores
+        .users
+        .list(&PageRequest::first(10))
+        .await;
     assert_eq!(
-        stores
-            .users
-            .list(&PageRequest::first(10))
-            .await
-            .unwrap()
-            .items
-            .len(),
-        2
+        users.unwrap().items.len(),
+        2,
+        "opening the migrated folder again changes nothing"
     );
-    let products = stores
-        .products
-        .list(&ProductFilter::default(), &PageRequest::first(100))
-        .await
-        .unwrap();
-    assert_eq!(products.items.len(), 12);
 }
 
 #[tokio::test]

@@ -376,6 +376,17 @@ pub struct ItemPage {
     pub last_key: Option<Item>,
 }
 
+impl ItemPage {
+    /// The items a store read, less those past their TTL (every store answers the same).
+    pub fn live(table: &TableSpec, items: Vec<Item>, last_key: Option<Item>) -> Self {
+        let items = items
+            .into_iter()
+            .filter(|item| !crate::port::is_expired(table, item))
+            .collect();
+        Self { items, last_key }
+    }
+}
+
 /// The position attributes of `item`, as a resume point.
 pub fn position_of(item: &Item, attributes: &[&str]) -> Item {
     let mut position = Item::default();

@@ -15,7 +15,7 @@ use crate::ops::{Key, Query};
 use crate::paging::list_where;
 use crate::port::ItemStore;
 use crate::table::{BY_CREATED_AT, PRODUCTS};
-use crate::versioned::{commit_versioned, list_under, versioned_put};
+use crate::versioned::{commit_versioned, list_under, update_versioned, versioned_put};
 
 const LIST_KEY: &str = "PRODUCT";
 
@@ -51,18 +51,13 @@ impl ProductWrites for Products {
     }
 
     async fn update(&self, mut product: Product, effects: &Effects) -> Result<Product, StoreError> {
-        let read_at = product.version;
-        let key = product_key(product.product_id);
-        let write = versioned_put(&PRODUCTS, product_item(&product)?, Some(read_at));
-        commit_versioned(
-            self.store.as_ref(),
-            vec![write],
-            effects,
-            &key,
-            Some(read_at),
-        )
-        .await?;
-        product.version = read_at + 1;
+        let (key, item, read_at) = (
+            product_key(product.product_id),
+            product_item(&product)?,
+            product.version,
+        );
+        let store = self.store.as_ref();
+        product.version = update_versioned(store, &PRODUCTS, &key, item, read_at, effects).await?;
         Ok(product)
     }
 }

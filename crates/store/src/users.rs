@@ -18,7 +18,7 @@ use crate::ops::{Condition, Key, Query, Write};
 use crate::paging::list;
 use crate::port::ItemStore;
 use crate::table::{BY_CREATED_AT, USERS};
-use crate::versioned::{commit_versioned, list_under, versioned_put};
+use crate::versioned::{list_under, update_versioned};
 
 const LIST_KEY: &str = "USER";
 
@@ -89,18 +89,9 @@ impl UserLookup for Users {
 #[async_trait]
 impl UserUpdates for Users {
     async fn update(&self, mut user: User, effects: &Effects) -> Result<User, StoreError> {
-        let read_at = user.version;
-        let key = user_key(user.user_id);
-        let write = versioned_put(&USERS, user_item(&user)?, Some(read_at));
-        commit_versioned(
-            self.store.as_ref(),
-            vec![write],
-            effects,
-            &key,
-            Some(read_at),
-        )
-        .await?;
-        user.version = read_at + 1;
+        let (key, item, read_at) = (user_key(user.user_id), user_item(&user)?, user.version);
+        let store = self.store.as_ref();
+        user.version = update_versioned(store, &USERS, &key, item, read_at, effects).await?;
         Ok(user)
     }
 }

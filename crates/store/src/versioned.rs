@@ -49,3 +49,18 @@ pub async fn commit_versioned(
         },
     }
 }
+
+/// Writes `item` over the stored version `read_at`, with `effects`; answers the version it
+/// now has (`VersionConflict` or `NotFound` if it is not there as read).
+pub async fn update_versioned(
+    store: &dyn ItemStore,
+    table: &'static TableSpec,
+    key: &Key,
+    item: Item,
+    read_at: u64,
+    effects: &Effects,
+) -> Result<u64, StoreError> {
+    let write = versioned_put(table, item, Some(read_at));
+    commit_versioned(store, vec![write], effects, key, Some(read_at)).await?;
+    Ok(read_at + 1)
+}

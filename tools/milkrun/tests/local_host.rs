@@ -35,15 +35,23 @@ const FAST: RetryPolicy = RetryPolicy {
 };
 
 /// A host over a fresh data folder, consumers subscribed, and the relay running.
-async fn harness() -> Harness {
-    let data = tempfile::tempdir().unwrap();
-    let settings = Settings {
+fn settings() -> Settings {
+    Settings {
         verify_email_url: "https://milkrun.test/verify?token=".into(),
         admin: None,
-    };
-    let host = LocalHost::over(Database::in_memory().unwrap(), data.path(), settings, FAST)
-        .await
-        .unwrap();
+    }
+}
+
+async fn harness() -> Harness {
+    let data = tempfile::tempdir().unwrap();
+    let host = LocalHost::over(
+        Database::in_memory().unwrap(),
+        data.path(),
+        settings(),
+        FAST,
+    )
+    .await
+    .unwrap();
     host.subscribe(&milkrun_registry::CONSUMERS);
     host.start_relay();
     let app = milkrun_http::app(
@@ -349,20 +357,15 @@ async fn a_failing_consumer_is_retried_then_dead_lettered_and_replay_delivers_it
 async fn events_committed_while_no_relay_runs_are_delivered_when_one_starts() {
     let data = tempfile::tempdir().unwrap();
     let db_path = data.path().join("milkrun.db");
-    let settings = || Settings {
-        verify_email_url: "https://milkrun.test/verify?token=".into(),
-        admin: None,
+    let open = async || {
+        let db = Database::open(&db_path).unwrap();
+        LocalHost::over(db, data.path(), settings(), FAST)
+            .await
+            .unwrap()
     };
     {
         // A server that commits registrations and dies before delivering any of them.
-        let host = LocalHost::over(
-            Database::open(&db_path).unwrap(),
-            data.path(),
-            settings(),
-            FAST,
-        )
-        .await
-        .unwrap();
+        let host = open().await;
         let app = milkrun_http::app(
             milkrun_registry::api(&host.adapters),
             host.adapters.keys.clone(),
@@ -372,14 +375,7 @@ async fn events_committed_while_no_relay_runs_are_delivered_when_one_starts() {
         }
         assert!(outbox_messages(data.path()).is_empty(), "no relay ran");
     }
-    let host = LocalHost::over(
-        Database::open(&db_path).unwrap(),
-        data.path(),
-        settings(),
-        FAST,
-    )
-    .await
-    .unwrap();
+    let host = open().await;
     host.subscribe(&milkrun_registry::CONSUMERS);
     host.start_relay();
     let mails = eventually(async || {
