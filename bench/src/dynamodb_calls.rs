@@ -10,9 +10,10 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use axum::body::Body;
 use http::Request;
-use milkrun_auth::JwtKeys;
+use milkrun_auth::KeyRing;
 use milkrun_aws::DynamoDbItemStore;
-use milkrun_domain::values::Role;
+use milkrun_domain::ports::UserLookup;
+use milkrun_domain::values::Email;
 use milkrun_local::OutboxMailer;
 use milkrun_platform::{Adapters, Settings};
 use milkrun_store::Stores;
@@ -65,19 +66,19 @@ pub async fn run() {
         .collect();
     let items = DynamoDbItemStore::from_env(client, &tables)
         .expect("tables: run via scripts/emulated/run.py bench-calls");
-    let keys = Arc::new(JwtKeys::new(b"bench-secret-bench-secret-bench-secret", 3600).unwrap());
+    let keys = Arc::new(KeyRing::derived(b"bench-secret-bench-secret-bench-secret", 3600).unwrap());
     let outbox = std::env::temp_dir().join(format!("milkrun-bench-{}", uuid::Uuid::now_v7()));
+    let stores = Stores::over(Arc::new(items));
     let adapters = Adapters {
-        stores: Stores::over(Arc::new(items)),
+        access: stores.users.clone(),
+        stores,
         mailer: Arc::new(OutboxMailer::new(outbox).unwrap()),
         keys: keys.clone(),
         settings: Settings::default(),
     };
     demo::load(&adapters.stores).await.unwrap();
-    let admin = keys
-        .issue_access(uuid::Uuid::now_v7(), Role::Admin, None)
-        .unwrap();
-    let app = milkrun_http::app(milkrun_registry::api(&adapters), keys);
+    let admin = bench_admin(&adapters).await;
+    let app = milkrun_registry::app(&adapters);
     let vendor = demo_id("vendor", "Nandi Dairy Farms");
     let product = demo_id("product", "Toned Milk");
     let variant = demo_id("variant", "Toned Milk/1L");
@@ -142,4 +143,25 @@ pub async fn run() {
             detail.join(", ")
         );
     }
+}
+
+/// An administrator account and a token for it (authorization reads the account, so the
+/// token must name one that exists).
+async fn bench_admin(adapters: &Adapters) -> String {
+    let email = "bench-admin@milkrun.test";
+    milkrun_user::UserService::from_adapters(adapters)
+        .ensure_admin(email, "bench-admin-password")
+        .await
+        .unwrap();
+    let admin = adapters
+        .stores
+        .users
+        .by_email(&Email::parse(email).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let signer = adapters.keys.signer().unwrap();
+    signer
+        .issue_access(admin.user_id, admin.role, None)
+        .unwrap()
 }

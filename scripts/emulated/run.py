@@ -13,6 +13,7 @@ Everything listens on 127.0.0.1 and is stopped on exit.
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import json
 import http.server
 import os
@@ -113,12 +114,22 @@ def aws_env(endpoint: str) -> dict[str, str]:
 
 def parameters() -> dict[str, str]:
     return {
-        "JwtSecret": "emulated-jwt-secret-emulated-jwt-secret",
+        "Stage": "dev",
+        "SecretsPrefix": "/milkrun",
         "AdminEmail": ADMIN_EMAIL,
-        "AdminPassword": ADMIN_PASSWORD,
         "MailFrom": "no-reply@milkrun.test",
-        "VerifyEmailUrl": "http://127.0.0.1/verify-email?token=",
+        "VerifyEmailUrl": "http://127.0.0.1/users/verify-email?token=",
     }
+
+
+def create_secrets(emulation: Emulation) -> None:
+    """The stage's keys and secrets, made by the same script an operator runs before deploying."""
+    spec = importlib.util.spec_from_file_location("create_secrets", ROOT / "scripts" / "create-secrets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    names = module.create(emulation.client("ssm"), parameters()["SecretsPrefix"], parameters()["Stage"],
+                          admin_password=ADMIN_PASSWORD)
+    print(f"secrets: {len(names)} SSM parameters", flush=True)
 
 
 def run(args, env) -> int:
@@ -213,6 +224,7 @@ def start_functions(endpoint: str) -> tuple[str, Emulation, list]:
     event source mappings do. The scheduled reconcile is started later, by its scenario."""
     emulation = Emulation(endpoint, parameters(), prefix="e2e-")
     emulation.create_all()
+    create_secrets(emulation)
     functions = emulation.functions()
     served = {name: spec for name, spec in functions.items() if spec["routes"] or spec["queues"] or spec["streams"]}
     binaries = [spec["binary"] for spec in functions.values() if spec["routes"] or spec["queues"] or spec["streams"]] + ["reconcile-stock"]

@@ -16,6 +16,7 @@ import boto3
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+NO_VALUE = object()  # AWS::NoValue: the key it stands for is left out
 REGION = "ap-south-1"
 ACCOUNT = "123456789012"
 
@@ -73,13 +74,31 @@ class Emulation:
         return [(name, res.get("Properties", {})) for name, res in self.template["Resources"].items() if res["Type"] == kind]
 
     # ------------------------------------------------------------ intrinsics
+    def condition(self, name: str) -> bool:
+        return self.evaluate(self.template["Conditions"][name])
+
+    def evaluate(self, expression) -> bool:
+        (key, arg), = expression.items()
+        if key == "Fn::Equals":
+            return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
+        if key == "Fn::Not":
+            return not self.evaluate(arg[0])
+        if key == "Condition":
+            return self.condition(arg)
+        raise ValueError(f"unsupported condition {key}")
+
     def resolve(self, value):
         if isinstance(value, dict) and len(value) == 1:
             (key, arg), = value.items()
             if key == "Ref":
+                if arg == "AWS::NoValue":
+                    return NO_VALUE
                 if arg in self.parameters:
                     return self.parameters[arg]
                 return self.physical[arg]
+            if key == "Fn::If":
+                name, then, otherwise = arg
+                return self.resolve(then if self.condition(name) else otherwise)
             if key == "Fn::GetAtt":
                 if arg[1] == "Arn":
                     return self.arns[arg[0]]
@@ -89,9 +108,10 @@ class Emulation:
             if key == "Fn::Sub":
                 return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), arg)
         if isinstance(value, dict):
-            return {k: self.resolve(v) for k, v in value.items()}
+            resolved = {k: self.resolve(v) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [v for v in (self.resolve(v) for v in value) if v is not NO_VALUE]
         return value
 
     def _sub(self, name: str) -> str:
@@ -180,7 +200,8 @@ class Emulation:
         props = self.template["Resources"][logical]["Properties"]
         own = props.get("Environment", {}).get("Variables", {})
         merged = {**globals_env, **own}
-        return {k: str(self.resolve(v)) for k, v in merged.items()}
+        resolved = {k: self.resolve(v) for k, v in merged.items()}
+        return {k: str(v) for k, v in resolved.items() if v is not NO_VALUE}
 
     def functions(self) -> dict[str, dict]:
         """Each function's binary name, environment, (method, path) routes, and the queues

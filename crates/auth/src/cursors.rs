@@ -30,13 +30,18 @@ impl std::fmt::Debug for CursorSeal {
 pub struct ForeignCursor;
 
 impl CursorSeal {
-    /// A seal keyed from `secret` (the JWT secret) for this one purpose.
+    /// A seal keyed from `secret` (a master secret) for this one purpose.
     pub fn derive(secret: &[u8]) -> Self {
         let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any size");
         mac.update(b"milkrun cursor seal v1");
         Self {
             key: mac.finalize().into_bytes().into(),
         }
+    }
+
+    /// A seal keyed with `key` (the cursor key of a deployment, its own secret).
+    pub fn new(key: &[u8]) -> Self {
+        Self::derive(key)
     }
 
     fn mac(&self, scope: &str, cursor: &str) -> HmacSha256 {

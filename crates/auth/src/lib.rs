@@ -1,10 +1,15 @@
-//! Authentication written once: the JWT module used by the Lambda authorizer and by every
-//! function's auth extractor, and argon2id password hashing.
+//! Tokens, cursors and passwords: EdDSA access tokens (minted by the user service alone,
+//! verified everywhere with the public key), email verification tokens under their own
+//! key, sealed cursors, argon2id password hashing, and which function holds which key.
 
 pub mod cursors;
-pub mod jwt;
+pub mod keys;
 pub mod passwords;
+pub mod tokens;
+pub mod verification;
 
 pub use cursors::{CursorSeal, ForeignCursor};
-pub use jwt::{AccessClaims, AuthError, JwtKeys};
+pub use keys::KeyRing;
 pub use passwords::PasswordHasher;
+pub use tokens::{AccessClaims, AuthError, TokenSigner, TokenVerifier, bearer_token};
+pub use verification::VerificationTokens;

@@ -2,6 +2,8 @@
 
 use argon2::password_hash::phc::PasswordHash as PhcHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use std::sync::{Arc, OnceLock};
+
 use argon2::{Algorithm, Argon2, Params, Version};
 use milkrun_domain::values::{Password, PasswordHash};
 
@@ -19,7 +21,8 @@ pub struct PasswordHasher {
     argon2: Argon2<'static>,
     /// Verified against when the account does not exist, so that an unknown email costs
     /// the same time as a wrong password and response time does not reveal accounts.
-    decoy: String,
+    /// Made on first use, not at start: a hash costs ~15 ms of CPU a cold start should not pay.
+    decoy: Arc<OnceLock<String>>,
 }
 
 impl PasswordHasher {
@@ -27,11 +30,10 @@ impl PasswordHasher {
         let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
             .expect("OWASP argon2 parameters are valid");
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let decoy = argon2
-            .hash_password(b"milkrun-decoy-password")
-            .expect("hashing a constant succeeds")
-            .to_string();
-        Self { argon2, decoy }
+        Self {
+            argon2,
+            decoy: Arc::default(),
+        }
     }
 
     pub fn hash(&self, password: &Password) -> Result<PasswordHash, HashingError> {
@@ -55,7 +57,13 @@ impl PasswordHasher {
 
     /// Spends the time of one verification without any account, then answers false.
     pub fn verify_decoy(&self, password: &str) -> bool {
-        let _ = self.verify(password, &PasswordHash::new(self.decoy.clone()));
+        let decoy = self.decoy.get_or_init(|| {
+            self.argon2
+                .hash_password(b"milkrun-decoy-password")
+                .expect("hashing a constant succeeds")
+                .to_string()
+        });
+        let _ = self.verify(password, &PasswordHash::new(decoy.clone()));
         false
     }
 }

@@ -1,10 +1,5 @@
 //! Configuration read once at init: a missing setting is an error at start, never a default.
 
-use std::sync::Arc;
-
-use milkrun_auth::JwtKeys;
-use milkrun_auth::jwt::DEFAULT_ACCESS_TTL_SECS;
-
 #[derive(Debug, thiserror::Error)]
 #[error("missing required setting {0}: it is set by template.yaml")]
 pub struct ConfigError(pub &'static str);
@@ -19,13 +14,4 @@ pub fn required_env(name: &'static str) -> Result<String, ConfigError> {
 /// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
-}
-
-/// The token keys every protected function verifies with, from `MILKRUN_JWT_SECRET`.
-pub fn jwt_keys() -> Result<Arc<JwtKeys>, Box<dyn std::error::Error + Send + Sync>> {
-    let secret = required_env("MILKRUN_JWT_SECRET")?;
-    Ok(Arc::new(JwtKeys::new(
-        secret.as_bytes(),
-        DEFAULT_ACCESS_TTL_SECS,
-    )?))
 }

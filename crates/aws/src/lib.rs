@@ -8,7 +8,7 @@ mod expressions;
 pub mod ses_mailer;
 pub mod sns_bus;
 
-pub use config::{ConfigError, jwt_keys, required_env, sdk_config};
+pub use config::{ConfigError, required_env, sdk_config};
 pub use dynamodb_store::DynamoDbItemStore;
 pub use ses_mailer::SesMailer;
 pub use sns_bus::SnsBus;

@@ -8,6 +8,7 @@ pub mod effects;
 pub mod error;
 pub mod events;
 pub mod inventory;
+pub mod login;
 pub mod money;
 pub mod notification;
 pub mod page;

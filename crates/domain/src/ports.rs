@@ -45,6 +45,56 @@ pub trait UserDirectory: Send + Sync {
     async fn list(&self, page: &PageRequest) -> Result<Page<User>, StoreError>;
 }
 
+/// What an account may do right now. Authorization follows the account, not what a token
+/// said at login: a disabled, demoted or moved account loses what it no longer has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub user_id: Uuid,
+    pub role: crate::values::Role,
+    pub vendor_id: Option<Uuid>,
+    pub active: bool,
+}
+
+impl Access {
+    pub fn of(user: &User) -> Self {
+        Self {
+            user_id: user.user_id,
+            role: user.role,
+            vendor_id: user.vendor_id,
+            active: user.is_active(),
+        }
+    }
+}
+
+/// Looks up what an account may do now (`None`: no such account).
+#[async_trait]
+pub trait AccessLookup: Send + Sync {
+    async fn access(&self, user_id: Uuid) -> Result<Option<Access>, StoreError>;
+}
+
+/// Failed logins, counted per attempter in fixed windows (see [`crate::login`]).
+#[async_trait]
+pub trait LoginAttempts: Send + Sync {
+    /// How many times each of `attempters` failed in `window`.
+    async fn failures(
+        &self,
+        attempters: &[crate::login::Attempter],
+        window: crate::login::LoginWindow,
+    ) -> Result<Vec<u32>, StoreError>;
+    /// Counts one more failure for each of `attempters` (atomically, never read-then-write).
+    async fn failed(
+        &self,
+        attempters: &[crate::login::Attempter],
+        window: crate::login::LoginWindow,
+    ) -> Result<(), StoreError>;
+    /// Forgets an attempter's failures in `window` (after a successful login).
+    async fn forget(
+        &self,
+        attempter: &crate::login::Attempter,
+        window: crate::login::LoginWindow,
+    ) -> Result<(), StoreError>;
+}
+
 /// Everything the user service needs from storage, for wiring one adapter into it.
 pub trait UserStore: UserRegistry + UserLookup + UserUpdates + UserDirectory {}
 impl<T: UserRegistry + UserLookup + UserUpdates + UserDirectory> UserStore for T {}
@@ -151,6 +201,8 @@ pub trait VendorWrites: Send + Sync {
 #[async_trait]
 pub trait VendorReads: Send + Sync {
     async fn get(&self, vendor_id: Uuid) -> Result<Option<Vendor>, StoreError>;
+    /// The vendors that exist among `vendor_ids` (one batched read), in no order.
+    async fn get_many(&self, vendor_ids: &[Uuid]) -> Result<Vec<Vendor>, StoreError>;
     /// Active vendors serving `pincode`, by key (one query), never by scanning all vendors.
     async fn serving(&self, pincode: &Pincode) -> Result<Vec<Vendor>, StoreError>;
     /// Active vendors, newest first.

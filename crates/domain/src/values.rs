@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 use utoipa::ToSchema;
 use validator::ValidateEmail;
 
@@ -37,7 +38,9 @@ macro_rules! string_value {
     };
 }
 
-/// An email address, kept lower-case so that uniqueness is case-insensitive.
+/// An email address in one canonical form, so that one mailbox is one account: the domain
+/// in IDNA ASCII form (`exämple.com` → `xn--exmple-cua.com`), the local part in Unicode NFC
+/// (composed and decomposed forms alike), all lower case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String, format = "email")]
@@ -46,9 +49,18 @@ string_value!(Email);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let normalized = raw.trim().to_lowercase();
+        const INVALID: InvalidValue = InvalidValue("must be a valid email address");
+        let (local, domain) = raw.trim().rsplit_once('@').ok_or(INVALID)?;
+        let local: String = local
+            .nfc()
+            .collect::<String>()
+            .to_lowercase()
+            .nfc()
+            .collect();
+        let domain = idna::domain_to_ascii(domain).map_err(|_| INVALID)?;
+        let normalized = format!("{local}@{domain}");
         if normalized.len() > 254 || !normalized.validate_email() {
-            return Err(InvalidValue("must be a valid email address"));
+            return Err(INVALID);
         }
         Ok(Self(normalized))
     }
@@ -261,6 +273,23 @@ mod tests {
     }
 
     #[test]
+    fn one_mailbox_has_one_form_whatever_its_spelling() {
+        let ascii = Email::parse("a@xn--exmple-cua.com").unwrap();
+        assert_eq!(Email::parse("a@exämple.com").unwrap(), ascii, "IDNA");
+        assert_eq!(
+            Email::parse("a@EXÄMPLE.com").unwrap(),
+            ascii,
+            "case, in Unicode too"
+        );
+        let decomposed = "a@exa\u{308}mple.com";
+        assert_eq!(Email::parse(decomposed).unwrap(), ascii, "NFC");
+        assert_eq!(
+            Email::parse("A@Exämple.Com").unwrap().as_str(),
+            "a@xn--exmple-cua.com"
+        );
+    }
+
+    #[test]
     fn email_rejects_garbage() {
         for bad in [
             "",
@@ -268,6 +297,8 @@ mod tests {
             "a@",
             "@b.c",
             "a b@c.d",
+            "a@-bad-.com",
+            "a@b..c",
             &format!("{}@x.io", "a".repeat(260)),
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");

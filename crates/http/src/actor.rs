@@ -16,6 +16,28 @@ pub struct Actor {
     pub audit: AuditContext,
 }
 
+/// An authenticated administrator. As an extractor it runs before the body and query are
+/// read, so a caller without the role hears 403, never a validation error first.
+pub struct AdminActor(pub Actor);
+
+/// An authenticated caller with one of `roles`, checked before anything else is read.
+pub fn require_role(
+    actor: Actor,
+    roles: &[milkrun_domain::values::Role],
+) -> Result<Actor, ApiError> {
+    actor.user.require(roles)?;
+    Ok(actor)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminActor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let actor = Actor::from_request_parts(parts, state).await?;
+        require_role(actor, &[milkrun_domain::values::Role::Admin]).map(AdminActor)
+    }
+}
+
 /// A guest's audit context (registration, login, email verification).
 pub struct GuestActor(pub AuditContext);
 

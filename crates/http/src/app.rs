@@ -1,18 +1,19 @@
 //! Finishing a router with the shared layers, and hosting it in Lambda or on a socket.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Method};
+use axum::extract::Request;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderName, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router, middleware};
-use milkrun_auth::JwtKeys;
 use milkrun_domain::ErrorCode;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::auth::Verifier;
+use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::request_ids::{CORRELATION_HEADER, correlate};
 
@@ -55,8 +56,8 @@ fn cors() -> CorsLayer {
 }
 
 /// Wraps a service's routes with everything a milkrun API response must carry.
-pub fn finish(routes: Router, keys: Arc<JwtKeys>) -> Router {
-    finish_public(routes.layer(Extension(Verifier(keys))))
+pub fn finish(routes: Router, auth: Auth) -> Router {
+    finish_public(routes.layer(Extension(auth)))
 }
 
 /// `finish` for routers with no protected route (the docs): no verification keys needed.
@@ -66,8 +67,44 @@ pub fn finish_public(routes: Router) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(spec_bodies))
         .layer(middleware::from_fn(correlate))
         .layer(cors())
+}
+
+/// The code SPEC §4 gives an error status, for refusals made outside our extractors.
+fn code_for(status: StatusCode) -> ErrorCode {
+    match status.as_u16() {
+        401 => ErrorCode::Unauthorized,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        409 => ErrorCode::Conflict,
+        413 => ErrorCode::PayloadTooLarge,
+        429 => ErrorCode::TooManyRequests,
+        400..=499 => ErrorCode::ValidationError,
+        _ => ErrorCode::InternalError,
+    }
+}
+
+/// Every refusal leaves in the SPEC error body, even one a layer or extractor of a
+/// library made in plain text: the safety net behind our own extractors.
+async fn spec_bodies(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.is_client_error() && !is_json || status.is_server_error() && !is_json {
+        let code = code_for(status);
+        let message = status
+            .canonical_reason()
+            .unwrap_or("The request was refused.");
+        return ApiError::of(code, message).into_response();
+    }
+    response
 }
 
 /// Runs the router as this Lambda function's handler.
@@ -91,7 +128,7 @@ pub async fn serve_socket(router: Router, addr: SocketAddr) -> std::io::Result<(
 
 /// Splits a service's documented routes into the finished router serving them, plus
 /// `/openapi.json` and `/docs` describing exactly those routes.
-pub fn app(api: utoipa_axum::router::OpenApiRouter, keys: Arc<JwtKeys>) -> Router {
+pub fn app(api: utoipa_axum::router::OpenApiRouter, auth: Auth) -> Router {
     let (routes, openapi) = api.split_for_parts();
-    finish(routes.merge(crate::docs::docs_router(openapi)), keys)
+    finish(routes.merge(crate::docs::docs_router(openapi)), auth)
 }

@@ -1,34 +1,27 @@
-//! `AuthUser`: the verified claims of the bearer token. Every function verifies the token
-//! itself, behind the API Gateway authorizer or not, so no header can skip verification.
+//! `AuthUser`: the caller, as their account is now. The bearer token only proves who is
+//! calling (every function verifies it itself, behind the API Gateway authorizer or not, so
+//! no header can skip verification); what the caller may do — role, vendor, whether the
+//! account is active — is read from the account (cached for seconds), so a disabled,
+//! demoted or moved account loses what it no longer has on every route.
 
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use milkrun_auth::jwt::bearer_token;
-use milkrun_auth::{AccessClaims, JwtKeys};
+use milkrun_auth::{KeyRing, bearer_token};
+use milkrun_domain::ports::AccessLookup;
 use milkrun_domain::values::Role;
 use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// The caller, as their verified token says.
+/// The caller, as their account is now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthUser {
     pub user_id: Uuid,
     pub role: Role,
     pub vendor_id: Option<Uuid>,
-}
-
-impl From<AccessClaims> for AuthUser {
-    fn from(claims: AccessClaims) -> Self {
-        Self {
-            user_id: claims.sub,
-            role: claims.role,
-            vendor_id: claims.vendor_id,
-        }
-    }
 }
 
 impl AuthUser {
@@ -46,17 +39,21 @@ impl AuthUser {
     }
 }
 
-/// The verification keys, put into every request's extensions by [`crate::finish`].
+/// What requests are authenticated and authorized with, put into every request's
+/// extensions by [`crate::finish`].
 #[derive(Clone)]
-pub struct Verifier(pub Arc<JwtKeys>);
+pub struct Auth {
+    pub keys: Arc<KeyRing>,
+    pub access: Arc<dyn AccessLookup>,
+}
 
-impl Verifier {
-    /// The keys of the request, or a 500 if the router was never finished.
-    pub(crate) fn keys(parts: &Parts) -> Result<Arc<JwtKeys>, ApiError> {
+impl Auth {
+    /// The request's `Auth`, or a 500 if the router was never finished.
+    pub(crate) fn of(parts: &Parts) -> Result<Auth, ApiError> {
         parts
             .extensions
-            .get::<Verifier>()
-            .map(|verifier| verifier.0.clone())
+            .get::<Auth>()
+            .cloned()
             .ok_or_else(|| ApiError::internal(&"router was not finished with milkrun_http::finish"))
     }
 }
@@ -65,18 +62,32 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let keys = Verifier::keys(parts)?;
+        let auth = Auth::of(parts)?;
         let header = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(ApiError::unauthorized)?;
         let token = bearer_token(header).ok_or_else(ApiError::unauthorized)?;
-        let user: AuthUser = keys
+        let claims = auth
+            .keys
+            .verifier
             .verify_access(token)
-            .map_err(|_| ApiError::unauthorized())?
-            .into();
-        tracing::Span::current().record("user_id", tracing::field::display(user.user_id));
-        Ok(user)
+            .map_err(|_| ApiError::unauthorized())?;
+        let access = auth
+            .access
+            .access(claims.sub)
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+            .ok_or_else(ApiError::unauthorized)?;
+        if !access.active {
+            return Err(ApiError::forbidden("This account is disabled."));
+        }
+        tracing::Span::current().record("user_id", tracing::field::display(access.user_id));
+        Ok(AuthUser {
+            user_id: access.user_id,
+            role: access.role,
+            vendor_id: access.vendor_id,
+        })
     }
 }

@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use milkrun_auth::JwtKeys;
+use milkrun_auth::KeyRing;
 use milkrun_domain::FieldErrors;
 use milkrun_domain::page::{Page, PageRequest};
 
-use crate::auth::Verifier;
+use crate::auth::Auth;
 use crate::error::ApiError;
 
 /// Opens incoming cursors and seals outgoing ones for one listing.
-pub struct Paging(Arc<JwtKeys>);
+pub struct Paging(Arc<KeyRing>);
 
 impl Paging {
     /// The page asked for; `scope` names the listing and every filter that shapes it.
@@ -25,7 +25,7 @@ impl Paging {
         errors: &mut FieldErrors,
     ) -> PageRequest {
         let cursor = cursor.filter(|c| !c.is_empty()).and_then(|sealed| {
-            let opened = self.0.cursors().open(scope, &sealed).ok();
+            let opened = self.0.cursors.open(scope, &sealed).ok();
             if opened.is_none() {
                 errors.add("cursor", "is not a cursor this listing issued");
             }
@@ -38,7 +38,7 @@ impl Paging {
     pub fn seal<T>(&self, scope: &str, mut page: Page<T>) -> Page<T> {
         page.next_cursor = page
             .next_cursor
-            .map(|cursor| self.0.cursors().seal(scope, &cursor));
+            .map(|cursor| self.0.cursors.seal(scope, &cursor));
         page
     }
 }
@@ -47,6 +47,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Paging(Verifier::keys(parts)?))
+        Ok(Paging(Auth::of(parts)?.keys))
     }
 }

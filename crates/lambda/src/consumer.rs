@@ -60,7 +60,7 @@ pub async fn handle_batch(
 /// Runs `service` as this Lambda function's SQS handler.
 pub async fn run_consumer(service: &'static ConsumerService) -> Result<(), lambda_runtime::Error> {
     milkrun_http::telemetry::init();
-    let adapters = adapters(&service.needs).await?;
+    let adapters = adapters(&service.needs, false).await?;
     let handler = (service.handler)(&adapters);
     let processed = adapters.stores.processed.clone();
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {

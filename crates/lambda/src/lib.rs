@@ -5,15 +5,18 @@
 pub mod consumer;
 pub mod errors;
 pub mod publisher;
+pub mod secrets;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use milkrun_aws::{DynamoDbItemStore, SesMailer, jwt_keys, required_env, sdk_config};
+use milkrun_aws::{DynamoDbItemStore, SesMailer, required_env, sdk_config};
 use milkrun_domain::StoreError;
 use milkrun_domain::ports::{Mail, Mailer};
+use milkrun_platform::access::{CachedAccess, DEFAULT_CACHE_AGE};
 use milkrun_platform::{Adapters, AdminAccount, HttpService, Needs, Settings};
-use milkrun_store::Stores;
+use milkrun_store::table::{TableSpec, USERS};
+use milkrun_store::{ItemStore, Key, Stores};
 
 pub use consumer::{handle_batch, run_consumer};
 pub use errors::TaskError;
@@ -34,10 +37,18 @@ impl Mailer for NoMail {
     }
 }
 
-/// The adapters `needs` asks for, from this function's environment.
-pub async fn adapters(needs: &Needs) -> Result<Adapters, BoxError> {
+/// The adapters `needs` asks for, from this function's environment (and, for keys and
+/// secrets, from the SSM parameters it names). `reads_users` adds the users table, which
+/// every HTTP function reads to authorize from the account as it is now.
+pub async fn adapters(needs: &Needs, reads_users: bool) -> Result<Adapters, BoxError> {
     let aws = sdk_config().await;
-    let items = DynamoDbItemStore::from_env(aws_sdk_dynamodb::Client::new(&aws), needs.tables)?;
+    let mut tables: Vec<&'static TableSpec> = needs.tables.to_vec();
+    if reads_users && !tables.contains(&&USERS) {
+        tables.push(&USERS);
+    }
+    let items = DynamoDbItemStore::from_env(aws_sdk_dynamodb::Client::new(&aws), &tables)?;
+    warm_up(&items, tables[0]).await;
+    let secrets = secrets::load(&aws_sdk_ssm::Client::new(&aws), needs).await?;
     let (mailer, verify_email_url): (Arc<dyn Mailer>, String) = if needs.mail {
         let ses = aws_sdk_sesv2::Client::new(&aws);
         let mailer = SesMailer::new(ses, required_env("MAIL_FROM")?);
@@ -45,35 +56,55 @@ pub async fn adapters(needs: &Needs) -> Result<Adapters, BoxError> {
     } else {
         (Arc::new(NoMail), String::new())
     };
+    let stores = Stores::over(Arc::new(items));
     Ok(Adapters {
-        stores: Stores::over(Arc::new(items)),
+        access: Arc::new(CachedAccess::new(stores.users.clone(), DEFAULT_CACHE_AGE)),
+        stores,
         mailer,
-        keys: jwt_keys()?,
+        keys: Arc::new(secrets.keys),
         settings: Settings {
             verify_email_url,
-            admin: admin_account(),
+            admin: admin_account(secrets.admin_password),
         },
     })
 }
 
-/// `MILKRUN_ADMIN_EMAIL` + `MILKRUN_ADMIN_PASSWORD`, when both are set.
-fn admin_account() -> Option<AdminAccount> {
+/// One cheap read during init, which has a full CPU, so that the TLS connection to
+/// DynamoDB is open before the first request (at 128 MB, a cold handshake inside the first
+/// request is where cold-start time goes). A failure here is only logged: the request will
+/// say what is wrong.
+async fn warm_up(items: &DynamoDbItemStore, table: &'static TableSpec) {
+    let sentinel = match table.sort_key {
+        Some(_) => Key::with_sort("WARM-UP", "WARM-UP"),
+        None => Key::partition("WARM-UP"),
+    };
+    if let Err(error) = items.get(table, &sentinel, false).await {
+        tracing::warn!(%error, "warming the DynamoDB connection failed");
+    }
+}
+
+/// `MILKRUN_ADMIN_EMAIL` with the password from its SSM parameter, when both are there.
+fn admin_account(password: Option<String>) -> Option<AdminAccount> {
     let email = std::env::var("MILKRUN_ADMIN_EMAIL").unwrap_or_default();
-    let password = std::env::var("MILKRUN_ADMIN_PASSWORD").unwrap_or_default();
+    let password = password.unwrap_or_default();
     (!email.is_empty() && !password.is_empty()).then_some(AdminAccount { email, password })
 }
 
 /// Runs `service`'s routes as this Lambda function's handler.
 pub async fn serve_http(service: &'static HttpService) -> Result<(), lambda_http::Error> {
     milkrun_http::telemetry::init();
-    let adapters = adapters(&service.needs).await?;
+    let adapters = adapters(&service.needs, true).await?;
     if let Some(start) = service.start {
         start(adapters.clone())
             .await
             .map_err(|e| format!("{} failed to start: {e}", service.name))?;
     }
     let routes = (service.api)(&adapters).split_for_parts().0;
-    lambda_http::run(milkrun_http::finish(routes, adapters.keys.clone())).await
+    let auth = milkrun_http::Auth {
+        keys: adapters.keys.clone(),
+        access: adapters.access.clone(),
+    };
+    lambda_http::run(milkrun_http::finish(routes, auth)).await
 }
 
 /// Runs `job` as this Lambda function's handler (a scheduled event starts each run). The
@@ -82,7 +113,7 @@ pub async fn run_job(
     job: &'static milkrun_platform::JobService,
 ) -> Result<(), lambda_runtime::Error> {
     milkrun_http::telemetry::init();
-    let adapters = adapters(&job.needs).await?;
+    let adapters = adapters(&job.needs, false).await?;
     lambda_runtime::run(lambda_runtime::service_fn(
         |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let adapters = adapters.clone();

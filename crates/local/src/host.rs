@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine as _;
-use milkrun_auth::JwtKeys;
-use milkrun_auth::jwt::DEFAULT_ACCESS_TTL_SECS;
+use milkrun_auth::KeyRing;
+use milkrun_auth::tokens::DEFAULT_ACCESS_TTL_SECS;
+use milkrun_platform::access::{CachedAccess, DEFAULT_CACHE_AGE};
 use milkrun_platform::{Adapters, ConsumerService, Settings};
 use milkrun_store::Stores;
 use rand::RngCore;
@@ -58,7 +59,11 @@ impl LocalHost {
         ));
         let adapters = Adapters {
             mailer: Arc::new(OutboxMailer::new(data.join("outbox"))?),
-            keys: Arc::new(JwtKeys::new(&jwt_secret(data)?, DEFAULT_ACCESS_TTL_SECS)?),
+            keys: Arc::new(KeyRing::derived(
+                &jwt_secret(data)?,
+                DEFAULT_ACCESS_TTL_SECS,
+            )?),
+            access: Arc::new(CachedAccess::new(stores.users.clone(), access_cache_age())),
             stores,
             settings,
         };
@@ -90,7 +95,17 @@ impl LocalHost {
     }
 }
 
-/// `MILKRUN_JWT_SECRET`, else a random secret generated once and kept in the data folder.
+/// How long an account's access is cached: `MILKRUN_ACCESS_CACHE_SECS` (at most 30), else
+/// the default.
+fn access_cache_age() -> std::time::Duration {
+    std::env::var("MILKRUN_ACCESS_CACHE_SECS")
+        .ok()
+        .and_then(|secs| secs.parse().ok())
+        .map_or(DEFAULT_CACHE_AGE, std::time::Duration::from_secs)
+}
+
+/// The master secret every local key is derived from: `MILKRUN_JWT_SECRET`, else a random
+/// secret generated once and kept in the data folder.
 fn jwt_secret(data: &Path) -> Result<Vec<u8>, BoxError> {
     if let Ok(secret) = std::env::var("MILKRUN_JWT_SECRET") {
         return Ok(secret.into_bytes());

@@ -3,15 +3,16 @@
 //! folder. Services are described by [`HttpService`] and [`ConsumerService`], and
 //! milkrun-registry lists them all for every host and test harness.
 
+pub mod access;
 pub mod delivery;
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use milkrun_auth::JwtKeys;
+use milkrun_auth::KeyRing;
 use milkrun_domain::DomainError;
 use milkrun_domain::events::Topic;
-use milkrun_domain::ports::{EventHandler, Mailer};
+use milkrun_domain::ports::{AccessLookup, EventHandler, Mailer};
 use milkrun_store::{Stores, TableSpec};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -20,7 +21,10 @@ use utoipa_axum::router::OpenApiRouter;
 pub struct Adapters {
     pub stores: Stores,
     pub mailer: Arc<dyn Mailer>,
-    pub keys: Arc<JwtKeys>,
+    /// The keys this function was given (a function without the private key cannot mint).
+    pub keys: Arc<KeyRing>,
+    /// What an account may do now, cached briefly: authorization reads it on every request.
+    pub access: Arc<dyn AccessLookup>,
     pub settings: Settings,
 }
 
@@ -52,12 +56,17 @@ impl std::fmt::Debug for AdminAccount {
 /// Once-at-start work of a service (the user service's admin bootstrap).
 pub type StartHook = fn(Adapters) -> BoxFuture<'static, Result<(), DomainError>>;
 
-/// What a service needs configured; a host checks it at start.
+/// What a service needs configured; a host checks it at start and gives it nothing more.
 pub struct Needs {
-    /// The tables it reads or writes.
+    /// The tables it reads or writes (an HTTP service also reads the users table, for
+    /// authorization, without naming it here).
     pub tables: &'static [&'static TableSpec],
     /// Whether it sends mail (needs a sender and the links mail carries).
     pub mail: bool,
+    /// Whether it mints access tokens (holds the private key): the user service only.
+    pub signing: bool,
+    /// Whether it mints or checks email verification tokens.
+    pub verification: bool,
 }
 
 /// An HTTP service: its routes over adapters, and what it needs.

@@ -29,6 +29,16 @@ pub fn api(adapters: &Adapters) -> OpenApiRouter {
     })
 }
 
+/// The whole API on one router, with `/openapi.json` and `/docs`: what `milkrun serve`,
+/// the bench and the test harnesses serve.
+pub fn app(adapters: &Adapters) -> axum::Router {
+    let auth = milkrun_http::Auth {
+        keys: adapters.keys.clone(),
+        access: adapters.access.clone(),
+    };
+    milkrun_http::app(api(adapters), auth)
+}
+
 /// The whole API's OpenAPI document; describing routes needs no service behind them.
 pub fn openapi() -> OpenApi {
     let mut services = HTTP.iter().map(|service| (service.openapi)());

@@ -6,6 +6,7 @@
 pub mod effects;
 pub mod item;
 pub mod journal;
+pub mod logins;
 pub mod messages;
 pub mod ops;
 pub mod paging;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 pub use item::{Item, Value};
 pub use journal::{AuditTrail, Outbox, decode_outbox_item};
+pub use logins::Logins;
 pub use messages::{DeadLetterList, Notifications, Processed};
 pub use ops::{Condition, ItemPage, Key, Query, SortCondition, Update, Write};
 pub use port::{ItemError, ItemStore};
@@ -44,6 +46,7 @@ pub struct Stores {
     pub notifications: Arc<Notifications>,
     pub processed: Arc<Processed>,
     pub dead_letters: Arc<DeadLetterList>,
+    pub logins: Arc<Logins>,
 }
 
 impl Stores {
@@ -58,6 +61,7 @@ impl Stores {
             notifications: Arc::new(Notifications::new(items.clone())),
             processed: Arc::new(Processed::new(items.clone())),
             dead_letters: Arc::new(DeadLetterList::new(items.clone())),
+            logins: Arc::new(Logins::new(items.clone())),
             items,
         }
     }

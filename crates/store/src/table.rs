@@ -114,11 +114,16 @@ pub static NOTIFICATIONS: TableSpec =
 pub static PROCESSED_EVENTS: TableSpec =
     TableSpec::new("processed_events", "PROCESSED_EVENTS_TABLE").expiring();
 
+/// `LOGIN#<attempter>#<windowStart>`: failed logins counted in fixed windows; expire with
+/// their window.
+pub static LOGIN_ATTEMPTS: TableSpec =
+    TableSpec::new("login_attempts", "LOGIN_ATTEMPTS_TABLE").expiring();
+
 /// The local dead-letter list (in AWS, SQS dead-letter queues hold failed deliveries).
 pub static DEAD_LETTERS: TableSpec = TableSpec::new("dead_letters", "DEAD_LETTERS_TABLE").sorted();
 
 /// Every table, for stores that create them (the embedded one) and for checks.
-pub static ALL: [&TableSpec; 9] = [
+pub static ALL: [&TableSpec; 10] = [
     &USERS,
     &VENDORS,
     &PRODUCTS,
@@ -127,5 +132,6 @@ pub static ALL: [&TableSpec; 9] = [
     &OUTBOX,
     &NOTIFICATIONS,
     &PROCESSED_EVENTS,
+    &LOGIN_ATTEMPTS,
     &DEAD_LETTERS,
 ];

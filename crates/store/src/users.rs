@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use milkrun_domain::page::{Page, PageRequest};
-use milkrun_domain::ports::{UserDirectory, UserLookup, UserRegistry, UserUpdates};
+use milkrun_domain::ports::{
+    Access, AccessLookup, UserDirectory, UserLookup, UserRegistry, UserUpdates,
+};
 use milkrun_domain::user::User;
 use milkrun_domain::values::Email;
 use milkrun_domain::{Effects, StoreError};
@@ -83,6 +85,20 @@ impl UserLookup for Users {
                 StoreError::backend_message("reading a user", "an email claim without a user")
             })?;
         self.by_id(user_id).await
+    }
+}
+
+#[async_trait]
+impl AccessLookup for Users {
+    /// An eventually consistent read: a change reaches it within a second or so, well
+    /// inside the 30 s authorization may lag.
+    async fn access(&self, user_id: Uuid) -> Result<Option<Access>, StoreError> {
+        let item = self.store.get(&USERS, &user_key(user_id), false).await?;
+        Ok(item
+            .map(decode::<User>)
+            .transpose()?
+            .as_ref()
+            .map(Access::of))
     }
 }
 

@@ -124,6 +124,12 @@ impl VendorReads for Vendors {
         item.map(decode).transpose()
     }
 
+    async fn get_many(&self, vendor_ids: &[Uuid]) -> Result<Vec<Vendor>, StoreError> {
+        let keys: Vec<Key> = vendor_ids.iter().map(|id| vendor_key(*id)).collect();
+        let items = self.store.batch_get(&VENDORS, &keys).await?;
+        items.into_iter().map(decode).collect()
+    }
+
     async fn serving(&self, pincode: &Pincode) -> Result<Vec<Vendor>, StoreError> {
         let query = Query::table(&VENDORS, area_partition(pincode));
         let items = query_all(self.store.as_ref(), query).await?;

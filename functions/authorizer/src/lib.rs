@@ -1,24 +1,42 @@
 //! The authorizer's decision, apart from the runtime so it can be tested directly.
 
 use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerResponse,
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest,
+    ApiGatewayCustomAuthorizerResponse,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
-use milkrun_auth::JwtKeys;
-use milkrun_auth::jwt::bearer_token;
+use milkrun_auth::{TokenVerifier, bearer_token};
 use serde_json::json;
 
+/// The authorizer's answer to API Gateway: a policy, or the error API Gateway turns into 401.
+pub fn authorize(
+    verifier: &TokenVerifier,
+    request: ApiGatewayCustomAuthorizerRequest,
+) -> Result<ApiGatewayCustomAuthorizerResponse, lambda_runtime::Error> {
+    decide(
+        verifier,
+        request.authorization_token.as_deref(),
+        request.method_arn.as_deref(),
+    )
+    .map_err(|denied| {
+        tracing::info!(reason = %denied, "token refused");
+        // API Gateway answers 401 exactly when the authorizer fails with "Unauthorized".
+        lambda_runtime::Error::from("Unauthorized")
+    })
+}
+
 /// Allows the whole API (`arn:...:api/stage/*/*`) so API Gateway can cache the decision for
-/// the token across routes; the functions still check roles and ownership per request.
+/// the token across routes; the functions still check roles and ownership per request,
+/// against the account as it is now.
 pub fn decide(
-    keys: &JwtKeys,
+    verifier: &TokenVerifier,
     authorization: Option<&str>,
     method_arn: Option<&str>,
 ) -> Result<ApiGatewayCustomAuthorizerResponse, &'static str> {
     let token = authorization
         .and_then(bearer_token)
         .ok_or("no bearer token")?;
-    let claims = keys.verify_access(token).map_err(|_| "invalid token")?;
+    let claims = verifier.verify_access(token).map_err(|_| "invalid token")?;
     let resource = api_wildcard(method_arn.ok_or("no method ARN")?);
     let mut statement = IamPolicyStatement::default();
     statement.action = vec!["execute-api:Invoke".into()];
@@ -49,6 +67,7 @@ fn api_wildcard(method_arn: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use milkrun_auth::TokenSigner;
     use milkrun_domain::values::Role;
     use uuid::Uuid;
 
@@ -56,15 +75,19 @@ mod tests {
 
     const ARN: &str = "arn:aws:execute-api:ap-south-1:123456789012:abc123/dev/GET/users/me";
 
-    fn keys() -> JwtKeys {
-        JwtKeys::new(b"0123456789abcdef0123456789abcdef", 3600).unwrap()
+    fn signer() -> TokenSigner {
+        TokenSigner::from_seed([5; 32], 3600).unwrap()
+    }
+
+    fn verifier() -> TokenVerifier {
+        signer().verifier()
     }
 
     #[test]
     fn valid_token_is_allowed_on_the_whole_stage_with_claims_as_context() {
         let user = Uuid::new_v4();
-        let token = keys().issue_access(user, Role::Manager, None).unwrap();
-        let response = decide(&keys(), Some(&format!("Bearer {token}")), Some(ARN)).unwrap();
+        let token = signer().issue_access(user, Role::Manager, None).unwrap();
+        let response = decide(&verifier(), Some(&format!("Bearer {token}")), Some(ARN)).unwrap();
         assert_eq!(response.principal_id, Some(user.to_string()));
         let statement = &response.policy_document.statement[0];
         assert_eq!(statement.effect, IamPolicyEffect::Allow);
@@ -78,7 +101,7 @@ mod tests {
 
     #[test]
     fn missing_malformed_and_foreign_tokens_are_refused() {
-        let foreign = JwtKeys::new(b"another-secret-another-secret-32", 3600).unwrap();
+        let foreign = TokenSigner::from_seed([6; 32], 3600).unwrap();
         let forged = foreign
             .issue_access(Uuid::new_v4(), Role::Admin, None)
             .unwrap();
@@ -90,7 +113,7 @@ mod tests {
             Some(&*format!("Bearer {forged}")),
         ] {
             assert!(
-                decide(&keys(), header, Some(ARN)).is_err(),
+                decide(&verifier(), header, Some(ARN)).is_err(),
                 "{header:?} allowed"
             );
         }

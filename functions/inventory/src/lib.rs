@@ -17,6 +17,8 @@ pub static HTTP: HttpService = HttpService {
     needs: Needs {
         tables: &[&INVENTORY, &PRODUCTS, &VENDORS, &AUDIT, &OUTBOX],
         mail: false,
+        signing: false,
+        verification: false,
     },
     api: |adapters| api(InventoryService::from_adapters(adapters)),
     openapi: || routes().into_openapi(),
@@ -28,6 +30,8 @@ pub static RECONCILE: JobService = JobService {
     needs: Needs {
         tables: &[&INVENTORY, &OUTBOX],
         mail: false,
+        signing: false,
+        verification: false,
     },
     run: run_reconcile,
 };

@@ -2,11 +2,15 @@
 //! an admin every vendor's; everyone else is refused.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::body::Bytes;
+use axum::extract::FromRequestParts;
+use axum::extract::State;
+use axum::http::request::Parts;
 use milkrun_domain::inventory::{InventoryRow, StockKey, StockOperation, parse_threshold};
 use milkrun_domain::values::Role;
 use milkrun_domain::{DomainError, FieldErrors};
-use milkrun_http::{Actor, ApiError, ApiJson, ApiQuery, AuthUser, ErrorBody, Paging};
+use milkrun_http::json::parse_json;
+use milkrun_http::{Actor, ApiError, ApiPath, ApiQuery, AuthUser, ErrorBody, Paging, require_role};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -61,6 +65,19 @@ pub struct StockChange {
     low_stock_threshold: Option<serde_json::Value>,
 }
 
+/// An admin or a vendor's user: checked before the query or body is read, so anyone else
+/// hears 403, never a validation error first.
+pub struct StockKeeper(Actor);
+
+impl<S: Send + Sync> FromRequestParts<S> for StockKeeper {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let actor = Actor::from_request_parts(parts, state).await?;
+        require_role(actor, &[Role::Admin, Role::Vendor]).map(StockKeeper)
+    }
+}
+
 /// Admins reach every vendor's rows, a VENDOR user only its own (403 for another's).
 fn require_access(user: &AuthUser, vendor_id: Uuid) -> Result<(), ApiError> {
     match user.role {
@@ -81,7 +98,7 @@ fn path_id(raw: &str, what: &'static str) -> Result<Uuid, ApiError> {
     responses((status = 200, body = InventoryList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_inventory(
     State(service): State<InventoryService>,
-    caller: AuthUser,
+    StockKeeper(caller): StockKeeper,
     paging: Paging,
     ApiQuery(query): ApiQuery<InventoryQuery>,
 ) -> ApiResult<Json<InventoryList>> {
@@ -96,7 +113,7 @@ async fn list_inventory(
     let scope = format!("inventory|{vendor_id:?}");
     let page = paging.request(&scope, query.limit.as_deref(), query.cursor, &mut errors);
     let vendor_id = errors.into_result(|| vendor_id.expect("checked"))?;
-    require_access(&caller, vendor_id)?;
+    require_access(&caller.user, vendor_id)?;
     let page = paging.seal(&scope, service.list(vendor_id, &page).await?);
     Ok(Json(InventoryList {
         items: page.items,
@@ -109,9 +126,9 @@ async fn list_inventory(
     responses((status = 200, body = InventoryRow), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn adjust_stock(
     State(service): State<InventoryService>,
-    actor: Actor,
-    Path((vendor, product, variant)): Path<(String, String, String)>,
-    ApiJson(body): ApiJson<StockChange>,
+    StockKeeper(actor): StockKeeper,
+    ApiPath((vendor, product, variant)): ApiPath<(String, String, String)>,
+    body: Bytes,
 ) -> ApiResult<Json<InventoryRow>> {
     let key = StockKey {
         vendor_id: path_id(&vendor, "vendor")?,
@@ -119,6 +136,8 @@ async fn adjust_stock(
         variant_id: path_id(&variant, "variant")?,
     };
     require_access(&actor.user, key.vendor_id)?;
+    // Read only once the caller may change this vendor's stock.
+    let body: StockChange = parse_json(&body)?;
     let operation = StockOperation::parse(body.operation.as_deref(), body.quantity.as_ref());
     let mut errors = operation.as_ref().err().cloned().unwrap_or_default();
     let threshold = body

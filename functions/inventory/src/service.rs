@@ -8,6 +8,7 @@ use milkrun_domain::events::LowStock;
 use milkrun_domain::inventory::{InventoryRow, StockKey, StockOperation, went_low};
 use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::{InventoryStore, ProductReads, VendorReads};
+use milkrun_domain::vendor::Vendor;
 use milkrun_domain::{DomainError, Effects, StoreError};
 use milkrun_platform::Adapters;
 use uuid::Uuid;
@@ -78,11 +79,11 @@ impl InventoryService {
         )
     }
 
-    async fn require_vendor(&self, vendor_id: Uuid) -> Result<(), DomainError> {
-        match self.vendors.get(vendor_id).await? {
-            Some(_) => Ok(()),
-            None => Err(DomainError::NotFound("vendor")),
-        }
+    async fn require_vendor(&self, vendor_id: Uuid) -> Result<Vendor, DomainError> {
+        self.vendors
+            .get(vendor_id)
+            .await?
+            .ok_or(DomainError::NotFound("vendor"))
     }
 
     /// One vendor's rows by product and variant, a page at a time.
@@ -118,7 +119,11 @@ impl InventoryService {
         threshold: Option<u32>,
         actor: &AuditContext,
     ) -> Result<InventoryRow, DomainError> {
-        self.require_vendor(key.vendor_id).await?;
+        if !self.require_vendor(key.vendor_id).await?.is_active {
+            return Err(DomainError::conflict(
+                "This vendor is deactivated: its stock cannot change.",
+            ));
+        }
         let product = self
             .products
             .get(key.product_id)

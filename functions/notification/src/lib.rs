@@ -18,6 +18,8 @@ pub static HTTP: HttpService = HttpService {
     needs: Needs {
         tables: &[&NOTIFICATIONS],
         mail: false,
+        signing: false,
+        verification: false,
     },
     api: |adapters| {
         api(NotificationService {
@@ -34,6 +36,8 @@ pub static CONSUMER: ConsumerService = ConsumerService {
     needs: Needs {
         tables: &[&NOTIFICATIONS, &PROCESSED_EVENTS],
         mail: true,
+        signing: false,
+        verification: true,
     },
     topics: &[Topic::UserEvents],
     handler: |adapters| {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use milkrun_auth::JwtKeys;
+use milkrun_auth::KeyRing;
 use milkrun_domain::DomainError;
 use milkrun_domain::events::{EventEnvelope, EventType, UserRegistered};
 use milkrun_domain::notification::{Channel, Notification, NotificationStatus};
@@ -15,7 +15,7 @@ pub const KIND: &str = "WELCOME";
 pub struct WelcomeMail {
     pub mailer: Arc<dyn Mailer>,
     pub notifications: Arc<dyn NotificationStore>,
-    pub keys: Arc<JwtKeys>,
+    pub keys: Arc<KeyRing>,
     /// Link prefix; the verification token is appended.
     pub verify_email_url: String,
 }
@@ -53,7 +53,8 @@ impl EventHandler for WelcomeMail {
             .map_err(|e| DomainError::Internal(e.to_string()))?;
         let token = self
             .keys
-            .issue_email_verification(user.user_id, user.email.as_str())
+            .verification()
+            .and_then(|tokens| tokens.issue(user.user_id, user.email.as_str()))
             .map_err(|e| DomainError::Internal(e.to_string()))?;
         let mail = self.mail(&user, &token);
         self.mailer.send(&mail).await?;

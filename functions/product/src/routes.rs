@@ -1,13 +1,13 @@
 //! The product service's HTTP surface.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use milkrun_domain::product::{Product, ProductFilter, ProductInput, Variant, VariantAvailability};
 use milkrun_domain::values::{Category, Pincode};
 use milkrun_domain::{DomainError, FieldErrors};
-use milkrun_http::{Actor, ApiError, ApiJson, ApiQuery, ErrorBody, Paging};
+use milkrun_http::{AdminActor, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, Paging};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -194,7 +194,7 @@ async fn list_products(
     responses((status = 200, body = ProductDetails), (status = 404, body = ErrorBody)))]
 async fn get_product(
     State(service): State<ProductService>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ProductDetails>> {
     let (product, availability) = service.get_with_availability(product_id(&id)?).await?;
     Ok(Json(ProductDetails {
@@ -207,10 +207,9 @@ async fn get_product(
     responses((status = 201, body = ProductView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn create_product(
     State(service): State<ProductService>,
-    actor: Actor,
+    AdminActor(actor): AdminActor,
     ApiJson(body): ApiJson<ProductInput>,
 ) -> ApiResult<(StatusCode, Json<ProductView>)> {
-    actor.user.require_admin()?;
     let product = service.create(body, &actor.audit).await?;
     Ok((StatusCode::CREATED, Json(product.into())))
 }
@@ -219,11 +218,10 @@ async fn create_product(
     responses((status = 200, body = ProductView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn patch_product(
     State(service): State<ProductService>,
-    actor: Actor,
-    Path(id): Path<String>,
+    AdminActor(actor): AdminActor,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ProductInput>,
 ) -> ApiResult<Json<ProductView>> {
-    actor.user.require_admin()?;
     let product = service.update(product_id(&id)?, body, &actor.audit).await?;
     Ok(Json(product.into()))
 }
@@ -232,10 +230,9 @@ async fn patch_product(
     responses((status = 200, body = ProductView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_product(
     State(service): State<ProductService>,
-    actor: Actor,
-    Path(id): Path<String>,
+    AdminActor(actor): AdminActor,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ProductView>> {
-    actor.user.require_admin()?;
     let product = service.deactivate(product_id(&id)?, &actor.audit).await?;
     Ok(Json(product.into()))
 }

@@ -83,7 +83,19 @@ impl ProductService {
         page: &PageRequest,
     ) -> Result<Page<Product>, DomainError> {
         let mut filter = search.filter;
-        filter.vendor_ids = search.vendor_id.map(|id| BTreeSet::from([id]));
+        if let Some(vendor_id) = search.vendor_id {
+            // A deactivated vendor sells nothing: its products do not list under it.
+            let active = self
+                .vendors
+                .get(vendor_id)
+                .await?
+                .is_some_and(|v| v.is_active);
+            filter.vendor_ids = Some(if active {
+                BTreeSet::from([vendor_id])
+            } else {
+                BTreeSet::new()
+            });
+        }
         if let Some(pincode) = &search.pincode {
             let serving: BTreeSet<Uuid> = self
                 .vendors
@@ -113,13 +125,27 @@ impl ProductService {
             .ok_or(DomainError::NotFound("product"))
     }
 
-    /// The product with its availability per variant, read in one batch.
+    /// The product with its availability per variant: the stock of its active vendors,
+    /// read in one batch (and the vendors in another).
     pub async fn get_with_availability(
         &self,
         product_id: Uuid,
     ) -> Result<(Product, Vec<VariantAvailability>), DomainError> {
         let product = self.get(product_id).await?;
-        let rows = self.stock.get_many(&product.stock_keys()).await?;
+        let (vendors, rows) = futures::future::try_join(
+            self.vendors.get_many(&product.vendor_ids),
+            self.stock.get_many(&product.stock_keys()),
+        )
+        .await?;
+        let active: BTreeSet<Uuid> = vendors
+            .iter()
+            .filter(|v| v.is_active)
+            .map(|v| v.vendor_id)
+            .collect();
+        let rows: Vec<_> = rows
+            .into_iter()
+            .filter(|row| active.contains(&row.vendor_id))
+            .collect();
         let availability = product.availability(&rows);
         Ok((product, availability))
     }

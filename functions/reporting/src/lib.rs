@@ -12,6 +12,8 @@ pub static HTTP: HttpService = HttpService {
     needs: Needs {
         tables: &[&AUDIT],
         mail: false,
+        signing: false,
+        verification: false,
     },
     api: |adapters| api(ReportingService::from_adapters(adapters)),
     openapi: || routes().into_openapi(),

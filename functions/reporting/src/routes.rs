@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use milkrun_domain::audit::AuditEntry;
 use milkrun_domain::ports::AuditLog;
-use milkrun_http::{ApiError, ApiQuery, AuthUser, ErrorBody, Paging};
+use milkrun_http::{AdminActor, ApiError, ApiQuery, ErrorBody, Paging};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -63,11 +63,10 @@ pub struct AuditQuery {
     responses((status = 200, body = AuditList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn audit_trail(
     State(service): State<ReportingService>,
-    caller: AuthUser,
+    _admin: AdminActor,
     paging: Paging,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditList>> {
-    caller.require_admin()?;
     let mut errors = FieldErrors::new();
     let entity_id = query.entity_id.unwrap_or_default().trim().to_owned();
     if entity_id.is_empty() || entity_id.chars().count() > MAX_ENTITY_ID_CHARS {

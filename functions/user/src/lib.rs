@@ -17,6 +17,8 @@ pub static HTTP: HttpService = HttpService {
     needs: Needs {
         tables: &[&USERS, &AUDIT, &OUTBOX],
         mail: false,
+        signing: true,
+        verification: true,
     },
     api: |adapters| api(UserService::from_adapters(adapters)),
     openapi: || routes().into_openapi(),

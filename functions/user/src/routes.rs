@@ -1,13 +1,16 @@
 //! The user service's HTTP surface: request/response shapes and one thin handler per route.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use milkrun_domain::user::{Address, AddressInput, AdminUserChange, Device, Preferences, User};
 use milkrun_domain::values::{DeliverySlot, Email, PaymentMethod, Role, UserStatus};
 use milkrun_domain::{DomainError, FieldErrors};
-use milkrun_http::{Actor, ApiError, ApiJson, ApiQuery, AuthUser, ErrorBody, GuestActor, Paging};
+use milkrun_http::{
+    Actor, AdminActor, ApiError, ApiJson, ApiPath, ApiQuery, AuthUser, ErrorBody, GuestActor,
+    Paging,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -29,7 +32,7 @@ pub fn routes() -> OpenApiRouter<UserService> {
         .routes(routes!(register))
         .routes(routes!(login))
         .routes(routes!(check))
-        .routes(routes!(verify_email))
+        .routes(routes!(verify_email, verify_email_link))
         .routes(routes!(get_me, patch_me))
         .routes(routes!(put_address, delete_address))
         .routes(routes!(put_preferences))
@@ -174,6 +177,27 @@ async fn verify_email(
     }))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct VerifyEmailQuery {
+    /// The token from the welcome email.
+    token: Option<String>,
+}
+
+/// The link in the welcome mail: the same verification, for a click.
+#[utoipa::path(get, path = "/users/verify-email", tag = "users", params(VerifyEmailQuery),
+    responses((status = 200, body = VerifyEmailResponse), (status = 400, body = ErrorBody)))]
+async fn verify_email_link(
+    State(service): State<UserService>,
+    GuestActor(actor): GuestActor,
+    ApiQuery(query): ApiQuery<VerifyEmailQuery>,
+) -> ApiResult<Json<VerifyEmailResponse>> {
+    let user = service.verify_email(query.token, &actor).await?;
+    Ok(Json(VerifyEmailResponse {
+        user_id: user.user_id,
+        email_verified: user.email_verified,
+    }))
+}
+
 /// A user as clients see it: everything but the password hash and the storage version.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -269,7 +293,7 @@ async fn patch_me(
 async fn put_address(
     State(service): State<UserService>,
     actor: Actor,
-    Path(label): Path<String>,
+    ApiPath(label): ApiPath<String>,
     ApiJson(body): ApiJson<AddressInput>,
 ) -> ApiResult<Json<UserProfile>> {
     Ok(profile(
@@ -283,7 +307,7 @@ async fn put_address(
 async fn delete_address(
     State(service): State<UserService>,
     actor: Actor,
-    Path(label): Path<String>,
+    ApiPath(label): ApiPath<String>,
 ) -> ApiResult<Json<UserProfile>> {
     Ok(profile(service.delete_address(&actor.audit, &label).await?))
 }
@@ -333,11 +357,10 @@ pub struct UserList {
     responses((status = 200, body = UserList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_users(
     State(service): State<UserService>,
-    caller: AuthUser,
+    _admin: AdminActor,
     paging: Paging,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<UserList>> {
-    caller.require_admin()?;
     let mut errors = FieldErrors::new();
     let page = paging.request(
         USERS_SCOPE,
@@ -367,10 +390,9 @@ fn user_id(raw: &str) -> Result<Uuid, ApiError> {
     responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_user(
     State(service): State<UserService>,
-    caller: AuthUser,
-    Path(id): Path<String>,
+    _admin: AdminActor,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<UserProfile>> {
-    caller.require_admin()?;
     Ok(profile(service.get(user_id(&id)?).await?))
 }
 
@@ -389,11 +411,10 @@ pub struct PatchUserRequest {
     responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn patch_user(
     State(service): State<UserService>,
-    actor: Actor,
-    Path(id): Path<String>,
+    AdminActor(actor): AdminActor,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PatchUserRequest>,
 ) -> ApiResult<Json<UserProfile>> {
-    actor.user.require_admin()?;
     let change = AdminUserChange {
         role: body.role,
         vendor_id: body.vendor_id,

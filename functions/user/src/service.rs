@@ -6,11 +6,12 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use milkrun_auth::{JwtKeys, PasswordHasher};
+use milkrun_auth::{KeyRing, PasswordHasher};
 use milkrun_domain::audit::{AuditContext, changed_fields};
 use milkrun_domain::events::{LoginSeen, SuspiciousLogin, UserLoggedIn, UserRegistered};
+use milkrun_domain::login::{Attempter, LoginWindow};
 use milkrun_domain::page::{Page, PageRequest};
-use milkrun_domain::ports::UserStore;
+use milkrun_domain::ports::{Journal, LoginAttempts, UserStore, VendorReads};
 use milkrun_domain::user::{
     AddressInput, AdminUserChange, ClientOrigin, DeviceSighting, NewUser, Preferences, User,
 };
@@ -20,6 +21,7 @@ use milkrun_domain::values::{
 use milkrun_domain::{DomainError, Effects, FieldErrors, StoreError};
 use milkrun_platform::Adapters;
 use milkrun_store::retry::retry_on_conflict;
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 const ENTITY: &str = "USER";
@@ -57,11 +59,27 @@ pub struct ProfileChange {
     pub profile_completion_prompted: Option<bool>,
 }
 
+/// What the user service is built from.
+#[derive(Clone)]
+pub struct UserPorts {
+    pub store: Arc<dyn UserStore>,
+    pub vendors: Arc<dyn VendorReads>,
+    pub logins: Arc<dyn LoginAttempts>,
+    pub journal: Arc<dyn Journal>,
+    pub keys: Arc<KeyRing>,
+}
+
 #[derive(Clone)]
 pub struct UserService {
     store: Arc<dyn UserStore>,
-    keys: Arc<JwtKeys>,
+    vendors: Arc<dyn VendorReads>,
+    logins: Arc<dyn LoginAttempts>,
+    journal: Arc<dyn Journal>,
+    keys: Arc<KeyRing>,
     hasher: PasswordHasher,
+    /// argon2 takes ~19 MiB and tens of ms a run: at most this many run at once, so a
+    /// burst of logins queues instead of exhausting memory.
+    hashing: Arc<Semaphore>,
 }
 
 /// The audit entry for `action` on `after`, naming the fields that changed since `before`.
@@ -79,21 +97,33 @@ fn audited(actor: &AuditContext, action: &str, before: Option<&User>, after: &Us
     Effects::audited(entry.with_changes(changed_fields(before, after)))
 }
 
+/// argon2 runs at once in one process: one per core.
+fn hashing_permits() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
 impl UserService {
-    pub fn new(store: Arc<dyn UserStore>, keys: Arc<JwtKeys>) -> Self {
+    pub fn new(ports: UserPorts) -> Self {
         Self {
-            store,
-            keys,
+            store: ports.store,
+            vendors: ports.vendors,
+            logins: ports.logins,
+            journal: ports.journal,
+            keys: ports.keys,
             hasher: PasswordHasher::new(),
+            hashing: Arc::new(Semaphore::new(hashing_permits())),
         }
     }
 
     pub fn from_adapters(adapters: &Adapters) -> Self {
-        Self::new(adapters.stores.users.clone(), adapters.keys.clone())
-    }
-
-    pub fn keys(&self) -> Arc<JwtKeys> {
-        self.keys.clone()
+        let stores = &adapters.stores;
+        Self::new(UserPorts {
+            store: stores.users.clone(),
+            vendors: stores.vendors.clone(),
+            logins: stores.logins.clone(),
+            journal: stores.audit.clone(),
+            keys: adapters.keys.clone(),
+        })
     }
 
     pub async fn register(
@@ -213,7 +243,7 @@ impl UserService {
         let password = errors.check("password", required(password));
         let (email, password) =
             errors.into_result(|| (email.expect("checked"), password.expect("checked")))?;
-        let user = self.authenticate(&email, password).await?;
+        let user = self.authenticate(&email, password, actor).await?;
         let user = self
             .modify(
                 user.user_id,
@@ -236,13 +266,13 @@ impl UserService {
                 },
             )
             .await?;
-        let token = self
-            .keys
+        let signer = self.keys.signer().map_err(internal)?;
+        let token = signer
             .issue_access(user.user_id, user.role, user.vendor_id)
             .map_err(internal)?;
         Ok(LoggedIn {
             token,
-            expires_in: self.keys.access_ttl_secs(),
+            expires_in: signer.access_ttl_secs(),
             user_id: user.user_id,
             role: user.role,
             is_profile_complete: user.is_profile_complete,
@@ -251,27 +281,79 @@ impl UserService {
 
     /// The active user these credentials belong to. Unknown email and wrong password are
     /// the same `Unauthorized`, and cost the same argon2 time, so neither reveals accounts.
-    async fn authenticate(&self, email: &str, password: String) -> Result<User, DomainError> {
-        let found = match Email::parse(email) {
+    /// An account or client that failed too often lately is refused before any hashing
+    /// (429); each failure is counted and audited.
+    async fn authenticate(
+        &self,
+        email: &str,
+        password: String,
+        actor: &AuditContext,
+    ) -> Result<User, DomainError> {
+        let email = Email::parse(email)
+            .map(String::from)
+            .unwrap_or_else(|_| email.trim().to_lowercase());
+        let attempters = [
+            Attempter::Account(email.clone()),
+            Attempter::Client(actor.origin.ip.clone()),
+        ];
+        let now = Utc::now();
+        let window = LoginWindow::at(now);
+        self.refuse_if_blocked(&attempters, window, now).await?;
+        let found = match Email::parse(&email) {
             Ok(email) => self.store.by_email(&email).await?,
             Err(_) => None,
         };
-        let Some(user) = found else {
-            let hasher = self.hasher.clone();
-            self.run_blocking(move || hasher.verify_decoy(&password))
-                .await?;
-            return Err(DomainError::Unauthorized);
+        let matched = match &found {
+            Some(user) => {
+                self.password_matches(&password, &user.password_hash)
+                    .await?
+            }
+            None => {
+                let hasher = self.hasher.clone();
+                self.run_blocking(move || hasher.verify_decoy(&password))
+                    .await?
+            }
         };
-        if !self
-            .password_matches(&password, &user.password_hash)
-            .await?
-        {
-            return Err(DomainError::Unauthorized);
+        match found {
+            Some(user) if matched => {
+                self.logins.forget(&attempters[0], window).await?;
+                if !user.is_active() {
+                    return Err(DomainError::Forbidden("This account is disabled."));
+                }
+                Ok(user)
+            }
+            _ => {
+                self.logins.failed(&attempters, window).await?;
+                let (entity, entity_id) = match &found {
+                    Some(user) => (ENTITY, user.user_id.to_string()),
+                    None => ("EMAIL", email),
+                };
+                let entry = actor.entry("LOGIN_FAILED", entity, entity_id);
+                self.journal.commit(&Effects::audited(entry)).await?;
+                Err(DomainError::Unauthorized)
+            }
         }
-        if !user.is_active() {
-            return Err(DomainError::Forbidden("This account is disabled."));
+    }
+
+    /// 429 while any attempter is over its limit in this window.
+    async fn refuse_if_blocked(
+        &self,
+        attempters: &[Attempter],
+        window: LoginWindow,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        let failures = self.logins.failures(attempters, window).await?;
+        let blocked = attempters
+            .iter()
+            .zip(failures)
+            .any(|(attempter, failures)| failures >= attempter.limit());
+        if blocked {
+            tracing::warn!(ip = %attempters[1].key(), "login refused: too many failures");
+            return Err(DomainError::TooManyRequests {
+                retry_after_secs: window.retry_after(now),
+            });
         }
-        Ok(user)
+        Ok(())
     }
 
     pub async fn email_exists(&self, email: Option<String>) -> Result<bool, DomainError> {
@@ -289,10 +371,8 @@ impl UserService {
         let token = required(token).map_err(|e| invalid("token", e))?;
         let bad_token =
             || DomainError::Validation(FieldErrors::single("token", "is invalid or has expired"));
-        let (user_id, email) = self
-            .keys
-            .verify_email_verification(&token)
-            .map_err(|_| bad_token())?;
+        let tokens = self.keys.verification().map_err(internal)?;
+        let (user_id, email) = tokens.verify(&token).map_err(|_| bad_token())?;
         self.modify(
             user_id,
             |user| {
@@ -418,12 +498,26 @@ impl UserService {
                 "Administrators cannot change their own role or status.",
             ));
         }
+        if let Some(Some(vendor_id)) = change.vendor_id {
+            self.require_vendor(vendor_id).await?;
+        }
         self.modify(
             user_id,
             |user| user.apply_admin_change(change.clone()),
             |before, after| audited(actor, "USER_CHANGED_BY_ADMIN", Some(before), after),
         )
         .await
+    }
+
+    /// 400 naming `vendorId` unless it names a vendor.
+    async fn require_vendor(&self, vendor_id: Uuid) -> Result<(), DomainError> {
+        match self.vendors.get(vendor_id).await? {
+            Some(_) => Ok(()),
+            None => Err(DomainError::Validation(FieldErrors::single(
+                "vendorId",
+                "names a vendor that does not exist",
+            ))),
+        }
     }
 
     /// A change to the caller's own account, refused once the account is disabled, and
@@ -488,11 +582,13 @@ impl UserService {
             .await
     }
 
-    /// argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+    /// argon2 takes tens of milliseconds of CPU: keep it off the async workers, and bound
+    /// how many run at once.
     async fn run_blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, DomainError> {
+        let _permit = self.hashing.acquire().await.map_err(internal)?;
         tokio::task::spawn_blocking(work).await.map_err(internal)
     }
 }

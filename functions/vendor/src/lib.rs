@@ -14,6 +14,8 @@ pub static HTTP: HttpService = HttpService {
     needs: Needs {
         tables: &[&VENDORS, &AUDIT],
         mail: false,
+        signing: false,
+        verification: false,
     },
     api: |adapters| api(VendorService::from_adapters(adapters)),
     openapi: || routes().into_openapi(),

@@ -1,13 +1,13 @@
 //! The vendor service's HTTP surface.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use milkrun_domain::values::{Email, Pincode};
 use milkrun_domain::vendor::{Capacity, Vendor, VendorInput};
 use milkrun_domain::{DomainError, FieldErrors};
-use milkrun_http::{Actor, ApiError, ApiJson, ApiQuery, ErrorBody, Paging};
+use milkrun_http::{AdminActor, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, Paging};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -119,7 +119,7 @@ async fn list_vendors(
     responses((status = 200, body = VendorView), (status = 404, body = ErrorBody)))]
 async fn get_vendor(
     State(service): State<VendorService>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<VendorView>> {
     Ok(Json(service.get(vendor_id(&id)?).await?.into()))
 }
@@ -128,10 +128,9 @@ async fn get_vendor(
     responses((status = 201, body = VendorView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn create_vendor(
     State(service): State<VendorService>,
-    actor: Actor,
+    AdminActor(actor): AdminActor,
     ApiJson(body): ApiJson<VendorInput>,
 ) -> ApiResult<(StatusCode, Json<VendorView>)> {
-    actor.user.require_admin()?;
     Ok((
         StatusCode::CREATED,
         Json(service.create(body, &actor.audit).await?.into()),
@@ -142,11 +141,10 @@ async fn create_vendor(
     responses((status = 200, body = VendorView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn patch_vendor(
     State(service): State<VendorService>,
-    actor: Actor,
-    Path(id): Path<String>,
+    AdminActor(actor): AdminActor,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<VendorInput>,
 ) -> ApiResult<Json<VendorView>> {
-    actor.user.require_admin()?;
     let vendor = service.update(vendor_id(&id)?, body, &actor.audit).await?;
     Ok(Json(vendor.into()))
 }
@@ -155,10 +153,9 @@ async fn patch_vendor(
     responses((status = 200, body = VendorView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_vendor(
     State(service): State<VendorService>,
-    actor: Actor,
-    Path(id): Path<String>,
+    AdminActor(actor): AdminActor,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<VendorView>> {
-    actor.user.require_admin()?;
     let vendor = service.deactivate(vendor_id(&id)?, &actor.audit).await?;
     Ok(Json(vendor.into()))
 }

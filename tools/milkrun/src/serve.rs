@@ -28,7 +28,7 @@ pub fn settings(addr: Option<SocketAddr>) -> Settings {
     let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
     let verify_email_url = env("MILKRUN_VERIFY_EMAIL_URL").unwrap_or_else(|| {
         let addr = addr.map_or_else(|| "127.0.0.1:3000".to_owned(), |a| a.to_string());
-        format!("http://{addr}/verify-email?token=")
+        format!("http://{addr}/users/verify-email?token=")
     });
     let admin = env("MILKRUN_ADMIN_EMAIL")
         .zip(env("MILKRUN_ADMIN_PASSWORD"))
@@ -56,10 +56,7 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
         tracing::info!(products_created = created, "demo catalog in place");
     }
     let _relay = host.start_relay();
-    let app = milkrun_http::app(
-        milkrun_registry::api(&host.adapters),
-        host.adapters.keys.clone(),
-    );
+    let app = milkrun_registry::app(&host.adapters);
     tracing::info!(data = %args.data.display(), "serving milkrun on http://{}", args.addr);
     milkrun_http::serve_socket(app, args.addr).await?;
     Ok(())

@@ -54,10 +54,7 @@ async fn harness() -> Harness {
     .unwrap();
     host.subscribe(&milkrun_registry::CONSUMERS);
     host.start_relay();
-    let app = milkrun_http::app(
-        milkrun_registry::api(&host.adapters),
-        host.adapters.keys.clone(),
-    );
+    let app = milkrun_registry::app(&host.adapters);
     let service = UserService::from_adapters(&host.adapters);
     Harness {
         app,
@@ -366,10 +363,7 @@ async fn events_committed_while_no_relay_runs_are_delivered_when_one_starts() {
     {
         // A server that commits registrations and dies before delivering any of them.
         let host = open().await;
-        let app = milkrun_http::app(
-            milkrun_registry::api(&host.adapters),
-            host.adapters.keys.clone(),
-        );
+        let app = milkrun_registry::app(&host.adapters);
         for i in 0..5 {
             register(&app, &format!("late-{i}@milkrun.test")).await;
         }
