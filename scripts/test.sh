@@ -8,7 +8,8 @@ export CARGO_TERM_COLOR=never AWS_DEFAULT_REGION=ap-south-1 AWS_REGION=ap-south-
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 # SAM must never phone home from CI.
 export SAM_CLI_TELEMETRY=0
-step() { printf '\n==== %s\n' "$*"; }
+started=$(date +%s)
+step() { printf '\n==== %s  (%ss in)\n' "$*" "$(( $(date +%s) - started ))"; }
 
 step "tools";                     bash scripts/setup-tools.sh
 step "format";                    cargo fmt --all --check

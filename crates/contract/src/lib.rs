@@ -2,6 +2,7 @@
 //! plain async function; macros turn the suites into `#[tokio::test]`s for one item store
 //! implementation, so SQLite and DynamoDB cannot drift apart.
 
+pub mod accounts;
 pub mod audit;
 pub mod events;
 pub mod inventory;

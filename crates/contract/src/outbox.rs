@@ -305,5 +305,9 @@ macro_rules! store_contract {
             use super::*;
             $crate::outbox_contract!($make);
         }
+        mod accounts {
+            use super::*;
+            $crate::accounts_contract!($make);
+        }
     };
 }

@@ -97,7 +97,7 @@ async fn spec_bodies(request: Request, next: Next) -> Response {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if status.is_client_error() && !is_json || status.is_server_error() && !is_json {
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
         let code = code_for(status);
         let message = status
             .canonical_reason()

@@ -430,7 +430,11 @@ async fn admins_list_read_and_change_users_and_nobody_else_can() {
         StatusCode::BAD_REQUEST,
         "VALIDATION_ERROR",
     );
-    let vendor_id = Uuid::new_v4();
+    // A vendorId must name a vendor that exists (issue 8).
+    let vendor_id = create_vendor(&admin, &[&fresh_pincode()]).await["vendorId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let vendor = call(
         Method::PATCH,
         &path,

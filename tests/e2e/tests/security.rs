@@ -75,14 +75,16 @@ async fn a_disabled_and_demoted_admin_loses_her_powers_with_her_old_token() {
     .await;
     assert_eq!(demoted.status, StatusCode::OK, "{}", demoted.text);
     let refused = within_lag(StatusCode::FORBIDDEN, || {
-        patch_user(&her_token, &target, json!({"role": "ADMIN"}))
+        call(Method::GET, "/users", Some(&her_token), None)
     })
     .await;
     assert_error(&refused, StatusCode::FORBIDDEN, "FORBIDDEN");
+    let promotion = patch_user(&her_token, &target, json!({"role": "ADMIN"})).await;
+    assert_error(&promotion, StatusCode::FORBIDDEN, "FORBIDDEN");
     let target_now = call(Method::GET, &format!("/users/{target}"), Some(&root), None).await;
     assert_eq!(
         target_now.body["role"], "MANAGER",
-        "her later promotion never landed"
+        "her promotion did not land"
     );
 }
 
@@ -115,10 +117,11 @@ async fn a_vendor_user_moved_to_another_vendor_loses_the_first_ones_stock() {
         .as_str()
         .unwrap()
         .to_owned();
+    let stock = format!("/inventory/{first}/{product_id}/{variant}");
     let add = || {
         call(
             Method::PUT,
-            &format!("/inventory/{first}/{product_id}/{variant}"),
+            &stock,
             Some(&token),
             Some(json!({"operation": "ADD", "quantity": 1})),
         )
