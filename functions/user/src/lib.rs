@@ -7,7 +7,7 @@ pub mod service;
 use futures::future::BoxFuture;
 use milkrun_domain::DomainError;
 use milkrun_platform::{Adapters, HttpService, Needs};
-use milkrun_store::table::{AUDIT, OUTBOX, USERS};
+use milkrun_store::table::{AUDIT, LOGIN_ATTEMPTS, OUTBOX, USERS, VENDORS};
 
 pub use routes::{api, routes};
 pub use service::UserService;
@@ -15,7 +15,7 @@ pub use service::UserService;
 pub static HTTP: HttpService = HttpService {
     name: "user",
     needs: Needs {
-        tables: &[&USERS, &AUDIT, &OUTBOX],
+        tables: &[&USERS, &AUDIT, &OUTBOX, &VENDORS, &LOGIN_ATTEMPTS],
         mail: false,
         signing: true,
         verification: true,
