@@ -212,7 +212,7 @@ def watch(spec: dict, endpoint: str) -> tuple[int, dict[str, str]]:
     port = free_port()
     env = {**aws_env(endpoint), **spec["env"], "CARGO_LAMBDA_INVOKE_PORT": str(port)}
     spawn(
-        [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port), "--bin", spec["binary"]],
+        [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1", "--invoke-port", str(port), "--bin", spec["binary"]],
         env=env, log=ROOT / "target" / f"watch-{spec['binary']}.log",
     )
     return port, env
