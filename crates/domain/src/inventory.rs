@@ -82,15 +82,15 @@ pub enum StockOperation {
 }
 
 impl StockOperation {
-    /// Parses `{operation, quantity}`: ADD and SUBTRACT move 1..=1,000,000 units, SET sets 0..=1,000,000.
+    /// Parses `{operation, quantity}`: each takes 0..=1,000,000 units (ADD or SUBTRACT of 0
+    /// changes nothing, as the document allows).
     pub fn parse(
         operation: Option<&str>,
         quantity: Option<&serde_json::Value>,
     ) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
         let amount = quantity
-            .and_then(serde_json::Value::as_u64)
-            .filter(|q| *q <= u64::from(MAX_QUANTITY));
+            .and_then(|q| crate::values::whole_number(q, 0, u64::from(MAX_QUANTITY)));
         let amount = errors.check(
             "quantity",
             amount
@@ -109,10 +109,6 @@ impl StockOperation {
         };
         match (operation, amount) {
             ("SET", amount) => Ok(Self::Set(amount)),
-            (_, 0) => Err(FieldErrors::single(
-                "quantity",
-                "must be at least 1 for ADD and SUBTRACT",
-            )),
             ("ADD", amount) => Ok(Self::Add(amount)),
             (_, amount) => Ok(Self::Subtract(amount)),
         }
@@ -205,8 +201,7 @@ pub fn went_low(before: Option<&InventoryRow>, after: &InventoryRow) -> bool {
 
 /// A low-stock threshold as a client sends it: a whole number of units.
 pub fn parse_threshold(raw: &serde_json::Value) -> Result<u32, InvalidValue> {
-    raw.as_u64()
-        .filter(|t| *t <= u64::from(MAX_QUANTITY))
+    crate::values::whole_number(raw, 0, u64::from(MAX_QUANTITY))
         .map(|t| t as u32)
         .ok_or(InvalidValue("must be a whole number from 0 to 1000000"))
 }
@@ -278,8 +273,16 @@ mod tests {
             StockOperation::parse(Some("SET"), Some(&json!(0))),
             Ok(StockOperation::Set(0))
         );
+        assert_eq!(
+            StockOperation::parse(Some("ADD"), Some(&json!(0))),
+            Ok(StockOperation::Add(0)),
+            "a move of nothing is well-formed"
+        );
+        assert_eq!(
+            StockOperation::parse(Some("SUBTRACT"), Some(&json!(3.0))),
+            Ok(StockOperation::Subtract(3))
+        );
         for (op, quantity) in [
-            ("ADD", json!(0)),
             ("ADD", json!(-1)),
             ("ADD", json!(1.5)),
             ("SET", json!(1_000_001)),

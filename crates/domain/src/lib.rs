@@ -14,6 +14,7 @@ pub mod notification;
 pub mod page;
 pub mod ports;
 pub mod product;
+pub mod schema;
 pub mod user;
 pub mod values;
 pub mod vendor;

@@ -33,21 +33,28 @@ pub struct Money {
     pub currency: Currency,
 }
 
-/// Money as a client sends it: the amount is checked to be a whole, non-negative number of
-/// minor units, so `12.5`, `-1` and `"12"` are refused rather than rounded or coerced.
+/// The largest price a client may set: ₹1 crore, in paise. Totals of many lines stay far
+/// from overflow.
+pub const MAX_AMOUNT: u64 = 1_000_000_000;
+
+/// Money as a client sends it: the amount is checked to be a whole number of minor units
+/// from 0 to [`MAX_AMOUNT`], so `12.5`, `-1` and `"12"` are refused rather than rounded or
+/// coerced.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct MoneyInput {
-    #[schema(value_type = u64)]
+    /// Paise.
+    #[schema(schema_with = crate::schema::paise_required, required = true)]
     pub amount: serde_json::Value,
-    #[schema(value_type = Option<String>)]
+    /// INR when left out.
+    #[schema(value_type = Option<Currency>)]
     pub currency: Option<String>,
 }
 
 impl MoneyInput {
     pub fn parse(&self) -> Result<Money, InvalidValue> {
-        let amount = self.amount.as_u64().ok_or(InvalidValue(
-            "amount must be a whole, non-negative number of paise",
-        ))?;
+        let amount = crate::values::whole_number(&self.amount, 0, MAX_AMOUNT).ok_or(
+            InvalidValue("amount must be a whole number of paise from 0 to 1000000000"),
+        )?;
         let currency = self
             .currency
             .as_deref()
@@ -107,13 +114,14 @@ mod tests {
             Ok(Money::inr(5000))
         );
         assert_eq!(input(json!({"amount": 0})), Ok(Money::inr(0)));
+        assert_eq!(input(json!({"amount": 12.0})), Ok(Money::inr(12)), "an integer to JSON Schema");
     }
 
     #[test]
-    fn floats_negatives_strings_and_unknown_currencies_are_refused() {
+    fn fractions_negatives_strings_huge_amounts_and_unknown_currencies_are_refused() {
         for bad in [
             json!({"amount": 12.5}),
-            json!({"amount": 12.0}),
+            json!({"amount": MAX_AMOUNT + 1}),
             json!({"amount": -1}),
             json!({"amount": "12"}),
             json!({"amount": 100, "currency": "USD"}),

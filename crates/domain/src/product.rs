@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::error::{DomainError, FieldErrors};
 use crate::inventory::{InventoryRow, StockKey};
 use crate::money::{Money, MoneyInput};
-use crate::values::{Category, InvalidValue, bounded_text};
+use crate::values::{Category, InvalidValue, bounded_text, optional_text, parse_https_url};
 
 pub const MAX_VARIANTS: usize = 20;
 pub const MAX_VENDORS_PER_PRODUCT: usize = 100;
@@ -51,32 +51,41 @@ pub struct Product {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VariantInput {
-    /// Keeps an existing variant's id on update; new variants get one.
+    /// Keeps an existing variant's id on update (404 if the product has no such variant);
+    /// new variants get one.
+    #[schema(schema_with = crate::schema::uuid_or_null)]
     pub variant_id: Option<Uuid>,
+    /// "500ml", "1L"; unique within the product (409 on a repeat).
+    #[schema(schema_with = crate::schema::text_40, required = true)]
     pub name: Option<String>,
+    #[schema(required = true, nullable = false)]
     pub price: Option<MoneyInput>,
+    /// "packet", "jar", "kg"; "unit" when left out.
+    #[schema(schema_with = crate::schema::text_20_or_null)]
     pub unit: Option<String>,
 }
 
-/// A product's fields as an admin sends them; on update, absent fields are kept.
+/// A product's fields as an admin sends them; on update, absent or `null` fields are kept.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductInput {
+    #[schema(schema_with = crate::schema::text_120_or_null)]
     pub name: Option<String>,
+    #[schema(value_type = Option<Category>)]
     pub category: Option<String>,
+    #[schema(schema_with = crate::schema::optional_text_2000_or_null)]
     pub description: Option<String>,
+    #[schema(min_items = 1, max_items = 20)]
     pub variants: Option<Vec<VariantInput>>,
+    #[schema(schema_with = crate::schema::vendor_ids_or_null)]
     pub vendor_ids: Option<Vec<Uuid>>,
+    #[schema(schema_with = crate::schema::https_url_or_null)]
     pub image_url: Option<String>,
     pub is_active: Option<bool>,
 }
 
-fn parse_variant(input: &VariantInput, existing: &[Variant]) -> Result<Variant, InvalidValue> {
-    let variant_id = match input.variant_id {
-        Some(id) if existing.iter().any(|v| v.variant_id == id) => id,
-        Some(_) => return Err(InvalidValue("names a variantId this product does not have")),
-        None => Uuid::now_v7(),
-    };
+fn parse_variant(input: &VariantInput) -> Result<Variant, InvalidValue> {
+    let variant_id = input.variant_id.unwrap_or_else(Uuid::now_v7);
     let name = bounded_text(
         input
             .name
@@ -98,33 +107,34 @@ fn parse_variant(input: &VariantInput, existing: &[Variant]) -> Result<Variant, 
     })
 }
 
-fn parse_variants(
-    inputs: &[VariantInput],
-    existing: &[Variant],
-) -> Result<Vec<Variant>, InvalidValue> {
+fn parse_variants(inputs: &[VariantInput]) -> Result<Vec<Variant>, InvalidValue> {
     if inputs.is_empty() || inputs.len() > MAX_VARIANTS {
         return Err(InvalidValue("must list 1 to 20 variants"));
     }
-    let variants = inputs
+    inputs.iter().map(parse_variant).collect()
+}
+
+/// Well-formed variants that contradict the product: an id it does not have (404), or a
+/// name or id twice (409).
+fn check_variants(
+    variants: &[Variant],
+    given_ids: &[Uuid],
+    existing: &[Variant],
+) -> Result<(), DomainError> {
+    if given_ids
         .iter()
-        .map(|v| parse_variant(v, existing))
-        .collect::<Result<Vec<_>, _>>()?;
+        .any(|id| !existing.iter().any(|v| v.variant_id == *id))
+    {
+        return Err(DomainError::NotFound("variant"));
+    }
     let names: BTreeSet<&str> = variants.iter().map(|v| v.name.as_str()).collect();
     let ids: BTreeSet<Uuid> = variants.iter().map(|v| v.variant_id).collect();
     if names.len() != variants.len() || ids.len() != variants.len() {
-        return Err(InvalidValue("variant names and ids must not repeat"));
+        return Err(DomainError::conflict(
+            "Variant names and ids must not repeat within a product.",
+        ));
     }
-    Ok(variants)
-}
-
-fn parse_image_url(raw: &str) -> Result<String, InvalidValue> {
-    let ok =
-        raw.len() <= 2048 && raw.starts_with("https://") && !raw.chars().any(char::is_whitespace);
-    if ok {
-        Ok(raw.to_owned())
-    } else {
-        Err(InvalidValue("must be an https:// URL"))
-    }
+    Ok(())
 }
 
 impl ProductInput {
@@ -167,6 +177,13 @@ impl ProductInput {
         now: DateTime<Utc>,
     ) -> Result<Product, DomainError> {
         let mut errors = FieldErrors::new();
+        let existing = product.variants.clone();
+        let given_ids: Vec<Uuid> = self
+            .variants
+            .iter()
+            .flatten()
+            .filter_map(|v| v.variant_id)
+            .collect();
         if let Some(v) = self
             .name
             .and_then(|raw| errors.check("name", bounded_text(&raw, 120)))
@@ -179,37 +196,37 @@ impl ProductInput {
         {
             product.category = v;
         }
-        match self.description {
-            Some(raw) if raw.trim().is_empty() => product.description = String::new(),
-            Some(raw) => {
-                product.description = errors
-                    .check("description", bounded_text(&raw, 2000))
-                    .unwrap_or_default()
-            }
-            None => {}
+        if let Some(raw) = self.description {
+            product.description = errors
+                .check("description", optional_text(&raw, 2000))
+                .flatten()
+                .unwrap_or_default();
         }
         if let Some(v) = self
             .variants
-            .and_then(|raw| errors.check("variants", parse_variants(&raw, &product.variants)))
+            .and_then(|raw| errors.check("variants", parse_variants(&raw)))
         {
             product.variants = v;
         }
         if let Some(raw) = self.vendor_ids {
-            let unique: BTreeSet<Uuid> = raw.into_iter().collect();
-            if unique.len() > MAX_VENDORS_PER_PRODUCT {
+            // Counted as sent, as the document's maxItems counts them.
+            if raw.len() > MAX_VENDORS_PER_PRODUCT {
                 errors.add("vendorIds", "lists too many vendors (at most 100)");
             }
+            let unique: BTreeSet<Uuid> = raw.into_iter().collect();
             product.vendor_ids = unique.into_iter().collect();
         }
         if let Some(raw) = self.image_url {
-            product.image_url = errors.check("imageUrl", parse_image_url(&raw));
+            product.image_url = errors.check("imageUrl", parse_https_url(&raw));
         }
         if let Some(active) = self.is_active {
             product.is_active = active;
         }
         product.updated_at = now;
         product.updated_by = by;
-        errors.into_result(|| product)
+        let product = errors.into_result(|| product)?;
+        check_variants(&product.variants, &given_ids, &existing)?;
+        Ok(product)
     }
 }
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::error::{DomainError, FieldErrors};
 use crate::values::{
     AddressLabel, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Phone, Pincode,
-    Role, UserStatus, bounded_text,
+    Role, UserStatus, bounded_text, optional_text,
 };
 
 /// At most this many saved addresses per user.
@@ -34,18 +34,18 @@ pub struct Address {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddressInput {
-    #[schema(required = true, min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(schema_with = crate::schema::text_200, required = true)]
     pub line1: Option<String>,
-    #[schema(max_length = 200)]
+    #[schema(schema_with = crate::schema::optional_text_200_or_null)]
     pub line2: Option<String>,
-    #[schema(required = true, min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(schema_with = crate::schema::text_100, required = true)]
     pub city: Option<String>,
-    #[schema(required = true, min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(schema_with = crate::schema::text_100, required = true)]
     pub state: Option<String>,
-    #[schema(required = true, pattern = "^[1-9][0-9]{5}$")]
+    #[schema(schema_with = crate::schema::pincode_required, required = true)]
     pub pincode: Option<String>,
     /// Defaults to "IN".
-    #[schema(min_length = 1, max_length = 56, pattern = r"\S")]
+    #[schema(schema_with = crate::schema::text_56_or_null)]
     pub country: Option<String>,
     #[serde(default)]
     pub is_default: bool,
@@ -58,8 +58,8 @@ impl AddressInput {
             "line1",
             required(self.line1).and_then(|v| bounded_text(&v, 200)),
         );
-        let line2 = match self.line2.filter(|l| !l.trim().is_empty()) {
-            Some(raw) => errors.check("line2", bounded_text(&raw, 200)),
+        let line2 = match self.line2 {
+            Some(raw) => errors.check("line2", optional_text(&raw, 200)).flatten(),
             None => None,
         };
         let city = errors.check(
@@ -260,9 +260,8 @@ impl User {
         match self.addresses.iter().position(|a| a.label == label) {
             Some(index) => self.addresses[index] = address,
             None if self.addresses.len() >= MAX_ADDRESSES => {
-                return Err(DomainError::Validation(FieldErrors::single(
-                    "label",
-                    format!("at most {MAX_ADDRESSES} addresses can be saved"),
+                return Err(DomainError::conflict(format!(
+                    "At most {MAX_ADDRESSES} addresses can be saved; remove one first."
                 )));
             }
             None => self.addresses.push(address),
@@ -314,18 +313,17 @@ impl User {
             None if role == Role::Vendor => self.vendor_id,
             None => None,
         };
+        // Both are well-formed alone; together they contradict the account's state: 409.
         match (role, vendor_id) {
             (Role::Vendor, None) => {
-                return Err(DomainError::Validation(FieldErrors::single(
-                    "vendorId",
-                    "is required for the VENDOR role",
-                )));
+                return Err(DomainError::conflict(
+                    "A VENDOR account needs a vendorId.",
+                ));
             }
             (other, Some(_)) if other != Role::Vendor => {
-                return Err(DomainError::Validation(FieldErrors::single(
-                    "vendorId",
-                    "is only allowed for the VENDOR role",
-                )));
+                return Err(DomainError::conflict(
+                    "Only a VENDOR account can have a vendorId.",
+                ));
             }
             _ => {}
         }
@@ -496,7 +494,10 @@ mod tests {
         };
         assert!(matches!(
             user.apply_admin_change(to_vendor),
-            Err(DomainError::Validation(_))
+            Err(DomainError::Refused {
+                code: crate::ErrorCode::Conflict,
+                ..
+            })
         ));
         let vendor_id = Uuid::new_v4();
         let ok = AdminUserChange {

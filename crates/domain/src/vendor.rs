@@ -43,15 +43,21 @@ pub struct Vendor {
     pub version: u64,
 }
 
-/// A vendor's fields as an admin sends them; on update, absent fields are kept.
+/// A vendor's fields as an admin sends them; on update, absent or `null` fields are kept.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VendorInput {
+    #[schema(schema_with = crate::schema::text_100_or_null)]
     pub name: Option<String>,
+    #[schema(schema_with = crate::schema::email_or_null)]
     pub email: Option<String>,
+    #[schema(schema_with = crate::schema::phone_or_null)]
     pub phone: Option<String>,
+    #[schema(schema_with = crate::schema::text_300_or_null)]
     pub address: Option<String>,
+    #[schema(schema_with = crate::schema::pincodes_or_null)]
     pub service_areas: Option<Vec<String>>,
+    /// 0 to 5.
     #[schema(value_type = Option<f64>, minimum = 0, maximum = 5)]
     pub rating: Option<serde_json::Value>,
     pub capacity: Option<CapacityInput>,
@@ -61,20 +67,28 @@ pub struct VendorInput {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CapacityInput {
-    #[schema(value_type = u32)]
+    /// Orders the vendor can deliver per day: 1 to 100,000.
+    #[schema(schema_with = daily_order_limit_schema, required = true)]
     pub daily_order_limit: Option<serde_json::Value>,
 }
 
+/// The most orders a vendor can take per day.
+pub const MAX_DAILY_ORDERS: u64 = 100_000;
+
+fn daily_order_limit_schema() -> utoipa::openapi::Object {
+    crate::schema::integer(1, MAX_DAILY_ORDERS, false)
+}
+
 fn parse_areas(raw: &[String]) -> Result<Vec<Pincode>, InvalidValue> {
+    // Counted as sent, as the document's maxItems counts them.
+    if raw.is_empty() || raw.len() > MAX_SERVICE_AREAS {
+        return Err(InvalidValue("must list 1 to 40 pincodes"));
+    }
     let areas = raw
         .iter()
         .map(|p| Pincode::parse(p))
         .collect::<Result<BTreeSet<_>, _>>()?;
-    match areas.len() {
-        0 => Err(InvalidValue("must list at least one 6-digit pincode")),
-        n if n > MAX_SERVICE_AREAS => Err(InvalidValue("lists too many pincodes (at most 40)")),
-        _ => Ok(areas.into_iter().collect()),
-    }
+    Ok(areas.into_iter().collect())
 }
 
 fn parse_rating(raw: &serde_json::Value) -> Result<f64, InvalidValue> {
@@ -87,8 +101,7 @@ fn parse_capacity(raw: &CapacityInput) -> Result<Capacity, InvalidValue> {
     let limit = raw
         .daily_order_limit
         .as_ref()
-        .and_then(serde_json::Value::as_u64)
-        .filter(|l| (1..=100_000).contains(l));
+        .and_then(|l| crate::values::whole_number(l, 1, MAX_DAILY_ORDERS));
     limit
         .map(|l| Capacity {
             daily_order_limit: l as u32,
