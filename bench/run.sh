@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # Measures and writes down (bench/results/latest.txt): the arm64 bootstrap size of each
-# function, argon2id hash/verify time in release, login p50/p99 over 1,000 logins through
-# `milkrun serve`, GET /products p50/p99 at 500 requests/s against `milkrun serve --demo`,
-# and DynamoDB calls per request of each catalog route (on moto). Loopback only; bounded.
+# function (and zipped), argon2id hash/verify time in release, login p50/p99 over 1,000
+# logins through `milkrun serve`, GET /products p50/p99 at 500 requests/s against
+# `milkrun serve --demo`, DynamoDB calls per request of each catalog route (on moto), and the
+# cold start of every function beside a lambda_runtime hello world and a Node.js peer.
+# Loopback only; bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/results/latest.txt
 mkdir -p bench/results
 bash scripts/setup-tools.sh >/dev/null
-PATH="$PWD/.venv/bin:$PATH" cargo-lambda lambda build --release --arm64 --locked -p milkrun-user -p milkrun-authorizer -p milkrun-vendor -p milkrun-product -p milkrun-inventory -p milkrun-reporting -p milkrun-docs
-cargo build --release --locked -p milkrun -p milkrun-bench
+bash bench/coldstart/setup.sh
+functions=(-p milkrun-user -p milkrun-vendor -p milkrun-product -p milkrun-inventory -p milkrun-reporting
+  -p milkrun-notification -p milkrun-publisher -p milkrun-docs -p milkrun-authorizer)
+PATH="$PWD/.venv/bin:$PATH" cargo-lambda lambda build --release --arm64 --locked "${functions[@]}"
+cargo build --release --locked --bins -p milkrun -p milkrun-bench -p milkrun-bench-lean "${functions[@]}"
 {
   echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(uname -m), rustc $(rustc --version | cut -d' ' -f2)"
+  zipped=$(mktemp -d)
   for f in target/lambda/*/bootstrap; do
-    printf 'arm64 bootstrap %-12s %8.2f MiB\n' "$(basename "$(dirname "$f")")" "$(echo "$(stat -c %s "$f") / 1048576" | bc -l)"
+    name=$(basename "$(dirname "$f")")
+    (cd "$(dirname "$f")" && zip -q -9 "$zipped/$name.zip" bootstrap)
+    printf 'arm64 bootstrap %-22s %6.2f MiB  zipped %6.2f MiB\n' "$name" \
+      "$(echo "$(stat -c %s "$f") / 1048576" | bc -l)" "$(echo "$(stat -c %s "$zipped/$name.zip") / 1048576" | bc -l)"
   done
+  rm -rf "$zipped"
   ./target/release/milkrun-bench argon2 --iterations 50
   data=$(mktemp -d)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -30,5 +40,7 @@ cargo build --release --locked -p milkrun -p milkrun-bench
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/products" >/dev/null && break; sleep 0.1; done
   ./target/release/milkrun-bench rate --url "http://127.0.0.1:$port/products" --rps 500 --seconds 20
   ./target/release/milkrun-bench rate --url "http://127.0.0.1:$port/products?pincode=560034&category=MILK" --rps 500 --seconds 20
+  kill $server; wait $server 2>/dev/null || true
   .venv/bin/python scripts/emulated/run.py bench-calls 2>/dev/null | grep '^|'
+  .venv/bin/python bench/coldstart/coldstart.py --runs 5 2>/dev/null
 } | tee "$out"

@@ -53,7 +53,7 @@ impl Intercept for CountCalls {
 
 pub async fn run() {
     let counter = CountCalls::default();
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = milkrun_aws::sdk_config().await;
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .interceptor(counter.clone())
         .build();

@@ -89,8 +89,8 @@ impl StockOperation {
         quantity: Option<&serde_json::Value>,
     ) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
-        let amount = quantity
-            .and_then(|q| crate::values::whole_number(q, 0, u64::from(MAX_QUANTITY)));
+        let amount =
+            quantity.and_then(|q| crate::values::whole_number(q, 0, u64::from(MAX_QUANTITY)));
         let amount = errors.check(
             "quantity",
             amount

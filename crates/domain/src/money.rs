@@ -114,7 +114,11 @@ mod tests {
             Ok(Money::inr(5000))
         );
         assert_eq!(input(json!({"amount": 0})), Ok(Money::inr(0)));
-        assert_eq!(input(json!({"amount": 12.0})), Ok(Money::inr(12)), "an integer to JSON Schema");
+        assert_eq!(
+            input(json!({"amount": 12.0})),
+            Ok(Money::inr(12)),
+            "an integer to JSON Schema"
+        );
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub struct ProductInput {
     pub vendor_ids: Option<Vec<Uuid>>,
     #[schema(schema_with = crate::schema::https_url_or_null)]
     pub image_url: Option<String>,
+    /// Set by the services only (DELETE deactivates), never read from a request.
+    #[serde(skip)]
+    #[schema(ignore)]
     pub is_active: Option<bool>,
 }
 

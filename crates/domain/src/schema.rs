@@ -3,9 +3,11 @@
 //! generate SDKs from the document send what the code accepts. The `_or_null` forms are for
 //! optional fields where `null` means the same as leaving the field out.
 
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{
-    Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder, SchemaFormat, SchemaType, Type,
+    Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
 };
+use utoipa::openapi::{RefOr, Required};
 
 use crate::inventory::MAX_QUANTITY;
 use crate::page::MAX_PAGE_SIZE;
@@ -134,16 +136,17 @@ pub fn uuid_or_null() -> Object {
 
 pub fn https_url_or_null() -> Object {
     string(patterns::HTTPS_URL, 8, MAX_URL_CHARS, true)
-        .format(Some(SchemaFormat::Custom("uri".into())))
+        .description(Some("An https:// URL; other characters percent-encoded."))
         .build()
 }
 
 /// An array of the service areas a vendor serves.
 fn pincodes(nullable: bool) -> Array {
     let items = pincode(false);
-    let builder = ArrayBuilder::new().items(items).min_items(Some(1)).max_items(Some(
-        crate::vendor::MAX_SERVICE_AREAS,
-    ));
+    let builder = ArrayBuilder::new()
+        .items(items)
+        .min_items(Some(1))
+        .max_items(Some(crate::vendor::MAX_SERVICE_AREAS));
     let builder = if nullable {
         builder.schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
     } else {
@@ -198,12 +201,38 @@ pub fn paise_required() -> Object {
     integer(0, crate::money::MAX_AMOUNT, false)
 }
 
-/// A cursor from a previous page of the same listing.
-pub fn cursor() -> Object {
-    typed(Type::String, false)
-        .description(Some(
-            "`nextCursor` of the previous page of this same listing; any other value is a 404 \
-             naming `cursor`.",
-        ))
+/// One query parameter, for query types that implement `IntoParams` by hand: the derive
+/// drops `required` and the description of a parameter whose schema comes from a function.
+pub fn query_param(
+    name: &str,
+    required: bool,
+    description: &str,
+    schema: impl Into<RefOr<Schema>>,
+) -> Parameter {
+    let required = if required {
+        Required::True
+    } else {
+        Required::False
+    };
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(required)
+        .description(Some(description))
+        .schema(Some(schema))
         .build()
+}
+
+/// `limit` and `cursor`, as every listing takes them.
+pub fn paging_params() -> [Parameter; 2] {
+    [
+        query_param("limit", false, "1 to 100, default 20.", page_limit()),
+        query_param(
+            "cursor",
+            false,
+            "`nextCursor` of the previous page of this same listing; any other value is a \
+             404 naming `cursor`.",
+            typed(Type::String, false).build(),
+        ),
+    ]
 }

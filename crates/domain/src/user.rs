@@ -316,9 +316,7 @@ impl User {
         // Both are well-formed alone; together they contradict the account's state: 409.
         match (role, vendor_id) {
             (Role::Vendor, None) => {
-                return Err(DomainError::conflict(
-                    "A VENDOR account needs a vendorId.",
-                ));
+                return Err(DomainError::conflict("A VENDOR account needs a vendorId."));
             }
             (other, Some(_)) if other != Role::Vendor => {
                 return Err(DomainError::conflict(

@@ -61,6 +61,9 @@ pub struct VendorInput {
     #[schema(value_type = Option<f64>, minimum = 0, maximum = 5)]
     pub rating: Option<serde_json::Value>,
     pub capacity: Option<CapacityInput>,
+    /// Set by the services only (DELETE deactivates), never read from a request.
+    #[serde(skip)]
+    #[schema(ignore)]
     pub is_active: Option<bool>,
 }
 
@@ -271,7 +274,8 @@ mod tests {
             .unwrap();
         assert_eq!(
             (updated.rating, updated.is_active, updated.name.clone()),
-            (3.0, false, vendor.name)
+            (3.0, true, vendor.name),
+            "isActive is not a client's to set: DELETE deactivates"
         );
     }
 }

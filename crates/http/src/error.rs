@@ -78,6 +78,17 @@ impl ApiError {
         Self::of(ErrorCode::NotFound, format!("The {what} was not found."))
     }
 
+    /// A cursor that names no page of this listing: 404, naming `cursor`.
+    pub fn unknown_cursor() -> Self {
+        Self::of(
+            ErrorCode::NotFound,
+            "The cursor does not name a page of this listing.",
+        )
+        .with_details(serde_json::json!({
+            "fields": { "cursor": "is not a cursor this listing issued" }
+        }))
+    }
+
     pub fn payload_too_large() -> Self {
         Self::of(ErrorCode::PayloadTooLarge, "The request body is too large.")
     }
@@ -114,9 +125,7 @@ impl From<DomainError> for ApiError {
                 retry_after_secs: Some(retry_after_secs),
                 ..Self::of(code, "Too many attempts; try again later.")
             },
-            DomainError::Store(StoreError::InvalidCursor) => Self::validation(
-                &FieldErrors::single("cursor", "is not a cursor this list issued"),
-            ),
+            DomainError::Store(StoreError::InvalidCursor) => Self::unknown_cursor(),
             DomainError::Store(StoreError::InsufficientStock) => Self::of(
                 code,
                 "There is not enough stock for this change. Nothing was changed.",

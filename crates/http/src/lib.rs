@@ -21,7 +21,7 @@ pub use auth::{Auth, AuthUser};
 pub use client::Origin;
 pub use error::{ApiError, ErrorBody};
 pub use json::ApiJson;
-pub use paging::Paging;
+pub use paging::{PageQuery, Paging};
 pub use path::ApiPath;
 pub use query::ApiQuery;
 pub use request_ids::RequestIds;

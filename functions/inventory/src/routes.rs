@@ -7,11 +7,13 @@ use axum::extract::FromRequestParts;
 use axum::extract::State;
 use axum::http::request::Parts;
 use milkrun_domain::inventory::{InventoryRow, StockKey, StockOperation, parse_threshold};
-use milkrun_domain::values::Role;
+use milkrun_domain::schema;
+use milkrun_domain::values::{Role, parse_uuid};
 use milkrun_domain::{DomainError, FieldErrors};
 use milkrun_http::json::parse_json;
 use milkrun_http::{Actor, ApiError, ApiPath, ApiQuery, AuthUser, ErrorBody, Paging, require_role};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes as handlers;
@@ -40,29 +42,47 @@ pub struct InventoryList {
     next_cursor: Option<String>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-#[into_params(rename_all = "camelCase")]
 pub struct InventoryQuery {
-    /// Whose stock (required).
-    vendor_id: Option<String>,
-    /// 1 to 100, default 20.
+    vendor_id: String,
     limit: Option<String>,
     cursor: Option<String>,
+}
+
+impl IntoParams for InventoryQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let vendor = schema::query_param("vendorId", true, "Whose stock.", schema::uuid_required());
+        [vendor]
+            .into_iter()
+            .chain(schema::paging_params())
+            .collect()
+    }
 }
 
 /// `{operation, quantity, lowStockThreshold?}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StockChange {
-    /// ADD, SUBTRACT or SET.
+    #[schema(value_type = Operation, required = true)]
     operation: Option<String>,
-    /// Units: 1 to 1,000,000 for ADD and SUBTRACT, 0 to 1,000,000 for SET.
-    #[schema(value_type = Option<u32>)]
+    /// Units moved (ADD, SUBTRACT) or the new stock (SET). Stock never goes below 0 or above
+    /// 1,000,000,000: such a change is a 409 and changes nothing.
+    #[schema(schema_with = schema::quantity_required, required = true)]
     quantity: Option<serde_json::Value>,
-    /// Replaces the row's threshold (default 10 for a new row).
-    #[schema(value_type = Option<u32>)]
+    /// Replaces the row's threshold (10 for a new row when left out).
+    #[schema(schema_with = schema::quantity_or_null)]
     low_stock_threshold: Option<serde_json::Value>,
+}
+
+/// How `quantity` changes the stock (the document's name for what [`StockOperation`] parses).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)]
+enum Operation {
+    Add,
+    Subtract,
+    Set,
 }
 
 /// An admin or a vendor's user: checked before the query or body is read, so anyone else
@@ -91,7 +111,7 @@ fn require_access(user: &AuthUser, vendor_id: Uuid) -> Result<(), ApiError> {
 }
 
 fn path_id(raw: &str, what: &'static str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| DomainError::NotFound(what).into())
+    parse_uuid(raw).ok_or_else(|| DomainError::NotFound(what).into())
 }
 
 #[utoipa::path(get, path = "/inventory", tag = "inventory", security(("bearer" = [])), params(InventoryQuery),
@@ -103,18 +123,15 @@ async fn list_inventory(
     ApiQuery(query): ApiQuery<InventoryQuery>,
 ) -> ApiResult<Json<InventoryList>> {
     let mut errors = FieldErrors::new();
-    let vendor_id = match query.vendor_id.as_deref().map(Uuid::parse_str) {
-        Some(Ok(id)) => Some(id),
-        _ => {
-            errors.add("vendorId", "is required and must be a vendor id (UUID)");
-            None
-        }
-    };
+    let vendor_id = parse_uuid(&query.vendor_id);
+    if vendor_id.is_none() {
+        errors.add("vendorId", "must be a vendor id (UUID)");
+    }
     let scope = format!("inventory|{vendor_id:?}");
     let page = paging.request(&scope, query.limit.as_deref(), query.cursor, &mut errors);
     let vendor_id = errors.into_result(|| vendor_id.expect("checked"))?;
     require_access(&caller.user, vendor_id)?;
-    let page = paging.seal(&scope, service.list(vendor_id, &page).await?);
+    let page = paging.seal(&scope, service.list(vendor_id, &page?).await?);
     Ok(Json(InventoryList {
         items: page.items,
         next_cursor: page.next_cursor,
@@ -123,7 +140,7 @@ async fn list_inventory(
 
 #[utoipa::path(put, path = "/inventory/{vendorId}/{productId}/{variantId}", tag = "inventory", security(("bearer" = [])),
     params(("vendorId" = Uuid, Path), ("productId" = Uuid, Path), ("variantId" = Uuid, Path)), request_body = StockChange,
-    responses((status = 200, body = InventoryRow), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = InventoryRow), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn adjust_stock(
     State(service): State<InventoryService>,
     StockKeeper(actor): StockKeeper,

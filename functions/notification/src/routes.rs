@@ -7,9 +7,9 @@ use axum::extract::State;
 use milkrun_domain::notification::Notification;
 use milkrun_domain::ports::NotificationStore;
 use milkrun_domain::{DomainError, FieldErrors};
-use milkrun_http::{ApiError, ApiQuery, AuthUser, ErrorBody, Paging};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use milkrun_http::{ApiError, ApiQuery, AuthUser, ErrorBody, PageQuery, Paging};
+use serde::Serialize;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes as handlers;
 
@@ -36,27 +36,20 @@ pub struct NotificationList {
     next_cursor: Option<String>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ListQuery {
-    /// 1 to 100, default 20.
-    limit: Option<String>,
-    /// `nextCursor` of the previous page.
-    cursor: Option<String>,
-}
-
-#[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = NotificationList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = NotificationList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_notifications(
     State(service): State<NotificationService>,
     caller: AuthUser,
     paging: Paging,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<NotificationList>> {
     let mut errors = FieldErrors::new();
     // Scoped to the caller: another user's cursor does not open this listing.
     let scope = format!("notifications|{}", caller.user_id);
     let page = paging.request(&scope, query.limit.as_deref(), query.cursor, &mut errors);
     errors.into_result(|| ())?;
+    let page = page?;
     let page = service
         .notifications
         .for_user(caller.user_id, &page)

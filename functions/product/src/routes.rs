@@ -4,12 +4,17 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use milkrun_domain::product::{Product, ProductFilter, ProductInput, Variant, VariantAvailability};
-use milkrun_domain::values::{Category, Pincode};
+use milkrun_domain::product::{
+    Product, ProductFilter, ProductInput, Variant, VariantAvailability, VariantInput,
+};
+use milkrun_domain::schema;
+use milkrun_domain::values::bounded_text;
+use milkrun_domain::values::{Category, Pincode, parse_uuid};
 use milkrun_domain::{DomainError, FieldErrors};
 use milkrun_http::{AdminActor, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, Paging};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes as handlers;
 use uuid::Uuid;
@@ -87,30 +92,68 @@ pub struct ProductList {
     next_cursor: Option<String>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-#[into_params(rename_all = "camelCase")]
 pub struct ProductQuery {
-    /// MILK, CURD, PANEER, BUTTER, GHEE or OTHER.
     category: Option<String>,
-    /// Some variant costs at least this many paise…
     min_price: Option<String>,
-    /// …and at most this many.
     max_price: Option<String>,
-    /// Name contains (case-insensitive).
     q: Option<String>,
-    /// Sold by this vendor.
     vendor_id: Option<String>,
-    /// Sold by a vendor serving this 6-digit pincode.
     pincode: Option<String>,
-    /// 1 to 100, default 20.
     limit: Option<String>,
     cursor: Option<String>,
 }
 
+impl IntoParams for ProductQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        use schema::query_param as param;
+        [
+            param("category", false, "In this category.", Category::schema()),
+            param(
+                "minPrice",
+                false,
+                "Some variant costs at least this many paise…",
+                schema::paise_required(),
+            ),
+            param(
+                "maxPrice",
+                false,
+                "…and at most this many (below minPrice, nothing matches).",
+                schema::paise_required(),
+            ),
+            param(
+                "q",
+                false,
+                "The name contains this (case-insensitive).",
+                schema::text_120(),
+            ),
+            param(
+                "vendorId",
+                false,
+                "Sold by this vendor.",
+                schema::uuid_required(),
+            ),
+            param(
+                "pincode",
+                false,
+                "Sold by a vendor serving this pincode.",
+                schema::pincode_required(),
+            ),
+        ]
+        .into_iter()
+        .chain(schema::paging_params())
+        .collect()
+    }
+}
+
 fn parse_paise(raw: &str) -> Result<u64, milkrun_domain::values::InvalidValue> {
     raw.parse::<u64>()
-        .map_err(|_| milkrun_domain::values::InvalidValue("must be a whole number of paise"))
+        .ok()
+        .filter(|paise| *paise <= milkrun_domain::money::MAX_AMOUNT)
+        .ok_or(milkrun_domain::values::InvalidValue(
+            "must be a whole number of paise from 0 to 1000000000",
+        ))
 }
 
 impl ProductQuery {
@@ -128,21 +171,13 @@ impl ProductQuery {
             .max_price
             .as_deref()
             .and_then(|raw| errors.check("maxPrice", parse_paise(raw)));
-        if let (Some(min), Some(max)) = (min_price, max_price)
-            && min > max
-        {
-            errors.add("maxPrice", "must not be below minPrice");
-        }
-        let name_contains = self.q.as_deref().map(str::trim).and_then(|q| {
-            if q.is_empty() || q.chars().count() > MAX_QUERY_CHARS {
-                errors.add("q", format!("must be 1 to {MAX_QUERY_CHARS} characters"));
-                None
-            } else {
-                Some(q.to_lowercase())
-            }
+        let name_contains = self.q.as_deref().and_then(|raw| {
+            errors
+                .check("q", bounded_text(raw, MAX_QUERY_CHARS))
+                .map(|q| q.to_lowercase())
         });
         let vendor_id = self.vendor_id.as_deref().and_then(|raw| {
-            let id = Uuid::parse_str(raw).ok();
+            let id = parse_uuid(raw);
             if id.is_none() {
                 errors.add("vendorId", "must be a vendor id (UUID)");
             }
@@ -167,11 +202,43 @@ impl ProductQuery {
 }
 
 fn product_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| DomainError::NotFound("product").into())
+    parse_uuid(raw).ok_or_else(|| DomainError::NotFound("product").into())
+}
+
+/// A new product: the fields of [`ProductInput`], with name, category and variants required.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewProduct {
+    #[schema(schema_with = schema::text_120, required = true)]
+    name: Option<String>,
+    #[schema(value_type = Category, required = true)]
+    category: Option<String>,
+    #[schema(schema_with = schema::optional_text_2000_or_null)]
+    description: Option<String>,
+    #[schema(required = true, nullable = false, min_items = 1, max_items = 20)]
+    variants: Option<Vec<VariantInput>>,
+    #[schema(schema_with = schema::vendor_ids_or_null)]
+    vendor_ids: Option<Vec<Uuid>>,
+    #[schema(schema_with = schema::https_url_or_null)]
+    image_url: Option<String>,
+}
+
+impl From<NewProduct> for ProductInput {
+    fn from(new: NewProduct) -> Self {
+        Self {
+            name: new.name,
+            category: new.category,
+            description: new.description,
+            variants: new.variants,
+            vendor_ids: new.vendor_ids,
+            image_url: new.image_url,
+            is_active: None,
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/products", tag = "products", params(ProductQuery),
-    responses((status = 200, body = ProductList), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = ProductList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_products(
     State(service): State<ProductService>,
     paging: Paging,
@@ -182,7 +249,7 @@ async fn list_products(
     let scope = search.scope();
     let page = paging.request(&scope, query.limit.as_deref(), query.cursor, &mut errors);
     errors.into_result(|| ())?;
-    let page = service.list(search, &page).await?;
+    let page = service.list(search, &page?).await?;
     let page = paging.seal(&scope, page).map(ProductView::from);
     Ok(Json(ProductList {
         items: page.items,
@@ -203,19 +270,21 @@ async fn get_product(
     }))
 }
 
-#[utoipa::path(post, path = "/products", tag = "products", security(("bearer" = [])), request_body = ProductInput,
-    responses((status = 201, body = ProductView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(post, path = "/products", tag = "products", security(("bearer" = [])), request_body = NewProduct,
+    responses((status = 201, body = ProductView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "A vendorId or variantId names nothing"), (status = 409, body = ErrorBody, description = "A variant name or id repeats"), (status = 413, body = ErrorBody)))]
 async fn create_product(
     State(service): State<ProductService>,
     AdminActor(actor): AdminActor,
-    ApiJson(body): ApiJson<ProductInput>,
+    ApiJson(body): ApiJson<NewProduct>,
 ) -> ApiResult<(StatusCode, Json<ProductView>)> {
-    let product = service.create(body, &actor.audit).await?;
+    let product = service.create(body.into(), &actor.audit).await?;
     Ok((StatusCode::CREATED, Json(product.into())))
 }
 
 #[utoipa::path(patch, path = "/products/{productId}", tag = "products", security(("bearer" = [])), params(("productId" = Uuid, Path)), request_body = ProductInput,
-    responses((status = 200, body = ProductView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ProductView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "No such product, or a vendorId or variantId names nothing"), (status = 409, body = ErrorBody, description = "A variant name or id repeats"), (status = 413, body = ErrorBody)))]
 async fn patch_product(
     State(service): State<ProductService>,
     AdminActor(actor): AdminActor,

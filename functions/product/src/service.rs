@@ -10,7 +10,7 @@ use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::{ProductStore, StockLevels, VendorReads};
 use milkrun_domain::product::{Product, ProductFilter, ProductInput, VariantAvailability};
 use milkrun_domain::values::Pincode;
-use milkrun_domain::{DomainError, FieldErrors};
+use milkrun_domain::{DomainError, ErrorCode};
 use milkrun_platform::Adapters;
 use milkrun_store::retry::retry_on_conflict;
 use uuid::Uuid;
@@ -119,9 +119,11 @@ impl ProductService {
     }
 
     pub async fn get(&self, product_id: Uuid) -> Result<Product, DomainError> {
+        // Deactivated ones are gone from the API; their data stays for history and audit.
         self.products
             .get(product_id)
             .await?
+            .filter(|p| p.is_active)
             .ok_or(DomainError::NotFound("product"))
     }
 
@@ -207,24 +209,26 @@ impl ProductService {
         .await
     }
 
-    /// 400 naming `vendorIds` unless every id is a vendor (one read each, in parallel).
+    /// 404 naming the unknown ones unless every id is an active vendor (one batched read).
     async fn require_vendors(&self, ids: &[Uuid]) -> Result<(), DomainError> {
         let unique: BTreeSet<Uuid> = ids.iter().copied().collect();
-        let found =
-            futures::future::try_join_all(unique.iter().map(|id| self.vendors.get(*id))).await?;
-        let unknown: Vec<String> = unique
-            .iter()
-            .zip(found)
-            .filter(|(_, vendor)| vendor.is_none())
-            .map(|(id, _)| id.to_string())
+        let ids: Vec<Uuid> = unique.iter().copied().collect();
+        let found: BTreeSet<Uuid> = self
+            .vendors
+            .get_many(&ids)
+            .await?
+            .into_iter()
+            .filter(|v| v.is_active)
+            .map(|v| v.vendor_id)
             .collect();
+        let unknown: Vec<String> = unique.difference(&found).map(Uuid::to_string).collect();
         if unknown.is_empty() {
             Ok(())
         } else {
-            Err(DomainError::Validation(FieldErrors::single(
-                "vendorIds",
-                format!("names vendors that do not exist: {}", unknown.join(", ")),
-            )))
+            Err(DomainError::refused(
+                ErrorCode::NotFound,
+                format!("No vendor has these vendorIds: {}.", unknown.join(", ")),
+            ))
         }
     }
 }

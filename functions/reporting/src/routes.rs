@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use milkrun_domain::audit::AuditEntry;
 use milkrun_domain::ports::AuditLog;
+use milkrun_domain::schema;
+use milkrun_domain::values::bounded_text;
 use milkrun_http::{AdminActor, ApiError, ApiQuery, ErrorBody, Paging};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes as handlers;
@@ -48,19 +51,31 @@ pub struct AuditList {
     next_cursor: Option<String>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-#[into_params(rename_all = "camelCase")]
 pub struct AuditQuery {
-    /// A userId, vendorId, productId, or `vendorId:productId:variantId` for a stock row.
-    entity_id: Option<String>,
-    /// 1 to 100, default 20.
+    entity_id: String,
     limit: Option<String>,
     cursor: Option<String>,
 }
 
+impl IntoParams for AuditQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let entity = schema::query_param(
+            "entityId",
+            true,
+            "A userId, vendorId, productId, or `vendorId:productId:variantId` for a stock row.",
+            schema::text_128(),
+        );
+        [entity]
+            .into_iter()
+            .chain(schema::paging_params())
+            .collect()
+    }
+}
+
 #[utoipa::path(get, path = "/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery),
-    responses((status = 200, body = AuditList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = AuditList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn audit_trail(
     State(service): State<ReportingService>,
     _admin: AdminActor,
@@ -68,16 +83,16 @@ async fn audit_trail(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditList>> {
     let mut errors = FieldErrors::new();
-    let entity_id = query.entity_id.unwrap_or_default().trim().to_owned();
-    if entity_id.is_empty() || entity_id.chars().count() > MAX_ENTITY_ID_CHARS {
-        errors.add(
+    let entity_id = errors
+        .check(
             "entityId",
-            format!("is required, at most {MAX_ENTITY_ID_CHARS} characters"),
-        );
-    }
+            bounded_text(&query.entity_id, MAX_ENTITY_ID_CHARS),
+        )
+        .unwrap_or_default();
     let scope = format!("audit|{entity_id}");
     let page = paging.request(&scope, query.limit.as_deref(), query.cursor, &mut errors);
     errors.into_result(|| ())?;
+    let page = page?;
     let page = service
         .audit
         .for_entity(&entity_id, &page)

@@ -4,12 +4,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use milkrun_domain::schema;
 use milkrun_domain::user::{Address, AddressInput, AdminUserChange, Device, Preferences, User};
-use milkrun_domain::values::{DeliverySlot, Email, PaymentMethod, Role, UserStatus};
+use milkrun_domain::values::{DeliverySlot, Email, PaymentMethod, Role, UserStatus, parse_uuid};
 use milkrun_domain::{DomainError, FieldErrors};
 use milkrun_http::{
     Actor, AdminActor, ApiError, ApiJson, ApiPath, ApiQuery, AuthUser, ErrorBody, GuestActor,
-    Paging,
+    PageQuery, Paging,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -50,14 +51,15 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
-    #[schema(required = true, min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(schema_with = schema::text_100, required = true)]
     name: Option<String>,
-    #[schema(required = true, format = "email", max_length = 254)]
+    /// One account per mailbox (409 if taken).
+    #[schema(schema_with = schema::email_required, required = true)]
     email: Option<String>,
-    #[schema(required = true, min_length = 8, max_length = 128)]
+    /// 8 to 128 characters, any.
+    #[schema(required = true, nullable = false, min_length = 8, max_length = 128)]
     password: Option<String>,
-    /// 10 to 15 digits, optionally with a leading `+`; spaces and dashes are ignored.
-    #[schema(pattern = r"^\+?[0-9]{10,15}$")]
+    #[schema(schema_with = schema::phone_or_null)]
     phone: Option<String>,
 }
 
@@ -70,7 +72,7 @@ pub struct RegisterResponse {
 }
 
 #[utoipa::path(post, path = "/users/register", tag = "users", request_body = RegisterRequest,
-    responses((status = 201, body = RegisterResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = RegisterResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn register(
     State(service): State<UserService>,
     GuestActor(actor): GuestActor,
@@ -93,9 +95,10 @@ async fn register(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
-    #[schema(required = true)]
+    /// Any address may be tried; one that has no account is a 401 like a wrong password.
+    #[schema(required = true, nullable = false, max_length = 254)]
     email: Option<String>,
-    #[schema(required = true)]
+    #[schema(required = true, nullable = false, max_length = 128)]
     password: Option<String>,
 }
 
@@ -110,8 +113,11 @@ pub struct LoginResponse {
     is_profile_complete: bool,
 }
 
+/// After 10 failed logins for one account, or 50 from one client, within 15 minutes, the
+/// answer is 429 with `Retry-After` until the window ends.
 #[utoipa::path(post, path = "/users/login", tag = "users", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until login may be tried again")))))]
 async fn login(
     State(service): State<UserService>,
     GuestActor(actor): GuestActor,
@@ -129,7 +135,7 @@ async fn login(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CheckRequest {
-    #[schema(required = true, format = "email", max_length = 254)]
+    #[schema(schema_with = schema::email_required, required = true)]
     email: Option<String>,
 }
 
@@ -139,7 +145,7 @@ pub struct CheckResponse {
 }
 
 #[utoipa::path(post, path = "/users/check", tag = "users", request_body = CheckRequest,
-    responses((status = 200, body = CheckResponse), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = CheckResponse), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn check(
     State(service): State<UserService>,
     ApiJson(body): ApiJson<CheckRequest>,
@@ -151,8 +157,8 @@ async fn check(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct VerifyEmailRequest {
-    /// The token from the welcome email.
-    #[schema(required = true)]
+    /// The token from the welcome email; one that does not verify is a 401.
+    #[schema(required = true, nullable = false, min_length = 1)]
     token: Option<String>,
 }
 
@@ -164,7 +170,7 @@ pub struct VerifyEmailResponse {
 }
 
 #[utoipa::path(post, path = "/users/verify-email", tag = "users", request_body = VerifyEmailRequest,
-    responses((status = 200, body = VerifyEmailResponse), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = VerifyEmailResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn verify_email(
     State(service): State<UserService>,
     GuestActor(actor): GuestActor,
@@ -178,14 +184,16 @@ async fn verify_email(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VerifyEmailQuery {
-    /// The token from the welcome email.
+    /// The token from the welcome email; one that does not verify is a 401.
+    #[param(required = true, nullable = false, min_length = 1)]
     token: Option<String>,
 }
 
 /// The link in the welcome mail: the same verification, for a click.
 #[utoipa::path(get, path = "/users/verify-email", tag = "users", params(VerifyEmailQuery),
-    responses((status = 200, body = VerifyEmailResponse), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = VerifyEmailResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn verify_email_link(
     State(service): State<UserService>,
     GuestActor(actor): GuestActor,
@@ -263,17 +271,18 @@ async fn get_me(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PatchMeRequest {
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    /// `null` keeps the name.
+    #[schema(schema_with = schema::text_100_or_null)]
     name: Option<String>,
     /// `null` removes the phone.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, pattern = r"^\+?[0-9]{10,15}$")]
+    #[schema(schema_with = schema::phone_or_null)]
     phone: Option<Option<String>>,
     profile_completion_prompted: Option<bool>,
 }
 
 #[utoipa::path(patch, path = "/users/me", tag = "users", security(("bearer" = [])), request_body = PatchMeRequest,
-    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn patch_me(
     State(service): State<UserService>,
     actor: Actor,
@@ -289,7 +298,8 @@ async fn patch_me(
 
 #[utoipa::path(put, path = "/users/me/addresses/{label}", tag = "users", security(("bearer" = [])), request_body = AddressInput,
     params(("label" = String, Path, description = "1 to 32 letters, digits, - or _", pattern = r"^[A-Za-z0-9_-]{1,32}$")),
-    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The account already has 20 addresses"), (status = 413, body = ErrorBody)))]
 async fn put_address(
     State(service): State<UserService>,
     actor: Actor,
@@ -302,7 +312,7 @@ async fn put_address(
 }
 
 #[utoipa::path(delete, path = "/users/me/addresses/{label}", tag = "users", security(("bearer" = [])),
-    params(("label" = String, Path)),
+    params(("label" = String, Path, description = "A saved address's label; any other is a 404")),
     responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_address(
     State(service): State<UserService>,
@@ -322,7 +332,7 @@ pub struct PreferencesRequest {
 }
 
 #[utoipa::path(put, path = "/users/me/preferences", tag = "users", security(("bearer" = [])), request_body = PreferencesRequest,
-    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn put_preferences(
     State(service): State<UserService>,
     actor: Actor,
@@ -338,14 +348,6 @@ async fn put_preferences(
     ))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ListQuery {
-    /// 1 to 100, default 20.
-    limit: Option<String>,
-    /// `nextCursor` of the previous page.
-    cursor: Option<String>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserList {
@@ -353,13 +355,13 @@ pub struct UserList {
     next_cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/users", tag = "admin", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = UserList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/users", tag = "admin", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = UserList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_users(
     State(service): State<UserService>,
     _admin: AdminActor,
     paging: Paging,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<UserList>> {
     let mut errors = FieldErrors::new();
     let page = paging.request(
@@ -369,6 +371,7 @@ async fn list_users(
         &mut errors,
     );
     errors.into_result(|| ())?;
+    let page = page?;
     let page = paging
         .seal(USERS_SCOPE, service.list(&page).await?)
         .map(UserProfile::from);
@@ -383,7 +386,7 @@ const USERS_SCOPE: &str = "users";
 
 /// Path ids that are not UUIDs name nothing that exists.
 fn user_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| DomainError::NotFound("user").into())
+    parse_uuid(raw).ok_or_else(|| DomainError::NotFound("user").into())
 }
 
 #[utoipa::path(get, path = "/users/{userId}", tag = "admin", security(("bearer" = [])), params(("userId" = Uuid, Path)),
@@ -399,16 +402,19 @@ async fn get_user(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PatchUserRequest {
+    /// `null` keeps the role.
     role: Option<Role>,
-    /// Required with role VENDOR; `null` clears it.
+    /// An existing vendor (404 otherwise); `null` clears it. A VENDOR account must have
+    /// one and no other role may (409).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Uuid>)]
+    #[schema(schema_with = schema::uuid_or_null)]
     vendor_id: Option<Option<Uuid>>,
+    /// `null` keeps the status.
     status: Option<UserStatus>,
 }
 
 #[utoipa::path(patch, path = "/users/{userId}", tag = "admin", security(("bearer" = [])), params(("userId" = Uuid, Path)), request_body = PatchUserRequest,
-    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn patch_user(
     State(service): State<UserService>,
     AdminActor(actor): AdminActor,

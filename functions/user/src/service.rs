@@ -16,9 +16,9 @@ use milkrun_domain::user::{
     AddressInput, AdminUserChange, ClientOrigin, DeviceSighting, NewUser, Preferences, User,
 };
 use milkrun_domain::values::{
-    AddressLabel, Email, Password, PasswordHash, PersonName, Phone, Role,
+    AddressLabel, Email, MAX_EMAIL_CHARS, Password, PasswordHash, PersonName, Phone, Role,
 };
-use milkrun_domain::{DomainError, Effects, FieldErrors, StoreError};
+use milkrun_domain::{DomainError, Effects, ErrorCode, FieldErrors, StoreError};
 use milkrun_platform::Adapters;
 use milkrun_store::retry::retry_on_conflict;
 use tokio::sync::Semaphore;
@@ -239,8 +239,15 @@ impl UserService {
     ) -> Result<LoggedIn, DomainError> {
         let (origin, correlation_id) = (&actor.origin, actor.correlation_id.as_str());
         let mut errors = FieldErrors::new();
-        let email = errors.check("email", required(email));
-        let password = errors.check("password", required(password));
+        // Any text may be tried (a wrong one is a 401), within the lengths an account can have.
+        let email = errors.check(
+            "email",
+            required(email).and_then(|e| at_most(e, MAX_EMAIL_CHARS)),
+        );
+        let password = errors.check(
+            "password",
+            required(password).and_then(|p| at_most(p, Password::MAX_CHARS)),
+        );
         let (email, password) =
             errors.into_result(|| (email.expect("checked"), password.expect("checked")))?;
         let user = self.authenticate(&email, password, actor).await?;
@@ -369,8 +376,13 @@ impl UserService {
         actor: &AuditContext,
     ) -> Result<User, DomainError> {
         let token = required(token).map_err(|e| invalid("token", e))?;
-        let bad_token =
-            || DomainError::Validation(FieldErrors::single("token", "is invalid or has expired"));
+        // A well-formed token that does not verify is a failed credential: 401.
+        let bad_token = || {
+            DomainError::refused(
+                ErrorCode::Unauthorized,
+                "The verification token is invalid or has expired.",
+            )
+        };
         let tokens = self.keys.verification().map_err(internal)?;
         let (user_id, email) = tokens.verify(&token).map_err(|_| bad_token())?;
         self.modify(
@@ -488,10 +500,7 @@ impl UserService {
         change: AdminUserChange,
     ) -> Result<User, DomainError> {
         if change.is_empty() {
-            return Err(DomainError::Validation(FieldErrors::single(
-                "body",
-                "give at least one of role, vendorId, status",
-            )));
+            return self.get(user_id).await;
         }
         if actor.user_id == Some(user_id) {
             return Err(DomainError::conflict(
@@ -509,14 +518,11 @@ impl UserService {
         .await
     }
 
-    /// 400 naming `vendorId` unless it names a vendor.
+    /// 404 unless `vendor_id` names an active vendor.
     async fn require_vendor(&self, vendor_id: Uuid) -> Result<(), DomainError> {
         match self.vendors.get(vendor_id).await? {
-            Some(_) => Ok(()),
-            None => Err(DomainError::Validation(FieldErrors::single(
-                "vendorId",
-                "names a vendor that does not exist",
-            ))),
+            Some(vendor) if vendor.is_active => Ok(()),
+            _ => Err(DomainError::NotFound("vendor")),
         }
     }
 
@@ -595,6 +601,14 @@ impl UserService {
 
 fn required(value: Option<String>) -> Result<String, milkrun_domain::values::InvalidValue> {
     value.ok_or(milkrun_domain::values::InvalidValue("is required"))
+}
+
+fn at_most(value: String, max: usize) -> Result<String, milkrun_domain::values::InvalidValue> {
+    if value.chars().count() > max {
+        Err(milkrun_domain::values::InvalidValue("is too long"))
+    } else {
+        Ok(value)
+    }
 }
 
 fn invalid(field: &str, error: impl std::fmt::Display) -> DomainError {

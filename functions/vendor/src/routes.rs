@@ -4,11 +4,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use milkrun_domain::values::{Email, Pincode};
-use milkrun_domain::vendor::{Capacity, Vendor, VendorInput};
+use milkrun_domain::schema;
+use milkrun_domain::values::{Email, Pincode, parse_uuid};
+use milkrun_domain::vendor::{Capacity, CapacityInput, Vendor, VendorInput};
 use milkrun_domain::{DomainError, FieldErrors};
 use milkrun_http::{AdminActor, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, Paging};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes as handlers;
@@ -73,24 +75,74 @@ pub struct VendorList {
     next_cursor: Option<String>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize)]
 pub struct VendorQuery {
-    /// Only vendors serving this 6-digit pincode.
     pincode: Option<String>,
-    /// 1 to 100, default 20 (ignored with `pincode`).
     limit: Option<String>,
     cursor: Option<String>,
+}
+
+impl IntoParams for VendorQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let pincode = schema::query_param(
+            "pincode",
+            false,
+            "Only vendors serving this pincode (then in one page: limit and cursor are ignored).",
+            schema::pincode_required(),
+        );
+        [pincode]
+            .into_iter()
+            .chain(schema::paging_params())
+            .collect()
+    }
+}
+
+/// A new vendor: the fields of [`VendorInput`], with name, email, phone, address and
+/// service areas required.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewVendor {
+    #[schema(schema_with = schema::text_100, required = true)]
+    name: Option<String>,
+    #[schema(schema_with = schema::email_required, required = true)]
+    email: Option<String>,
+    #[schema(schema_with = schema::phone_required, required = true)]
+    phone: Option<String>,
+    #[schema(schema_with = schema::text_300, required = true)]
+    address: Option<String>,
+    #[schema(schema_with = schema::pincodes_required, required = true)]
+    service_areas: Option<Vec<String>>,
+    /// 0 to 5; 0 when left out.
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 5)]
+    rating: Option<serde_json::Value>,
+    /// 100 orders a day when left out.
+    capacity: Option<CapacityInput>,
+}
+
+impl From<NewVendor> for VendorInput {
+    fn from(new: NewVendor) -> Self {
+        Self {
+            name: new.name,
+            email: new.email,
+            phone: new.phone,
+            address: new.address,
+            service_areas: new.service_areas,
+            rating: new.rating,
+            capacity: new.capacity,
+            is_active: None,
+        }
+    }
 }
 
 /// Cursors of the active-vendor listing (the pincode lookup answers in one page).
 const VENDORS_SCOPE: &str = "vendors";
 
 fn vendor_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| DomainError::NotFound("vendor").into())
+    parse_uuid(raw).ok_or_else(|| DomainError::NotFound("vendor").into())
 }
 
 #[utoipa::path(get, path = "/vendors", tag = "vendors", params(VendorQuery),
-    responses((status = 200, body = VendorList), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = VendorList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_vendors(
     State(service): State<VendorService>,
     paging: Paging,
@@ -107,7 +159,7 @@ async fn list_vendors(
         &mut errors,
     );
     errors.into_result(|| ())?;
-    let page = service.list(pincode.flatten(), &page).await?;
+    let page = service.list(pincode.flatten(), &page?).await?;
     let page = paging.seal(VENDORS_SCOPE, page).map(VendorView::from);
     Ok(Json(VendorList {
         items: page.items,
@@ -124,21 +176,21 @@ async fn get_vendor(
     Ok(Json(service.get(vendor_id(&id)?).await?.into()))
 }
 
-#[utoipa::path(post, path = "/vendors", tag = "vendors", security(("bearer" = [])), request_body = VendorInput,
-    responses((status = 201, body = VendorView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(post, path = "/vendors", tag = "vendors", security(("bearer" = [])), request_body = NewVendor,
+    responses((status = 201, body = VendorView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn create_vendor(
     State(service): State<VendorService>,
     AdminActor(actor): AdminActor,
-    ApiJson(body): ApiJson<VendorInput>,
+    ApiJson(body): ApiJson<NewVendor>,
 ) -> ApiResult<(StatusCode, Json<VendorView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(service.create(body, &actor.audit).await?.into()),
+        Json(service.create(body.into(), &actor.audit).await?.into()),
     ))
 }
 
 #[utoipa::path(patch, path = "/vendors/{vendorId}", tag = "vendors", security(("bearer" = [])), params(("vendorId" = Uuid, Path)), request_body = VendorInput,
-    responses((status = 200, body = VendorView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = VendorView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn patch_vendor(
     State(service): State<VendorService>,
     AdminActor(actor): AdminActor,

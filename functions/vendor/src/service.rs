@@ -48,9 +48,11 @@ impl VendorService {
     }
 
     pub async fn get(&self, vendor_id: Uuid) -> Result<Vendor, DomainError> {
+        // Deactivated ones are gone from the API; their data stays for history and audit.
         self.store
             .get(vendor_id)
             .await?
+            .filter(|v| v.is_active)
             .ok_or(DomainError::NotFound("vendor"))
     }
 

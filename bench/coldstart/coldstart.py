@@ -1,0 +1,442 @@
+"""Cold starts, side by side: every function binary, a lambda_runtime hello world and a
+Node.js peer, each started the way Lambda starts it, against one Runtime API emulator.
+
+  .venv/bin/python bench/coldstart/coldstart.py [--runs 5] [--bin-dir target/release] [--only user,hello]
+
+Per subject and run: a fresh Runtime API emulator (this file, stdlib http.server) on a free
+loopback port; the process is started with AWS_LAMBDA_RUNTIME_API pointing at it and the
+environment template.yaml gives the function (tables and secrets in moto, created by the
+helpers of scripts/emulated/). Measured, with one monotonic clock:
+
+  init          process start → its first GET .../invocation/next
+  first invoke  event handed out → its POST .../response (or /error)
+  peak RSS      VmHWM of /proc/<pid>/status, read when the runtime asks for the next event
+                (after the first invoke), just before the process is killed
+  AWS           time spent inside AWS calls (moto behind a recording proxy) during init and
+                during the first invoke, so that what the code itself costs can be told apart
+                from what moto on this machine costs
+
+Each subject is run once unmeasured (it creates the bootstrap administrator, and puts the
+binary in the page cache), then --runs times, round-robin across subjects so that a drift
+of the machine spreads over all of them. Loopback only; every process is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts" / "emulated"))
+import run as emulated  # noqa: E402  (start_moto, create_secrets, aws_env: the e2e helpers)
+from template_resources import ACCOUNT, REGION, Emulation  # noqa: E402
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
+LOGS = ROOT / "target" / "coldstart"
+RUNTIME = "/2018-06-01/runtime"
+TIMEOUT = 60.0
+
+
+# ---------------------------------------------------------------- AWS calls, timed
+class AwsProxy(http.server.ThreadingHTTPServer):
+    """Forwards every AWS call to moto and records when each one was inside it."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str):
+        super().__init__(("127.0.0.1", 0), AwsProxyHandler)
+        self.upstream = upstream.removeprefix("http://")
+        self.calls: list[tuple[float, float, str]] = []
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def between(self, start: float, end: float) -> tuple[float, list[str]]:
+        with self.lock:
+            inside = [(s, e, op) for s, e, op in self.calls if s >= start and e <= end]
+        return sum(e - s for s, e, _ in inside), [op for _, _, op in inside]
+
+
+class AwsProxyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def forward(self):
+        started = time.perf_counter()
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        upstream = http.client.HTTPConnection(self.server.upstream, timeout=TIMEOUT)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "transfer-encoding")}
+        upstream.request(self.command, self.path, body=body or None, headers=headers)
+        response = upstream.getresponse()
+        data = response.read()
+        upstream.close()
+        self.send_response(response.status)
+        for key, value in response.getheaders():
+            if key.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+        operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+        if not operation and body.startswith(b"Action="):
+            operation = body.split(b"&", 1)[0].removeprefix(b"Action=").decode()
+        with self.server.lock:
+            self.server.calls.append((started, time.perf_counter(), operation or self.path))
+
+    do_GET = do_POST = do_PUT = do_DELETE = forward
+
+
+# ---------------------------------------------------------------- the Runtime API
+@dataclass
+class Invocation:
+    """What one process start did, as the Runtime API saw it."""
+
+    event: bytes
+    started: float = 0.0
+    first_next: float | None = None
+    handed_out: float | None = None
+    answered: float | None = None
+    answer: bytes = b""
+    error: bytes | None = None
+    init_error: bytes | None = None
+    idle: threading.Event = field(default_factory=threading.Event)
+
+
+class RuntimeApi(http.server.ThreadingHTTPServer):
+    """One invocation: the first /next gets the event, the second one (the runtime idle
+    again) is held until the process is killed."""
+
+    daemon_threads = True
+
+    def __init__(self, invocation: Invocation, function_arn: str):
+        super().__init__(("127.0.0.1", 0), RuntimeApiHandler)
+        self.invocation = invocation
+        self.function_arn = function_arn
+        self.request_id = str(uuid.uuid4())
+        self.released = threading.Event()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+
+class RuntimeApiHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status: int, body: bytes, headers: dict[str, str] | None = None):
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def do_GET(self):
+        now = time.perf_counter()
+        server, invocation = self.server, self.server.invocation
+        if self.path != f"{RUNTIME}/invocation/next":
+            return self.reply(404, b'{"errorMessage":"unknown path"}')
+        if invocation.first_next is None:
+            invocation.first_next = now
+            headers = {
+                "Lambda-Runtime-Aws-Request-Id": server.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + 30_000),
+                "Lambda-Runtime-Invoked-Function-Arn": server.function_arn,
+                "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0",
+            }
+            invocation.handed_out = time.perf_counter()
+            return self.reply(200, invocation.event, headers)
+        invocation.idle.set()
+        server.released.wait(TIMEOUT)
+
+    def do_POST(self):
+        now = time.perf_counter()
+        server, invocation = self.server, self.server.invocation
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path == f"{RUNTIME}/invocation/{server.request_id}/response":
+            invocation.answered, invocation.answer = now, body
+        elif self.path == f"{RUNTIME}/invocation/{server.request_id}/error":
+            invocation.answered, invocation.error = now, body
+        elif self.path == f"{RUNTIME}/init/error":
+            invocation.init_error = body
+            invocation.idle.set()
+        else:
+            return self.reply(404, b'{"errorMessage":"unknown path"}')
+        self.reply(202, b'{"status":"OK"}')
+
+
+# ---------------------------------------------------------------- subjects
+def apigw(method: str, path: str, body=None, query: dict[str, str] | None = None, token: str | None = None) -> dict:
+    """An API Gateway REST proxy event, as the template's Api events deliver it."""
+    headers = {"Accept": "application/json", "Host": "bench.execute-api.ap-south-1.amazonaws.com",
+               "User-Agent": "milkrun-coldstart", "X-Forwarded-For": "127.0.0.1"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return {
+        "resource": path, "path": path, "httpMethod": method, "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query, "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": None, "stageVariables": None,
+        "requestContext": {
+            "accountId": ACCOUNT, "apiId": "bench", "stage": "dev", "resourceId": "bench", "resourcePath": path,
+            "httpMethod": method, "path": f"/dev{path}", "protocol": "HTTP/1.1", "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": "milkrun-coldstart"},
+        },
+        "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False,
+    }
+
+
+@dataclass
+class Subject:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    event: callable  # () -> dict, called per run (a token may only exist after the user's run)
+    binary: Path | None = None
+    cwd: Path = ROOT
+    runs: list[dict] = field(default_factory=list)
+
+
+def lambda_env(name: str, memory: int, runtime_api: str) -> dict[str, str]:
+    return {
+        "AWS_LAMBDA_RUNTIME_API": runtime_api,
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "coldstart",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_provided.al2023",
+        "LAMBDA_TASK_ROOT": str(ROOT),
+    }
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.token: str | None = None
+        moto = emulated.start_moto()
+        self.emulation = Emulation(moto, emulated.parameters(), prefix="coldstart-")
+        self.emulation.create_all()
+        emulated.create_secrets(self.emulation)
+        self.proxy = AwsProxy(moto)
+        threading.Thread(target=self.proxy.serve_forever, daemon=True).start()
+        self.base_env = {k: v for k, v in emulated.aws_env(self.proxy.url).items() if not k.startswith("AWS_LAMBDA_")}
+        self.base_env.pop("AWS_PROFILE", None)
+
+    def bearer(self) -> str:
+        if not self.token:
+            raise SystemExit("no token: the user function's login must run first (keep 'user' in --only)")
+        return self.token
+
+    def subjects(self) -> list[Subject]:
+        functions = self.emulation.functions()
+        bin_dir = (ROOT / self.args.bin_dir).resolve()
+        vendor = str(uuid.uuid4())
+        events = {
+            "user": lambda: apigw("POST", "/users/login", {"email": emulated.ADMIN_EMAIL, "password": emulated.ADMIN_PASSWORD}),
+            "authorizer": lambda: {"type": "TOKEN", "authorizationToken": f"Bearer {self.bearer()}",
+                                   "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:bench/dev/GET/users/me"},
+            "vendor": lambda: apigw("GET", "/vendors"),
+            "product": lambda: apigw("GET", "/products"),
+            "inventory": lambda: apigw("GET", "/inventory", query={"vendorId": vendor}, token=self.bearer()),
+            "reconcile-stock": lambda: json.loads((ROOT / "events" / "scheduled-reconcile-stock.json").read_text()),
+            "reporting": lambda: apigw("GET", "/audit", token=self.bearer()),
+            "notification": lambda: apigw("GET", "/notifications", token=self.bearer()),
+            "notification-consumer": lambda: {"Records": []},
+            "publisher": lambda: {"Records": []},
+            "docs": lambda: apigw("GET", "/openapi.json"),
+        }
+        subjects = []
+        # The user function first: its login answers the token the protected routes use.
+        for logical, spec in sorted(functions.items(), key=lambda item: item[1]["binary"] != "user"):
+            binary = spec["binary"]
+            if binary not in events:
+                raise SystemExit(f"{logical}: no event for binary {binary}: add one to coldstart.py")
+            path = bin_dir / binary
+            env = {**self.base_env, **spec["env"], "RUST_LOG": "info"}
+            memory = int(self.emulation.template["Resources"][logical]["Properties"].get("MemorySize", 256))
+            env["MEMORY"] = str(memory)
+            subjects.append(Subject(binary, [str(path)], env, events[binary], binary=path))
+        subjects.append(Subject("hello (lambda_runtime only)", [str(bin_dir / "hello")],
+                                {**self.base_env, "MEMORY": "128"}, lambda: {"ping": True}, binary=bin_dir / "hello"))
+        node_env = {**self.base_env, "USERS_TABLE": self.emulation.physical["UsersTable"], "MEMORY": "256",
+                    "_HANDLER": "index.handler", "NODE_PATH": str(NODE_DIR / "node_modules")}
+        subjects.append(Subject("node 20 (aws-lambda-ric + DynamoDB v3)",
+                                ["node", str(NODE_DIR / "node_modules" / "aws-lambda-ric" / "bin" / "index.mjs"), "index.handler"],
+                                node_env, lambda: {"ping": True}, cwd=NODE_DIR))
+        if self.args.only:
+            wanted = set(self.args.only.split(","))
+            subjects = [s for s in subjects if s.name.split(" ")[0] in wanted]
+        for subject in subjects:
+            if subject.binary and not subject.binary.exists():
+                raise SystemExit(f"{subject.binary} is missing: cargo build --release --locked --bins -p ... first")
+        return subjects
+
+    def start(self, subject: Subject, index: int) -> dict:
+        invocation = Invocation(event=json.dumps(subject.event()).encode())
+        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{subject.name.split(' ')[0]}"
+        api = RuntimeApi(invocation, arn)
+        threading.Thread(target=api.serve_forever, daemon=True).start()
+        env = {**subject.env}
+        memory = int(env.pop("MEMORY"))
+        env.update(lambda_env(subject.name.split(" ")[0], memory, api.address))
+        if subject.cwd != ROOT:
+            env["LAMBDA_TASK_ROOT"] = str(subject.cwd)
+        LOGS.mkdir(parents=True, exist_ok=True)
+        log_path = LOGS / f"{subject.name.split(' ')[0]}-{index}.log"
+        with open(log_path, "wb") as log:
+            invocation.started = time.perf_counter()
+            process = subprocess.Popen(subject.argv, cwd=subject.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        try:
+            idle = invocation.idle.wait(TIMEOUT)
+            hwm = vm_hwm(process.pid)
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            api.released.set()
+            api.shutdown()
+            api.server_close()
+        problem = None
+        if not idle:
+            problem = "no answer within the time limit"
+        elif invocation.init_error is not None:
+            problem = f"init error {invocation.init_error[:300]!r}"
+        elif invocation.error is not None:
+            problem = f"invoke error {invocation.error[:300]!r}"
+        if problem:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise SystemExit(f"{subject.name}: {problem}\n--- {log_path}:\n{tail}")
+        init = invocation.first_next - invocation.started
+        invoke = invocation.answered - invocation.handed_out
+        init_aws, init_calls = self.proxy.between(invocation.started, invocation.first_next)
+        invoke_aws, invoke_calls = self.proxy.between(invocation.handed_out, invocation.answered)
+        return {"init": init, "invoke": invoke, "init_aws": init_aws, "invoke_aws": invoke_aws,
+                "init_calls": init_calls, "invoke_calls": invoke_calls, "hwm_kib": hwm,
+                "status": answer_status(invocation.answer), "answer": invocation.answer}
+
+    def run(self) -> list[Subject]:
+        subjects = self.subjects()
+        for subject in subjects:  # unmeasured: bootstrap admin, page cache
+            first = self.start(subject, 0)
+            if subject.name == "user":
+                body = json.loads(json.loads(first["answer"])["body"])
+                self.token = body["token"]
+        for index in range(1, self.args.runs + 1):
+            for subject in subjects:
+                subject.runs.append(self.start(subject, index))
+        return subjects
+
+
+def vm_hwm(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM")
+
+
+def answer_status(answer: bytes) -> str:
+    try:
+        value = json.loads(answer)
+    except ValueError:
+        return "?"
+    if isinstance(value, dict) and "statusCode" in value:
+        return str(value["statusCode"])
+    if isinstance(value, dict) and "policyDocument" in value:
+        return value["policyDocument"]["Statement"][0]["Effect"]
+    return "ok"
+
+
+# ---------------------------------------------------------------- report
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def report(subjects: list[Subject]) -> None:
+    def median(subject, key):
+        return statistics.median(run[key] for run in subject.runs)
+
+    def least(subject, key):
+        return min(run[key] for run in subject.runs)
+
+    runs = len(subjects[0].runs)
+    print(f"# cold start: {runs} runs each (median / min), {time.strftime('%Y-%m-%d')}, "
+          f"{os.cpu_count()} cores, {os.uname().machine}, AWS = moto on loopback behind a timing proxy")
+    print("| subject | size | init | init outside AWS calls | AWS calls in init | first invoke | "
+          "first invoke outside AWS | peak RSS | answer |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for s in subjects:
+        size = f"{s.binary.stat().st_size / 2**20:.2f} MiB" if s.binary else "—"
+        outside_init = [r["init"] - r["init_aws"] for r in s.runs]
+        outside_invoke = [r["invoke"] - r["invoke_aws"] for r in s.runs]
+        calls = ", ".join(s.runs[-1]["init_calls"]) or "none"
+        print(f"| {s.name} | {size} | {ms(median(s, 'init'))} / {ms(least(s, 'init'))} ms "
+              f"| {ms(statistics.median(outside_init))} / {ms(min(outside_init))} ms | {calls} "
+              f"| {ms(median(s, 'invoke'))} / {ms(least(s, 'invoke'))} ms "
+              f"| {ms(statistics.median(outside_invoke))} / {ms(min(outside_invoke))} ms "
+              f"| {median(s, 'hwm_kib') / 1024:.1f} MiB (max {max(r['hwm_kib'] for r in s.runs) / 1024:.1f}) "
+              f"| {s.runs[-1]['status']} |")
+    by_name = {s.name.split(" ")[0]: s for s in subjects}
+    hello, node = by_name.get("hello"), by_name.get("node")
+    functions = [s for s in subjects if s.binary and s is not hello]
+    if hello and functions:
+        base = median(hello, "init")
+        print(f"\ngoal: init <= 2x hello's ({ms(base)} ms):")
+        for s in functions:
+            ratio = median(s, "init") / base
+            outside = statistics.median(r["init"] - r["init_aws"] for r in s.runs) / base
+            print(f"  {s.name:22} {ratio:6.1f}x ({outside:5.1f}x outside AWS calls) {'met' if ratio <= 2 else 'MISSED'}")
+    if node and functions:
+        cold = lambda s: statistics.median(r["init"] + r["invoke"] for r in s.runs)
+        print(f"\ngoal: node >= 10x slower (init + first invoke; node {ms(cold(node))} ms):")
+        for s in functions:
+            ratio = cold(node) / cold(s)
+            print(f"  {s.name:22} {ms(cold(s)):>7} ms  node is {ratio:5.1f}x  {'met' if ratio >= 10 else 'MISSED'}")
+    if functions:
+        print("\ngoal: peak RSS <= 32 MiB:")
+        for s in functions:
+            peak = max(r["hwm_kib"] for r in s.runs) / 1024
+            print(f"  {s.name:22} {peak:5.1f} MiB {'met' if peak <= 32 else 'MISSED'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--bin-dir", default="target/release", help="where the x86_64 release binaries are")
+    parser.add_argument("--only", help="comma-separated subjects (binary names, 'hello', 'node')")
+    args = parser.parse_args()
+    (ROOT / "target").mkdir(exist_ok=True)
+    try:
+        report(Bench(args).run())
+    finally:
+        emulated.stop_children()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
