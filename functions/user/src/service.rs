@@ -375,7 +375,15 @@ impl UserService {
         token: Option<String>,
         actor: &AuditContext,
     ) -> Result<User, DomainError> {
-        let token = required(token).map_err(|e| invalid("token", e))?;
+        let token = required(token)
+            .and_then(|t| {
+                if t.is_empty() {
+                    Err(milkrun_domain::values::InvalidValue("must not be empty"))
+                } else {
+                    Ok(t)
+                }
+            })
+            .map_err(|e| invalid("token", e))?;
         // A well-formed token that does not verify is a failed credential: 401.
         let bad_token = || {
             DomainError::refused(

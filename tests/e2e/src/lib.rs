@@ -77,6 +77,16 @@ pub fn assert_fields(reply: &Reply, fields: &[&str]) {
     }
 }
 
+/// A cursor the listing did not issue names no page: 404, naming `cursor`.
+pub fn assert_unknown_cursor(reply: &Reply) {
+    assert_error(reply, StatusCode::NOT_FOUND, "NOT_FOUND");
+    assert!(
+        reply.body["details"]["fields"]["cursor"].is_string(),
+        "cursor not named: {}",
+        reply.text
+    );
+}
+
 pub fn unique_email() -> String {
     format!("user-{}@E2E.milkrun.test", Uuid::new_v4().simple())
 }

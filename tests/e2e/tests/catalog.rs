@@ -144,6 +144,8 @@ async fn admins_build_a_catalog_that_guests_filter() {
         list(&format!("q={word}")).await.is_empty(),
         "deactivated products are not listed"
     );
+    let gone = call(Method::GET, &format!("/products/{product_id}"), None, None).await;
+    assert_error(&gone, StatusCode::NOT_FOUND, "NOT_FOUND");
 }
 
 #[tokio::test]
@@ -179,15 +181,16 @@ async fn listings_page_with_sealed_cursors() {
     let mut edited = cursor.clone().into_bytes();
     edited[3] = if edited[3] == b'A' { b'B' } else { b'A' };
     let edited = String::from_utf8(edited).unwrap();
-    for bad in [
+    for foreign in [
         format!("/products?q={word}&limit=2&cursor={edited}"),
         format!("/products?q={word}&category=CURD&limit=2&cursor={cursor}"),
         format!("/vendors?cursor={cursor}"),
         "/products?cursor=garbage".to_owned(),
-        "/products?limit=0".to_owned(),
-        "/products?limit=101".to_owned(),
     ] {
-        let reply = call(Method::GET, &bad, None, None).await;
+        assert_unknown_cursor(&call(Method::GET, &foreign, None, None).await);
+    }
+    for bad in ["/products?limit=0", "/products?limit=101"] {
+        let reply = call(Method::GET, bad, None, None).await;
         assert_error(&reply, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
     }
 }
@@ -222,7 +225,7 @@ async fn bad_catalog_input_is_a_400_naming_each_field() {
         Some(product_body("Milk", &[&Uuid::new_v4().to_string()])),
     )
     .await;
-    assert_fields(&unknown_vendor, &["vendorIds"]);
+    assert_error(&unknown_vendor, StatusCode::NOT_FOUND, "NOT_FOUND");
     let filters = call(
         Method::GET,
         "/products?category=CHEESE&minPrice=1.5&maxPrice=-2&vendorId=x&pincode=0123",
@@ -234,6 +237,7 @@ async fn bad_catalog_input_is_a_400_naming_each_field() {
         &filters,
         &["category", "minPrice", "maxPrice", "vendorId", "pincode"],
     );
+    // Each bound is well-formed; together they match nothing.
     let inverted = call(
         Method::GET,
         "/products?minPrice=500&maxPrice=100",
@@ -241,7 +245,8 @@ async fn bad_catalog_input_is_a_400_naming_each_field() {
         None,
     )
     .await;
-    assert_error(&inverted, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert_eq!(inverted.status, StatusCode::OK, "{}", inverted.text);
+    assert_eq!(inverted.body["items"], json!([]));
     for missing in [
         format!("/products/{}", Uuid::new_v4()),
         "/products/not-a-uuid".to_owned(),
@@ -316,7 +321,7 @@ async fn stock_changes_are_conditional_and_show_as_availability() {
         (json!({"operation": "MULTIPLY", "quantity": 1}), "operation"),
         (json!({"operation": "ADD", "quantity": -1}), "quantity"),
         (json!({"operation": "ADD", "quantity": 1.5}), "quantity"),
-        (json!({"operation": "SUBTRACT", "quantity": 0}), "quantity"),
+        (json!({"operation": "SET", "quantity": 1_000_001}), "quantity"),
         (
             json!({"operation": "SET", "quantity": 1, "lowStockThreshold": "ten"}),
             "lowStockThreshold",
