@@ -128,7 +128,6 @@ pub async fn serve_socket(router: Router, addr: SocketAddr) -> std::io::Result<(
 
 /// Splits a service's documented routes into the finished router serving them, plus
 /// `/openapi.json` and `/docs` describing exactly those routes.
-pub fn app(api: utoipa_axum::router::OpenApiRouter, auth: Auth) -> Router {
-    let (routes, openapi) = api.split_for_parts();
+pub fn app(routes: Router, openapi: utoipa::openapi::OpenApi, auth: Auth) -> Router {
     finish(routes.merge(crate::docs::docs_router(openapi)), auth)
 }

@@ -13,6 +13,7 @@ pub mod paging;
 pub mod path;
 pub mod query;
 pub mod request_ids;
+pub mod routes;
 pub mod telemetry;
 
 pub use actor::{Actor, AdminActor, GuestActor, require_role};
@@ -25,3 +26,5 @@ pub use paging::{PageQuery, Paging};
 pub use path::ApiPath;
 pub use query::ApiQuery;
 pub use request_ids::RequestIds;
+#[doc(hidden)]
+pub use routes::__paste;

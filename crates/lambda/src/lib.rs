@@ -99,7 +99,7 @@ pub async fn serve_http(service: &'static HttpService) -> Result<(), lambda_http
             .await
             .map_err(|e| format!("{} failed to start: {e}", service.name))?;
     }
-    let routes = (service.api)(&adapters).split_for_parts().0;
+    let routes = (service.api)(&adapters);
     let auth = milkrun_http::Auth {
         keys: adapters.keys.clone(),
         access: adapters.access.clone(),

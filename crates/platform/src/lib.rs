@@ -14,7 +14,6 @@ use milkrun_domain::DomainError;
 use milkrun_domain::events::Topic;
 use milkrun_domain::ports::{AccessLookup, EventHandler, Mailer};
 use milkrun_store::{Stores, TableSpec};
-use utoipa_axum::router::OpenApiRouter;
 
 /// Everything a service may be built from, over one host's technology.
 #[derive(Clone)]
@@ -74,9 +73,9 @@ pub struct HttpService {
     /// The Lambda function's binary name in AWS.
     pub name: &'static str,
     pub needs: Needs,
-    pub api: fn(&Adapters) -> OpenApiRouter,
-    /// Its documented routes, without a service behind them (for the OpenAPI document).
-    pub openapi: fn() -> utoipa::openapi::OpenApi,
+    /// Its routes over adapters: plain axum, so a function carries no OpenAPI code (the
+    /// registry documents them from each crate's `documented()`).
+    pub api: fn(&Adapters) -> axum::Router,
     pub start: Option<StartHook>,
 }
 

@@ -4,7 +4,6 @@
 use milkrun_domain::DomainError;
 use milkrun_platform::{Adapters, ConsumerService, HttpService, JobService};
 use utoipa::openapi::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
 
 /// The HTTP services, in the order their routes are documented.
 pub static HTTP: [&HttpService; 6] = [
@@ -23,8 +22,8 @@ pub static CONSUMERS: [&ConsumerService; 1] = [&milkrun_notification::CONSUMER];
 pub static JOBS: [&JobService; 1] = [&milkrun_inventory::RECONCILE];
 
 /// Every service's routes over `adapters`, merged into one router (the local server).
-pub fn api(adapters: &Adapters) -> OpenApiRouter {
-    HTTP.iter().fold(OpenApiRouter::new(), |all, service| {
+pub fn api(adapters: &Adapters) -> axum::Router {
+    HTTP.iter().fold(axum::Router::new(), |all, service| {
         all.merge((service.api)(adapters))
     })
 }
@@ -36,15 +35,26 @@ pub fn app(adapters: &Adapters) -> axum::Router {
         keys: adapters.keys.clone(),
         access: adapters.access.clone(),
     };
-    milkrun_http::app(api(adapters), auth)
+    milkrun_http::app(api(adapters), openapi(), auth)
+}
+
+/// Each service's documented routes, in the order of [`HTTP`].
+fn documents() -> [OpenApi; 6] {
+    [
+        milkrun_user::documented().into_openapi(),
+        milkrun_vendor::documented().into_openapi(),
+        milkrun_product::documented().into_openapi(),
+        milkrun_inventory::documented().into_openapi(),
+        milkrun_reporting::documented().into_openapi(),
+        milkrun_notification::documented().into_openapi(),
+    ]
 }
 
 /// The whole API's OpenAPI document; describing routes needs no service behind them.
 pub fn openapi() -> OpenApi {
-    let mut services = HTTP.iter().map(|service| (service.openapi)());
-    let mut document = services.next().expect("at least one service");
-    for more in services {
-        document.merge(more);
+    let [mut document, more @ ..] = documents();
+    for service in more {
+        document.merge(service);
     }
     document
 }

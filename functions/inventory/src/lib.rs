@@ -9,7 +9,7 @@ use milkrun_platform::{Adapters, HttpService, JobRun, JobService, Needs};
 use milkrun_store::table::{AUDIT, INVENTORY, OUTBOX, PRODUCTS, VENDORS};
 
 pub use reconcile::{ReconcileReport, reconcile_stock};
-pub use routes::{api, routes};
+pub use routes::{documented, router};
 pub use service::InventoryService;
 
 pub static HTTP: HttpService = HttpService {
@@ -20,8 +20,7 @@ pub static HTTP: HttpService = HttpService {
         signing: false,
         verification: false,
     },
-    api: |adapters| api(InventoryService::from_adapters(adapters)),
-    openapi: || routes().into_openapi(),
+    api: |adapters| router().with_state(InventoryService::from_adapters(adapters)),
     start: None,
 };
 

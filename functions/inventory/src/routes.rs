@@ -15,25 +15,16 @@ use milkrun_http::{Actor, ApiError, ApiPath, ApiQuery, AuthUser, ErrorBody, Pagi
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes as handlers;
 use uuid::Uuid;
 
 use crate::service::InventoryService;
 
+milkrun_http::service_routes! { InventoryService;
+    [list_inventory]
+    [adjust_stock]
+}
+
 type ApiResult<T> = Result<T, ApiError>;
-
-/// The documented routes, before a service is bound (enough to describe them).
-pub fn routes() -> OpenApiRouter<InventoryService> {
-    OpenApiRouter::new()
-        .routes(handlers!(list_inventory))
-        .routes(handlers!(adjust_stock))
-}
-
-/// All inventory routes bound to the service.
-pub fn api(service: InventoryService) -> OpenApiRouter {
-    routes().with_state(service)
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

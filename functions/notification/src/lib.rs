@@ -10,7 +10,7 @@ use milkrun_domain::events::Topic;
 use milkrun_platform::{ConsumerService, HttpService, Needs};
 use milkrun_store::table::{NOTIFICATIONS, PROCESSED_EVENTS};
 
-pub use routes::{NotificationService, api, routes};
+pub use routes::{NotificationService, documented, router};
 pub use welcome::WelcomeMail;
 
 pub static HTTP: HttpService = HttpService {
@@ -22,11 +22,10 @@ pub static HTTP: HttpService = HttpService {
         verification: false,
     },
     api: |adapters| {
-        api(NotificationService {
+        router().with_state(NotificationService {
             notifications: adapters.stores.notifications.clone(),
         })
     },
-    openapi: || routes().into_openapi(),
     start: None,
 };
 

@@ -10,23 +10,16 @@ use milkrun_domain::{DomainError, FieldErrors};
 use milkrun_http::{ApiError, ApiQuery, AuthUser, ErrorBody, PageQuery, Paging};
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes as handlers;
+
+milkrun_http::service_routes! { NotificationService;
+    [list_notifications]
+}
 
 type ApiResult<T> = Result<T, ApiError>;
 
 #[derive(Clone)]
 pub struct NotificationService {
     pub notifications: Arc<dyn NotificationStore>,
-}
-
-/// The documented routes, before a service is bound (enough to describe them).
-pub fn routes() -> OpenApiRouter<NotificationService> {
-    OpenApiRouter::new().routes(handlers!(list_notifications))
-}
-
-pub fn api(service: NotificationService) -> OpenApiRouter {
-    routes().with_state(service)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

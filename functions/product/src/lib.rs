@@ -6,7 +6,7 @@ pub mod service;
 use milkrun_platform::{HttpService, Needs};
 use milkrun_store::table::{AUDIT, INVENTORY, PRODUCTS, VENDORS};
 
-pub use routes::{api, routes};
+pub use routes::{documented, router};
 pub use service::{ProductSearch, ProductService};
 
 pub static HTTP: HttpService = HttpService {
@@ -17,7 +17,6 @@ pub static HTTP: HttpService = HttpService {
         signing: false,
         verification: false,
     },
-    api: |adapters| api(ProductService::from_adapters(adapters)),
-    openapi: || routes().into_openapi(),
+    api: |adapters| router().with_state(ProductService::from_adapters(adapters)),
     start: None,
 };

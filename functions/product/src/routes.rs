@@ -15,28 +15,19 @@ use milkrun_http::{AdminActor, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, 
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes as handlers;
 use uuid::Uuid;
 
 use crate::service::{ProductSearch, ProductService};
+
+milkrun_http::service_routes! { ProductService;
+    [list_products, create_product]
+    [get_product, patch_product, delete_product]
+}
 
 type ApiResult<T> = Result<T, ApiError>;
 
 /// The longest `q` accepted (names are at most 120 characters).
 const MAX_QUERY_CHARS: usize = 120;
-
-/// The documented routes, before a service is bound (enough to describe them).
-pub fn routes() -> OpenApiRouter<ProductService> {
-    OpenApiRouter::new()
-        .routes(handlers!(list_products, create_product))
-        .routes(handlers!(get_product, patch_product, delete_product))
-}
-
-/// All product routes bound to the service.
-pub fn api(service: ProductService) -> OpenApiRouter {
-    routes().with_state(service)
-}
 
 /// A product as clients see it (without the storage version).
 #[derive(Debug, Serialize, ToSchema)]

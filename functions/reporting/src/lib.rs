@@ -5,7 +5,7 @@ pub mod routes;
 use milkrun_platform::{HttpService, Needs};
 use milkrun_store::table::AUDIT;
 
-pub use routes::{ReportingService, api, routes};
+pub use routes::{ReportingService, documented, router};
 
 pub static HTTP: HttpService = HttpService {
     name: "reporting",
@@ -15,7 +15,6 @@ pub static HTTP: HttpService = HttpService {
         signing: false,
         verification: false,
     },
-    api: |adapters| api(ReportingService::from_adapters(adapters)),
-    openapi: || routes().into_openapi(),
+    api: |adapters| router().with_state(ReportingService::from_adapters(adapters)),
     start: None,
 };

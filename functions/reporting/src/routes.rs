@@ -13,8 +13,10 @@ use milkrun_http::{AdminActor, ApiError, ApiQuery, ErrorBody, Paging};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes as handlers;
+
+milkrun_http::service_routes! { ReportingService;
+    [audit_trail]
+}
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -33,15 +35,6 @@ impl ReportingService {
             audit: adapters.stores.audit.clone(),
         }
     }
-}
-
-/// The documented routes, before a service is bound (enough to describe them).
-pub fn routes() -> OpenApiRouter<ReportingService> {
-    OpenApiRouter::new().routes(handlers!(audit_trail))
-}
-
-pub fn api(service: ReportingService) -> OpenApiRouter {
-    routes().with_state(service)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -9,7 +9,7 @@ use milkrun_domain::DomainError;
 use milkrun_platform::{Adapters, HttpService, Needs};
 use milkrun_store::table::{AUDIT, LOGIN_ATTEMPTS, OUTBOX, USERS, VENDORS};
 
-pub use routes::{api, routes};
+pub use routes::{documented, router};
 pub use service::UserService;
 
 pub static HTTP: HttpService = HttpService {
@@ -20,8 +20,7 @@ pub static HTTP: HttpService = HttpService {
         signing: true,
         verification: true,
     },
-    api: |adapters| api(UserService::from_adapters(adapters)),
-    openapi: || routes().into_openapi(),
+    api: |adapters| router().with_state(UserService::from_adapters(adapters)),
     start: Some(bootstrap_admin),
 };
 

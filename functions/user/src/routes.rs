@@ -14,32 +14,23 @@ use milkrun_http::{
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::service::{ProfileChange, Registration, UserService};
 
+milkrun_http::service_routes! { UserService;
+    [register]
+    [login]
+    [check]
+    [verify_email, verify_email_link]
+    [get_me, patch_me]
+    [put_address, delete_address]
+    [put_preferences]
+    [list_users]
+    [get_user, patch_user]
+}
+
 type ApiResult<T> = Result<T, ApiError>;
-
-/// All user routes bound to the service.
-pub fn api(service: UserService) -> OpenApiRouter {
-    routes().with_state(service)
-}
-
-/// The documented routes, before a service is bound (enough to describe them).
-pub fn routes() -> OpenApiRouter<UserService> {
-    OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(login))
-        .routes(routes!(check))
-        .routes(routes!(verify_email, verify_email_link))
-        .routes(routes!(get_me, patch_me))
-        .routes(routes!(put_address, delete_address))
-        .routes(routes!(put_preferences))
-        .routes(routes!(list_users))
-        .routes(routes!(get_user, patch_user))
-}
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(

@@ -12,25 +12,16 @@ use milkrun_http::{AdminActor, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, 
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes as handlers;
 use uuid::Uuid;
 
 use crate::service::VendorService;
 
+milkrun_http::service_routes! { VendorService;
+    [list_vendors, create_vendor]
+    [get_vendor, patch_vendor, delete_vendor]
+}
+
 type ApiResult<T> = Result<T, ApiError>;
-
-/// The documented routes, before a service is bound (enough to describe them).
-pub fn routes() -> OpenApiRouter<VendorService> {
-    OpenApiRouter::new()
-        .routes(handlers!(list_vendors, create_vendor))
-        .routes(handlers!(get_vendor, patch_vendor, delete_vendor))
-}
-
-/// All vendor routes bound to the service.
-pub fn api(service: VendorService) -> OpenApiRouter {
-    routes().with_state(service)
-}
 
 /// A vendor as clients see it (without the storage version).
 #[derive(Debug, Serialize, ToSchema)]

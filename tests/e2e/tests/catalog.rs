@@ -321,7 +321,10 @@ async fn stock_changes_are_conditional_and_show_as_availability() {
         (json!({"operation": "MULTIPLY", "quantity": 1}), "operation"),
         (json!({"operation": "ADD", "quantity": -1}), "quantity"),
         (json!({"operation": "ADD", "quantity": 1.5}), "quantity"),
-        (json!({"operation": "SET", "quantity": 1_000_001}), "quantity"),
+        (
+            json!({"operation": "SET", "quantity": 1_000_001}),
+            "quantity",
+        ),
         (
             json!({"operation": "SET", "quantity": 1, "lowStockThreshold": "ten"}),
             "lowStockThreshold",
