@@ -145,7 +145,7 @@ impl UserService {
             "password",
             required(input.password).and_then(|v| Password::parse(&v)),
         );
-        let phone = match input.phone.filter(|p| !p.trim().is_empty()) {
+        let phone = match input.phone {
             Some(raw) => errors.check("phone", Phone::parse(&raw)),
             None => None,
         };
