@@ -73,6 +73,9 @@ class AwsProxy(http.server.ThreadingHTTPServer):
 
 class AwsProxyHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes: with Nagle's algorithm on, the body of every
+    # answer on a kept-alive connection waits for the client's delayed ACK (40 ms).
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
@@ -139,6 +142,7 @@ class RuntimeApi(http.server.ThreadingHTTPServer):
 
 class RuntimeApiHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # as in AwsProxyHandler
 
     def log_message(self, *args):
         pass
@@ -311,7 +315,8 @@ class Bench:
         log_path = LOGS / f"{subject.name.split(' ')[0]}-{index}.log"
         with open(log_path, "wb") as log:
             invocation.started = time.perf_counter()
-            process = subprocess.Popen(subject.argv, cwd=subject.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+            argv = [*self.args.wrap.split(), *subject.argv] if self.args.wrap else subject.argv
+            process = subprocess.Popen(argv, cwd=subject.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                        start_new_session=True)
         try:
             idle = invocation.idle.wait(TIMEOUT)
@@ -429,6 +434,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--bin-dir", default="target/release", help="where the x86_64 release binaries are")
     parser.add_argument("--only", help="comma-separated subjects (binary names, 'hello', 'node')")
+    parser.add_argument("--wrap", help="diagnostics only: a command to run each subject under "
+                        "(e.g. 'strace -f -tt -o target/coldstart/strace'); its figures then include the wrapper")
     args = parser.parse_args()
     (ROOT / "target").mkdir(exist_ok=True)
     try:

@@ -95,7 +95,7 @@ pub fn email_or_null() -> Object {
 fn phone(nullable: bool) -> Object {
     string(patterns::PHONE, 10, MAX_PHONE_CHARS, nullable)
         .description(Some(
-            "10 to 15 digits, optionally after a +; spaces and dashes are ignored.",
+            "10 to 15 digits, optionally after a +, with single spaces or dashes between digits (dropped when stored).",
         ))
         .build()
 }

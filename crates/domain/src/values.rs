@@ -46,8 +46,9 @@ pub mod patterns {
     pub const TEXT: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$";
     /// Optional text: no control characters; blank means none.
     pub const OPTIONAL_TEXT: &str = r"^[^\u0000-\u001f\u007f-\u009f]*$";
-    /// 10 to 15 digits, optionally after a `+`, with spaces and dashes anywhere.
-    pub const PHONE: &str = r"^[ -]*(\+[ -]*)?([0-9][ -]*){10,15}$";
+    /// 10 to 15 digits, optionally after a `+`, with at most one space or dash between two
+    /// digits.
+    pub const PHONE: &str = r"^\+?[0-9]([ -]?[0-9]){9,14}$";
     /// An Indian postal code.
     pub const PINCODE: &str = r"^[1-9][0-9]{5}$";
     /// An address label.
@@ -65,8 +66,8 @@ pub mod patterns {
 
 /// The longest email address accepted, in characters, before and after normalization.
 pub const MAX_EMAIL_CHARS: usize = 254;
-/// The longest phone number accepted as typed, spaces and dashes included.
-pub const MAX_PHONE_CHARS: usize = 32;
+/// The longest phone number as typed: a `+`, 15 digits and 14 separators.
+pub const MAX_PHONE_CHARS: usize = 30;
 
 /// An email address in one canonical form, so that one mailbox is one account: the domain
 /// in IDNA ASCII form (`exämple.com` → `xn--exmple-cua.com`, composed and decomposed forms
@@ -133,8 +134,8 @@ fn is_domain_label(label: &str) -> bool {
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || unicode(c))
 }
 
-/// A phone number of 10 to 15 digits, optionally with a leading `+`; spaces and dashes
-/// dropped. The shape is [`patterns::PHONE`].
+/// A phone number of 10 to 15 digits, optionally with a leading `+`, as
+/// [`patterns::PHONE`] says; stored without its spaces and dashes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String, example = "+919876543210")]
@@ -143,17 +144,31 @@ string_value!(Phone);
 
 impl Phone {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        const INVALID: InvalidValue =
-            InvalidValue("must be 10 to 15 digits, optionally starting with +");
-        if raw.chars().count() > MAX_PHONE_CHARS {
+        const INVALID: InvalidValue = InvalidValue(
+            "must be 10 to 15 digits, optionally after a +, with single spaces or dashes \
+             between digits",
+        );
+        let (plus, rest) = match raw.strip_prefix('+') {
+            Some(rest) => ("+", rest),
+            None => ("", raw),
+        };
+        let mut digits = String::with_capacity(15);
+        // A separator may only follow a digit and must be followed by one.
+        let mut after_separator = true;
+        for c in rest.chars() {
+            match c {
+                '0'..='9' => {
+                    digits.push(c);
+                    after_separator = false;
+                }
+                ' ' | '-' if !after_separator => after_separator = true,
+                _ => return Err(INVALID),
+            }
+        }
+        if after_separator || !(10..=15).contains(&digits.len()) {
             return Err(INVALID);
         }
-        let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-        let digits = compact.strip_prefix('+').unwrap_or(&compact);
-        if !(10..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(INVALID);
-        }
-        Ok(Self(compact))
+        Ok(Self(format!("{plus}{digits}")))
     }
 }
 
@@ -423,12 +438,25 @@ mod tests {
             Phone::parse("+91 98765-43210").unwrap().as_str(),
             "+919876543210"
         );
+        assert_eq!(
+            Phone::parse("+91 80 4000 1234").unwrap().as_str(),
+            "+918040001234"
+        );
         assert_eq!(Phone::parse("9876543210").unwrap().as_str(), "9876543210");
     }
 
     #[test]
     fn phone_rejects_short_or_lettered_numbers() {
-        for bad in ["12345", "98765abcde", "+", "1234567890123456"] {
+        for bad in [
+            "12345",
+            "98765abcde",
+            "+",
+            "1234567890123456",
+            "98765  43210",
+            " 9876543210",
+            "9876543210-",
+            "+-9876543210",
+        ] {
             assert!(Phone::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
