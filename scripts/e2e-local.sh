@@ -17,21 +17,6 @@ done
 MILKRUN_E2E_BASE_URL="http://127.0.0.1:$port" MILKRUN_E2E_ADMIN_EMAIL=$MILKRUN_ADMIN_EMAIL \
 MILKRUN_E2E_ADMIN_PASSWORD=$MILKRUN_ADMIN_PASSWORD MILKRUN_E2E_TARGET=local \
   cargo test -p milkrun-e2e -- --test-threads=4
-# The OpenAPI document is the contract: every documented operation, fuzzed with every check
-# schemathesis has (schema-valid requests accepted, schema-violating ones refused, responses as
-# documented, auth enforced, deleted resources gone, 405s with Allow), at least 10,000 cases,
-# fixed seed, one worker (schemathesis' threaded generation crashes on CPython 3.11).
-token=$(curl -fs -X POST "http://127.0.0.1:$port/users/login" \
-  -d "{\"email\":\"$MILKRUN_ADMIN_EMAIL\",\"password\":\"$MILKRUN_ADMIN_PASSWORD\"}" |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
-.venv/bin/st run "http://127.0.0.1:$port/openapi.json" --checks all \
-  -H "Authorization: Bearer $token" --max-examples 400 --seed 20261122 --workers 1 \
-  | tee target/schemathesis.log | tail -n 30
-cases=$(grep -oE '[0-9]+ generated' target/schemathesis.log | grep -oE '[0-9]+' | tail -n 1)
-if [ "${cases:-0}" -lt 10000 ]; then
-  echo "schemathesis ran ${cases:-0} cases; the contract check needs at least 10000" >&2
-  exit 1
-fi
 cleanup
 trap - EXIT
 # No log line may carry a password, a hash or a token.
