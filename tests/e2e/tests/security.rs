@@ -93,18 +93,7 @@ async fn a_vendor_user_moved_to_another_vendor_loses_the_first_ones_stock() {
     let root = admin_token().await;
     let first = id(&create_vendor(&root, &[&fresh_pincode()]).await, "vendorId");
     let second = id(&create_vendor(&root, &[&fresh_pincode()]).await, "vendorId");
-    let product = call(
-        Method::POST,
-        "/products",
-        Some(&root),
-        Some(json!({"name": "Moved Milk", "category": "MILK",
-                    "variants": [{"name": "1L", "price": {"amount": 5400}}], "vendorIds": [first, second]})),
-    )
-    .await;
-    let (product_id, variant) = (
-        id(&product.body, "productId"),
-        id(&product.body["variants"][0], "variantId"),
-    );
+    let (product_id, variant) = product_sold_by(&root, "Moved Milk", &[&first, &second]).await;
     let email = unique_email();
     let user = registered_user_id(&email).await;
     assert_eq!(
@@ -137,22 +126,23 @@ async fn a_vendor_user_moved_to_another_vendor_loses_the_first_ones_stock() {
     assert_error(&refused, StatusCode::FORBIDDEN, "FORBIDDEN");
 }
 
+/// A one-variant product sold by `vendors`: its id and its variant's id.
+async fn product_sold_by(root: &str, name: &str, vendors: &[&str]) -> (String, String) {
+    let body = json!({"name": name, "category": "MILK",
+                      "variants": [{"name": "1L", "price": {"amount": 5400}}], "vendorIds": vendors});
+    let product = call(Method::POST, "/products", Some(root), Some(body)).await;
+    assert_eq!(product.status, StatusCode::CREATED, "{}", product.text);
+    (
+        id(&product.body, "productId"),
+        id(&product.body["variants"][0], "variantId"),
+    )
+}
+
 #[tokio::test]
 async fn a_deactivated_vendor_is_out_of_availability_listings_and_stock_changes() {
     let root = admin_token().await;
     let vendor = id(&create_vendor(&root, &[&fresh_pincode()]).await, "vendorId");
-    let product = call(
-        Method::POST,
-        "/products",
-        Some(&root),
-        Some(json!({"name": "Gone Milk", "category": "MILK",
-                    "variants": [{"name": "1L", "price": {"amount": 5400}}], "vendorIds": [vendor]})),
-    )
-    .await;
-    let (product_id, variant) = (
-        id(&product.body, "productId"),
-        id(&product.body["variants"][0], "variantId"),
-    );
+    let (product_id, variant) = product_sold_by(&root, "Gone Milk", &[&vendor]).await;
     let stock = format!("/inventory/{vendor}/{product_id}/{variant}");
     let set = json!({"operation": "SET", "quantity": 40});
     assert_eq!(
@@ -216,18 +206,7 @@ async fn a_deactivated_vendor_is_out_of_availability_listings_and_stock_changes(
 async fn stock_stops_at_its_maximum_and_the_product_page_stays_up() {
     let root = admin_token().await;
     let vendor = id(&create_vendor(&root, &[&fresh_pincode()]).await, "vendorId");
-    let product = call(
-        Method::POST,
-        "/products",
-        Some(&root),
-        Some(json!({"name": "Endless Milk", "category": "MILK",
-                    "variants": [{"name": "1L", "price": {"amount": 5400}}], "vendorIds": [vendor]})),
-    )
-    .await;
-    let (product_id, variant) = (
-        id(&product.body, "productId"),
-        id(&product.body["variants"][0], "variantId"),
-    );
+    let (product_id, variant) = product_sold_by(&root, "Endless Milk", &[&vendor]).await;
     let stock = format!("/inventory/{vendor}/{product_id}/{variant}");
     // 1,000 ADDs of 1,000,000 reach the maximum exactly (four at a time).
     for round in 0..250 {
