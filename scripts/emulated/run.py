@@ -364,15 +364,22 @@ def scheduled_reconcile(emulation: Emulation, endpoint: str) -> int:
 
 def e2e(keep_running: bool) -> int:
     endpoint = start_moto()
-    base_url, emulation, _pollers = start_functions(endpoint)
+    base_url, emulation, pollers = start_functions(endpoint)
     print(f"emulated API on {base_url} (moto at {endpoint})", flush=True)
     if keep_running:
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
         return 0
     env = {**os.environ, "MILKRUN_E2E_BASE_URL": base_url, "MILKRUN_E2E_ADMIN_EMAIL": ADMIN_EMAIL,
            "MILKRUN_E2E_ADMIN_PASSWORD": ADMIN_PASSWORD, "MILKRUN_E2E_TARGET": "emulated-aws"}
-    suite = run(["cargo", "test", "-p", "milkrun-e2e", "--", "--test-threads=4", *sys.argv[2:]], env)
-    return suite or scheduled_reconcile(emulation, endpoint) or dead_letter_scenario(emulation, base_url)
+    try:
+        suite = run(["cargo", "test", "-p", "milkrun-e2e", "--", "--test-threads=4", *sys.argv[2:]], env)
+        return suite or scheduled_reconcile(emulation, endpoint) or dead_letter_scenario(emulation, base_url)
+    finally:
+        # Before moto goes: a poller still asking it would die with a connection refused.
+        for poller in pollers:
+            poller.stop()
+        for poller in pollers:
+            poller.join(timeout=30)
 
 
 def main() -> int:
