@@ -11,10 +11,11 @@ out=bench/results/latest.txt
 mkdir -p bench/results
 bash scripts/setup-tools.sh >/dev/null
 bash bench/coldstart/setup.sh
-functions=(-p milkrun-user -p milkrun-vendor -p milkrun-product -p milkrun-inventory -p milkrun-reporting
-  -p milkrun-notification -p milkrun-publisher -p milkrun-docs -p milkrun-authorizer)
+# Every function of the template, as CI and `sam build` build them (by --bin).
+read -r -a functions <<< "$(awk '/^        Binary: /{ printf " --bin %s", $2 }' template.yaml)"
 PATH="$PWD/.venv/bin:$PATH" cargo-lambda lambda build --release --arm64 --locked "${functions[@]}"
-cargo build --release --locked --bins -p milkrun -p milkrun-bench -p milkrun-bench-lean "${functions[@]}"
+cargo build --release --locked "${functions[@]}"
+cargo build --release --locked -p milkrun -p milkrun-bench -p milkrun-bench-lean
 {
   echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(uname -m), rustc $(rustc --version | cut -d' ' -f2)"
   zipped=$(mktemp -d)
