@@ -7,17 +7,8 @@
 # `target/debug/milkrun` built (scripts/e2e-local.sh builds it). Writes target/schemathesis.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-data=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export MILKRUN_ADMIN_EMAIL=admin@milkrun.test MILKRUN_ADMIN_PASSWORD=local-admin-password
-./target/debug/milkrun serve --demo --addr "127.0.0.1:$port" --data "$data" > target/contract-serve.log 2>&1 &
-server=$!
-cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"; }
-trap cleanup EXIT
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/openapi.json" >/dev/null && break
-  sleep 0.2
-done
+source scripts/local-server.sh
+start_local_server target/contract-serve.log --demo
 token=$(curl -fs -X POST "http://127.0.0.1:$port/users/login" \
   -d "{\"email\":\"$MILKRUN_ADMIN_EMAIL\",\"password\":\"$MILKRUN_ADMIN_PASSWORD\"}" |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')

@@ -34,6 +34,13 @@ async fn registered_user_id(email: &str) -> String {
     id(&reply.body, "userId")
 }
 
+/// Gives the account `grant` (as `admin`), then logs it in: its token carries the grant.
+async fn granted_token(admin: &str, user_id: &str, email: &str, grant: Value) -> String {
+    let reply = patch_user(admin, user_id, grant).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    id(&login(email, "correct horse battery").await.body, "token")
+}
+
 async fn patch_user(admin: &str, user_id: &str, body: Value) -> Reply {
     call(
         Method::PATCH,
@@ -49,16 +56,7 @@ async fn a_disabled_and_demoted_admin_loses_her_powers_with_her_old_token() {
     let root = admin_token().await;
     let email = unique_email();
     let admin_id = registered_user_id(&email).await;
-    assert_eq!(
-        patch_user(&root, &admin_id, json!({"role": "ADMIN"}))
-            .await
-            .status,
-        StatusCode::OK
-    );
-    let her_token = login(&email, "correct horse battery").await.body["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let her_token = granted_token(&root, &admin_id, &email, json!({"role": "ADMIN"})).await;
     let target = registered_user_id(&unique_email()).await;
     assert_eq!(
         patch_user(&her_token, &target, json!({"role": "MANAGER"}))
@@ -96,16 +94,8 @@ async fn a_vendor_user_moved_to_another_vendor_loses_the_first_ones_stock() {
     let (product_id, variant) = product_sold_by(&root, "Moved Milk", &[&first, &second]).await;
     let email = unique_email();
     let user = registered_user_id(&email).await;
-    assert_eq!(
-        patch_user(&root, &user, json!({"role": "VENDOR", "vendorId": first}))
-            .await
-            .status,
-        StatusCode::OK
-    );
-    let token = login(&email, "correct horse battery").await.body["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let vendor_user = json!({"role": "VENDOR", "vendorId": first});
+    let token = granted_token(&root, &user, &email, vendor_user).await;
     let stock = format!("/inventory/{first}/{product_id}/{variant}");
     let add = || {
         call(
