@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod carts;
 pub mod events;
 pub mod inventory;
 pub mod items;

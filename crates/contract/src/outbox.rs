@@ -293,6 +293,10 @@ macro_rules! store_contract {
             use super::*;
             $crate::product_store_contract!($make);
         }
+        mod carts {
+            use super::*;
+            $crate::cart_store_contract!($make);
+        }
         mod stock {
             use super::*;
             $crate::inventory_store_contract!($make);

@@ -156,6 +156,29 @@ pub async fn garbage_cursors_are_refused(store: Arc<dyn ProductStore>) {
     }
 }
 
+pub async fn a_batch_read_answers_the_products_that_exist(store: Arc<dyn ProductStore>) {
+    let vendor = Uuid::new_v4();
+    let (active, withdrawn) = (
+        sample_product("batch-a", "MILK", 3000, vendor),
+        sample_product("batch-b", "CURD", 4000, vendor),
+    );
+    store.create(&active, &none()).await.unwrap();
+    store.create(&withdrawn, &none()).await.unwrap();
+    let mut withdrawn = store.get(withdrawn.product_id).await.unwrap().unwrap();
+    withdrawn.is_active = false;
+    let withdrawn = store.update(withdrawn, &none()).await.unwrap();
+    let asked = [active.product_id, Uuid::new_v4(), withdrawn.product_id];
+    let mut found = store.get_many(&asked).await.unwrap();
+    found.sort_by_key(|p| p.product_id);
+    let mut expected = vec![active, withdrawn];
+    expected.sort_by_key(|p| p.product_id);
+    assert_eq!(
+        found, expected,
+        "inactive ones too; unknown ids are left out"
+    );
+    assert!(store.get_many(&[]).await.unwrap().is_empty());
+}
+
 #[macro_export]
 macro_rules! product_store_contract {
     ($make:expr) => {
@@ -164,6 +187,7 @@ macro_rules! product_store_contract {
             listing_filters_and_pages_newest_first,
             inactive_products_are_hidden_from_listings,
             garbage_cursors_are_refused,
+            a_batch_read_answers_the_products_that_exist,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

@@ -4,6 +4,9 @@
 //! Nothing here knows about AWS, HTTP, Lambda or a storage engine.
 
 pub mod audit;
+pub mod cart;
+pub mod checkout;
+pub mod delivery;
 pub mod effects;
 pub mod error;
 pub mod events;
@@ -11,6 +14,7 @@ pub mod inventory;
 pub mod login;
 pub mod money;
 pub mod notification;
+pub mod order;
 pub mod page;
 pub mod ports;
 pub mod product;

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::audit::AuditEntry;
+use crate::cart::Cart;
 use crate::effects::Effects;
 use crate::error::{DomainError, StoreError};
 use crate::events::{EventEnvelope, EventType};
@@ -222,6 +223,8 @@ pub trait ProductWrites: Send + Sync {
 #[async_trait]
 pub trait ProductReads: Send + Sync {
     async fn get(&self, product_id: Uuid) -> Result<Option<Product>, StoreError>;
+    /// The products among `product_ids` that exist (active or not), in one batch read.
+    async fn get_many(&self, product_ids: &[Uuid]) -> Result<Vec<Product>, StoreError>;
     /// Active products matching `filter`, newest first.
     async fn list(
         &self,
@@ -231,6 +234,17 @@ pub trait ProductReads: Send + Sync {
 }
 
 pub trait ProductStore: ProductWrites + ProductReads {}
+
+/// Each customer's one cart.
+#[async_trait]
+pub trait CartStore: Send + Sync {
+    /// The cart as last saved; `None` when there is none or it expired.
+    async fn get(&self, user_id: Uuid) -> Result<Option<Cart>, StoreError>;
+    /// Saves `cart` if nobody saved it since it was read at `cart.version` (a cart read as
+    /// `None` is created); answers it at its new version, or `StoreError::VersionConflict`
+    /// without writing. Expires `cart::IDLE_DAYS` after this save.
+    async fn save(&self, cart: Cart, effects: &Effects) -> Result<Cart, StoreError>;
+}
 impl<T: ProductWrites + ProductReads> ProductStore for T {}
 
 /// Commits effects that come with no other change: a refused login's audit entry, a

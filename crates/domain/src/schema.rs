@@ -197,6 +197,11 @@ pub fn quantity_or_null() -> Object {
     integer(0, u64::from(MAX_QUANTITY), true)
 }
 
+/// Units on one cart or order line: 1 to 100.
+pub fn line_quantity_required() -> Object {
+    integer(1, u64::from(crate::cart::MAX_LINE_QUANTITY), false)
+}
+
 pub fn paise_required() -> Object {
     integer(0, crate::money::MAX_AMOUNT, false)
 }

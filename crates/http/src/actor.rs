@@ -38,6 +38,19 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminActor {
     }
 }
 
+/// An authenticated customer: carts, orders and payments are theirs. Checked before the
+/// body is read, like [`AdminActor`].
+pub struct CustomerActor(pub Actor);
+
+impl<S: Send + Sync> FromRequestParts<S> for CustomerActor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let actor = Actor::from_request_parts(parts, state).await?;
+        require_role(actor, &[milkrun_domain::values::Role::Customer]).map(CustomerActor)
+    }
+}
+
 /// A guest's audit context (registration, login, email verification).
 pub struct GuestActor(pub AuditContext);
 

@@ -16,7 +16,7 @@ pub mod request_ids;
 pub mod routes;
 pub mod telemetry;
 
-pub use actor::{Actor, AdminActor, GuestActor, require_role};
+pub use actor::{Actor, AdminActor, CustomerActor, GuestActor, require_role};
 pub use app::{MAX_BODY_BYTES, app, finish, finish_public, serve_lambda, serve_socket};
 pub use auth::{Auth, AuthUser};
 pub use client::Origin;

@@ -3,6 +3,7 @@
 //! milkrun-aws, SQLite in milkrun-local), held to one contract suite; a rule about how an
 //! entity is stored lives here, once.
 
+pub mod carts;
 pub mod effects;
 pub mod item;
 pub mod journal;
@@ -21,6 +22,7 @@ pub mod versioned;
 
 use std::sync::Arc;
 
+pub use carts::Carts;
 pub use item::{Item, Value};
 pub use journal::{AuditTrail, Outbox, decode_outbox_item};
 pub use logins::Logins;
@@ -38,6 +40,7 @@ pub use vendors::Vendors;
 pub struct Stores {
     pub items: Arc<dyn ItemStore>,
     pub users: Arc<Users>,
+    pub carts: Arc<Carts>,
     pub vendors: Arc<Vendors>,
     pub products: Arc<Products>,
     pub stock: Arc<Stock>,
@@ -53,6 +56,7 @@ impl Stores {
     pub fn over(items: Arc<dyn ItemStore>) -> Self {
         Self {
             users: Arc::new(Users::new(items.clone())),
+            carts: Arc::new(Carts::new(items.clone())),
             vendors: Arc::new(Vendors::new(items.clone())),
             products: Arc::new(Products::new(items.clone())),
             stock: Arc::new(Stock::new(items.clone())),

@@ -72,6 +72,14 @@ impl ProductReads for Products {
         item.map(decode).transpose()
     }
 
+    async fn get_many(&self, product_ids: &[Uuid]) -> Result<Vec<Product>, StoreError> {
+        // DynamoDB refuses a batch that names one key twice.
+        let unique: std::collections::BTreeSet<Uuid> = product_ids.iter().copied().collect();
+        let keys: Vec<Key> = unique.into_iter().map(product_key).collect();
+        let items = self.store.batch_get(&PRODUCTS, &keys).await?;
+        items.into_iter().map(decode).collect()
+    }
+
     async fn list(
         &self,
         filter: &ProductFilter,

@@ -119,11 +119,14 @@ pub static PROCESSED_EVENTS: TableSpec =
 pub static LOGIN_ATTEMPTS: TableSpec =
     TableSpec::new("login_attempts", "LOGIN_ATTEMPTS_TABLE").expiring();
 
+/// `CART#<userId>`: each customer's one cart, expiring 30 idle days after its last change.
+pub static CARTS: TableSpec = TableSpec::new("carts", "CARTS_TABLE").expiring();
+
 /// The local dead-letter list (in AWS, SQS dead-letter queues hold failed deliveries).
 pub static DEAD_LETTERS: TableSpec = TableSpec::new("dead_letters", "DEAD_LETTERS_TABLE").sorted();
 
 /// Every table, for stores that create them (the embedded one) and for checks.
-pub static ALL: [&TableSpec; 10] = [
+pub static ALL: [&TableSpec; 11] = [
     &USERS,
     &VENDORS,
     &PRODUCTS,
@@ -134,4 +137,5 @@ pub static ALL: [&TableSpec; 10] = [
     &PROCESSED_EVENTS,
     &LOGIN_ATTEMPTS,
     &DEAD_LETTERS,
+    &CARTS,
 ];

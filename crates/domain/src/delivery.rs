@@ -1,0 +1,388 @@
+//! Deliveries: one per vendor of an order, for its date and slot, moved along its own status
+//! table by the vendor's round; the order's status follows from its deliveries'.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::{DomainError, ErrorCode};
+use crate::order::{Order, OrderStatus};
+use crate::user::Address;
+use crate::values::{DeliverySlot, InvalidValue};
+
+/// Where one delivery is on the round. Written out like the `closed_set!` types of
+/// [`crate::values`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeliveryStatus {
+    Scheduled,
+    Assigned,
+    PickedUp,
+    InTransit,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 6] = [
+        Self::Scheduled,
+        Self::Assigned,
+        Self::PickedUp,
+        Self::InTransit,
+        Self::Delivered,
+        Self::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "SCHEDULED",
+            Self::Assigned => "ASSIGNED",
+            Self::PickedUp => "PICKED_UP",
+            Self::InTransit => "IN_TRANSIT",
+            Self::Delivered => "DELIVERED",
+            Self::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == raw)
+            .ok_or(InvalidValue(
+                "must be one of SCHEDULED, ASSIGNED, PICKED_UP, IN_TRANSIT, DELIVERED, FAILED",
+            ))
+    }
+
+    /// The round moves forward one step at a time: SCHEDULED → ASSIGNED (a driver) →
+    /// PICKED_UP → IN_TRANSIT → DELIVERED. It may fail from any step before the door
+    /// (no driver, the vendor short, a breakdown): FAILED is what cancels and refunds the
+    /// order, so a vendor stuck at any step must be able to say so. DELIVERED and FAILED
+    /// are final.
+    pub fn can_become(self, to: DeliveryStatus) -> bool {
+        use DeliveryStatus::*;
+        matches!(
+            (self, to),
+            (Scheduled, Assigned | Failed)
+                | (Assigned, PickedUp | Failed)
+                | (PickedUp, InTransit | Failed)
+                | (InTransit, Delivered | Failed)
+        )
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Delivered | Self::Failed)
+    }
+}
+
+impl fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `Ok` when the delivery table allows `from` → `to`, else a 409 `INVALID_TRANSITION`.
+pub fn transition(from: DeliveryStatus, to: DeliveryStatus) -> Result<(), DomainError> {
+    if from.can_become(to) {
+        Ok(())
+    } else {
+        Err(DomainError::refused(
+            ErrorCode::InvalidTransition,
+            format!("A delivery cannot move from {from} to {to}."),
+        ))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryStatusChange {
+    pub status: DeliveryStatus,
+    pub at: DateTime<Utc>,
+    /// A userId, or the name of the step that moved it.
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub delivery_id: Uuid,
+    pub order_id: Uuid,
+    pub user_id: Uuid,
+    pub vendor_id: Uuid,
+    pub delivery_date: NaiveDate,
+    pub delivery_slot: DeliverySlot,
+    pub address: Address,
+    pub status: DeliveryStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof_url: Option<String>,
+    /// Oldest first; the first entry is SCHEDULED.
+    pub status_history: Vec<DeliveryStatusChange>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub version: u64,
+}
+
+impl Delivery {
+    /// The id of the one delivery of `order_id` by `vendor_id`: derived, not drawn, so that
+    /// a retried ScheduleDelivery step names the same deliveries and writes none twice.
+    pub fn id_for(order_id: Uuid, vendor_id: Uuid) -> Uuid {
+        Uuid::new_v5(&order_id, vendor_id.as_bytes())
+    }
+
+    /// One SCHEDULED delivery per vendor of the order's fulfilled items (SPEC §5 step 8),
+    /// in vendor id order.
+    pub fn schedule_for(order: &Order, by: &str, now: DateTime<Utc>) -> Vec<Delivery> {
+        order
+            .vendor_ids()
+            .into_iter()
+            .map(|vendor_id| Delivery {
+                delivery_id: Self::id_for(order.order_id, vendor_id),
+                order_id: order.order_id,
+                user_id: order.user_id,
+                vendor_id,
+                delivery_date: order.delivery_date,
+                delivery_slot: order.delivery_slot,
+                address: order.delivery_address.clone(),
+                status: DeliveryStatus::Scheduled,
+                driver_id: None,
+                proof_url: None,
+                status_history: vec![DeliveryStatusChange {
+                    status: DeliveryStatus::Scheduled,
+                    at: now,
+                    by: by.to_owned(),
+                    reason: None,
+                }],
+                created_at: now,
+                updated_at: now,
+                version: 0,
+            })
+            .collect()
+    }
+
+    /// Moves the delivery along its table and records it; a refused move changes nothing.
+    pub fn move_to(
+        &mut self,
+        to: DeliveryStatus,
+        by: impl Into<String>,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        transition(self.status, to)?;
+        self.status = to;
+        self.updated_at = now;
+        self.status_history.push(DeliveryStatusChange {
+            status: to,
+            at: now,
+            by: by.into(),
+            reason,
+        });
+        Ok(())
+    }
+}
+
+/// What an order's deliveries, taken together, say the order should be, or `None` when they
+/// say nothing new (none has left yet, or there are none):
+/// - any FAILED → CANCELLED (SPEC §3: "CANCELLED (a delivery FAILED)"); it wins over the
+///   others, because the order cannot end DELIVERED any more;
+/// - all DELIVERED → DELIVERED;
+/// - any IN_TRANSIT, or some DELIVERED (which passed IN_TRANSIT) → OUT_FOR_DELIVERY.
+pub fn order_status_for(deliveries: &[DeliveryStatus]) -> Option<OrderStatus> {
+    let any = |status: DeliveryStatus| deliveries.contains(&status);
+    if any(DeliveryStatus::Failed) {
+        Some(OrderStatus::Cancelled)
+    } else if !deliveries.is_empty() && deliveries.iter().all(|s| *s == DeliveryStatus::Delivered) {
+        Some(OrderStatus::Delivered)
+    } else if any(DeliveryStatus::InTransit) || any(DeliveryStatus::Delivered) {
+        Some(OrderStatus::OutForDelivery)
+    } else {
+        None
+    }
+}
+
+/// The legal order moves, in turn, that take an order at `current` to what its deliveries
+/// say ([`order_status_for`]). Delivery updates can arrive faster than the order follows
+/// them (a PREPARING order whose only delivery is already DELIVERED passes through
+/// OUT_FOR_DELIVERY); a target already reached, or no longer reachable (the order was
+/// cancelled meanwhile), gives no moves.
+pub fn order_moves(current: OrderStatus, deliveries: &[DeliveryStatus]) -> Vec<OrderStatus> {
+    let Some(target) = order_status_for(deliveries) else {
+        return Vec::new();
+    };
+    if current == target {
+        Vec::new()
+    } else if current.can_become(target) {
+        vec![target]
+    } else if current.can_become(OrderStatus::OutForDelivery)
+        && OrderStatus::OutForDelivery.can_become(target)
+    {
+        vec![OrderStatus::OutForDelivery, target]
+    } else {
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::tests::{at, item, order};
+    use DeliveryStatus::*;
+
+    /// The delivery table written out again; anything absent is refused.
+    const EXPECTED: [(DeliveryStatus, &[DeliveryStatus]); 6] = [
+        (Scheduled, &[Assigned, Failed]),
+        (Assigned, &[PickedUp, Failed]),
+        (PickedUp, &[InTransit, Failed]),
+        (InTransit, &[Delivered, Failed]),
+        (Delivered, &[]),
+        (Failed, &[]),
+    ];
+
+    #[test]
+    fn every_status_round_trips_through_its_name_and_json() {
+        for status in DeliveryStatus::ALL {
+            assert_eq!(DeliveryStatus::parse(status.as_str()), Ok(status));
+            assert_eq!(
+                serde_json::to_string(&status).unwrap(),
+                format!("\"{status}\"")
+            );
+        }
+        assert_eq!(PickedUp.as_str(), "PICKED_UP");
+        assert_eq!(InTransit.as_str(), "IN_TRANSIT");
+        assert!(DeliveryStatus::parse("LOST").is_err());
+    }
+
+    #[test]
+    fn the_delivery_table_is_exactly_as_written_for_every_pair() {
+        for status in DeliveryStatus::ALL {
+            assert_eq!(
+                EXPECTED.iter().filter(|(from, _)| *from == status).count(),
+                1,
+                "{status} needs one row"
+            );
+        }
+        let mut checked = 0;
+        for (from, allowed) in EXPECTED {
+            for to in DeliveryStatus::ALL {
+                let expected = allowed.contains(&to);
+                assert_eq!(from.can_become(to), expected, "{from} -> {to}");
+                assert_eq!(transition(from, to).is_ok(), expected, "{from} -> {to}");
+                checked += 1;
+            }
+            assert_eq!(from.is_final(), allowed.is_empty(), "{from}");
+        }
+        assert_eq!(checked, 36);
+        assert_eq!(
+            transition(Scheduled, Delivered).unwrap_err().code(),
+            ErrorCode::InvalidTransition
+        );
+    }
+
+    #[test]
+    fn deliveries_are_scheduled_one_per_vendor_with_stable_ids() {
+        let (v1, v2) = (Uuid::from_u128(900), Uuid::from_u128(800));
+        let mut a = item(1, 100, 1);
+        a.vendor_id = Some(v1);
+        let mut b = item(2, 100, 1);
+        b.vendor_id = Some(v2);
+        let mut c = item(3, 100, 1);
+        c.vendor_id = Some(v1);
+        let order = order(vec![a, b, c]);
+        let deliveries = Delivery::schedule_for(&order, "checkout", at(7, 0));
+        assert_eq!(deliveries.len(), 2);
+        assert_eq!(deliveries[0].vendor_id, v2);
+        assert!(deliveries.iter().all(|d| d.status == Scheduled
+            && d.delivery_date == order.delivery_date
+            && d.status_history.len() == 1));
+        let again = Delivery::schedule_for(&order, "checkout", at(7, 5));
+        assert_eq!(
+            deliveries[0].delivery_id, again[0].delivery_id,
+            "a retried step names the same deliveries"
+        );
+        assert_ne!(deliveries[0].delivery_id, deliveries[1].delivery_id);
+    }
+
+    #[test]
+    fn moving_a_delivery_records_it_and_a_refused_move_changes_nothing() {
+        let mut a = item(1, 100, 1);
+        a.vendor_id = Some(Uuid::from_u128(900));
+        let mut delivery = Delivery::schedule_for(&order(vec![a]), "checkout", at(7, 0))
+            .pop()
+            .unwrap();
+        delivery
+            .move_to(Assigned, "vendor", None, at(7, 1))
+            .unwrap();
+        let before = delivery.clone();
+        assert!(
+            delivery
+                .move_to(Delivered, "vendor", None, at(7, 2))
+                .is_err()
+        );
+        assert_eq!(delivery, before);
+        delivery
+            .move_to(PickedUp, "vendor", None, at(7, 3))
+            .unwrap();
+        delivery
+            .move_to(Failed, "vendor", Some("breakdown".into()), at(7, 4))
+            .unwrap();
+        assert_eq!(delivery.status_history.len(), 4);
+        assert_eq!(delivery.updated_at, at(7, 4));
+    }
+
+    #[test]
+    fn the_order_follows_its_deliveries() {
+        let cases: [(&[DeliveryStatus], Option<OrderStatus>); 10] = [
+            (&[], None),
+            (&[Scheduled, Assigned], None),
+            (&[PickedUp], None),
+            (&[InTransit], Some(OrderStatus::OutForDelivery)),
+            (&[InTransit, Scheduled], Some(OrderStatus::OutForDelivery)),
+            (&[Delivered, Assigned], Some(OrderStatus::OutForDelivery)),
+            (&[Delivered], Some(OrderStatus::Delivered)),
+            (&[Delivered, Delivered], Some(OrderStatus::Delivered)),
+            (&[Failed], Some(OrderStatus::Cancelled)),
+            (
+                &[Delivered, InTransit, Failed],
+                Some(OrderStatus::Cancelled),
+            ),
+        ];
+        for (deliveries, expected) in cases {
+            assert_eq!(order_status_for(deliveries), expected, "{deliveries:?}");
+        }
+    }
+
+    #[test]
+    fn the_order_moves_are_legal_steps_to_what_the_deliveries_say() {
+        use OrderStatus as O;
+        assert_eq!(order_moves(O::Preparing, &[InTransit]), [O::OutForDelivery]);
+        assert_eq!(
+            order_moves(O::Preparing, &[Delivered]),
+            [O::OutForDelivery, O::Delivered],
+            "a missed IN_TRANSIT is stepped through"
+        );
+        assert_eq!(order_moves(O::OutForDelivery, &[Delivered]), [O::Delivered]);
+        assert_eq!(order_moves(O::OutForDelivery, &[InTransit]), []);
+        assert_eq!(order_moves(O::Preparing, &[Failed]), [O::Cancelled]);
+        assert_eq!(
+            order_moves(O::Cancelled, &[Failed]),
+            [],
+            "already cancelled"
+        );
+        assert_eq!(order_moves(O::Cancelled, &[InTransit]), [], "not reachable");
+        assert_eq!(order_moves(O::Preparing, &[Scheduled]), []);
+        for current in O::ALL {
+            let mut status = current;
+            for step in order_moves(current, &[Delivered]) {
+                assert!(status.can_become(step), "{status} -> {step}");
+                status = step;
+            }
+        }
+    }
+}
