@@ -79,6 +79,7 @@ pub async fn run() {
     demo::load(&adapters.stores).await.unwrap();
     let admin = bench_admin(&adapters).await;
     let app = milkrun_registry::app(&adapters);
+    let customer = bench_customer(&app, &adapters).await;
     let vendor = demo_id("vendor", "Nandi Dairy Farms");
     let product = demo_id("product", "Toned Milk");
     let variant = demo_id("variant", "Toned Milk/1L");
@@ -123,13 +124,31 @@ pub async fn run() {
             Some(json!({"operation": "SUBTRACT", "quantity": 1000000})),
         ),
     ];
+    let line = format!("/cart/items/{product}/{variant}");
+    let cart_routes: Vec<(&str, String, Option<serde_json::Value>)> = vec![
+        ("GET", "/cart".into(), None),
+        (
+            "POST",
+            "/cart/items".into(),
+            Some(json!({"productId": product, "variantId": variant, "quantity": 2})),
+        ),
+        ("PATCH", line.clone(), Some(json!({"quantity": 3}))),
+        ("GET", "/cart".into(), None),
+        ("DELETE", line, None),
+        ("DELETE", "/cart".into(), None),
+    ];
+    let routes = routes.into_iter().map(|(m, p, b)| (m, p, b, &admin)).chain(
+        cart_routes
+            .into_iter()
+            .map(|(m, p, b)| (m, p, b, &customer)),
+    );
     println!("| route | status | DynamoDB calls | by operation |\n|---|---|---|---|");
-    for (method, path, body) in routes {
+    for (method, path, body, token) in routes {
         counter.0.lock().unwrap().clear();
         let request = Request::builder()
             .method(method)
             .uri(&path)
-            .header("authorization", format!("Bearer {admin}"))
+            .header("authorization", format!("Bearer {token}"))
             .header("content-type", "application/json")
             .body(body.map(|b| Body::from(b.to_string())).unwrap_or_default())
             .unwrap();
@@ -143,6 +162,35 @@ pub async fn run() {
             detail.join(", ")
         );
     }
+}
+
+/// A customer registered through the API, and a token for them (carts are customers' own).
+async fn bench_customer(app: &axum::Router, adapters: &Adapters) -> String {
+    let email = "bench-customer@milkrun.test";
+    let body =
+        json!({"name": "Bench Customer", "email": email, "password": "bench-customer-password"});
+    let request = Request::builder()
+        .method("POST")
+        .uri("/users/register")
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let status = app.clone().oneshot(request).await.unwrap().status();
+    assert!(
+        status.is_success(),
+        "registering the bench customer: {status}"
+    );
+    let customer = adapters
+        .stores
+        .users
+        .by_email(&Email::parse(email).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let signer = adapters.keys.signer().unwrap();
+    signer
+        .issue_access(customer.user_id, customer.role, None)
+        .unwrap()
 }
 
 /// An administrator account and a token for it (authorization reads the account, so the

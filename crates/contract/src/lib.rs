@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod carts;
 pub mod events;
+pub mod idempotency;
 pub mod inventory;
 pub mod items;
 pub mod outbox;

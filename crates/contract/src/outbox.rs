@@ -297,6 +297,10 @@ macro_rules! store_contract {
             use super::*;
             $crate::cart_store_contract!($make);
         }
+        mod idempotency {
+            use super::*;
+            $crate::idempotency_store_contract!($make);
+        }
         mod stock {
             use super::*;
             $crate::inventory_store_contract!($make);

@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod effects;
 pub mod error;
 pub mod events;
+pub mod idempotency;
 pub mod inventory;
 pub mod login;
 pub mod money;

@@ -11,6 +11,7 @@ use crate::cart::Cart;
 use crate::effects::Effects;
 use crate::error::{DomainError, StoreError};
 use crate::events::{EventEnvelope, EventType};
+use crate::idempotency::{Claim, ClaimKey, Fingerprint, StoredResponse};
 use crate::inventory::{InventoryRow, Reservation, StockKey, StockLine, StockOperation};
 use crate::notification::{DeadLetter, Notification};
 use crate::page::{Page, PageRequest};
@@ -246,6 +247,29 @@ pub trait CartStore: Send + Sync {
     async fn save(&self, cart: Cart, effects: &Effects) -> Result<Cart, StoreError>;
 }
 impl<T: ProductWrites + ProductReads> ProductStore for T {}
+
+/// Idempotency keys (see [`crate::idempotency`]): each claim is one atomic conditional
+/// write, never a read followed by a write, so however many requests race for one key,
+/// exactly one is `Claimed`.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for the request with `fingerprint`, under a short lease. Takes the key
+    /// when no live record has it, or when a request with the same fingerprint held it and
+    /// its lease ran out (it crashed); otherwise answers what the record says.
+    async fn claim(&self, key: &ClaimKey, fingerprint: &Fingerprint) -> Result<Claim, StoreError>;
+    /// Stores the response of the request that holds `key` with `fingerprint`; every later
+    /// claim with that fingerprint replays it. `StoreError::VersionConflict` (and nothing
+    /// written) if no such claim is held: completed already, released, or another body's.
+    async fn complete(
+        &self,
+        key: &ClaimKey,
+        fingerprint: &Fingerprint,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError>;
+    /// Gives up the claim of the request with `fingerprint` that changed nothing, so a retry
+    /// runs afresh. A claim no longer held (completed, expired) is left as it is.
+    async fn release(&self, key: &ClaimKey, fingerprint: &Fingerprint) -> Result<(), StoreError>;
+}
 
 /// Commits effects that come with no other change: a refused login's audit entry, a
 /// scheduled job's alerts. Audit entries are only ever added, never changed.

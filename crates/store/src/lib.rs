@@ -5,6 +5,7 @@
 
 pub mod carts;
 pub mod effects;
+pub mod idempotency;
 pub mod item;
 pub mod journal;
 pub mod logins;
@@ -23,6 +24,7 @@ pub mod versioned;
 use std::sync::Arc;
 
 pub use carts::Carts;
+pub use idempotency::Idempotency;
 pub use item::{Item, Value};
 pub use journal::{AuditTrail, Outbox, decode_outbox_item};
 pub use logins::Logins;
@@ -50,6 +52,7 @@ pub struct Stores {
     pub processed: Arc<Processed>,
     pub dead_letters: Arc<DeadLetterList>,
     pub logins: Arc<Logins>,
+    pub idempotency: Arc<Idempotency>,
 }
 
 impl Stores {
@@ -66,6 +69,7 @@ impl Stores {
             processed: Arc::new(Processed::new(items.clone())),
             dead_letters: Arc::new(DeadLetterList::new(items.clone())),
             logins: Arc::new(Logins::new(items.clone())),
+            idempotency: Arc::new(Idempotency::new(items.clone())),
             items,
         }
     }

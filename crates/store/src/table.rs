@@ -122,11 +122,15 @@ pub static LOGIN_ATTEMPTS: TableSpec =
 /// `CART#<userId>`: each customer's one cart, expiring 30 idle days after its last change.
 pub static CARTS: TableSpec = TableSpec::new("carts", "CARTS_TABLE").expiring();
 
+/// `IDEMPOTENCY#<scope>#<userId>#<key>`: a client's Idempotency-Key, claimed by one
+/// request and then holding its response for replay; expires a day after its last write.
+pub static IDEMPOTENCY: TableSpec = TableSpec::new("idempotency", "IDEMPOTENCY_TABLE").expiring();
+
 /// The local dead-letter list (in AWS, SQS dead-letter queues hold failed deliveries).
 pub static DEAD_LETTERS: TableSpec = TableSpec::new("dead_letters", "DEAD_LETTERS_TABLE").sorted();
 
 /// Every table, for stores that create them (the embedded one) and for checks.
-pub static ALL: [&TableSpec; 11] = [
+pub static ALL: [&TableSpec; 12] = [
     &USERS,
     &VENDORS,
     &PRODUCTS,
@@ -138,4 +142,5 @@ pub static ALL: [&TableSpec; 11] = [
     &LOGIN_ATTEMPTS,
     &DEAD_LETTERS,
     &CARTS,
+    &IDEMPOTENCY,
 ];
