@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need into the project, never by hand:
 # a project-local Python venv (.venv) with cargo-lambda, moto[server], cfn-lint and the
-# SAM CLI, plus the arm64 Rust target for Lambda builds. Safe to run again.
+# SAM CLI, asl-validator from npm (scripts/asl), plus the arm64 Rust target for Lambda
+# builds. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,8 @@ if ! .venv/bin/python -c 'import moto, cfnlint, samcli, schemathesis' 2>/dev/nul
   .venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip
   .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-tools.txt
 fi
+# asl-validator for statemachine/checkout.asl.json, pinned by its package-lock.json.
+npm ci --prefix scripts/asl --no-audit --no-fund --silent
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 echo "tools ready: $(.venv/bin/cargo-lambda lambda --version), moto $(.venv/bin/python -c 'import moto; print(moto.__version__)'), $(.venv/bin/cfn-lint --version), $(.venv/bin/sam --version)"

@@ -34,6 +34,7 @@ step "the OpenAPI contract (schemathesis --checks all)"
 cat target/contract.out
 [ "$emulated" -eq 0 ] || { echo "the emulated AWS suite failed" >&2; exit "$emulated"; }
 [ "$contract_status" -eq 0 ] || { echo "the OpenAPI contract check failed" >&2; exit "$contract_status"; }
+step "asl-validator";             scripts/asl/node_modules/.bin/asl-validator --json-path statemachine/checkout.asl.json
 step "cfn-lint";                  .venv/bin/cfn-lint template.yaml
 step "sam validate --lint";       .venv/bin/sam validate --lint --template template.yaml
 # Every function of the template, built once for arm64 the way `sam build` asks for it, by

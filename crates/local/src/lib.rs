@@ -2,6 +2,7 @@
 //! schema versions), the in-process bus with retries and a dead-letter list, the outbox
 //! relay, mail as files; and the local composition root that builds them from a data folder.
 
+pub mod asl;
 pub mod bus;
 pub mod db;
 mod eval;
@@ -11,6 +12,10 @@ pub mod outbox;
 pub mod relay;
 pub mod sqlite_store;
 
+pub use asl::{
+    Definition, DefinitionError, ExecutionOutcome, ExecutionStatus, Sleeper, TaskFailure,
+    TaskInvoker, TokioSleeper,
+};
 pub use bus::{InProcessBus, ReplayReport, RetryPolicy, replay};
 pub use db::Database;
 pub use host::LocalHost;
