@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use milkrun_domain::StoreError;
 use milkrun_domain::inventory::{
-    DEFAULT_LOW_STOCK_THRESHOLD, ReservationStatus, StockKey, StockLine, StockOperation,
+    DEFAULT_LOW_STOCK_THRESHOLD, ReservationRefusal, ReservationStatus, StockKey, StockLine,
+    StockOperation, VendorDay,
 };
 use milkrun_domain::ports::InventoryStore;
 use uuid::Uuid;
@@ -328,6 +330,218 @@ pub async fn the_sweep_finds_exactly_the_rows_under_their_threshold(
     );
 }
 
+fn delivery(day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 12, day).expect("a date")
+}
+
+fn vendor_day(vendor_id: Uuid, date: NaiveDate, daily_order_limit: u32) -> VendorDay {
+    VendorDay {
+        vendor_id,
+        date,
+        daily_order_limit,
+    }
+}
+
+fn full(day: &VendorDay) -> ReservationRefusal {
+    ReservationRefusal::VendorFull {
+        vendor_id: day.vendor_id,
+        date: day.date,
+    }
+}
+
+pub async fn concurrent_reservations_fill_a_vendor_day_exactly(store: Arc<dyn InventoryStore>) {
+    let key = stocked(&store, 100).await;
+    let day = vendor_day(key.vendor_id, delivery(1), 5);
+    let orders = (0..20).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let line = [StockLine { key, quantity: 1 }];
+            store
+                .reserve_for_date(Uuid::new_v4(), &line, &[day], &none())
+                .await
+                .unwrap()
+        })
+    });
+    let results: Vec<_> = futures::future::join_all(orders)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 5, "the limit");
+    assert!(
+        results.iter().all(|r| r.is_ok() || *r == Err(full(&day))),
+        "the others hear that the vendor is full: {results:?}"
+    );
+    let taken = store.orders_taken(key.vendor_id, day.date).await.unwrap();
+    assert_eq!(taken, 5);
+    assert_eq!(
+        levels(&store, &key).await,
+        (95, 5),
+        "only the five took stock"
+    );
+    let next_day = vendor_day(key.vendor_id, delivery(2), 5);
+    let line = [StockLine { key, quantity: 1 }];
+    let another = store
+        .reserve_for_date(Uuid::new_v4(), &line, &[next_day], &none())
+        .await
+        .unwrap();
+    assert!(another.is_ok(), "another date has its own capacity");
+    assert_eq!(
+        store
+            .orders_taken(key.vendor_id, delivery(2))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .orders_taken(key.vendor_id, delivery(3))
+            .await
+            .unwrap(),
+        0,
+        "an untouched day has taken nothing"
+    );
+}
+
+pub async fn a_release_gives_the_vendor_day_back(store: Arc<dyn InventoryStore>) {
+    let key = stocked(&store, 10).await;
+    let day = vendor_day(key.vendor_id, delivery(4), 2);
+    let line = [StockLine { key, quantity: 1 }];
+    let reserve = |order| {
+        let store = store.clone();
+        async move {
+            store
+                .reserve_for_date(order, &line, &[day], &none())
+                .await
+                .unwrap()
+        }
+    };
+    let (first, second, third) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let held = reserve(first).await.unwrap();
+    assert_eq!(held.capacity, [day], "the reservation knows what it took");
+    reserve(second).await.unwrap();
+    assert_eq!(reserve(third).await, Err(full(&day)));
+    store.release(first, &none()).await.unwrap();
+    store.release(first, &none()).await.unwrap();
+    let taken = || store.orders_taken(key.vendor_id, day.date);
+    assert_eq!(
+        taken().await.unwrap(),
+        1,
+        "one release gives one back, once"
+    );
+    assert!(reserve(third).await.is_ok(), "the freed order fits");
+    assert_eq!(taken().await.unwrap(), 2);
+    store.commit(second, &none()).await.unwrap();
+    assert_eq!(taken().await.unwrap(), 2, "a delivered order keeps its day");
+    assert_eq!(levels(&store, &key).await, (8, 1));
+}
+
+pub async fn a_reservation_short_of_stock_takes_no_capacity(store: Arc<dyn InventoryStore>) {
+    let plenty = stocked(&store, 10).await;
+    let scarce = stocked(&store, 1).await;
+    let days = [
+        vendor_day(plenty.vendor_id, delivery(5), 5),
+        vendor_day(scarce.vendor_id, delivery(5), 5),
+    ];
+    let order = Uuid::new_v4();
+    let lines = [
+        StockLine {
+            key: plenty,
+            quantity: 4,
+        },
+        StockLine {
+            key: scarce,
+            quantity: 2,
+        },
+    ];
+    assert_eq!(
+        store
+            .reserve_for_date(order, &lines, &days, &none())
+            .await
+            .unwrap(),
+        Err(ReservationRefusal::OutOfStock(scarce)),
+        "the short line is named"
+    );
+    for day in &days {
+        let taken = store.orders_taken(day.vendor_id, day.date).await.unwrap();
+        assert_eq!(taken, 0, "no capacity taken");
+    }
+    assert_eq!(levels(&store, &plenty).await, (10, 0));
+    assert_eq!(store.release(order, &none()).await.unwrap(), None);
+}
+
+pub async fn a_reservation_over_a_full_vendor_takes_no_stock(store: Arc<dyn InventoryStore>) {
+    let roomy = stocked(&store, 10).await;
+    let busy = stocked(&store, 10).await;
+    let roomy_day = vendor_day(roomy.vendor_id, delivery(6), 5);
+    let busy_day = vendor_day(busy.vendor_id, delivery(6), 1);
+    let line = |key| StockLine { key, quantity: 2 };
+    let earlier = store
+        .reserve_for_date(Uuid::new_v4(), &[line(busy)], &[busy_day], &none())
+        .await
+        .unwrap();
+    assert!(earlier.is_ok());
+    let order = Uuid::new_v4();
+    assert_eq!(
+        store
+            .reserve_for_date(
+                order,
+                &[line(roomy), line(busy)],
+                &[roomy_day, busy_day],
+                &none()
+            )
+            .await
+            .unwrap(),
+        Err(full(&busy_day)),
+        "the full vendor is named"
+    );
+    assert_eq!(levels(&store, &roomy).await, (10, 0), "no stock taken");
+    assert_eq!(
+        levels(&store, &busy).await,
+        (8, 2),
+        "only the earlier order's"
+    );
+    let roomy_taken = store.orders_taken(roomy.vendor_id, roomy_day.date).await;
+    assert_eq!(roomy_taken.unwrap(), 0, "nor the other vendor's day");
+    assert_eq!(
+        store
+            .orders_taken(busy.vendor_id, busy_day.date)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.release(order, &none()).await.unwrap(), None);
+}
+
+pub async fn repeating_a_reservation_takes_capacity_once(store: Arc<dyn InventoryStore>) {
+    let key = stocked(&store, 10).await;
+    let day = vendor_day(key.vendor_id, delivery(7), 5);
+    let order = Uuid::new_v4();
+    let repeats = (0..10).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let line = [StockLine { key, quantity: 2 }];
+            store
+                .reserve_for_date(order, &line, &[day], &none())
+                .await
+                .unwrap()
+        })
+    });
+    for result in futures::future::join_all(repeats).await {
+        assert_eq!(result.unwrap().unwrap().capacity, [day]);
+    }
+    store
+        .reserve_for_date(order, &[StockLine { key, quantity: 2 }], &[day], &none())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.orders_taken(key.vendor_id, day.date).await.unwrap(),
+        1
+    );
+    assert_eq!(levels(&store, &key).await, (8, 2));
+}
+
 /// Expands to one `#[tokio::test]` per inventory contract case.
 #[macro_export]
 macro_rules! inventory_store_contract {
@@ -340,6 +554,11 @@ macro_rules! inventory_store_contract {
             a_reservation_is_all_or_nothing,
             concurrent_reserves_for_different_orders_never_oversell,
             concurrent_repeats_of_one_order_take_once,
+            concurrent_reservations_fill_a_vendor_day_exactly,
+            a_release_gives_the_vendor_day_back,
+            a_reservation_short_of_stock_takes_no_capacity,
+            a_reservation_over_a_full_vendor_takes_no_stock,
+            repeating_a_reservation_takes_capacity_once,
             vendor_listing_holds_only_that_vendors_rows,
             batch_reads_return_the_rows_that_exist,
             the_sweep_finds_exactly_the_rows_under_their_threshold,

@@ -9,6 +9,7 @@ pub mod events;
 pub mod idempotency;
 pub mod inventory;
 pub mod items;
+pub mod orders;
 pub mod outbox;
 pub mod products;
 pub mod users;

@@ -301,6 +301,10 @@ macro_rules! store_contract {
             use super::*;
             $crate::idempotency_store_contract!($make);
         }
+        mod orders {
+            use super::*;
+            $crate::order_store_contract!($make);
+        }
         mod stock {
             use super::*;
             $crate::inventory_store_contract!($make);

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -222,13 +222,57 @@ pub enum ReservationStatus {
     Committed,
 }
 
-/// The stock one order holds, so that reserve, release and commit are idempotent by order.
+/// One order's claim on one vendor's capacity for one delivery date: one of the vendor's
+/// `dailyOrderLimit` orders that day (SPEC §5 step 3–4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VendorDay {
+    pub vendor_id: Uuid,
+    pub date: NaiveDate,
+    /// The vendor's `dailyOrderLimit` as the caller read it.
+    pub daily_order_limit: u32,
+}
+
+/// The stock (and vendor capacity) one order holds, so that reserve, release and commit
+/// are idempotent by order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reservation {
     pub order_id: Uuid,
     pub lines: Vec<StockLine>,
     pub status: ReservationStatus,
+    /// The vendor days it took one order of; a release gives them back, a commit keeps them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity: Vec<VendorDay>,
+}
+
+/// Why a reservation was refused; nothing was taken, so the caller may try another vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReservationRefusal {
+    /// This row holds fewer units than the order's line (or does not exist): OUT_OF_STOCK.
+    OutOfStock(StockKey),
+    /// This vendor has taken its `dailyOrderLimit` orders for this date.
+    VendorFull { vendor_id: Uuid, date: NaiveDate },
+}
+
+/// One claim per (vendor, date), in that order, keeping the smallest limit given for it:
+/// one counter is touched once per reservation.
+pub fn merge_days(days: &[VendorDay]) -> Vec<VendorDay> {
+    let mut merged: BTreeMap<(Uuid, NaiveDate), u32> = BTreeMap::new();
+    for day in days {
+        merged
+            .entry((day.vendor_id, day.date))
+            .and_modify(|limit| *limit = (*limit).min(day.daily_order_limit))
+            .or_insert(day.daily_order_limit);
+    }
+    merged
+        .into_iter()
+        .map(|((vendor_id, date), daily_order_limit)| VendorDay {
+            vendor_id,
+            date,
+            daily_order_limit,
+        })
+        .collect()
 }
 
 /// Merges lines for the same row and drops empty ones: one row is touched once per
@@ -331,6 +375,30 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn claims_on_one_vendor_day_are_merged_keeping_the_smallest_limit() {
+        let day = |vendor: u128, d: u32, limit| VendorDay {
+            vendor_id: Uuid::from_u128(vendor),
+            date: NaiveDate::from_ymd_opt(2026, 12, d).unwrap(),
+            daily_order_limit: limit,
+        };
+        assert_eq!(
+            merge_days(&[day(2, 1, 5), day(1, 2, 9), day(2, 1, 3), day(1, 1, 4)]),
+            [day(1, 1, 4), day(1, 2, 9), day(2, 1, 3)]
+        );
+    }
+
+    #[test]
+    fn a_reservation_without_capacity_reads_and_writes_as_before() {
+        let reservation: Reservation = serde_json::from_value(json!({
+            "orderId": Uuid::nil(), "lines": [], "status": "RESERVED"
+        }))
+        .unwrap();
+        assert!(reservation.capacity.is_empty());
+        let written = serde_json::to_value(&reservation).unwrap();
+        assert!(written.get("capacity").is_none());
     }
 
     #[test]

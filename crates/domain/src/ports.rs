@@ -4,6 +4,7 @@
 //! events) and commits them in the same transaction: there is no "write, then publish".
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use uuid::Uuid;
 
 use crate::audit::AuditEntry;
@@ -12,8 +13,11 @@ use crate::effects::Effects;
 use crate::error::{DomainError, StoreError};
 use crate::events::{EventEnvelope, EventType};
 use crate::idempotency::{Claim, ClaimKey, Fingerprint, StoredResponse};
-use crate::inventory::{InventoryRow, Reservation, StockKey, StockLine, StockOperation};
+use crate::inventory::{
+    InventoryRow, Reservation, ReservationRefusal, StockKey, StockLine, StockOperation, VendorDay,
+};
 use crate::notification::{DeadLetter, Notification};
+use crate::order::{Order, OrderStatus};
 use crate::page::{Page, PageRequest};
 use crate::product::{Product, ProductFilter};
 use crate::user::User;
@@ -166,14 +170,34 @@ pub trait StockReservations: Send + Sync {
         order_id: Uuid,
         lines: &[StockLine],
         effects: &Effects,
-    ) -> Result<Reservation, StoreError>;
-    /// Gives an order's reserved units back to stock, once. `None` if it never reserved.
+    ) -> Result<Reservation, StoreError> {
+        match self.reserve_for_date(order_id, lines, &[], effects).await? {
+            Ok(reservation) => Ok(reservation),
+            Err(_) => Err(StoreError::InsufficientStock),
+        }
+    }
+    /// As `reserve`, and in the same transaction takes one order of each vendor day's
+    /// capacity (`orders < dailyOrderLimit`), all or nothing: refused, it names the short
+    /// line (`OutOfStock`) or the full vendor day (`VendorFull`) and takes nothing.
+    /// Repeating it for an order that holds stock takes no capacity twice.
+    async fn reserve_for_date(
+        &self,
+        order_id: Uuid,
+        lines: &[StockLine],
+        capacity: &[VendorDay],
+        effects: &Effects,
+    ) -> Result<Result<Reservation, ReservationRefusal>, StoreError>;
+    /// Orders taken of a vendor's capacity for a date (0 if none).
+    async fn orders_taken(&self, vendor_id: Uuid, date: NaiveDate) -> Result<u32, StoreError>;
+    /// Gives an order's reserved units (and vendor days) back, once. `None` if it never
+    /// reserved.
     async fn release(
         &self,
         order_id: Uuid,
         effects: &Effects,
     ) -> Result<Option<Reservation>, StoreError>;
-    /// Removes an order's reserved units for good (delivered), once.
+    /// Removes an order's reserved units for good (delivered), once; its vendor days stay
+    /// taken.
     async fn commit(
         &self,
         order_id: Uuid,
@@ -247,6 +271,34 @@ pub trait CartStore: Send + Sync {
     async fn save(&self, cart: Cart, effects: &Effects) -> Result<Cart, StoreError>;
 }
 impl<T: ProductWrites + ProductReads> ProductStore for T {}
+
+/// Writes orders. An order's listings (its owner's, its status's, all orders) follow it in
+/// the same write, so a status change moves it between listings atomically.
+#[async_trait]
+pub trait OrderWrites: Send + Sync {
+    /// Writes a new order; `StoreError::AlreadyExists` (and nothing written) if its id is
+    /// taken.
+    async fn create(&self, order: &Order, effects: &Effects) -> Result<(), StoreError>;
+    /// Writes `order` if the stored version still equals `order.version`; returns it with
+    /// the new version, or `StoreError::VersionConflict` (or `NotFound`) without writing.
+    async fn update(&self, order: Order, effects: &Effects) -> Result<Order, StoreError>;
+}
+
+#[async_trait]
+pub trait OrderReads: Send + Sync {
+    async fn get(&self, order_id: Uuid) -> Result<Option<Order>, StoreError>;
+    /// One customer's orders, newest first.
+    async fn for_user(&self, user_id: Uuid, page: &PageRequest) -> Result<Page<Order>, StoreError>;
+    /// Orders in `status` (`None`: every order), newest first: the managers' listing.
+    async fn by_status(
+        &self,
+        status: Option<OrderStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError>;
+}
+
+pub trait OrderStore: OrderWrites + OrderReads {}
+impl<T: OrderWrites + OrderReads> OrderStore for T {}
 
 /// Idempotency keys (see [`crate::idempotency`]): each claim is one atomic conditional
 /// write, never a read followed by a write, so however many requests race for one key,

@@ -132,6 +132,7 @@ fn reservations(conn: &Connection) -> Result<Vec<Reservation>, StoreError> {
                 ))
                 .map_err(decode)?,
                 lines: serde_json::from_str(&lines).map_err(decode)?,
+                capacity: Vec::new(),
             })
         })
         .collect()

@@ -11,6 +11,7 @@ pub mod journal;
 pub mod logins;
 pub mod messages;
 pub mod ops;
+pub mod orders;
 pub mod paging;
 pub mod port;
 pub mod products;
@@ -30,6 +31,7 @@ pub use journal::{AuditTrail, Outbox, decode_outbox_item};
 pub use logins::Logins;
 pub use messages::{DeadLetterList, Notifications, Processed};
 pub use ops::{Condition, ItemPage, Key, Query, SortCondition, Update, Write};
+pub use orders::Orders;
 pub use port::{ItemError, ItemStore};
 pub use products::Products;
 pub use stock::Stock;
@@ -45,6 +47,7 @@ pub struct Stores {
     pub carts: Arc<Carts>,
     pub vendors: Arc<Vendors>,
     pub products: Arc<Products>,
+    pub orders: Arc<Orders>,
     pub stock: Arc<Stock>,
     pub audit: Arc<AuditTrail>,
     pub outbox: Arc<Outbox>,
@@ -62,6 +65,7 @@ impl Stores {
             carts: Arc::new(Carts::new(items.clone())),
             vendors: Arc::new(Vendors::new(items.clone())),
             products: Arc::new(Products::new(items.clone())),
+            orders: Arc::new(Orders::new(items.clone())),
             stock: Arc::new(Stock::new(items.clone())),
             audit: Arc::new(AuditTrail::new(items.clone())),
             outbox: Arc::new(Outbox::new(items.clone())),

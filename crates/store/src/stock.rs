@@ -5,21 +5,28 @@
 //! guards each take, the reservation's status guards each settlement), so no interleaving
 //! can oversell, double-reserve or double-release. Every move bumps the row's version, so a
 //! vendor's change never overwrites one.
+//!
+//! A vendor's orders per delivery date are counters `CAPACITY#<vendorId>` / `<YYYY-MM-DD>`
+//! (`orders`, the first `limit` seen, `expiresAt`). A reservation takes one order of each
+//! vendor day it names in its own transaction (`orders` absent or `<= limit - 1`), so two
+//! checkouts can never overfill a vendor's day; a release gives it back, a commit keeps it.
+//! The INVENTORY table has no TTL attribute, so `expiresAt` is not enforced: the counters
+//! (one small item per vendor and day) are kept, ready for a TTL if one is ever enabled.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{Duration, NaiveDate, Utc};
 use milkrun_domain::inventory::{
-    InventoryRow, Reservation, ReservationStatus, StockKey, StockLine, StockOperation,
-    StockRefusal, merge_lines,
+    InventoryRow, Reservation, ReservationRefusal, ReservationStatus, StockKey, StockLine,
+    StockOperation, StockRefusal, VendorDay, merge_days, merge_lines,
 };
 use milkrun_domain::ports::{StockAdjustments, StockEffects, StockLevels, StockReservations};
 use milkrun_domain::{DomainError, Effects, StoreError};
 use uuid::Uuid;
 
 use crate::effects::{Refused, commit};
-use crate::item::{Item, Value, attribute, decode, encode, n, s, text};
+use crate::item::{Item, Value, attribute, decode, encode, n, number, s, text};
 use crate::ops::{Condition, Key, Query, Update, VERSION_ATTRIBUTE, Write};
 use crate::paging::query_all;
 use crate::port::ItemStore;
@@ -28,6 +35,11 @@ use crate::table::INVENTORY;
 use crate::versioned::{commit_versioned, versioned_put};
 
 const ROW_PREFIX: &str = "STOCK#";
+const CAPACITY_PREFIX: &str = "CAPACITY#";
+/// The counter of orders a vendor day has taken.
+const ORDERS: &str = "orders";
+/// How long after its date a vendor day's counter may expire (were the table to have a TTL).
+const CAPACITY_RETENTION_DAYS: i64 = 35;
 /// Settlements that lose to a concurrent one re-read the reservation this often.
 const MAX_SETTLE_ATTEMPTS: usize = 8;
 
@@ -39,6 +51,51 @@ fn row_key(key: &StockKey) -> Key {
     Key::with_sort(
         format!("{ROW_PREFIX}{}", key.vendor_id),
         format!("{}#{}", key.product_id, key.variant_id),
+    )
+}
+
+fn capacity_key(vendor_id: Uuid, date: NaiveDate) -> Key {
+    Key::with_sort(
+        format!("{CAPACITY_PREFIX}{vendor_id}"),
+        date.format("%Y-%m-%d").to_string(),
+    )
+}
+
+/// Takes one order of a vendor day, if it has taken fewer than its limit (no read first).
+fn take_day(day: &VendorDay) -> Write {
+    let limit = i64::from(day.daily_order_limit);
+    let expires = day.date.and_time(chrono::NaiveTime::MIN).and_utc()
+        + Duration::days(CAPACITY_RETENTION_DAYS);
+    let room = Condition::Any(vec![
+        Condition::AttributeNotExists(ORDERS.into()),
+        Condition::at_most(ORDERS, n(limit - 1)),
+    ]);
+    let updates = vec![
+        Update::add(ORDERS, 1),
+        Update::SetIfAbsent("limit".into(), n(limit)),
+        Update::SetIfAbsent("expiresAt".into(), n(expires.timestamp())),
+        Update::set("updatedAt", s(Utc::now().to_rfc3339())),
+    ];
+    Write::update(
+        &INVENTORY,
+        capacity_key(day.vendor_id, day.date),
+        updates,
+        Some(room),
+    )
+}
+
+/// Gives one order of a vendor day back (it was taken, so the counter holds at least one).
+fn give_back_day(day: &VendorDay) -> Write {
+    let updates = vec![
+        Update::add(ORDERS, -1),
+        Update::set("updatedAt", s(Utc::now().to_rfc3339())),
+    ];
+    let taken = Condition::All(vec![Condition::Exists, Condition::at_least(ORDERS, n(1))]);
+    Write::update(
+        &INVENTORY,
+        capacity_key(day.vendor_id, day.date),
+        updates,
+        Some(taken),
     )
 }
 
@@ -90,12 +147,14 @@ impl Stock {
         item.map(decode).transpose()
     }
 
-    /// Moves a RESERVED reservation to `to`, moving its lines by `deltas`, exactly once.
+    /// Moves a RESERVED reservation to `to`, moving its lines by `deltas` (and giving its
+    /// vendor days back if `free_days`), exactly once.
     async fn settle(
         &self,
         order_id: Uuid,
         to: ReservationStatus,
         deltas: &[(&str, i64)],
+        free_days: bool,
         effects: &Effects,
     ) -> Result<Option<Reservation>, StoreError> {
         for _ in 0..MAX_SETTLE_ATTEMPTS {
@@ -121,6 +180,9 @@ impl Stock {
             for line in &reservation.lines {
                 let guard = Condition::at_least("reserved", n(line.quantity));
                 writes.push(line_move(line, deltas, guard));
+            }
+            if free_days {
+                writes.extend(reservation.capacity.iter().map(give_back_day));
             }
             match commit(self.store.as_ref(), writes, effects).await? {
                 Ok(()) => {
@@ -233,17 +295,29 @@ impl StockAdjustments for Stock {
 
 #[async_trait]
 impl StockReservations for Stock {
-    async fn reserve(
+    async fn reserve_for_date(
         &self,
         order_id: Uuid,
         lines: &[StockLine],
+        capacity: &[VendorDay],
         effects: &Effects,
-    ) -> Result<Reservation, StoreError> {
+    ) -> Result<Result<Reservation, ReservationRefusal>, StoreError> {
         let reservation = Reservation {
             order_id,
             lines: merge_lines(lines),
             status: ReservationStatus::Reserved,
+            capacity: merge_days(capacity),
         };
+        if let Some(day) = reservation
+            .capacity
+            .iter()
+            .find(|d| d.daily_order_limit == 0)
+        {
+            return Ok(Err(ReservationRefusal::VendorFull {
+                vendor_id: day.vendor_id,
+                date: day.date,
+            }));
+        }
         let fresh = Condition::Any(vec![
             Condition::NotExists,
             Condition::equals("status", status(ReservationStatus::Released)),
@@ -257,16 +331,37 @@ impl StockReservations for Stock {
             let guard = Condition::at_least("stock", n(line.quantity));
             writes.push(line_move(line, &[("stock", -1), ("reserved", 1)], guard));
         }
+        writes.extend(reservation.capacity.iter().map(take_day));
+        let lines = reservation.lines.len();
         match commit(self.store.as_ref(), writes, effects).await? {
-            Ok(()) => Ok(reservation),
+            Ok(()) => Ok(Ok(reservation)),
             Err(Refused::Effect) => Err(StoreError::AlreadyExists),
             // This order already holds stock: the same answer as the first time.
             Err(Refused::Change(0)) => match self.reservation(order_id).await? {
-                Some(existing) if existing.status != ReservationStatus::Released => Ok(existing),
+                Some(existing) if existing.status != ReservationStatus::Released => {
+                    Ok(Ok(existing))
+                }
                 _ => Err(StoreError::VersionConflict),
             },
-            Err(Refused::Change(_)) => Err(StoreError::InsufficientStock),
+            // Writes 1..=lines are the lines, then the vendor days, in order.
+            Err(Refused::Change(index)) if index <= lines => Ok(Err(
+                ReservationRefusal::OutOfStock(reservation.lines[index - 1].key),
+            )),
+            Err(Refused::Change(index)) => {
+                let day = reservation.capacity[index - 1 - lines];
+                Ok(Err(ReservationRefusal::VendorFull {
+                    vendor_id: day.vendor_id,
+                    date: day.date,
+                }))
+            }
         }
+    }
+
+    async fn orders_taken(&self, vendor_id: Uuid, date: NaiveDate) -> Result<u32, StoreError> {
+        let key = capacity_key(vendor_id, date);
+        let item = self.store.get(&INVENTORY, &key, true).await?;
+        let orders = item.as_ref().and_then(|i| i.get(ORDERS)).and_then(number);
+        Ok(orders.map_or(0, |o| u32::try_from(o).unwrap_or(0)))
     }
 
     async fn release(
@@ -275,7 +370,7 @@ impl StockReservations for Stock {
         effects: &Effects,
     ) -> Result<Option<Reservation>, StoreError> {
         let back = [("stock", 1), ("reserved", -1)];
-        self.settle(order_id, ReservationStatus::Released, &back, effects)
+        self.settle(order_id, ReservationStatus::Released, &back, true, effects)
             .await
     }
 
@@ -285,7 +380,13 @@ impl StockReservations for Stock {
         effects: &Effects,
     ) -> Result<Option<Reservation>, StoreError> {
         let delivered = [("reserved", -1)];
-        self.settle(order_id, ReservationStatus::Committed, &delivered, effects)
-            .await
+        self.settle(
+            order_id,
+            ReservationStatus::Committed,
+            &delivered,
+            false,
+            effects,
+        )
+        .await
     }
 }

@@ -52,6 +52,12 @@ impl TableSpec {
         self
     }
 
+    /// With these indexes (a table with more than one listing per item).
+    const fn indexed(mut self, indexes: &'static [IndexSpec]) -> Self {
+        self.indexes = indexes;
+        self
+    }
+
     /// Items expire at their `expiresAt` (epoch seconds).
     const fn expiring(mut self) -> Self {
         self.ttl = Some("expiresAt");
@@ -83,6 +89,22 @@ pub const BY_CREATED_AT: IndexSpec = IndexSpec {
     sort_key: "createdKey",
 };
 
+/// One customer's orders, newest first: `userKey` = `USER#<userId>`, and the same
+/// `createdKey` as [`BY_CREATED_AT`].
+pub const ORDERS_BY_USER: IndexSpec = IndexSpec {
+    name: "ByUser",
+    partition_key: "userKey",
+    sort_key: "createdKey",
+};
+
+/// Orders in one status, newest first: `statusKey` = `ORDER#<status>`, rewritten with the
+/// status, and the same `createdKey` as [`BY_CREATED_AT`].
+pub const ORDERS_BY_STATUS: IndexSpec = IndexSpec {
+    name: "ByStatus",
+    partition_key: "statusKey",
+    sort_key: "createdKey",
+};
+
 /// `USER#<id>` (the user, listed) and `EMAIL#<email>` (the uniqueness claim).
 pub static USERS: TableSpec = TableSpec::new("users", "USERS_TABLE").listed();
 
@@ -96,6 +118,14 @@ pub static PRODUCTS: TableSpec = TableSpec::new("products", "PRODUCTS_TABLE").li
 /// Stock rows `STOCK#<vendorId>` / `<productId>#<variantId>` and order reservations
 /// `RESERVATION#<orderId>` / `RESERVATION`.
 pub static INVENTORY: TableSpec = TableSpec::new("inventory", "INVENTORY_TABLE").sorted();
+
+/// `ORDER#<orderId>`, in three newest-first listings: every order (`ByCreatedAt`, listKey
+/// `ORDER`), its customer's (`ByUser`) and its status's (`ByStatus`).
+pub static ORDERS: TableSpec = TableSpec::new("orders", "ORDERS_TABLE").indexed(&[
+    BY_CREATED_AT,
+    ORDERS_BY_USER,
+    ORDERS_BY_STATUS,
+]);
 
 /// `ENTITY#<entityId>` / `<at>#<auditId>`, newest first per entity.
 pub static AUDIT: TableSpec = TableSpec::new("audit", "AUDIT_TABLE")
@@ -130,7 +160,7 @@ pub static IDEMPOTENCY: TableSpec = TableSpec::new("idempotency", "IDEMPOTENCY_T
 pub static DEAD_LETTERS: TableSpec = TableSpec::new("dead_letters", "DEAD_LETTERS_TABLE").sorted();
 
 /// Every table, for stores that create them (the embedded one) and for checks.
-pub static ALL: [&TableSpec; 12] = [
+pub static ALL: [&TableSpec; 13] = [
     &USERS,
     &VENDORS,
     &PRODUCTS,
@@ -143,4 +173,5 @@ pub static ALL: [&TableSpec; 12] = [
     &DEAD_LETTERS,
     &CARTS,
     &IDEMPOTENCY,
+    &ORDERS,
 ];

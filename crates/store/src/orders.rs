@@ -1,0 +1,123 @@
+//! Orders over the item store: one `ORDER#<orderId>` item each, saved by compare-and-swap on
+//! its version, in three newest-first listings, each a sparse index read by one Query per
+//! page:
+//!
+//! - every order: `ByCreatedAt`, `listKey` = `ORDER` (managers' and admins' GET /orders);
+//! - one customer's: `ByUser`, `userKey` = `USER#<userId>` (a customer's GET /orders);
+//! - one status's: `ByStatus`, `statusKey` = `ORDER#<status>` (`?status=`).
+//!
+//! All three sort by the same `createdKey` (creation time + id). An item carries one key per
+//! index, so each listing needs its own index: the all-orders listing could be merged from
+//! the eleven status listings, but only at eleven Queries a page. Every write rewrites the
+//! whole item, so a status change moves the order between status listings in that write.
+//! The one `ORDER` partition takes every order's index write; past about 1,000 new orders a
+//! second it would want sharding (as would the other `ByCreatedAt` listings).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use milkrun_domain::order::{Order, OrderStatus};
+use milkrun_domain::page::{Page, PageRequest};
+use milkrun_domain::ports::{OrderReads, OrderWrites};
+use milkrun_domain::{Effects, StoreError};
+use uuid::Uuid;
+
+use crate::item::{Item, decode, encode, s};
+use crate::ops::{Key, Query, Write};
+use crate::paging::list;
+use crate::port::ItemStore;
+use crate::table::{BY_CREATED_AT, ORDERS, ORDERS_BY_STATUS, ORDERS_BY_USER};
+use crate::versioned::{commit_versioned, list_under, update_versioned, versioned_put};
+
+const LIST_KEY: &str = "ORDER";
+
+pub struct Orders {
+    store: Arc<dyn ItemStore>,
+}
+
+fn order_key(order_id: Uuid) -> Key {
+    Key::partition(format!("ORDER#{order_id}"))
+}
+
+fn user_list_key(user_id: Uuid) -> String {
+    format!("USER#{user_id}")
+}
+
+fn status_list_key(status: OrderStatus) -> String {
+    format!("ORDER#{status}")
+}
+
+/// The order as an item, in its three listings (the status one as of `order.status`).
+fn order_item(order: &Order) -> Result<Item, StoreError> {
+    let mut item = encode(order)?;
+    order_key(order.order_id).add_to(&ORDERS, &mut item);
+    list_under(&mut item, LIST_KEY, order.created_at, order.order_id);
+    item.insert(
+        ORDERS_BY_USER.partition_key.into(),
+        s(user_list_key(order.user_id)),
+    );
+    item.insert(
+        ORDERS_BY_STATUS.partition_key.into(),
+        s(status_list_key(order.status)),
+    );
+    Ok(item)
+}
+
+impl Orders {
+    pub fn new(store: Arc<dyn ItemStore>) -> Self {
+        Self { store }
+    }
+
+    /// The insert of a new order as writes, for a caller that commits it in its own
+    /// transaction with other writes (the idempotency key's completion,
+    /// [`crate::Idempotency::complete_in`]). The order's put comes first: a failed
+    /// condition at index 0 means the order id was taken.
+    pub fn create_writes(&self, order: &Order) -> Result<Vec<Write>, StoreError> {
+        Ok(vec![versioned_put(&ORDERS, order_item(order)?, None)])
+    }
+}
+
+#[async_trait]
+impl OrderWrites for Orders {
+    async fn create(&self, order: &Order, effects: &Effects) -> Result<(), StoreError> {
+        let key = order_key(order.order_id);
+        let writes = self.create_writes(order)?;
+        commit_versioned(self.store.as_ref(), writes, effects, &key, None).await
+    }
+
+    async fn update(&self, mut order: Order, effects: &Effects) -> Result<Order, StoreError> {
+        let (key, item, read_at) = (
+            order_key(order.order_id),
+            order_item(&order)?,
+            order.version,
+        );
+        let store = self.store.as_ref();
+        order.version = update_versioned(store, &ORDERS, &key, item, read_at, effects).await?;
+        Ok(order)
+    }
+}
+
+#[async_trait]
+impl OrderReads for Orders {
+    async fn get(&self, order_id: Uuid) -> Result<Option<Order>, StoreError> {
+        let item = self.store.get(&ORDERS, &order_key(order_id), true).await?;
+        item.map(decode).transpose()
+    }
+
+    async fn for_user(&self, user_id: Uuid, page: &PageRequest) -> Result<Page<Order>, StoreError> {
+        let query = Query::index(&ORDERS, &ORDERS_BY_USER, user_list_key(user_id)).descending();
+        list(self.store.as_ref(), query, page).await
+    }
+
+    async fn by_status(
+        &self,
+        status: Option<OrderStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        let query = match status {
+            Some(status) => Query::index(&ORDERS, &ORDERS_BY_STATUS, status_list_key(status)),
+            None => Query::index(&ORDERS, &BY_CREATED_AT, LIST_KEY),
+        };
+        list(self.store.as_ref(), query.descending(), page).await
+    }
+}
