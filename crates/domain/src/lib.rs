@@ -17,6 +17,7 @@ pub mod money;
 pub mod notification;
 pub mod order;
 pub mod page;
+pub mod payment;
 pub mod ports;
 pub mod product;
 pub mod schema;

@@ -228,6 +228,15 @@ pub struct Order {
     pub subscription_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// The customer's `allowPartial`: checkout may go ahead without the items vendors are
+    /// short of (SPEC §5 step 4) instead of failing OUT_OF_STOCK.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_partial: bool,
+    /// The `paymentToken` the customer sent, which the payment step charges with (the
+    /// simulated gateway answers by it); `None` charges with the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub payment_token: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
@@ -277,6 +286,8 @@ impl Order {
             flags: OrderFlags::default(),
             subscription_id: new.subscription_id,
             idempotency_key: new.idempotency_key,
+            allow_partial: false,
+            payment_token: None,
             created_at: now,
             updated_at: now,
             version: 0,

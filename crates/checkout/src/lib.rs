@@ -1,0 +1,25 @@
+//! Checkout (SPEC §5): the task handler behind every Task state of
+//! `statemachine/checkout.asl.json`, and the simulated payment gateway.
+//!
+//! The state machine calls one resource with `{"step": "<StateName>", "orderId": ...}`
+//! (plus `error` for the two Mark steps); [`CheckoutTasks::run`] does that step for that
+//! order. Each step reads the order, works through the ports, and moves the order by a
+//! compare-and-swap write, so every step is idempotent by order id: repeated after it
+//! succeeded, it changes nothing and answers as before. Failures carry the stable error
+//! names the definition's Retry and Catch match ([`TaskError`]).
+//!
+//! With the `local` feature (on by default), [`CheckoutTaskInvoker`] runs the handler under
+//! the local ASL interpreter of milkrun-local.
+
+pub mod gateway;
+#[cfg(feature = "local")]
+mod invoker;
+mod tasks;
+
+pub use gateway::SimulatedGateway;
+#[cfg(feature = "local")]
+pub use invoker::CheckoutTaskInvoker;
+pub use tasks::{
+    CaughtError, CheckoutPorts, CheckoutTasks, ConfigError, PAYMENT_GATEWAY_UNAVAILABLE, Step,
+    TaskError, TaskInput, UNKNOWN_STEP, fraud_rules_from_env,
+};

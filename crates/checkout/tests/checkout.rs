@@ -1,0 +1,841 @@
+//! The real `statemachine/checkout.asl.json`, run by the local ASL interpreter against the
+//! checkout task handler over SQLite in memory: each SPEC §5 path, end to end.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{Days, TimeDelta, Utc};
+use milkrun_checkout::{CheckoutPorts, CheckoutTaskInvoker, CheckoutTasks, SimulatedGateway};
+use milkrun_domain::Effects;
+use milkrun_domain::checkout::{self, FraudRules};
+use milkrun_domain::delivery::Delivery;
+use milkrun_domain::inventory::{InventoryRow, StockKey};
+use milkrun_domain::money::Money;
+use milkrun_domain::order::{NewOrder, Order, OrderItem, OrderStatus};
+use milkrun_domain::payment::{PaymentGateway, PaymentStatus};
+use milkrun_domain::ports::{
+    OrderReads, OrderWrites, ProductWrites, StockLevels, StockReservations, UserRegistry,
+    VendorWrites,
+};
+use milkrun_domain::product::{Product, Variant};
+use milkrun_domain::user::{Address, ClientOrigin, NewUser, User};
+use milkrun_domain::values::{
+    AddressLabel, Category, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Phone,
+    Pincode, Role,
+};
+use milkrun_domain::vendor::{Capacity, Vendor};
+use milkrun_local::asl::{self, Definition, ExecutionOutcome, ExecutionStatus};
+use milkrun_local::{Database, Sleeper, SqliteItemStore, TaskFailure, TaskInvoker};
+use milkrun_store::Stores;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const DEFINITION: &str = include_str!("../../../statemachine/checkout.asl.json");
+const PINCODE: &str = "560001";
+/// ₹60.00 and ₹32.00.
+const PRICE_1L: u64 = 6_000;
+const PRICE_500ML: u64 = 3_200;
+
+/// Retries go by without waiting.
+struct NoWait;
+
+#[async_trait]
+impl Sleeper for NoWait {
+    async fn sleep(&self, _duration: Duration) {}
+}
+
+/// The handler's invoker, recording each step called and optionally calling another step
+/// name instead of one (to stand for a handler that fails unexpectedly).
+#[derive(Clone)]
+struct Recording {
+    inner: CheckoutTaskInvoker,
+    calls: Arc<Mutex<Vec<String>>>,
+    rename: Option<(&'static str, &'static str)>,
+}
+
+#[async_trait]
+impl TaskInvoker for Recording {
+    async fn invoke(&self, resource: &str, mut input: Value) -> Result<Value, TaskFailure> {
+        let step = input["step"].as_str().unwrap_or_default().to_owned();
+        self.calls.lock().unwrap().push(step.clone());
+        if let Some((from, to)) = self.rename
+            && step == from
+        {
+            input["step"] = json!(to);
+        }
+        self.inner.invoke(resource, input).await
+    }
+}
+
+impl Recording {
+    fn count(&self, step: &str) -> usize {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| *s == step)
+            .count()
+    }
+}
+
+struct World {
+    stores: Stores,
+    gateway: Arc<SimulatedGateway>,
+    tasks: Arc<CheckoutTasks>,
+    definition: Definition,
+    product: Product,
+    /// Rated 4.5, stocked.
+    vendor_a: Uuid,
+    /// Rated 4.8, sells the product, has no stock rows.
+    vendor_b: Uuid,
+    user_id: Uuid,
+}
+
+fn pincode() -> Pincode {
+    Pincode::parse(PINCODE).unwrap()
+}
+
+fn address() -> Address {
+    Address {
+        label: AddressLabel::parse("home").unwrap(),
+        line1: "12 MG Road".into(),
+        line2: None,
+        city: "Bengaluru".into(),
+        state: "KA".into(),
+        pincode: pincode(),
+        country: "IN".into(),
+        is_default: true,
+    }
+}
+
+fn vendor(name: &str, rating: f64, daily_order_limit: u32) -> Vendor {
+    let now = Utc::now();
+    Vendor {
+        vendor_id: Uuid::now_v7(),
+        name: PersonName::parse(name).unwrap(),
+        email: Email::parse(&format!("{}@dairy.example", name.replace(' ', ""))).unwrap(),
+        phone: Phone::parse("+919800000001").unwrap(),
+        address: "1 Dairy Lane".into(),
+        service_areas: vec![pincode()],
+        rating,
+        is_active: true,
+        capacity: Capacity { daily_order_limit },
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    }
+}
+
+impl World {
+    async fn new(fraud: FraudRules) -> Self {
+        let db = Database::in_memory().unwrap();
+        let stores = Stores::over(Arc::new(SqliteItemStore::new(db)));
+        let gateway = Arc::new(SimulatedGateway::new());
+        let ports = CheckoutPorts::from_stores(&stores, gateway.clone());
+        let tasks = Arc::new(CheckoutTasks::new(ports, fraud));
+        let definition =
+            Definition::parse(DEFINITION, [("CheckoutTaskFunctionArn", "checkout-task")]).unwrap();
+
+        let a = vendor("Dairy A", 4.5, 50);
+        let b = vendor("Dairy B", 4.8, 50);
+        for v in [&a, &b] {
+            stores.vendors.create(v, &Effects::none()).await.unwrap();
+        }
+        let now = Utc::now();
+        let admin = Uuid::now_v7();
+        let product = Product {
+            product_id: Uuid::now_v7(),
+            name: "Toned milk".into(),
+            category: Category::Milk,
+            description: "Fresh toned milk".into(),
+            variants: vec![
+                Variant {
+                    variant_id: Uuid::now_v7(),
+                    name: "1L".into(),
+                    price: Money::inr(PRICE_1L),
+                    unit: "packet".into(),
+                },
+                Variant {
+                    variant_id: Uuid::now_v7(),
+                    name: "500ml".into(),
+                    price: Money::inr(PRICE_500ML),
+                    unit: "packet".into(),
+                },
+            ],
+            vendor_ids: vec![a.vendor_id, b.vendor_id],
+            image_url: None,
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+            created_by: admin,
+            updated_by: admin,
+            version: 0,
+        };
+        stores
+            .products
+            .create(&product, &Effects::none())
+            .await
+            .unwrap();
+        let world = Self {
+            stores,
+            gateway,
+            tasks,
+            definition,
+            product,
+            vendor_a: a.vendor_id,
+            vendor_b: b.vendor_id,
+            user_id: Uuid::nil(),
+        };
+        world.set_stock(world.vendor_a, world.litre(), 10).await;
+        let user_id = world.user("buyer@example.com", true).await;
+        Self { user_id, ..world }
+    }
+
+    fn litre(&self) -> Uuid {
+        self.product.variants[0].variant_id
+    }
+
+    fn half_litre(&self) -> Uuid {
+        self.product.variants[1].variant_id
+    }
+
+    fn key(&self, vendor_id: Uuid, variant_id: Uuid) -> StockKey {
+        StockKey {
+            vendor_id,
+            product_id: self.product.product_id,
+            variant_id,
+        }
+    }
+
+    async fn set_stock(&self, vendor_id: Uuid, variant_id: Uuid, units: u32) {
+        let key = self.key(vendor_id, variant_id);
+        let before = self.stores.stock.get(&key).await.unwrap();
+        let after = InventoryRow {
+            stock: units,
+            ..before
+                .clone()
+                .unwrap_or_else(|| InventoryRow::empty(key, Utc::now()))
+        };
+        self.stores
+            .stock
+            .save(before.as_ref(), &after, &Effects::none())
+            .await
+            .unwrap();
+    }
+
+    /// (stock, reserved) of a row.
+    async fn stock(&self, vendor_id: Uuid, variant_id: Uuid) -> (u32, u32) {
+        let row = self
+            .stores
+            .stock
+            .get(&self.key(vendor_id, variant_id))
+            .await
+            .unwrap();
+        row.map_or((0, 0), |r| (r.stock, r.reserved))
+    }
+
+    /// A customer known for a month; with a complete profile (phone and address) or not.
+    async fn user(&self, email: &str, complete: bool) -> Uuid {
+        let now = Utc::now();
+        let origin = ClientOrigin {
+            ip: "203.0.113.7".into(),
+            user_agent: "test".into(),
+            region: None,
+        };
+        let new = NewUser {
+            email: Email::parse(email).unwrap(),
+            name: PersonName::parse("Asha Rao").unwrap(),
+            phone: complete.then(|| Phone::parse("+919876543210").unwrap()),
+            role: Role::Customer,
+        };
+        let mut user = User::register(new, PasswordHash::new("$argon2id$x".into()), &origin, now);
+        user.put_address(address()).unwrap();
+        user.refresh_profile_completeness();
+        for device in &mut user.devices {
+            device.first_seen_at = now - TimeDelta::days(30);
+        }
+        self.stores
+            .users
+            .create(&user, &Effects::none())
+            .await
+            .unwrap();
+        user.user_id
+    }
+
+    /// A PENDING order for tomorrow, written straight into the store.
+    async fn place(
+        &self,
+        user_id: Uuid,
+        lines: &[(Uuid, u32)],
+        method: PaymentMethod,
+        token: Option<&str>,
+        allow_partial: bool,
+    ) -> Uuid {
+        let items: Vec<OrderItem> = lines
+            .iter()
+            .map(|&(variant_id, quantity)| {
+                let variant = self
+                    .product
+                    .variants
+                    .iter()
+                    .find(|v| v.variant_id == variant_id)
+                    .unwrap();
+                OrderItem {
+                    product_id: self.product.product_id,
+                    variant_id,
+                    name: self.product.name.clone(),
+                    variant_name: variant.name.clone(),
+                    quantity,
+                    unit_price: variant.price,
+                    vendor_id: None,
+                    fulfilled: true,
+                }
+            })
+            .collect();
+        let now = Utc::now();
+        let new = NewOrder {
+            order_id: Uuid::now_v7(),
+            user_id,
+            totals: checkout::totals(&items, checkout::NO_DISCOUNT).unwrap(),
+            items,
+            delivery_date: checkout::platform_today(now) + Days::new(1),
+            delivery_slot: DeliverySlot::Morning,
+            delivery_address: address(),
+            payment_method: method,
+            subscription_id: None,
+            idempotency_key: None,
+        };
+        let mut order = Order::place(new, user_id.to_string(), now);
+        order.allow_partial = allow_partial;
+        order.payment_token = token.map(str::to_owned);
+        self.stores
+            .orders
+            .create(&order, &Effects::none())
+            .await
+            .unwrap();
+        order.order_id
+    }
+
+    fn invoker(&self) -> Recording {
+        Recording {
+            inner: CheckoutTaskInvoker::new(self.tasks.clone()),
+            calls: Arc::default(),
+            rename: None,
+        }
+    }
+
+    async fn execute(&self, invoker: &Recording, input: Value) -> ExecutionOutcome {
+        asl::run_with_sleeper(&self.definition, input, invoker, &NoWait).await
+    }
+
+    async fn checkout(&self, order_id: Uuid, invoker: &Recording) -> ExecutionOutcome {
+        let order = self.order(order_id).await;
+        let input = json!({"orderId": order_id, "paymentMethod": order.payment_method});
+        self.execute(invoker, input).await
+    }
+
+    async fn order(&self, order_id: Uuid) -> Order {
+        self.stores.orders.get(order_id).await.unwrap().unwrap()
+    }
+}
+
+fn statuses(order: &Order) -> Vec<OrderStatus> {
+    order.status_history.iter().map(|c| c.status).collect()
+}
+
+fn failed_with(outcome: &ExecutionOutcome, error: &str) {
+    match &outcome.status {
+        ExecutionStatus::Failed { error: e, .. } => assert_eq!(e, error, "{outcome:?}"),
+        other => panic!("expected {error}, got {other:?} ({:?})", outcome.history),
+    }
+}
+
+const SUCCESS_TAIL: [&str; 7] = [
+    "ConfirmOrder",
+    "ScheduleDelivery",
+    "NotifyAndRecord",
+    "NotifyCustomer",
+    "NotifyVendors",
+    "RecordAnalytics",
+    "CheckoutSucceeded",
+];
+
+fn history(head: &[&str], tail: &[&str]) -> Vec<String> {
+    head.iter().chain(tail).map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn a_card_order_is_charged_confirmed_and_scheduled() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world
+        .place(
+            world.user_id,
+            &[(world.litre(), 2)],
+            PaymentMethod::Card,
+            Some("tok_ok"),
+            false,
+        )
+        .await;
+    let invoker = world.invoker();
+    let outcome = world.checkout(id, &invoker).await;
+
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    let head = [
+        "StartOrResume",
+        "ValidateProfile",
+        "ValidateOrder",
+        "AssignVendors",
+        "ReserveStock",
+        "PaymentRoute",
+        "ProcessPayment",
+        "FraudCheck",
+        "FraudDecision",
+    ];
+    assert_eq!(outcome.history, history(&head, &SUCCESS_TAIL));
+    let order = world.order(id).await;
+    assert_eq!(order.status, OrderStatus::Preparing);
+    use OrderStatus::*;
+    assert_eq!(
+        statuses(&order),
+        [Pending, PaymentPending, Confirmed, Preparing]
+    );
+    assert_eq!(
+        order.items[0].vendor_id,
+        Some(world.vendor_a),
+        "the better-rated vendor has no stock"
+    );
+    assert_eq!(
+        order.delivery_ids,
+        [Delivery::id_for(id, world.vendor_a)],
+        "one delivery per vendor"
+    );
+    let payment = world.gateway.payment_for(id).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Succeeded);
+    assert_eq!(payment.amount, Money::inr(2 * PRICE_1L));
+    assert_eq!(order.payment_id, Some(payment.payment_id));
+    assert_eq!(world.stock(world.vendor_a, world.litre()).await, (8, 2));
+    assert_eq!(
+        world
+            .stores
+            .stock
+            .orders_taken(world.vendor_a, order.delivery_date)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn every_step_repeated_after_success_changes_nothing() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world
+        .place(
+            world.user_id,
+            &[(world.litre(), 2)],
+            PaymentMethod::Upi,
+            None,
+            false,
+        )
+        .await;
+    let outcome = world.checkout(id, &world.invoker()).await;
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    let before = world.order(id).await;
+    for step in [
+        "ValidateProfile",
+        "ValidateOrder",
+        "AssignVendors",
+        "ReserveStock",
+        "ProcessPayment",
+        "FraudCheck",
+        "ConfirmOrder",
+        "ScheduleDelivery",
+        "NotifyCustomer",
+        "NotifyVendors",
+        "RecordAnalytics",
+    ] {
+        world.tasks.run(step, id).await.unwrap();
+    }
+    let fraud = world.tasks.run("FraudCheck", id).await.unwrap();
+    assert_eq!(fraud["onHold"], false);
+    assert_eq!(world.order(id).await, before, "same order, same version");
+    assert_eq!(world.stock(world.vendor_a, world.litre()).await, (8, 2));
+    assert_eq!(world.gateway.attempts(id), 1, "charged once");
+    let unknown = world.tasks.run("Teleport", id).await.unwrap_err();
+    assert_eq!(unknown.name, "UnknownStep");
+}
+
+#[tokio::test]
+async fn cash_on_delivery_skips_the_charge() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world
+        .place(
+            world.user_id,
+            &[(world.litre(), 1)],
+            PaymentMethod::Cod,
+            None,
+            false,
+        )
+        .await;
+    let invoker = world.invoker();
+    let outcome = world.checkout(id, &invoker).await;
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert!(!outcome.history.iter().any(|s| s == "ProcessPayment"));
+    assert_eq!(invoker.count("ProcessPayment"), 0);
+    let order = world.order(id).await;
+    assert_eq!(order.status, OrderStatus::Preparing);
+    assert_eq!(order.payment_id, None);
+    assert_eq!(world.gateway.payment_for(id).await.unwrap(), None);
+    assert_eq!(world.stock(world.vendor_a, world.litre()).await, (9, 1));
+}
+
+#[tokio::test]
+async fn a_declined_card_fails_the_payment_and_releases_the_stock() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world
+        .place(
+            world.user_id,
+            &[(world.litre(), 3)],
+            PaymentMethod::Card,
+            Some("tok_decline"),
+            false,
+        )
+        .await;
+    let invoker = world.invoker();
+    let outcome = world.checkout(id, &invoker).await;
+    failed_with(&outcome, "PaymentFailed");
+    assert_eq!(
+        outcome.history[6..],
+        [
+            "ProcessPayment",
+            "ReleaseStock",
+            "FailureKind",
+            "MarkPaymentFailed",
+            "PaymentFailed"
+        ]
+    );
+    assert_eq!(
+        invoker.count("ProcessPayment"),
+        1,
+        "a decline is not retried"
+    );
+    let order = world.order(id).await;
+    assert_eq!(order.status, OrderStatus::PaymentFailed);
+    assert_eq!(
+        order.status_history.last().unwrap().reason.as_deref(),
+        Some("PAYMENT_DECLINED")
+    );
+    assert_eq!(world.stock(world.vendor_a, world.litre()).await, (10, 0));
+    assert_eq!(
+        world
+            .stores
+            .stock
+            .orders_taken(world.vendor_a, order.delivery_date)
+            .await
+            .unwrap(),
+        0,
+        "the vendor day is given back"
+    );
+}
+
+#[tokio::test]
+async fn a_flaky_gateway_is_retried_until_it_answers() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world
+        .place(
+            world.user_id,
+            &[(world.litre(), 1)],
+            PaymentMethod::Card,
+            Some("tok_flaky"),
+            false,
+        )
+        .await;
+    let invoker = world.invoker();
+    let outcome = world.checkout(id, &invoker).await;
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(invoker.count("ProcessPayment"), 3);
+    assert_eq!(
+        outcome
+            .history
+            .iter()
+            .filter(|s| *s == "ProcessPayment")
+            .count(),
+        1,
+        "a retried state is entered once"
+    );
+    assert_eq!(world.gateway.attempts(id), 3);
+    assert_eq!(world.order(id).await.status, OrderStatus::Preparing);
+}
+
+#[tokio::test]
+async fn a_total_above_the_fraud_limit_holds_the_order_until_a_resume_confirms_it() {
+    let world = World::new(FraudRules {
+        limit_paise: 10_000,
+    })
+    .await;
+    let id = world
+        .place(
+            world.user_id,
+            &[(world.litre(), 2)],
+            PaymentMethod::Card,
+            None,
+            false,
+        )
+        .await;
+    let invoker = world.invoker();
+    let outcome = world.checkout(id, &invoker).await;
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(
+        outcome.history[outcome.history.len() - 3..],
+        ["FraudCheck", "FraudDecision", "OnHold"]
+    );
+    let held = world.order(id).await;
+    assert_eq!(held.status, OrderStatus::OnHold);
+    assert!(held.flags.fraud_flag);
+    assert!(
+        held.status_history
+            .last()
+            .unwrap()
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("ABOVE_LIMIT")
+    );
+    assert_eq!(
+        world.stock(world.vendor_a, world.litre()).await,
+        (8, 2),
+        "still held"
+    );
+
+    let resumed = world
+        .execute(
+            &invoker,
+            json!({"orderId": id, "paymentMethod": "CARD", "resume": "ConfirmOrder"}),
+        )
+        .await;
+    assert_eq!(resumed.status, ExecutionStatus::Succeeded, "{resumed:?}");
+    assert_eq!(resumed.history, history(&["StartOrResume"], &SUCCESS_TAIL));
+    let order = world.order(id).await;
+    use OrderStatus::*;
+    assert_eq!(
+        statuses(&order),
+        [Pending, PaymentPending, OnHold, Confirmed, Preparing]
+    );
+    assert_eq!(invoker.count("ProcessPayment"), 1, "not charged again");
+}
+
+#[tokio::test]
+async fn short_stock_without_allow_partial_fails_the_order_holding_nothing() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world
+        .place(
+            world.user_id,
+            &[(world.litre(), 11)],
+            PaymentMethod::Card,
+            None,
+            false,
+        )
+        .await;
+    let outcome = world.checkout(id, &world.invoker()).await;
+    failed_with(&outcome, "CheckoutFailed");
+    assert_eq!(
+        outcome.history[4..],
+        [
+            "ReserveStock",
+            "ReleaseStock",
+            "FailureKind",
+            "MarkFailed",
+            "CheckoutFailed"
+        ]
+    );
+    let order = world.order(id).await;
+    assert_eq!(order.status, OrderStatus::Failed);
+    assert_eq!(
+        order.status_history.last().unwrap().reason.as_deref(),
+        Some("OUT_OF_STOCK")
+    );
+    assert_eq!(world.stock(world.vendor_a, world.litre()).await, (10, 0));
+    assert_eq!(world.gateway.payment_for(id).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn short_stock_with_allow_partial_goes_ahead_without_the_short_item() {
+    let world = World::new(FraudRules::default()).await;
+    world.set_stock(world.vendor_a, world.half_litre(), 3).await;
+    let id = world
+        .place(
+            world.user_id,
+            &[(world.litre(), 2), (world.half_litre(), 5)],
+            PaymentMethod::Card,
+            None,
+            true,
+        )
+        .await;
+    let outcome = world.checkout(id, &world.invoker()).await;
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    let order = world.order(id).await;
+    assert_eq!(order.status, OrderStatus::Preparing);
+    assert!(order.flags.partial_fulfillment);
+    assert!(order.items[0].fulfilled);
+    assert!(!order.items[1].fulfilled, "the 500ml line was short");
+    assert_eq!(order.subtotal, Money::inr(2 * PRICE_1L));
+    assert_eq!(order.total, Money::inr(2 * PRICE_1L));
+    let payment = world.gateway.payment_for(id).await.unwrap().unwrap();
+    assert_eq!(
+        payment.amount,
+        Money::inr(2 * PRICE_1L),
+        "charged the recomputed total"
+    );
+    assert_eq!(world.stock(world.vendor_a, world.litre()).await, (8, 2));
+    assert_eq!(
+        world.stock(world.vendor_a, world.half_litre()).await,
+        (3, 0)
+    );
+}
+
+#[tokio::test]
+async fn an_incomplete_profile_fails_the_order_before_anything_is_reserved() {
+    let world = World::new(FraudRules::default()).await;
+    let user = world.user("nophone@example.com", false).await;
+    let id = world
+        .place(
+            user,
+            &[(world.litre(), 1)],
+            PaymentMethod::Card,
+            None,
+            false,
+        )
+        .await;
+    let outcome = world.checkout(id, &world.invoker()).await;
+    failed_with(&outcome, "CheckoutFailed");
+    assert_eq!(
+        outcome.history,
+        [
+            "StartOrResume",
+            "ValidateProfile",
+            "MarkFailed",
+            "CheckoutFailed"
+        ]
+    );
+    let order = world.order(id).await;
+    assert_eq!(order.status, OrderStatus::Failed);
+    assert_eq!(
+        order.status_history.last().unwrap().reason.as_deref(),
+        Some("PROFILE_INCOMPLETE")
+    );
+    assert_eq!(world.stock(world.vendor_a, world.litre()).await, (10, 0));
+}
+
+#[tokio::test]
+async fn an_unexpected_failure_after_payment_refunds_and_releases() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world
+        .place(
+            world.user_id,
+            &[(world.litre(), 4)],
+            PaymentMethod::Card,
+            None,
+            false,
+        )
+        .await;
+    let invoker = Recording {
+        rename: Some(("ConfirmOrder", "NoSuchStep")),
+        ..world.invoker()
+    };
+    let outcome = world.checkout(id, &invoker).await;
+    failed_with(&outcome, "CheckoutFailed");
+    assert_eq!(
+        outcome.history[outcome.history.len() - 6..],
+        [
+            "ConfirmOrder",
+            "RefundPayment",
+            "ReleaseStock",
+            "FailureKind",
+            "MarkFailed",
+            "CheckoutFailed"
+        ]
+    );
+    let order = world.order(id).await;
+    use OrderStatus::*;
+    assert_eq!(
+        statuses(&order),
+        [Pending, PaymentPending, Cancelled, Refunded],
+        "FAILED is no move from PAYMENT_PENDING: cancelled, then refunded"
+    );
+    assert_eq!(
+        order.status_history[2].reason.as_deref(),
+        Some("UNKNOWN_STEP")
+    );
+    let payment = world.gateway.payment_for(id).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Refunded);
+    assert_eq!(world.stock(world.vendor_a, world.litre()).await, (10, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_checkouts_of_five_units_sell_exactly_five() {
+    let world = Arc::new(World::new(FraudRules::default()).await);
+    world.set_stock(world.vendor_a, world.litre(), 5).await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let user = world.user(&format!("buyer{n}@example.com"), true).await;
+        ids.push(
+            world
+                .place(
+                    user,
+                    &[(world.litre(), 1)],
+                    PaymentMethod::Card,
+                    None,
+                    false,
+                )
+                .await,
+        );
+    }
+    let runs: Vec<_> = ids
+        .iter()
+        .map(|&id| {
+            let world = world.clone();
+            tokio::spawn(async move {
+                let invoker = world.invoker();
+                world.checkout(id, &invoker).await
+            })
+        })
+        .collect();
+    for run in runs {
+        run.await.unwrap();
+    }
+    let mut by_status: HashMap<OrderStatus, usize> = HashMap::new();
+    for &id in &ids {
+        let order = world.order(id).await;
+        *by_status.entry(order.status).or_default() += 1;
+        if order.status == OrderStatus::Failed {
+            assert_eq!(
+                order.status_history.last().unwrap().reason.as_deref(),
+                Some("OUT_OF_STOCK")
+            );
+            assert!(
+                world
+                    .stores
+                    .stock
+                    .release(id, &Effects::none())
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "a loser holds no reservation"
+            );
+            assert_eq!(world.gateway.payment_for(id).await.unwrap(), None);
+        }
+    }
+    assert_eq!(
+        by_status.get(&OrderStatus::Preparing),
+        Some(&5),
+        "{by_status:?}"
+    );
+    assert_eq!(
+        by_status.get(&OrderStatus::Failed),
+        Some(&15),
+        "{by_status:?}"
+    );
+    assert_eq!(world.stock(world.vendor_a, world.litre()).await, (0, 5));
+    assert_eq!(world.stock(world.vendor_b, world.litre()).await, (0, 0));
+}

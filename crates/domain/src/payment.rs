@@ -1,0 +1,96 @@
+//! Payments (SPEC §3) and the payment gateway port checkout charges through (SPEC §5 step 5).
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::money::Money;
+use crate::values::PaymentMethod;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentStatus {
+    Pending,
+    Succeeded,
+    Failed,
+    Refunded,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Failed => "FAILED",
+            Self::Refunded => "REFUNDED",
+        }
+    }
+}
+
+impl fmt::Display for PaymentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One order's payment, as the gateway answered it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Payment {
+    pub payment_id: Uuid,
+    pub order_id: Uuid,
+    pub user_id: Uuid,
+    pub amount: Money,
+    pub method: PaymentMethod,
+    pub status: PaymentStatus,
+    /// Charge attempts the gateway saw for the order, failed ones included.
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    /// 0 until a scoring model exists; the fraud rules decide on their own.
+    #[serde(default)]
+    pub fraud_score: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a charge asks of the gateway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChargeRequest {
+    pub order_id: Uuid,
+    pub user_id: Uuid,
+    pub amount: Money,
+    pub method: PaymentMethod,
+    /// The customer's payment token; `None` is the gateway's default.
+    pub token: Option<String>,
+}
+
+/// Why the gateway did not take the money.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    /// The payment was refused for good (card declined): retrying will not help.
+    #[error("payment declined: {0}")]
+    Declined(String),
+    /// The gateway could not answer now; the same charge may succeed later.
+    #[error("payment gateway unavailable: {0}")]
+    Unavailable(String),
+    /// No such payment (a refund of a payment the gateway never made).
+    #[error("no such payment")]
+    NotFound,
+}
+
+/// The payment gateway. Charges are idempotent by order: charging an order that was
+/// charged answers that payment and takes no money twice.
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    async fn charge(&self, request: &ChargeRequest) -> Result<Payment, GatewayError>;
+    /// Gives a succeeded payment's money back, once; a refunded payment is answered as it is.
+    async fn refund(&self, payment_id: Uuid) -> Result<Payment, GatewayError>;
+    /// The payment of `order_id`, if the gateway made one.
+    async fn payment_for(&self, order_id: Uuid) -> Result<Option<Payment>, GatewayError>;
+}
