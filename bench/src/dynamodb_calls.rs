@@ -180,17 +180,7 @@ async fn bench_customer(app: &axum::Router, adapters: &Adapters) -> String {
         status.is_success(),
         "registering the bench customer: {status}"
     );
-    let customer = adapters
-        .stores
-        .users
-        .by_email(&Email::parse(email).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let signer = adapters.keys.signer().unwrap();
-    signer
-        .issue_access(customer.user_id, customer.role, None)
-        .unwrap()
+    token_for(adapters, email).await
 }
 
 /// An administrator account and a token for it (authorization reads the account, so the
@@ -201,7 +191,12 @@ async fn bench_admin(adapters: &Adapters) -> String {
         .ensure_admin(email, "bench-admin-password")
         .await
         .unwrap();
-    let admin = adapters
+    token_for(adapters, email).await
+}
+
+/// An access token for the account registered under `email` (the user service's key).
+async fn token_for(adapters: &Adapters, email: &str) -> String {
+    let user = adapters
         .stores
         .users
         .by_email(&Email::parse(email).unwrap())
@@ -209,7 +204,5 @@ async fn bench_admin(adapters: &Adapters) -> String {
         .unwrap()
         .unwrap();
     let signer = adapters.keys.signer().unwrap();
-    signer
-        .issue_access(admin.user_id, admin.role, None)
-        .unwrap()
+    signer.issue_access(user.user_id, user.role, None).unwrap()
 }

@@ -11,51 +11,18 @@ use uuid::Uuid;
 use crate::error::{DomainError, ErrorCode};
 use crate::order::{Order, OrderStatus};
 use crate::user::Address;
-use crate::values::{DeliverySlot, InvalidValue};
+use crate::values::{DeliverySlot, InvalidValue, closed_set};
 
-/// Where one delivery is on the round. Written out like the `closed_set!` types of
-/// [`crate::values`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum DeliveryStatus {
-    Scheduled,
-    Assigned,
-    PickedUp,
-    InTransit,
-    Delivered,
-    Failed,
-}
+closed_set!(
+    /// Where one delivery is on the round.
+    DeliveryStatus {
+        Scheduled => "SCHEDULED", Assigned => "ASSIGNED", PickedUp => "PICKED_UP",
+        InTransit => "IN_TRANSIT", Delivered => "DELIVERED", Failed => "FAILED",
+    }
+    "must be one of SCHEDULED, ASSIGNED, PICKED_UP, IN_TRANSIT, DELIVERED, FAILED"
+);
 
 impl DeliveryStatus {
-    pub const ALL: [DeliveryStatus; 6] = [
-        Self::Scheduled,
-        Self::Assigned,
-        Self::PickedUp,
-        Self::InTransit,
-        Self::Delivered,
-        Self::Failed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Scheduled => "SCHEDULED",
-            Self::Assigned => "ASSIGNED",
-            Self::PickedUp => "PICKED_UP",
-            Self::InTransit => "IN_TRANSIT",
-            Self::Delivered => "DELIVERED",
-            Self::Failed => "FAILED",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == raw)
-            .ok_or(InvalidValue(
-                "must be one of SCHEDULED, ASSIGNED, PICKED_UP, IN_TRANSIT, DELIVERED, FAILED",
-            ))
-    }
-
     /// The round moves forward one step at a time: SCHEDULED → ASSIGNED (a driver) →
     /// PICKED_UP → IN_TRANSIT → DELIVERED. It may fail from any step before the door
     /// (no driver, the vendor short, a breakdown): FAILED is what cancels and refunds the
@@ -74,12 +41,6 @@ impl DeliveryStatus {
 
     pub fn is_final(self) -> bool {
         matches!(self, Self::Delivered | Self::Failed)
-    }
-}
-
-impl fmt::Display for DeliveryStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -5,36 +5,17 @@ use std::fmt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::money::Money;
-use crate::values::PaymentMethod;
+use crate::values::{InvalidValue, PaymentMethod, closed_set};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum PaymentStatus {
-    Pending,
-    Succeeded,
-    Failed,
-    Refunded,
-}
-
-impl PaymentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Succeeded => "SUCCEEDED",
-            Self::Failed => "FAILED",
-            Self::Refunded => "REFUNDED",
-        }
-    }
-}
-
-impl fmt::Display for PaymentStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+closed_set!(
+    /// Where a payment is.
+    PaymentStatus { Pending => "PENDING", Succeeded => "SUCCEEDED", Failed => "FAILED", Refunded => "REFUNDED" }
+    "must be one of PENDING, SUCCEEDED, FAILED, REFUNDED"
+);
 
 /// One order's payment, as the gateway answered it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -343,6 +343,9 @@ macro_rules! closed_set {
         pub enum $name { $($variant),+ }
 
         impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: [Self; [$(stringify!($variant)),+].len()] = [$(Self::$variant),+];
+
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => $text),+ }
             }
@@ -358,6 +361,9 @@ macro_rules! closed_set {
         }
     };
 }
+
+/// For the closed sets of other domain modules (order, delivery and payment statuses).
+pub(crate) use closed_set;
 
 closed_set!(
     /// Who a caller is on the platform; guests have no role.
