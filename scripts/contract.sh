@@ -42,3 +42,8 @@ PY
   > target/schemathesis-customer.log 2>&1 || status=$?
 tail -n 15 target/schemathesis-customer.log
 [ "$status" -eq 0 ] || exit "$status"
+cases=$(grep -oE '[0-9]+ generated' target/schemathesis-customer.log | grep -oE '[0-9]+' | tail -n 1)
+if [ "${cases:-0}" -lt 1000 ]; then
+  echo "the customer run ran ${cases:-0} cases; it needs at least 1000 (is the cart tag there?)" >&2
+  exit 1
+fi

@@ -15,6 +15,10 @@ if ! .venv/bin/python -c 'import moto, cfnlint, samcli, schemathesis' 2>/dev/nul
   .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-tools.txt
 fi
 # asl-validator for statemachine/checkout.asl.json, pinned by its package-lock.json.
+if ! command -v npm >/dev/null; then
+  echo "npm (Node.js 20.16 or later) is needed for asl-validator; install Node.js first" >&2
+  exit 1
+fi
 npm ci --prefix scripts/asl --no-audit --no-fund --silent
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
