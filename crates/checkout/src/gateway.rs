@@ -68,6 +68,7 @@ impl PaymentGateway for SimulatedGateway {
             fraud_score: 0,
             created_at: now,
             updated_at: now,
+            version: 0,
         });
         if matches!(
             payment.status,

@@ -5,12 +5,14 @@
 pub mod accounts;
 pub mod audit;
 pub mod carts;
+pub mod deliveries;
 pub mod events;
 pub mod idempotency;
 pub mod inventory;
 pub mod items;
 pub mod orders;
 pub mod outbox;
+pub mod payments;
 pub mod products;
 pub mod users;
 pub mod vendors;

@@ -305,6 +305,14 @@ macro_rules! store_contract {
             use super::*;
             $crate::order_store_contract!($make);
         }
+        mod payments {
+            use super::*;
+            $crate::payment_store_contract!($make);
+        }
+        mod deliveries {
+            use super::*;
+            $crate::delivery_store_contract!($make);
+        }
         mod stock {
             use super::*;
             $crate::inventory_store_contract!($make);

@@ -18,7 +18,7 @@ closed_set!(
 );
 
 /// One order's payment, as the gateway answered it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Payment {
     pub payment_id: Uuid,
@@ -38,6 +38,10 @@ pub struct Payment {
     pub fraud_score: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The stored version, for compare-and-swap saves (0 until first saved).
+    #[serde(default)]
+    #[schema(ignore)]
+    pub version: u64,
 }
 
 /// What a charge asks of the gateway.

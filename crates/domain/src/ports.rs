@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::audit::AuditEntry;
 use crate::cart::Cart;
+use crate::delivery::Delivery;
 use crate::effects::Effects;
 use crate::error::{DomainError, StoreError};
 use crate::events::{EventEnvelope, EventType};
@@ -19,9 +20,10 @@ use crate::inventory::{
 use crate::notification::{DeadLetter, Notification};
 use crate::order::{Order, OrderStatus};
 use crate::page::{Page, PageRequest};
+use crate::payment::Payment;
 use crate::product::{Product, ProductFilter};
 use crate::user::User;
-use crate::values::{Email, Pincode};
+use crate::values::{DeliverySlot, Email, Pincode};
 use crate::vendor::Vendor;
 
 /// Creates accounts; the email claim and the user are written atomically.
@@ -299,6 +301,65 @@ pub trait OrderReads: Send + Sync {
 
 pub trait OrderStore: OrderWrites + OrderReads {}
 impl<T: OrderWrites + OrderReads> OrderStore for T {}
+
+/// Writes payments: one per order, however close the race.
+#[async_trait]
+pub trait PaymentWrites: Send + Sync {
+    /// Writes a new payment; `StoreError::AlreadyExists` (and nothing written) if its id is
+    /// taken or its order has a payment already.
+    async fn create(&self, payment: &Payment, effects: &Effects) -> Result<(), StoreError>;
+    /// Writes `payment` if the stored version still equals `payment.version`; returns it
+    /// with the new version, or `StoreError::VersionConflict` (or `NotFound`) without
+    /// writing. A payment stays with the order it was created for.
+    async fn update(&self, payment: Payment, effects: &Effects) -> Result<Payment, StoreError>;
+}
+
+#[async_trait]
+pub trait PaymentReads: Send + Sync {
+    async fn get(&self, payment_id: Uuid) -> Result<Option<Payment>, StoreError>;
+    /// The one payment of `order_id`, if it has one.
+    async fn for_order(&self, order_id: Uuid) -> Result<Option<Payment>, StoreError>;
+}
+
+pub trait PaymentStore: PaymentWrites + PaymentReads {}
+impl<T: PaymentWrites + PaymentReads> PaymentStore for T {}
+
+/// Writes deliveries. A delivery's round listings follow it in the same write.
+#[async_trait]
+pub trait DeliveryWrites: Send + Sync {
+    /// Writes new deliveries all or nothing (one transaction, with `effects`):
+    /// `StoreError::AlreadyExists` and nothing written if any of their ids is taken, so
+    /// a repeated schedule writes none twice.
+    async fn create_many(
+        &self,
+        deliveries: &[Delivery],
+        effects: &Effects,
+    ) -> Result<(), StoreError>;
+    /// Writes `delivery` if the stored version still equals `delivery.version`; returns it
+    /// with the new version, or `StoreError::VersionConflict` (or `NotFound`) without
+    /// writing.
+    async fn update(&self, delivery: Delivery, effects: &Effects) -> Result<Delivery, StoreError>;
+}
+
+#[async_trait]
+pub trait DeliveryReads: Send + Sync {
+    async fn get(&self, delivery_id: Uuid) -> Result<Option<Delivery>, StoreError>;
+    /// Every delivery of `order_id`, by delivery id.
+    async fn for_order(&self, order_id: Uuid) -> Result<Vec<Delivery>, StoreError>;
+    /// The round of `date` and `slot`: one vendor's deliveries (`None`: every vendor's,
+    /// for admins), by pincode then delivery id, so a caller groups them by pincode as it
+    /// pages.
+    async fn round(
+        &self,
+        vendor_id: Option<Uuid>,
+        date: NaiveDate,
+        slot: DeliverySlot,
+        page: &PageRequest,
+    ) -> Result<Page<Delivery>, StoreError>;
+}
+
+pub trait DeliveryStore: DeliveryWrites + DeliveryReads {}
+impl<T: DeliveryWrites + DeliveryReads> DeliveryStore for T {}
 
 /// Idempotency keys (see [`crate::idempotency`]): each claim is one atomic conditional
 /// write, never a read followed by a write, so however many requests race for one key,

@@ -4,6 +4,7 @@
 //! entity is stored lives here, once.
 
 pub mod carts;
+pub mod deliveries;
 pub mod effects;
 pub mod idempotency;
 pub mod item;
@@ -13,6 +14,7 @@ pub mod messages;
 pub mod ops;
 pub mod orders;
 pub mod paging;
+pub mod payments;
 pub mod port;
 pub mod products;
 pub mod retry;
@@ -25,6 +27,7 @@ pub mod versioned;
 use std::sync::Arc;
 
 pub use carts::Carts;
+pub use deliveries::Deliveries;
 pub use idempotency::Idempotency;
 pub use item::{Item, Value};
 pub use journal::{AuditTrail, Outbox, decode_outbox_item};
@@ -32,6 +35,7 @@ pub use logins::Logins;
 pub use messages::{DeadLetterList, Notifications, Processed};
 pub use ops::{Condition, ItemPage, Key, Query, SortCondition, Update, Write};
 pub use orders::Orders;
+pub use payments::Payments;
 pub use port::{ItemError, ItemStore};
 pub use products::Products;
 pub use stock::Stock;
@@ -48,6 +52,8 @@ pub struct Stores {
     pub vendors: Arc<Vendors>,
     pub products: Arc<Products>,
     pub orders: Arc<Orders>,
+    pub payments: Arc<Payments>,
+    pub deliveries: Arc<Deliveries>,
     pub stock: Arc<Stock>,
     pub audit: Arc<AuditTrail>,
     pub outbox: Arc<Outbox>,
@@ -66,6 +72,8 @@ impl Stores {
             vendors: Arc::new(Vendors::new(items.clone())),
             products: Arc::new(Products::new(items.clone())),
             orders: Arc::new(Orders::new(items.clone())),
+            payments: Arc::new(Payments::new(items.clone())),
+            deliveries: Arc::new(Deliveries::new(items.clone())),
             stock: Arc::new(Stock::new(items.clone())),
             audit: Arc::new(AuditTrail::new(items.clone())),
             outbox: Arc::new(Outbox::new(items.clone())),

@@ -105,6 +105,29 @@ pub const ORDERS_BY_STATUS: IndexSpec = IndexSpec {
     sort_key: "createdKey",
 };
 
+/// One vendor's delivery round for a date and slot: `roundKey` =
+/// `ROUND#<date>#<slot>#<vendorId>`, sorted by `stopKey` = `<pincode>#<deliveryId>`.
+pub const DELIVERIES_BY_ROUND: IndexSpec = IndexSpec {
+    name: "ByRound",
+    partition_key: "roundKey",
+    sort_key: "stopKey",
+};
+
+/// Every vendor's round for a date and slot (admins): `dayKey` = `ROUND#<date>#<slot>`,
+/// the same `stopKey` as [`DELIVERIES_BY_ROUND`].
+pub const DELIVERIES_BY_DAY: IndexSpec = IndexSpec {
+    name: "ByDay",
+    partition_key: "dayKey",
+    sort_key: "stopKey",
+};
+
+/// One order's deliveries: `orderKey` = `ORDER#<orderId>`, the same `stopKey`.
+pub const DELIVERIES_BY_ORDER: IndexSpec = IndexSpec {
+    name: "ByOrder",
+    partition_key: "orderKey",
+    sort_key: "stopKey",
+};
+
 /// `USER#<id>` (the user, listed) and `EMAIL#<email>` (the uniqueness claim).
 pub static USERS: TableSpec = TableSpec::new("users", "USERS_TABLE").listed();
 
@@ -125,6 +148,18 @@ pub static ORDERS: TableSpec = TableSpec::new("orders", "ORDERS_TABLE").indexed(
     BY_CREATED_AT,
     ORDERS_BY_USER,
     ORDERS_BY_STATUS,
+]);
+
+/// `PAYMENT#<paymentId>` (the payment) and `PAYMENT_OF#<orderId>` (the order's one payment
+/// claimed, naming its paymentId), written together.
+pub static PAYMENTS: TableSpec = TableSpec::new("payments", "PAYMENTS_TABLE");
+
+/// `DELIVERY#<deliveryId>`, in its vendor's round (`ByRound`), its day's round across
+/// vendors (`ByDay`) and its order's deliveries (`ByOrder`).
+pub static DELIVERIES: TableSpec = TableSpec::new("deliveries", "DELIVERIES_TABLE").indexed(&[
+    DELIVERIES_BY_ROUND,
+    DELIVERIES_BY_DAY,
+    DELIVERIES_BY_ORDER,
 ]);
 
 /// `ENTITY#<entityId>` / `<at>#<auditId>`, newest first per entity.
@@ -160,7 +195,7 @@ pub static IDEMPOTENCY: TableSpec = TableSpec::new("idempotency", "IDEMPOTENCY_T
 pub static DEAD_LETTERS: TableSpec = TableSpec::new("dead_letters", "DEAD_LETTERS_TABLE").sorted();
 
 /// Every table, for stores that create them (the embedded one) and for checks.
-pub static ALL: [&TableSpec; 13] = [
+pub static ALL: [&TableSpec; 15] = [
     &USERS,
     &VENDORS,
     &PRODUCTS,
@@ -174,4 +209,6 @@ pub static ALL: [&TableSpec; 13] = [
     &CARTS,
     &IDEMPOTENCY,
     &ORDERS,
+    &PAYMENTS,
+    &DELIVERIES,
 ];

@@ -1,0 +1,174 @@
+//! Deliveries over the item store: one `DELIVERY#<deliveryId>` item each, saved by
+//! compare-and-swap on its version, in three sparse indexes read by Query:
+//!
+//! - one vendor's round: `ByRound`, `roundKey` = `ROUND#<date>#<slot>#<vendorId>` (a
+//!   vendor's GET /deliveries?date=&slot=);
+//! - every vendor's round that day and slot: `ByDay`, `dayKey` = `ROUND#<date>#<slot>`
+//!   (an admin's);
+//! - one order's deliveries: `ByOrder`, `orderKey` = `ORDER#<orderId>`.
+//!
+//! All three sort by `stopKey` = `<pincode>#<deliveryId>`, so a round comes by pincode and
+//! a caller groups it as it pages. Every write rewrites the whole item, so a status change
+//! keeps a delivery in its round (and a changed date or slot would move it in that write).
+//!
+//! An order's deliveries are created together in one transaction and never change order,
+//! so `ByOrder` only has to say which ids they are: `for_order` reads the ids there and
+//! the deliveries themselves with a strongly consistent BatchGet, so a status just written
+//! is never read stale (an index is eventually consistent; the set of ids cannot be
+//! half-written). `ByDay` puts a whole day's slot in one partition: past about 1,000
+//! deliveries written a second into one slot it would want sharding.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use milkrun_domain::delivery::Delivery;
+use milkrun_domain::page::{Page, PageRequest};
+use milkrun_domain::ports::{DeliveryReads, DeliveryWrites};
+use milkrun_domain::values::DeliverySlot;
+use milkrun_domain::{Effects, StoreError};
+use uuid::Uuid;
+
+use crate::effects::{Refused, commit};
+use crate::item::{Item, decode, encode, s};
+use crate::ops::{Key, Query, Write};
+use crate::paging::{list, query_all};
+use crate::port::ItemStore;
+use crate::table::{DELIVERIES, DELIVERIES_BY_DAY, DELIVERIES_BY_ORDER, DELIVERIES_BY_ROUND};
+use crate::versioned::{update_versioned, versioned_put};
+
+pub struct Deliveries {
+    store: Arc<dyn ItemStore>,
+}
+
+fn delivery_key(delivery_id: Uuid) -> Key {
+    Key::partition(format!("DELIVERY#{delivery_id}"))
+}
+
+fn day_key(date: NaiveDate, slot: DeliverySlot) -> String {
+    format!("ROUND#{date}#{}", slot.as_str())
+}
+
+fn round_key(vendor_id: Uuid, date: NaiveDate, slot: DeliverySlot) -> String {
+    format!("{}#{vendor_id}", day_key(date, slot))
+}
+
+fn order_key(order_id: Uuid) -> String {
+    format!("ORDER#{order_id}")
+}
+
+/// The delivery as an item, in its vendor's round, its day's round and its order's
+/// deliveries.
+fn delivery_item(delivery: &Delivery) -> Result<Item, StoreError> {
+    let mut item = encode(delivery)?;
+    delivery_key(delivery.delivery_id).add_to(&DELIVERIES, &mut item);
+    let (date, slot) = (delivery.delivery_date, delivery.delivery_slot);
+    let stop = format!(
+        "{}#{}",
+        delivery.address.pincode.as_str(),
+        delivery.delivery_id
+    );
+    for (attribute, value) in [
+        (
+            DELIVERIES_BY_ROUND.partition_key,
+            round_key(delivery.vendor_id, date, slot),
+        ),
+        (DELIVERIES_BY_DAY.partition_key, day_key(date, slot)),
+        (
+            DELIVERIES_BY_ORDER.partition_key,
+            order_key(delivery.order_id),
+        ),
+        (DELIVERIES_BY_ROUND.sort_key, stop),
+    ] {
+        item.insert(attribute.into(), s(value));
+    }
+    Ok(item)
+}
+
+impl Deliveries {
+    pub fn new(store: Arc<dyn ItemStore>) -> Self {
+        Self { store }
+    }
+
+    /// The inserts of new deliveries as writes, for a caller that commits them in its own
+    /// transaction with other writes; a failed condition at index `i` means
+    /// `deliveries[i]`'s id was taken.
+    pub fn create_writes(&self, deliveries: &[Delivery]) -> Result<Vec<Write>, StoreError> {
+        deliveries
+            .iter()
+            .map(|delivery| Ok(versioned_put(&DELIVERIES, delivery_item(delivery)?, None)))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl DeliveryWrites for Deliveries {
+    async fn create_many(
+        &self,
+        deliveries: &[Delivery],
+        effects: &Effects,
+    ) -> Result<(), StoreError> {
+        let writes = self.create_writes(deliveries)?;
+        match commit(self.store.as_ref(), writes, effects).await? {
+            Ok(()) => Ok(()),
+            Err(Refused::Change(_) | Refused::Effect) => Err(StoreError::AlreadyExists),
+        }
+    }
+
+    async fn update(
+        &self,
+        mut delivery: Delivery,
+        effects: &Effects,
+    ) -> Result<Delivery, StoreError> {
+        let (key, item, read_at) = (
+            delivery_key(delivery.delivery_id),
+            delivery_item(&delivery)?,
+            delivery.version,
+        );
+        let store = self.store.as_ref();
+        delivery.version =
+            update_versioned(store, &DELIVERIES, &key, item, read_at, effects).await?;
+        Ok(delivery)
+    }
+}
+
+#[async_trait]
+impl DeliveryReads for Deliveries {
+    async fn get(&self, delivery_id: Uuid) -> Result<Option<Delivery>, StoreError> {
+        let key = delivery_key(delivery_id);
+        let item = self.store.get(&DELIVERIES, &key, true).await?;
+        item.map(decode).transpose()
+    }
+
+    async fn for_order(&self, order_id: Uuid) -> Result<Vec<Delivery>, StoreError> {
+        let query = Query::index(&DELIVERIES, &DELIVERIES_BY_ORDER, order_key(order_id));
+        let listed = query_all(self.store.as_ref(), query).await?;
+        let keys: Vec<Key> = listed
+            .iter()
+            .filter_map(|item| Key::of(&DELIVERIES, item))
+            .collect();
+        let items = self.store.batch_get(&DELIVERIES, &keys).await?;
+        let mut deliveries: Vec<Delivery> =
+            items.into_iter().map(decode).collect::<Result<_, _>>()?;
+        deliveries.sort_by_key(|d| d.delivery_id);
+        Ok(deliveries)
+    }
+
+    async fn round(
+        &self,
+        vendor_id: Option<Uuid>,
+        date: NaiveDate,
+        slot: DeliverySlot,
+        page: &PageRequest,
+    ) -> Result<Page<Delivery>, StoreError> {
+        let query = match vendor_id {
+            Some(vendor_id) => Query::index(
+                &DELIVERIES,
+                &DELIVERIES_BY_ROUND,
+                round_key(vendor_id, date, slot),
+            ),
+            None => Query::index(&DELIVERIES, &DELIVERIES_BY_DAY, day_key(date, slot)),
+        };
+        list(self.store.as_ref(), query, page).await
+    }
+}
