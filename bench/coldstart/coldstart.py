@@ -2,6 +2,7 @@
 Node.js peer, each started the way Lambda starts it, against one Runtime API emulator.
 
   .venv/bin/python bench/coldstart/coldstart.py [--runs 5] [--bin-dir target/release] [--only user,hello]
+      [--variant z=DIR ...]
 
 Per subject and run: a fresh Runtime API emulator (this file, stdlib http.server) on a free
 loopback port; the process is started with AWS_LAMBDA_RUNTIME_API pointing at it and the
@@ -271,6 +272,9 @@ class Bench:
             "reconcile-stock": lambda: json.loads((ROOT / "events" / "scheduled-reconcile-stock.json").read_text()),
             "reporting": lambda: apigw("GET", "/audit", token=self.bearer()),
             "notification": lambda: apigw("GET", "/notifications", token=self.bearer()),
+            # The admin's token: a cart is a customer's, so this is the 403 after init and the
+            # account read, which is what a cold start costs before any cart work.
+            "cart": lambda: apigw("GET", "/cart", token=self.bearer()),
             "notification-consumer": lambda: {"Records": []},
             "publisher": lambda: {"Records": []},
             "docs": lambda: apigw("GET", "/openapi.json"),
@@ -296,10 +300,26 @@ class Bench:
         if self.args.only:
             wanted = set(self.args.only.split(","))
             subjects = [s for s in subjects if s.name.split(" ")[0] in wanted]
+        subjects += self.variants(subjects, bin_dir)
         for subject in subjects:
             if subject.binary and not subject.binary.exists():
                 raise SystemExit(f"{subject.binary} is missing: cargo build --release --locked --bins -p ... first")
         return subjects
+
+    def variants(self, subjects: list[Subject], bin_dir: Path) -> list[Subject]:
+        """The same binaries built another way (--variant LABEL=DIR), side by side in this run:
+        `product@z` is DIR/product with product's environment and event."""
+        extra = []
+        for variant in self.args.variant or []:
+            label, _, directory = variant.partition("=")
+            for subject in subjects:
+                if subject.binary is None:
+                    continue
+                path = (ROOT / directory).resolve() / subject.binary.name
+                name = subject.name.replace(subject.binary.name, f"{subject.binary.name}@{label}", 1)
+                argv = [str(path)] + subject.argv[1:]
+                extra.append(Subject(name, argv, dict(subject.env), subject.event, binary=path, cwd=subject.cwd))
+        return extra
 
     def start(self, subject: Subject, index: int) -> dict:
         invocation = Invocation(event=json.dumps(subject.event()).encode())
@@ -434,6 +454,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--bin-dir", default="target/release", help="where the x86_64 release binaries are")
     parser.add_argument("--only", help="comma-separated subjects (binary names, 'hello', 'node')")
+    parser.add_argument("--variant", action="append", metavar="LABEL=DIR",
+                        help="also run the selected binaries as built in DIR, named <binary>@LABEL "
+                        "(e.g. the same functions at another opt-level), side by side in the same run")
     parser.add_argument("--wrap", help="diagnostics only: a command to run each subject under "
                         "(e.g. 'strace -f -tt -o target/coldstart/strace'); its figures then include the wrapper")
     args = parser.parse_args()
