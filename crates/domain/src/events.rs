@@ -6,9 +6,15 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use chrono::NaiveDate;
+
+use crate::delivery::{Delivery, DeliveryStatus};
 use crate::inventory::InventoryRow;
+use crate::money::Money;
+use crate::order::{Order, OrderStatus};
+use crate::payment::{Payment, PaymentStatus};
 use crate::user::ClientOrigin;
-use crate::values::{Email, Role};
+use crate::values::{DeliverySlot, Email, PaymentMethod, Role};
 
 /// The SNS topics (in-process channels locally) events are published to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -55,6 +61,17 @@ pub enum EventType {
     UserLoggedIn,
     SuspiciousLogin,
     LowStock,
+    OrderPlaced,
+    OrderConfirmed,
+    OrderOnHold,
+    OrderFailed,
+    OrderCancelled,
+    PaymentSucceeded,
+    PaymentFailed,
+    PaymentRefunded,
+    DeliveryScheduled,
+    DeliveryUpdated,
+    FraudSuspected,
 }
 
 impl EventType {
@@ -64,6 +81,16 @@ impl EventType {
                 Topic::UserEvents
             }
             EventType::LowStock => Topic::InventoryEvents,
+            EventType::OrderPlaced
+            | EventType::OrderConfirmed
+            | EventType::OrderOnHold
+            | EventType::OrderFailed
+            | EventType::OrderCancelled => Topic::OrderEvents,
+            EventType::PaymentSucceeded | EventType::PaymentFailed | EventType::PaymentRefunded => {
+                Topic::PaymentEvents
+            }
+            EventType::DeliveryScheduled | EventType::DeliveryUpdated => Topic::DeliveryEvents,
+            EventType::FraudSuspected => Topic::AdminAlerts,
         }
     }
 
@@ -73,6 +100,17 @@ impl EventType {
             EventType::UserLoggedIn => "USER_LOGGED_IN",
             EventType::SuspiciousLogin => "SUSPICIOUS_LOGIN",
             EventType::LowStock => "LOW_STOCK",
+            EventType::OrderPlaced => "ORDER_PLACED",
+            EventType::OrderConfirmed => "ORDER_CONFIRMED",
+            EventType::OrderOnHold => "ORDER_ON_HOLD",
+            EventType::OrderFailed => "ORDER_FAILED",
+            EventType::OrderCancelled => "ORDER_CANCELLED",
+            EventType::PaymentSucceeded => "PAYMENT_SUCCEEDED",
+            EventType::PaymentFailed => "PAYMENT_FAILED",
+            EventType::PaymentRefunded => "PAYMENT_REFUNDED",
+            EventType::DeliveryScheduled => "DELIVERY_SCHEDULED",
+            EventType::DeliveryUpdated => "DELIVERY_UPDATED",
+            EventType::FraudSuspected => "FRAUD_SUSPECTED",
         }
     }
 }
@@ -171,6 +209,155 @@ impl From<&InventoryRow> for LowStock {
 
 impl Event for LowStock {
     const TYPE: EventType = EventType::LowStock;
+    const VERSION: u32 = 1;
+}
+
+/// Event types that share one payload shape: each is a newtype of it, v1.
+macro_rules! events_of {
+    ($payload:ty: $($(#[$doc:meta])* $name:ident,)+) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub $payload);
+
+        impl Event for $name {
+            const TYPE: EventType = EventType::$name;
+            const VERSION: u32 = 1;
+        }
+    )+};
+}
+
+/// What the ORDER_* events carry: enough for the customer's message, the vendors' and the
+/// reports, without reading the order back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderNews {
+    pub order_id: Uuid,
+    pub user_id: Uuid,
+    pub status: OrderStatus,
+    pub total: Money,
+    pub delivery_date: NaiveDate,
+    pub delivery_slot: DeliverySlot,
+    pub payment_method: PaymentMethod,
+    /// The vendors delivering the fulfilled items.
+    pub vendor_ids: Vec<Uuid>,
+    /// Why it moved (the status history's reason): what a FAILED order's customer must fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl OrderNews {
+    pub fn of(order: &Order) -> Self {
+        Self {
+            order_id: order.order_id,
+            user_id: order.user_id,
+            status: order.status,
+            total: order.total,
+            delivery_date: order.delivery_date,
+            delivery_slot: order.delivery_slot,
+            payment_method: order.payment_method,
+            vendor_ids: order.vendor_ids(),
+            reason: order.status_history.last().and_then(|c| c.reason.clone()),
+        }
+    }
+}
+
+events_of!(OrderNews:
+    /// ORDER_PLACED v1: written PENDING; checkout starts.
+    OrderPlaced,
+    /// ORDER_CONFIRMED v1: paid (or COD) and confirmed.
+    OrderConfirmed,
+    /// ORDER_ON_HOLD v1: a fraud rule fired; a manager decides.
+    OrderOnHold,
+    /// ORDER_FAILED v1: checkout could not go ahead (`reason` says why).
+    OrderFailed,
+    /// ORDER_CANCELLED v1: by its owner, a manager's reject, an admin or a failed delivery.
+    OrderCancelled,
+);
+
+/// What the PAYMENT_* events carry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentNews {
+    pub payment_id: Uuid,
+    pub order_id: Uuid,
+    pub user_id: Uuid,
+    pub amount: Money,
+    pub method: PaymentMethod,
+    pub status: PaymentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+}
+
+impl PaymentNews {
+    pub fn of(payment: &Payment) -> Self {
+        Self {
+            payment_id: payment.payment_id,
+            order_id: payment.order_id,
+            user_id: payment.user_id,
+            amount: payment.amount,
+            method: payment.method,
+            status: payment.status,
+            failure_reason: payment.failure_reason.clone(),
+        }
+    }
+}
+
+events_of!(PaymentNews:
+    /// PAYMENT_SUCCEEDED v1.
+    PaymentSucceeded,
+    /// PAYMENT_FAILED v1: declined; the customer may retry with POST /payments.
+    PaymentFailed,
+    /// PAYMENT_REFUNDED v1.
+    PaymentRefunded,
+);
+
+/// What the DELIVERY_* events carry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryNews {
+    pub delivery_id: Uuid,
+    pub order_id: Uuid,
+    pub user_id: Uuid,
+    pub vendor_id: Uuid,
+    pub status: DeliveryStatus,
+    pub delivery_date: NaiveDate,
+    pub delivery_slot: DeliverySlot,
+}
+
+impl DeliveryNews {
+    pub fn of(delivery: &Delivery) -> Self {
+        Self {
+            delivery_id: delivery.delivery_id,
+            order_id: delivery.order_id,
+            user_id: delivery.user_id,
+            vendor_id: delivery.vendor_id,
+            status: delivery.status,
+            delivery_date: delivery.delivery_date,
+            delivery_slot: delivery.delivery_slot,
+        }
+    }
+}
+
+events_of!(DeliveryNews:
+    /// DELIVERY_SCHEDULED v1: the vendor's new assignment, and the customer's round.
+    DeliveryScheduled,
+    /// DELIVERY_UPDATED v1: each later status.
+    DeliveryUpdated,
+);
+
+/// FRAUD_SUSPECTED v1 (admin-alerts): an order held for a manager, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FraudSuspected {
+    pub order_id: Uuid,
+    pub user_id: Uuid,
+    pub total: Money,
+    pub reasons: Vec<String>,
+}
+
+impl Event for FraudSuspected {
+    const TYPE: EventType = EventType::FraudSuspected;
     const VERSION: u32 = 1;
 }
 
