@@ -69,7 +69,12 @@ pub async fn run() {
     let keys = Arc::new(KeyRing::derived(b"bench-secret-bench-secret-bench-secret", 3600).unwrap());
     let outbox = std::env::temp_dir().join(format!("milkrun-bench-{}", uuid::Uuid::now_v7()));
     let stores = Stores::over(Arc::new(items));
+    let gateway = Arc::new(milkrun_checkout::SimulatedGateway::new());
+    let ports = milkrun_checkout::CheckoutPorts::from_stores(&stores, gateway.clone());
+    let tasks = milkrun_checkout::CheckoutTasks::new(ports, Default::default());
     let adapters = Adapters {
+        checkout: Arc::new(milkrun_local::LocalCheckoutRunner::new(Arc::new(tasks))),
+        gateway,
         access: stores.users.clone(),
         stores,
         mailer: Arc::new(OutboxMailer::new(outbox).unwrap()),

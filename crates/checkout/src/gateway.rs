@@ -105,17 +105,21 @@ impl PaymentGateway for SimulatedGateway {
         }
     }
 
-    async fn refund(&self, payment_id: Uuid) -> Result<Payment, GatewayError> {
+    /// Refunds by the payment record: a payment this process never saw (another Lambda
+    /// instance charged it) is refunded as well, the way a real gateway knows every charge.
+    async fn refund(&self, payment: &Payment) -> Result<Payment, GatewayError> {
         let mut payments = self.lock();
-        let payment = payments
-            .values_mut()
-            .find(|p| p.payment_id == payment_id)
-            .ok_or(GatewayError::NotFound)?;
-        if payment.status == PaymentStatus::Succeeded {
-            payment.status = PaymentStatus::Refunded;
-            payment.updated_at = Utc::now();
+        let known = payments
+            .entry(payment.order_id)
+            .or_insert_with(|| payment.clone());
+        if known.payment_id != payment.payment_id {
+            return Err(GatewayError::NotFound);
         }
-        Ok(payment.clone())
+        if known.status == PaymentStatus::Succeeded {
+            known.status = PaymentStatus::Refunded;
+            known.updated_at = Utc::now();
+        }
+        Ok(known.clone())
     }
 
     async fn payment_for(&self, order_id: Uuid) -> Result<Option<Payment>, GatewayError> {
@@ -194,12 +198,13 @@ mod tests {
     async fn a_refund_is_made_once() {
         let gateway = SimulatedGateway::new();
         let payment = gateway.charge(&request(None)).await.unwrap();
-        let refunded = gateway.refund(payment.payment_id).await.unwrap();
+        let refunded = gateway.refund(&payment).await.unwrap();
         assert_eq!(refunded.status, PaymentStatus::Refunded);
-        assert_eq!(gateway.refund(payment.payment_id).await.unwrap(), refunded);
-        assert_eq!(
-            gateway.refund(Uuid::now_v7()).await,
-            Err(GatewayError::NotFound)
-        );
+        assert_eq!(gateway.refund(&payment).await.unwrap(), refunded);
+        let stranger = Payment {
+            payment_id: Uuid::now_v7(),
+            ..payment
+        };
+        assert_eq!(gateway.refund(&stranger).await, Err(GatewayError::NotFound));
     }
 }

@@ -8,18 +8,17 @@
 //! succeeded, it changes nothing and answers as before. Failures carry the stable error
 //! names the definition's Retry and Catch match ([`TaskError`]).
 //!
-//! With the `local` feature (on by default), [`CheckoutTaskInvoker`] runs the handler under
-//! the local ASL interpreter of milkrun-local.
+//! milkrun-local runs the handler under its ASL interpreter; the checkout-task Lambda runs it
+//! for Step Functions.
 
+pub mod actions;
 pub mod gateway;
-#[cfg(feature = "local")]
-mod invoker;
+pub mod records;
 mod tasks;
 
+pub use actions::OrderActions;
 pub use gateway::SimulatedGateway;
-#[cfg(feature = "local")]
-pub use invoker::CheckoutTaskInvoker;
 pub use tasks::{
     CaughtError, CheckoutPorts, CheckoutTasks, ConfigError, PAYMENT_GATEWAY_UNAVAILABLE, Step,
-    TaskError, TaskInput, UNKNOWN_STEP, fraud_rules_from_env,
+    TaskError, TaskInput, UNKNOWN_STEP, fraud_rules_from_env, refund_order_payment,
 };

@@ -13,15 +13,20 @@ use milkrun_domain::checkout::{
     self, FraudInput, FraudRules, OrderLine, PastOrder, VendorCandidate, rank_vendors,
 };
 use milkrun_domain::delivery::Delivery;
+use milkrun_domain::events::{DeliveryNews, DeliveryScheduled};
 use milkrun_domain::inventory::{ReservationRefusal, StockKey, VendorDay};
 use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::page::{MAX_PAGE_SIZE, PageRequest};
+use milkrun_domain::payment::Payment;
 use milkrun_domain::payment::{ChargeRequest, GatewayError, PaymentGateway, PaymentStatus};
-use milkrun_domain::ports::{InventoryStore, OrderStore, ProductReads, UserLookup, VendorReads};
+use milkrun_domain::ports::{
+    DeliveryStore, InventoryStore, OrderStore, PaymentStore, ProductReads, UserLookup, VendorReads,
+};
 use milkrun_domain::values::PaymentMethod;
 use milkrun_domain::{DomainError, Effects, ErrorCode, FieldErrors};
 use milkrun_store::Stores;
-use milkrun_store::retry::retry_on_conflict;
+
+use crate::records::{change_order, checkout_actor, record_payment};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -199,6 +204,8 @@ pub struct CheckoutPorts {
     pub vendors: Arc<dyn VendorReads>,
     pub products: Arc<dyn ProductReads>,
     pub stock: Arc<dyn InventoryStore>,
+    pub payments: Arc<dyn PaymentStore>,
+    pub deliveries: Arc<dyn DeliveryStore>,
     pub gateway: Arc<dyn PaymentGateway>,
 }
 
@@ -210,6 +217,8 @@ impl CheckoutPorts {
             vendors: stores.vendors.clone(),
             products: stores.products.clone(),
             stock: stores.stock.clone(),
+            payments: stores.payments.clone(),
+            deliveries: stores.deliveries.clone(),
             gateway,
         }
     }
@@ -329,16 +338,11 @@ impl CheckoutTasks {
     }
 
     /// Reads the order, applies `edit` (which answers whether it changed anything) and
-    /// writes it back by compare-and-swap, from a fresh read after a lost race.
+    /// writes it back by compare-and-swap with its audit entry and event, from a fresh read
+    /// after a lost race.
     async fn change(&self, order_id: Uuid, edit: &Edit<'_>) -> Result<Order, DomainError> {
-        retry_on_conflict("order", || async move {
-            let mut order = self.load(order_id).await?;
-            if !edit(&mut order)? {
-                return Ok(order);
-            }
-            Ok(self.ports.orders.update(order, &Effects::none()).await?)
-        })
-        .await
+        let actor = checkout_actor(order_id);
+        change_order(self.ports.orders.as_ref(), order_id, &actor, edit).await
     }
 
     // --- 1. ValidateProfile -----------------------------------------------------------
@@ -640,17 +644,22 @@ impl CheckoutTasks {
         if order.status != OrderStatus::PaymentPending {
             return Err(out_of_place(Step::ProcessPayment, order.status));
         }
-        let payment = self
-            .ports
-            .gateway
-            .charge(&ChargeRequest {
-                order_id,
-                user_id: order.user_id,
-                amount: order.total,
-                method: order.payment_method,
-                token: order.payment_token.clone(),
-            })
-            .await?;
+        let request = ChargeRequest {
+            order_id,
+            user_id: order.user_id,
+            amount: order.total,
+            method: order.payment_method,
+            token: order.payment_token.clone(),
+        };
+        let payment = match self.ports.gateway.charge(&request).await {
+            Ok(payment) => self.record(&payment).await?,
+            Err(GatewayError::Declined(reason)) => {
+                self.record(&self.declined(&order, reason.clone()).await?)
+                    .await?;
+                return Err(GatewayError::Declined(reason).into());
+            }
+            Err(other) => return Err(other.into()),
+        };
         let now = Utc::now();
         let order = self
             .change(order_id, &|order| {
@@ -658,6 +667,8 @@ impl CheckoutTasks {
                     return Ok(false);
                 }
                 order.payment_id = Some(payment.payment_id);
+                // Charged: the token has done its work and is not kept.
+                order.payment_token = None;
                 order.updated_at = now;
                 Ok(true)
             })
@@ -667,6 +678,50 @@ impl CheckoutTasks {
             "status": order.status,
             "paymentId": payment.payment_id,
         }))
+    }
+
+    /// Keeps the gateway's answer as the order's payment record.
+    async fn record(&self, answered: &Payment) -> Result<Payment, TaskError> {
+        Ok(record_payment(
+            &self.ports.payments,
+            answered,
+            &checkout_actor(answered.order_id),
+        )
+        .await?)
+    }
+
+    /// The payment record of a declined charge: the order's earlier record with one more
+    /// attempt, or a new one.
+    async fn declined(&self, order: &Order, reason: String) -> Result<Payment, TaskError> {
+        let stored = self
+            .ports
+            .payments
+            .for_order(order.order_id)
+            .await
+            .map_err(DomainError::from)?;
+        let now = Utc::now();
+        let base = stored.unwrap_or_else(|| Payment {
+            payment_id: Uuid::now_v7(),
+            order_id: order.order_id,
+            user_id: order.user_id,
+            amount: order.total,
+            method: order.payment_method,
+            status: PaymentStatus::Pending,
+            attempts: 0,
+            gateway_reference: None,
+            failure_reason: None,
+            fraud_score: 0,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        });
+        Ok(Payment {
+            status: PaymentStatus::Failed,
+            attempts: base.attempts + 1,
+            failure_reason: Some(reason),
+            amount: order.total,
+            ..base
+        })
     }
 
     // --- 6. FraudCheck ----------------------------------------------------------------
@@ -703,6 +758,8 @@ impl CheckoutTasks {
             .items
             .iter()
             .filter(|o| o.order_id != order_id && o.created_at <= order.created_at)
+            // An order that never went ahead is no spending pattern.
+            .filter(|o| o.status != OrderStatus::Failed)
             .map(|o| PastOrder {
                 total: o.total,
                 created_at: o.created_at,
@@ -743,12 +800,13 @@ impl CheckoutTasks {
 
     // --- 7. ConfirmOrder --------------------------------------------------------------
 
-    /// PAYMENT_PENDING (or an approved ON_HOLD) → CONFIRMED; a paid method must have been
-    /// charged first.
+    /// PAYMENT_PENDING → CONFIRMED; a paid method must have been charged first. An ON_HOLD
+    /// order is confirmed only by a manager's approval (POST /orders/{id}/approve records it
+    /// and resumes here), never by this step.
     async fn confirm_order(&self, order_id: Uuid) -> Result<Value, TaskError> {
         let order = self.load(order_id).await?;
         match order.status {
-            OrderStatus::PaymentPending | OrderStatus::OnHold => {}
+            OrderStatus::PaymentPending => {}
             OrderStatus::Confirmed
             | OrderStatus::Preparing
             | OrderStatus::OutForDelivery
@@ -765,10 +823,7 @@ impl CheckoutTasks {
         let now = Utc::now();
         let order = self
             .change(order_id, &|order| {
-                if !matches!(
-                    order.status,
-                    OrderStatus::PaymentPending | OrderStatus::OnHold
-                ) {
+                if order.status != OrderStatus::PaymentPending {
                     return Ok(false);
                 }
                 order.move_to(OrderStatus::Confirmed, BY, None, now)?;
@@ -794,10 +849,9 @@ impl CheckoutTasks {
             status => return Err(out_of_place(Step::ScheduleDelivery, status)),
         }
         let now = Utc::now();
-        let ids: Vec<Uuid> = Delivery::schedule_for(&order, BY, now)
-            .iter()
-            .map(|d| d.delivery_id)
-            .collect();
+        let deliveries = Delivery::schedule_for(&order, BY, now);
+        self.write_deliveries(&deliveries).await?;
+        let ids: Vec<Uuid> = deliveries.iter().map(|d| d.delivery_id).collect();
         let order = self
             .change(order_id, &|order| {
                 if order.status != OrderStatus::Confirmed {
@@ -812,11 +866,41 @@ impl CheckoutTasks {
                    "deliveryIds": order.delivery_ids }))
     }
 
+    /// Writes the order's deliveries with a DELIVERY_SCHEDULED event each (the vendor's
+    /// assignment); a repeated step finds them written and writes nothing.
+    async fn write_deliveries(&self, deliveries: &[Delivery]) -> Result<(), TaskError> {
+        let Some(first) = deliveries.first() else {
+            return Ok(());
+        };
+        let actor = checkout_actor(first.order_id);
+        let effects = deliveries
+            .iter()
+            .fold(Effects::none(), |effects, delivery| {
+                let entry = actor.entry("DELIVERY_SCHEDULED", "DELIVERY", delivery.delivery_id);
+                let mut effects = effects.with_event(
+                    &DeliveryScheduled(DeliveryNews::of(delivery)),
+                    &actor.correlation_id,
+                );
+                effects.audit.push(entry);
+                effects
+            });
+        match self
+            .ports
+            .deliveries
+            .create_many(deliveries, &effects)
+            .await
+        {
+            Ok(()) | Err(milkrun_domain::StoreError::AlreadyExists) => Ok(()),
+            Err(other) => Err(DomainError::from(other).into()),
+        }
+    }
+
     // --- 9. NotifyCustomer, NotifyVendors, RecordAnalytics ----------------------------
 
-    /// The domain has no order event types yet (events.rs knows user and stock events
-    /// only), so there is nothing to put in the outbox: the order is read, to fail on an
-    /// unknown one like every step, and answered.
+    /// The messages go out from events committed with the changes themselves
+    /// (ORDER_CONFIRMED with the confirmation, DELIVERY_SCHEDULED with each delivery), so a
+    /// crash can lose none of them and these steps add none twice: they read the order, to
+    /// fail on an unknown one like every step, and answer.
     async fn not_yet_published(&self, order_id: Uuid) -> Result<Value, TaskError> {
         let order = self.load(order_id).await?;
         Ok(answer(&order))
@@ -827,14 +911,7 @@ impl CheckoutTasks {
     /// Refunds the order's payment if the gateway took one; a no-op for COD, for nothing
     /// captured and for a refunded payment.
     async fn refund_payment(&self, order_id: Uuid) -> Result<Value, TaskError> {
-        let gateway = &self.ports.gateway;
-        let refunded = match gateway.payment_for(order_id).await? {
-            Some(payment) if payment.status == PaymentStatus::Succeeded => {
-                gateway.refund(payment.payment_id).await?.status == PaymentStatus::Refunded
-            }
-            Some(payment) => payment.status == PaymentStatus::Refunded,
-            None => false,
-        };
+        let refunded = refund_order_payment(&self.ports, order_id).await?;
         Ok(json!({ "orderId": order_id, "refunded": refunded }))
     }
 
@@ -901,7 +978,7 @@ impl CheckoutTasks {
             return Ok(answer(&order));
         }
         let refunded = matches!(
-            self.ports.gateway.payment_for(order_id).await?,
+            self.ports.payments.for_order(order_id).await.map_err(DomainError::from)?,
             Some(payment) if payment.status == PaymentStatus::Refunded
         );
         if !refunded {
@@ -922,6 +999,29 @@ impl CheckoutTasks {
             })
             .await?;
         Ok(answer(&order))
+    }
+}
+
+/// Refunds the order's payment if it was taken, and records it: whether it is refunded now
+/// (false for COD, a declined payment, or none).
+pub async fn refund_order_payment(
+    ports: &CheckoutPorts,
+    order_id: Uuid,
+) -> Result<bool, TaskError> {
+    let stored = ports
+        .payments
+        .for_order(order_id)
+        .await
+        .map_err(DomainError::from)?;
+    match stored {
+        Some(payment) if payment.status == PaymentStatus::Succeeded => {
+            let answered = ports.gateway.refund(&payment).await?;
+            let actor = checkout_actor(order_id);
+            let recorded = record_payment(&ports.payments, &answered, &actor).await?;
+            Ok(recorded.status == PaymentStatus::Refunded)
+        }
+        Some(payment) => Ok(payment.status == PaymentStatus::Refunded),
+        None => Ok(false),
     }
 }
 

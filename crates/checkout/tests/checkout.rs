@@ -7,14 +7,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{Days, TimeDelta, Utc};
-use milkrun_checkout::{CheckoutPorts, CheckoutTaskInvoker, CheckoutTasks, SimulatedGateway};
+use milkrun_checkout::{CheckoutPorts, CheckoutTasks, OrderActions, SimulatedGateway};
 use milkrun_domain::Effects;
+use milkrun_domain::StoreError;
+use milkrun_domain::audit::AuditContext;
 use milkrun_domain::checkout::{self, FraudRules};
 use milkrun_domain::delivery::Delivery;
 use milkrun_domain::inventory::{InventoryRow, StockKey};
 use milkrun_domain::money::Money;
 use milkrun_domain::order::{NewOrder, Order, OrderItem, OrderStatus};
 use milkrun_domain::payment::{PaymentGateway, PaymentStatus};
+use milkrun_domain::ports::{CheckoutRun, CheckoutRunner, CheckoutStart};
 use milkrun_domain::ports::{
     OrderReads, OrderWrites, ProductWrites, StockLevels, StockReservations, UserRegistry,
     VendorWrites,
@@ -26,6 +29,7 @@ use milkrun_domain::values::{
     Pincode, Role,
 };
 use milkrun_domain::vendor::{Capacity, Vendor};
+use milkrun_local::CheckoutTaskInvoker;
 use milkrun_local::asl::{self, Definition, ExecutionOutcome, ExecutionStatus};
 use milkrun_local::{Database, Sleeper, SqliteItemStore, TaskFailure, TaskInvoker};
 use milkrun_store::Stores;
@@ -37,6 +41,18 @@ const PINCODE: &str = "560001";
 /// ₹60.00 and ₹32.00.
 const PRICE_1L: u64 = 6_000;
 const PRICE_500ML: u64 = 3_200;
+
+/// The continuations an action started, for the test to run.
+#[derive(Default)]
+struct StartsSeen(Mutex<Vec<CheckoutStart>>);
+
+#[async_trait]
+impl CheckoutRunner for StartsSeen {
+    async fn start(&self, start: &CheckoutStart) -> Result<(), StoreError> {
+        self.0.lock().unwrap().push(start.clone());
+        Ok(())
+    }
+}
 
 /// Retries go by without waiting.
 struct NoWait;
@@ -608,12 +624,24 @@ async fn a_total_above_the_fraud_limit_holds_the_order_until_a_resume_confirms_i
         "still held"
     );
 
-    let resumed = world
-        .execute(
-            &invoker,
-            json!({"orderId": id, "paymentMethod": "CARD", "resume": "ConfirmOrder"}),
-        )
-        .await;
+    let starts = Arc::new(StartsSeen::default());
+    let ports = CheckoutPorts::from_stores(&world.stores, world.gateway.clone());
+    let actions = OrderActions::new(ports, starts.clone());
+    let manager = AuditContext::system("approval", "test");
+    let approved = actions.approve(id, &manager).await.unwrap();
+    assert_eq!(
+        approved.status,
+        OrderStatus::Confirmed,
+        "the approval is recorded"
+    );
+    let start = starts
+        .0
+        .lock()
+        .unwrap()
+        .pop()
+        .expect("a continuation started");
+    assert_eq!(start.run, CheckoutRun::Approved);
+    let resumed = world.execute(&invoker, start.input()).await;
     assert_eq!(resumed.status, ExecutionStatus::Succeeded, "{resumed:?}");
     assert_eq!(resumed.history, history(&["StartOrResume"], &SUCCESS_TAIL));
     let order = world.order(id).await;

@@ -75,7 +75,7 @@ pub enum GatewayError {
 pub trait PaymentGateway: Send + Sync {
     async fn charge(&self, request: &ChargeRequest) -> Result<Payment, GatewayError>;
     /// Gives a succeeded payment's money back, once; a refunded payment is answered as it is.
-    async fn refund(&self, payment_id: Uuid) -> Result<Payment, GatewayError>;
+    async fn refund(&self, payment: &Payment) -> Result<Payment, GatewayError>;
     /// The payment of `order_id`, if the gateway made one.
     async fn payment_for(&self, order_id: Uuid) -> Result<Option<Payment>, GatewayError>;
 }

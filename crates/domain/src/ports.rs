@@ -452,3 +452,55 @@ pub trait EventHandler: Send + Sync {
     fn wants(&self, event_type: EventType) -> bool;
     async fn handle(&self, event: &EventEnvelope) -> Result<(), DomainError>;
 }
+
+/// Why an execution of the checkout state machine starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckoutRun {
+    /// A new order, from the first step.
+    Placed,
+    /// An ON_HOLD order a manager approved: from ConfirmOrder.
+    Approved,
+    /// A PAYMENT_FAILED order paid again (POST /payments), the `attempt`-th time: from the
+    /// start, whose early steps pass an order already validated and assigned.
+    PaymentRetry { attempt: u32 },
+}
+
+/// One execution to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutStart {
+    pub order_id: Uuid,
+    pub payment_method: crate::values::PaymentMethod,
+    pub run: CheckoutRun,
+}
+
+impl CheckoutStart {
+    /// The execution's name, unique per order and run, so a start repeated by a retried
+    /// request names the same execution (Step Functions refuses a second one by name).
+    pub fn execution_name(&self) -> String {
+        match self.run {
+            CheckoutRun::Placed => self.order_id.to_string(),
+            CheckoutRun::Approved => format!("{}-approved", self.order_id),
+            CheckoutRun::PaymentRetry { attempt } => format!("{}-retry-{attempt}", self.order_id),
+        }
+    }
+
+    /// The execution's input (`statemachine/checkout.asl.json`: `orderId`, `paymentMethod`,
+    /// and `resume` for a continuation).
+    pub fn input(&self) -> serde_json::Value {
+        let mut input = serde_json::json!({
+            "orderId": self.order_id,
+            "paymentMethod": self.payment_method,
+        });
+        if self.run == CheckoutRun::Approved {
+            input["resume"] = "ConfirmOrder".into();
+        }
+        input
+    }
+}
+
+/// Starts checkout executions: Step Functions in AWS, the local ASL runner in process.
+/// Every step is idempotent by order, so a start that happens twice does no harm.
+#[async_trait]
+pub trait CheckoutRunner: Send + Sync {
+    async fn start(&self, start: &CheckoutStart) -> Result<(), StoreError>;
+}

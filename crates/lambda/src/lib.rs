@@ -10,9 +10,10 @@ pub mod secrets;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use milkrun_aws::{DynamoDbItemStore, SesMailer, required_env, sdk_config};
+use milkrun_aws::{DynamoDbItemStore, SesMailer, StepFunctionsRunner, required_env, sdk_config};
+use milkrun_checkout::SimulatedGateway;
 use milkrun_domain::StoreError;
-use milkrun_domain::ports::{Mail, Mailer};
+use milkrun_domain::ports::{CheckoutRunner, CheckoutStart, Mail, Mailer};
 use milkrun_platform::access::{CachedAccess, DEFAULT_CACHE_AGE};
 use milkrun_platform::{Adapters, AdminAccount, HttpService, Needs, Settings};
 use milkrun_store::table::{TableSpec, USERS};
@@ -37,6 +38,19 @@ impl Mailer for NoMail {
     }
 }
 
+/// A function that declared it starts no checkout, asked to: a wiring mistake, loudly.
+struct NoCheckout;
+
+#[async_trait]
+impl CheckoutRunner for NoCheckout {
+    async fn start(&self, _start: &CheckoutStart) -> Result<(), StoreError> {
+        Err(StoreError::backend_message(
+            "starting checkout",
+            "this function is not configured to start checkout executions",
+        ))
+    }
+}
+
 /// The adapters `needs` asks for, from this function's environment (and, for keys and
 /// secrets, from the SSM parameters it names). `reads_users` adds the users table, which
 /// every HTTP function reads to authorize from the account as it is now.
@@ -56,8 +70,16 @@ pub async fn adapters(needs: &Needs, reads_users: bool) -> Result<Adapters, BoxE
     } else {
         (Arc::new(NoMail), String::new())
     };
+    let checkout: Arc<dyn CheckoutRunner> = match needs.checkout {
+        true => Arc::new(StepFunctionsRunner::from_env(aws_sdk_sfn::Client::new(
+            &aws,
+        ))?),
+        false => Arc::new(NoCheckout),
+    };
     let stores = Stores::over(Arc::new(items));
     Ok(Adapters {
+        checkout,
+        gateway: Arc::new(SimulatedGateway::new()),
         access: Arc::new(CachedAccess::new(stores.users.clone(), DEFAULT_CACHE_AGE)),
         stores,
         mailer,

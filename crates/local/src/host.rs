@@ -7,6 +7,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use milkrun_auth::KeyRing;
 use milkrun_auth::tokens::DEFAULT_ACCESS_TTL_SECS;
+use milkrun_checkout::{CheckoutPorts, CheckoutTasks, SimulatedGateway, fraud_rules_from_env};
 use milkrun_platform::access::{CachedAccess, DEFAULT_CACHE_AGE};
 use milkrun_platform::{Adapters, ConsumerService, Settings};
 use milkrun_store::Stores;
@@ -14,6 +15,7 @@ use rand::RngCore;
 use tokio::sync::Notify;
 
 use crate::bus::{InProcessBus, RetryPolicy};
+use crate::checkout::LocalCheckoutRunner;
 use crate::db::Database;
 use crate::legacy;
 use crate::outbox::OutboxMailer;
@@ -57,7 +59,12 @@ impl LocalHost {
             stores.dead_letters.clone(),
             retry,
         ));
+        let gateway = Arc::new(SimulatedGateway::new());
+        let ports = CheckoutPorts::from_stores(&stores, gateway.clone());
+        let tasks = CheckoutTasks::new(ports, fraud_rules_from_env()?);
         let adapters = Adapters {
+            checkout: Arc::new(LocalCheckoutRunner::new(Arc::new(tasks))),
+            gateway,
             mailer: Arc::new(OutboxMailer::new(data.join("outbox"))?),
             keys: Arc::new(KeyRing::derived(
                 &jwt_secret(data)?,

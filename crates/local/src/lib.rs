@@ -4,6 +4,7 @@
 
 pub mod asl;
 pub mod bus;
+pub mod checkout;
 pub mod db;
 mod eval;
 pub mod host;
@@ -17,6 +18,7 @@ pub use asl::{
     TaskInvoker, TokioSleeper,
 };
 pub use bus::{InProcessBus, ReplayReport, RetryPolicy, replay};
+pub use checkout::{CheckoutTaskInvoker, LocalCheckoutRunner};
 pub use db::Database;
 pub use host::LocalHost;
 pub use outbox::OutboxMailer;

@@ -12,7 +12,8 @@ use futures::future::BoxFuture;
 use milkrun_auth::KeyRing;
 use milkrun_domain::DomainError;
 use milkrun_domain::events::Topic;
-use milkrun_domain::ports::{AccessLookup, EventHandler, Mailer};
+use milkrun_domain::payment::PaymentGateway;
+use milkrun_domain::ports::{AccessLookup, CheckoutRunner, EventHandler, Mailer};
 use milkrun_store::{Stores, TableSpec};
 
 /// Everything a service may be built from, over one host's technology.
@@ -24,6 +25,10 @@ pub struct Adapters {
     pub keys: Arc<KeyRing>,
     /// What an account may do now, cached briefly: authorization reads it on every request.
     pub access: Arc<dyn AccessLookup>,
+    /// Starts checkout executions (Step Functions in AWS, the ASL runner locally).
+    pub checkout: Arc<dyn CheckoutRunner>,
+    /// Takes and refunds money (the simulated gateway of SPEC §5 on every host so far).
+    pub gateway: Arc<dyn PaymentGateway>,
     pub settings: Settings,
 }
 
@@ -66,6 +71,8 @@ pub struct Needs {
     pub signing: bool,
     /// Whether it mints or checks email verification tokens.
     pub verification: bool,
+    /// Whether it starts checkout executions (needs the state machine).
+    pub checkout: bool,
 }
 
 /// An HTTP service: its routes over adapters, and what it needs.

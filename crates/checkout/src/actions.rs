@@ -1,0 +1,263 @@
+//! What people do to an order after checkout started (SPEC §3, §4): a manager's approve or
+//! reject of an ON_HOLD order, a cancel, an admin's forced move, and the moves a delivery's
+//! progress makes. Each is a compare-and-swap move along the one transition table with its
+//! audit entry and event ([`crate::records`]); cancelling then gives back what the order
+//! holds (reserved stock, then money), each part once, so a repeated or interrupted cancel
+//! finishes the job.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use milkrun_domain::audit::AuditContext;
+use milkrun_domain::delivery::order_moves;
+use milkrun_domain::order::{Order, OrderStatus, transition};
+use milkrun_domain::ports::{CheckoutRun, CheckoutRunner, CheckoutStart};
+use milkrun_domain::values::Role;
+use milkrun_domain::{DomainError, Effects, ErrorCode};
+
+use crate::records::change_order;
+use crate::tasks::{CheckoutPorts, refund_order_payment};
+
+/// Who acted, as the status history names them: the user's id.
+fn by(actor: &AuditContext) -> String {
+    actor
+        .user_id
+        .map_or_else(|| "system".to_owned(), |id| id.to_string())
+}
+
+fn refused(code: ErrorCode, message: String) -> DomainError {
+    DomainError::refused(code, message)
+}
+
+#[derive(Clone)]
+pub struct OrderActions {
+    ports: CheckoutPorts,
+    runner: Arc<dyn CheckoutRunner>,
+}
+
+impl OrderActions {
+    pub fn new(ports: CheckoutPorts, runner: Arc<dyn CheckoutRunner>) -> Self {
+        Self { ports, runner }
+    }
+
+    pub fn ports(&self) -> &CheckoutPorts {
+        &self.ports
+    }
+
+    /// Moves `order_id` to `to` where the table allows it from where it is now (else 409
+    /// `INVALID_TRANSITION`); a move to where it is already changes nothing.
+    async fn move_order(
+        &self,
+        order_id: uuid::Uuid,
+        to: OrderStatus,
+        actor: &AuditContext,
+        reason: Option<String>,
+        allowed: &(dyn Fn(&Order) -> Result<(), DomainError> + Send + Sync),
+    ) -> Result<Order, DomainError> {
+        let now = Utc::now();
+        change_order(self.ports.orders.as_ref(), order_id, actor, &|order| {
+            if order.status == to {
+                return Ok(false);
+            }
+            allowed(order)?;
+            order.move_to(to, by(actor), reason.clone(), now)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// A manager's approval of an ON_HOLD order: CONFIRMED by them (the recorded approval
+    /// ConfirmOrder relies on), then the checkout continues at ConfirmOrder to schedule the
+    /// deliveries.
+    pub async fn approve(
+        &self,
+        order_id: uuid::Uuid,
+        actor: &AuditContext,
+    ) -> Result<Order, DomainError> {
+        let order = self
+            .move_order(
+                order_id,
+                OrderStatus::Confirmed,
+                actor,
+                Some("APPROVED".into()),
+                &|order| match order.status {
+                    OrderStatus::OnHold => Ok(()),
+                    status => Err(refused(
+                        ErrorCode::InvalidTransition,
+                        format!("Only an ON_HOLD order can be approved; this one is {status}."),
+                    )),
+                },
+            )
+            .await?;
+        self.continue_checkout(&order, CheckoutRun::Approved)
+            .await?;
+        Ok(order)
+    }
+
+    /// Starts (again) the checkout execution of `order`.
+    pub async fn continue_checkout(
+        &self,
+        order: &Order,
+        run: CheckoutRun,
+    ) -> Result<(), DomainError> {
+        let start = CheckoutStart {
+            order_id: order.order_id,
+            payment_method: order.payment_method,
+            run,
+        };
+        Ok(self.runner.start(&start).await?)
+    }
+
+    /// A manager's rejection of an ON_HOLD order: cancelled, its stock released, its payment
+    /// refunded.
+    pub async fn reject(
+        &self,
+        order_id: uuid::Uuid,
+        actor: &AuditContext,
+    ) -> Result<Order, DomainError> {
+        let held = |order: &Order| match order.status {
+            OrderStatus::OnHold => Ok(()),
+            status => Err(refused(
+                ErrorCode::InvalidTransition,
+                format!("Only an ON_HOLD order can be rejected; this one is {status}."),
+            )),
+        };
+        self.cancel_as(order_id, actor, Some("REJECTED".into()), &held)
+            .await
+    }
+
+    /// A cancel by the owner (until the order leaves with a driver) or an admin (wherever
+    /// the table allows it).
+    pub async fn cancel(
+        &self,
+        order_id: uuid::Uuid,
+        actor: &AuditContext,
+    ) -> Result<Order, DomainError> {
+        let admin = actor.role == Some(Role::Admin);
+        let allowed = move |order: &Order| {
+            if !admin && !order.status.is_cancellable_by_owner() {
+                return Err(refused(
+                    ErrorCode::InvalidTransition,
+                    format!("A {} order can no longer be cancelled.", order.status),
+                ));
+            }
+            Ok(())
+        };
+        self.cancel_as(
+            order_id,
+            actor,
+            Some("CANCELLED_BY_REQUEST".into()),
+            &allowed,
+        )
+        .await
+    }
+
+    /// CANCELLED (if `allowed`), then the reserved stock back and the money back; a cancel
+    /// interrupted after the move finishes the rest when repeated.
+    async fn cancel_as(
+        &self,
+        order_id: uuid::Uuid,
+        actor: &AuditContext,
+        reason: Option<String>,
+        allowed: &(dyn Fn(&Order) -> Result<(), DomainError> + Send + Sync),
+    ) -> Result<Order, DomainError> {
+        let order = self
+            .move_order(order_id, OrderStatus::Cancelled, actor, reason, allowed)
+            .await?;
+        self.settle_cancelled(order, actor).await
+    }
+
+    /// Gives a CANCELLED order's stock and money back, and marks it REFUNDED when money
+    /// was returned.
+    async fn settle_cancelled(
+        &self,
+        order: Order,
+        actor: &AuditContext,
+    ) -> Result<Order, DomainError> {
+        if order.status != OrderStatus::Cancelled {
+            return Ok(order);
+        }
+        self.ports
+            .stock
+            .release(order.order_id, &Effects::none())
+            .await?;
+        let refunded = refund_order_payment(&self.ports, order.order_id)
+            .await
+            .map_err(|error| DomainError::Internal(error.to_string()))?;
+        if !refunded {
+            return Ok(order);
+        }
+        self.move_order(
+            order.order_id,
+            OrderStatus::Refunded,
+            actor,
+            Some("PAYMENT_REFUNDED".into()),
+            &|_| Ok(()),
+        )
+        .await
+    }
+
+    /// An admin's forced move (the route admits admins only), still only along the table:
+    /// to CANCELLED it is a cancel (stock and money back); to REFUNDED the money goes back
+    /// first.
+    pub async fn force(
+        &self,
+        order_id: uuid::Uuid,
+        to: OrderStatus,
+        actor: &AuditContext,
+        reason: Option<String>,
+    ) -> Result<Order, DomainError> {
+        let any = |_: &Order| Ok(());
+        match to {
+            OrderStatus::Cancelled => self.cancel_as(order_id, actor, reason, &any).await,
+            OrderStatus::Refunded => {
+                let current = self.load(order_id).await?;
+                if current.status != to {
+                    transition(current.status, to)?;
+                    refund_order_payment(&self.ports, order_id)
+                        .await
+                        .map_err(|error| DomainError::Internal(error.to_string()))?;
+                }
+                self.move_order(order_id, to, actor, reason, &any).await
+            }
+            _ => self.move_order(order_id, to, actor, reason, &any).await,
+        }
+    }
+
+    async fn load(&self, order_id: uuid::Uuid) -> Result<Order, DomainError> {
+        self.ports
+            .orders
+            .get(order_id)
+            .await?
+            .ok_or(DomainError::NotFound("order"))
+    }
+
+    /// Follows the order's deliveries (SPEC §4 PATCH /deliveries): OUT_FOR_DELIVERY when one
+    /// is IN_TRANSIT, DELIVERED when all are (committing the reserved stock), CANCELLED
+    /// and refunded when one FAILED.
+    pub async fn follow_deliveries(
+        &self,
+        order_id: uuid::Uuid,
+        actor: &AuditContext,
+    ) -> Result<Order, DomainError> {
+        let deliveries = self.ports.deliveries.for_order(order_id).await?;
+        let statuses: Vec<_> = deliveries.iter().map(|d| d.status).collect();
+        let mut order = self.load(order_id).await?;
+        for to in order_moves(order.status, &statuses) {
+            order = match to {
+                OrderStatus::Cancelled => {
+                    let reason = Some("DELIVERY_FAILED".to_owned());
+                    self.cancel_as(order_id, actor, reason, &|_| Ok(())).await?
+                }
+                _ => {
+                    self.move_order(order_id, to, actor, None, &|_| Ok(()))
+                        .await?
+                }
+            };
+            if order.status == OrderStatus::Delivered {
+                self.ports.stock.commit(order_id, &Effects::none()).await?;
+            }
+        }
+        Ok(order)
+    }
+}

@@ -1,0 +1,151 @@
+//! What an order's and a payment's changes bring with them (SPEC §7 events, an audit entry
+//! each), and the moves every path shares: a compare-and-swap order change and the payment
+//! record's outcomes. The checkout steps and the HTTP actions (cancel, approve, a delivery's
+//! update) write through these, so an order moves the same way and says so the same way
+//! whoever moves it.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use milkrun_domain::audit::AuditContext;
+use milkrun_domain::events::{
+    FraudSuspected, OrderCancelled, OrderConfirmed, OrderFailed, OrderNews, OrderOnHold,
+    PaymentFailed, PaymentNews, PaymentRefunded, PaymentSucceeded,
+};
+use milkrun_domain::order::{Order, OrderStatus};
+use milkrun_domain::payment::{Payment, PaymentStatus};
+use milkrun_domain::ports::{OrderStore, PaymentStore};
+use milkrun_domain::{DomainError, Effects, StoreError};
+use milkrun_store::retry::retry_on_conflict;
+use serde_json::json;
+use uuid::Uuid;
+
+const ORDER: &str = "ORDER";
+const PAYMENT: &str = "PAYMENT";
+
+/// The audit context of the checkout's own steps: correlated by the order, so an order's
+/// whole checkout reads as one story in the audit trail and the events.
+pub fn checkout_actor(order_id: Uuid) -> AuditContext {
+    AuditContext::system(&order_id.to_string(), "checkout")
+}
+
+/// The effects of an order change from `before`: an `ORDER_<STATUS>` audit entry when the
+/// status moved (`ORDER_UPDATED` otherwise) and the status's event, if it has one
+/// (PAYMENT_FAILED is told by the payment's own event; an ON_HOLD order alerts managers).
+pub fn order_effects(before: OrderStatus, order: &Order, actor: &AuditContext) -> Effects {
+    let moved = before != order.status;
+    let action = match moved {
+        true => format!("ORDER_{}", order.status),
+        false => "ORDER_UPDATED".to_owned(),
+    };
+    let changes = json!({ "status": { "before": before, "after": order.status } });
+    let entry = actor.entry(&action, ORDER, order.order_id);
+    let effects = Effects::audited(entry.with_changes(changes));
+    if !moved {
+        return effects;
+    }
+    let news = OrderNews::of(order);
+    let correlation = actor.correlation_id.as_str();
+    match order.status {
+        OrderStatus::Confirmed => effects.with_event(&OrderConfirmed(news), correlation),
+        OrderStatus::Failed => effects.with_event(&OrderFailed(news), correlation),
+        OrderStatus::Cancelled => effects.with_event(&OrderCancelled(news), correlation),
+        OrderStatus::OnHold => {
+            let alert = FraudSuspected {
+                order_id: order.order_id,
+                user_id: order.user_id,
+                total: order.total,
+                reasons: news
+                    .reason
+                    .iter()
+                    .flat_map(|r| r.split(','))
+                    .map(str::to_owned)
+                    .collect(),
+            };
+            effects
+                .with_event(&OrderOnHold(news), correlation)
+                .with_event(&alert, correlation)
+        }
+        _ => effects,
+    }
+}
+
+/// Reads the order, applies `edit` (answering whether it changed anything) and writes it
+/// back by compare-and-swap with [`order_effects`], from a fresh read after a lost race.
+pub async fn change_order(
+    orders: &dyn OrderStore,
+    order_id: Uuid,
+    actor: &AuditContext,
+    edit: &(dyn Fn(&mut Order) -> Result<bool, DomainError> + Send + Sync),
+) -> Result<Order, DomainError> {
+    retry_on_conflict("order", || async move {
+        let mut order = orders
+            .get(order_id)
+            .await?
+            .ok_or(DomainError::NotFound("order"))?;
+        let before = order.status;
+        if !edit(&mut order)? {
+            return Ok(order);
+        }
+        let effects = order_effects(before, &order, actor);
+        Ok(orders.update(order, &effects).await?)
+    })
+    .await
+}
+
+/// The effects of a payment reaching `payment.status`.
+fn payment_effects(payment: &Payment, actor: &AuditContext) -> Effects {
+    let action = format!("PAYMENT_{}", payment.status);
+    let entry = actor.entry(&action, PAYMENT, payment.payment_id);
+    let effects = Effects::audited(entry.with_changes(json!({ "orderId": payment.order_id })));
+    let news = PaymentNews::of(payment);
+    let correlation = actor.correlation_id.as_str();
+    match payment.status {
+        PaymentStatus::Succeeded => effects.with_event(&PaymentSucceeded(news), correlation),
+        PaymentStatus::Failed => effects.with_event(&PaymentFailed(news), correlation),
+        PaymentStatus::Refunded => effects.with_event(&PaymentRefunded(news), correlation),
+        PaymentStatus::Pending => effects,
+    }
+}
+
+/// The order's payment record, kept in step with what the gateway answered: created on the
+/// first answer, then moved to each new status (a declined payment retried and taken, a
+/// taken one refunded). An answer the record already holds writes nothing, so a repeated
+/// step or a duplicate webhook records once.
+pub async fn record_payment(
+    payments: &Arc<dyn PaymentStore>,
+    answered: &Payment,
+    actor: &AuditContext,
+) -> Result<Payment, DomainError> {
+    retry_on_conflict("payment", || async move {
+        let Some(mut stored) = payments.for_order(answered.order_id).await? else {
+            let created = Payment {
+                version: 0,
+                ..answered.clone()
+            };
+            return match payments
+                .create(&created, &payment_effects(&created, actor))
+                .await
+            {
+                Ok(()) => Ok(created),
+                // Another writer recorded it first: read it again and compare.
+                Err(StoreError::AlreadyExists) => Err(StoreError::VersionConflict.into()),
+                Err(other) => Err(other.into()),
+            };
+        };
+        if stored.status == answered.status && stored.attempts >= answered.attempts {
+            return Ok(stored);
+        }
+        stored.status = answered.status;
+        stored.attempts = stored.attempts.max(answered.attempts);
+        stored.failure_reason = answered.failure_reason.clone();
+        stored.gateway_reference = answered
+            .gateway_reference
+            .clone()
+            .or(stored.gateway_reference);
+        stored.updated_at = Utc::now();
+        let effects = payment_effects(&stored, actor);
+        Ok(payments.update(stored, &effects).await?)
+    })
+    .await
+}
