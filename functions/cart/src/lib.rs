@@ -17,6 +17,7 @@ pub static HTTP: HttpService = HttpService {
         mail: false,
         signing: false,
         verification: false,
+        checkout: false,
     },
     api: |adapters| router().with_state(CartService::from_adapters(adapters)),
     start: None,

@@ -19,6 +19,7 @@ pub static HTTP: HttpService = HttpService {
         mail: false,
         signing: false,
         verification: false,
+        checkout: false,
     },
     api: |adapters| router().with_state(InventoryService::from_adapters(adapters)),
     start: None,
@@ -31,6 +32,7 @@ pub static RECONCILE: JobService = JobService {
         mail: false,
         signing: false,
         verification: false,
+        checkout: false,
     },
     run: run_reconcile,
 };

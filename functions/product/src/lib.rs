@@ -16,6 +16,7 @@ pub static HTTP: HttpService = HttpService {
         mail: false,
         signing: false,
         verification: false,
+        checkout: false,
     },
     api: |adapters| router().with_state(ProductService::from_adapters(adapters)),
     start: None,

@@ -14,6 +14,7 @@ pub static HTTP: HttpService = HttpService {
         mail: false,
         signing: false,
         verification: false,
+        checkout: false,
     },
     api: |adapters| router().with_state(ReportingService::from_adapters(adapters)),
     start: None,

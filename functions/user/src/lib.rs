@@ -19,6 +19,7 @@ pub static HTTP: HttpService = HttpService {
         mail: false,
         signing: true,
         verification: true,
+        checkout: false,
     },
     api: |adapters| router().with_state(UserService::from_adapters(adapters)),
     start: Some(bootstrap_admin),
