@@ -1,4 +1,5 @@
-//! The notification consumer Lambda (SQS, subscribed to user-events): wiring only.
+//! The notification consumer Lambda (SQS, subscribed to the user, order, payment, delivery
+//! and admin-alert topics): wiring only.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
