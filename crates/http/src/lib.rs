@@ -8,6 +8,7 @@ pub mod auth;
 pub mod client;
 pub mod docs;
 pub mod error;
+pub mod idempotency;
 pub mod json;
 pub mod paging;
 pub mod path;
