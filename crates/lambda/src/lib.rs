@@ -150,3 +150,29 @@ pub async fn run_job(
     ))
     .await
 }
+
+/// Runs the checkout task handler as this Lambda function's handler: each Task state's
+/// `Parameters` in, the step's answer out, or its failure with the stable error name the
+/// definition's Retry and Catch match as the `errorType`.
+pub async fn run_checkout_tasks(needs: &Needs) -> Result<(), lambda_runtime::Error> {
+    milkrun_http::telemetry::init();
+    let adapters = adapters(needs, false).await?;
+    let ports = milkrun_checkout::CheckoutPorts::from_stores(&adapters.stores, adapters.gateway);
+    let rules = milkrun_checkout::fraud_rules_from_env()?;
+    let tasks = Arc::new(milkrun_checkout::CheckoutTasks::new(ports, rules));
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |event: lambda_runtime::LambdaEvent<milkrun_checkout::TaskInput>| {
+            let tasks = tasks.clone();
+            async move {
+                tasks
+                    .run_input(&event.payload)
+                    .await
+                    .map_err(|error| lambda_runtime::Diagnostic {
+                        error_type: error.name,
+                        error_message: error.message,
+                    })
+            }
+        },
+    ))
+    .await
+}

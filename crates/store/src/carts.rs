@@ -28,6 +28,20 @@ impl Carts {
     pub fn new(store: Arc<dyn ItemStore>) -> Self {
         Self { store }
     }
+
+    /// The compare-and-swap save of `cart` as a write, for a caller that commits it with
+    /// other writes (an order placed from the cart empties it in the order's transaction).
+    /// A failed condition means the cart changed since it was read.
+    pub fn save_write(&self, cart: &Cart) -> Result<Write, StoreError> {
+        let next = cart.version.map_or(0, |v| v + 1);
+        let mut item = encode(cart)?;
+        cart_key(cart.user_id).add_to(&CARTS, &mut item);
+        item.insert(VERSION_ATTRIBUTE.into(), n(next));
+        let expires = cart.updated_at + Duration::days(IDLE_DAYS);
+        item.insert("expiresAt".into(), n(expires.timestamp()));
+        let condition = save_condition(cart.version, Utc::now().timestamp());
+        Ok(Write::put(&CARTS, item, Some(condition)))
+    }
 }
 
 /// What a save may overwrite: the version it was read at, or, for a cart read as absent,
@@ -50,15 +64,8 @@ impl CartStore for Carts {
     }
 
     async fn save(&self, mut cart: Cart, effects: &Effects) -> Result<Cart, StoreError> {
-        let read_at = cart.version;
-        let next = read_at.map_or(0, |v| v + 1);
-        let mut item = encode(&cart)?;
-        cart_key(cart.user_id).add_to(&CARTS, &mut item);
-        item.insert(VERSION_ATTRIBUTE.into(), n(next));
-        let expires = cart.updated_at + Duration::days(IDLE_DAYS);
-        item.insert("expiresAt".into(), n(expires.timestamp()));
-        let condition = save_condition(read_at, Utc::now().timestamp());
-        let write = Write::put(&CARTS, item, Some(condition));
+        let next = cart.version.map_or(0, |v| v + 1);
+        let write = self.save_write(&cart)?;
         match commit(self.store.as_ref(), vec![write], effects).await? {
             Ok(()) => {
                 cart.version = Some(next);

@@ -56,6 +56,13 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
         tracing::info!(products_created = created, "demo catalog in place");
     }
     let _relay = host.start_relay();
+    let resumed = host.resume_checkouts().await?;
+    if resumed > 0 {
+        tracing::info!(
+            resumed,
+            "checkouts a stopped process left mid-way started again"
+        );
+    }
     let app = milkrun_registry::app(&host.adapters);
     tracing::info!(data = %args.data.display(), "serving milkrun on http://{}", args.addr);
     milkrun_http::serve_socket(app, args.addr).await?;
