@@ -64,7 +64,11 @@ impl Answer {
 
 /// The request's `Idempotency-Key` for `scope` and the caller, if it sent one (a malformed
 /// one is a 400 naming the header).
-pub fn claim_key(headers: &HeaderMap, scope: &'static str, user_id: Uuid) -> Result<Option<ClaimKey>, ApiError> {
+pub fn claim_key(
+    headers: &HeaderMap,
+    scope: &'static str,
+    user_id: Uuid,
+) -> Result<Option<ClaimKey>, ApiError> {
     let Some(raw) = headers.get(HEADER) else {
         return Ok(None);
     };
@@ -96,7 +100,10 @@ where
         return Ok(handler(None).await?.response);
     };
     let fingerprint = Fingerprint::of(body);
-    let claim = store.claim(&key, &fingerprint).await.map_err(DomainError::from)?;
+    let claim = store
+        .claim(&key, &fingerprint)
+        .await
+        .map_err(DomainError::from)?;
     if let Some(stored) = claim.proceed()? {
         return Ok(stored);
     }
