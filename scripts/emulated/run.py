@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -81,13 +82,83 @@ def wait_http(url: str, timeout: float, ok=lambda status: status < 500) -> None:
     raise SystemExit(f"timed out waiting for {url}")
 
 
+# ---------------------------------------------------------------- Lambda invocations
+class Invocations(http.server.ThreadingHTTPServer):
+    """What moto's Step Functions calls to invoke a Task's Lambda function. moto's own Lambda
+    would run it in Docker; this sends `/2015-03-31/functions/{name}/invocations` to the real
+    binary under `cargo lambda watch` instead (registered in `targets` by logical name) and
+    anything else on to moto."""
+
+    daemon_threads = True
+
+    def __init__(self, port: int, moto: str):
+        super().__init__(("127.0.0.1", port), InvocationHandler)
+        self.moto = moto
+        self.targets: dict[str, tuple[str, int]] = {}
+
+
+INVOCATION = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
+
+
+class InvocationHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        match = INVOCATION.match(self.path.split("?", 1)[0])
+        name = urllib.parse.unquote(match.group(1)).rsplit(":", 1)[-1] if match else None
+        if name in self.server.targets:
+            binary, port = self.server.targets[name]
+            status, headers, data = self.forward("127.0.0.1", port, f"/2015-03-31/functions/{binary}/invocations", body)
+            # A function error comes back as its {errorType, errorMessage}: Lambda marks it
+            # with X-Amz-Function-Error, which is what Step Functions' Retry and Catch read.
+            if status >= 400 or b'"errorType"' in data[:200]:
+                status, headers = 200, {**headers, "X-Amz-Function-Error": "Unhandled"}
+        else:
+            host, port = urllib.parse.urlsplit(self.server.moto)[1].split(":")
+            status, headers, data = self.forward(host, int(port), self.path, body, dict(self.headers))
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_PUT = do_DELETE = do_POST
+
+    def forward(self, host, port, path, body, headers=None):
+        upstream = http.client.HTTPConnection(host, port, timeout=300)
+        kept = {k: v for k, v in (headers or {"Content-Type": "application/json"}).items()
+                if k.lower() not in ("host", "content-length", "connection")}
+        upstream.request(self.command, path, body=body or None, headers=kept)
+        response = upstream.getresponse()
+        data = response.read()
+        out = {k: v for k, v in response.getheaders() if k.lower() not in ("content-length", "transfer-encoding", "connection")}
+        return response.status, out, data
+
+
+INVOCATIONS: Invocations | None = None
+
+
 def start_moto() -> str:
-    port = free_port()
+    """moto on loopback, running state machines for real; its Lambda invocations go to the
+    Invocations proxy (moto's Step Functions calls `localhost:$MOTO_PORT`)."""
+    global INVOCATIONS
+    port, proxy_port = free_port(), free_port()
     # One request at a time: see moto_serial.py for why the threaded moto_server oversells.
     serial = Path(__file__).resolve().parent / "moto_serial.py"
-    spawn([str(VENV_BIN / "python"), str(serial), "127.0.0.1", str(port)], log=ROOT / "target" / "moto.log")
+    spawn([str(VENV_BIN / "python"), str(serial), "127.0.0.1", str(port)],
+          env={**os.environ, "MOTO_PORT": str(proxy_port)}, log=ROOT / "target" / "moto.log")
     endpoint = f"http://127.0.0.1:{port}"
     wait_http(f"{endpoint}/moto-api/", 30)
+    INVOCATIONS = Invocations(proxy_port, endpoint)
+    threading.Thread(target=INVOCATIONS.serve_forever, daemon=True).start()
+    config = urllib.request.Request(f"{endpoint}/moto-api/config", method="POST",
+                                    data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode())
+    urllib.request.urlopen(config, timeout=30).read()
     return endpoint
 
 
@@ -241,8 +312,10 @@ def start_functions(endpoint: str) -> tuple[str, Emulation, list]:
     emulation.create_all()
     create_secrets(emulation)
     functions = emulation.functions()
-    served = {name: spec for name, spec in functions.items() if spec["routes"] or spec["queues"] or spec["streams"]}
-    binaries = [spec["binary"] for spec in functions.values() if spec["routes"] or spec["queues"] or spec["streams"]] + ["reconcile-stock"]
+    tasks = emulation.state_machine_tasks()
+    served = {name: spec for name, spec in functions.items()
+              if spec["routes"] or spec["queues"] or spec["streams"] or name in tasks}
+    binaries = [spec["binary"] for spec in served.values()] + ["reconcile-stock"]
     # Build first, so that each cargo lambda watch's own build is only a check.
     subprocess.check_call(["cargo", "build", *[arg for b in binaries for arg in ("--bin", b)]], cwd=ROOT)
     routes, pollers = [], []
@@ -255,6 +328,8 @@ def start_functions(endpoint: str) -> tuple[str, Emulation, list]:
         else:
             # Only a TCP connect: any HTTP request to watch's port would invoke the function.
             wait_port(port, 300)
+        if logical in tasks:
+            INVOCATIONS.targets[logical] = (spec["binary"], port)
         for queue in spec["queues"]:
             pollers.append(SqsPoller(emulation, queue, spec["binary"], port, REGION))
         for stream in spec["streams"]:

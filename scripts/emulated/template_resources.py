@@ -184,6 +184,31 @@ class Emulation:
             ses.verify_email_identity(EmailAddress=identity)
             self.physical[name] = identity
 
+    def create_state_machines(self):
+        """Each state machine from its own definition file, with the template's
+        DefinitionSubstitutions put in the way SAM does."""
+        sfn = self.client("stepfunctions")
+        for name, props in self.resources("AWS::Serverless::StateMachine"):
+            definition = (ROOT / props["DefinitionUri"]).read_text()
+            for key, value in self.resolve(props.get("DefinitionSubstitutions", {})).items():
+                definition = definition.replace("${" + key + "}", str(value))
+            machine = f"{self.prefix}{self.resolve(props.get('Name', name))}"
+            arn = sfn.create_state_machine(
+                name=machine, definition=definition, type=props.get("Type", "STANDARD"),
+                roleArn=f"arn:aws:iam::{ACCOUNT}:role/{machine}",
+            )["stateMachineArn"]
+            self.physical[name], self.arns[name] = arn, arn
+            self.attributes[(name, "Name")] = machine
+
+    def state_machine_tasks(self) -> list[str]:
+        """The functions a state machine invokes (named in its DefinitionSubstitutions)."""
+        named = []
+        for _, props in self.resources("AWS::Serverless::StateMachine"):
+            for value in props.get("DefinitionSubstitutions", {}).values():
+                if isinstance(value, dict) and "Fn::GetAtt" in value:
+                    named.append(value["Fn::GetAtt"][0])
+        return named
+
     def create_all(self):
         self.create_tables()
         self.create_topics()
@@ -193,6 +218,7 @@ class Emulation:
         for name, _ in self.resources("AWS::Serverless::Function"):
             self.physical[name] = name
             self.arns[name] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        self.create_state_machines()
 
     # ------------------------------------------------------------ functions
     def function_env(self, logical: str) -> dict[str, str]:
