@@ -4,6 +4,7 @@
 //! - `tok_ok`, or no token: succeeds;
 //! - `tok_decline`: declined, every time;
 //! - `tok_flaky`: unavailable on the first two charge attempts for an order, then succeeds;
+//! - `tok_error`: an answer the gateway should never give (a task failing unexpectedly);
 //! - any other token: declined (an unknown card).
 //!
 //! Payments live in memory, one per order: a charge of an order that already succeeded
@@ -23,6 +24,7 @@ use uuid::Uuid;
 pub const TOKEN_OK: &str = "tok_ok";
 pub const TOKEN_DECLINE: &str = "tok_decline";
 pub const TOKEN_FLAKY: &str = "tok_flaky";
+pub const TOKEN_ERROR: &str = "tok_error";
 /// Transient failures `tok_flaky` answers for an order before it succeeds.
 pub const FLAKY_FAILURES: u32 = 2;
 
@@ -86,6 +88,9 @@ impl PaymentGateway for SimulatedGateway {
             )),
             TOKEN_FLAKY => Ok(()),
             TOKEN_DECLINE => Err(GatewayError::Declined("card declined".into())),
+            TOKEN_ERROR => Err(GatewayError::Malfunction(
+                "unreadable gateway answer".into(),
+            )),
             _ => Err(GatewayError::Declined("unknown payment token".into())),
         };
         match outcome {

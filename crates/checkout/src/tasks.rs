@@ -84,6 +84,7 @@ impl From<GatewayError> for TaskError {
             GatewayError::Declined(_) => ErrorCode::PaymentDeclined.error_type(),
             GatewayError::Unavailable(_) => PAYMENT_GATEWAY_UNAVAILABLE,
             GatewayError::NotFound => ErrorCode::NotFound.error_type(),
+            GatewayError::Malfunction(_) => ErrorCode::InternalError.error_type(),
         };
         Self::new(name, error.to_string())
     }

@@ -67,6 +67,10 @@ pub enum GatewayError {
     /// No such payment (a refund of a payment the gateway never made).
     #[error("no such payment")]
     NotFound,
+    /// The gateway answered something this code does not understand: nobody knows whether
+    /// money moved, so checkout compensates (refund what is recorded, release the stock).
+    #[error("payment gateway malfunction: {0}")]
+    Malfunction(String),
 }
 
 /// The payment gateway. Charges are idempotent by order: charging an order that was

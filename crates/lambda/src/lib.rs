@@ -15,7 +15,7 @@ use milkrun_checkout::SimulatedGateway;
 use milkrun_domain::StoreError;
 use milkrun_domain::ports::{CheckoutRunner, CheckoutStart, Mail, Mailer};
 use milkrun_platform::access::{CachedAccess, DEFAULT_CACHE_AGE};
-use milkrun_platform::{Adapters, AdminAccount, HttpService, Needs, Settings};
+use milkrun_platform::{Adapters, AdminAccount, HttpService, Needs, Settings, WebhookSecret};
 use milkrun_store::table::{TableSpec, USERS};
 use milkrun_store::{ItemStore, Key, Stores};
 
@@ -76,6 +76,17 @@ pub async fn adapters(needs: &Needs, reads_users: bool) -> Result<Adapters, BoxE
         ))?),
         false => Arc::new(NoCheckout),
     };
+    let webhook_secret = secrets
+        .webhook_secret
+        .as_deref()
+        .map(|secret| {
+            WebhookSecret::new(secret).ok_or(format!(
+                "the {} parameter holds fewer than {} bytes",
+                secrets::WEBHOOK_SECRET,
+                WebhookSecret::MIN_BYTES
+            ))
+        })
+        .transpose()?;
     let stores = Stores::over(Arc::new(items));
     Ok(Adapters {
         checkout,
@@ -87,6 +98,7 @@ pub async fn adapters(needs: &Needs, reads_users: bool) -> Result<Adapters, BoxE
         settings: Settings {
             verify_email_url,
             admin: admin_account(secrets.admin_password),
+            webhook_secret,
         },
     })
 }

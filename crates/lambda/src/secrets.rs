@@ -18,6 +18,8 @@ const CURSOR_KEY: &str = "CURSOR_KEY_PARAMETER";
 const SIGNING_KEY: &str = "SIGNING_KEY_PARAMETER";
 const VERIFICATION_KEY: &str = "VERIFICATION_KEY_PARAMETER";
 pub const ADMIN_PASSWORD: &str = "ADMIN_PASSWORD_PARAMETER";
+/// The payment-gateway webhook secret (the payment function; its start fails without it).
+pub const WEBHOOK_SECRET: &str = "WEBHOOK_SECRET_PARAMETER";
 
 /// The values of the named parameters (decrypted), in one call.
 async fn read(client: &Client, names: &[String]) -> Result<HashMap<String, String>, BoxError> {
@@ -39,7 +41,8 @@ async fn read(client: &Client, names: &[String]) -> Result<HashMap<String, Strin
 }
 
 /// The parameter names this function was given: those `needs` asks for, plus the admin
-/// password when its variable is set (the user function, optionally).
+/// password and the webhook secret when their variables are set (the user function,
+/// optionally; the payment function, whose start hook requires it).
 fn wanted(needs: &Needs) -> Result<Vec<(&'static str, String)>, BoxError> {
     let mut wanted = vec![
         (VERIFYING_KEY, required_env(VERIFYING_KEY)?),
@@ -54,6 +57,9 @@ fn wanted(needs: &Needs) -> Result<Vec<(&'static str, String)>, BoxError> {
     if let Ok(name) = required_env(ADMIN_PASSWORD) {
         wanted.push((ADMIN_PASSWORD, name));
     }
+    if let Ok(name) = required_env(WEBHOOK_SECRET) {
+        wanted.push((WEBHOOK_SECRET, name));
+    }
     Ok(wanted)
 }
 
@@ -61,6 +67,7 @@ fn wanted(needs: &Needs) -> Result<Vec<(&'static str, String)>, BoxError> {
 pub struct Secrets {
     pub keys: KeyRing,
     pub admin_password: Option<String>,
+    pub webhook_secret: Option<String>,
 }
 
 pub async fn load(client: &Client, needs: &Needs) -> Result<Secrets, BoxError> {
@@ -84,6 +91,7 @@ pub async fn load(client: &Client, needs: &Needs) -> Result<Secrets, BoxError> {
     Ok(Secrets {
         keys,
         admin_password: value(ADMIN_PASSWORD).map(str::to_owned),
+        webhook_secret: value(WEBHOOK_SECRET).map(str::to_owned),
     })
 }
 

@@ -96,12 +96,15 @@ impl CheckoutRunner for LocalCheckoutRunner {
         tokio::spawn(async move {
             let outcome = asl::run(&definition, input, &invoker).await;
             running.lock().expect("not poisoned").remove(&name);
+            // The states entered, as JSON: what the differential test compares with Step
+            // Functions' execution history.
+            let states = serde_json::to_string(&outcome.history).unwrap_or_default();
             match outcome.status {
                 ExecutionStatus::Succeeded => {
-                    tracing::info!(execution = %name, states = outcome.history.len(), "checkout execution succeeded")
+                    tracing::info!(execution = %name, %states, "checkout execution succeeded")
                 }
                 ExecutionStatus::Failed { error, cause } => {
-                    tracing::error!(execution = %name, %error, %cause, "checkout execution failed")
+                    tracing::error!(execution = %name, %states, %error, %cause, "checkout execution failed")
                 }
             }
         });

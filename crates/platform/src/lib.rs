@@ -40,6 +40,36 @@ pub struct Settings {
     pub verify_email_url: String,
     /// The administrator to create at start unless the email is taken.
     pub admin: Option<AdminAccount>,
+    /// The key payment-gateway webhooks are signed with (HMAC-SHA256): an SSM SecureString
+    /// in AWS, `MILKRUN_WEBHOOK_SECRET` or a file generated in the data folder locally. The
+    /// payment service refuses to start without it.
+    pub webhook_secret: Option<WebhookSecret>,
+}
+
+/// The webhook signing secret: never printed, compared only through an HMAC.
+#[derive(Clone)]
+pub struct WebhookSecret(Vec<u8>);
+
+impl WebhookSecret {
+    /// The shortest secret accepted: a shorter one could be guessed.
+    pub const MIN_BYTES: usize = 16;
+
+    /// `None` for a secret shorter than [`Self::MIN_BYTES`] (surrounding white space, as a
+    /// file or parameter may carry, is not part of it).
+    pub fn new(secret: &str) -> Option<Self> {
+        let secret = secret.trim();
+        (secret.len() >= Self::MIN_BYTES).then(|| Self(secret.as_bytes().to_vec()))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret(<redacted>)")
+    }
 }
 
 #[derive(Clone, Default)]

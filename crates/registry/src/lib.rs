@@ -6,12 +6,13 @@ use milkrun_platform::{Adapters, ConsumerService, HttpService, JobService};
 use utoipa::openapi::OpenApi;
 
 /// The HTTP services, in the order their routes are documented.
-pub static HTTP: [&HttpService; 9] = [
+pub static HTTP: [&HttpService; 10] = [
     &milkrun_user::HTTP,
     &milkrun_vendor::HTTP,
     &milkrun_product::HTTP,
     &milkrun_inventory::HTTP,
     &milkrun_cart::HTTP,
+    &milkrun_payment::HTTP,
     &milkrun_delivery::HTTP,
     &milkrun_order::HTTP,
     &milkrun_reporting::HTTP,
@@ -42,13 +43,14 @@ pub fn app(adapters: &Adapters) -> axum::Router {
 }
 
 /// Each service's documented routes, in the order of [`HTTP`].
-fn documents() -> [OpenApi; 9] {
+fn documents() -> [OpenApi; 10] {
     [
         milkrun_user::documented().into_openapi(),
         milkrun_vendor::documented().into_openapi(),
         milkrun_product::documented().into_openapi(),
         milkrun_inventory::documented().into_openapi(),
         milkrun_cart::documented().into_openapi(),
+        milkrun_payment::documented().into_openapi(),
         milkrun_delivery::documented().into_openapi(),
         milkrun_order::documented().into_openapi(),
         milkrun_reporting::documented().into_openapi(),

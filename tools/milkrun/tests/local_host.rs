@@ -38,7 +38,7 @@ const FAST: RetryPolicy = RetryPolicy {
 fn settings() -> Settings {
     Settings {
         verify_email_url: "https://milkrun.test/verify?token=".into(),
-        admin: None,
+        ..Settings::default()
     }
 }
 

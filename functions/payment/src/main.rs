@@ -1,0 +1,6 @@
+//! The payment Lambda: wiring only.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    milkrun_lambda::serve_http(&milkrun_payment::HTTP).await
+}

@@ -1,0 +1,900 @@
+//! The payment service through HTTP: its router finished as every host finishes it, over
+//! SQLite in memory, with a checkout runner that records the executions it is asked to start
+//! (no checkout runs: what a start does is the checkout's own suite).
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use chrono::{Days, TimeDelta, Utc};
+use http::{Request, StatusCode};
+use milkrun_auth::KeyRing;
+use milkrun_checkout::SimulatedGateway;
+use milkrun_domain::audit::AuditEntry;
+use milkrun_domain::events::EventType;
+use milkrun_domain::money::Money;
+use milkrun_domain::order::{NewOrder, Order, OrderItem, OrderStatus, OrderTotals};
+use milkrun_domain::page::PageRequest;
+use milkrun_domain::payment::{Payment, PaymentStatus};
+use milkrun_domain::ports::{
+    AuditLog, CheckoutRun, CheckoutRunner, CheckoutStart, Mail, Mailer, OrderReads, OrderWrites,
+    PaymentReads, PaymentWrites, PendingEvents, UserRegistry,
+};
+use milkrun_domain::user::{Address, ClientOrigin, NewUser, User};
+use milkrun_domain::values::{
+    AddressLabel, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Pincode, Role,
+};
+use milkrun_domain::{Effects, StoreError};
+use milkrun_local::{Database, SqliteItemStore};
+use milkrun_payment::signature;
+use milkrun_platform::{Adapters, Settings, WebhookSecret};
+use milkrun_store::Stores;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+const SECRET: &str = "whsec_test_secret_0123456789";
+
+/// The executions the service asked to start.
+#[derive(Default)]
+struct StartsSeen(Mutex<Vec<CheckoutStart>>);
+
+#[async_trait]
+impl CheckoutRunner for StartsSeen {
+    async fn start(&self, start: &CheckoutStart) -> Result<(), StoreError> {
+        self.0.lock().unwrap().push(start.clone());
+        Ok(())
+    }
+}
+
+struct NoMail;
+
+#[async_trait]
+impl Mailer for NoMail {
+    async fn send(&self, _mail: &Mail) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+struct World {
+    app: Router,
+    adapters: Adapters,
+    stores: Stores,
+    starts: Arc<StartsSeen>,
+    keys: Arc<KeyRing>,
+    /// A customer who owns the orders below.
+    owner: Uuid,
+    /// Another customer.
+    stranger: Uuid,
+    manager: Uuid,
+    vendor: Uuid,
+}
+
+fn address() -> Address {
+    Address {
+        label: AddressLabel::parse("home").unwrap(),
+        line1: "12 MG Road".into(),
+        line2: None,
+        city: "Bengaluru".into(),
+        state: "KA".into(),
+        pincode: Pincode::parse("560001").unwrap(),
+        country: "IN".into(),
+        is_default: true,
+    }
+}
+
+fn adapters(stores: &Stores, starts: Arc<StartsSeen>, secret: Option<&str>) -> Adapters {
+    let keys = Arc::new(KeyRing::derived(b"payment-tests-master-secret-0123456789", 3600).unwrap());
+    Adapters {
+        stores: stores.clone(),
+        mailer: Arc::new(NoMail),
+        keys,
+        access: stores.users.clone(),
+        checkout: starts,
+        gateway: Arc::new(SimulatedGateway::new()),
+        settings: Settings {
+            webhook_secret: secret.map(|s| WebhookSecret::new(s).unwrap()),
+            ..Settings::default()
+        },
+    }
+}
+
+impl World {
+    async fn new() -> Self {
+        let stores = Stores::over(Arc::new(SqliteItemStore::new(
+            Database::in_memory().unwrap(),
+        )));
+        let starts = Arc::new(StartsSeen::default());
+        let adapters = adapters(&stores, starts.clone(), Some(SECRET));
+        let auth = milkrun_http::Auth {
+            keys: adapters.keys.clone(),
+            access: adapters.access.clone(),
+        };
+        let app = milkrun_http::finish((milkrun_payment::HTTP.api)(&adapters), auth);
+        let mut world = Self {
+            app,
+            keys: adapters.keys.clone(),
+            adapters,
+            stores,
+            starts,
+            owner: Uuid::nil(),
+            stranger: Uuid::nil(),
+            manager: Uuid::nil(),
+            vendor: Uuid::nil(),
+        };
+        world.owner = world.user("owner@example.com", Role::Customer).await;
+        world.stranger = world.user("stranger@example.com", Role::Customer).await;
+        world.manager = world.user("manager@example.com", Role::Manager).await;
+        world.vendor = world.user("vendor@example.com", Role::Vendor).await;
+        world
+    }
+
+    async fn user(&self, email: &str, role: Role) -> Uuid {
+        let origin = ClientOrigin {
+            ip: "203.0.113.7".into(),
+            user_agent: "test".into(),
+            region: None,
+        };
+        let new = NewUser {
+            email: Email::parse(email).unwrap(),
+            name: PersonName::parse("Asha Rao").unwrap(),
+            phone: None,
+            role,
+        };
+        let user = User::register(
+            new,
+            PasswordHash::new("$argon2id$x".into()),
+            &origin,
+            Utc::now(),
+        );
+        self.stores
+            .users
+            .create(&user, &Effects::none())
+            .await
+            .unwrap();
+        user.user_id
+    }
+
+    fn token(&self, user_id: Uuid, role: Role) -> String {
+        self.keys
+            .signer()
+            .unwrap()
+            .issue_access(user_id, role, None)
+            .unwrap()
+    }
+
+    /// An order of the owner's, written straight into the store after moving through
+    /// `path` (from PENDING).
+    async fn order(&self, path: &[OrderStatus], token: Option<&str>) -> Order {
+        let now = Utc::now();
+        let item = OrderItem {
+            product_id: Uuid::now_v7(),
+            variant_id: Uuid::now_v7(),
+            name: "Toned milk".into(),
+            variant_name: "1L".into(),
+            quantity: 2,
+            unit_price: Money::inr(6_000),
+            vendor_id: Some(Uuid::now_v7()),
+            fulfilled: true,
+        };
+        let new = NewOrder {
+            order_id: Uuid::now_v7(),
+            user_id: self.owner,
+            items: vec![item],
+            totals: OrderTotals {
+                subtotal: Money::inr(12_000),
+                discount: Money::inr(0),
+                total: Money::inr(12_000),
+            },
+            delivery_date: (now + Days::new(1)).date_naive(),
+            delivery_slot: DeliverySlot::Morning,
+            delivery_address: address(),
+            payment_method: PaymentMethod::Card,
+            subscription_id: None,
+            idempotency_key: None,
+        };
+        let mut order = Order::place(new, self.owner.to_string(), now);
+        order.payment_token = token.map(str::to_owned);
+        for &status in path {
+            order.move_to(status, "checkout", None, now).unwrap();
+        }
+        self.stores
+            .orders
+            .create(&order, &Effects::none())
+            .await
+            .unwrap();
+        order
+    }
+
+    /// A PAYMENT_FAILED order of the owner's, with its declined payment record.
+    async fn declined_order(&self) -> (Order, Payment) {
+        let order = self
+            .order(
+                &[OrderStatus::PaymentPending, OrderStatus::PaymentFailed],
+                Some("tok_decline"),
+            )
+            .await;
+        let now = Utc::now();
+        let payment = Payment {
+            payment_id: Uuid::now_v7(),
+            order_id: order.order_id,
+            user_id: order.user_id,
+            amount: order.total,
+            method: PaymentMethod::Card,
+            status: PaymentStatus::Failed,
+            attempts: 1,
+            gateway_reference: None,
+            failure_reason: Some("card declined".into()),
+            fraud_score: 0,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        };
+        self.stores
+            .payments
+            .create(&payment, &Effects::none())
+            .await
+            .unwrap();
+        (order, payment)
+    }
+
+    async fn stored_order(&self, order_id: Uuid) -> Order {
+        self.stores.orders.get(order_id).await.unwrap().unwrap()
+    }
+
+    fn starts(&self) -> Vec<CheckoutStart> {
+        self.starts.0.lock().unwrap().clone()
+    }
+
+    async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = match bytes.is_empty() {
+            true => Value::Null,
+            false => serde_json::from_slice(&bytes).unwrap(),
+        };
+        (status, body)
+    }
+
+    async fn pay(
+        &self,
+        caller: (Uuid, Role),
+        key: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::post("/payments")
+            .header("content-type", "application/json")
+            .header(
+                "authorization",
+                format!("Bearer {}", self.token(caller.0, caller.1)),
+            );
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        self.call(request.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+
+    async fn get_payment(&self, caller: (Uuid, Role), id: &str) -> (StatusCode, Value) {
+        let request = Request::get(format!("/payments/{id}"))
+            .header(
+                "authorization",
+                format!("Bearer {}", self.token(caller.0, caller.1)),
+            )
+            .body(Body::empty())
+            .unwrap();
+        self.call(request).await
+    }
+
+    /// Delivers `body` to the webhook with `signature` as its `X-Signature` (none if `None`).
+    async fn webhook_raw(&self, body: &str, signature: Option<String>) -> (StatusCode, Value) {
+        let mut request =
+            Request::post("/payments/webhook").header("content-type", "application/json");
+        if let Some(signature) = signature {
+            request = request.header("x-signature", signature);
+        }
+        self.call(request.body(Body::from(body.to_owned())).unwrap())
+            .await
+    }
+
+    /// Delivers `body` signed with the webhook secret.
+    async fn webhook(&self, body: &Value) -> (StatusCode, Value) {
+        let raw = body.to_string();
+        let signed = signature::sign(SECRET.as_bytes(), raw.as_bytes());
+        self.webhook_raw(&raw, Some(signed)).await
+    }
+
+    /// The events of `event_type` committed for `order_id`.
+    async fn events(&self, event_type: EventType, order_id: Uuid) -> usize {
+        self.stores
+            .outbox
+            .pending(1_000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.event_type == event_type)
+            .filter(|e| e.data["orderId"] == json!(order_id))
+            .count()
+    }
+
+    async fn audit(&self, entity_id: Uuid) -> Vec<AuditEntry> {
+        self.stores
+            .audit
+            .for_entity(&entity_id.to_string(), &PageRequest::first(100))
+            .await
+            .unwrap()
+            .items
+    }
+}
+
+fn now_rfc3339() -> String {
+    Utc::now().to_rfc3339()
+}
+
+// --- POST /payments ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_retry_of_a_payment_failed_order_stores_the_new_token_and_starts_one_retry() {
+    let world = World::new().await;
+    let (order, payment) = world.declined_order().await;
+
+    let (status, body) = world
+        .pay(
+            (world.owner, Role::Customer),
+            None,
+            json!({"orderId": order.order_id, "method": "UPI", "paymentToken": "tok_ok"}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(
+        body,
+        json!({"orderId": order.order_id, "status": "PAYMENT_FAILED", "paymentId": payment.payment_id})
+    );
+    assert_eq!(
+        world.starts(),
+        [CheckoutStart {
+            order_id: order.order_id,
+            payment_method: PaymentMethod::Upi,
+            run: CheckoutRun::PaymentRetry { attempt: 1 },
+        }]
+    );
+    let stored = world.stored_order(order.order_id).await;
+    assert_eq!(stored.payment_token.as_deref(), Some("tok_ok"));
+    assert_eq!(stored.payment_method, PaymentMethod::Upi);
+    assert_eq!(
+        stored.status,
+        OrderStatus::PaymentFailed,
+        "the checkout moves it, not the call"
+    );
+    let audit = world.audit(order.order_id).await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "ORDER_UPDATED" && e.user_id == Some(world.owner)),
+        "{audit:?}"
+    );
+    assert_eq!(
+        world
+            .stores
+            .payments
+            .for_order(order.order_id)
+            .await
+            .unwrap(),
+        Some(payment),
+        "nothing is charged or recorded by the call itself"
+    );
+}
+
+#[tokio::test]
+async fn a_second_decline_names_a_new_retry_and_no_token_means_the_default() {
+    let world = World::new().await;
+    let (order, _) = world.declined_order().await;
+    let body = json!({"orderId": order.order_id, "method": "CARD"});
+    world
+        .pay((world.owner, Role::Customer), None, body.clone())
+        .await;
+    // The retry's execution declined again: PAYMENT_PENDING, then PAYMENT_FAILED.
+    let mut again = world.stored_order(order.order_id).await;
+    let now = Utc::now();
+    again
+        .move_to(OrderStatus::PaymentPending, "checkout", None, now)
+        .unwrap();
+    again
+        .move_to(OrderStatus::PaymentFailed, "checkout", None, now)
+        .unwrap();
+    world
+        .stores
+        .orders
+        .update(again, &Effects::none())
+        .await
+        .unwrap();
+
+    let (status, _) = world.pay((world.owner, Role::Customer), None, body).await;
+
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let runs: Vec<CheckoutRun> = world.starts().iter().map(|s| s.run).collect();
+    assert_eq!(
+        runs,
+        [
+            CheckoutRun::PaymentRetry { attempt: 1 },
+            CheckoutRun::PaymentRetry { attempt: 2 }
+        ]
+    );
+    let stored = world.stored_order(order.order_id).await;
+    assert_eq!(
+        stored.payment_token, None,
+        "no token: the gateway's default"
+    );
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_and_body_answers_the_same_without_a_second_start() {
+    let world = World::new().await;
+    let (order, _) = world.declined_order().await;
+    let body = json!({"orderId": order.order_id, "method": "CARD", "paymentToken": "tok_ok"});
+    let owner = (world.owner, Role::Customer);
+
+    let first = world.pay(owner, Some("pay-1"), body.clone()).await;
+    // Meanwhile the checkout moved on: a replay still answers what the first call answered.
+    let mut moved = world.stored_order(order.order_id).await;
+    moved
+        .move_to(OrderStatus::PaymentPending, "checkout", None, Utc::now())
+        .unwrap();
+    world
+        .stores
+        .orders
+        .update(moved, &Effects::none())
+        .await
+        .unwrap();
+    let second = world.pay(owner, Some("pay-1"), body.clone()).await;
+
+    assert_eq!(first.0, StatusCode::ACCEPTED);
+    assert_eq!(second, first);
+    assert_eq!(world.starts().len(), 1);
+
+    let mut other = body.clone();
+    other["paymentToken"] = json!("tok_flaky");
+    let (status, refused) = world.pay(owner, Some("pay-1"), other).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["errorCode"], "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(world.starts().len(), 1);
+    assert_eq!(
+        world
+            .stored_order(order.order_id)
+            .await
+            .payment_token
+            .as_deref(),
+        Some("tok_ok")
+    );
+}
+
+#[tokio::test]
+async fn a_payment_pending_order_is_answered_as_it_is_and_nothing_starts() {
+    let world = World::new().await;
+    let order = world
+        .order(&[OrderStatus::PaymentPending], Some("tok_flaky"))
+        .await;
+    let before = world.stored_order(order.order_id).await;
+
+    let (status, body) = world
+        .pay(
+            (world.owner, Role::Customer),
+            None,
+            json!({"orderId": order.order_id, "method": "UPI", "paymentToken": "tok_ok"}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(
+        body,
+        json!({"orderId": order.order_id, "status": "PAYMENT_PENDING"})
+    );
+    assert!(world.starts().is_empty());
+    assert_eq!(
+        world.stored_order(order.order_id).await,
+        before,
+        "left exactly as it was: the running checkout charges with what it has"
+    );
+}
+
+#[tokio::test]
+async fn an_order_in_any_other_status_is_an_invalid_transition() {
+    let world = World::new().await;
+    for path in [
+        vec![],
+        vec![OrderStatus::PaymentPending, OrderStatus::Confirmed],
+        vec![OrderStatus::Cancelled],
+    ] {
+        let order = world.order(&path, None).await;
+        let (status, body) = world
+            .pay(
+                (world.owner, Role::Customer),
+                None,
+                json!({"orderId": order.order_id, "method": "CARD"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{path:?}: {body}");
+        assert_eq!(body["errorCode"], "INVALID_TRANSITION");
+    }
+    assert!(world.starts().is_empty());
+}
+
+#[tokio::test]
+async fn only_the_owning_customer_may_pay() {
+    let world = World::new().await;
+    let (order, _) = world.declined_order().await;
+    let body = json!({"orderId": order.order_id, "method": "CARD"});
+
+    let (status, refused) = world
+        .pay((world.stranger, Role::Customer), None, body.clone())
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "not yours is not found: {refused}"
+    );
+    let unknown = json!({"orderId": Uuid::now_v7(), "method": "CARD"});
+    let (status, _) = world
+        .pay((world.owner, Role::Customer), None, unknown)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = world
+        .pay((world.manager, Role::Manager), None, body.clone())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let request = Request::post("/payments")
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    assert_eq!(world.call(request).await.0, StatusCode::UNAUTHORIZED);
+    assert!(world.starts().is_empty());
+}
+
+#[tokio::test]
+async fn bad_fields_are_named() {
+    let world = World::new().await;
+    let (order, _) = world.declined_order().await;
+    let owner = (world.owner, Role::Customer);
+    let cases = [
+        (json!({"method": "CARD"}), "orderId"),
+        (json!({"orderId": "42", "method": "CARD"}), "orderId"),
+        (json!({"orderId": order.order_id}), "method"),
+        (
+            json!({"orderId": order.order_id, "method": "CASH"}),
+            "method",
+        ),
+        (
+            json!({"orderId": order.order_id, "method": "CARD", "paymentToken": ""}),
+            "paymentToken",
+        ),
+        (
+            json!({"orderId": order.order_id, "method": "CARD", "paymentToken": "t".repeat(65)}),
+            "paymentToken",
+        ),
+        (
+            json!({"orderId": order.order_id, "method": "CARD", "paymentToken": "tok ok"}),
+            "paymentToken",
+        ),
+        (
+            json!({"orderId": order.order_id, "method": "CARD", "paymentToken": 7}),
+            "paymentToken",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, refused) = world.pay(owner, None, body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            refused["details"]["fields"].get(field).is_some(),
+            "{body}: {refused}"
+        );
+    }
+    let ok = json!({"orderId": order.order_id, "method": "CARD", "paymentToken": "t".repeat(64)});
+    assert_eq!(world.pay(owner, None, ok).await.0, StatusCode::ACCEPTED);
+    let bad_key = world
+        .pay(
+            owner,
+            Some(" padded "),
+            json!({"orderId": order.order_id, "method": "CARD"}),
+        )
+        .await;
+    assert_eq!(bad_key.0, StatusCode::BAD_REQUEST);
+}
+
+// --- POST /payments/webhook ----------------------------------------------------------------
+
+#[tokio::test]
+async fn a_succeeded_webhook_delivered_twice_records_once_and_never_confirms() {
+    let world = World::new().await;
+    let order = world
+        .order(&[OrderStatus::PaymentPending], Some("tok_ok"))
+        .await;
+    let notice = json!({
+        "orderId": order.order_id,
+        "status": "SUCCEEDED",
+        "gatewayReference": "gw_123",
+        "timestamp": now_rfc3339(),
+    });
+
+    let first = world.webhook(&notice).await;
+    let second = world.webhook(&notice).await;
+
+    assert_eq!(first, (StatusCode::OK, json!({"received": true})));
+    assert_eq!(second, first, "a duplicate is acknowledged the same");
+    let payment = world
+        .stores
+        .payments
+        .for_order(order.order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(payment.status, PaymentStatus::Succeeded);
+    assert_eq!(payment.gateway_reference.as_deref(), Some("gw_123"));
+    assert_eq!(
+        (payment.amount, payment.user_id),
+        (order.total, world.owner)
+    );
+    let audit = world.audit(payment.payment_id).await;
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["PAYMENT_SUCCEEDED"], "written once");
+    assert_eq!(
+        world
+            .events(EventType::PaymentSucceeded, order.order_id)
+            .await,
+        1
+    );
+    let stored = world.stored_order(order.order_id).await;
+    assert_eq!(
+        stored.payment_id,
+        Some(payment.payment_id),
+        "ProcessPayment will skip"
+    );
+    assert_eq!(stored.payment_token, None);
+    assert_eq!(
+        stored.status,
+        OrderStatus::PaymentPending,
+        "only ConfirmOrder confirms"
+    );
+    assert!(world.starts().is_empty());
+}
+
+#[tokio::test]
+async fn a_webhook_updates_the_orders_payment_and_never_moves_it_back() {
+    let world = World::new().await;
+    let (order, payment) = world.declined_order().await;
+    let at = now_rfc3339();
+    let succeeded = json!({"paymentId": payment.payment_id, "orderId": order.order_id,
+                           "status": "SUCCEEDED", "timestamp": at});
+    assert_eq!(world.webhook(&succeeded).await.0, StatusCode::OK);
+    let late_failure = json!({"orderId": order.order_id, "status": "FAILED", "timestamp": at});
+    assert_eq!(world.webhook(&late_failure).await.0, StatusCode::OK);
+
+    let stored = world
+        .stores
+        .payments
+        .for_order(order.order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.payment_id, stored.status),
+        (payment.payment_id, PaymentStatus::Succeeded)
+    );
+    assert_eq!(stored.failure_reason, None);
+    assert_eq!(
+        world
+            .events(EventType::PaymentSucceeded, order.order_id)
+            .await,
+        1
+    );
+    assert_eq!(
+        world.events(EventType::PaymentFailed, order.order_id).await,
+        0
+    );
+    let order_now = world.stored_order(order.order_id).await;
+    assert_eq!(
+        (order_now.status, order_now.payment_id),
+        (OrderStatus::PaymentFailed, None),
+        "only a PAYMENT_PENDING order takes the payment's id"
+    );
+
+    let other_payment = json!({"paymentId": Uuid::now_v7(), "orderId": order.order_id,
+                               "status": "REFUNDED", "timestamp": at});
+    let (status, body) = world.webhook(&other_payment).await;
+    assert_eq!(
+        (status, body["errorCode"].clone()),
+        (StatusCode::CONFLICT, json!("CONFLICT"))
+    );
+}
+
+#[tokio::test]
+async fn a_bad_or_missing_signature_is_refused_before_the_body_is_read() {
+    let world = World::new().await;
+    let order = world.order(&[OrderStatus::PaymentPending], None).await;
+    let body =
+        json!({"orderId": order.order_id, "status": "SUCCEEDED", "timestamp": now_rfc3339()})
+            .to_string();
+    let signed = signature::sign(SECRET.as_bytes(), body.as_bytes());
+    let other_secret = signature::sign(b"not-the-webhook-secret!!", body.as_bytes());
+    let tampered = body.replace("SUCCEEDED", "REFUNDED");
+    let bare_hex = signed.trim_start_matches("sha256=").to_owned();
+
+    for (raw, header) in [
+        (body.as_str(), None),
+        (body.as_str(), Some(other_secret)),
+        (body.as_str(), Some(bare_hex)),
+        (body.as_str(), Some("sha256=".to_owned())),
+        (tampered.as_str(), Some(signed.clone())),
+        ("not json at all", Some(signed.clone())),
+    ] {
+        let (status, refused) = world.webhook_raw(raw, header.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{raw} {header:?}");
+        assert_eq!(refused["errorCode"], "UNAUTHORIZED");
+    }
+    assert!(
+        world
+            .stores
+            .payments
+            .for_order(order.order_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let signed_garbage = "not json at all";
+    let header = signature::sign(SECRET.as_bytes(), signed_garbage.as_bytes());
+    let (status, refused) = world.webhook_raw(signed_garbage, Some(header)).await;
+    assert_eq!(
+        (status, refused["errorCode"].clone()),
+        (StatusCode::BAD_REQUEST, json!("MALFORMED_JSON"))
+    );
+}
+
+#[tokio::test]
+async fn a_stale_or_future_timestamp_is_a_replay() {
+    let world = World::new().await;
+    let order = world.order(&[OrderStatus::PaymentPending], None).await;
+    for at in [
+        Utc::now() - TimeDelta::minutes(6),
+        Utc::now() + TimeDelta::minutes(6),
+    ] {
+        let notice = json!({"orderId": order.order_id, "status": "SUCCEEDED",
+                            "timestamp": at.to_rfc3339()});
+        let (status, refused) = world.webhook(&notice).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{at}");
+        assert_eq!(refused["errorCode"], "UNAUTHORIZED");
+    }
+    assert!(
+        world
+            .stores
+            .payments
+            .for_order(order.order_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let within = json!({"orderId": order.order_id, "status": "FAILED",
+                        "timestamp": (Utc::now() - TimeDelta::minutes(4)).to_rfc3339()});
+    assert_eq!(world.webhook(&within).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_signed_webhook_with_bad_fields_or_an_unknown_order_is_refused() {
+    let world = World::new().await;
+    let order = world.order(&[OrderStatus::PaymentPending], None).await;
+    let at = now_rfc3339();
+    let cases = [
+        (json!({"status": "SUCCEEDED", "timestamp": at}), "orderId"),
+        (
+            json!({"orderId": order.order_id, "status": "PENDING", "timestamp": at}),
+            "status",
+        ),
+        (
+            json!({"orderId": order.order_id, "status": "SUCCEEDED"}),
+            "timestamp",
+        ),
+        (
+            json!({"orderId": order.order_id, "status": "SUCCEEDED", "timestamp": 1_700_000_000}),
+            "timestamp",
+        ),
+        (
+            json!({"orderId": order.order_id, "status": "SUCCEEDED", "timestamp": "yesterday"}),
+            "timestamp",
+        ),
+        (
+            json!({"orderId": order.order_id, "paymentId": "p-1", "status": "SUCCEEDED", "timestamp": at}),
+            "paymentId",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, refused) = world.webhook(&body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            refused["details"]["fields"].get(field).is_some(),
+            "{body}: {refused}"
+        );
+    }
+    let unknown = json!({"orderId": Uuid::now_v7(), "status": "SUCCEEDED", "timestamp": at});
+    assert_eq!(world.webhook(&unknown).await.0, StatusCode::NOT_FOUND);
+}
+
+// --- GET /payments/{paymentId} ---------------------------------------------------------------
+
+#[tokio::test]
+async fn a_payment_is_shown_to_its_owner_and_staff_only_and_never_with_a_token() {
+    let world = World::new().await;
+    let (order, payment) = world.declined_order().await;
+    let id = payment.payment_id.to_string();
+
+    let (status, body) = world.get_payment((world.owner, Role::Customer), &id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["paymentId"], json!(payment.payment_id));
+    assert_eq!(body["orderId"], json!(order.order_id));
+    assert_eq!(body["status"], "FAILED");
+    assert_eq!(body["amount"], json!({"amount": 12_000, "currency": "INR"}));
+    let text = body.to_string();
+    assert!(
+        !text.to_lowercase().contains("token") && !text.contains("tok_"),
+        "{text}"
+    );
+    assert!(body.get("version").is_none(), "{text}");
+
+    let (status, _) = world.get_payment((world.manager, Role::Manager), &id).await;
+    assert_eq!(status, StatusCode::OK);
+    for (caller, what) in [
+        ((world.stranger, Role::Customer), "another customer"),
+        ((world.vendor, Role::Vendor), "a vendor"),
+    ] {
+        let (status, refused) = world.get_payment(caller, &id).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{what}");
+        assert_eq!(refused["errorCode"], "NOT_FOUND");
+    }
+    for id in ["not-a-uuid".to_owned(), Uuid::now_v7().to_string()] {
+        let (status, _) = world.get_payment((world.owner, Role::Customer), &id).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{id}");
+    }
+    let request = Request::get(format!("/payments/{id}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(world.call(request).await.0, StatusCode::UNAUTHORIZED);
+}
+
+// --- Start -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_service_does_not_start_without_a_webhook_secret() {
+    let world = World::new().await;
+    let start = milkrun_payment::HTTP.start.expect("a start hook");
+    assert!(start(world.adapters.clone()).await.is_ok());
+    let without = adapters(&world.stores, world.starts.clone(), None);
+    assert!(start(without).await.is_err());
+}
+
+// --- Documentation -------------------------------------------------------------------------
+
+#[test]
+fn the_three_routes_are_documented_and_the_webhook_takes_no_bearer_token() {
+    let document = serde_json::to_value(milkrun_payment::documented().into_openapi()).unwrap();
+    let paths = &document["paths"];
+    assert!(paths["/payments"]["post"].is_object(), "{paths}");
+    assert!(paths["/payments/{paymentId}"]["get"].is_object(), "{paths}");
+    let webhook = &paths["/payments/webhook"]["post"];
+    assert!(webhook.is_object(), "{paths}");
+    assert!(webhook.get("security").is_none(), "{webhook}");
+    let params: Vec<&str> = webhook["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(params, ["X-Signature"]);
+    let view = &document["components"]["schemas"]["PaymentView"]["properties"];
+    assert!(
+        view["paymentId"].is_object() && view.get("version").is_none(),
+        "{view}"
+    );
+}
