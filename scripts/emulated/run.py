@@ -7,6 +7,8 @@
                     suite, the same one that runs against `milkrun serve`.
   run.py up         like e2e, but keeps serving until Ctrl-C (for trying it by hand).
   run.py bench-calls   DynamoDB calls per request of each catalog route (milkrun-bench).
+  run.py differential  only the differential checkout test (differential.py): moto's Step
+                    Functions against the local runner, scenario by scenario.
 Everything listens on 127.0.0.1 and is stopped on exit.
 """
 
@@ -29,6 +31,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import differential  # noqa: E402
 from event_sources import SqsPoller, StreamPoller, redrive  # noqa: E402
 from template_resources import REGION, Emulation  # noqa: E402
 
@@ -315,7 +318,8 @@ def start_functions(endpoint: str) -> tuple[str, Emulation, list]:
     tasks = emulation.state_machine_tasks()
     served = {name: spec for name, spec in functions.items()
               if spec["routes"] or spec["queues"] or spec["streams"] or name in tasks}
-    binaries = [spec["binary"] for spec in served.values()] + ["reconcile-stock"]
+    # `milkrun` too: the differential test runs the local host beside the emulated one.
+    binaries = [spec["binary"] for spec in served.values()] + ["reconcile-stock", "milkrun"]
     # Build first, so that each cargo lambda watch's own build is only a check.
     subprocess.check_call(["cargo", "build", *[arg for b in binaries for arg in ("--bin", b)]], cwd=ROOT)
     routes, pollers = [], []
@@ -448,7 +452,8 @@ def e2e(keep_running: bool) -> int:
            "MILKRUN_E2E_ADMIN_PASSWORD": ADMIN_PASSWORD, "MILKRUN_E2E_TARGET": "emulated-aws"}
     try:
         suite = run(["cargo", "test", "-p", "milkrun-e2e", "--", "--test-threads=4", *sys.argv[2:]], env)
-        return suite or scheduled_reconcile(emulation, endpoint) or dead_letter_scenario(emulation, base_url)
+        return (suite or scheduled_reconcile(emulation, endpoint) or dead_letter_scenario(emulation, base_url)
+                or differential.run(emulation, base_url, (ADMIN_EMAIL, ADMIN_PASSWORD)))
     finally:
         # Before moto goes: a poller still asking it would die with a connection refused.
         for poller in pollers:
@@ -467,6 +472,14 @@ def main() -> int:
             return bench_calls()
         if mode in ("e2e", "up"):
             return e2e(keep_running=mode == "up")
+        if mode == "differential":
+            endpoint = start_moto()
+            base_url, emulation, pollers = start_functions(endpoint)
+            try:
+                return differential.run(emulation, base_url, (ADMIN_EMAIL, ADMIN_PASSWORD))
+            finally:
+                for poller in pollers:
+                    poller.stop()
         raise SystemExit(__doc__)
     finally:
         stop_children()
