@@ -9,11 +9,15 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use milkrun_domain::audit::AuditContext;
-use milkrun_domain::delivery::order_moves;
+use milkrun_domain::delivery::{DeliveryStatus, order_moves};
+use milkrun_domain::events::{DeliveryNews, DeliveryUpdated};
 use milkrun_domain::order::{Order, OrderStatus, transition};
 use milkrun_domain::ports::{CheckoutRun, CheckoutRunner, CheckoutStart};
 use milkrun_domain::values::Role;
 use milkrun_domain::{DomainError, Effects, ErrorCode};
+use milkrun_store::retry::retry_on_conflict;
+use serde_json::json;
+use uuid::Uuid;
 
 use crate::records::change_order;
 use crate::tasks::{CheckoutPorts, refund_order_payment};
@@ -181,6 +185,7 @@ impl OrderActions {
             .stock
             .release(order.order_id, &Effects::none())
             .await?;
+        self.call_off_deliveries(order.order_id, actor).await?;
         let refunded = refund_order_payment(&self.ports, order.order_id)
             .await
             .map_err(|error| DomainError::Internal(error.to_string()))?;
@@ -195,6 +200,37 @@ impl OrderActions {
             &|_| Ok(()),
         )
         .await
+    }
+
+    /// Ends each delivery of a cancelled order still on a round as FAILED
+    /// (`ORDER_CANCELLED`), so no vendor loads or moves it any more.
+    async fn call_off_deliveries(
+        &self,
+        order_id: Uuid,
+        actor: &AuditContext,
+    ) -> Result<(), DomainError> {
+        let deliveries = self.ports.deliveries.for_order(order_id).await?;
+        for delivery in deliveries.into_iter().filter(|d| !d.status.is_final()) {
+            let delivery_id = delivery.delivery_id;
+            retry_on_conflict("delivery", || async {
+                let current = self.ports.deliveries.get(delivery_id).await?;
+                let Some(mut current) = current.filter(|d| !d.status.is_final()) else {
+                    return Ok(());
+                };
+                let reason = Some("ORDER_CANCELLED".to_owned());
+                current.move_to(DeliveryStatus::Failed, by(actor), reason, Utc::now())?;
+                let entry = actor.entry("DELIVERY_UPDATED", "DELIVERY", delivery_id);
+                let effects = Effects::audited(entry.with_changes(json!({ "status": "FAILED" })))
+                    .with_event(
+                        &DeliveryUpdated(DeliveryNews::of(&current)),
+                        &actor.correlation_id,
+                    );
+                self.ports.deliveries.update(current, &effects).await?;
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// An admin's forced move (the route admits admins only), still only along the table:
