@@ -439,71 +439,10 @@ impl CheckoutTasks {
         if open.is_empty() {
             return Ok(answer(&order));
         }
-        let pincode = &order.delivery_address.pincode;
-        let vendors = self
-            .ports
-            .vendors
-            .serving(pincode)
-            .await
-            .map_err(DomainError::from)?;
-        let catalog = self
-            .ports
-            .products
-            .get_many(&product_ids(&order))
-            .await
-            .map_err(DomainError::from)?;
-        let keys: Vec<StockKey> = vendors
-            .iter()
-            .flat_map(|vendor| {
-                open.iter().map(|&i| StockKey {
-                    vendor_id: vendor.vendor_id,
-                    product_id: order.items[i].product_id,
-                    variant_id: order.items[i].variant_id,
-                })
-            })
-            .collect();
-        let stock: HashMap<StockKey, u32> = match keys.is_empty() {
-            true => HashMap::new(),
-            false => self
-                .ports
-                .stock
-                .get_many(&keys)
-                .await
-                .map_err(DomainError::from)?
-                .into_iter()
-                .map(|row| (row.key(), row.stock))
-                .collect(),
-        };
-        let mut taken = HashMap::new();
-        for vendor in &vendors {
-            let orders = self
-                .ports
-                .stock
-                .orders_taken(vendor.vendor_id, order.delivery_date)
-                .await
-                .map_err(DomainError::from)?;
-            taken.insert(vendor.vendor_id, orders);
-        }
+        let candidates = self.candidates(&order, &open).await?;
         let mut choices = Vec::with_capacity(open.len());
-        for &index in &open {
+        for (&index, candidates) in open.iter().zip(candidates) {
             let item = &order.items[index];
-            let product = catalog
-                .iter()
-                .find(|p| p.product_id == item.product_id)
-                .ok_or(DomainError::NotFound("product"))?;
-            let candidates: Vec<VendorCandidate> = vendors
-                .iter()
-                .map(|vendor| {
-                    let key = StockKey {
-                        vendor_id: vendor.vendor_id,
-                        product_id: item.product_id,
-                        variant_id: item.variant_id,
-                    };
-                    let units = stock.get(&key).copied().unwrap_or(0);
-                    let load = taken.get(&vendor.vendor_id).copied().unwrap_or(0);
-                    VendorCandidate::new(vendor, product, pincode, units, load)
-                })
-                .collect();
             let vendor_id = match checkout::pick_vendor(item, &candidates) {
                 Ok(vendor_id) => vendor_id,
                 Err(none) => {
@@ -535,6 +474,105 @@ impl CheckoutTasks {
         Ok(answer(&order))
     }
 
+    /// For each of `items` (indexes into the order's items), every vendor serving the
+    /// order's pincode as a candidate, with its stock of the item and its load that day as
+    /// read now.
+    async fn candidates(
+        &self,
+        order: &Order,
+        items: &[usize],
+    ) -> Result<Vec<Vec<VendorCandidate>>, TaskError> {
+        let pincode = &order.delivery_address.pincode;
+        let vendors = self
+            .ports
+            .vendors
+            .serving(pincode)
+            .await
+            .map_err(DomainError::from)?;
+        let catalog = self
+            .ports
+            .products
+            .get_many(&product_ids(order))
+            .await
+            .map_err(DomainError::from)?;
+        let key = |vendor_id: Uuid, index: usize| StockKey {
+            vendor_id,
+            product_id: order.items[index].product_id,
+            variant_id: order.items[index].variant_id,
+        };
+        let keys: Vec<StockKey> = vendors
+            .iter()
+            .flat_map(|vendor| items.iter().map(|&i| key(vendor.vendor_id, i)))
+            .collect();
+        let stock: HashMap<StockKey, u32> = match keys.is_empty() {
+            true => HashMap::new(),
+            false => self
+                .ports
+                .stock
+                .get_many(&keys)
+                .await
+                .map_err(DomainError::from)?
+                .into_iter()
+                .map(|row| (row.key(), row.stock))
+                .collect(),
+        };
+        let mut taken = HashMap::new();
+        for vendor in &vendors {
+            let orders = self
+                .ports
+                .stock
+                .orders_taken(vendor.vendor_id, order.delivery_date)
+                .await
+                .map_err(DomainError::from)?;
+            taken.insert(vendor.vendor_id, orders);
+        }
+        let mut all = Vec::with_capacity(items.len());
+        for &index in items {
+            let item = &order.items[index];
+            let product = catalog
+                .iter()
+                .find(|p| p.product_id == item.product_id)
+                .ok_or(DomainError::NotFound("product"))?;
+            let candidates = vendors
+                .iter()
+                .map(|vendor| {
+                    let units = stock
+                        .get(&key(vendor.vendor_id, index))
+                        .copied()
+                        .unwrap_or(0);
+                    let load = taken.get(&vendor.vendor_id).copied().unwrap_or(0);
+                    VendorCandidate::new(vendor, product, pincode, units, load)
+                })
+                .collect();
+            all.push(candidates);
+        }
+        Ok(all)
+    }
+
+    /// After a reservation was refused by `vendor_id` (its day full, or out of the item),
+    /// moves the refused items to the best other vendor that has the stock and room now,
+    /// never back to one refused before. Answers whether every refused item found one
+    /// (the reservation is then tried again).
+    async fn reassign(
+        &self,
+        working: &mut Order,
+        refused: &[usize],
+        excluded: &mut Vec<(usize, Uuid)>,
+    ) -> Result<bool, TaskError> {
+        let candidates = self.candidates(working, refused).await?;
+        for (&index, candidates) in refused.iter().zip(candidates) {
+            let open: Vec<VendorCandidate> = candidates
+                .into_iter()
+                .filter(|c| !excluded.contains(&(index, c.vendor_id)))
+                .collect();
+            match checkout::pick_vendor(&working.items[index], &open) {
+                Ok(vendor_id) => working.items[index].vendor_id = Some(vendor_id),
+                Err(_) => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
     // --- 4. ReserveStock --------------------------------------------------------------
 
     /// Reserves every fulfilled item's units and one order of each vendor's day, all or
@@ -558,7 +596,7 @@ impl CheckoutTasks {
             )
             .into());
         }
-        let vendors = self
+        let mut vendors = self
             .ports
             .vendors
             .get_many(&order.vendor_ids())
@@ -566,6 +604,7 @@ impl CheckoutTasks {
             .map_err(DomainError::from)?;
         let mut working = order.clone();
         let mut short: Vec<(Uuid, Uuid)> = Vec::new();
+        let (mut excluded, mut reassignments) = (Vec::new(), 0);
         loop {
             let vendor_ids = working.vendor_ids();
             let capacity: Vec<VendorDay> = vendors
@@ -588,6 +627,37 @@ impl CheckoutTasks {
                 )
                 .await
                 .map_err(DomainError::from)?;
+            // Another checkout may have taken the vendor's last units or last place of the
+            // day since vendors were assigned: try the next best vendor first, a few times.
+            let refused_by = match &refusal {
+                Ok(_) => None,
+                Err(ReservationRefusal::OutOfStock(key)) => Some((key.vendor_id, Some(*key))),
+                Err(ReservationRefusal::VendorFull { vendor_id, .. }) => Some((*vendor_id, None)),
+            };
+            if let Some((vendor_id, key)) = refused_by
+                && reassignments < MAX_REASSIGNMENTS
+            {
+                let items: Vec<usize> = (0..working.items.len())
+                    .filter(|&i| {
+                        let item = &working.items[i];
+                        item.fulfilled
+                            && item.vendor_id == Some(vendor_id)
+                            && key.is_none_or(|k| item.is_line(k.product_id, k.variant_id))
+                    })
+                    .collect();
+                excluded.extend(items.iter().map(|&i| (i, vendor_id)));
+                reassignments += 1;
+                if self.reassign(&mut working, &items, &mut excluded).await? {
+                    vendors = self
+                        .ports
+                        .vendors
+                        .get_many(&working.vendor_ids())
+                        .await
+                        .map_err(DomainError::from)?;
+                    continue;
+                }
+                working = with_vendors_of(&order, &working, &items);
+            }
             match refusal {
                 Ok(_) => break,
                 Err(ReservationRefusal::OutOfStock(key)) => {
@@ -620,6 +690,9 @@ impl CheckoutTasks {
                     OrderStatus::Pending | OrderStatus::PaymentFailed
                 ) {
                     return Ok(false);
+                }
+                for (item, reserved) in order.items.iter_mut().zip(&working.items) {
+                    item.vendor_id = reserved.vendor_id;
                 }
                 if !short.is_empty() {
                     checkout::settle_shortage(order, &short, true)?;
@@ -1024,6 +1097,19 @@ pub async fn refund_order_payment(
         Some(payment) => Ok(payment.status == PaymentStatus::Refunded),
         None => Ok(false),
     }
+}
+
+/// Reassignments ReserveStock tries after lost races before it settles for the refusal.
+const MAX_REASSIGNMENTS: u32 = 3;
+
+/// `working` with `items` given back the vendors they had in `order`: a reassignment that
+/// found no other vendor leaves the refusal to speak for the original one.
+fn with_vendors_of(order: &Order, working: &Order, items: &[usize]) -> Order {
+    let mut restored = working.clone();
+    for &index in items {
+        restored.items[index].vendor_id = order.items[index].vendor_id;
+    }
+    restored
 }
 
 /// The order's products, each once.

@@ -20,7 +20,7 @@ use milkrun_domain::payment::{PaymentGateway, PaymentStatus};
 use milkrun_domain::ports::{CheckoutRun, CheckoutRunner, CheckoutStart};
 use milkrun_domain::ports::{
     OrderReads, OrderWrites, ProductWrites, StockLevels, StockReservations, UserRegistry,
-    VendorWrites,
+    VendorReads, VendorWrites,
 };
 use milkrun_domain::product::{Product, Variant};
 use milkrun_domain::user::{Address, ClientOrigin, NewUser, User};
@@ -804,34 +804,7 @@ async fn an_unexpected_failure_after_payment_refunds_and_releases() {
 async fn twenty_concurrent_checkouts_of_five_units_sell_exactly_five() {
     let world = Arc::new(World::new(FraudRules::default()).await);
     world.set_stock(world.vendor_a, world.litre(), 5).await;
-    let mut ids = Vec::new();
-    for n in 0..20 {
-        let user = world.user(&format!("buyer{n}@example.com"), true).await;
-        ids.push(
-            world
-                .place(
-                    user,
-                    &[(world.litre(), 1)],
-                    PaymentMethod::Card,
-                    None,
-                    false,
-                )
-                .await,
-        );
-    }
-    let runs: Vec<_> = ids
-        .iter()
-        .map(|&id| {
-            let world = world.clone();
-            tokio::spawn(async move {
-                let invoker = world.invoker();
-                world.checkout(id, &invoker).await
-            })
-        })
-        .collect();
-    for run in runs {
-        run.await.unwrap();
-    }
+    let ids = checkouts_at_once(&world, 20).await;
     let mut by_status: HashMap<OrderStatus, usize> = HashMap::new();
     for &id in &ids {
         let order = world.order(id).await;
@@ -866,4 +839,78 @@ async fn twenty_concurrent_checkouts_of_five_units_sell_exactly_five() {
     );
     assert_eq!(world.stock(world.vendor_a, world.litre()).await, (0, 5));
     assert_eq!(world.stock(world.vendor_b, world.litre()).await, (0, 0));
+}
+
+/// `count` customers each order one litre, and their checkouts all run at once.
+async fn checkouts_at_once(world: &Arc<World>, count: usize) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    for n in 0..count {
+        let user = world.user(&format!("buyer{n}@example.com"), true).await;
+        let line = [(world.litre(), 1)];
+        ids.push(
+            world
+                .place(user, &line, PaymentMethod::Card, None, false)
+                .await,
+        );
+    }
+    let runs: Vec<_> = ids
+        .iter()
+        .map(|&id| {
+            let world = world.clone();
+            tokio::spawn(async move {
+                let invoker = world.invoker();
+                world.checkout(id, &invoker).await
+            })
+        })
+        .collect();
+    for run in runs {
+        run.await.unwrap();
+    }
+    ids
+}
+
+/// How many of `ids` each vendor delivers, and how many orders did not go ahead.
+async fn outcome(world: &World, ids: &[Uuid]) -> (usize, usize, usize) {
+    let (mut a, mut b, mut failed) = (0, 0, 0);
+    for &id in ids {
+        let order = world.order(id).await;
+        match order.items[0].vendor_id {
+            _ if order.status != OrderStatus::Preparing => failed += 1,
+            Some(v) if v == world.vendor_a => a += 1,
+            _ => b += 1,
+        }
+    }
+    (a, b, failed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_vendor_day_sends_the_rest_to_the_next_vendor() {
+    let world = Arc::new(World::new(FraudRules::default()).await);
+    world.set_stock(world.vendor_a, world.litre(), 100).await;
+    world.set_stock(world.vendor_b, world.litre(), 100).await;
+    // B is rated higher, so every checkout prefers it, and takes 5 orders a day.
+    let vendors = &world.stores.vendors;
+    let before = VendorReads::get(vendors.as_ref(), world.vendor_b)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut after = before.clone();
+    after.capacity.daily_order_limit = 5;
+    vendors
+        .update(&before, after, &Effects::none())
+        .await
+        .unwrap();
+    let ids = checkouts_at_once(&world, 20).await;
+    assert_eq!(outcome(&world, &ids).await, (15, 5, 0), "(A, B, failed)");
+    assert_eq!(world.stock(world.vendor_b, world.litre()).await, (95, 5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_vendor_sold_out_by_a_race_sends_the_rest_to_the_next_vendor() {
+    let world = Arc::new(World::new(FraudRules::default()).await);
+    world.set_stock(world.vendor_a, world.litre(), 100).await;
+    world.set_stock(world.vendor_b, world.litre(), 3).await;
+    let ids = checkouts_at_once(&world, 20).await;
+    assert_eq!(outcome(&world, &ids).await, (17, 3, 0), "(A, B, failed)");
+    assert_eq!(world.stock(world.vendor_b, world.litre()).await, (0, 3));
 }
