@@ -557,7 +557,7 @@ impl CheckoutTasks {
         &self,
         working: &mut Order,
         refused: &[usize],
-        excluded: &mut Vec<(usize, Uuid)>,
+        excluded: &[(usize, Uuid)],
     ) -> Result<bool, TaskError> {
         let candidates = self.candidates(working, refused).await?;
         for (&index, candidates) in refused.iter().zip(candidates) {
@@ -647,7 +647,7 @@ impl CheckoutTasks {
                     .collect();
                 excluded.extend(items.iter().map(|&i| (i, vendor_id)));
                 reassignments += 1;
-                if self.reassign(&mut working, &items, &mut excluded).await? {
+                if self.reassign(&mut working, &items, &excluded).await? {
                     vendors = self
                         .ports
                         .vendors
