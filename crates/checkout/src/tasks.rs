@@ -20,11 +20,12 @@ use milkrun_domain::page::{MAX_PAGE_SIZE, PageRequest};
 use milkrun_domain::payment::Payment;
 use milkrun_domain::payment::{ChargeRequest, GatewayError, PaymentGateway, PaymentStatus};
 use milkrun_domain::ports::{
-    DeliveryStore, InventoryStore, OrderStore, PaymentStore, ProductReads, UserLookup, VendorReads,
+    DeliveryStore, InventoryStore, OrderStore, PaymentStore, ProductReads, UserStore, VendorReads,
 };
 use milkrun_domain::values::PaymentMethod;
 use milkrun_domain::{DomainError, Effects, ErrorCode, FieldErrors};
 use milkrun_store::Stores;
+use milkrun_store::retry::retry_on_conflict;
 
 use crate::records::{change_order, checkout_actor, record_payment};
 use serde::Deserialize;
@@ -201,7 +202,7 @@ pub fn fraud_rules_from_env() -> Result<FraudRules, ConfigError> {
 #[derive(Clone)]
 pub struct CheckoutPorts {
     pub orders: Arc<dyn OrderStore>,
-    pub users: Arc<dyn UserLookup>,
+    pub users: Arc<dyn UserStore>,
     pub vendors: Arc<dyn VendorReads>,
     pub products: Arc<dyn ProductReads>,
     pub stock: Arc<dyn InventoryStore>,
@@ -924,7 +925,9 @@ impl CheckoutTasks {
         }
         let now = Utc::now();
         let deliveries = Delivery::schedule_for(&order, BY, now);
-        self.write_deliveries(&deliveries).await?;
+        if self.write_deliveries(&deliveries).await? {
+            self.count_order(&order).await?;
+        }
         let ids: Vec<Uuid> = deliveries.iter().map(|d| d.delivery_id).collect();
         let order = self
             .change(order_id, &|order| {
@@ -940,11 +943,32 @@ impl CheckoutTasks {
                    "deliveryIds": order.delivery_ids }))
     }
 
+    /// SPEC §5 step 7's account update for an order that went ahead: one more order, and
+    /// its method as the customer's preferred one. Counted here, once the deliveries are
+    /// written for the first time (every confirmed order passes here, approved ones too),
+    /// so a repeated step never counts twice; a crash between the two loses the count,
+    /// which only feeds the fraud rules' history and the profile.
+    async fn count_order(&self, order: &Order) -> Result<(), TaskError> {
+        let users = self.ports.users.clone();
+        retry_on_conflict("user", || async {
+            let Some(mut user) = users.by_id(order.user_id).await? else {
+                return Ok(());
+            };
+            user.order_count += 1;
+            user.preferred_payment_method = Some(order.payment_method);
+            users.update(user, &Effects::none()).await?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Writes the order's deliveries with a DELIVERY_SCHEDULED event each (the vendor's
-    /// assignment); a repeated step finds them written and writes nothing.
-    async fn write_deliveries(&self, deliveries: &[Delivery]) -> Result<(), TaskError> {
+    /// assignment); answers whether they were written now (a repeated step finds them
+    /// written and writes nothing).
+    async fn write_deliveries(&self, deliveries: &[Delivery]) -> Result<bool, TaskError> {
         let Some(first) = deliveries.first() else {
-            return Ok(());
+            return Ok(false);
         };
         let actor = checkout_actor(first.order_id);
         let effects = deliveries
@@ -964,7 +988,8 @@ impl CheckoutTasks {
             .create_many(deliveries, &effects)
             .await
         {
-            Ok(()) | Err(milkrun_domain::StoreError::AlreadyExists) => Ok(()),
+            Ok(()) => Ok(true),
+            Err(milkrun_domain::StoreError::AlreadyExists) => Ok(false),
             Err(other) => Err(DomainError::from(other).into()),
         }
     }

@@ -19,8 +19,8 @@ use milkrun_domain::order::{NewOrder, Order, OrderItem, OrderStatus};
 use milkrun_domain::payment::{PaymentGateway, PaymentStatus};
 use milkrun_domain::ports::{CheckoutRun, CheckoutRunner, CheckoutStart};
 use milkrun_domain::ports::{
-    OrderReads, OrderWrites, ProductWrites, StockLevels, StockReservations, UserRegistry,
-    VendorReads, VendorWrites,
+    OrderReads, OrderWrites, PaymentReads, ProductWrites, StockLevels, StockReservations,
+    UserLookup, UserRegistry, VendorReads, VendorWrites,
 };
 use milkrun_domain::product::{Product, Variant};
 use milkrun_domain::user::{Address, ClientOrigin, NewUser, User};
@@ -478,6 +478,23 @@ async fn every_step_repeated_after_success_changes_nothing() {
     assert_eq!(world.order(id).await, before, "same order, same version");
     assert_eq!(world.stock(world.vendor_a, world.litre()).await, (8, 2));
     assert_eq!(world.gateway.attempts(id), 1, "charged once");
+    let user = world
+        .stores
+        .users
+        .by_id(world.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (user.order_count, user.preferred_payment_method),
+        (1, Some(PaymentMethod::Upi)),
+        "counted once, with its method"
+    );
+    let payment = world.stores.payments.for_order(id).await.unwrap().unwrap();
+    assert_eq!(
+        (payment.status, payment.attempts),
+        (PaymentStatus::Succeeded, 1)
+    );
     let unknown = world.tasks.run("Teleport", id).await.unwrap_err();
     assert_eq!(unknown.name, "UnknownStep");
 }
