@@ -80,6 +80,9 @@ impl PaymentGateway for SimulatedGateway {
         }
         payment.attempts += 1;
         payment.updated_at = now;
+        // Each attempt charges what it is asked: a retry may pay another way.
+        payment.method = request.method;
+        payment.amount = request.amount;
         let token = request.token.as_deref().unwrap_or(TOKEN_OK);
         let outcome = match token {
             TOKEN_OK => Ok(()),

@@ -137,6 +137,9 @@ pub async fn record_payment(
             return Ok(stored);
         }
         stored.status = answered.status;
+        // A retry may pay another way, or a smaller total after a partial reservation.
+        stored.method = answered.method;
+        stored.amount = answered.amount;
         stored.attempts = stored.attempts.max(answered.attempts);
         stored.failure_reason = answered.failure_reason.clone();
         stored.gateway_reference = answered

@@ -795,6 +795,7 @@ impl CheckoutTasks {
             attempts: base.attempts + 1,
             failure_reason: Some(reason),
             amount: order.total,
+            method: order.payment_method,
             ..base
         })
     }
