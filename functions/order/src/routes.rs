@@ -11,6 +11,7 @@ use milkrun_domain::checkout::{self, OrderLineInput};
 use milkrun_domain::delivery::{Delivery, DeliveryStatus, DeliveryStatusChange};
 use milkrun_domain::order::{Order, OrderStatus, StatusChange};
 use milkrun_domain::payment::Payment;
+use milkrun_domain::schema;
 use milkrun_domain::user::AddressInput;
 use milkrun_domain::values::{AddressLabel, DeliverySlot, PaymentMethod, Role, parse_uuid};
 use milkrun_domain::{DomainError, FieldErrors};
@@ -20,7 +21,8 @@ use milkrun_http::{
     Actor, AdminActor, ApiError, ApiPath, ApiQuery, CustomerActor, ErrorBody, Paging, require_role,
 };
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use uuid::Uuid;
 
 use crate::service::{AddressChoice, OrderService, PlaceOrder, shown};
@@ -46,7 +48,7 @@ pub struct NewOrderBody {
     #[schema(min_items = 1, max_items = 50)]
     items: Option<Vec<OrderLineInput>>,
     /// One of your saved addresses; without it (and without `deliveryAddress`) your default.
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 40)]
+    #[schema(value_type = Option<String>, pattern = r"^[A-Za-z0-9_-]{1,32}$")]
     address_label: Option<String>,
     /// An address for this order only (its label is `order`).
     delivery_address: Option<AddressInput>,
@@ -60,12 +62,12 @@ pub struct NewOrderBody {
     /// Go ahead without the items vendors are short of, instead of failing OUT_OF_STOCK.
     #[serde(default)]
     allow_partial: Option<bool>,
-    /// No promotion is running: any code is refused (400).
+    /// No promotion is running: any code but the empty one is refused (400).
     #[schema(value_type = Option<String>, max_length = 0)]
     promo_code: Option<String>,
     /// The simulated gateway's card token: `tok_ok` (default), `tok_decline`, `tok_flaky`.
     /// Used once for the charge and never shown again.
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 64)]
+    #[schema(value_type = Option<String>, pattern = r"^[!-~]{1,64}$")]
     payment_token: Option<String>,
 }
 
@@ -131,7 +133,11 @@ fn checked(body: NewOrderBody) -> Result<PlaceOrder, DomainError> {
         .and_then(|raw| errors.check("deliverySlot", DeliverySlot::parse(raw)));
     let method = required(&mut errors, "paymentMethod", &body.payment_method)
         .and_then(|raw| errors.check("paymentMethod", PaymentMethod::parse(raw)));
-    if body.promo_code.is_some() {
+    if body
+        .promo_code
+        .as_deref()
+        .is_some_and(|code| !code.is_empty())
+    {
         errors.add("promoCode", "no promotion is running");
     }
     let token = body.payment_token.filter(|t| {
@@ -186,14 +192,25 @@ async fn place_order(
 }
 
 /// `?status=` (managers and admins) and paging.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize)]
 pub struct OrderQuery {
-    /// Managers and admins only.
-    #[param(value_type = Option<OrderStatus>)]
     status: Option<String>,
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     cursor: Option<String>,
+}
+
+impl IntoParams for OrderQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let status = schema::query_param(
+            "status",
+            false,
+            "Managers and admins: only orders in this status (a customer's filter is a 400).",
+            OrderStatus::schema(),
+        );
+        std::iter::once(status)
+            .chain(schema::paging_params())
+            .collect()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -366,7 +383,7 @@ pub struct StatusBody {
     #[schema(value_type = OrderStatus)]
     status: Option<String>,
     /// Kept in the order's timeline.
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"\S")]
     reason: Option<String>,
 }
 
@@ -387,7 +404,7 @@ async fn force_status(
     let reason = body.reason.filter(|r| {
         let fits = !r.trim().is_empty() && r.chars().count() <= 200;
         if !fits {
-            errors.add("reason", "must be 1 to 200 characters");
+            errors.add("reason", "must be at most 200 characters, not all spaces");
         }
         fits
     });
