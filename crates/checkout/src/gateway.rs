@@ -57,21 +57,9 @@ impl PaymentGateway for SimulatedGateway {
     async fn charge(&self, request: &ChargeRequest) -> Result<Payment, GatewayError> {
         let now = Utc::now();
         let mut payments = self.lock();
-        let payment = payments.entry(request.order_id).or_insert_with(|| Payment {
-            payment_id: Uuid::now_v7(),
-            order_id: request.order_id,
-            user_id: request.user_id,
-            amount: request.amount,
-            method: request.method,
-            status: PaymentStatus::Pending,
-            attempts: 0,
-            gateway_reference: None,
-            failure_reason: None,
-            fraud_score: 0,
-            created_at: now,
-            updated_at: now,
-            version: 0,
-        });
+        let payment = payments
+            .entry(request.order_id)
+            .or_insert_with(|| request.pending_payment(now));
         if matches!(
             payment.status,
             PaymentStatus::Succeeded | PaymentStatus::Refunded

@@ -27,7 +27,7 @@ use milkrun_domain::{DomainError, Effects, ErrorCode, FieldErrors};
 use milkrun_store::Stores;
 use milkrun_store::retry::retry_on_conflict;
 
-use crate::records::{change_order, checkout_actor, record_payment};
+use crate::records::{attach_payment, change_order, checkout_actor, record_payment};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -729,25 +729,14 @@ impl CheckoutTasks {
         let payment = match self.ports.gateway.charge(&request).await {
             Ok(payment) => self.record(&payment).await?,
             Err(GatewayError::Declined(reason)) => {
-                self.record(&self.declined(&order, reason.clone()).await?)
+                self.record(&self.declined(&request, reason.clone()).await?)
                     .await?;
                 return Err(GatewayError::Declined(reason).into());
             }
             Err(other) => return Err(other.into()),
         };
-        let now = Utc::now();
-        let order = self
-            .change(order_id, &|order| {
-                if order.payment_id == Some(payment.payment_id) {
-                    return Ok(false);
-                }
-                order.payment_id = Some(payment.payment_id);
-                // Charged: the token has done its work and is not kept.
-                order.payment_token = None;
-                order.updated_at = now;
-                Ok(true)
-            })
-            .await?;
+        let actor = checkout_actor(order_id);
+        let order = attach_payment(self.ports.orders.as_ref(), order_id, &payment, &actor).await?;
         Ok(json!({
             "orderId": order_id,
             "status": order.status,
@@ -767,35 +756,24 @@ impl CheckoutTasks {
 
     /// The payment record of a declined charge: the order's earlier record with one more
     /// attempt, or a new one.
-    async fn declined(&self, order: &Order, reason: String) -> Result<Payment, TaskError> {
+    async fn declined(
+        &self,
+        request: &ChargeRequest,
+        reason: String,
+    ) -> Result<Payment, TaskError> {
         let stored = self
             .ports
             .payments
-            .for_order(order.order_id)
+            .for_order(request.order_id)
             .await
             .map_err(DomainError::from)?;
-        let now = Utc::now();
-        let base = stored.unwrap_or_else(|| Payment {
-            payment_id: Uuid::now_v7(),
-            order_id: order.order_id,
-            user_id: order.user_id,
-            amount: order.total,
-            method: order.payment_method,
-            status: PaymentStatus::Pending,
-            attempts: 0,
-            gateway_reference: None,
-            failure_reason: None,
-            fraud_score: 0,
-            created_at: now,
-            updated_at: now,
-            version: 0,
-        });
+        let base = stored.unwrap_or_else(|| request.pending_payment(Utc::now()));
         Ok(Payment {
             status: PaymentStatus::Failed,
             attempts: base.attempts + 1,
             failure_reason: Some(reason),
-            amount: order.total,
-            method: order.payment_method,
+            amount: request.amount,
+            method: request.method,
             ..base
         })
     }

@@ -55,6 +55,27 @@ pub struct ChargeRequest {
     pub token: Option<String>,
 }
 
+impl ChargeRequest {
+    /// The order's payment record before any attempt: PENDING, nothing charged.
+    pub fn pending_payment(&self, now: DateTime<Utc>) -> Payment {
+        Payment {
+            payment_id: Uuid::now_v7(),
+            order_id: self.order_id,
+            user_id: self.user_id,
+            amount: self.amount,
+            method: self.method,
+            status: PaymentStatus::Pending,
+            attempts: 0,
+            gateway_reference: None,
+            failure_reason: None,
+            fraud_score: 0,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+}
+
 /// Why the gateway did not take the money.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use milkrun_checkout::records::{change_order, record_payment};
+use milkrun_checkout::records::{attach_payment, change_order, record_payment};
 use milkrun_checkout::{CheckoutPorts, OrderActions};
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::order::{Order, OrderStatus};
@@ -341,24 +341,7 @@ impl PaymentService {
         payment: &Payment,
         actor: &AuditContext,
     ) -> Result<(), DomainError> {
-        let unpaid = |order: &Order| {
-            order.status == OrderStatus::PaymentPending && order.payment_id.is_none()
-        };
-        if !unpaid(order) {
-            return Ok(());
-        }
-        let now = Utc::now();
-        change_order(self.orders.as_ref(), order.order_id, actor, &|order| {
-            if !unpaid(order) {
-                return Ok(false);
-            }
-            order.payment_id = Some(payment.payment_id);
-            // Paid: the token has done its work and is not kept.
-            order.payment_token = None;
-            order.updated_at = now;
-            Ok(true)
-        })
-        .await?;
+        attach_payment(self.orders.as_ref(), order.order_id, payment, actor).await?;
         Ok(())
     }
 }
