@@ -254,6 +254,16 @@ fn order_id(raw: &str) -> Result<Uuid, ApiError> {
     parse_uuid(raw).ok_or_else(|| DomainError::NotFound("order").into())
 }
 
+/// The order at `id` with its payment and deliveries, for its owner, managers and admins.
+async fn readable_detail(
+    service: &OrderService,
+    caller: Actor,
+    id: &str,
+) -> ApiResult<crate::service::OrderDetail> {
+    let caller = require_role(caller, &[Role::Customer, Role::Manager, Role::Admin])?;
+    Ok(service.detail(&caller.user, order_id(id)?).await?)
+}
+
 /// An order with its payment (if any) and its deliveries.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -272,8 +282,7 @@ async fn get_order(
     caller: Actor,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<OrderView>> {
-    let caller = require_role(caller, &[Role::Customer, Role::Manager, Role::Admin])?;
-    let detail = service.detail(&caller.user, order_id(&id)?).await?;
+    let detail = readable_detail(&service, caller, &id).await?;
     Ok(Json(OrderView {
         order: detail.order,
         payment: detail.payment,
@@ -309,8 +318,7 @@ async fn track_order(
     caller: Actor,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<OrderTrack>> {
-    let caller = require_role(caller, &[Role::Customer, Role::Manager, Role::Admin])?;
-    let detail = service.detail(&caller.user, order_id(&id)?).await?;
+    let detail = readable_detail(&service, caller, &id).await?;
     let deliveries = detail
         .deliveries
         .into_iter()
