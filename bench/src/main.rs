@@ -1,6 +1,9 @@
-//! `milkrun-bench argon2`, `login`, `rate` and `dynamodb-calls`: figures for bench/README.md.
+//! `milkrun-bench argon2`, `login`, `rate`, `dynamodb-calls` and `checkout`: figures for
+//! bench/README.md.
 
+mod checkout;
 mod dynamodb_calls;
+mod item_meter;
 mod rate;
 
 use std::time::{Duration, Instant};
@@ -43,6 +46,37 @@ enum Command {
     },
     /// DynamoDB calls per request for each catalog route (run via run.py bench-calls).
     DynamodbCalls,
+    /// Checkout end to end over a local host in a temporary folder: latency to CONFIRMED,
+    /// throughput, and what one checkout costs (calls, units, invocations, events, AWS $).
+    Checkout {
+        /// Orders placed one at a time.
+        #[arg(long, default_value_t = 100)]
+        sequential: usize,
+        /// Orders in flight in the concurrent phase…
+        #[arg(long, default_value_t = 50)]
+        concurrent: usize,
+        /// …and how many it places.
+        #[arg(long, default_value_t = 200)]
+        concurrent_orders: usize,
+        /// Orders placed in the sustained phase…
+        #[arg(long, default_value_t = 500)]
+        sustained: usize,
+        /// …with this many in flight.
+        #[arg(long, default_value_t = 50)]
+        in_flight: usize,
+        /// How often a checkout reads its order until it is CONFIRMED or later.
+        #[arg(long, default_value_t = 2)]
+        poll_ms: u64,
+        /// Checkouts metered one at a time (each pass: warm-up, timing, capacity).
+        #[arg(long, default_value_t = 20)]
+        metered: usize,
+        /// Lines per order (1 to 3).
+        #[arg(long, default_value_t = 1)]
+        lines: usize,
+        /// Orders placed before the latency phases, not reported.
+        #[arg(long, default_value_t = 20)]
+        warmup: usize,
+    },
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -141,5 +175,29 @@ async fn main() {
         } => login(&base_url, requests, concurrency).await,
         Command::Rate { url, rps, seconds } => rate::run(&url, rps, seconds).await,
         Command::DynamodbCalls => dynamodb_calls::run().await,
+        Command::Checkout {
+            sequential,
+            concurrent,
+            concurrent_orders,
+            sustained,
+            in_flight,
+            poll_ms,
+            metered,
+            lines,
+            warmup,
+        } => {
+            checkout::run(checkout::Options {
+                sequential,
+                concurrent,
+                concurrent_orders,
+                sustained,
+                in_flight,
+                poll: Duration::from_millis(poll_ms),
+                metered,
+                lines,
+                warmup,
+            })
+            .await
+        }
     }
 }
