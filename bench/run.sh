@@ -2,7 +2,8 @@
 # Measures and writes down (bench/results/latest.txt): the arm64 bootstrap size of each
 # function (and zipped), argon2id hash/verify time in release, login p50/p99 over 1,000
 # logins through `milkrun serve`, GET /products p50/p99 at 500 requests/s against
-# `milkrun serve --demo`, DynamoDB calls per request of each catalog route (on moto), and the
+# `milkrun serve --demo`, checkout latency, throughput and calls per checkout (bench/README.md
+# "checkout"), DynamoDB calls per request of each catalog route (on moto), and the
 # cold start of every function beside a lambda_runtime hello world and a Node.js peer.
 # Loopback only; bounded.
 set -euo pipefail
@@ -42,6 +43,7 @@ cargo build --release --locked -p milkrun -p milkrun-bench -p milkrun-bench-lean
   ./target/release/milkrun-bench rate --url "http://127.0.0.1:$port/products" --rps 500 --seconds 20
   ./target/release/milkrun-bench rate --url "http://127.0.0.1:$port/products?pincode=560034&category=MILK" --rps 500 --seconds 20
   kill $server; wait $server 2>/dev/null || true
+  ./target/release/milkrun-bench checkout
   .venv/bin/python scripts/emulated/run.py bench-calls 2>/dev/null | grep '^|'
   .venv/bin/python bench/coldstart/coldstart.py --runs 5 2>/dev/null
 } | tee "$out"
