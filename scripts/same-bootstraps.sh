@@ -6,11 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:?before or after}
-record=target/arm64-link-times.txt
+# The arm64 build's target directory (scripts/test.sh gives it its own).
+target=${CARGO_TARGET_DIR:-target}
+record=$target/arm64-link-times.txt
 # What cargo linked last for a binary: its newest deps/<name>-<hash> file and when.
 linked() {
   local newest
-  newest=$(ls -t target/aarch64-unknown-linux-gnu/release/deps/"${1//-/_}"-* | grep -v '\.d$' | head -1)
+  newest=$(ls -t "$target"/aarch64-unknown-linux-gnu/release/deps/"${1//-/_}"-* | grep -v '\.d$' | head -1)
   echo "$newest $(stat -c '%y' "$newest")"
 }
 # "<Function> <binary>" for every rust-cargolambda function of the template.

@@ -21,9 +21,20 @@ cargo test --workspace --locked --exclude milkrun-aws --exclude milkrun-e2e
 step "AWS adapter contract tests on moto";  .venv/bin/python scripts/emulated/run.py contract
 step "end to end: milkrun serve";           bash scripts/e2e-local.sh
 step "kill -9 and dead letters: milkrun serve"; .venv/bin/python scripts/local_scenarios.py
-# The contract fuzz runs beside the emulated suite, which spends minutes waiting (on access
-# caches to expire, on queues and streams): the two share the cores instead of taking turns.
-step "end to end: emulated AWS, and the OpenAPI contract (schemathesis) beside it"
+# Every function of the template, built once for arm64 the way `sam build` asks for it, by
+# `--bin` (built by `-p`, the workspace crates came out as different units, and sam relinked
+# every function: 13 minutes instead of seconds). It is the longest step after the emulated
+# suite, and the emulated suite spends minutes waiting (on moto, which serves one request at a
+# time, on access caches to expire, on queues and streams), so the two run side by side, with
+# the contract fuzz: the build in its own target directory, so that it never holds (or waits
+# on) the lock the emulated suite's cargo commands take. `sam build` below uses it too.
+arm64_target="$PWD/target/arm64"
+bins=$(awk '/^        Binary: /{ printf " --bin %s", $2 }' template.yaml)
+step "end to end: emulated AWS, beside it the OpenAPI contract (schemathesis) and the arm64 Lambda build"
+# shellcheck disable=SC2086
+CARGO_TARGET_DIR="$arm64_target" PATH="$PWD/.venv/bin:$PATH" \
+  cargo-lambda lambda build --release --arm64 --locked $bins > target/arm64-build.out 2>&1 &
+arm64=$!
 bash scripts/contract.sh > target/contract.out 2>&1 &
 contract=$!
 emulated=0
@@ -37,14 +48,12 @@ cat target/contract.out
 step "asl-validator";             scripts/asl/node_modules/.bin/asl-validator --json-path statemachine/checkout.asl.json
 step "cfn-lint";                  .venv/bin/cfn-lint template.yaml
 step "sam validate --lint";       .venv/bin/sam validate --lint --template template.yaml
-# Every function of the template, built once for arm64 the way `sam build` asks for it, by
-# `--bin` (built by `-p`, the workspace crates came out as different units, and sam relinked
-# every function: 13 minutes instead of seconds). Then the deploy path as the README writes it:
-# `sam build` (samconfig.toml: beta features, no cache) must package these very binaries.
-step "arm64 Lambda build"
-bins=$(awk '/^        Binary: /{ printf " --bin %s", $2 }' template.yaml)
-# shellcheck disable=SC2086
-PATH="$PWD/.venv/bin:$PATH" cargo-lambda lambda build --release --arm64 --locked $bins
+step "arm64 Lambda build (started beside the emulated suite)"
+arm64_status=0
+wait "$arm64" || arm64_status=$?
+tail -n 5 target/arm64-build.out
+[ "$arm64_status" -eq 0 ] || { cat target/arm64-build.out; echo "the arm64 build failed" >&2; exit "$arm64_status"; }
+export CARGO_TARGET_DIR="$arm64_target"
 bash scripts/same-bootstraps.sh before
 step "sam build, reusing the arm64 build"
 PATH="$PWD/.venv/bin:$PATH" .venv/bin/sam build

@@ -85,6 +85,21 @@ def wait_http(url: str, timeout: float, ok=lambda status: status < 500) -> None:
     raise SystemExit(f"timed out waiting for {url}")
 
 
+# Python's default listen backlog is 5: a burst of 200 concurrent checkouts had their
+# connections time out before the gateway accepted them. API Gateway takes them all.
+BACKLOG = 1024
+# Invocations in flight per function, as a Lambda function's concurrency limit would cap
+# them: `cargo lambda watch` drops connections when hundreds arrive at once; the rest wait.
+FUNCTION_CONCURRENCY = 16
+_LIMITS: dict[int, threading.BoundedSemaphore] = {}
+_LIMITS_LOCK = threading.Lock()
+
+
+def function_limit(port: int) -> threading.BoundedSemaphore:
+    with _LIMITS_LOCK:
+        return _LIMITS.setdefault(port, threading.BoundedSemaphore(FUNCTION_CONCURRENCY))
+
+
 # ---------------------------------------------------------------- Lambda invocations
 class Invocations(http.server.ThreadingHTTPServer):
     """What moto's Step Functions calls to invoke a Task's Lambda function. moto's own Lambda
@@ -93,6 +108,7 @@ class Invocations(http.server.ThreadingHTTPServer):
     anything else on to moto."""
 
     daemon_threads = True
+    request_queue_size = BACKLOG
 
     def __init__(self, port: int, moto: str):
         super().__init__(("127.0.0.1", port), InvocationHandler)
@@ -115,7 +131,8 @@ class InvocationHandler(http.server.BaseHTTPRequestHandler):
         name = urllib.parse.unquote(match.group(1)).rsplit(":", 1)[-1] if match else None
         if name in self.server.targets:
             binary, port = self.server.targets[name]
-            status, headers, data = self.forward("127.0.0.1", port, f"/2015-03-31/functions/{binary}/invocations", body)
+            with function_limit(port):
+                status, headers, data = self.forward("127.0.0.1", port, f"/2015-03-31/functions/{binary}/invocations", body)
             # A function error comes back as its {errorType, errorMessage}: Lambda marks it
             # with X-Amz-Function-Error, which is what Step Functions' Retry and Catch read.
             if status >= 400 or b'"errorType"' in data[:200]:
@@ -239,6 +256,7 @@ def route_pattern(path: str) -> re.Pattern:
 
 class Gateway(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = BACKLOG
 
     def __init__(self, port: int, routes: list[tuple[str, re.Pattern, str, int]]):
         super().__init__(("127.0.0.1", port), GatewayHandler)
@@ -278,10 +296,11 @@ class GatewayHandler(http.server.BaseHTTPRequestHandler):
         self.reply(status, response_headers, data)
 
     def invoke(self, port, url, body, headers):
-        upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        upstream.request(self.command, url, body=body or None, headers=headers)
-        response = upstream.getresponse()
-        data = response.read()
+        with function_limit(port):
+            upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            upstream.request(self.command, url, body=body or None, headers=headers)
+            response = upstream.getresponse()
+            data = response.read()
         kept = {k: v for k, v in response.getheaders() if k.lower() not in ("content-length", "transfer-encoding", "connection")}
         return response.status, kept, data
 
