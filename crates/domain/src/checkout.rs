@@ -331,13 +331,17 @@ pub fn check_delivery_date(date: NaiveDate, now: DateTime<Utc>) -> Result<NaiveD
     Ok(date)
 }
 
-/// `deliveryDate` as sent: exactly `YYYY-MM-DD`, then [`check_delivery_date`].
-pub fn parse_delivery_date(raw: &str, now: DateTime<Utc>) -> Result<NaiveDate, InvalidValue> {
-    let date = (raw.len() == 10)
+/// A calendar date as sent: exactly `YYYY-MM-DD`.
+pub fn parse_date(raw: &str) -> Result<NaiveDate, InvalidValue> {
+    (raw.len() == 10)
         .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
         .flatten()
-        .ok_or(InvalidValue("must be a date as YYYY-MM-DD"))?;
-    check_delivery_date(date, now)
+        .ok_or(InvalidValue("must be a date as YYYY-MM-DD"))
+}
+
+/// `deliveryDate` as sent: exactly `YYYY-MM-DD`, then [`check_delivery_date`].
+pub fn parse_delivery_date(raw: &str, now: DateTime<Utc>) -> Result<NaiveDate, InvalidValue> {
+    check_delivery_date(parse_date(raw)?, now)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -50,9 +50,11 @@ pub struct NewOrderBody {
     /// One of your saved addresses; without it (and without `deliveryAddress`) your default.
     #[schema(value_type = Option<String>, pattern = r"^[A-Za-z0-9_-]{1,32}$")]
     address_label: Option<String>,
-    /// An address for this order only (its label is `order`).
+    /// An address for this order only (its label is `order`); sent with `addressLabel`, it is
+    /// the one used.
     delivery_address: Option<AddressInput>,
-    /// YYYY-MM-DD, after today in Asia/Kolkata and at most 30 days ahead.
+    /// YYYY-MM-DD (400 otherwise), after today in Asia/Kolkata and at most 30 days ahead
+    /// (409 `CONFLICT` otherwise).
     #[schema(value_type = String, format = Date)]
     delivery_date: Option<String>,
     #[schema(value_type = DeliverySlot)]
@@ -81,15 +83,12 @@ fn required<'a>(errors: &mut FieldErrors, field: &str, raw: &'a Option<String>) 
 }
 
 fn address_choice(body: &NewOrderBody, errors: &mut FieldErrors) -> AddressChoice {
-    match (&body.delivery_address, &body.address_label) {
-        (Some(_), Some(_)) => {
-            errors.add(
-                "addressLabel",
-                "give addressLabel or deliveryAddress, not both",
-            );
-            AddressChoice::Default
-        }
-        (Some(input), None) => {
+    let label = body
+        .address_label
+        .as_deref()
+        .and_then(|label| errors.check("addressLabel", AddressLabel::parse(label)));
+    match (&body.delivery_address, label) {
+        (Some(input), _) => {
             let label = AddressLabel::parse("order").expect("a valid label");
             match input.clone().parse(label) {
                 Ok(address) => AddressChoice::Given(address),
@@ -102,9 +101,7 @@ fn address_choice(body: &NewOrderBody, errors: &mut FieldErrors) -> AddressChoic
                 Err(_) => AddressChoice::Default,
             }
         }
-        (None, Some(label)) => errors
-            .check("addressLabel", AddressLabel::parse(label))
-            .map_or(AddressChoice::Default, AddressChoice::Label),
+        (None, Some(label)) => AddressChoice::Label(label),
         (None, None) => AddressChoice::Default,
     }
 }
@@ -128,7 +125,7 @@ fn checked(body: NewOrderBody) -> Result<PlaceOrder, DomainError> {
     let address = address_choice(&body, &mut errors);
     let now = chrono::Utc::now();
     let date = required(&mut errors, "deliveryDate", &body.delivery_date)
-        .and_then(|raw| errors.check("deliveryDate", checkout::parse_delivery_date(raw, now)));
+        .and_then(|raw| errors.check("deliveryDate", checkout::parse_date(raw)));
     let slot = required(&mut errors, "deliverySlot", &body.delivery_slot)
         .and_then(|raw| errors.check("deliverySlot", DeliverySlot::parse(raw)));
     let method = required(&mut errors, "paymentMethod", &body.payment_method)
@@ -149,10 +146,15 @@ fn checked(body: NewOrderBody) -> Result<PlaceOrder, DomainError> {
         fits
     });
     let items_given = body.items.is_some();
-    errors.into_result(|| PlaceOrder {
+    errors.into_result(|| ())?;
+    // A well-formed date outside the window is a conflict with the calendar, not a malformed
+    // field: no schema can say "after today", so the contract check expects it as a 409.
+    let date = checkout::check_delivery_date(date.expect("checked"), now)
+        .map_err(|problem| DomainError::conflict(format!("deliveryDate {}.", problem.0)))?;
+    Ok(PlaceOrder {
         lines: lines.filter(|_| items_given),
         address,
-        delivery_date: date.expect("checked"),
+        delivery_date: date,
         delivery_slot: slot.expect("checked"),
         payment_method: method.expect("checked"),
         allow_partial: body.allow_partial.unwrap_or(false),
@@ -170,7 +172,8 @@ pub struct PlacedOrder {
 }
 
 #[utoipa::path(post, path = "/orders", tag = "orders", security(("bearer" = [])), request_body = NewOrderBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters: the same key with the same body answers the first response again")),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$",
+        description = "1 to 255 printable ASCII characters, no surrounding spaces: the same key with the same body answers the first response again; with another body 422; while the first runs 409")),
     responses((status = 201, body = PlacedOrder), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn place_order(
     State(service): State<OrderService>,
@@ -204,7 +207,7 @@ impl IntoParams for OrderQuery {
         let status = schema::query_param(
             "status",
             false,
-            "Managers and admins: only orders in this status (a customer's filter is a 400).",
+            "Managers and admins: only orders in this status (a customer's filter is a 403).",
             OrderStatus::schema(),
         );
         std::iter::once(status)
@@ -233,8 +236,9 @@ async fn list_orders(
     let status = match (&query.status, caller.user.role) {
         (None, _) => None,
         (Some(_), Role::Customer) => {
-            errors.add("status", "filters are for managers and admins");
-            None
+            return Err(ApiError::forbidden(
+                "Filtering orders by status is for managers and admins.",
+            ));
         }
         (Some(raw), _) => errors.check("status", OrderStatus::parse(raw)),
     };

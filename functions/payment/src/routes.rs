@@ -310,8 +310,8 @@ fn gateway_notice(body: &WebhookBody) -> Result<GatewayNotice, DomainError> {
 }
 
 #[utoipa::path(post, path = "/payments", tag = "payments", security(("bearer" = [])), request_body = PayRequest,
-    params(("Idempotency-Key" = Option<String>, Header,
-        description = "1 to 255 printable ASCII characters. The same key with the same body answers the first answer again without a second retry; with a different body 422 `IDEMPOTENCY_KEY_REUSED`; while the first is still running 409 `IDEMPOTENCY_IN_PROGRESS`.")),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$",
+        description = "1 to 255 printable ASCII characters, no surrounding spaces. The same key with the same body answers the first answer again without a second retry; with a different body 422 `IDEMPOTENCY_KEY_REUSED`; while the first is still running 409 `IDEMPOTENCY_IN_PROGRESS`.")),
     description = "Pays for one of the caller's orders again. A PAYMENT_FAILED order takes the method and token sent and its checkout starts again: stock is reserved again, then the checkout's payment step charges (money is only ever taken there). A PAYMENT_PENDING order is being charged already: nothing changes and nothing starts, the answer is its current state. Customers only (403 otherwise); an order that is not the caller's is 404.",
     responses((status = 202, body = PaymentAcceptedBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn pay(
