@@ -33,8 +33,11 @@ impl StepFunctionsRunner {
 
 #[async_trait]
 impl CheckoutRunner for StepFunctionsRunner {
-    /// A start repeated by a retried request names the same execution: a Standard workflow
-    /// answers `ExecutionAlreadyExists`, which is success here (it runs already).
+    /// A start repeated by a retried request names the same execution. A Standard workflow
+    /// would answer `ExecutionAlreadyExists`, success here (it runs already); the EXPRESS
+    /// one the template declares does not deduplicate names, so a repeated start runs
+    /// again, and what keeps it harmless is every step's idempotence by order and the
+    /// order's own compare-and-swap status.
     async fn start(&self, start: &CheckoutStart) -> Result<(), StoreError> {
         let name = start.execution_name();
         let result = self

@@ -185,10 +185,11 @@ impl OrderActions {
             .stock
             .release(order.order_id, &Effects::none())
             .await?;
-        self.call_off_deliveries(order.order_id, actor).await?;
+        // Money first: whatever fails after it, the customer has been paid back.
         let refunded = refund_order_payment(&self.ports, order.order_id)
             .await
             .map_err(|error| DomainError::Internal(error.to_string()))?;
+        self.call_off_deliveries(order.order_id, actor).await?;
         if !refunded {
             return Ok(order);
         }
@@ -290,9 +291,11 @@ impl OrderActions {
                         .await?
                 }
             };
-            if order.status == OrderStatus::Delivered {
-                self.ports.stock.commit(order_id, &Effects::none()).await?;
-            }
+        }
+        // Committing is idempotent, so it is done whenever the order is DELIVERED: a crash
+        // after the move and before the commit is finished by the next update.
+        if order.status == OrderStatus::Delivered {
+            self.ports.stock.commit(order_id, &Effects::none()).await?;
         }
         Ok(order)
     }
