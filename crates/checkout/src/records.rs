@@ -153,9 +153,10 @@ pub async fn record_payment(
     .await
 }
 
-/// Puts a taken payment on its PAYMENT_PENDING order that has none yet, so no step charges
-/// it again; the token the customer sent has done its work and is dropped. Any other order
-/// is answered as it is (a repeated step, a webhook after the charge step).
+/// Puts a taken payment on its PAYMENT_PENDING (or PAYMENT_FAILED, awaiting a retry) order
+/// that has none yet, so no step charges it again; the token the customer sent has done its
+/// work and is dropped. Any other order is answered as it is (a repeated step, a webhook
+/// after the charge step).
 pub async fn attach_payment(
     orders: &dyn OrderStore,
     order_id: Uuid,
@@ -164,7 +165,11 @@ pub async fn attach_payment(
 ) -> Result<Order, DomainError> {
     let now = Utc::now();
     change_order(orders, order_id, actor, &|order| {
-        if order.status != OrderStatus::PaymentPending || order.payment_id.is_some() {
+        let awaiting = matches!(
+            order.status,
+            OrderStatus::PaymentPending | OrderStatus::PaymentFailed
+        );
+        if !awaiting || order.payment_id.is_some() {
             return Ok(false);
         }
         order.payment_id = Some(payment.payment_id);

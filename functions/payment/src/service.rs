@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use milkrun_checkout::records::{attach_payment, change_order, record_payment};
-use milkrun_checkout::{CheckoutPorts, OrderActions};
+use milkrun_checkout::{CheckoutPorts, OrderActions, refund_order_payment};
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::payment::{Payment, PaymentStatus};
@@ -332,16 +332,33 @@ impl PaymentService {
         Ok(answered)
     }
 
-    /// Puts a succeeded payment's id on its PAYMENT_PENDING order that has none, so the
-    /// checkout's ProcessPayment skips charging; any other order is left as it is (this is
-    /// done again by a repeated delivery, so a crash after recording loses nothing).
+    /// What a succeeded payment means for its order: one awaiting payment gets its id, so the
+    /// checkout's ProcessPayment never charges again; one that no longer goes ahead (the
+    /// gateway answered after checkout gave up) gets the money back. Done again by a
+    /// repeated delivery, so a crash after recording loses nothing.
     async fn mark_paid(
         &self,
         order: &Order,
         payment: &Payment,
         actor: &AuditContext,
     ) -> Result<(), DomainError> {
-        attach_payment(self.orders.as_ref(), order.order_id, payment, actor).await?;
+        let order_id = order.order_id;
+        match order.status {
+            OrderStatus::Cancelled => {
+                let reason = Some("LATE_PAYMENT_REFUNDED".to_owned());
+                self.actions
+                    .force(order_id, OrderStatus::Refunded, actor, reason)
+                    .await?;
+            }
+            OrderStatus::Failed | OrderStatus::Refunded => {
+                refund_order_payment(self.actions.ports(), order_id)
+                    .await
+                    .map_err(|error| DomainError::Internal(error.to_string()))?;
+            }
+            _ => {
+                attach_payment(self.orders.as_ref(), order_id, payment, actor).await?;
+            }
+        }
         Ok(())
     }
 }

@@ -698,8 +698,8 @@ async fn a_webhook_updates_the_orders_payment_and_never_moves_it_back() {
     let order_now = world.stored_order(order.order_id).await;
     assert_eq!(
         (order_now.status, order_now.payment_id),
-        (OrderStatus::PaymentFailed, None),
-        "only a PAYMENT_PENDING order takes the payment's id"
+        (OrderStatus::PaymentFailed, Some(payment.payment_id)),
+        "an order awaiting a retry takes the payment's id, so the retry does not charge again"
     );
 
     let other_payment = json!({"paymentId": Uuid::now_v7(), "orderId": order.order_id,
@@ -896,5 +896,40 @@ fn the_three_routes_are_documented_and_the_webhook_takes_no_bearer_token() {
     assert!(
         view["paymentId"].is_object() && view.get("version").is_none(),
         "{view}"
+    );
+}
+
+#[tokio::test]
+async fn a_payment_the_gateway_reports_after_checkout_gave_up_is_refunded() {
+    let world = World::new().await;
+    let order = world
+        .order(&[OrderStatus::PaymentPending, OrderStatus::Cancelled], None)
+        .await;
+    let late = json!({"orderId": order.order_id, "status": "SUCCEEDED",
+                      "timestamp": now_rfc3339()});
+    for _ in 0..2 {
+        assert_eq!(world.webhook(&late).await.0, StatusCode::OK);
+    }
+    let stored = world
+        .stores
+        .payments
+        .for_order(order.order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.status,
+        PaymentStatus::Refunded,
+        "the money went back"
+    );
+    assert_eq!(
+        world.stored_order(order.order_id).await.status,
+        OrderStatus::Refunded
+    );
+    assert_eq!(
+        world
+            .events(EventType::PaymentRefunded, order.order_id)
+            .await,
+        1
     );
 }
