@@ -163,6 +163,15 @@ impl PaymentService {
             status => return Err(not_payable(status)),
         }
         let now = Utc::now();
+        // A retry days later must not charge for a morning that has gone by.
+        milkrun_domain::checkout::check_delivery_date(order.delivery_date, now).map_err(
+            |problem| {
+                DomainError::conflict(format!(
+                    "The order's deliveryDate {}; place a new order.",
+                    problem.0
+                ))
+            },
+        )?;
         let order = change_order(self.orders.as_ref(), order.order_id, actor, &|order| {
             match order.status {
                 OrderStatus::PaymentFailed => {

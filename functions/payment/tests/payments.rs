@@ -187,7 +187,8 @@ impl World {
                 discount: Money::inr(0),
                 total: Money::inr(12_000),
             },
-            delivery_date: (now + Days::new(1)).date_naive(),
+            // After today in the platform's time zone, whatever the hour in UTC.
+            delivery_date: milkrun_domain::checkout::platform_today(now) + Days::new(2),
             delivery_slot: DeliverySlot::Morning,
             delivery_address: address(),
             payment_method: PaymentMethod::Card,
@@ -932,4 +933,26 @@ async fn a_payment_the_gateway_reports_after_checkout_gave_up_is_refunded() {
             .await,
         1
     );
+}
+
+#[tokio::test]
+async fn a_retry_for_a_delivery_date_gone_by_is_refused_and_starts_nothing() {
+    let world = World::new().await;
+    let (order, _) = world.declined_order().await;
+    let mut stale = world.stored_order(order.order_id).await;
+    stale.delivery_date = milkrun_domain::checkout::platform_today(Utc::now());
+    world
+        .stores
+        .orders
+        .update(stale, &Effects::none())
+        .await
+        .unwrap();
+    let body = json!({"orderId": order.order_id, "method": "CARD", "paymentToken": "tok_ok"});
+    let (status, answer) = world.pay((world.owner, Role::Customer), None, body).await;
+    assert_eq!(
+        (status, answer["errorCode"].clone()),
+        (StatusCode::CONFLICT, json!("CONFLICT")),
+        "{answer}"
+    );
+    assert!(world.starts().is_empty(), "no retry for a morning gone by");
 }
