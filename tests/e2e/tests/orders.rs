@@ -33,6 +33,14 @@ fn local() -> bool {
     std::env::var("MILKRUN_E2E_TARGET").is_ok_and(|target| target == "local")
 }
 
+/// How long a batch of `orders` placed at once may take to settle: on emulated AWS every
+/// checkout is ~12 Lambda invocations through one moto process that serves one request at a
+/// time (and CI builds the arm64 functions beside it), so a batch of 200 takes minutes.
+fn batch_deadline(orders: usize) -> Instant {
+    let per_order = if local() { 500 } else { 2_000 };
+    Instant::now() + SETTLE + Duration::from_millis(per_order) * orders as u32
+}
+
 /// The calendar date `days` after today in Asia/Kolkata (UTC+05:30), as YYYY-MM-DD.
 fn ist_date(days: i64) -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
@@ -277,7 +285,7 @@ async fn place_all(orders: Vec<(&str, Value)>) -> Vec<String> {
 /// Settles every order (one at a time, so the polling stays light), all within one
 /// deadline that grows with the batch.
 async fn settle_all(token: &str, ids: &[String]) -> Vec<Value> {
-    let deadline = Instant::now() + SETTLE + Duration::from_millis(500) * ids.len() as u32;
+    let deadline = batch_deadline(ids.len());
     let mut settled = Vec::with_capacity(ids.len());
     for id in ids {
         settled.push(settle_by(token, id, deadline).await);
@@ -772,7 +780,7 @@ async fn oversell_round(round: usize) {
         .flat_map(|c| (0..ORDERS_PER_CUSTOMER).map(move |_| (c.as_str(), body.clone())))
         .collect();
     let ids = place_all(orders).await;
-    let deadline = Instant::now() + SETTLE + Duration::from_millis(500) * ids.len() as u32;
+    let deadline = batch_deadline(ids.len());
     let (mut sold, mut failed) = (0, 0);
     for id in &ids {
         let order = settle_by(&world.admin, id, deadline).await;
