@@ -60,13 +60,20 @@ class Host:
 
     def api(self, method, path, body=None, token=None):
         headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-        request = urllib.request.Request(self.base + path, method=method, headers=headers,
-                                         data=json.dumps(body).encode() if body is not None else None)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}")
+        data = json.dumps(body).encode() if body is not None else None
+        # Once more after a timeout: it runs right after the whole emulated suite, beside the
+        # arm64 build, when moto (one request at a time) may still be working off a backlog.
+        for attempt in range(2):
+            request = urllib.request.Request(self.base + path, method=method, headers=headers, data=data)
+            try:
+                with urllib.request.urlopen(request, timeout=180) as response:
+                    return response.status, json.loads(response.read() or b"{}")
+            except urllib.error.HTTPError as error:
+                return error.code, json.loads(error.read() or b"{}")
+            except (TimeoutError, urllib.error.URLError) as error:
+                if attempt == 1:
+                    raise
+                print(f"differential: {self.label} {method} {path} got no answer ({error}); once more", flush=True)
 
     def ok(self, method, path, body=None, token=None):
         status, answer = self.api(method, path, body, self.admin if token is None else token)
