@@ -18,7 +18,9 @@ step "format";                    cargo fmt --all --check
 step "clippy";                    cargo clippy --workspace --all-targets --locked -- -D warnings
 step "unit, router and embedded contract tests"
 cargo test --workspace --locked --exclude milkrun-aws --exclude milkrun-e2e
-step "AWS adapter contract tests on moto";  .venv/bin/python scripts/emulated/run.py contract
+step "AWS adapter contract tests on moto"
+.venv/bin/python scripts/emulated/test_moto_serial.py
+.venv/bin/python scripts/emulated/run.py contract
 step "end to end: milkrun serve";           bash scripts/e2e-local.sh
 step "kill -9 and dead letters: milkrun serve"; .venv/bin/python scripts/local_scenarios.py
 # Every function of the template, built once for arm64 the way `sam build` asks for it, by
