@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import differential  # noqa: E402
+import stalled  # noqa: E402
 from event_sources import SqsPoller, StreamPoller, redrive  # noqa: E402
 from template_resources import REGION, Emulation  # noqa: E402
 
@@ -329,7 +330,7 @@ def watch(spec: dict, endpoint: str) -> tuple[int, dict[str, str]]:
 def start_functions(endpoint: str) -> tuple[str, Emulation, list]:
     """Every function of the template under `cargo lambda watch`: the HTTP ones behind the
     API Gateway stand-in, the queue- and stream-fed ones behind pollers that do what Lambda's
-    event source mappings do. The scheduled reconcile is started later, by its scenario."""
+    event source mappings do. The scheduled functions are started later, by their scenarios."""
     emulation = Emulation(endpoint, parameters(), prefix="e2e-")
     emulation.create_all()
     create_secrets(emulation)
@@ -338,7 +339,7 @@ def start_functions(endpoint: str) -> tuple[str, Emulation, list]:
     served = {name: spec for name, spec in functions.items()
               if spec["routes"] or spec["queues"] or spec["streams"] or name in tasks}
     # `milkrun` too: the differential test runs the local host beside the emulated one.
-    binaries = [spec["binary"] for spec in served.values()] + ["reconcile-stock", "milkrun"]
+    binaries = [spec["binary"] for spec in served.values()] + ["reconcile-stock", "resume-checkouts", "milkrun"]
     # Build first, so that each cargo lambda watch's own build is only a check.
     subprocess.check_call(["cargo", "build", *[arg for b in binaries for arg in ("--bin", b)]], cwd=ROOT)
     routes, pollers = [], []
@@ -422,6 +423,20 @@ def dead_letter_scenario(emulation: Emulation, base_url: str) -> int:
     return 0
 
 
+def run_scheduled(emulation: Emulation, endpoint: str, logical: str, event: str, **env_overrides: str) -> dict:
+    """Invokes a scheduled function of the template once, with the EventBridge event in
+    `event`, under `cargo lambda watch` with its template environment; answers its report."""
+    spec = emulation.functions()[logical]
+    spec = {**spec, "env": {**spec["env"], **env_overrides}}
+    port, env = watch(spec, endpoint)
+    # Only a TCP connect: any HTTP request to watch's port would itself invoke the function.
+    wait_port(port, 300)
+    output = subprocess.check_output(
+        [str(VENV_BIN / "cargo-lambda"), "lambda", "invoke", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
+         "--data-file", event, spec["binary"]], cwd=ROOT, env=env, timeout=600)
+    return json.loads(output)
+
+
 def scheduled_reconcile(emulation: Emulation, endpoint: str) -> int:
     """The scheduled reconcile Lambda, invoked with an EventBridge event from events/, after
     the HTTP suite left rows under their threshold: its admin alerts must reach a queue
@@ -431,13 +446,7 @@ def scheduled_reconcile(emulation: Emulation, endpoint: str) -> int:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=emulation.physical["AdminAlertsTopic"], Protocol="sqs", Endpoint=queue_arn,
                   Attributes={"RawMessageDelivery": "true"})
-    port, env = watch(emulation.functions()["ReconcileStockFunction"], endpoint)
-    # Only a TCP connect: any HTTP request to watch's port would itself invoke the function.
-    wait_port(port, 300)
-    output = subprocess.check_output(
-        [str(VENV_BIN / "cargo-lambda"), "lambda", "invoke", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
-         "--data-file", "events/scheduled-reconcile-stock.json", "reconcile-stock"], cwd=ROOT, env=env, timeout=600)
-    report = json.loads(output)
+    report = run_scheduled(emulation, endpoint, "ReconcileStockFunction", "events/scheduled-reconcile-stock.json")
     received = {}
     # The alerts travel the outbox stream, the publisher and SNS first.
     deadline = time.time() + 120
@@ -471,8 +480,11 @@ def e2e(keep_running: bool) -> int:
            "MILKRUN_E2E_ADMIN_PASSWORD": ADMIN_PASSWORD, "MILKRUN_E2E_TARGET": "emulated-aws"}
     try:
         suite = run(["cargo", "test", "-p", "milkrun-e2e", "--", "--test-threads=4", *sys.argv[2:]], env)
+        admin = (ADMIN_EMAIL, ADMIN_PASSWORD)
+        resume = lambda: run_scheduled(emulation, endpoint, "ResumeCheckoutsFunction",
+                                       "events/scheduled-resume-checkouts.json", MILKRUN_STALLED_AFTER_SECS="0")
         return (suite or scheduled_reconcile(emulation, endpoint) or dead_letter_scenario(emulation, base_url)
-                or differential.run(emulation, base_url, (ADMIN_EMAIL, ADMIN_PASSWORD)))
+                or differential.run(emulation, base_url, admin) or stalled.run(emulation, base_url, admin, resume))
     finally:
         # Before moto goes: a poller still asking it would die with a connection refused.
         for poller in pollers:

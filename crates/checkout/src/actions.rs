@@ -20,7 +20,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::records::change_order;
-use crate::tasks::{CheckoutPorts, refund_order_payment};
+use crate::tasks::{CheckoutPorts, refund_order_payment, schedule_deliveries};
 
 /// Who acted, as the status history names them: the user's id.
 fn by(actor: &AuditContext) -> String {
@@ -234,9 +234,13 @@ impl OrderActions {
         Ok(())
     }
 
-    /// An admin's forced move (the route admits admins only), still only along the table:
-    /// to CANCELLED it is a cancel (stock and money back); to REFUNDED the money goes back
-    /// first.
+    /// An admin's forced move (the route admits admins only), along the table and with
+    /// what the same move brings when the workflow makes it: to CANCELLED it is a cancel
+    /// (stock and money back); to REFUNDED the money goes back first; ON_HOLD → CONFIRMED
+    /// is an approval (the checkout continues); to PREPARING the deliveries are scheduled
+    /// with it; to DELIVERED the reserved stock is committed; to FAILED or PAYMENT_FAILED it
+    /// is released. The moves only the checkout makes, once it has reserved stock or taken
+    /// the payment, are refused (409).
     pub async fn force(
         &self,
         order_id: uuid::Uuid,
@@ -244,21 +248,46 @@ impl OrderActions {
         actor: &AuditContext,
         reason: Option<String>,
     ) -> Result<Order, DomainError> {
+        let current = self.load(order_id).await?;
+        if current.status == to {
+            return Ok(current);
+        }
+        transition(current.status, to)?;
+        checkout_only(current.status, to)?;
         let any = |_: &Order| Ok(());
-        match to {
-            OrderStatus::Cancelled => self.cancel_as(order_id, actor, reason, &any).await,
-            OrderStatus::Refunded => {
-                let current = self.load(order_id).await?;
-                if current.status != to {
-                    transition(current.status, to)?;
-                    refund_order_payment(&self.ports, order_id)
-                        .await
-                        .map_err(|error| DomainError::Internal(error.to_string()))?;
-                }
+        match (current.status, to) {
+            (_, OrderStatus::Cancelled) => self.cancel_as(order_id, actor, reason, &any).await,
+            (_, OrderStatus::Refunded) => {
+                refund_order_payment(&self.ports, order_id)
+                    .await
+                    .map_err(|error| DomainError::Internal(error.to_string()))?;
                 self.move_order(order_id, to, actor, reason, &any).await
             }
-            _ => self.move_order(order_id, to, actor, reason, &any).await,
+            (OrderStatus::OnHold, OrderStatus::Confirmed) => self.approve(order_id, actor).await,
+            (_, OrderStatus::Preparing) => {
+                schedule_deliveries(&self.ports, order_id, &by(actor), actor).await
+            }
+            _ => {
+                let order = self.move_order(order_id, to, actor, reason, &any).await?;
+                self.settle_stock(order).await
+            }
         }
+    }
+
+    /// The reserved stock of an order that reached DELIVERED is committed; of one that
+    /// FAILED or is waiting for another payment, released. Both are idempotent.
+    async fn settle_stock(&self, order: Order) -> Result<Order, DomainError> {
+        let stock = &self.ports.stock;
+        match order.status {
+            OrderStatus::Delivered => {
+                stock.commit(order.order_id, &Effects::none()).await?;
+            }
+            OrderStatus::Failed | OrderStatus::PaymentFailed => {
+                stock.release(order.order_id, &Effects::none()).await?;
+            }
+            _ => {}
+        }
+        Ok(order)
     }
 
     async fn load(&self, order_id: uuid::Uuid) -> Result<Order, DomainError> {
@@ -294,9 +323,27 @@ impl OrderActions {
         }
         // Committing is idempotent, so it is done whenever the order is DELIVERED: a crash
         // after the move and before the commit is finished by the next update.
-        if order.status == OrderStatus::Delivered {
-            self.ports.stock.commit(order_id, &Effects::none()).await?;
-        }
-        Ok(order)
+        self.settle_stock(order).await
+    }
+}
+
+/// The moves only the checkout's own steps make: ReserveStock's (it holds the stock
+/// first), and ProcessPayment's and FraudCheck's (the charge and the fraud rules come
+/// first). Forced, they would skip what makes them safe, and an execution still running
+/// would meet an order it does not expect.
+fn checkout_only(from: OrderStatus, to: OrderStatus) -> Result<(), DomainError> {
+    use OrderStatus::*;
+    let only_checkout = matches!(
+        (from, to),
+        (Pending | PaymentFailed, PaymentPending) | (PaymentPending, Confirmed | OnHold)
+    );
+    match only_checkout {
+        false => Ok(()),
+        true => Err(refused(
+            ErrorCode::InvalidTransition,
+            format!(
+                "Only the checkout moves an order from {from} to {to}; a PAYMENT_FAILED order is paid again with POST /payments."
+            ),
+        )),
     }
 }

@@ -9,15 +9,18 @@
 //! names the definition's Retry and Catch match ([`TaskError`]).
 //!
 //! milkrun-local runs the handler under its ASL interpreter; the checkout-task Lambda runs it
-//! for Step Functions.
+//! for Step Functions. [`stalled`] starts again the checkouts that stopped with no
+//! execution running.
 
 pub mod actions;
 pub mod gateway;
 pub mod records;
+pub mod stalled;
 mod tasks;
 
 pub use actions::OrderActions;
 pub use gateway::SimulatedGateway;
+pub use stalled::{ResumeReport, STALLED_AFTER, resume_stalled};
 pub use tasks::{
     CaughtError, CheckoutPorts, CheckoutTasks, ConfigError, PAYMENT_GATEWAY_UNAVAILABLE, Step,
     TaskError, TaskInput, UNKNOWN_STEP, fraud_rules_from_env, refund_order_payment,

@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::Utc;
+use milkrun_domain::audit::AuditContext;
 use milkrun_domain::checkout::{
     self, FraudInput, FraudRules, OrderLine, PastOrder, VendorCandidate, rank_vendors,
 };
@@ -27,7 +28,7 @@ use milkrun_domain::{DomainError, Effects, ErrorCode, FieldErrors};
 use milkrun_store::Stores;
 use milkrun_store::retry::retry_on_conflict;
 
-use crate::records::{attach_payment, change_order, checkout_actor, record_payment};
+use crate::records::{attach_payment, change_order, checkout_actor, order_effects, record_payment};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -893,83 +894,14 @@ impl CheckoutTasks {
     /// vendor (so a repeat names the same ones) and kept on the order; CONFIRMED →
     /// PREPARING.
     async fn schedule_delivery(&self, order_id: Uuid) -> Result<Value, TaskError> {
-        let order = self.load(order_id).await?;
+        let actor = checkout_actor(order_id);
+        let order = schedule_deliveries(&self.ports, order_id, BY, &actor).await?;
         match order.status {
-            OrderStatus::Confirmed => {}
             OrderStatus::Preparing | OrderStatus::OutForDelivery | OrderStatus::Delivered => {
-                return Ok(json!({ "orderId": order_id, "status": order.status,
-                                  "deliveryIds": order.delivery_ids }));
+                Ok(json!({ "orderId": order_id, "status": order.status,
+                           "deliveryIds": order.delivery_ids }))
             }
-            status => return Err(out_of_place(Step::ScheduleDelivery, status)),
-        }
-        let now = Utc::now();
-        let deliveries = Delivery::schedule_for(&order, BY, now);
-        if self.write_deliveries(&deliveries).await? {
-            self.count_order(&order).await?;
-        }
-        let ids: Vec<Uuid> = deliveries.iter().map(|d| d.delivery_id).collect();
-        let order = self
-            .change(order_id, &|order| {
-                if order.status != OrderStatus::Confirmed {
-                    return Ok(false);
-                }
-                order.delivery_ids = ids.clone();
-                order.move_to(OrderStatus::Preparing, BY, None, now)?;
-                Ok(true)
-            })
-            .await?;
-        Ok(json!({ "orderId": order_id, "status": order.status,
-                   "deliveryIds": order.delivery_ids }))
-    }
-
-    /// SPEC §5 step 7's account update for an order that went ahead: one more order, and
-    /// its method as the customer's preferred one. Counted here, once the deliveries are
-    /// written for the first time (every confirmed order passes here, approved ones too),
-    /// so a repeated step never counts twice; a crash between the two loses the count,
-    /// which only feeds the fraud rules' history and the profile.
-    async fn count_order(&self, order: &Order) -> Result<(), TaskError> {
-        let users = self.ports.users.clone();
-        retry_on_conflict("user", || async {
-            let Some(mut user) = users.by_id(order.user_id).await? else {
-                return Ok(());
-            };
-            user.order_count += 1;
-            user.preferred_payment_method = Some(order.payment_method);
-            users.update(user, &Effects::none()).await?;
-            Ok(())
-        })
-        .await?;
-        Ok(())
-    }
-
-    /// Writes the order's deliveries with a DELIVERY_SCHEDULED event each (the vendor's
-    /// assignment); answers whether they were written now (a repeated step finds them
-    /// written and writes nothing).
-    async fn write_deliveries(&self, deliveries: &[Delivery]) -> Result<bool, TaskError> {
-        let Some(first) = deliveries.first() else {
-            return Ok(false);
-        };
-        let actor = checkout_actor(first.order_id);
-        let effects = deliveries
-            .iter()
-            .fold(Effects::none(), |effects, delivery| {
-                let entry = actor.entry("DELIVERY_SCHEDULED", "DELIVERY", delivery.delivery_id);
-                let mut effects = effects.with_event(
-                    &DeliveryScheduled(DeliveryNews::of(delivery)),
-                    &actor.correlation_id,
-                );
-                effects.audit.push(entry);
-                effects
-            });
-        match self
-            .ports
-            .deliveries
-            .create_many(deliveries, &effects)
-            .await
-        {
-            Ok(()) => Ok(true),
-            Err(milkrun_domain::StoreError::AlreadyExists) => Ok(false),
-            Err(other) => Err(DomainError::from(other).into()),
+            status => Err(out_of_place(Step::ScheduleDelivery, status)),
         }
     }
 
@@ -1122,6 +1054,77 @@ fn product_ids(order: &Order) -> Vec<Uuid> {
     ids.sort_unstable();
     ids.dedup();
     ids
+}
+
+/// SPEC §5 step 8 for a CONFIRMED order: CONFIRMED → PREPARING (moved `by`) with its
+/// deliveries (one per vendor, ids derived from the order and vendor) and a
+/// DELIVERY_SCHEDULED event each (the vendor's assignment), in one transaction, so a cancel
+/// landing meanwhile leaves no delivery behind. Then SPEC §5 step 7's account update, once,
+/// by whoever prepared it. Answers the order as it is (any other status: untouched).
+pub async fn schedule_deliveries(
+    ports: &CheckoutPorts,
+    order_id: Uuid,
+    by: &str,
+    actor: &AuditContext,
+) -> Result<Order, DomainError> {
+    let orders = ports.orders.clone();
+    let (order, prepared) = retry_on_conflict("order", || async {
+        let mut order = orders
+            .get(order_id)
+            .await?
+            .ok_or(DomainError::NotFound("order"))?;
+        if order.status != OrderStatus::Confirmed {
+            return Ok((order, false));
+        }
+        let now = Utc::now();
+        let deliveries = Delivery::schedule_for(&order, by, now);
+        order.delivery_ids = deliveries.iter().map(|d| d.delivery_id).collect();
+        order.move_to(OrderStatus::Preparing, by, None, now)?;
+        let effects = order_effects(OrderStatus::Confirmed, &order, actor)
+            .and(scheduled_effects(&deliveries, actor));
+        let order = orders
+            .update_with_deliveries(order, &deliveries, &effects)
+            .await?;
+        Ok((order, true))
+    })
+    .await?;
+    if prepared {
+        count_order(ports, &order).await?;
+    }
+    Ok(order)
+}
+
+/// One more order on the customer's account, and its method as their preferred one: only
+/// by the call that prepared the order, so a repeated step never counts twice (a crash
+/// between the two loses the count, which only feeds the fraud rules' history and the
+/// profile).
+async fn count_order(ports: &CheckoutPorts, order: &Order) -> Result<(), DomainError> {
+    let users = ports.users.clone();
+    retry_on_conflict("user", || async {
+        let Some(mut user) = users.by_id(order.user_id).await? else {
+            return Ok(());
+        };
+        user.order_count += 1;
+        user.preferred_payment_method = Some(order.payment_method);
+        users.update(user, &Effects::none()).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// A DELIVERY_SCHEDULED event (the vendor's assignment) and an audit entry per delivery.
+fn scheduled_effects(deliveries: &[Delivery], actor: &AuditContext) -> Effects {
+    deliveries
+        .iter()
+        .fold(Effects::none(), |effects, delivery| {
+            let entry = actor.entry("DELIVERY_SCHEDULED", "DELIVERY", delivery.delivery_id);
+            let mut effects = effects.with_event(
+                &DeliveryScheduled(DeliveryNews::of(delivery)),
+                &actor.correlation_id,
+            );
+            effects.audit.push(entry);
+            effects
+        })
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ use milkrun_domain::order::{NewOrder, Order, OrderItem, OrderStatus};
 use milkrun_domain::payment::{PaymentGateway, PaymentStatus};
 use milkrun_domain::ports::{CheckoutRun, CheckoutRunner, CheckoutStart};
 use milkrun_domain::ports::{
-    OrderReads, OrderWrites, PaymentReads, ProductWrites, StockLevels, StockReservations,
-    UserLookup, UserRegistry, VendorReads, VendorWrites,
+    DeliveryReads, OrderReads, OrderWrites, PaymentReads, ProductWrites, StockLevels,
+    StockReservations, UserLookup, UserRegistry, VendorReads, VendorWrites,
 };
 use milkrun_domain::product::{Product, Variant};
 use milkrun_domain::user::{Address, ClientOrigin, NewUser, User};
@@ -930,4 +930,167 @@ async fn a_vendor_sold_out_by_a_race_sends_the_rest_to_the_next_vendor() {
     let ids = checkouts_at_once(&world, 20).await;
     assert_eq!(outcome(&world, &ids).await, (17, 3, 0), "(A, B, failed)");
     assert_eq!(world.stock(world.vendor_b, world.litre()).await, (0, 3));
+}
+
+#[tokio::test]
+async fn an_admins_forced_moves_bring_what_the_workflow_would() {
+    let world = World::new(FraudRules {
+        limit_paise: 10_000,
+    })
+    .await;
+    let starts = Arc::new(StartsSeen::default());
+    let ports = CheckoutPorts::from_stores(&world.stores, world.gateway.clone());
+    let actions = OrderActions::new(ports, starts.clone());
+    let admin = AuditContext::system("forced", "test");
+    let (litre, vendor) = (world.litre(), world.vendor_a);
+    let world = &world;
+    let place = |quantity: u32| async move {
+        let lines = [(world.litre(), quantity)];
+        (world.place(world.user_id, &lines, PaymentMethod::Card, None, false)).await
+    };
+    use OrderStatus::*;
+
+    // Held for fraud: CONFIRMED is an approval, and the checkout continues.
+    let held = place(2).await;
+    world.checkout(held, &world.invoker()).await;
+    assert_eq!(world.order(held).await.status, OnHold);
+    let confirmed = actions.force(held, Confirmed, &admin, None).await.unwrap();
+    assert_eq!(confirmed.status, Confirmed);
+    let start = starts.0.lock().unwrap().pop().expect("a continuation");
+    assert_eq!((start.order_id, start.run), (held, CheckoutRun::Approved));
+
+    // PREPARING comes with the deliveries, as ScheduleDelivery makes it.
+    let prepared = actions.force(held, Preparing, &admin, None).await.unwrap();
+    assert_eq!(prepared.status, Preparing);
+    let deliveries = world.stores.deliveries.for_order(held).await.unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(prepared.delivery_ids, [deliveries[0].delivery_id]);
+
+    // DELIVERED commits the reserved stock.
+    assert_eq!(world.stock(vendor, litre).await, (8, 2));
+    actions
+        .force(held, OutForDelivery, &admin, None)
+        .await
+        .unwrap();
+    let delivered = actions.force(held, Delivered, &admin, None).await.unwrap();
+    assert_eq!(delivered.status, Delivered);
+    assert_eq!(world.stock(vendor, litre).await, (8, 0), "committed");
+
+    // PAYMENT_FAILED releases what was reserved.
+    let waiting = place(3).await;
+    for step in [
+        "ValidateProfile",
+        "ValidateOrder",
+        "AssignVendors",
+        "ReserveStock",
+    ] {
+        world.tasks.run(step, waiting).await.unwrap();
+    }
+    assert_eq!(world.order(waiting).await.status, PaymentPending);
+    assert_eq!(world.stock(vendor, litre).await, (5, 3));
+    let failed = actions
+        .force(waiting, PaymentFailed, &admin, None)
+        .await
+        .unwrap();
+    assert_eq!(failed.status, PaymentFailed);
+    assert_eq!(world.stock(vendor, litre).await, (8, 0), "released");
+
+    // The moves only the checkout makes are refused, and nothing changes.
+    let pending = place(1).await;
+    for (order_id, to) in [(waiting, PaymentPending), (pending, PaymentPending)] {
+        let refused = actions.force(order_id, to, &admin, None).await.unwrap_err();
+        assert_eq!(
+            refused.code(),
+            milkrun_domain::ErrorCode::InvalidTransition,
+            "{refused:?}"
+        );
+    }
+    assert_eq!(world.order(pending).await.status, Pending);
+    assert_eq!(world.order(waiting).await.status, PaymentFailed);
+    assert!(starts.0.lock().unwrap().is_empty(), "no checkout started");
+}
+
+#[tokio::test]
+async fn stalled_checkouts_start_again_where_they_stopped_and_no_others() {
+    let world = World::new(FraudRules {
+        limit_paise: 10_000,
+    })
+    .await;
+    let world = &world;
+    let place = |quantity: u32| async move {
+        let lines = [(world.litre(), quantity)];
+        (world.place(world.user_id, &lines, PaymentMethod::Card, None, false)).await
+    };
+    // Never started, stopped after ReserveStock, held for fraud, and held then approved.
+    let never = place(1).await;
+    let reserved = place(1).await;
+    for step in [
+        "ValidateProfile",
+        "ValidateOrder",
+        "AssignVendors",
+        "ReserveStock",
+    ] {
+        world.tasks.run(step, reserved).await.unwrap();
+    }
+    let held = place(2).await;
+    world.checkout(held, &world.invoker()).await;
+    let approved = place(2).await;
+    world.checkout(approved, &world.invoker()).await;
+    let starts = Arc::new(StartsSeen::default());
+    let ports = CheckoutPorts::from_stores(&world.stores, world.gateway.clone());
+    let manager = AuditContext::system("approval", "test");
+    OrderActions::new(ports, starts.clone())
+        .approve(approved, &manager)
+        .await
+        .unwrap();
+    starts.0.lock().unwrap().clear();
+
+    let recent = Utc::now() - milkrun_checkout::STALLED_AFTER;
+    let none =
+        milkrun_checkout::resume_stalled(world.stores.orders.as_ref(), starts.as_ref(), recent)
+            .await
+            .unwrap();
+    assert_eq!(
+        (none.resumed, none.failed),
+        (0, 0),
+        "nothing idle long enough"
+    );
+
+    let report =
+        milkrun_checkout::resume_stalled(world.stores.orders.as_ref(), starts.as_ref(), Utc::now())
+            .await
+            .unwrap();
+    assert_eq!((report.resumed, report.failed), (3, 0));
+    let mut runs: Vec<(Uuid, bool)> = starts
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|start| match start.run {
+            CheckoutRun::Resumed { at_confirm, .. } => (start.order_id, at_confirm),
+            other => panic!("not a resumed run: {other:?}"),
+        })
+        .collect();
+    runs.sort();
+    let mut expected = vec![(never, false), (reserved, false), (approved, true)];
+    expected.sort();
+    assert_eq!(runs, expected, "ON_HOLD waits for a manager");
+
+    // Each goes on from where it stopped, and is charged once.
+    let invoker = world.invoker();
+    let resumed = starts.0.lock().unwrap().clone();
+    for start in resumed {
+        let outcome = world.execute(&invoker, start.input()).await;
+        assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    }
+    use OrderStatus::*;
+    assert_eq!(
+        statuses(&world.order(never).await),
+        [Pending, PaymentPending, Confirmed, Preparing]
+    );
+    assert_eq!(world.order(reserved).await.status, Preparing);
+    assert_eq!(world.order(approved).await.status, Preparing);
+    assert_eq!(world.order(held).await.status, OnHold);
+    assert_eq!(world.gateway.attempts(reserved), 1);
+    assert_eq!(world.gateway.attempts(approved), 1, "not charged again");
 }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use milkrun_domain::StoreError;
+use milkrun_domain::delivery::Delivery;
 use milkrun_domain::idempotency::{Claim, ClaimKey, Fingerprint, IdempotencyKey, StoredResponse};
 use milkrun_domain::money::Money;
 use milkrun_domain::order::{NewOrder, Order, OrderItem, OrderStatus, OrderTotals};
 use milkrun_domain::page::PageRequest;
-use milkrun_domain::ports::{IdempotencyStore, OrderReads, OrderStore};
+use milkrun_domain::ports::{DeliveryReads, IdempotencyStore, OrderReads, OrderStore, OrderWrites};
 use milkrun_domain::user::Address;
 use milkrun_domain::values::{AddressLabel, DeliverySlot, PaymentMethod, Pincode};
 use milkrun_store::{ItemError, Stores};
@@ -395,6 +396,94 @@ pub async fn an_order_commits_with_its_idempotency_completion_or_not_at_all(stor
     assert_eq!(still, Claim::InProgress);
 }
 
+/// The deliveries an order is prepared with, one per vendor of its fulfilled lines.
+fn deliveries_of(order: &Order) -> Vec<Delivery> {
+    Delivery::schedule_for(order, "checkout", Utc::now())
+}
+
+pub async fn an_order_moves_with_its_new_deliveries_or_not_at_all(stores: Stores) {
+    let order = sample_order(Uuid::now_v7(), Utc::now());
+    stores.orders.create(&order, &none()).await.unwrap();
+    let deliveries = deliveries_of(&order);
+    assert!(!deliveries.is_empty());
+
+    // The order changed since it was read: neither it nor a delivery is written.
+    let mut changed = order.clone();
+    changed.payment_token = Some("tok_ok".into());
+    let changed = stores.orders.update(changed, &none()).await.unwrap();
+    let mut stale = order.clone();
+    stale.delivery_ids = deliveries.iter().map(|d| d.delivery_id).collect();
+    let refused = stores
+        .orders
+        .update_with_deliveries(stale.clone(), &deliveries, &none())
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::VersionConflict)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        stores.orders.get(order.order_id).await.unwrap(),
+        Some(changed.clone())
+    );
+    assert!(
+        stores
+            .deliveries
+            .for_order(order.order_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // As read: both, the order at its next version.
+    let mut prepared = changed.clone();
+    prepared.delivery_ids = stale.delivery_ids.clone();
+    let saved = stores
+        .orders
+        .update_with_deliveries(prepared, &deliveries, &none())
+        .await
+        .unwrap();
+    assert_eq!(saved.version, changed.version + 1);
+    assert_eq!(
+        stores.orders.get(order.order_id).await.unwrap(),
+        Some(saved.clone())
+    );
+    let mut written = stores.deliveries.for_order(order.order_id).await.unwrap();
+    written.sort_by_key(|d| d.delivery_id);
+    let mut expected = deliveries.clone();
+    expected.sort_by_key(|d| d.delivery_id);
+    assert_eq!(written, expected);
+
+    // The deliveries exist already: the order is not written either.
+    let mut again = saved.clone();
+    again.payment_token = None;
+    let taken = stores
+        .orders
+        .update_with_deliveries(again, &deliveries, &none())
+        .await;
+    assert!(matches!(taken, Err(StoreError::AlreadyExists)), "{taken:?}");
+    assert_eq!(
+        stores.orders.get(order.order_id).await.unwrap(),
+        Some(saved)
+    );
+
+    // A vanished order.
+    let mut missing = sample_order(Uuid::now_v7(), Utc::now());
+    missing.version = 3;
+    let gone = stores
+        .orders
+        .update_with_deliveries(missing.clone(), &deliveries_of(&missing), &none())
+        .await;
+    assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
+    assert!(
+        stores
+            .deliveries
+            .for_order(missing.order_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 #[macro_export]
 macro_rules! order_store_contract {
     ($make:expr) => {
@@ -410,6 +499,13 @@ macro_rules! order_store_contract {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn an_order_commits_with_its_idempotency_completion_or_not_at_all() {
             $crate::orders::an_order_commits_with_its_idempotency_completion_or_not_at_all(
+                milkrun_store::Stores::over($make),
+            )
+            .await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn an_order_moves_with_its_new_deliveries_or_not_at_all() {
+            $crate::orders::an_order_moves_with_its_new_deliveries_or_not_at_all(
                 milkrun_store::Stores::over($make),
             )
             .await;

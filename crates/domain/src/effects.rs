@@ -29,6 +29,13 @@ impl Effects {
         self
     }
 
+    /// These effects followed by `other`'s, to commit with one change.
+    pub fn and(mut self, other: Effects) -> Self {
+        self.audit.extend(other.audit);
+        self.events.extend(other.events);
+        self
+    }
+
     pub fn with_envelope(mut self, envelope: EventEnvelope) -> Self {
         self.events.push(envelope);
         self

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -183,6 +183,11 @@ pub struct Order {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(ignore)]
     pub payment_token: Option<String>,
+    /// When `POST /payments` last started a retry of this PAYMENT_FAILED order (see
+    /// [`Order::retry_under_way`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub retry_started_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
@@ -206,7 +211,28 @@ pub struct NewOrder {
     pub idempotency_key: Option<String>,
 }
 
+/// How long a started payment retry keeps other requests from starting another. Its
+/// execution's first step moves the order on within seconds; a start lost to a crash is
+/// made by the next request after this.
+pub const RETRY_LEASE: TimeDelta = TimeDelta::seconds(30);
+
 impl Order {
+    /// Whether a payment retry started since the order last became PAYMENT_FAILED, less
+    /// than [`RETRY_LEASE`] before `now`: another request must not start a second one
+    /// (Express executions are not deduplicated by name).
+    pub fn retry_under_way(&self, now: DateTime<Utc>) -> bool {
+        let Some(started) = self.retry_started_at else {
+            return false;
+        };
+        let failed_at = self
+            .status_history
+            .iter()
+            .rev()
+            .find(|change| change.status == OrderStatus::PaymentFailed)
+            .map(|change| change.at);
+        failed_at.is_none_or(|at| started >= at) && now - started < RETRY_LEASE
+    }
+
     /// A PENDING order whose timeline starts with its placing by `by`.
     pub fn place(new: NewOrder, by: impl Into<String>, now: DateTime<Utc>) -> Self {
         Self {
@@ -234,6 +260,7 @@ impl Order {
             idempotency_key: new.idempotency_key,
             allow_partial: false,
             payment_token: None,
+            retry_started_at: None,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -597,5 +624,33 @@ pub(crate) mod tests {
         }
         let back: Order = serde_json::from_value(json).unwrap();
         assert_eq!(back, order);
+    }
+
+    #[test]
+    fn a_started_retry_is_under_way_for_its_lease_until_the_order_fails_again() {
+        let mut order = order(vec![item(1, 5_000, 1)]);
+        order
+            .move_to(PaymentPending, "checkout", None, at(6, 0))
+            .unwrap();
+        order
+            .move_to(PaymentFailed, "checkout", None, at(6, 1))
+            .unwrap();
+        assert!(!order.retry_under_way(at(6, 2)), "none started");
+        order.retry_started_at = Some(at(6, 2));
+        assert!(order.retry_under_way(at(6, 2) + TimeDelta::seconds(29)));
+        assert!(
+            !order.retry_under_way(at(6, 2) + RETRY_LEASE),
+            "a lost start is made again"
+        );
+        order
+            .move_to(PaymentPending, "checkout", None, at(6, 3))
+            .unwrap();
+        order
+            .move_to(PaymentFailed, "checkout", None, at(6, 3))
+            .unwrap();
+        assert!(
+            !order.retry_under_way(at(6, 3)),
+            "declined again: the next retry may start"
+        );
     }
 }

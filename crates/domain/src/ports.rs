@@ -284,6 +284,17 @@ pub trait OrderWrites: Send + Sync {
     /// Writes `order` if the stored version still equals `order.version`; returns it with
     /// the new version, or `StoreError::VersionConflict` (or `NotFound`) without writing.
     async fn update(&self, order: Order, effects: &Effects) -> Result<Order, StoreError>;
+    /// Writes `order` as [`OrderWrites::update`] does and creates its new `deliveries`, in
+    /// one transaction with `effects`: an order is never PREPARING without its deliveries,
+    /// nor a cancelled one left with fresh ones. `VersionConflict` / `NotFound` if the order
+    /// is not as read, `AlreadyExists` if a delivery's id is taken; nothing written either
+    /// way.
+    async fn update_with_deliveries(
+        &self,
+        order: Order,
+        deliveries: &[Delivery],
+        effects: &Effects,
+    ) -> Result<Order, StoreError>;
 }
 
 #[async_trait]
@@ -463,6 +474,10 @@ pub enum CheckoutRun {
     /// A PAYMENT_FAILED order paid again (POST /payments), the `attempt`-th time: from the
     /// start, whose early steps pass an order already validated and assigned.
     PaymentRetry { attempt: u32 },
+    /// An order whose checkout stopped with no execution running, started again by the
+    /// sweep made at `sweep` (unix seconds): from the start, or from ConfirmOrder for a
+    /// CONFIRMED order (`at_confirm`), whose payment and fraud check are behind it.
+    Resumed { at_confirm: bool, sweep: i64 },
 }
 
 /// One execution to start.
@@ -481,6 +496,7 @@ impl CheckoutStart {
             CheckoutRun::Placed => self.order_id.to_string(),
             CheckoutRun::Approved => format!("{}-approved", self.order_id),
             CheckoutRun::PaymentRetry { attempt } => format!("{}-retry-{attempt}", self.order_id),
+            CheckoutRun::Resumed { sweep, .. } => format!("{}-resumed-{sweep}", self.order_id),
         }
     }
 
@@ -491,7 +507,14 @@ impl CheckoutStart {
             "orderId": self.order_id,
             "paymentMethod": self.payment_method,
         });
-        if self.run == CheckoutRun::Approved {
+        if matches!(
+            self.run,
+            CheckoutRun::Approved
+                | CheckoutRun::Resumed {
+                    at_confirm: true,
+                    ..
+                }
+        ) {
             input["resume"] = "ConfirmOrder".into();
         }
         input

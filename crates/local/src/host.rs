@@ -5,12 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine as _;
+use chrono::Utc;
 use milkrun_auth::KeyRing;
 use milkrun_auth::tokens::DEFAULT_ACCESS_TTL_SECS;
 use milkrun_checkout::{CheckoutPorts, CheckoutTasks, SimulatedGateway, fraud_rules_from_env};
-use milkrun_domain::order::OrderStatus;
-use milkrun_domain::page::{MAX_PAGE_SIZE, PageRequest};
-use milkrun_domain::ports::{CheckoutRun, CheckoutStart, OrderReads};
 use milkrun_platform::access::{CachedAccess, DEFAULT_CACHE_AGE};
 use milkrun_platform::{Adapters, ConsumerService, Settings};
 use milkrun_store::Stores;
@@ -94,36 +92,14 @@ impl LocalHost {
         }
     }
 
-    /// Starts again the checkout of every order a stopped process left mid-way (PENDING or
-    /// PAYMENT_PENDING): the steps are idempotent by order, so each goes on from where it
-    /// is. Answers how many were started.
+    /// Starts again the checkout of every order a stopped process left mid-way (PENDING,
+    /// PAYMENT_PENDING or CONFIRMED; [`milkrun_checkout::stalled`]): no execution outlives
+    /// the process, so every one is stalled now. Answers how many were started.
     pub async fn resume_checkouts(&self) -> Result<usize, BoxError> {
-        let mut started = 0;
-        for status in [OrderStatus::Pending, OrderStatus::PaymentPending] {
-            let mut page = PageRequest::first(MAX_PAGE_SIZE);
-            loop {
-                let listed = self
-                    .adapters
-                    .stores
-                    .orders
-                    .by_status(Some(status), &page)
-                    .await?;
-                for order in &listed.items {
-                    let start = CheckoutStart {
-                        order_id: order.order_id,
-                        payment_method: order.payment_method,
-                        run: CheckoutRun::Placed,
-                    };
-                    self.adapters.checkout.start(&start).await?;
-                    started += 1;
-                }
-                let Some(cursor) = listed.next_cursor else {
-                    break;
-                };
-                page.cursor = Some(cursor);
-            }
-        }
-        Ok(started)
+        let orders = self.adapters.stores.orders.as_ref();
+        let runner = self.adapters.checkout.as_ref();
+        let report = milkrun_checkout::resume_stalled(orders, runner, Utc::now()).await?;
+        Ok(report.resumed)
     }
 
     /// Starts delivering committed events (including any an earlier process left behind).

@@ -59,6 +59,14 @@ fn order_key(order_id: Uuid) -> String {
 
 /// The delivery as an item, in its vendor's round, its day's round and its order's
 /// deliveries.
+/// The puts of new deliveries, each refused if its id is taken.
+pub(crate) fn create_writes(deliveries: &[Delivery]) -> Result<Vec<Write>, StoreError> {
+    deliveries
+        .iter()
+        .map(|delivery| Ok(versioned_put(&DELIVERIES, delivery_item(delivery)?, None)))
+        .collect()
+}
+
 fn delivery_item(delivery: &Delivery) -> Result<Item, StoreError> {
     let mut item = encode(delivery)?;
     delivery_key(delivery.delivery_id).add_to(&DELIVERIES, &mut item);
@@ -94,10 +102,7 @@ impl Deliveries {
     /// transaction with other writes; a failed condition at index `i` means
     /// `deliveries[i]`'s id was taken.
     pub fn create_writes(&self, deliveries: &[Delivery]) -> Result<Vec<Write>, StoreError> {
-        deliveries
-            .iter()
-            .map(|delivery| Ok(versioned_put(&DELIVERIES, delivery_item(delivery)?, None)))
-            .collect()
+        create_writes(deliveries)
     }
 }
 

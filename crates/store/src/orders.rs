@@ -16,12 +16,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use milkrun_domain::delivery::Delivery;
 use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::{OrderReads, OrderWrites};
 use milkrun_domain::{Effects, StoreError};
 use uuid::Uuid;
 
+use crate::effects::{Refused, commit};
 use crate::item::{Item, decode, encode, s};
 use crate::ops::{Key, Query, Write};
 use crate::paging::list;
@@ -94,6 +96,31 @@ impl OrderWrites for Orders {
         let store = self.store.as_ref();
         order.version = update_versioned(store, &ORDERS, &key, item, read_at, effects).await?;
         Ok(order)
+    }
+
+    async fn update_with_deliveries(
+        &self,
+        mut order: Order,
+        deliveries: &[Delivery],
+        effects: &Effects,
+    ) -> Result<Order, StoreError> {
+        let read_at = order.version;
+        let mut writes = vec![versioned_put(&ORDERS, order_item(&order)?, Some(read_at))];
+        writes.extend(crate::deliveries::create_writes(deliveries)?);
+        match commit(self.store.as_ref(), writes, effects).await? {
+            Ok(()) => {
+                order.version = read_at + 1;
+                Ok(order)
+            }
+            Err(Refused::Change(0)) => {
+                let stored = self
+                    .store
+                    .get(&ORDERS, &order_key(order.order_id), true)
+                    .await?;
+                Err(stored.map_or(StoreError::NotFound, |_| StoreError::VersionConflict))
+            }
+            Err(Refused::Change(_) | Refused::Effect) => Err(StoreError::AlreadyExists),
+        }
     }
 }
 

@@ -1,11 +1,15 @@
 //! The order service: `POST /orders` places an order and starts its checkout; the order's
 //! reads; and what people do to it afterwards (cancel, approve, reject, an admin's forced
-//! move). The checkout-task Lambda (`src/bin/checkout_task.rs`) runs the checkout's steps.
+//! move). The checkout-task Lambda (`src/bin/checkout_task.rs`) runs the checkout's steps;
+//! the scheduled resume-checkouts Lambda (`src/bin/resume_checkouts.rs`) starts again the
+//! checkouts that stopped with no execution running.
 
 pub mod routes;
 pub mod service;
 
-use milkrun_platform::{HttpService, Needs};
+use chrono::{TimeDelta, Utc};
+use milkrun_checkout::{STALLED_AFTER, resume_stalled};
+use milkrun_platform::{Adapters, HttpService, JobRun, JobService, Needs};
 use milkrun_store::table::{
     AUDIT, CARTS, DELIVERIES, IDEMPOTENCY, INVENTORY, ORDERS, OUTBOX, PAYMENTS, PRODUCTS, USERS,
     VENDORS,
@@ -55,3 +59,41 @@ pub static CHECKOUT_TASK_NEEDS: Needs = Needs {
     verification: false,
     checkout: false,
 };
+
+pub static RESUME_CHECKOUTS: JobService = JobService {
+    name: "resume-checkouts",
+    needs: Needs {
+        tables: &[&ORDERS],
+        mail: false,
+        signing: false,
+        verification: false,
+        checkout: true,
+    },
+    run: run_resume_checkouts,
+};
+
+/// `MILKRUN_STALLED_AFTER_SECS` overrides [`STALLED_AFTER`] (an operator sweeping by hand
+/// after an incident; the emulated test).
+fn stalled_after() -> TimeDelta {
+    std::env::var("MILKRUN_STALLED_AFTER_SECS")
+        .ok()
+        .and_then(|secs| secs.parse().ok())
+        .and_then(TimeDelta::try_seconds)
+        .unwrap_or(STALLED_AFTER)
+}
+
+fn run_resume_checkouts(adapters: Adapters, correlation_id: String) -> JobRun {
+    Box::pin(async move {
+        let idle_since = Utc::now() - stalled_after();
+        let orders = adapters.stores.orders.as_ref();
+        let report = resume_stalled(orders, adapters.checkout.as_ref(), idle_since).await?;
+        tracing::info!(%correlation_id, resumed = report.resumed, failed = report.failed,
+            "stalled checkouts swept");
+        if report.failed > 0 {
+            // An error, so the function's errors alarm says it; the next sweep tries again.
+            let failed = format!("{} stalled checkouts did not start again", report.failed);
+            return Err(milkrun_domain::DomainError::Internal(failed));
+        }
+        Ok(serde_json::to_value(report).expect("a report serializes"))
+    })
+}

@@ -399,6 +399,12 @@ pub struct StatusBody {
     reason: Option<String>,
 }
 
+/// An admin's forced move, only along SPEC §3's table, with what the move brings when the
+/// workflow makes it: CANCELLED gives stock and money back, REFUNDED refunds, ON_HOLD →
+/// CONFIRMED approves, PREPARING schedules the deliveries, DELIVERED commits the stock,
+/// FAILED and PAYMENT_FAILED release it. The moves only the checkout makes (PENDING or
+/// PAYMENT_FAILED → PAYMENT_PENDING, PAYMENT_PENDING → CONFIRMED or ON_HOLD) are 409
+/// `INVALID_TRANSITION`, as is any move the table does not have.
 #[utoipa::path(patch, path = "/orders/{orderId}/status", tag = "orders", security(("bearer" = [])),
     params(("orderId" = Uuid, Path)), request_body = StatusBody,
     responses((status = 200, body = Order), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]

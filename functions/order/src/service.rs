@@ -65,10 +65,12 @@ pub struct OrderService {
     actions: OrderActions,
 }
 
-/// The order as clients see it: the payment token the customer sent is never shown.
+/// The order as clients see it: the payment token the customer sent is never shown, nor
+/// the bookkeeping of its payment retries.
 pub fn shown(order: Order) -> Order {
     Order {
         payment_token: None,
+        retry_started_at: None,
         ..order
     }
 }

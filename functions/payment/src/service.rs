@@ -4,6 +4,9 @@
 //!   customer sent and its checkout starts again ([`CheckoutRun::PaymentRetry`]), whose
 //!   ReserveStock takes the stock back and whose ProcessPayment is the one step that takes
 //!   money. A PAYMENT_PENDING order is being charged already: nothing changes, nothing starts.
+//!   Requests racing for one PAYMENT_FAILED order (with different keys, or none) start one
+//!   retry: the compare-and-swap that records its start wins it, and for
+//!   [`milkrun_domain::order::RETRY_LEASE`] the others find it under way.
 //! - A gateway webhook records what the gateway says ([`record_payment`]: an answer the
 //!   record holds already writes nothing, so a duplicate delivery records once) and, for a
 //!   succeeded payment of a PAYMENT_PENDING order that has none yet, puts the payment's id on
@@ -174,19 +177,23 @@ impl PaymentService {
         )?;
         let order = change_order(self.orders.as_ref(), order.order_id, actor, &|order| {
             match order.status {
+                // Another request started the retry meanwhile (with another key, or none):
+                // it is being charged, with what that request sent.
+                OrderStatus::PaymentFailed if order.retry_under_way(now) => Ok(false),
                 OrderStatus::PaymentFailed => {
                     order.payment_method = request.method;
                     order.payment_token = request.token.clone();
+                    order.retry_started_at = Some(now);
                     order.updated_at = now;
                     Ok(true)
                 }
-                // Another request started the retry meanwhile: it is being charged.
                 OrderStatus::PaymentPending => Ok(false),
                 status => Err(not_payable(status)),
             }
         })
         .await?;
-        if order.status != OrderStatus::PaymentFailed {
+        // Only the request whose compare-and-swap took the retry starts it.
+        if order.status != OrderStatus::PaymentFailed || order.retry_started_at != Some(now) {
             return self.accepted(order, None).await;
         }
         let attempt = retry_attempt(&order);

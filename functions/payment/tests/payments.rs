@@ -475,6 +475,70 @@ async fn the_same_idempotency_key_and_body_answers_the_same_without_a_second_sta
 }
 
 #[tokio::test]
+async fn requests_racing_with_different_keys_start_one_retry() {
+    let world = World::new().await;
+    let (order, _) = world.declined_order().await;
+    let owner = (world.owner, Role::Customer);
+    let token = |i: usize| {
+        if i.is_multiple_of(2) {
+            "tok_ok"
+        } else {
+            "tok_flaky"
+        }
+    };
+    let answers = futures::future::join_all((0..10).map(|i| {
+        let body = json!({"orderId": order.order_id, "method": "CARD", "paymentToken": token(i)});
+        let key = format!("race-{i}");
+        let world = &world;
+        async move { world.pay(owner, Some(&key), body).await }
+    }))
+    .await;
+
+    assert!(
+        answers
+            .iter()
+            .all(|(status, _)| *status == StatusCode::ACCEPTED),
+        "{answers:?}"
+    );
+    let starts = world.starts();
+    assert_eq!(starts.len(), 1, "one retry started: {starts:?}");
+    assert_eq!(starts[0].run, CheckoutRun::PaymentRetry { attempt: 1 });
+    let stored = world.stored_order(order.order_id).await;
+    assert!(stored.retry_started_at.is_some());
+    assert!(
+        ["tok_ok", "tok_flaky"].contains(&stored.payment_token.as_deref().unwrap()),
+        "the winner's token"
+    );
+
+    // Once the retry declined again, the next request starts the next one at once.
+    let mut again = stored;
+    let now = Utc::now();
+    again
+        .move_to(OrderStatus::PaymentPending, "checkout", None, now)
+        .unwrap();
+    again
+        .move_to(OrderStatus::PaymentFailed, "checkout", None, now)
+        .unwrap();
+    world
+        .stores
+        .orders
+        .update(again, &Effects::none())
+        .await
+        .unwrap();
+    let body = json!({"orderId": order.order_id, "method": "CARD"});
+    let (status, _) = world.pay(owner, Some("race-next"), body).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let runs: Vec<CheckoutRun> = world.starts().iter().map(|s| s.run).collect();
+    assert_eq!(
+        runs,
+        [
+            CheckoutRun::PaymentRetry { attempt: 1 },
+            CheckoutRun::PaymentRetry { attempt: 2 }
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_payment_pending_order_is_answered_as_it_is_and_nothing_starts() {
     let world = World::new().await;
     let order = world
