@@ -104,7 +104,7 @@ class Host:
         self.ok("PATCH", "/users/me", {"phone": "+919812345678"}, customer)
         self.ok("PUT", "/users/me/addresses/home", {"line1": "1 MG Road", "city": "Bengaluru", "state": "KA",
                                                      "pincode": pincode, "isDefault": True}, customer)
-        return {"customer": customer, "product": product["productId"], "variants": variants}
+        return {"customer": customer, "product": product["productId"], "variants": variants, "vendor": vendor}
 
     def order(self, world, lines, token="tok_ok", allow_partial=False):
         ist = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=5, minutes=30)
