@@ -83,9 +83,11 @@ def main() -> int:
         assert reasons[0]["Code"] == "ConditionalCheckFailed" and reasons[0]["Item"]["v"] == {"S": "old"}, reasons
 
         # The last write fails after two were applied (ADD on a key attribute): both undone,
-        # their stream records too.
+        # their stream records too; the first changed its item in place.
         try:
-            db.transact_write_items(TransactItems=[put("a", "k0", v={"S": "new"}), put("a", "new2"),
+            db.transact_write_items(TransactItems=[{"Update": {"TableName": "a", "Key": key("k0"), "UpdateExpression": "SET v = :new",
+                                                               "ExpressionAttributeValues": {":new": {"S": "new"}}}},
+                                                   put("a", "new2"),
                                                    {"Update": {"TableName": "b", "Key": key("e0"), "UpdateExpression": "ADD sk :n",
                                                                "ExpressionAttributeValues": {":n": {"N": "1"}}}}])
             raise AssertionError("a write that cannot be applied was accepted")

@@ -250,7 +250,11 @@ impl OrderActions {
     ) -> Result<Order, DomainError> {
         let current = self.load(order_id).await?;
         if current.status == to {
-            return Ok(current);
+            // A repeat finishes what an interrupted one left undone.
+            return match to {
+                OrderStatus::Cancelled => self.settle_cancelled(current, actor).await,
+                _ => self.settle_stock(current).await,
+            };
         }
         transition(current.status, to)?;
         checkout_only(current.status, to)?;
@@ -333,17 +337,14 @@ impl OrderActions {
 /// would meet an order it does not expect.
 fn checkout_only(from: OrderStatus, to: OrderStatus) -> Result<(), DomainError> {
     use OrderStatus::*;
-    let only_checkout = matches!(
-        (from, to),
-        (Pending | PaymentFailed, PaymentPending) | (PaymentPending, Confirmed | OnHold)
-    );
-    match only_checkout {
-        false => Ok(()),
-        true => Err(refused(
-            ErrorCode::InvalidTransition,
-            format!(
-                "Only the checkout moves an order from {from} to {to}; a PAYMENT_FAILED order is paid again with POST /payments."
-            ),
-        )),
-    }
+    let why = match (from, to) {
+        (Pending | PaymentFailed, PaymentPending) => {
+            "Only the checkout moves an order to PAYMENT_PENDING, once it holds the stock; a PAYMENT_FAILED order is paid again with POST /payments."
+        }
+        (PaymentPending, Confirmed | OnHold) => {
+            "Only the checkout moves a PAYMENT_PENDING order on, once the payment and the fraud check are done."
+        }
+        _ => return Ok(()),
+    };
+    Err(refused(ErrorCode::InvalidTransition, why.to_owned()))
 }

@@ -24,7 +24,8 @@ use milkrun_domain::ports::{
     DeliveryStore, InventoryStore, OrderStore, PaymentStore, ProductReads, UserStore, VendorReads,
 };
 use milkrun_domain::values::PaymentMethod;
-use milkrun_domain::{DomainError, Effects, ErrorCode, FieldErrors};
+use milkrun_domain::vendor::Vendor;
+use milkrun_domain::{DomainError, Effects, ErrorCode, FieldErrors, StoreError};
 use milkrun_store::Stores;
 use milkrun_store::retry::retry_on_conflict;
 
@@ -589,6 +590,10 @@ impl CheckoutTasks {
             OrderStatus::Failed | OrderStatus::Cancelled | OrderStatus::Refunded => {
                 return Err(out_of_place(Step::ReserveStock, order.status));
             }
+            OrderStatus::PaymentPending => {
+                self.hold_stock(&order).await?;
+                return Ok(answer(&order));
+            }
             _ => return Ok(answer(&order)),
         }
         if order.stock_lines().is_empty() {
@@ -608,16 +613,7 @@ impl CheckoutTasks {
         let mut short: Vec<(Uuid, Uuid)> = Vec::new();
         let (mut excluded, mut reassignments) = (Vec::new(), 0);
         loop {
-            let vendor_ids = working.vendor_ids();
-            let capacity: Vec<VendorDay> = vendors
-                .iter()
-                .filter(|v| vendor_ids.contains(&v.vendor_id))
-                .map(|v| VendorDay {
-                    vendor_id: v.vendor_id,
-                    date: order.delivery_date,
-                    daily_order_limit: v.capacity.daily_order_limit,
-                })
-                .collect();
+            let capacity = vendor_days(&working, &vendors);
             let refusal = self
                 .ports
                 .stock
@@ -868,13 +864,7 @@ impl CheckoutTasks {
             | OrderStatus::Delivered => return Ok(answer(&order)),
             status => return Err(out_of_place(Step::ConfirmOrder, status)),
         }
-        if order.payment_method != PaymentMethod::Cod && order.payment_id.is_none() {
-            return Err(refused(
-                ErrorCode::Conflict,
-                "The order cannot be confirmed before it is paid.".into(),
-            )
-            .into());
-        }
+        self.check_paid(&order).await?;
         let now = Utc::now();
         let order = self
             .change(order_id, &|order| {
@@ -888,12 +878,86 @@ impl CheckoutTasks {
         Ok(answer(&order))
     }
 
+    /// The order's payment went through (or it is cash on delivery). A checkout started
+    /// again after a compensation that died before marking the order (RefundPayment done,
+    /// MarkFailed not) finds the payment REFUNDED here and fails into the compensation
+    /// again, instead of going ahead unpaid.
+    async fn check_paid(&self, order: &Order) -> Result<(), TaskError> {
+        if order.payment_method == PaymentMethod::Cod {
+            return Ok(());
+        }
+        let payment = match order.payment_id {
+            Some(payment_id) => self
+                .ports
+                .payments
+                .get(payment_id)
+                .await
+                .map_err(DomainError::from)?,
+            None => None,
+        };
+        match payment.map(|p| p.status) {
+            Some(PaymentStatus::Succeeded) => Ok(()),
+            None => Err(refused(
+                ErrorCode::Conflict,
+                "The order cannot be confirmed before it is paid.".into(),
+            )
+            .into()),
+            Some(status) => Err(refused(
+                ErrorCode::Conflict,
+                format!("The order's payment is {status}; it cannot go ahead."),
+            )
+            .into()),
+        }
+    }
+
+    /// Holds the order's stock and vendor days as assigned: nothing more while it holds
+    /// them, reserved again if a compensation gave them back and died before marking the
+    /// order (a checkout started again must not go ahead on stock it no longer holds).
+    async fn hold_stock(&self, order: &Order) -> Result<(), TaskError> {
+        let vendors = self
+            .ports
+            .vendors
+            .get_many(&order.vendor_ids())
+            .await
+            .map_err(DomainError::from)?;
+        let capacity = vendor_days(order, &vendors);
+        let held = self
+            .ports
+            .stock
+            .reserve_for_date(
+                order.order_id,
+                &order.stock_lines(),
+                &capacity,
+                &Effects::none(),
+            )
+            .await
+            .map_err(DomainError::from)?;
+        match held {
+            Ok(_) => Ok(()),
+            Err(ReservationRefusal::OutOfStock(_)) => Err(refused(
+                ErrorCode::OutOfStock,
+                "Not enough stock for the order any more.".into(),
+            )
+            .into()),
+            Err(ReservationRefusal::VendorFull { vendor_id, date }) => Err(refused(
+                ErrorCode::NoVendorAvailable,
+                format!("Vendor {vendor_id} takes no more orders for {date}."),
+            )
+            .into()),
+        }
+    }
+
     // --- 8. ScheduleDelivery ----------------------------------------------------------
 
     /// One delivery per vendor of the fulfilled items, their ids derived from the order and
     /// vendor (so a repeat names the same ones) and kept on the order; CONFIRMED →
     /// PREPARING.
     async fn schedule_delivery(&self, order_id: Uuid) -> Result<Value, TaskError> {
+        let confirmed = self.load(order_id).await?;
+        if confirmed.status == OrderStatus::Confirmed {
+            self.check_paid(&confirmed).await?;
+            self.hold_stock(&confirmed).await?;
+        }
         let actor = checkout_actor(order_id);
         let order = schedule_deliveries(&self.ports, order_id, BY, &actor).await?;
         match order.status {
@@ -1080,11 +1144,17 @@ pub async fn schedule_deliveries(
         let deliveries = Delivery::schedule_for(&order, by, now);
         order.delivery_ids = deliveries.iter().map(|d| d.delivery_id).collect();
         order.move_to(OrderStatus::Preparing, by, None, now)?;
-        let effects = order_effects(OrderStatus::Confirmed, &order, actor)
-            .and(scheduled_effects(&deliveries, actor));
-        let order = orders
-            .update_with_deliveries(order, &deliveries, &effects)
-            .await?;
+        let moved = order_effects(OrderStatus::Confirmed, &order, actor);
+        let effects = moved.clone().and(scheduled_effects(&deliveries, actor));
+        let order = match orders
+            .update_with_deliveries(order.clone(), &deliveries, &effects)
+            .await
+        {
+            // Written with their events, before the move, by a version that wrote them
+            // apart (their ids are the same): the move alone.
+            Err(StoreError::AlreadyExists) => orders.update(order, &moved).await?,
+            written => written?,
+        };
         Ok((order, true))
     })
     .await?;
@@ -1110,6 +1180,20 @@ async fn count_order(ports: &CheckoutPorts, order: &Order) -> Result<(), DomainE
         Ok(())
     })
     .await
+}
+
+/// One order of each assigned vendor's day, for the reservation's capacity.
+fn vendor_days(order: &Order, vendors: &[Vendor]) -> Vec<VendorDay> {
+    let assigned = order.vendor_ids();
+    vendors
+        .iter()
+        .filter(|v| assigned.contains(&v.vendor_id))
+        .map(|v| VendorDay {
+            vendor_id: v.vendor_id,
+            date: order.delivery_date,
+            daily_order_limit: v.capacity.daily_order_limit,
+        })
+        .collect()
 }
 
 /// A DELIVERY_SCHEDULED event (the vendor's assignment) and an audit entry per delivery.

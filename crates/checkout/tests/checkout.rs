@@ -334,6 +334,26 @@ impl World {
         order.order_id
     }
 
+    /// A card order of `quantity` litres by the world's customer, PENDING.
+    async fn place_litres(&self, quantity: u32) -> Uuid {
+        let lines = [(self.litre(), quantity)];
+        self.place(self.user_id, &lines, PaymentMethod::Card, None, false)
+            .await
+    }
+
+    /// The checkout's steps up to ReserveStock, so the order is PAYMENT_PENDING with its
+    /// stock held, as an execution that died before charging leaves it.
+    async fn reserve(&self, order_id: Uuid) {
+        for step in [
+            "ValidateProfile",
+            "ValidateOrder",
+            "AssignVendors",
+            "ReserveStock",
+        ] {
+            self.tasks.run(step, order_id).await.unwrap();
+        }
+    }
+
     fn invoker(&self) -> Recording {
         Recording {
             inner: CheckoutTaskInvoker::new(self.tasks.clone()),
@@ -943,15 +963,10 @@ async fn an_admins_forced_moves_bring_what_the_workflow_would() {
     let actions = OrderActions::new(ports, starts.clone());
     let admin = AuditContext::system("forced", "test");
     let (litre, vendor) = (world.litre(), world.vendor_a);
-    let world = &world;
-    let place = |quantity: u32| async move {
-        let lines = [(world.litre(), quantity)];
-        (world.place(world.user_id, &lines, PaymentMethod::Card, None, false)).await
-    };
     use OrderStatus::*;
 
     // Held for fraud: CONFIRMED is an approval, and the checkout continues.
-    let held = place(2).await;
+    let held = world.place_litres(2).await;
     world.checkout(held, &world.invoker()).await;
     assert_eq!(world.order(held).await.status, OnHold);
     let confirmed = actions.force(held, Confirmed, &admin, None).await.unwrap();
@@ -977,15 +992,8 @@ async fn an_admins_forced_moves_bring_what_the_workflow_would() {
     assert_eq!(world.stock(vendor, litre).await, (8, 0), "committed");
 
     // PAYMENT_FAILED releases what was reserved.
-    let waiting = place(3).await;
-    for step in [
-        "ValidateProfile",
-        "ValidateOrder",
-        "AssignVendors",
-        "ReserveStock",
-    ] {
-        world.tasks.run(step, waiting).await.unwrap();
-    }
+    let waiting = world.place_litres(3).await;
+    world.reserve(waiting).await;
     assert_eq!(world.order(waiting).await.status, PaymentPending);
     assert_eq!(world.stock(vendor, litre).await, (5, 3));
     let failed = actions
@@ -996,7 +1004,7 @@ async fn an_admins_forced_moves_bring_what_the_workflow_would() {
     assert_eq!(world.stock(vendor, litre).await, (8, 0), "released");
 
     // The moves only the checkout makes are refused, and nothing changes.
-    let pending = place(1).await;
+    let pending = world.place_litres(1).await;
     for (order_id, to) in [(waiting, PaymentPending), (pending, PaymentPending)] {
         let refused = actions.force(order_id, to, &admin, None).await.unwrap_err();
         assert_eq!(
@@ -1016,25 +1024,13 @@ async fn stalled_checkouts_start_again_where_they_stopped_and_no_others() {
         limit_paise: 10_000,
     })
     .await;
-    let world = &world;
-    let place = |quantity: u32| async move {
-        let lines = [(world.litre(), quantity)];
-        (world.place(world.user_id, &lines, PaymentMethod::Card, None, false)).await
-    };
     // Never started, stopped after ReserveStock, held for fraud, and held then approved.
-    let never = place(1).await;
-    let reserved = place(1).await;
-    for step in [
-        "ValidateProfile",
-        "ValidateOrder",
-        "AssignVendors",
-        "ReserveStock",
-    ] {
-        world.tasks.run(step, reserved).await.unwrap();
-    }
-    let held = place(2).await;
+    let never = world.place_litres(1).await;
+    let reserved = world.place_litres(1).await;
+    world.reserve(reserved).await;
+    let held = world.place_litres(2).await;
     world.checkout(held, &world.invoker()).await;
-    let approved = place(2).await;
+    let approved = world.place_litres(2).await;
     world.checkout(approved, &world.invoker()).await;
     let starts = Arc::new(StartsSeen::default());
     let ports = CheckoutPorts::from_stores(&world.stores, world.gateway.clone());
@@ -1091,6 +1087,52 @@ async fn stalled_checkouts_start_again_where_they_stopped_and_no_others() {
     assert_eq!(world.order(reserved).await.status, Preparing);
     assert_eq!(world.order(approved).await.status, Preparing);
     assert_eq!(world.order(held).await.status, OnHold);
-    assert_eq!(world.gateway.attempts(reserved), 1);
-    assert_eq!(world.gateway.attempts(approved), 1, "not charged again");
+    assert_eq!(
+        world.gateway.attempts(reserved),
+        1,
+        "charged once, by the resumed run"
+    );
+}
+
+#[tokio::test]
+async fn a_run_started_again_after_a_half_done_compensation_finishes_it() {
+    let world = World::new(FraudRules::default()).await;
+    let (litre, vendor) = (world.litre(), world.vendor_a);
+    let id = world.place_litres(2).await;
+    world.reserve(id).await;
+    world.tasks.run("ProcessPayment", id).await.unwrap();
+    // A step after the charge failed; its compensation refunded and released, then died
+    // before MarkFailed: the order still says PAYMENT_PENDING.
+    world.tasks.run("RefundPayment", id).await.unwrap();
+    world.tasks.run("ReleaseStock", id).await.unwrap();
+    assert_eq!(world.order(id).await.status, OrderStatus::PaymentPending);
+    assert_eq!(world.stock(vendor, litre).await, (10, 0));
+
+    let starts = StartsSeen::default();
+    let report =
+        milkrun_checkout::resume_stalled(world.stores.orders.as_ref(), &starts, Utc::now())
+            .await
+            .unwrap();
+    assert_eq!(report.resumed, 1);
+    let start = starts.0.lock().unwrap().pop().unwrap();
+    let outcome = world.execute(&world.invoker(), start.input()).await;
+
+    let order = world.order(id).await;
+    assert!(
+        !matches!(
+            order.status,
+            OrderStatus::Confirmed | OrderStatus::Preparing
+        ),
+        "a refunded order never goes ahead: {:?} {outcome:?}",
+        statuses(&order)
+    );
+    assert!(
+        order.status.is_terminal() || order.status == OrderStatus::Cancelled,
+        "{:?}",
+        order.status
+    );
+    assert_eq!(world.stock(vendor, litre).await, (10, 0), "nothing held");
+    assert_eq!(world.gateway.attempts(id), 1, "not charged again");
+    let payment = world.stores.payments.for_order(id).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Refunded);
 }

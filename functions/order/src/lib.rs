@@ -72,14 +72,14 @@ pub static RESUME_CHECKOUTS: JobService = JobService {
     run: run_resume_checkouts,
 };
 
-/// `MILKRUN_STALLED_AFTER_SECS` overrides [`STALLED_AFTER`] (an operator sweeping by hand
-/// after an incident; the emulated test).
+/// `MILKRUN_STALLED_AFTER_SECS` (whole seconds, 0 or more) overrides [`STALLED_AFTER`]: an
+/// operator sweeping by hand after an incident, the emulated test. Below five minutes it may
+/// start a second execution beside one still running, which every step tolerates.
 fn stalled_after() -> TimeDelta {
     std::env::var("MILKRUN_STALLED_AFTER_SECS")
         .ok()
-        .and_then(|secs| secs.parse().ok())
-        .and_then(TimeDelta::try_seconds)
-        .unwrap_or(STALLED_AFTER)
+        .and_then(|secs| secs.parse::<u32>().ok())
+        .map_or(STALLED_AFTER, |secs| TimeDelta::seconds(secs.into()))
 }
 
 fn run_resume_checkouts(adapters: Adapters, correlation_id: String) -> JobRun {

@@ -240,6 +240,20 @@ impl World {
         (order, payment)
     }
 
+    /// The retry's execution declined again: PAYMENT_PENDING, then PAYMENT_FAILED.
+    async fn declined_again(&self, order_id: Uuid) {
+        let mut again = self.stored_order(order_id).await;
+        let now = Utc::now();
+        again
+            .move_to(OrderStatus::PaymentPending, "checkout", None, now)
+            .unwrap();
+        again
+            .move_to(OrderStatus::PaymentFailed, "checkout", None, now)
+            .unwrap();
+        let orders = &self.stores.orders;
+        orders.update(again, &Effects::none()).await.unwrap();
+    }
+
     async fn stored_order(&self, order_id: Uuid) -> Order {
         self.stores.orders.get(order_id).await.unwrap().unwrap()
     }
@@ -399,21 +413,7 @@ async fn a_second_decline_names_a_new_retry_and_no_token_means_the_default() {
     world
         .pay((world.owner, Role::Customer), None, body.clone())
         .await;
-    // The retry's execution declined again: PAYMENT_PENDING, then PAYMENT_FAILED.
-    let mut again = world.stored_order(order.order_id).await;
-    let now = Utc::now();
-    again
-        .move_to(OrderStatus::PaymentPending, "checkout", None, now)
-        .unwrap();
-    again
-        .move_to(OrderStatus::PaymentFailed, "checkout", None, now)
-        .unwrap();
-    world
-        .stores
-        .orders
-        .update(again, &Effects::none())
-        .await
-        .unwrap();
+    world.declined_again(order.order_id).await;
 
     let (status, _) = world.pay((world.owner, Role::Customer), None, body).await;
 
@@ -511,20 +511,7 @@ async fn requests_racing_with_different_keys_start_one_retry() {
     );
 
     // Once the retry declined again, the next request starts the next one at once.
-    let mut again = stored;
-    let now = Utc::now();
-    again
-        .move_to(OrderStatus::PaymentPending, "checkout", None, now)
-        .unwrap();
-    again
-        .move_to(OrderStatus::PaymentFailed, "checkout", None, now)
-        .unwrap();
-    world
-        .stores
-        .orders
-        .update(again, &Effects::none())
-        .await
-        .unwrap();
+    world.declined_again(order.order_id).await;
     let body = json!({"orderId": order.order_id, "method": "CARD"});
     let (status, _) = world.pay(owner, Some("race-next"), body).await;
     assert_eq!(status, StatusCode::ACCEPTED);
