@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::checkout::{
     self, FraudInput, FraudRules, OrderLine, PastOrder, VendorCandidate, rank_vendors,
@@ -672,11 +672,7 @@ impl CheckoutTasks {
                     short.push(line);
                 }
                 Err(ReservationRefusal::VendorFull { vendor_id, date }) => {
-                    return Err(refused(
-                        ErrorCode::NoVendorAvailable,
-                        format!("Vendor {vendor_id} takes no more orders for {date}."),
-                    )
-                    .into());
+                    return Err(vendor_full(vendor_id, date));
                 }
             }
         }
@@ -853,15 +849,21 @@ impl CheckoutTasks {
 
     /// PAYMENT_PENDING → CONFIRMED; a paid method must have been charged first. An ON_HOLD
     /// order is confirmed only by a manager's approval (POST /orders/{id}/approve records it
-    /// and resumes here), never by this step.
+    /// and resumes here), never by this step. A run entering here at an order already
+    /// CONFIRMED (approved, or started again) checks that the payment and the stock it was
+    /// confirmed on are still there before ScheduleDelivery prepares it.
     async fn confirm_order(&self, order_id: Uuid) -> Result<Value, TaskError> {
         let order = self.load(order_id).await?;
         match order.status {
             OrderStatus::PaymentPending => {}
-            OrderStatus::Confirmed
-            | OrderStatus::Preparing
-            | OrderStatus::OutForDelivery
-            | OrderStatus::Delivered => return Ok(answer(&order)),
+            OrderStatus::Confirmed => {
+                self.check_paid(&order).await?;
+                self.hold_stock(&order).await?;
+                return Ok(answer(&order));
+            }
+            OrderStatus::Preparing | OrderStatus::OutForDelivery | OrderStatus::Delivered => {
+                return Ok(answer(&order));
+            }
             status => return Err(out_of_place(Step::ConfirmOrder, status)),
         }
         self.check_paid(&order).await?;
@@ -912,7 +914,9 @@ impl CheckoutTasks {
 
     /// Holds the order's stock and vendor days as assigned: nothing more while it holds
     /// them, reserved again if a compensation gave them back and died before marking the
-    /// order (a checkout started again must not go ahead on stock it no longer holds).
+    /// order (a checkout started again must not go ahead on stock it no longer holds). Only
+    /// on the entries a started-again run takes (ReserveStock and ConfirmOrder meeting an
+    /// order already past them), not on a first run's way through.
     async fn hold_stock(&self, order: &Order) -> Result<(), TaskError> {
         let vendors = self
             .ports
@@ -939,11 +943,9 @@ impl CheckoutTasks {
                 "Not enough stock for the order any more.".into(),
             )
             .into()),
-            Err(ReservationRefusal::VendorFull { vendor_id, date }) => Err(refused(
-                ErrorCode::NoVendorAvailable,
-                format!("Vendor {vendor_id} takes no more orders for {date}."),
-            )
-            .into()),
+            Err(ReservationRefusal::VendorFull { vendor_id, date }) => {
+                Err(vendor_full(vendor_id, date))
+            }
         }
     }
 
@@ -953,11 +955,6 @@ impl CheckoutTasks {
     /// vendor (so a repeat names the same ones) and kept on the order; CONFIRMED →
     /// PREPARING.
     async fn schedule_delivery(&self, order_id: Uuid) -> Result<Value, TaskError> {
-        let confirmed = self.load(order_id).await?;
-        if confirmed.status == OrderStatus::Confirmed {
-            self.check_paid(&confirmed).await?;
-            self.hold_stock(&confirmed).await?;
-        }
         let actor = checkout_actor(order_id);
         let order = schedule_deliveries(&self.ports, order_id, BY, &actor).await?;
         match order.status {
@@ -1180,6 +1177,15 @@ async fn count_order(ports: &CheckoutPorts, order: &Order) -> Result<(), DomainE
         Ok(())
     })
     .await
+}
+
+/// A reservation refused because `vendor_id` has taken its last order for `date`.
+fn vendor_full(vendor_id: Uuid, date: NaiveDate) -> TaskError {
+    refused(
+        ErrorCode::NoVendorAvailable,
+        format!("Vendor {vendor_id} takes no more orders for {date}."),
+    )
+    .into()
 }
 
 /// One order of each assigned vendor's day, for the reservation's capacity.

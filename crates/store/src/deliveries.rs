@@ -59,7 +59,9 @@ fn order_key(order_id: Uuid) -> String {
 
 /// The delivery as an item, in its vendor's round, its day's round and its order's
 /// deliveries.
-/// The puts of new deliveries, each refused if its id is taken.
+/// The inserts of new deliveries as writes, for a change that commits them in its own
+/// transaction (an order's move to PREPARING); a failed condition at index `i` means
+/// `deliveries[i]`'s id was taken.
 pub(crate) fn create_writes(deliveries: &[Delivery]) -> Result<Vec<Write>, StoreError> {
     deliveries
         .iter()
@@ -97,13 +99,6 @@ impl Deliveries {
     pub fn new(store: Arc<dyn ItemStore>) -> Self {
         Self { store }
     }
-
-    /// The inserts of new deliveries as writes, for a caller that commits them in its own
-    /// transaction with other writes; a failed condition at index `i` means
-    /// `deliveries[i]`'s id was taken.
-    pub fn create_writes(&self, deliveries: &[Delivery]) -> Result<Vec<Write>, StoreError> {
-        create_writes(deliveries)
-    }
 }
 
 #[async_trait]
@@ -113,7 +108,7 @@ impl DeliveryWrites for Deliveries {
         deliveries: &[Delivery],
         effects: &Effects,
     ) -> Result<(), StoreError> {
-        let writes = self.create_writes(deliveries)?;
+        let writes = create_writes(deliveries)?;
         match commit(self.store.as_ref(), writes, effects).await? {
             Ok(()) => Ok(()),
             Err(Refused::Change(_) | Refused::Effect) => Err(StoreError::AlreadyExists),

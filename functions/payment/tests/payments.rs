@@ -240,6 +240,11 @@ impl World {
         (order, payment)
     }
 
+    /// The order's payment record as stored.
+    async fn stored_payment(&self, order_id: Uuid) -> Option<Payment> {
+        self.stores.payments.for_order(order_id).await.unwrap()
+    }
+
     /// The retry's execution declined again: PAYMENT_PENDING, then PAYMENT_FAILED.
     async fn declined_again(&self, order_id: Uuid) {
         let mut again = self.stored_order(order_id).await;
@@ -394,12 +399,7 @@ async fn a_retry_of_a_payment_failed_order_stores_the_new_token_and_starts_one_r
         "{audit:?}"
     );
     assert_eq!(
-        world
-            .stores
-            .payments
-            .for_order(order.order_id)
-            .await
-            .unwrap(),
+        world.stored_payment(order.order_id).await,
         Some(payment),
         "nothing is charged or recorded by the call itself"
     );
@@ -677,13 +677,7 @@ async fn a_succeeded_webhook_delivered_twice_records_once_and_never_confirms() {
 
     assert_eq!(first, (StatusCode::OK, json!({"received": true})));
     assert_eq!(second, first, "a duplicate is acknowledged the same");
-    let payment = world
-        .stores
-        .payments
-        .for_order(order.order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let payment = world.stored_payment(order.order_id).await.unwrap();
     assert_eq!(payment.status, PaymentStatus::Succeeded);
     assert_eq!(payment.gateway_reference.as_deref(), Some("gw_123"));
     assert_eq!(
@@ -725,13 +719,7 @@ async fn a_webhook_updates_the_orders_payment_and_never_moves_it_back() {
     let late_failure = json!({"orderId": order.order_id, "status": "FAILED", "timestamp": at});
     assert_eq!(world.webhook(&late_failure).await.0, StatusCode::OK);
 
-    let stored = world
-        .stores
-        .payments
-        .for_order(order.order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = world.stored_payment(order.order_id).await.unwrap();
     assert_eq!(
         (stored.payment_id, stored.status),
         (payment.payment_id, PaymentStatus::Succeeded)
@@ -787,15 +775,7 @@ async fn a_bad_or_missing_signature_is_refused_before_the_body_is_read() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{raw} {header:?}");
         assert_eq!(refused["errorCode"], "UNAUTHORIZED");
     }
-    assert!(
-        world
-            .stores
-            .payments
-            .for_order(order.order_id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(world.stored_payment(order.order_id).await.is_none());
 
     let signed_garbage = "not json at all";
     let header = signature::sign(SECRET.as_bytes(), signed_garbage.as_bytes());
@@ -820,15 +800,7 @@ async fn a_stale_or_future_timestamp_is_a_replay() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{at}");
         assert_eq!(refused["errorCode"], "UNAUTHORIZED");
     }
-    assert!(
-        world
-            .stores
-            .payments
-            .for_order(order.order_id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(world.stored_payment(order.order_id).await.is_none());
     let within = json!({"orderId": order.order_id, "status": "FAILED",
                         "timestamp": (Utc::now() - TimeDelta::minutes(4)).to_rfc3339()});
     assert_eq!(world.webhook(&within).await.0, StatusCode::OK);
@@ -962,13 +934,7 @@ async fn a_payment_the_gateway_reports_after_checkout_gave_up_is_refunded() {
     for _ in 0..2 {
         assert_eq!(world.webhook(&late).await.0, StatusCode::OK);
     }
-    let stored = world
-        .stores
-        .payments
-        .for_order(order.order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = world.stored_payment(order.order_id).await.unwrap();
     assert_eq!(
         stored.status,
         PaymentStatus::Refunded,
