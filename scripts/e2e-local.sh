@@ -2,12 +2,13 @@
 # The HTTP end-to-end suite against `milkrun serve` on a fresh data folder and a free port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build -p milkrun --bin milkrun
+# By --bin, not -p: a -p build would resolve features apart from the rest and build twice.
+cargo build --locked --bin milkrun
 source scripts/local-server.sh
 start_local_server target/milkrun-serve.log
 MILKRUN_E2E_BASE_URL="http://127.0.0.1:$port" MILKRUN_E2E_ADMIN_EMAIL=$MILKRUN_ADMIN_EMAIL \
 MILKRUN_E2E_ADMIN_PASSWORD=$MILKRUN_ADMIN_PASSWORD MILKRUN_E2E_TARGET=local \
-  cargo test -p milkrun-e2e -- --test-threads=4
+  cargo test --workspace --locked $(bash scripts/test-targets.sh milkrun-e2e) -- --test-threads=4
 stop_local_server
 trap - EXIT
 # No log line may carry a password, a hash or a token.

@@ -15,9 +15,17 @@ step() { printf '\n==== %s  (%ss in)\n' "$*" "$(( $(date +%s) - started ))"; }
 
 step "tools";                     bash scripts/setup-tools.sh
 step "format";                    cargo fmt --all --check
-step "clippy";                    cargo clippy --workspace --all-targets --locked -- -D warnings
-step "unit, router and embedded contract tests"
-cargo test --workspace --locked --exclude milkrun-aws --exclude milkrun-e2e
+# Every cargo command below selects the whole workspace (or a binary by --bin, which does
+# too), and test builds switch on no other dependency features: so tests, the local server
+# and the functions under `cargo lambda watch` share one debug build of every dependency.
+# (Mixed, the steps built the AWS SDK three times over, and the disk of a CI machine ran out.)
+step "one build for tests and binaries"; bash scripts/same-features.sh
+# The suites that need a running API or moto are `test = false`, run by name further down,
+# and linted here by name.
+step "clippy"
+# shellcheck disable=SC2046
+cargo clippy --workspace --all-targets $(bash scripts/test-targets.sh milkrun-aws milkrun-e2e) --locked -- -D warnings
+step "unit, router and embedded contract tests"; cargo test --workspace --locked
 step "AWS adapter contract tests on moto"
 .venv/bin/python scripts/emulated/test_moto_serial.py
 .venv/bin/python scripts/emulated/run.py contract

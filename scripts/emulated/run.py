@@ -1,6 +1,6 @@
 """Emulated AWS for tests: moto's server on loopback with template.yaml's resources.
 
-  run.py contract [FILTER]   the AWS adapters' contract tests against moto (cargo test -p milkrun-aws)
+  run.py contract [FILTER]   the AWS adapters' contract tests against moto (the milkrun-aws suite dynamodb_contract)
   run.py e2e        the real function binaries under `cargo lambda watch`, with the
                     environment the template gives them, behind a small API Gateway stand-in
                     that routes by the template's own Api events; then the HTTP end-to-end
@@ -230,6 +230,12 @@ def run(args, env) -> int:
 
 
 # ---------------------------------------------------------------- contract
+def test_targets(package: str) -> list[str]:
+    """`--test NAME` for each of the package's suites: the cargo commands here select the whole
+    workspace, like every other, so that they reuse one build (scripts/same-features.sh)."""
+    return subprocess.check_output(["bash", "scripts/test-targets.sh", package], cwd=ROOT, text=True).split()
+
+
 def contract() -> int:
     endpoint = start_moto()
     emulation = Emulation(endpoint, parameters(), prefix="contract-")
@@ -237,7 +243,8 @@ def contract() -> int:
     env = {**aws_env(endpoint), **emulation.table_env()}
     env["MILKRUN_TEST_USER_EVENTS_TOPIC_ARN"] = emulation.physical["UserEventsTopic"]
     env["MILKRUN_TEST_MAIL_FROM"] = parameters()["MailFrom"]
-    return run(["cargo", "test", "-p", "milkrun-aws", "--", "--test-threads=4", *sys.argv[2:]], env)
+    return run(["cargo", "test", "--workspace", "--locked", *test_targets("milkrun-aws"),
+                "--", "--test-threads=4", *sys.argv[2:]], env)
 
 
 def bench_calls() -> int:
@@ -245,7 +252,7 @@ def bench_calls() -> int:
     emulation = Emulation(endpoint, parameters(), prefix="bench-")
     emulation.create_all()
     env = {**aws_env(endpoint), **emulation.table_env()}
-    return run(["cargo", "run", "-q", "-p", "milkrun-bench", "--", "dynamodb-calls"], env)
+    return run(["cargo", "run", "-q", "--bin", "milkrun-bench", "--", "dynamodb-calls"], env)
 
 
 # ---------------------------------------------------------------- API Gateway stand-in
@@ -479,7 +486,8 @@ def e2e(keep_running: bool) -> int:
     env = {**os.environ, "MILKRUN_E2E_BASE_URL": base_url, "MILKRUN_E2E_ADMIN_EMAIL": ADMIN_EMAIL,
            "MILKRUN_E2E_ADMIN_PASSWORD": ADMIN_PASSWORD, "MILKRUN_E2E_TARGET": "emulated-aws"}
     try:
-        suite = run(["cargo", "test", "-p", "milkrun-e2e", "--", "--test-threads=4", *sys.argv[2:]], env)
+        suite = run(["cargo", "test", "--workspace", "--locked", *test_targets("milkrun-e2e"),
+                     "--", "--test-threads=4", *sys.argv[2:]], env)
         admin = (ADMIN_EMAIL, ADMIN_PASSWORD)
         resume = lambda: run_scheduled(emulation, endpoint, "ResumeCheckoutsFunction",
                                        "events/scheduled-resume-checkouts.json", MILKRUN_STALLED_AFTER_SECS="0")

@@ -68,7 +68,6 @@ mod tests {
 
     #[tokio::test]
     async fn endless_races_end_in_a_conflict_and_a_vanished_record_in_not_found() {
-        tokio::time::pause();
         let raced = retry_on_conflict("thing", || async {
             Err::<(), _>(StoreError::VersionConflict.into())
         })
