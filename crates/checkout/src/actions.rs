@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use milkrun_domain::audit::AuditContext;
-use milkrun_domain::delivery::{DeliveryStatus, order_moves};
+use milkrun_domain::delivery::{Delivery, DeliveryStatus, order_moves};
 use milkrun_domain::events::{DeliveryNews, DeliveryUpdated};
 use milkrun_domain::order::{Order, OrderStatus, transition};
 use milkrun_domain::ports::{CheckoutRun, CheckoutRunner, CheckoutStart};
@@ -171,8 +171,9 @@ impl OrderActions {
         self.settle_cancelled(order, actor).await
     }
 
-    /// Gives a CANCELLED order's stock and money back, and marks it REFUNDED when money
-    /// was returned.
+    /// Calls off a CANCELLED order's deliveries still on a round, gives back the stock of
+    /// every vendor that did not deliver (what was delivered left the shelf) and the money,
+    /// and marks it REFUNDED when money was returned.
     async fn settle_cancelled(
         &self,
         order: Order,
@@ -181,15 +182,21 @@ impl OrderActions {
         if order.status != OrderStatus::Cancelled {
             return Ok(order);
         }
+        // First, so that no delivery becomes DELIVERED after the stock is settled.
+        let deliveries = self.call_off_deliveries(order.order_id, actor).await?;
+        let delivered_by: Vec<Uuid> = deliveries
+            .iter()
+            .filter(|d| d.status == DeliveryStatus::Delivered)
+            .map(|d| d.vendor_id)
+            .collect();
         self.ports
             .stock
-            .release(order.order_id, &Effects::none())
+            .release_undelivered(order.order_id, &delivered_by, &Effects::none())
             .await?;
-        // Money first: whatever fails after it, the customer has been paid back.
+        // Then the money: whatever fails after it, the customer has been paid back.
         let refunded = refund_order_payment(&self.ports, order.order_id)
             .await
             .map_err(|error| DomainError::Internal(error.to_string()))?;
-        self.call_off_deliveries(order.order_id, actor).await?;
         if !refunded {
             return Ok(order);
         }
@@ -204,20 +211,22 @@ impl OrderActions {
     }
 
     /// Ends each delivery of a cancelled order still on a round as FAILED
-    /// (`ORDER_CANCELLED`), so no vendor loads or moves it any more.
+    /// (`ORDER_CANCELLED`), so no vendor loads or moves it any more; answers the order's
+    /// deliveries as they end.
     async fn call_off_deliveries(
         &self,
         order_id: Uuid,
         actor: &AuditContext,
-    ) -> Result<(), DomainError> {
-        let deliveries = self.ports.deliveries.for_order(order_id).await?;
-        for delivery in deliveries.into_iter().filter(|d| !d.status.is_final()) {
+    ) -> Result<Vec<Delivery>, DomainError> {
+        let mut deliveries = self.ports.deliveries.for_order(order_id).await?;
+        for delivery in deliveries.iter_mut().filter(|d| !d.status.is_final()) {
             let delivery_id = delivery.delivery_id;
-            retry_on_conflict("delivery", || async {
+            *delivery = retry_on_conflict("delivery", || async {
                 let current = self.ports.deliveries.get(delivery_id).await?;
-                let Some(mut current) = current.filter(|d| !d.status.is_final()) else {
-                    return Ok(());
-                };
+                let mut current = current.ok_or(DomainError::NotFound("delivery"))?;
+                if current.status.is_final() {
+                    return Ok(current);
+                }
                 let reason = Some("ORDER_CANCELLED".to_owned());
                 current.move_to(DeliveryStatus::Failed, by(actor), reason, Utc::now())?;
                 let entry = actor.entry("DELIVERY_UPDATED", "DELIVERY", delivery_id);
@@ -226,12 +235,11 @@ impl OrderActions {
                         &DeliveryUpdated(DeliveryNews::of(&current)),
                         &actor.correlation_id,
                     );
-                self.ports.deliveries.update(current, &effects).await?;
-                Ok(())
+                Ok(self.ports.deliveries.update(current, &effects).await?)
             })
             .await?;
         }
-        Ok(())
+        Ok(deliveries)
     }
 
     /// An admin's forced move (the route admits admins only), along the table and with

@@ -542,6 +542,79 @@ pub async fn repeating_a_reservation_takes_capacity_once(store: Arc<dyn Inventor
     assert_eq!(levels(&store, &key).await, (8, 2));
 }
 
+pub async fn a_partly_delivered_order_keeps_what_was_delivered_and_returns_the_rest(
+    store: Arc<dyn InventoryStore>,
+) {
+    let (delivered, failed) = (stocked(&store, 10).await, stocked(&store, 10).await);
+    let date = delivery(6);
+    let days = [
+        vendor_day(delivered.vendor_id, date, 5),
+        vendor_day(failed.vendor_id, date, 5),
+    ];
+    let lines = [
+        StockLine {
+            key: delivered,
+            quantity: 3,
+        },
+        StockLine {
+            key: failed,
+            quantity: 4,
+        },
+    ];
+    let order = Uuid::new_v4();
+    store
+        .reserve_for_date(order, &lines, &days, &none())
+        .await
+        .unwrap()
+        .unwrap();
+    let (delivered_by, no_effects) = ([delivered.vendor_id], none());
+    let settle = || store.release_undelivered(order, &delivered_by, &no_effects);
+    assert_eq!(
+        settle().await.unwrap().unwrap().status,
+        ReservationStatus::Committed
+    );
+    let taken = |vendor_id| store.orders_taken(vendor_id, date);
+    let after = (
+        levels(&store, &delivered).await,
+        levels(&store, &failed).await,
+        taken(delivered.vendor_id).await.unwrap(),
+        taken(failed.vendor_id).await.unwrap(),
+    );
+    assert_eq!(
+        after,
+        ((7, 0), (10, 0), 1, 0),
+        "the delivered units left for good and their day stays taken; the rest came back"
+    );
+    settle().await.unwrap();
+    store.release(order, &none()).await.unwrap();
+    store.commit(order, &none()).await.unwrap();
+    assert_eq!(
+        (
+            levels(&store, &delivered).await,
+            levels(&store, &failed).await
+        ),
+        ((7, 0), (10, 0)),
+        "settled once"
+    );
+
+    let nobody = Uuid::new_v4();
+    store.reserve(nobody, &lines, &none()).await.unwrap();
+    let released = store.release_undelivered(nobody, &[], &none()).await;
+    assert_eq!(
+        released.unwrap().unwrap().status,
+        ReservationStatus::Released,
+        "nobody delivered: a release"
+    );
+    assert_eq!(levels(&store, &failed).await, (10, 0));
+    assert_eq!(
+        store
+            .release_undelivered(Uuid::new_v4(), &[], &none())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 /// Expands to one `#[tokio::test]` per inventory contract case.
 #[macro_export]
 macro_rules! inventory_store_contract {
@@ -556,6 +629,7 @@ macro_rules! inventory_store_contract {
             concurrent_repeats_of_one_order_take_once,
             concurrent_reservations_fill_a_vendor_day_exactly,
             a_release_gives_the_vendor_day_back,
+            a_partly_delivered_order_keeps_what_was_delivered_and_returns_the_rest,
             a_reservation_short_of_stock_takes_no_capacity,
             a_reservation_over_a_full_vendor_takes_no_stock,
             repeating_a_reservation_takes_capacity_once,

@@ -205,6 +205,17 @@ pub trait StockReservations: Send + Sync {
         order_id: Uuid,
         effects: &Effects,
     ) -> Result<Option<Reservation>, StoreError>;
+    /// Settles an order that ends with only some of its vendors' deliveries made (a
+    /// cancel after one was DELIVERED): the units of the vendors in `delivered_by` left the
+    /// shelf and are committed (their days stay taken); every other vendor's go back to
+    /// stock with its day. Once, like `release` and `commit`, whose work it does when
+    /// nobody or every vendor delivered.
+    async fn release_undelivered(
+        &self,
+        order_id: Uuid,
+        delivered_by: &[Uuid],
+        effects: &Effects,
+    ) -> Result<Option<Reservation>, StoreError>;
 }
 
 /// Everything inventory needs from storage.

@@ -42,6 +42,9 @@ const ORDERS: &str = "orders";
 const CAPACITY_RETENTION_DAYS: i64 = 35;
 /// Settlements that lose to a concurrent one re-read the reservation this often.
 const MAX_SETTLE_ATTEMPTS: usize = 8;
+/// A settled line's move: undelivered units go back to stock, delivered ones leave for good.
+const BACK_TO_STOCK: &[(&str, i64)] = &[("stock", 1), ("reserved", -1)];
+const OUT_FOR_GOOD: &[(&str, i64)] = &[("reserved", -1)];
 
 pub struct Stock {
     store: Arc<dyn ItemStore>,
@@ -147,14 +150,14 @@ impl Stock {
         item.map(decode).transpose()
     }
 
-    /// Moves a RESERVED reservation to `to`, moving its lines by `deltas` (and giving its
-    /// vendor days back if `free_days`), exactly once.
+    /// Moves a RESERVED reservation to `to`, exactly once: the lines of the vendors
+    /// `delivered` says delivered leave reserved for good; every other line goes back to
+    /// stock, and its vendor's day is given back.
     async fn settle(
         &self,
         order_id: Uuid,
         to: ReservationStatus,
-        deltas: &[(&str, i64)],
-        free_days: bool,
+        delivered: &(dyn Fn(Uuid) -> bool + Sync),
         effects: &Effects,
     ) -> Result<Option<Reservation>, StoreError> {
         for _ in 0..MAX_SETTLE_ATTEMPTS {
@@ -178,12 +181,16 @@ impl Stock {
             );
             let mut writes = vec![status];
             for line in &reservation.lines {
+                let deltas = if delivered(line.key.vendor_id) {
+                    OUT_FOR_GOOD
+                } else {
+                    BACK_TO_STOCK
+                };
                 let guard = Condition::at_least("reserved", n(line.quantity));
                 writes.push(line_move(line, deltas, guard));
             }
-            if free_days {
-                writes.extend(reservation.capacity.iter().map(give_back_day));
-            }
+            let days = reservation.capacity.iter();
+            writes.extend(days.filter(|d| !delivered(d.vendor_id)).map(give_back_day));
             match commit(self.store.as_ref(), writes, effects).await? {
                 Ok(()) => {
                     reservation.status = to;
@@ -369,8 +376,7 @@ impl StockReservations for Stock {
         order_id: Uuid,
         effects: &Effects,
     ) -> Result<Option<Reservation>, StoreError> {
-        let back = [("stock", 1), ("reserved", -1)];
-        self.settle(order_id, ReservationStatus::Released, &back, true, effects)
+        self.settle(order_id, ReservationStatus::Released, &|_| false, effects)
             .await
     }
 
@@ -379,14 +385,21 @@ impl StockReservations for Stock {
         order_id: Uuid,
         effects: &Effects,
     ) -> Result<Option<Reservation>, StoreError> {
-        let delivered = [("reserved", -1)];
-        self.settle(
-            order_id,
-            ReservationStatus::Committed,
-            &delivered,
-            false,
-            effects,
-        )
-        .await
+        self.settle(order_id, ReservationStatus::Committed, &|_| true, effects)
+            .await
+    }
+
+    async fn release_undelivered(
+        &self,
+        order_id: Uuid,
+        delivered_by: &[Uuid],
+        effects: &Effects,
+    ) -> Result<Option<Reservation>, StoreError> {
+        if delivered_by.is_empty() {
+            return self.release(order_id, effects).await;
+        }
+        let delivered = |vendor_id| delivered_by.contains(&vendor_id);
+        self.settle(order_id, ReservationStatus::Committed, &delivered, effects)
+            .await
     }
 }

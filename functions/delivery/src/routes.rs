@@ -278,7 +278,7 @@ async fn list_round(
 
 #[utoipa::path(patch, path = "/deliveries/{deliveryId}", tag = "deliveries", security(("bearer" = [])),
     params(("deliveryId" = Uuid, Path)), request_body = DeliveryUpdate,
-    description = "Moves a delivery along its status table (its vendor's users or an admin; another vendor's delivery is 404, as an unknown one is) and records its driver and proof. Its order follows: OUT_FOR_DELIVERY once one delivery is IN_TRANSIT, DELIVERED (its reserved stock committed) once all are DELIVERED, CANCELLED (stock released, payment refunded) once one FAILED.",
+    description = "Moves a delivery along its status table (its vendor's users or an admin; another vendor's delivery is 404, as an unknown one is) and records its driver and proof. Its order follows: OUT_FOR_DELIVERY once one delivery is IN_TRANSIT, DELIVERED (its reserved stock committed) once all are DELIVERED, CANCELLED once one FAILED: the other deliveries still on a round are called off, the stock of every vendor that did not deliver goes back (what was delivered stays out), and the payment is refunded.",
     responses((status = 200, body = DeliveryView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn update_delivery(
     State(service): State<DeliveryService>,

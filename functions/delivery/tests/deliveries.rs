@@ -9,7 +9,7 @@ use chrono::{Days, NaiveDate, Utc};
 use http::{Request, StatusCode};
 use milkrun_domain::Effects;
 use milkrun_domain::checkout;
-use milkrun_domain::delivery::Delivery;
+use milkrun_domain::delivery::{Delivery, DeliveryStatus};
 use milkrun_domain::events::EventType;
 use milkrun_domain::inventory::{StockKey, StockOperation};
 use milkrun_domain::money::Money;
@@ -758,6 +758,32 @@ async fn a_failed_delivery_cancels_the_order_releases_its_stock_and_refunds_it()
         OrderStatus::Preparing,
         "other orders untouched"
     );
+}
+
+#[tokio::test]
+async fn a_failure_after_another_vendor_delivered_keeps_the_delivered_stock_out() {
+    let w = World::new().await;
+    let (a, b) = (w.vendor_a, w.vendor_b);
+    let delivered = ["ASSIGNED", "PICKED_UP", "IN_TRANSIT", "DELIVERED"];
+    w.walk(&w.seller_a, id_of(&w.order1, a), &delivered).await;
+    let (code, reply) = w
+        .patch(
+            &w.seller_b,
+            id_of(&w.order1, b),
+            json!({"status": "FAILED"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{reply}");
+    assert_eq!(w.order_status(&w.order1).await, OrderStatus::Refunded);
+    assert_eq!(
+        w.levels(w.milk, a).await,
+        (STOCK - 9, 7),
+        "A delivered order 1's 2 milk: gone for good, not back on the shelf"
+    );
+    assert_eq!(w.levels(w.curd, b).await, (STOCK, 0), "B's curd back");
+    let stores = w.stores();
+    let a_delivery = stores.deliveries.get(id_of(&w.order1, a)).await.unwrap();
+    assert_eq!(a_delivery.unwrap().status, DeliveryStatus::Delivered);
 }
 
 #[tokio::test]
