@@ -4,11 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # By --bin, not -p: a -p build would resolve features apart from the rest and build twice.
 cargo build --locked --bin milkrun
+# Its own line, so that set -e stops here if the suites cannot be named.
+suites=$(bash scripts/test-targets.sh milkrun-e2e)
 source scripts/local-server.sh
 start_local_server target/milkrun-serve.log
 MILKRUN_E2E_BASE_URL="http://127.0.0.1:$port" MILKRUN_E2E_ADMIN_EMAIL=$MILKRUN_ADMIN_EMAIL \
 MILKRUN_E2E_ADMIN_PASSWORD=$MILKRUN_ADMIN_PASSWORD MILKRUN_E2E_TARGET=local \
-  cargo test --workspace --locked $(bash scripts/test-targets.sh milkrun-e2e) -- --test-threads=4
+  cargo test --workspace --locked $suites -- --test-threads=4
 stop_local_server
 trap - EXIT
 # No log line may carry a password, a hash or a token.

@@ -5,19 +5,20 @@
 # workspace for this reason; what is left to keep equal is what dev-dependencies switch on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One line per package and feature set ("name vX.Y.Z [f,g]"); a package built for the host
+# (build scripts, proc macros) with other features than for the target has two lines.
 features() { cargo tree --workspace --locked -e "$1" -f '{p} [{f}]' --prefix none |
-  sed 's/ (\*)//; s/ (proc-macro)//' | sort -u; }
+  sed 's/ (\*)//; s/ (proc-macro)//' | grep -v '^$' | sort -u; }
+packages() { awk '{ print $1, $2 }' | sort -u; }
 binaries=$(features normal,build)
 tests=$(features normal,build,dev)
-# A package only the tests use is fine; one both use must come with the same features.
-differ=$(comm -3 <(echo "$binaries") <(echo "$tests") | sed 's/^\t//' |
-  awk '{ print $1, $2 }' | sort | uniq -d)
-if [ -n "$differ" ]; then
+# A package only the tests use is fine; one both use must come with the same feature sets.
+shared=$(comm -12 <(packages <<<"$binaries") <(packages <<<"$tests"))
+of_shared() { awk 'NR == FNR { keep[$0]; next } ($1 " " $2) in keep' <(echo "$shared") -; }
+if ! differ=$(diff <(of_shared <<<"$binaries") <(of_shared <<<"$tests")); then
   echo "these dependencies get other features in test builds (a dev-dependency asks for them):" >&2
-  echo "$differ" | while read -r name version; do
-    echo "  binaries: $(echo "$binaries" | grep "^$name $version ")" >&2
-    echo "  tests:    $(echo "$tests" | grep "^$name $version ")" >&2
-  done
+  echo "  < binaries' build, > tests' build" >&2
+  echo "$differ" | grep '^[<>]' | sed 's/^/  /' >&2
   exit 1
 fi
-echo "test and binary builds resolve every shared dependency alike ($(echo "$tests" | wc -l) packages)"
+echo "test and binary builds resolve every shared dependency alike ($(echo "$shared" | wc -l) packages)"

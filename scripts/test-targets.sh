@@ -12,6 +12,9 @@ if missing:
     sys.exit(f"no such package: {sorted(missing)}")
 everywhere = [t["name"] for p in packages.values() for t in p["targets"] if "test" in t["kind"]]
 names = [t["name"] for name in sorted(wanted) for t in packages[name]["targets"] if "test" in t["kind"]]
+empty = sorted(name for name in wanted if not any("test" in t["kind"] for t in packages[name]["targets"]))
+if empty:
+    sys.exit(f"no test targets in {empty}")
 shared = sorted(n for n in set(names) if everywhere.count(n) > 1)
 if shared:
     sys.exit(f"test targets named alike in other packages would run too: {shared}")

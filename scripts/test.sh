@@ -20,11 +20,14 @@ step "format";                    cargo fmt --all --check
 # and the functions under `cargo lambda watch` share one debug build of every dependency.
 # (Mixed, the steps built the AWS SDK three times over, and the disk of a CI machine ran out.)
 step "one build for tests and binaries"; bash scripts/same-features.sh
-# The suites that need a running API or moto are `test = false`, run by name further down,
-# and linted here by name.
 step "clippy"
-# shellcheck disable=SC2046
-cargo clippy --workspace --all-targets $(bash scripts/test-targets.sh milkrun-aws milkrun-e2e) --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
+# The suites that need a running API or moto are `test = false`, run by name further down:
+# --all-targets leaves them out (and overrides any --test beside it), so they are linted
+# here by name. On its own line, so that set -e stops if they cannot be named.
+server_suites=$(bash scripts/test-targets.sh milkrun-aws milkrun-e2e)
+# shellcheck disable=SC2086
+cargo clippy --workspace --locked $server_suites -- -D warnings
 step "unit, router and embedded contract tests"; cargo test --workspace --locked
 step "AWS adapter contract tests on moto"
 .venv/bin/python scripts/emulated/test_moto_serial.py

@@ -348,7 +348,7 @@ def start_functions(endpoint: str) -> tuple[str, Emulation, list]:
     # `milkrun` too: the differential test runs the local host beside the emulated one.
     binaries = [spec["binary"] for spec in served.values()] + ["reconcile-stock", "resume-checkouts", "milkrun"]
     # Build first, so that each cargo lambda watch's own build is only a check.
-    subprocess.check_call(["cargo", "build", *[arg for b in binaries for arg in ("--bin", b)]], cwd=ROOT)
+    subprocess.check_call(["cargo", "build", "--locked", *[arg for b in binaries for arg in ("--bin", b)]], cwd=ROOT)
     routes, pollers = [], []
     for logical, spec in served.items():
         port, _ = watch(spec, endpoint)

@@ -9,18 +9,15 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use milkrun_domain::audit::AuditContext;
-use milkrun_domain::delivery::{Delivery, DeliveryStatus, order_moves};
-use milkrun_domain::events::{DeliveryNews, DeliveryUpdated};
+use milkrun_domain::delivery::{DeliveryStatus, order_moves};
 use milkrun_domain::order::{Order, OrderStatus, transition};
 use milkrun_domain::ports::{CheckoutRun, CheckoutRunner, CheckoutStart};
 use milkrun_domain::values::Role;
 use milkrun_domain::{DomainError, Effects, ErrorCode};
-use milkrun_store::retry::retry_on_conflict;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::records::change_order;
-use crate::tasks::{CheckoutPorts, refund_order_payment, schedule_deliveries};
+use crate::tasks::{CheckoutPorts, call_off_deliveries, refund_order_payment, schedule_deliveries};
 
 /// Who acted, as the status history names them: the user's id.
 fn by(actor: &AuditContext) -> String {
@@ -183,7 +180,8 @@ impl OrderActions {
             return Ok(order);
         }
         // First, so that no delivery becomes DELIVERED after the stock is settled.
-        let deliveries = self.call_off_deliveries(order.order_id, actor).await?;
+        let deliveries =
+            call_off_deliveries(&self.ports, order.order_id, &by(actor), actor).await?;
         let delivered_by: Vec<Uuid> = deliveries
             .iter()
             .filter(|d| d.status == DeliveryStatus::Delivered)
@@ -208,38 +206,6 @@ impl OrderActions {
             &|_| Ok(()),
         )
         .await
-    }
-
-    /// Ends each delivery of a cancelled order still on a round as FAILED
-    /// (`ORDER_CANCELLED`), so no vendor loads or moves it any more; answers the order's
-    /// deliveries as they end.
-    async fn call_off_deliveries(
-        &self,
-        order_id: Uuid,
-        actor: &AuditContext,
-    ) -> Result<Vec<Delivery>, DomainError> {
-        let mut deliveries = self.ports.deliveries.for_order(order_id).await?;
-        for delivery in deliveries.iter_mut().filter(|d| !d.status.is_final()) {
-            let delivery_id = delivery.delivery_id;
-            *delivery = retry_on_conflict("delivery", || async {
-                let current = self.ports.deliveries.get(delivery_id).await?;
-                let mut current = current.ok_or(DomainError::NotFound("delivery"))?;
-                if current.status.is_final() {
-                    return Ok(current);
-                }
-                let reason = Some("ORDER_CANCELLED".to_owned());
-                current.move_to(DeliveryStatus::Failed, by(actor), reason, Utc::now())?;
-                let entry = actor.entry("DELIVERY_UPDATED", "DELIVERY", delivery_id);
-                let effects = Effects::audited(entry.with_changes(json!({ "status": "FAILED" })))
-                    .with_event(
-                        &DeliveryUpdated(DeliveryNews::of(&current)),
-                        &actor.correlation_id,
-                    );
-                Ok(self.ports.deliveries.update(current, &effects).await?)
-            })
-            .await?;
-        }
-        Ok(deliveries)
     }
 
     /// An admin's forced move (the route admits admins only), along the table and with
@@ -333,8 +299,12 @@ impl OrderActions {
                 }
             };
         }
-        // Committing is idempotent, so it is done whenever the order is DELIVERED: a crash
-        // after the move and before the commit is finished by the next update.
+        // Settling is idempotent, so it is done whenever the order is DELIVERED or CANCELLED:
+        // a crash (or a store error) after the move is finished by the next update, a
+        // repeated one included.
+        if order.status == OrderStatus::Cancelled {
+            return self.settle_cancelled(order, actor).await;
+        }
         self.settle_stock(order).await
     }
 }

@@ -13,8 +13,8 @@ use milkrun_domain::audit::AuditContext;
 use milkrun_domain::checkout::{
     self, FraudInput, FraudRules, OrderLine, PastOrder, VendorCandidate, rank_vendors,
 };
-use milkrun_domain::delivery::Delivery;
-use milkrun_domain::events::{DeliveryNews, DeliveryScheduled};
+use milkrun_domain::delivery::{Delivery, DeliveryStatus};
+use milkrun_domain::events::{DeliveryNews, DeliveryScheduled, DeliveryUpdated};
 use milkrun_domain::inventory::{ReservationRefusal, StockKey, VendorDay};
 use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::page::{MAX_PAGE_SIZE, PageRequest};
@@ -1048,6 +1048,9 @@ impl CheckoutTasks {
         if order.status != OrderStatus::Cancelled {
             return Ok(answer(&order));
         }
+        // A step after ScheduleDelivery failed (its move written, then it died): the
+        // deliveries it wrote must leave the vendors' rounds too.
+        call_off_deliveries(&self.ports, order_id, BY, &checkout_actor(order_id)).await?;
         let refunded = matches!(
             self.ports.payments.for_order(order_id).await.map_err(DomainError::from)?,
             Some(payment) if payment.status == PaymentStatus::Refunded
@@ -1159,6 +1162,39 @@ pub async fn schedule_deliveries(
         count_order(ports, &order).await?;
     }
     Ok(order)
+}
+
+/// Ends each delivery of a cancelled order still on a round as FAILED (`ORDER_CANCELLED`,
+/// moved `by`), so no vendor loads or moves it any more; answers the order's deliveries as
+/// they end.
+pub async fn call_off_deliveries(
+    ports: &CheckoutPorts,
+    order_id: Uuid,
+    by: &str,
+    actor: &AuditContext,
+) -> Result<Vec<Delivery>, DomainError> {
+    let mut deliveries = ports.deliveries.for_order(order_id).await?;
+    for delivery in deliveries.iter_mut().filter(|d| !d.status.is_final()) {
+        let delivery_id = delivery.delivery_id;
+        *delivery = retry_on_conflict("delivery", || async {
+            let current = ports.deliveries.get(delivery_id).await?;
+            let mut current = current.ok_or(DomainError::NotFound("delivery"))?;
+            if current.status.is_final() {
+                return Ok(current);
+            }
+            let reason = Some("ORDER_CANCELLED".to_owned());
+            current.move_to(DeliveryStatus::Failed, by, reason, Utc::now())?;
+            let entry = actor.entry("DELIVERY_UPDATED", "DELIVERY", delivery_id);
+            let effects = Effects::audited(entry.with_changes(json!({ "status": "FAILED" })))
+                .with_event(
+                    &DeliveryUpdated(DeliveryNews::of(&current)),
+                    &actor.correlation_id,
+                );
+            Ok(ports.deliveries.update(current, &effects).await?)
+        })
+        .await?;
+    }
+    Ok(deliveries)
 }
 
 /// One more order on the customer's account, and its method as their preferred one: only

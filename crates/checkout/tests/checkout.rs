@@ -12,7 +12,7 @@ use milkrun_domain::Effects;
 use milkrun_domain::StoreError;
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::checkout::{self, FraudRules};
-use milkrun_domain::delivery::Delivery;
+use milkrun_domain::delivery::{Delivery, DeliveryStatus};
 use milkrun_domain::inventory::{InventoryRow, StockKey};
 use milkrun_domain::money::Money;
 use milkrun_domain::order::{NewOrder, Order, OrderItem, OrderStatus};
@@ -1135,4 +1135,30 @@ async fn a_run_started_again_after_a_half_done_compensation_finishes_it() {
     assert_eq!(world.gateway.attempts(id), 1, "not charged again");
     let payment = world.stores.payments.for_order(id).await.unwrap().unwrap();
     assert_eq!(payment.status, PaymentStatus::Refunded);
+}
+
+#[tokio::test]
+async fn a_compensation_after_schedule_delivery_calls_the_deliveries_off() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world.place_litres(2).await;
+    world.checkout(id, &world.invoker()).await;
+    assert_eq!(world.order(id).await.status, OrderStatus::Preparing);
+    // ScheduleDelivery's move was written, then the step died until its retries ran out:
+    // the execution compensates a PREPARING order.
+    for step in ["RefundPayment", "ReleaseStock", "MarkFailed"] {
+        world.tasks.run(step, id).await.unwrap();
+    }
+    let order = world.order(id).await;
+    assert_eq!(order.status, OrderStatus::Refunded);
+    let deliveries = world.stores.deliveries.for_order(id).await.unwrap();
+    assert!(!deliveries.is_empty());
+    for delivery in deliveries {
+        let last = delivery.status_history.last().unwrap();
+        assert_eq!(
+            (delivery.status, last.reason.as_deref()),
+            (DeliveryStatus::Failed, Some("ORDER_CANCELLED")),
+            "off every vendor's round"
+        );
+    }
+    assert_eq!(world.stock(world.vendor_a, world.litre()).await, (10, 0));
 }

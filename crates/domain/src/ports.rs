@@ -209,7 +209,8 @@ pub trait StockReservations: Send + Sync {
     /// cancel after one was DELIVERED): the units of the vendors in `delivered_by` left the
     /// shelf and are committed (their days stay taken); every other vendor's go back to
     /// stock with its day. Once, like `release` and `commit`, whose work it does when
-    /// nobody or every vendor delivered.
+    /// nobody or every vendor delivered; the reservation ends COMMITTED if any of its units
+    /// were delivered, else RELEASED.
     async fn release_undelivered(
         &self,
         order_id: Uuid,

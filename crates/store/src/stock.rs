@@ -150,13 +150,14 @@ impl Stock {
         item.map(decode).transpose()
     }
 
-    /// Moves a RESERVED reservation to `to`, exactly once: the lines of the vendors
-    /// `delivered` says delivered leave reserved for good; every other line goes back to
-    /// stock, and its vendor's day is given back.
+    /// Moves a RESERVED reservation to `to` (`None`: COMMITTED if a line was delivered,
+    /// else RELEASED), exactly once: the lines of the vendors `delivered` says delivered
+    /// leave reserved for good; every other line goes back to stock, and its vendor's day is
+    /// given back.
     async fn settle(
         &self,
         order_id: Uuid,
-        to: ReservationStatus,
+        to: Option<ReservationStatus>,
         delivered: &(dyn Fn(Uuid) -> bool + Sync),
         effects: &Effects,
     ) -> Result<Option<Reservation>, StoreError> {
@@ -167,6 +168,13 @@ impl Stock {
             if reservation.status != ReservationStatus::Reserved {
                 return Ok(Some(reservation));
             }
+            let to = to.unwrap_or_else(|| {
+                if reservation.lines.iter().any(|l| delivered(l.key.vendor_id)) {
+                    ReservationStatus::Committed
+                } else {
+                    ReservationStatus::Released
+                }
+            });
             let status = Write::update(
                 &INVENTORY,
                 reservation_key(order_id),
@@ -376,8 +384,8 @@ impl StockReservations for Stock {
         order_id: Uuid,
         effects: &Effects,
     ) -> Result<Option<Reservation>, StoreError> {
-        self.settle(order_id, ReservationStatus::Released, &|_| false, effects)
-            .await
+        let to = Some(ReservationStatus::Released);
+        self.settle(order_id, to, &|_| false, effects).await
     }
 
     async fn commit(
@@ -385,8 +393,8 @@ impl StockReservations for Stock {
         order_id: Uuid,
         effects: &Effects,
     ) -> Result<Option<Reservation>, StoreError> {
-        self.settle(order_id, ReservationStatus::Committed, &|_| true, effects)
-            .await
+        let to = Some(ReservationStatus::Committed);
+        self.settle(order_id, to, &|_| true, effects).await
     }
 
     async fn release_undelivered(
@@ -395,11 +403,7 @@ impl StockReservations for Stock {
         delivered_by: &[Uuid],
         effects: &Effects,
     ) -> Result<Option<Reservation>, StoreError> {
-        if delivered_by.is_empty() {
-            return self.release(order_id, effects).await;
-        }
         let delivered = |vendor_id| delivered_by.contains(&vendor_id);
-        self.settle(order_id, ReservationStatus::Committed, &delivered, effects)
-            .await
+        self.settle(order_id, None, &delivered, effects).await
     }
 }

@@ -730,14 +730,7 @@ async fn a_failed_delivery_cancels_the_order_releases_its_stock_and_refunds_it()
     let (a, b) = (w.vendor_a, w.vendor_b);
     w.walk(&w.seller_a, id_of(&w.order1, a), &["ASSIGNED"])
         .await;
-    let (code, reply) = w
-        .patch(
-            &w.seller_b,
-            id_of(&w.order1, b),
-            json!({"status": "FAILED"}),
-        )
-        .await;
-    assert_eq!(code, StatusCode::OK, "{reply}");
+    w.walk(&w.seller_b, id_of(&w.order1, b), &["FAILED"]).await;
     assert_eq!(w.order_status(&w.order1).await, OrderStatus::Refunded);
     let stores = w.stores();
     let payment = stores
@@ -766,14 +759,7 @@ async fn a_failure_after_another_vendor_delivered_keeps_the_delivered_stock_out(
     let (a, b) = (w.vendor_a, w.vendor_b);
     let delivered = ["ASSIGNED", "PICKED_UP", "IN_TRANSIT", "DELIVERED"];
     w.walk(&w.seller_a, id_of(&w.order1, a), &delivered).await;
-    let (code, reply) = w
-        .patch(
-            &w.seller_b,
-            id_of(&w.order1, b),
-            json!({"status": "FAILED"}),
-        )
-        .await;
-    assert_eq!(code, StatusCode::OK, "{reply}");
+    w.walk(&w.seller_b, id_of(&w.order1, b), &["FAILED"]).await;
     assert_eq!(w.order_status(&w.order1).await, OrderStatus::Refunded);
     assert_eq!(
         w.levels(w.milk, a).await,
@@ -784,6 +770,41 @@ async fn a_failure_after_another_vendor_delivered_keeps_the_delivered_stock_out(
     let stores = w.stores();
     let a_delivery = stores.deliveries.get(id_of(&w.order1, a)).await.unwrap();
     assert_eq!(a_delivery.unwrap().status, DeliveryStatus::Delivered);
+}
+
+#[tokio::test]
+async fn a_cancel_cut_short_after_its_move_is_finished_by_the_vendor_repeating_failed() {
+    let w = World::new().await;
+    let (a, b) = (w.vendor_a, w.vendor_b);
+    let (stores, none, now) = (w.stores(), Effects::none(), Utc::now());
+    // B's FAILED and the order's CANCELLED were written; the process died before the
+    // call-off, the stock and the refund.
+    let mut failed = stores
+        .deliveries
+        .get(id_of(&w.order1, b))
+        .await
+        .unwrap()
+        .unwrap();
+    failed
+        .move_to(DeliveryStatus::Failed, "test", None, now)
+        .unwrap();
+    stores.deliveries.update(failed, &none).await.unwrap();
+    let mut order = stores.orders.get(w.order1.order_id).await.unwrap().unwrap();
+    order
+        .move_to(OrderStatus::Cancelled, "test", None, now)
+        .unwrap();
+    stores.orders.update(order, &none).await.unwrap();
+
+    w.walk(&w.seller_b, id_of(&w.order1, b), &["FAILED"]).await;
+    assert_eq!(w.order_status(&w.order1).await, OrderStatus::Refunded);
+    assert_eq!(w.levels(w.curd, b).await, (STOCK, 0), "B's curd back");
+    assert_eq!(
+        w.levels(w.milk, a).await,
+        (STOCK - 7, 7),
+        "order 1's milk back"
+    );
+    let called_off = stores.deliveries.get(id_of(&w.order1, a)).await.unwrap();
+    assert_eq!(called_off.unwrap().status, DeliveryStatus::Failed);
 }
 
 #[tokio::test]

@@ -343,7 +343,7 @@ async fn track_order(
 
 #[utoipa::path(post, path = "/orders/{orderId}/cancel", tag = "orders", security(("bearer" = [])),
     params(("orderId" = Uuid, Path)),
-    responses((status = 200, body = Order, description = "CANCELLED (REFUNDED when money was returned); stock released."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = Order, description = "CANCELLED (REFUNDED when money was returned): its deliveries still on a round called off, the stock of every vendor that did not deliver released (delivered units stay out)."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn cancel_order(
     State(service): State<OrderService>,
     caller: Actor,
