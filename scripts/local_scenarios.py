@@ -145,9 +145,12 @@ def checkout(data: Path) -> None:
     server = Server(data, ADMIN).start()
     host.base = server.base
     in_checkout = {"PENDING", "PAYMENT_PENDING", "CONFIRMED"}
-    listed = lambda: host.ok("GET", "/orders?limit=100", token=world["customer"])["items"]
-    orders = eventually(lambda: (lambda items: items if not any(o["status"] in in_checkout for o in items) else None)(listed()),
-                        60, "every order to finish its checkout")
+
+    def settled():
+        items = host.ok("GET", "/orders?limit=100", token=world["customer"])["items"]
+        return None if any(o["status"] in in_checkout for o in items) else items
+
+    orders = eventually(settled, 60, "every order to finish its checkout")
     status = {o["orderId"]: o["status"] for o in orders}
     # Paid and past the fraud check: PREPARING, or ON_HOLD once the velocity rule notices a
     # customer placing this many orders at once. Either holds its stock.

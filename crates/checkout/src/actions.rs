@@ -225,10 +225,7 @@ impl OrderActions {
         let current = self.load(order_id).await?;
         if current.status == to {
             // A repeat finishes what an interrupted one left undone.
-            return match to {
-                OrderStatus::Cancelled => self.settle_cancelled(current, actor).await,
-                _ => self.settle_stock(current).await,
-            };
+            return self.settle(current, actor).await;
         }
         transition(current.status, to)?;
         checkout_only(current.status, to)?;
@@ -247,14 +244,15 @@ impl OrderActions {
             }
             _ => {
                 let order = self.move_order(order_id, to, actor, reason, &any).await?;
-                self.settle_stock(order).await
+                self.settle(order, actor).await
             }
         }
     }
 
-    /// The reserved stock of an order that reached DELIVERED is committed; of one that
-    /// FAILED or is waiting for another payment, released. Both are idempotent.
-    async fn settle_stock(&self, order: Order) -> Result<Order, DomainError> {
+    /// What an order's status asks of its stock and money, each part idempotent: DELIVERED
+    /// commits the reserved stock; FAILED, or waiting for another payment, releases it;
+    /// CANCELLED gives back what did not leave and the money (`settle_cancelled`).
+    async fn settle(&self, order: Order, actor: &AuditContext) -> Result<Order, DomainError> {
         let stock = &self.ports.stock;
         match order.status {
             OrderStatus::Delivered => {
@@ -263,6 +261,7 @@ impl OrderActions {
             OrderStatus::Failed | OrderStatus::PaymentFailed => {
                 stock.release(order.order_id, &Effects::none()).await?;
             }
+            OrderStatus::Cancelled => return self.settle_cancelled(order, actor).await,
             _ => {}
         }
         Ok(order)
@@ -299,13 +298,9 @@ impl OrderActions {
                 }
             };
         }
-        // Settling is idempotent, so it is done whenever the order is DELIVERED or CANCELLED:
-        // a crash (or a store error) after the move is finished by the next update, a
-        // repeated one included.
-        if order.status == OrderStatus::Cancelled {
-            return self.settle_cancelled(order, actor).await;
-        }
-        self.settle_stock(order).await
+        // Settling is idempotent, so it is done whatever moved: a crash (or a store error)
+        // after the move is finished by the next update, a repeated one included.
+        self.settle(order, actor).await
     }
 }
 

@@ -57,8 +57,6 @@ fn order_key(order_id: Uuid) -> String {
     format!("ORDER#{order_id}")
 }
 
-/// The delivery as an item, in its vendor's round, its day's round and its order's
-/// deliveries.
 /// The inserts of new deliveries as writes, for a change that commits them in its own
 /// transaction (an order's move to PREPARING); a failed condition at index `i` means
 /// `deliveries[i]`'s id was taken.
@@ -69,6 +67,8 @@ pub(crate) fn create_writes(deliveries: &[Delivery]) -> Result<Vec<Write>, Store
         .collect()
 }
 
+/// The delivery as an item, in its vendor's round, its day's round and its order's
+/// deliveries.
 fn delivery_item(delivery: &Delivery) -> Result<Item, StoreError> {
     let mut item = encode(delivery)?;
     delivery_key(delivery.delivery_id).add_to(&DELIVERIES, &mut item);

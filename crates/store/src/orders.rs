@@ -29,7 +29,9 @@ use crate::ops::{Key, Query, Write};
 use crate::paging::list;
 use crate::port::ItemStore;
 use crate::table::{BY_CREATED_AT, ORDERS, ORDERS_BY_STATUS, ORDERS_BY_USER};
-use crate::versioned::{commit_versioned, list_under, update_versioned, versioned_put};
+use crate::versioned::{
+    changed_or_gone, commit_versioned, list_under, update_versioned, versioned_put,
+};
 
 const LIST_KEY: &str = "ORDER";
 
@@ -113,11 +115,8 @@ impl OrderWrites for Orders {
                 Ok(order)
             }
             Err(Refused::Change(0)) => {
-                let stored = self
-                    .store
-                    .get(&ORDERS, &order_key(order.order_id), true)
-                    .await?;
-                Err(stored.map_or(StoreError::NotFound, |_| StoreError::VersionConflict))
+                let key = order_key(order.order_id);
+                Err(changed_or_gone(self.store.as_ref(), &ORDERS, &key).await?)
             }
             Err(Refused::Change(_) | Refused::Effect) => Err(StoreError::AlreadyExists),
         }

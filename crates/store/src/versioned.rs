@@ -43,11 +43,21 @@ pub async fn commit_versioned(
         Ok(()) => Ok(()),
         Err(Refused::Effect) => Err(StoreError::AlreadyExists),
         Err(Refused::Change(_)) if read_at.is_none() => Err(StoreError::AlreadyExists),
-        Err(Refused::Change(_)) => match store.get(table, key, true).await? {
-            Some(_) => Err(StoreError::VersionConflict),
-            None => Err(StoreError::NotFound),
-        },
+        Err(Refused::Change(_)) => Err(changed_or_gone(store, table, key).await?),
     }
+}
+
+/// Why a versioned put of `key` found its condition failed: the item changed since it was
+/// read (`VersionConflict`) or is gone (`NotFound`).
+pub async fn changed_or_gone(
+    store: &dyn ItemStore,
+    table: &'static TableSpec,
+    key: &Key,
+) -> Result<StoreError, StoreError> {
+    Ok(match store.get(table, key, true).await? {
+        Some(_) => StoreError::VersionConflict,
+        None => StoreError::NotFound,
+    })
 }
 
 /// Writes `item` over the stored version `read_at`, with `effects`; answers the version it

@@ -267,6 +267,11 @@ impl World {
         self.starts.0.lock().unwrap().clone()
     }
 
+    /// Which runs were started, in order.
+    fn runs(&self) -> Vec<CheckoutRun> {
+        self.starts().iter().map(|s| s.run).collect()
+    }
+
     async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
@@ -418,9 +423,8 @@ async fn a_second_decline_names_a_new_retry_and_no_token_means_the_default() {
     let (status, _) = world.pay((world.owner, Role::Customer), None, body).await;
 
     assert_eq!(status, StatusCode::ACCEPTED);
-    let runs: Vec<CheckoutRun> = world.starts().iter().map(|s| s.run).collect();
     assert_eq!(
-        runs,
+        world.runs(),
         [
             CheckoutRun::PaymentRetry { attempt: 1 },
             CheckoutRun::PaymentRetry { attempt: 2 }
@@ -515,9 +519,8 @@ async fn requests_racing_with_different_keys_start_one_retry() {
     let body = json!({"orderId": order.order_id, "method": "CARD"});
     let (status, _) = world.pay(owner, Some("race-next"), body).await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let runs: Vec<CheckoutRun> = world.starts().iter().map(|s| s.run).collect();
     assert_eq!(
-        runs,
+        world.runs(),
         [
             CheckoutRun::PaymentRetry { attempt: 1 },
             CheckoutRun::PaymentRetry { attempt: 2 }
