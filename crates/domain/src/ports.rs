@@ -78,6 +78,19 @@ impl Access {
 #[async_trait]
 pub trait AccessLookup: Send + Sync {
     async fn access(&self, user_id: Uuid) -> Result<Option<Access>, StoreError>;
+
+    /// The same, for a request whose token was issued at `token_issued_at`: an answer known
+    /// from before the token was issued is not good enough, since whatever made the account
+    /// log in again (a promotion, say) may have changed it. Sources that always read afresh
+    /// need not override it.
+    async fn access_for_token(
+        &self,
+        user_id: Uuid,
+        token_issued_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Access>, StoreError> {
+        let _ = token_issued_at;
+        self.access(user_id).await
+    }
 }
 
 /// Failed logins, counted per attempter in fixed windows (see [`crate::login`]).

@@ -58,6 +58,11 @@ impl Auth {
     }
 }
 
+/// A token's `iat` as a time (a value chrono cannot hold counts as issued long ago).
+fn issued_at(iat: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(iat, 0).unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
     type Rejection = ApiError;
 
@@ -76,7 +81,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
             .map_err(|_| ApiError::unauthorized())?;
         let access = auth
             .access
-            .access(claims.sub)
+            .access_for_token(claims.sub, issued_at(claims.iat))
             .await
             .map_err(|e| ApiError::internal(&e))?
             .ok_or_else(ApiError::unauthorized)?;
