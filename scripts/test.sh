@@ -31,6 +31,7 @@ cargo clippy --workspace --locked $server_suites -- -D warnings
 step "unit, router and embedded contract tests"; cargo test --workspace --locked
 step "AWS adapter contract tests on moto"
 .venv/bin/python scripts/emulated/test_moto_serial.py
+.venv/bin/python scripts/emulated/test_sam_local.py
 .venv/bin/python scripts/emulated/run.py contract
 step "end to end: milkrun serve";           bash scripts/e2e-local.sh
 step "kill -9 and dead letters: milkrun serve"; .venv/bin/python scripts/local_scenarios.py

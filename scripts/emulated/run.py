@@ -214,14 +214,16 @@ def parameters() -> dict[str, str]:
     }
 
 
-def create_secrets(emulation: Emulation) -> None:
-    """The stage's keys and secrets, made by the same script an operator runs before deploying."""
+def create_secrets(emulation: Emulation) -> list[str]:
+    """The stage's keys and secrets (under the emulation's SecretsPrefix and Stage), made by the
+    same script an operator runs before deploying; answers the parameters' names."""
     spec = importlib.util.spec_from_file_location("create_secrets", ROOT / "scripts" / "create-secrets.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    names = module.create(emulation.client("ssm"), parameters()["SecretsPrefix"], parameters()["Stage"],
+    names = module.create(emulation.client("ssm"), emulation.parameters["SecretsPrefix"], emulation.parameters["Stage"],
                           admin_password=ADMIN_PASSWORD)
     print(f"secrets: {len(names)} SSM parameters", flush=True)
+    return names
 
 
 def run(args, env) -> int:
