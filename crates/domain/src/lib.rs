@@ -22,6 +22,7 @@ pub mod payment;
 pub mod ports;
 pub mod product;
 pub mod schema;
+pub mod subscription;
 pub mod user;
 pub mod values;
 pub mod vendor;
