@@ -7,6 +7,7 @@ pub mod audit;
 pub mod cart;
 pub mod checkout;
 pub mod clock;
+pub mod cutoff;
 pub mod delivery;
 pub mod effects;
 pub mod error;
