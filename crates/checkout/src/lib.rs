@@ -12,7 +12,7 @@
 //! for Step Functions. [`stalled`] starts again the checkouts that stopped with no
 //! execution running.
 //!
-//! Where things are: [`steps`] (one file per step group, and the dispatch), [`lifecycle`]
+//! Where things are: `steps/` (one file per step group, and the dispatch), [`lifecycle`]
 //! (what every path of an order's life shares: deliveries scheduled and called off, the
 //! refund, the one settlement of a cancelled or failed order), [`actions`] (what people do
 //! to an order after checkout started), [`records`] (an order's and a payment's changes
@@ -23,13 +23,11 @@ pub mod gateway;
 pub mod lifecycle;
 pub mod records;
 pub mod stalled;
-pub mod steps;
+mod steps;
 
 pub use actions::OrderActions;
 pub use gateway::SimulatedGateway;
-pub use lifecycle::{
-    call_off_deliveries, refund_order_payment, schedule_deliveries, settle, settle_cancelled,
-};
+pub use lifecycle::{call_off_deliveries, refund_order_payment, schedule_deliveries};
 pub use milkrun_domain::error::{PAYMENT_GATEWAY_UNAVAILABLE, TaskError};
 pub use stalled::{ResumeReport, STALLED_AFTER, resume_stalled};
 pub use steps::{

@@ -1,16 +1,14 @@
 //! The checkout steps (SPEC §5), one file per group, dispatched here by the state's name.
 //!
-//! | file            | steps                                                   |
-//! |-----------------|---------------------------------------------------------|
-//! | `validate.rs`   | ValidateProfile, ValidateOrder                          |
-//! | `vendors.rs`    | AssignVendors (and the candidates ReserveStock reassigns among) |
-//! | `stock.rs`      | ReserveStock, ReleaseStock                              |
-//! | `payment.rs`    | ProcessPayment, RefundPayment                           |
-//! | `fraud.rs`      | FraudCheck                                              |
-//! | `confirm.rs`    | ConfirmOrder                                            |
-//! | `schedule.rs`   | ScheduleDelivery                                        |
-//! | `notify.rs`     | NotifyCustomer, NotifyVendors, RecordAnalytics          |
-//! | `mark.rs`       | MarkPaymentFailed, MarkFailed                           |
+//! - `validate.rs`: ValidateProfile, ValidateOrder
+//! - `vendors.rs`: AssignVendors, and the candidates ReserveStock reassigns among
+//! - `stock.rs`: ReserveStock, ReleaseStock
+//! - `payment.rs`: ProcessPayment, RefundPayment
+//! - `fraud.rs`: FraudCheck (and its rules' setting)
+//! - `confirm.rs`: ConfirmOrder
+//! - `schedule.rs`: ScheduleDelivery
+//! - `notify.rs`: NotifyCustomer, NotifyVendors, RecordAnalytics
+//! - `mark.rs`: MarkPaymentFailed, MarkFailed
 //!
 //! A failing step does not mark the order: the definition catches the error, compensates
 //! (RefundPayment, ReleaseStock) and ends in MarkPaymentFailed or MarkFailed, which record
