@@ -9,15 +9,15 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use milkrun_domain::audit::AuditContext;
-use milkrun_domain::delivery::{DeliveryStatus, order_moves};
+use milkrun_domain::delivery::order_moves;
 use milkrun_domain::order::{Order, OrderStatus, transition};
 use milkrun_domain::ports::{CheckoutRun, CheckoutRunner, CheckoutStart};
 use milkrun_domain::values::Role;
-use milkrun_domain::{DomainError, Effects, ErrorCode};
-use uuid::Uuid;
+use milkrun_domain::{DomainError, ErrorCode};
 
+use crate::lifecycle::{refund_order_payment, schedule_deliveries, settle};
 use crate::records::change_order;
-use crate::tasks::{CheckoutPorts, call_off_deliveries, refund_order_payment, schedule_deliveries};
+use crate::steps::CheckoutPorts;
 
 /// Who acted, as the status history names them: the user's id.
 fn by(actor: &AuditContext) -> String {
@@ -165,47 +165,7 @@ impl OrderActions {
         let order = self
             .move_order(order_id, OrderStatus::Cancelled, actor, reason, allowed)
             .await?;
-        self.settle_cancelled(order, actor).await
-    }
-
-    /// Calls off a CANCELLED order's deliveries still on a round, gives back the stock of
-    /// every vendor that did not deliver (what was delivered left the shelf) and the money,
-    /// and marks it REFUNDED when money was returned.
-    async fn settle_cancelled(
-        &self,
-        order: Order,
-        actor: &AuditContext,
-    ) -> Result<Order, DomainError> {
-        if order.status != OrderStatus::Cancelled {
-            return Ok(order);
-        }
-        // First, so that no delivery becomes DELIVERED after the stock is settled.
-        let deliveries =
-            call_off_deliveries(&self.ports, order.order_id, &by(actor), actor).await?;
-        let delivered_by: Vec<Uuid> = deliveries
-            .iter()
-            .filter(|d| d.status == DeliveryStatus::Delivered)
-            .map(|d| d.vendor_id)
-            .collect();
-        self.ports
-            .stock
-            .release_undelivered(order.order_id, &delivered_by, &Effects::none())
-            .await?;
-        // Then the money: whatever fails after it, the customer has been paid back.
-        let refunded = refund_order_payment(&self.ports, order.order_id)
-            .await
-            .map_err(|error| DomainError::Internal(error.to_string()))?;
-        if !refunded {
-            return Ok(order);
-        }
-        self.move_order(
-            order.order_id,
-            OrderStatus::Refunded,
-            actor,
-            Some("PAYMENT_REFUNDED".into()),
-            &|_| Ok(()),
-        )
-        .await
+        self.settle(order, actor).await
     }
 
     /// An admin's forced move (the route admits admins only), along the table and with
@@ -249,22 +209,9 @@ impl OrderActions {
         }
     }
 
-    /// What an order's status asks of its stock and money, each part idempotent: DELIVERED
-    /// commits the reserved stock; FAILED, or waiting for another payment, releases it;
-    /// CANCELLED gives back what did not leave and the money (`settle_cancelled`).
+    /// [`settle`] as this actor.
     async fn settle(&self, order: Order, actor: &AuditContext) -> Result<Order, DomainError> {
-        let stock = &self.ports.stock;
-        match order.status {
-            OrderStatus::Delivered => {
-                stock.commit(order.order_id, &Effects::none()).await?;
-            }
-            OrderStatus::Failed | OrderStatus::PaymentFailed => {
-                stock.release(order.order_id, &Effects::none()).await?;
-            }
-            OrderStatus::Cancelled => return self.settle_cancelled(order, actor).await,
-            _ => {}
-        }
-        Ok(order)
+        settle(&self.ports, order, &by(actor), actor).await
     }
 
     async fn load(&self, order_id: uuid::Uuid) -> Result<Order, DomainError> {

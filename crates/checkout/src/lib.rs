@@ -11,17 +11,26 @@
 //! milkrun-local runs the handler under its ASL interpreter; the checkout-task Lambda runs it
 //! for Step Functions. [`stalled`] starts again the checkouts that stopped with no
 //! execution running.
+//!
+//! Where things are: `steps/` (one file per step group, and the dispatch), [`lifecycle`]
+//! (what every path of an order's life shares: deliveries scheduled and called off, the
+//! refund, the one settlement of a cancelled or failed order), [`actions`] (what people do
+//! to an order after checkout started), [`records`] (an order's and a payment's changes
+//! with their audit entries and events).
 
 pub mod actions;
 pub mod gateway;
+pub mod lifecycle;
 pub mod records;
 pub mod stalled;
-mod tasks;
+mod steps;
 
 pub use actions::OrderActions;
 pub use gateway::SimulatedGateway;
+pub use lifecycle::{call_off_deliveries, refund_order_payment, schedule_deliveries};
+pub use milkrun_domain::error::{PAYMENT_GATEWAY_UNAVAILABLE, TaskError};
 pub use stalled::{ResumeReport, STALLED_AFTER, resume_stalled};
-pub use tasks::{
-    CaughtError, CheckoutPorts, CheckoutTasks, ConfigError, PAYMENT_GATEWAY_UNAVAILABLE, Step,
-    TaskError, TaskInput, UNKNOWN_STEP, fraud_rules_from_env, refund_order_payment,
+pub use steps::{
+    CaughtError, CheckoutPorts, CheckoutTasks, ConfigError, Step, TaskInput, UNKNOWN_STEP,
+    fraud_rules_from_env,
 };

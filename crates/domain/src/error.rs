@@ -1,6 +1,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use crate::payment::GatewayError;
+
 /// Bad fields of one input, by JSON field name, each with a message a client can show.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldErrors(BTreeMap<String, String>);
@@ -51,96 +53,73 @@ impl FieldErrors {
     }
 }
 
-/// SPEC §4's error codes: what a client matches on in the error body, and what a Step
-/// Functions Retry/Catch matches on as a task's `errorType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    ValidationError,
-    MalformedJson,
-    Unauthorized,
-    Forbidden,
-    NotFound,
-    MethodNotAllowed,
-    Conflict,
-    InvalidTransition,
-    IdempotencyInProgress,
-    PayloadTooLarge,
-    OutOfStock,
-    ProfileIncomplete,
-    NoVendorAvailable,
-    IdempotencyKeyReused,
-    PaymentDeclined,
-    TooManyRequests,
-    InternalError,
+/// Declares [`ErrorCode`] from one list: each code once, with its body `errorCode`, its HTTP
+/// status and its Lambda error type, so the three cannot drift apart.
+macro_rules! error_codes {
+    ($($variant:ident => $text:literal, $status:literal, $error_type:literal;)+) => {
+        /// SPEC §4's error codes: what a client matches on in the error body, and what a Step
+        /// Functions Retry/Catch matches on as a task's `errorType`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($variant),+
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order.
+            pub const ALL: [Self; [$($text),+].len()] = [$(Self::$variant),+];
+
+            /// The body's `errorCode`, e.g. `OUT_OF_STOCK`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+
+            /// The HTTP status SPEC §4 gives the code.
+            pub fn status(self) -> u16 {
+                match self {
+                    $(Self::$variant => $status),+
+                }
+            }
+
+            /// The Lambda error type of a task or consumer failing with this code
+            /// (`OutOfStock`), so that an ASL `ErrorEquals` reads like the SPEC.
+            pub fn error_type(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $error_type),+
+                }
+            }
+
+            /// The code whose Lambda error type is `name` (`OutOfStock` →
+            /// [`ErrorCode::OutOfStock`]); `None` for a name no code has (`States.Timeout`).
+            pub fn from_error_type(name: &str) -> Option<Self> {
+                match name {
+                    $($error_type => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    /// The body's `errorCode`, e.g. `OUT_OF_STOCK`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ValidationError => "VALIDATION_ERROR",
-            Self::MalformedJson => "MALFORMED_JSON",
-            Self::Unauthorized => "UNAUTHORIZED",
-            Self::Forbidden => "FORBIDDEN",
-            Self::NotFound => "NOT_FOUND",
-            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            Self::Conflict => "CONFLICT",
-            Self::InvalidTransition => "INVALID_TRANSITION",
-            Self::IdempotencyInProgress => "IDEMPOTENCY_IN_PROGRESS",
-            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            Self::OutOfStock => "OUT_OF_STOCK",
-            Self::ProfileIncomplete => "PROFILE_INCOMPLETE",
-            Self::NoVendorAvailable => "NO_VENDOR_AVAILABLE",
-            Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
-            Self::PaymentDeclined => "PAYMENT_DECLINED",
-            Self::TooManyRequests => "TOO_MANY_REQUESTS",
-            Self::InternalError => "INTERNAL_ERROR",
-        }
-    }
-
-    /// The HTTP status SPEC §4 gives the code.
-    pub fn status(self) -> u16 {
-        match self {
-            Self::ValidationError | Self::MalformedJson => 400,
-            Self::Unauthorized => 401,
-            Self::PaymentDeclined => 402,
-            Self::Forbidden => 403,
-            Self::NotFound => 404,
-            Self::MethodNotAllowed => 405,
-            Self::Conflict | Self::InvalidTransition | Self::IdempotencyInProgress => 409,
-            Self::PayloadTooLarge => 413,
-            Self::OutOfStock
-            | Self::ProfileIncomplete
-            | Self::NoVendorAvailable
-            | Self::IdempotencyKeyReused => 422,
-            Self::TooManyRequests => 429,
-            Self::InternalError => 500,
-        }
-    }
-
-    /// The Lambda error type of a task or consumer failing with this code (`OutOfStock`),
-    /// so that an ASL `ErrorEquals` reads like the SPEC.
-    pub fn error_type(self) -> &'static str {
-        match self {
-            Self::ValidationError => "ValidationError",
-            Self::MalformedJson => "MalformedJson",
-            Self::Unauthorized => "Unauthorized",
-            Self::Forbidden => "Forbidden",
-            Self::NotFound => "NotFound",
-            Self::MethodNotAllowed => "MethodNotAllowed",
-            Self::Conflict => "Conflict",
-            Self::InvalidTransition => "InvalidTransition",
-            Self::IdempotencyInProgress => "IdempotencyInProgress",
-            Self::PayloadTooLarge => "PayloadTooLarge",
-            Self::OutOfStock => "OutOfStock",
-            Self::ProfileIncomplete => "ProfileIncomplete",
-            Self::NoVendorAvailable => "NoVendorAvailable",
-            Self::IdempotencyKeyReused => "IdempotencyKeyReused",
-            Self::PaymentDeclined => "PaymentDeclined",
-            Self::TooManyRequests => "TooManyRequests",
-            Self::InternalError => "InternalError",
-        }
-    }
+error_codes! {
+    ValidationError => "VALIDATION_ERROR", 400, "ValidationError";
+    MalformedJson => "MALFORMED_JSON", 400, "MalformedJson";
+    Unauthorized => "UNAUTHORIZED", 401, "Unauthorized";
+    Forbidden => "FORBIDDEN", 403, "Forbidden";
+    NotFound => "NOT_FOUND", 404, "NotFound";
+    MethodNotAllowed => "METHOD_NOT_ALLOWED", 405, "MethodNotAllowed";
+    Conflict => "CONFLICT", 409, "Conflict";
+    InvalidTransition => "INVALID_TRANSITION", 409, "InvalidTransition";
+    IdempotencyInProgress => "IDEMPOTENCY_IN_PROGRESS", 409, "IdempotencyInProgress";
+    PayloadTooLarge => "PAYLOAD_TOO_LARGE", 413, "PayloadTooLarge";
+    OutOfStock => "OUT_OF_STOCK", 422, "OutOfStock";
+    ProfileIncomplete => "PROFILE_INCOMPLETE", 422, "ProfileIncomplete";
+    NoVendorAvailable => "NO_VENDOR_AVAILABLE", 422, "NoVendorAvailable";
+    IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED", 422, "IdempotencyKeyReused";
+    PaymentDeclined => "PAYMENT_DECLINED", 402, "PaymentDeclined";
+    TooManyRequests => "TOO_MANY_REQUESTS", 429, "TooManyRequests";
+    InternalError => "INTERNAL_ERROR", 500, "InternalError";
 }
 
 /// What a use case can refuse; the HTTP layer maps each to the SPEC error body in one place,
@@ -244,6 +223,88 @@ impl StoreError {
     }
 }
 
+/// The `Cause` of a task that failed on our side. What went wrong is logged; an execution
+/// history (kept by Step Functions, shown in its console) never holds a store's, a backend's
+/// or a gateway's own words.
+pub const INTERNAL_CAUSE: &str = "Something went wrong on our side.";
+
+/// The error type of a payment gateway that could not answer now: no SPEC code, and the
+/// checkout definition retries it with backoff.
+pub const PAYMENT_GATEWAY_UNAVAILABLE: &str = "PaymentGatewayUnavailable";
+
+/// How a task fails (a Step Functions Task state, a scheduled job): `name` is the Lambda
+/// `errorType` a definition's Retry and Catch match (`OutOfStock`, `PaymentDeclined`, ...),
+/// `message` its `Cause`, which the execution history keeps. Built from a [`DomainError`] or
+/// a [`GatewayError`], an internal failure's detail goes to the log and the cause says only
+/// [`INTERNAL_CAUSE`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {message}")]
+pub struct TaskError {
+    pub name: String,
+    pub message: String,
+}
+
+impl TaskError {
+    /// A failure named `name` with `message` as its cause, as given: a message for an
+    /// execution history, never an error's text from below.
+    pub fn new(name: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            message: message.into(),
+        }
+    }
+
+    /// `InternalError` with the generic cause; `detail` is logged.
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "task failed on our side");
+        Self::new(ErrorCode::InternalError.error_type(), INTERNAL_CAUSE)
+    }
+}
+
+/// A domain error fails the task with its code's Lambda error type, so an `ErrorEquals`
+/// reads like the SPEC; a store or internal error is redacted.
+impl From<DomainError> for TaskError {
+    fn from(error: DomainError) -> Self {
+        let code = error.code();
+        let message = match &error {
+            _ if code == ErrorCode::InternalError => return Self::internal(&error),
+            DomainError::Validation(fields) => {
+                let fields: Vec<String> = fields
+                    .fields()
+                    .iter()
+                    .map(|(field, problem)| format!("{field} {problem}"))
+                    .collect();
+                format!("Not valid: {}.", fields.join("; "))
+            }
+            other => other.to_string(),
+        };
+        Self::new(code.error_type(), message)
+    }
+}
+
+/// A declined payment keeps its reason (the customer's to know); an unavailable or
+/// malfunctioning gateway's own words are logged, not kept.
+impl From<GatewayError> for TaskError {
+    fn from(error: GatewayError) -> Self {
+        match &error {
+            GatewayError::Declined(_) => {
+                Self::new(ErrorCode::PaymentDeclined.error_type(), error.to_string())
+            }
+            GatewayError::NotFound => {
+                Self::new(ErrorCode::NotFound.error_type(), error.to_string())
+            }
+            GatewayError::Unavailable(_) => {
+                tracing::warn!(%error, "the payment gateway did not answer");
+                Self::new(
+                    PAYMENT_GATEWAY_UNAVAILABLE,
+                    "The payment gateway did not answer; the charge may be tried again.",
+                )
+            }
+            GatewayError::Malfunction(_) => Self::internal(&error),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +364,56 @@ mod tests {
         assert_eq!(
             DomainError::Internal("boom".into()).code(),
             ErrorCode::InternalError
+        );
+    }
+
+    #[test]
+    fn every_code_is_found_by_its_error_type() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_error_type(code.error_type()), Some(code));
+        }
+        assert_eq!(ErrorCode::from_error_type("States.Timeout"), None);
+        assert_eq!(ErrorCode::from_error_type("OUT_OF_STOCK"), None);
+    }
+
+    #[test]
+    fn a_store_or_internal_error_keeps_its_text_out_of_the_task_error() {
+        let store: TaskError = DomainError::from(StoreError::backend_message(
+            "reading orders",
+            "table milkrun-orders-prod not found",
+        ))
+        .into();
+        let internal: TaskError = DomainError::Internal("secret detail".into()).into();
+        let gateway: TaskError = GatewayError::Malfunction("raw gateway reply".into()).into();
+        for (error, detail) in [
+            (&store, "milkrun-orders-prod"),
+            (&internal, "secret detail"),
+            (&gateway, "raw gateway reply"),
+        ] {
+            assert_eq!(error.name, "InternalError");
+            assert_eq!(error.message, INTERNAL_CAUSE);
+            assert!(!error.to_string().contains(detail), "{error}");
+        }
+        let flaky: TaskError = GatewayError::Unavailable("10.0.3.7 timed out".into()).into();
+        assert_eq!(flaky.name, PAYMENT_GATEWAY_UNAVAILABLE);
+        assert!(!flaky.message.contains("10.0.3.7"), "{}", flaky.message);
+    }
+
+    #[test]
+    fn a_refusal_keeps_its_name_and_message() {
+        let out: TaskError = DomainError::refused(ErrorCode::OutOfStock, "2 short").into();
+        assert_eq!(out, TaskError::new("OutOfStock", "2 short"));
+        let declined: TaskError = GatewayError::Declined("card declined".into()).into();
+        assert_eq!(declined.name, "PaymentDeclined");
+        assert!(declined.message.contains("card declined"));
+        let invalid: TaskError =
+            DomainError::Validation(FieldErrors::single("deliveryDate", "must be after today"))
+                .into();
+        assert_eq!(invalid.name, "ValidationError");
+        assert!(
+            invalid.message.contains("deliveryDate must be after today"),
+            "{}",
+            invalid.message
         );
     }
 }

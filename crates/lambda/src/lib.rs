@@ -20,7 +20,7 @@ use milkrun_store::table::{TableSpec, USERS};
 use milkrun_store::{ItemStore, Key, Stores};
 
 pub use consumer::{handle_batch, run_consumer};
-pub use errors::TaskError;
+pub use errors::{TaskError, diagnostic};
 pub use publisher::{publish_records, run_publisher};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -156,7 +156,9 @@ pub async fn run_job(
                     .as_str()
                     .map(str::to_owned)
                     .unwrap_or(event.context.request_id);
-                (job.run)(adapters, correlation_id).await.map_err(TaskError)
+                (job.run)(adapters, correlation_id)
+                    .await
+                    .map_err(diagnostic)
             }
         },
     ))
@@ -165,7 +167,8 @@ pub async fn run_job(
 
 /// Runs the checkout task handler as this Lambda function's handler: each Task state's
 /// `Parameters` in, the step's answer out, or its failure with the stable error name the
-/// definition's Retry and Catch match as the `errorType`.
+/// definition's Retry and Catch match as the `errorType` and a cause that never carries a
+/// store's or backend's words (the same [`TaskError`] the local interpreter gets).
 pub async fn run_checkout_tasks(needs: &Needs) -> Result<(), lambda_runtime::Error> {
     milkrun_http::telemetry::init();
     let adapters = adapters(needs, false).await?;
@@ -175,15 +178,7 @@ pub async fn run_checkout_tasks(needs: &Needs) -> Result<(), lambda_runtime::Err
     lambda_runtime::run(lambda_runtime::service_fn(
         |event: lambda_runtime::LambdaEvent<milkrun_checkout::TaskInput>| {
             let tasks = tasks.clone();
-            async move {
-                tasks
-                    .run_input(&event.payload)
-                    .await
-                    .map_err(|error| lambda_runtime::Diagnostic {
-                        error_type: error.name,
-                        error_message: error.message,
-                    })
-            }
+            async move { tasks.run_input(&event.payload).await.map_err(diagnostic) }
         },
     ))
     .await

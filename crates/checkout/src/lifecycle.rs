@@ -1,0 +1,219 @@
+//! What every path of an order's life shares and which is no checkout step: its deliveries
+//! scheduled (ScheduleDelivery, an admin's move to PREPARING) and called off, its payment
+//! refunded, and the one settlement of what its status asks of its stock and money, used
+//! by the checkout's MarkFailed, a cancel (the owner's, a manager's rejection, an admin's
+//! forced move) and a delivery that FAILED.
+
+use chrono::Utc;
+use milkrun_domain::audit::AuditContext;
+use milkrun_domain::delivery::{Delivery, DeliveryStatus};
+use milkrun_domain::error::TaskError;
+use milkrun_domain::events::{DeliveryNews, DeliveryScheduled, DeliveryUpdated};
+use milkrun_domain::order::{Order, OrderStatus};
+use milkrun_domain::payment::PaymentStatus;
+use milkrun_domain::{DomainError, Effects, StoreError};
+use milkrun_store::retry::retry_on_conflict;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::records::{change_order, checkout_actor, order_effects, record_payment};
+use crate::steps::CheckoutPorts;
+
+/// What an order's status asks of its stock and money, each part idempotent, so a repeated
+/// or interrupted settlement finishes the job: DELIVERED commits the reserved stock;
+/// FAILED, or waiting for another payment, releases it; CANCELLED gives back what did not
+/// leave and the money ([`settle_cancelled`]). Moves are recorded as made `by` `actor`.
+pub async fn settle(
+    ports: &CheckoutPorts,
+    order: Order,
+    by: &str,
+    actor: &AuditContext,
+) -> Result<Order, DomainError> {
+    let stock = &ports.stock;
+    match order.status {
+        OrderStatus::Delivered => {
+            stock.commit(order.order_id, &Effects::none()).await?;
+        }
+        OrderStatus::Failed | OrderStatus::PaymentFailed => {
+            stock.release(order.order_id, &Effects::none()).await?;
+        }
+        OrderStatus::Cancelled => return settle_cancelled(ports, order, by, actor).await,
+        _ => {}
+    }
+    Ok(order)
+}
+
+/// Calls off a CANCELLED order's deliveries still on a round, gives back the stock of
+/// every vendor that did not deliver (what was delivered left the shelf) and the money,
+/// and marks it REFUNDED when money was returned. Any other order is answered as it is.
+pub async fn settle_cancelled(
+    ports: &CheckoutPorts,
+    order: Order,
+    by: &str,
+    actor: &AuditContext,
+) -> Result<Order, DomainError> {
+    if order.status != OrderStatus::Cancelled {
+        return Ok(order);
+    }
+    // First, so that no delivery becomes DELIVERED after the stock is settled.
+    let deliveries = call_off_deliveries(ports, order.order_id, by, actor).await?;
+    let delivered_by: Vec<Uuid> = deliveries
+        .iter()
+        .filter(|d| d.status == DeliveryStatus::Delivered)
+        .map(|d| d.vendor_id)
+        .collect();
+    ports
+        .stock
+        .release_undelivered(order.order_id, &delivered_by, &Effects::none())
+        .await?;
+    // Then the money: whatever fails after it, the customer has been paid back.
+    let refunded = refund_order_payment(ports, order.order_id)
+        .await
+        .map_err(|error| DomainError::Internal(error.to_string()))?;
+    if !refunded {
+        return Ok(order);
+    }
+    let now = Utc::now();
+    change_order(ports.orders.as_ref(), order.order_id, actor, &|order| {
+        if order.status != OrderStatus::Cancelled {
+            return Ok(false);
+        }
+        let reason = Some("PAYMENT_REFUNDED".to_owned());
+        order.move_to(OrderStatus::Refunded, by, reason, now)?;
+        Ok(true)
+    })
+    .await
+}
+
+/// Refunds the order's payment if it was taken, and records it: whether it is refunded now
+/// (false for COD, a declined payment, or none).
+pub async fn refund_order_payment(
+    ports: &CheckoutPorts,
+    order_id: Uuid,
+) -> Result<bool, TaskError> {
+    let stored = ports
+        .payments
+        .for_order(order_id)
+        .await
+        .map_err(DomainError::from)?;
+    match stored {
+        Some(payment) if payment.status == PaymentStatus::Succeeded => {
+            let answered = ports.gateway.refund(&payment).await?;
+            let actor = checkout_actor(order_id);
+            let recorded = record_payment(&ports.payments, &answered, &actor).await?;
+            Ok(recorded.status == PaymentStatus::Refunded)
+        }
+        Some(payment) => Ok(payment.status == PaymentStatus::Refunded),
+        None => Ok(false),
+    }
+}
+
+/// SPEC §5 step 8 for a CONFIRMED order: CONFIRMED → PREPARING (moved `by`) with its
+/// deliveries (one per vendor, ids derived from the order and vendor) and a
+/// DELIVERY_SCHEDULED event each (the vendor's assignment), in one transaction, so a cancel
+/// landing meanwhile leaves no delivery behind. Then SPEC §5 step 7's account update, once,
+/// by whoever prepared it. Answers the order as it is (any other status: untouched).
+pub async fn schedule_deliveries(
+    ports: &CheckoutPorts,
+    order_id: Uuid,
+    by: &str,
+    actor: &AuditContext,
+) -> Result<Order, DomainError> {
+    let orders = ports.orders.clone();
+    let (order, prepared) = retry_on_conflict("order", || async {
+        let mut order = orders
+            .get(order_id)
+            .await?
+            .ok_or(DomainError::NotFound("order"))?;
+        if order.status != OrderStatus::Confirmed {
+            return Ok((order, false));
+        }
+        let now = Utc::now();
+        let deliveries = Delivery::schedule_for(&order, by, now);
+        order.delivery_ids = deliveries.iter().map(|d| d.delivery_id).collect();
+        order.move_to(OrderStatus::Preparing, by, None, now)?;
+        let moved = order_effects(OrderStatus::Confirmed, &order, actor);
+        let effects = moved.clone().and(scheduled_effects(&deliveries, actor));
+        let order = match orders
+            .update_with_deliveries(order.clone(), &deliveries, &effects)
+            .await
+        {
+            // Written with their events, before the move, by a version that wrote them
+            // apart (their ids are the same): the move alone.
+            Err(StoreError::AlreadyExists) => orders.update(order, &moved).await?,
+            written => written?,
+        };
+        Ok((order, true))
+    })
+    .await?;
+    if prepared {
+        count_order(ports, &order).await?;
+    }
+    Ok(order)
+}
+
+/// Ends each delivery of a cancelled order still on a round as FAILED (`ORDER_CANCELLED`,
+/// moved `by`), so no vendor loads or moves it any more; answers the order's deliveries as
+/// they end.
+pub async fn call_off_deliveries(
+    ports: &CheckoutPorts,
+    order_id: Uuid,
+    by: &str,
+    actor: &AuditContext,
+) -> Result<Vec<Delivery>, DomainError> {
+    let mut deliveries = ports.deliveries.for_order(order_id).await?;
+    for delivery in deliveries.iter_mut().filter(|d| !d.status.is_final()) {
+        let delivery_id = delivery.delivery_id;
+        *delivery = retry_on_conflict("delivery", || async {
+            let current = ports.deliveries.get(delivery_id).await?;
+            let mut current = current.ok_or(DomainError::NotFound("delivery"))?;
+            if current.status.is_final() {
+                return Ok(current);
+            }
+            let reason = Some("ORDER_CANCELLED".to_owned());
+            current.move_to(DeliveryStatus::Failed, by, reason, Utc::now())?;
+            let entry = actor.entry("DELIVERY_UPDATED", "DELIVERY", delivery_id);
+            let effects = Effects::audited(entry.with_changes(json!({ "status": "FAILED" })))
+                .with_event(
+                    &DeliveryUpdated(DeliveryNews::of(&current)),
+                    &actor.correlation_id,
+                );
+            Ok(ports.deliveries.update(current, &effects).await?)
+        })
+        .await?;
+    }
+    Ok(deliveries)
+}
+
+/// One more order on the customer's account, and its method as their preferred one: only
+/// by the call that prepared the order, so a repeated step never counts twice (a crash
+/// between the two loses the count, which only feeds the fraud rules' history and the
+/// profile).
+pub async fn count_order(ports: &CheckoutPorts, order: &Order) -> Result<(), DomainError> {
+    let users = ports.users.clone();
+    retry_on_conflict("user", || async {
+        let Some(mut user) = users.by_id(order.user_id).await? else {
+            return Ok(());
+        };
+        user.order_count += 1;
+        user.preferred_payment_method = Some(order.payment_method);
+        users.update(user, &Effects::none()).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// A DELIVERY_SCHEDULED event (the vendor's assignment) and an audit entry per delivery.
+fn scheduled_effects(deliveries: &[Delivery], actor: &AuditContext) -> Effects {
+    deliveries
+        .iter()
+        .fold(Effects::none(), |effects, delivery| {
+            let entry = actor.entry("DELIVERY_SCHEDULED", "DELIVERY", delivery.delivery_id);
+            let mut effects = effects.with_event(
+                &DeliveryScheduled(DeliveryNews::of(delivery)),
+                &actor.correlation_id,
+            );
+            effects.audit.push(entry);
+            effects
+        })
+}
