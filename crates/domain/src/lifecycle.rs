@@ -173,7 +173,10 @@ mod tests {
         const STATUSES: &'static [Self] = &[Step::A, Step::B, Step::C];
 
         fn can_become(self, to: Self) -> bool {
-            matches!((self, to), (Step::A, Step::B | Step::C) | (Step::B, Step::C))
+            matches!(
+                (self, to),
+                (Step::A, Step::B | Step::C) | (Step::B, Step::C)
+            )
         }
     }
 
@@ -221,7 +224,9 @@ mod tests {
             history: vec![StatusChange::new(Step::A, "maker", at(0))],
             updated_at: at(0),
         };
-        thing.move_to(Step::B, "job", Some("due".into()), at(1)).unwrap();
+        thing
+            .move_to(Step::B, "job", Some("due".into()), at(1))
+            .unwrap();
         assert!(thing.move_to(Step::A, "job", None, at(2)).is_err());
         assert_eq!((thing.status, thing.updated_at), (Step::B, at(1)));
         assert_eq!(thing.history.len(), 2);
