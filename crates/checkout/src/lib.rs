@@ -14,12 +14,14 @@
 
 pub mod actions;
 pub mod gateway;
+pub mod place;
 pub mod records;
 pub mod stalled;
 mod tasks;
 
 pub use actions::OrderActions;
 pub use gateway::SimulatedGateway;
+pub use place::{AddressChoice, OrderPlacement, PlaceOrder, Placed, PlacedBy};
 pub use stalled::{ResumeReport, STALLED_AFTER, resume_stalled};
 pub use tasks::{
     CaughtError, CheckoutPorts, CheckoutTasks, ConfigError, PAYMENT_GATEWAY_UNAVAILABLE, Step,
