@@ -235,7 +235,7 @@ async fn a_customer_places_a_pending_priced_order_and_its_checkout_starts() {
     assert_eq!(order.subscription_id, None);
     let first = &order.status_history[0];
     assert_eq!(first.by, world.user_id.to_string());
-    assert_eq!(world.orders().await, [order.clone()]);
+    assert_eq!(world.orders().await, std::slice::from_ref(order));
 
     let expected = StoredResponse {
         status: 201,

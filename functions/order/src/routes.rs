@@ -442,17 +442,3 @@ async fn force_status(
         .await?;
     Ok(Json(shown(order)))
 }
-
-#[cfg(test)]
-mod dump_openapi_tmp {
-    #[test]
-    fn dump_openapi_tmp() {
-        let doc = super::documented().into_openapi();
-        let label = std::env::var("DUMP_LABEL").unwrap_or_else(|_| "x".into());
-        std::fs::write(
-            format!("/tmp/h2-openapi-{label}.json"),
-            doc.to_pretty_json().unwrap(),
-        )
-        .unwrap();
-    }
-}
