@@ -4,7 +4,7 @@
 //!
 //! A new status enum (a subscription's, a wallet's) implements [`Lifecycle`] with its
 //! table; its entity implements [`Tracked`] by naming its status, timeline and `updatedAt`
-//! fields, and gets `move_to`; [`status_change_schema!`] gives its `StatusChange` a named
+//! fields, and gets `move_to`; [`crate::status_change_schema!`] gives its `StatusChange` a named
 //! OpenAPI schema.
 
 use std::fmt;
