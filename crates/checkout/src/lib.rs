@@ -12,7 +12,8 @@
 //! for Step Functions. [`stalled`] starts again the checkouts that stopped with no
 //! execution running.
 //!
-//! Where things are: `steps/` (one file per step group, and the dispatch), [`lifecycle`]
+//! Where things are: [`place`] (placing an order, for a customer or a job on their behalf),
+//! `steps/` (one file per step group, and the dispatch), [`lifecycle`]
 //! (what every path of an order's life shares: deliveries scheduled and called off, the
 //! refund, the one settlement of a cancelled or failed order), [`actions`] (what people do
 //! to an order after checkout started), [`records`] (an order's and a payment's changes
@@ -21,6 +22,7 @@
 pub mod actions;
 pub mod gateway;
 pub mod lifecycle;
+pub mod place;
 pub mod records;
 pub mod stalled;
 mod steps;
@@ -29,6 +31,7 @@ pub use actions::OrderActions;
 pub use gateway::SimulatedGateway;
 pub use lifecycle::{call_off_deliveries, refund_order_payment, schedule_deliveries};
 pub use milkrun_domain::error::{PAYMENT_GATEWAY_UNAVAILABLE, TaskError};
+pub use place::{AddressChoice, OrderPlacement, PlaceOrder, Placed, PlacedBy};
 pub use stalled::{ResumeReport, STALLED_AFTER, resume_stalled};
 pub use steps::{
     CaughtError, CheckoutPorts, CheckoutTasks, ConfigError, Step, TaskInput, UNKNOWN_STEP,

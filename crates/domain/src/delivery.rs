@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::error::{DomainError, ErrorCode};
+use crate::error::DomainError;
+use crate::lifecycle::{self, Lifecycle, StatusChange, Timeline, Tracked};
 use crate::order::{Order, OrderStatus};
 use crate::user::Address;
 use crate::values::{DeliverySlot, InvalidValue, closed_set};
@@ -22,13 +23,16 @@ closed_set!(
     "must be one of SCHEDULED, ASSIGNED, PICKED_UP, IN_TRANSIT, DELIVERED, FAILED"
 );
 
-impl DeliveryStatus {
+impl Lifecycle for DeliveryStatus {
+    const ENTITY: &'static str = "A delivery";
+    const STATUSES: &'static [Self] = &Self::ALL;
+
     /// The round moves forward one step at a time: SCHEDULED → ASSIGNED (a driver) →
     /// PICKED_UP → IN_TRANSIT → DELIVERED. It may fail from any step before the door
     /// (no driver, the vendor short, a breakdown): FAILED is what cancels and refunds the
     /// order, so a vendor stuck at any step must be able to say so. DELIVERED and FAILED
     /// are final.
-    pub fn can_become(self, to: DeliveryStatus) -> bool {
+    fn can_become(self, to: DeliveryStatus) -> bool {
         use DeliveryStatus::*;
         matches!(
             (self, to),
@@ -38,34 +42,33 @@ impl DeliveryStatus {
                 | (InTransit, Delivered | Failed)
         )
     }
+}
 
+impl DeliveryStatus {
+    /// Whether the delivery table allows `self` → `to` ([`Lifecycle::can_become`]).
+    pub fn can_become(self, to: DeliveryStatus) -> bool {
+        Lifecycle::can_become(self, to)
+    }
+
+    /// DELIVERED and FAILED: no move leads out of them ([`Lifecycle::is_final`]).
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Delivered | Self::Failed)
+        Lifecycle::is_final(self)
     }
 }
 
 /// `Ok` when the delivery table allows `from` → `to`, else a 409 `INVALID_TRANSITION`.
 pub fn transition(from: DeliveryStatus, to: DeliveryStatus) -> Result<(), DomainError> {
-    if from.can_become(to) {
-        Ok(())
-    } else {
-        Err(DomainError::refused(
-            ErrorCode::InvalidTransition,
-            format!("A delivery cannot move from {from} to {to}."),
-        ))
-    }
+    lifecycle::transition(from, to)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DeliveryStatusChange {
-    pub status: DeliveryStatus,
-    pub at: DateTime<Utc>,
-    /// A userId, or the name of the step that moved it.
-    pub by: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
+/// One entry of a delivery's timeline.
+pub type DeliveryStatusChange = StatusChange<DeliveryStatus>;
+
+crate::status_change_schema!(
+    DeliveryStatus,
+    "DeliveryStatusChange",
+    "A userId, or the name of the step that moved it."
+);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -115,12 +118,7 @@ impl Delivery {
                 status: DeliveryStatus::Scheduled,
                 driver_id: None,
                 proof_url: None,
-                status_history: vec![DeliveryStatusChange {
-                    status: DeliveryStatus::Scheduled,
-                    at: now,
-                    by: by.to_owned(),
-                    reason: None,
-                }],
+                status_history: vec![StatusChange::new(DeliveryStatus::Scheduled, by, now)],
                 created_at: now,
                 updated_at: now,
                 version: 0,
@@ -136,16 +134,19 @@ impl Delivery {
         reason: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
-        transition(self.status, to)?;
-        self.status = to;
-        self.updated_at = now;
-        self.status_history.push(DeliveryStatusChange {
-            status: to,
-            at: now,
-            by: by.into(),
-            reason,
-        });
-        Ok(())
+        Tracked::move_to(self, to, by, reason, now)
+    }
+}
+
+impl Tracked for Delivery {
+    type Status = DeliveryStatus;
+
+    fn timeline(&mut self) -> Timeline<'_, DeliveryStatus> {
+        Timeline {
+            status: &mut self.status,
+            history: &mut self.status_history,
+            updated_at: &mut self.updated_at,
+        }
     }
 }
 
@@ -193,6 +194,7 @@ pub fn order_moves(current: OrderStatus, deliveries: &[DeliveryStatus]) -> Vec<O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
     use crate::order::tests::{at, item, order};
     use DeliveryStatus::*;
 

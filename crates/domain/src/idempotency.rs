@@ -126,6 +126,16 @@ fn canonical(value: &Value) -> Value {
     }
 }
 
+/// A claimed key a change may complete in its own transaction: the change's writes and
+/// the stored answer commit together or not at all (see the module documentation). A use
+/// case that takes one records its answer with the change; the HTTP layer hands it the
+/// claim it made for the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub key: ClaimKey,
+    pub fingerprint: Fingerprint,
+}
+
 /// The response a completed request answered, replayed to every retry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredResponse {

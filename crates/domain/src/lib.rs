@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod idempotency;
 pub mod inventory;
+pub mod lifecycle;
 pub mod login;
 pub mod money;
 pub mod notification;

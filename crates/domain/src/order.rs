@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::error::{DomainError, ErrorCode};
+use crate::error::DomainError;
 use crate::inventory::{StockKey, StockLine};
+use crate::lifecycle::{self, Lifecycle, Timeline, Tracked};
 use crate::money::Money;
 use crate::user::Address;
 use crate::values::{DeliverySlot, InvalidValue, PaymentMethod, closed_set};
@@ -25,10 +26,13 @@ closed_set!(
     "must be one of PENDING, PAYMENT_PENDING, PAYMENT_FAILED, ON_HOLD, CONFIRMED, PREPARING, OUT_FOR_DELIVERY, DELIVERED, CANCELLED, REFUNDED, FAILED"
 );
 
-impl OrderStatus {
+impl Lifecycle for OrderStatus {
+    const ENTITY: &'static str = "An order";
+    const STATUSES: &'static [Self] = &Self::ALL;
+
     /// SPEC §3's transition table, the only one: a move not listed here is refused.
     /// Read row by row against the SPEC; the tests hold it to a matrix written out in full.
-    pub fn can_become(self, to: OrderStatus) -> bool {
+    fn can_become(self, to: OrderStatus) -> bool {
         use OrderStatus::*;
         matches!(
             (self, to),
@@ -45,10 +49,17 @@ impl OrderStatus {
                 | (Cancelled | Delivered, Refunded)
         )
     }
+}
+
+impl OrderStatus {
+    /// Whether SPEC §3's table allows `self` → `to` ([`Lifecycle::can_become`]).
+    pub fn can_become(self, to: OrderStatus) -> bool {
+        Lifecycle::can_become(self, to)
+    }
 
     /// No move leads out of it (FAILED and REFUNDED).
     pub fn is_terminal(self) -> bool {
-        !Self::ALL.into_iter().any(|to| self.can_become(to))
+        self.is_final()
     }
 
     /// The owner may cancel until the order leaves with a driver (SPEC §4: "before
@@ -66,14 +77,7 @@ impl OrderStatus {
 /// `Ok` when the table allows `from` → `to`, else a 409 `INVALID_TRANSITION` naming both.
 /// Staying put is not a move: a retried step checks the current status before calling this.
 pub fn transition(from: OrderStatus, to: OrderStatus) -> Result<(), DomainError> {
-    if from.can_become(to) {
-        Ok(())
-    } else {
-        Err(DomainError::refused(
-            ErrorCode::InvalidTransition,
-            format!("An order cannot move from {from} to {to}."),
-        ))
-    }
+    lifecycle::transition(from, to)
 }
 
 /// A legal move that only an admin may make: refunding a DELIVERED order (SPEC §3) gives
@@ -117,16 +121,16 @@ impl OrderItem {
 }
 
 /// One entry of an order's timeline: who moved it where, when, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusChange {
-    pub status: OrderStatus,
-    pub at: DateTime<Utc>,
-    /// A userId, or the name of the step that moved it (e.g. `checkout`).
-    pub by: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
+pub type StatusChange = lifecycle::StatusChange<OrderStatus>;
+/// [`StatusChange`] by the name the delivery's twin has.
+pub type OrderStatusChange = StatusChange;
+
+crate::status_change_schema!(
+    /// One entry of an order's timeline: who moved it where, when, and why.
+    OrderStatus,
+    "StatusChange",
+    "A userId, or the name of the step that moved it (e.g. `checkout`)."
+);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -243,12 +247,7 @@ impl Order {
             discount: new.totals.discount,
             total: new.totals.total,
             status: OrderStatus::Pending,
-            status_history: vec![StatusChange {
-                status: OrderStatus::Pending,
-                at: now,
-                by: by.into(),
-                reason: None,
-            }],
+            status_history: vec![StatusChange::new(OrderStatus::Pending, by, now)],
             delivery_date: new.delivery_date,
             delivery_slot: new.delivery_slot,
             delivery_address: new.delivery_address,
@@ -277,16 +276,7 @@ impl Order {
         reason: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
-        transition(self.status, to)?;
-        self.status = to;
-        self.updated_at = now;
-        self.status_history.push(StatusChange {
-            status: to,
-            at: now,
-            by: by.into(),
-            reason,
-        });
-        Ok(())
+        Tracked::move_to(self, to, by, reason, now)
     }
 
     /// The stock the order claims: each fulfilled item that has a vendor, one line each.
@@ -321,11 +311,24 @@ impl Order {
     }
 }
 
+impl Tracked for Order {
+    type Status = OrderStatus;
+
+    fn timeline(&mut self) -> Timeline<'_, OrderStatus> {
+        Timeline {
+            status: &mut self.status,
+            history: &mut self.status_history,
+            updated_at: &mut self.updated_at,
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::error::ErrorCode;
     use crate::values::{AddressLabel, Pincode};
     use OrderStatus::*;
 

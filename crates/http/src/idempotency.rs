@@ -27,12 +27,9 @@ use crate::error::ApiError;
 
 pub const HEADER: &str = "idempotency-key";
 
-/// The claim a handler may complete inside its own transaction.
-#[derive(Debug, Clone)]
-pub struct Completion {
-    pub key: ClaimKey,
-    pub fingerprint: Fingerprint,
-}
+/// The claim a handler may complete inside its own transaction (the domain's: use cases
+/// take it without knowing HTTP).
+pub use milkrun_domain::idempotency::Completion;
 
 /// What a handler answered, and whether its stored answer is already committed.
 pub struct Answer {
@@ -44,6 +41,14 @@ impl Answer {
     /// The handler committed the stored answer with its change.
     pub fn completed(status: StatusCode, body: Value) -> Self {
         Self::new(status, body, true)
+    }
+
+    /// A use case committed `response` with its change (a [`Completion`] it was given).
+    pub fn recorded(response: StoredResponse) -> Self {
+        Self {
+            response,
+            completed: true,
+        }
     }
 
     /// The layer stores the answer after the handler.

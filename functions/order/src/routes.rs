@@ -15,7 +15,7 @@ use milkrun_domain::schema;
 use milkrun_domain::user::AddressInput;
 use milkrun_domain::values::{AddressLabel, DeliverySlot, PaymentMethod, Role, parse_uuid};
 use milkrun_domain::{DomainError, FieldErrors};
-use milkrun_http::idempotency::{claim_key, idempotent, respond};
+use milkrun_http::idempotency::{Answer, claim_key, idempotent, respond};
 use milkrun_http::json::parse_json;
 use milkrun_http::{
     Actor, AdminActor, ApiError, ApiPath, ApiQuery, CustomerActor, ErrorBody, Paging, require_role,
@@ -25,7 +25,7 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 use uuid::Uuid;
 
-use crate::service::{AddressChoice, OrderService, PlaceOrder, shown};
+use crate::service::{AddressChoice, OrderService, PlaceOrder, PlacedBy, shown};
 
 milkrun_http::service_routes! { OrderService;
     [place_order, list_orders]
@@ -107,7 +107,7 @@ fn address_choice(body: &NewOrderBody, errors: &mut FieldErrors) -> AddressChoic
 }
 
 /// Every field checked, every problem named at once.
-fn checked(body: NewOrderBody) -> Result<PlaceOrder, DomainError> {
+fn checked(body: NewOrderBody, by: PlacedBy) -> Result<PlaceOrder, DomainError> {
     let mut errors = FieldErrors::new();
     let lines = match &body.items {
         None => None,
@@ -152,6 +152,7 @@ fn checked(body: NewOrderBody) -> Result<PlaceOrder, DomainError> {
     let date = checkout::check_delivery_date(date.expect("checked"), now)
         .map_err(|problem| DomainError::conflict(format!("deliveryDate {}.", problem.0)))?;
     Ok(PlaceOrder {
+        by,
         lines: lines.filter(|_| items_given),
         address,
         delivery_date: date,
@@ -159,6 +160,8 @@ fn checked(body: NewOrderBody) -> Result<PlaceOrder, DomainError> {
         payment_method: method.expect("checked"),
         allow_partial: body.allow_partial.unwrap_or(false),
         payment_token: token,
+        order_id: None,
+        subscription_id: None,
     })
 }
 
@@ -184,11 +187,17 @@ async fn place_order(
     let key = claim_key(&headers, "orders", caller.user.user_id)?;
     let raw: serde_json::Value = parse_json(&body)?;
     let request: NewOrderBody = parse_json(&body)?;
+    let by = PlacedBy::Customer {
+        user_id: caller.user.user_id,
+    };
     let store = service.stores().idempotency.clone();
     let stored = idempotent(store.as_ref(), key, &raw, |completion| async {
-        service
-            .place(&caller.audit, checked(request)?, completion)
-            .await
+        let request = checked(request, by)?;
+        let placed = service
+            .placement()
+            .place(&caller.audit, request, completion)
+            .await?;
+        Ok(Answer::recorded(placed.answer()))
     })
     .await?;
     Ok(respond(stored))
