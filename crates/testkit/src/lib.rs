@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Days, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use milkrun_domain::StoreError;
 use milkrun_domain::checkout::platform_today;
 use milkrun_domain::ports::{CheckoutRunner, CheckoutStart};
@@ -121,11 +121,13 @@ pub async fn eventually<T>(
 
 // --- dates ---------------------------------------------------------------------------------
 
-/// The date `days` after today in the platform's time zone (Asia/Kolkata), as `YYYY-MM-DD`:
-/// a delivery date as a client sends it.
-pub fn kolkata_date(days: u64) -> String {
+/// The date `days` after today (before, when negative) in the platform's time zone
+/// (Asia/Kolkata), as `YYYY-MM-DD`: a delivery date as a client sends it.
+pub fn kolkata_date(days: i64) -> String {
     let today: NaiveDate = platform_today(Utc::now());
-    (today + Days::new(days)).format("%Y-%m-%d").to_string()
+    (today + TimeDelta::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 /// Now, as RFC 3339 in UTC to the second (`2025-03-10T18:30:00Z`).
@@ -148,7 +150,11 @@ mod tests {
     fn dates_are_written_as_a_client_sends_them() {
         let tomorrow = kolkata_date(1);
         assert_eq!(tomorrow.len(), 10);
-        assert!(NaiveDate::parse_from_str(&tomorrow, "%Y-%m-%d").is_ok());
+        let parsed = |date: &str| NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+        assert_eq!(
+            parsed(&tomorrow) - parsed(&kolkata_date(-1)),
+            TimeDelta::days(2)
+        );
         assert!(DateTime::parse_from_rfc3339(&utc_now()).is_ok());
         assert!(utc_now().ends_with('Z'));
     }
