@@ -25,6 +25,13 @@
 //! each places at most four orders in the run, so the "five orders within an hour" fraud
 //! rule never fires; totals stay far under the ₹2,500 a new device may spend and under the
 //! fraud limit. A held, failed or slow (30 s) order is reported as a failure, never hidden.
+//!
+//! `shop` stocks the shop and places one order, `latency` measures 1 and 2, `metered` and
+//! `log_meter` measure 3, and `costs` does the arithmetic.
+//!
+//! [`LocalHost`]: milkrun_local::LocalHost
+//! [`ItemMeter`]: crate::item_meter::ItemMeter
+//! [`TracedRunner`]: metered::TracedRunner
 
 mod costs;
 mod latency;

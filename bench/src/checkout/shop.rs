@@ -126,6 +126,8 @@ pub(super) fn today_in_kolkata() -> NaiveDate {
 impl Shop {
     /// The `n`th order's request: its customer (round robin, each at most
     /// [`ORDERS_PER_CUSTOMER`] orders in the run), date and slot spread out.
+    ///
+    /// [`ORDERS_PER_CUSTOMER`]: super::ORDERS_PER_CUSTOMER
     pub(super) fn request(&self, n: usize) -> Request<Body> {
         let token = &self.tokens[n % self.tokens.len()];
         let date = self.today + Days::new(2 + (n as u64 % DATES));

@@ -2,6 +2,9 @@
 //! the order's totals, the delivery date, which vendor delivers each item, a short vendor
 //! (partial fulfilment) and the fraud rules. The services fetch what these need and store
 //! what they answer.
+//!
+//! One module per step of that list: `lines`, `pricing` (with the shortage), `dates`,
+//! `vendors` and `fraud`; every name is re-exported here, as `milkrun_domain::checkout::X`.
 
 mod dates;
 mod fraud;

@@ -31,6 +31,10 @@
 //! concurrently, so the real interleaving is not recorded). If a branch fails, the Parallel
 //! fails with the error of the first failed branch in `Branches` order, after all branches
 //! have finished.
+//!
+//! This module is the API (a [`Definition`], [`run`] and what they take and answer);
+//! `parse` loads a definition into its checked form, `paths` applies reference paths and
+//! payload templates to values, and `exec` runs states, retries, catches and branches.
 
 mod exec;
 mod parse;
