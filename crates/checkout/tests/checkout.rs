@@ -25,8 +25,7 @@ use milkrun_domain::ports::{
 use milkrun_domain::product::{Product, Variant};
 use milkrun_domain::user::{Address, ClientOrigin, NewUser, User};
 use milkrun_domain::values::{
-    AddressLabel, Category, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Phone,
-    Pincode, Role,
+    Category, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Phone, Pincode, Role,
 };
 use milkrun_domain::vendor::{Capacity, Vendor};
 use milkrun_local::CheckoutTaskInvoker;
@@ -114,16 +113,7 @@ fn pincode() -> Pincode {
 }
 
 fn address() -> Address {
-    Address {
-        label: AddressLabel::parse("home").unwrap(),
-        line1: "12 MG Road".into(),
-        line2: None,
-        city: "Bengaluru".into(),
-        state: "KA".into(),
-        pincode: pincode(),
-        country: "IN".into(),
-        is_default: true,
-    }
+    milkrun_testkit::address(PINCODE)
 }
 
 fn vendor(name: &str, rating: f64, daily_order_limit: u32) -> Vendor {

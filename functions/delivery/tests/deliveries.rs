@@ -20,12 +20,10 @@ use milkrun_domain::ports::{
     AuditLog, DeliveryReads, DeliveryWrites, OrderReads, OrderWrites, PaymentReads, PaymentWrites,
     PendingEvents, StockAdjustments, StockLevels, StockReservations, UserRegistry,
 };
-use milkrun_domain::user::{Address, ClientOrigin, NewUser, User};
-use milkrun_domain::values::{
-    AddressLabel, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Pincode, Role,
-};
+use milkrun_domain::values::{DeliverySlot, PaymentMethod, Role};
 use milkrun_local::{Database, LocalHost, RetryPolicy};
 use milkrun_platform::Settings;
+use milkrun_testkit::address;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 use uuid::Uuid;
@@ -94,19 +92,6 @@ struct World {
     order2: Order,
     /// 560034: curd ×2 (A).
     order3: Order,
-}
-
-fn address(pincode: &str) -> Address {
-    Address {
-        label: AddressLabel::parse("home").unwrap(),
-        line1: "12 MG Road".into(),
-        line2: None,
-        city: "Bengaluru".into(),
-        state: "KA".into(),
-        pincode: Pincode::parse(pincode).unwrap(),
-        country: "IN".into(),
-        is_default: true,
-    }
 }
 
 impl World {
@@ -303,19 +288,7 @@ impl Setup {
 
     /// An account with `role` (and vendor), and an access token for it.
     async fn user(&self, email: &str, role: Role, vendor_id: Option<Uuid>) -> (Uuid, String) {
-        let origin = ClientOrigin {
-            ip: "203.0.113.7".into(),
-            user_agent: "test".into(),
-            region: None,
-        };
-        let new = NewUser {
-            email: Email::parse(email).unwrap(),
-            name: PersonName::parse("Asha Rao").unwrap(),
-            phone: None,
-            role,
-        };
-        let hash = PasswordHash::new("$argon2id$x".into());
-        let mut user = User::register(new, hash, &origin, Utc::now());
+        let mut user = milkrun_testkit::user(email, role, Utc::now());
         user.vendor_id = vendor_id;
         self.stores()
             .users

@@ -2,7 +2,7 @@
 //! SQLite in memory, with a checkout runner that records the executions it is asked to start
 //! (no checkout runs: what a start does is the checkout's own suite).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::Router;
@@ -18,35 +18,21 @@ use milkrun_domain::order::{NewOrder, Order, OrderItem, OrderStatus, OrderTotals
 use milkrun_domain::page::PageRequest;
 use milkrun_domain::payment::{Payment, PaymentStatus};
 use milkrun_domain::ports::{
-    AuditLog, CheckoutRun, CheckoutRunner, CheckoutStart, Mail, Mailer, OrderReads, OrderWrites,
-    PaymentReads, PaymentWrites, PendingEvents, UserRegistry,
+    AuditLog, CheckoutRun, CheckoutStart, Mail, Mailer, OrderReads, OrderWrites, PaymentReads,
+    PaymentWrites, PendingEvents, UserRegistry,
 };
-use milkrun_domain::user::{Address, ClientOrigin, NewUser, User};
-use milkrun_domain::values::{
-    AddressLabel, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Pincode, Role,
-};
+use milkrun_domain::values::{DeliverySlot, PaymentMethod, Role};
 use milkrun_domain::{Effects, StoreError};
 use milkrun_local::{Database, SqliteItemStore};
 use milkrun_payment::signature;
 use milkrun_platform::{Adapters, Settings, WebhookSecret};
 use milkrun_store::Stores;
+use milkrun_testkit::{StartsSeen, address, user};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
 
 const SECRET: &str = "whsec_test_secret_0123456789";
-
-/// The executions the service asked to start.
-#[derive(Default)]
-struct StartsSeen(Mutex<Vec<CheckoutStart>>);
-
-#[async_trait]
-impl CheckoutRunner for StartsSeen {
-    async fn start(&self, start: &CheckoutStart) -> Result<(), StoreError> {
-        self.0.lock().unwrap().push(start.clone());
-        Ok(())
-    }
-}
 
 struct NoMail;
 
@@ -69,19 +55,6 @@ struct World {
     stranger: Uuid,
     manager: Uuid,
     vendor: Uuid,
-}
-
-fn address() -> Address {
-    Address {
-        label: AddressLabel::parse("home").unwrap(),
-        line1: "12 MG Road".into(),
-        line2: None,
-        city: "Bengaluru".into(),
-        state: "KA".into(),
-        pincode: Pincode::parse("560001").unwrap(),
-        country: "IN".into(),
-        is_default: true,
-    }
 }
 
 fn adapters(stores: &Stores, starts: Arc<StartsSeen>, secret: Option<&str>) -> Adapters {
@@ -131,23 +104,7 @@ impl World {
     }
 
     async fn user(&self, email: &str, role: Role) -> Uuid {
-        let origin = ClientOrigin {
-            ip: "203.0.113.7".into(),
-            user_agent: "test".into(),
-            region: None,
-        };
-        let new = NewUser {
-            email: Email::parse(email).unwrap(),
-            name: PersonName::parse("Asha Rao").unwrap(),
-            phone: None,
-            role,
-        };
-        let user = User::register(
-            new,
-            PasswordHash::new("$argon2id$x".into()),
-            &origin,
-            Utc::now(),
-        );
+        let user = user(email, role, Utc::now());
         self.stores
             .users
             .create(&user, &Effects::none())
@@ -190,7 +147,7 @@ impl World {
             // After today in the platform's time zone, whatever the hour in UTC.
             delivery_date: milkrun_domain::checkout::platform_today(now) + Days::new(2),
             delivery_slot: DeliverySlot::Morning,
-            delivery_address: address(),
+            delivery_address: address("560001"),
             payment_method: PaymentMethod::Card,
             subscription_id: None,
             idempotency_key: None,
@@ -264,7 +221,7 @@ impl World {
     }
 
     fn starts(&self) -> Vec<CheckoutStart> {
-        self.starts.0.lock().unwrap().clone()
+        self.starts.starts()
     }
 
     /// Which runs were started, in order.

@@ -65,14 +65,9 @@ async fn harness() -> Harness {
 }
 
 /// Waits (up to 10 s) until `ready` holds: deliveries are asynchronous.
-async fn eventually<T>(mut ready: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..200 {
-        if let Some(value) = ready().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("not delivered within 10 s")
+async fn eventually<T>(ready: impl AsyncFnMut() -> Option<T>) -> T {
+    let (timeout, every) = (Duration::from_secs(10), Duration::from_millis(50));
+    milkrun_testkit::eventually("delivered", timeout, every, ready).await
 }
 
 async fn send(

@@ -11,33 +11,16 @@
 //! more than 4 orders, so no fraud rule holds an order (see orders.rs). Every order is for
 //! tomorrow's morning round in Asia/Kolkata.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use milkrun_e2e::*;
 
-/// The two variants' catalog prices (paise): "500ml" and "1L".
-const PRICES: [u64; 2] = [2_800, 5_400];
-/// How long a checkout, or an event's trip to a notification, may take (emulated AWS runs
-/// each step as a Lambda invocation and carries events through the stream, SNS and SQS).
-const SETTLE: Duration = Duration::from_secs(60);
-const POLL: Duration = Duration::from_millis(200);
-/// Statuses a checkout passes through on its own; an order in any other has settled.
-const TRANSIENT: [&str; 3] = ["PENDING", "PAYMENT_PENDING", "CONFIRMED"];
+use crate::helpers::*;
+
 const SLOT: &str = "MORNING";
 /// A delivery's way to the door, after SCHEDULED.
 const TO_THE_DOOR: [&str; 4] = ["ASSIGNED", "PICKED_UP", "IN_TRANSIT", "DELIVERED"];
-
-fn text(value: &Value) -> String {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("not a string: {value}"))
-        .to_owned()
-}
-
-fn expect(reply: &Reply, status: StatusCode) {
-    assert_eq!(reply.status, status, "{}", reply.text);
-}
 
 /// `reply` has `status`, and an error of that status carries the error code the routes
 /// here answer with it.
@@ -70,55 +53,12 @@ fn with(mut body: Value, extra: Value) -> Value {
 
 // --- time ------------------------------------------------------------------------------
 
-fn unix_now() -> i64 {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    i64::try_from(now.as_secs()).unwrap()
-}
-
-/// The calendar date of `days` since 1970-01-01, as YYYY-MM-DD (Hinnant's civil_from_days).
-fn civil(days: i64) -> String {
-    let z = days + 719_468;
-    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
 /// Tomorrow in Asia/Kolkata (UTC+05:30): the delivery date of every order here.
 fn tomorrow() -> String {
-    civil((unix_now() + 19_800).div_euclid(86_400) + 1)
-}
-
-/// Now, as RFC 3339 UTC.
-fn utc_now() -> String {
-    let now = unix_now();
-    let (days, secs) = (now.div_euclid(86_400), now.rem_euclid(86_400));
-    let (h, m, s) = (secs / 3_600, secs % 3_600 / 60, secs % 60);
-    format!("{}T{h:02}:{m:02}:{s:02}Z", civil(days))
+    kolkata_date(1)
 }
 
 // --- the world ---------------------------------------------------------------------------
-
-/// A fresh customer with a phone and a default address in `pincode`: (userId, token).
-async fn customer_at(pincode: &str) -> (String, String) {
-    let (user_id, token) = new_customer().await;
-    let address =
-        json!({"line1": "12 MG Road", "city": "Bengaluru", "state": "KA", "pincode": pincode});
-    let path = "/users/me/addresses/home";
-    expect(
-        &call(Method::PUT, path, Some(&token), Some(address)).await,
-        StatusCode::OK,
-    );
-    let phone = json!({"phone": "+91 98765 43210"});
-    let patched = call(Method::PATCH, "/users/me", Some(&token), Some(phone)).await;
-    expect(&patched, StatusCode::OK);
-    assert_eq!(patched.body["isProfileComplete"], true, "{}", patched.text);
-    (user_id, token)
-}
 
 /// A vendor serving `pincode` and a user of it (its token).
 async fn vendor_at(admin: &str, pincode: &str) -> (String, String) {
@@ -245,31 +185,12 @@ async fn place(token: &str, body: Value) -> String {
 }
 
 async fn get_order(token: &str, id: &str) -> Value {
-    let reply = call(Method::GET, &format!("/orders/{id}"), Some(token), None).await;
-    expect(&reply, StatusCode::OK);
-    assert_no_payment_token(&reply.text);
-    reply.body
+    read_order(token, id).await.body
 }
 
 /// The order once `done` holds of its status, polled for up to [`SETTLE`].
 async fn await_order(token: &str, id: &str, what: &str, done: impl Fn(&str) -> bool) -> Value {
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        let order = get_order(token, id).await;
-        if done(order["status"].as_str().unwrap()) {
-            return order;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "order {id} never {what}: {order}"
-        );
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// The order once its checkout stops moving on its own.
-async fn settled(token: &str, id: &str) -> Value {
-    await_order(token, id, "settled", |status| !TRANSIENT.contains(&status)).await
+    order_when(token, id, what, Instant::now() + SETTLE, done).await
 }
 
 fn statuses(history: &Value) -> Vec<String> {
@@ -401,31 +322,30 @@ async fn advance(token: &str, id: &str, steps: &[&str]) -> Value {
 /// arrived, polled for up to [`SETTLE`]; then exactly those counts (a redelivered event
 /// makes no second message).
 async fn notified(token: &str, id: &str, wanted: &[(&str, usize)]) -> Vec<Value> {
-    let deadline = Instant::now() + SETTLE;
     let count = |items: &[Value], kind: &str| items.iter().filter(|n| n["type"] == kind).count();
-    loop {
+    let arrived = |about: &Vec<Value>| wanted.iter().all(|(kind, n)| count(about, kind) >= *n);
+    let about_the_order = async || {
         let listed = call(Method::GET, "/notifications?limit=100", Some(token), None).await;
         expect(&listed, StatusCode::OK);
-        let about: Vec<Value> = listed.body["items"]
+        listed.body["items"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|n| n["body"].as_str().unwrap_or("").contains(id))
             .cloned()
-            .collect();
-        if wanted.iter().all(|(kind, n)| count(&about, kind) >= *n) {
-            for (kind, n) in wanted {
-                assert_eq!(count(&about, kind), *n, "{kind}: {about:?}");
-            }
-            return about;
-        }
-        let heard: Vec<&Value> = about.iter().map(|n| &n["type"]).collect();
-        assert!(
-            Instant::now() < deadline,
-            "order {id}: wanted {wanted:?}, heard only {heard:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
+            .collect::<Vec<Value>>()
+    };
+    let every = Duration::from_millis(500);
+    let about = poll_until(SETTLE, every, about_the_order, arrived).await;
+    let heard: Vec<&Value> = about.iter().map(|n| &n["type"]).collect();
+    assert!(
+        arrived(&about),
+        "order {id}: wanted {wanted:?}, heard only {heard:?}"
+    );
+    for (kind, n) in wanted {
+        assert_eq!(count(&about, kind), *n, "{kind}: {about:?}");
     }
+    about
 }
 
 // --- POST /payments, GET /payments/{id} ----------------------------------------------------

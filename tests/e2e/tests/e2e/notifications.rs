@@ -5,18 +5,18 @@ use std::time::Duration;
 
 use milkrun_e2e::*;
 
+use crate::helpers::eventually;
+
 /// The caller's notifications once any has arrived (deliveries are asynchronous).
 async fn arrived(token: &str) -> Vec<Value> {
-    for _ in 0..120 {
+    let (timeout, every) = (Duration::from_secs(60), Duration::from_millis(500));
+    eventually("a notification", timeout, every, async || {
         let reply = call(Method::GET, "/notifications", Some(token), None).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         let items = reply.body["items"].as_array().cloned().unwrap_or_default();
-        if !items.is_empty() {
-            return items;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    panic!("no notification arrived within a minute");
+        (!items.is_empty()).then_some(items)
+    })
+    .await
 }
 
 #[tokio::test]

@@ -1,9 +1,11 @@
 //! Authorization that follows the account as it is now, and the defects found by trying the
 //! API as an attacker and as a new user would (issue 8). Each of these failed before it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use milkrun_e2e::*;
+
+use crate::helpers::poll_until;
 
 /// Authorization may lag a change to an account by at most this long.
 const LAG: Duration = Duration::from_secs(30);
@@ -14,14 +16,14 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Reply>,
 {
-    let started = Instant::now();
-    loop {
-        let reply = request().await;
-        if reply.status == expected || started.elapsed() > LAG + Duration::from_secs(5) {
-            return reply;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let (timeout, every) = (LAG + Duration::from_secs(5), Duration::from_millis(500));
+    poll_until(
+        timeout,
+        every,
+        async || request().await,
+        |reply| reply.status == expected,
+    )
+    .await
 }
 
 fn id(value: &Value, field: &str) -> String {
@@ -309,18 +311,18 @@ async fn one_mailbox_is_one_account_whatever_its_spelling() {
 #[tokio::test]
 async fn the_link_in_the_welcome_mail_verifies_the_email() {
     let (user_id, token) = new_customer().await;
-    let mut welcome = Value::Null;
-    for _ in 0..120 {
-        let items = call(Method::GET, "/notifications", Some(&token), None)
+    let (timeout, every) = (Duration::from_secs(60), Duration::from_millis(500));
+    let notifications = async || {
+        call(Method::GET, "/notifications", Some(&token), None)
             .await
             .body["items"]
-            .clone();
-        if let Some(first) = items.get(0) {
-            welcome = first.clone();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+            .clone()
+    };
+    let items = poll_until(timeout, every, notifications, |items| {
+        items.get(0).is_some()
+    })
+    .await;
+    let welcome = items.get(0).cloned().unwrap_or(Value::Null);
     let body = welcome["body"].as_str().expect("a welcome mail");
     let link = body
         .split_whitespace()

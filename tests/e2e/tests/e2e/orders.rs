@@ -10,24 +10,15 @@
 //! the fraud limit. A customer places at most 4 orders: the fifth within an hour is held
 //! (MANY_RECENT_ORDERS), so the concurrency tests spread their orders over customers.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use milkrun_e2e::*;
 
-/// The two variants' catalog prices (paise).
-const PRICES: [u64; 2] = [2_800, 5_400];
-/// How long one checkout may take (emulated AWS runs each step as a Lambda invocation).
-const SETTLE: Duration = Duration::from_secs(60);
-const POLL: Duration = Duration::from_millis(200);
-/// Statuses a checkout passes through on its own; an order in any other has settled.
-const TRANSIENT: [&str; 3] = ["PENDING", "PAYMENT_PENDING", "CONFIRMED"];
+use crate::helpers::*;
+
 /// Orders one customer may place before MANY_RECENT_ORDERS holds the next.
 const ORDERS_PER_CUSTOMER: usize = 4;
-
-fn text(value: &Value) -> String {
-    value.as_str().unwrap().to_owned()
-}
 
 fn local() -> bool {
     std::env::var("MILKRUN_E2E_TARGET").is_ok_and(|target| target == "local")
@@ -39,24 +30,6 @@ fn local() -> bool {
 fn batch_deadline(orders: usize) -> Instant {
     let per_order = if local() { 500 } else { 2_000 };
     Instant::now() + SETTLE + Duration::from_millis(per_order) * orders as u32
-}
-
-/// The calendar date `days` after today in Asia/Kolkata (UTC+05:30), as YYYY-MM-DD.
-fn ist_date(days: i64) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    let z = (now.as_secs() as i64 + 19_800).div_euclid(86_400) + days + 719_468;
-    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-fn expect(reply: &Reply, status: StatusCode) {
-    assert_eq!(reply.status, status, "{}", reply.text);
 }
 
 // --- the world ------------------------------------------------------------------------
@@ -117,26 +90,6 @@ async fn inventory(admin: &str, vendor: &str, product: &str, variant: &str) -> (
     )
 }
 
-/// A fresh customer with a phone and a default address in `pincode`: a complete profile.
-async fn customer_at(pincode: &str) -> String {
-    let (_, token) = new_customer().await;
-    let address =
-        json!({"line1": "12 MG Road", "city": "Bengaluru", "state": "KA", "pincode": pincode});
-    let put = call(
-        Method::PUT,
-        "/users/me/addresses/home",
-        Some(&token),
-        Some(address),
-    )
-    .await;
-    expect(&put, StatusCode::OK);
-    let phone = json!({"phone": "+91 98765 43210"});
-    let patched = call(Method::PATCH, "/users/me", Some(&token), Some(phone)).await;
-    expect(&patched, StatusCode::OK);
-    assert_eq!(patched.body["isProfileComplete"], true, "{}", patched.text);
-    token
-}
-
 /// Everything one test needs, on a pincode of its own.
 struct World {
     admin: String,
@@ -150,7 +103,7 @@ impl World {
         let admin = admin_token().await;
         let pincode = fresh_pincode();
         let shop = Self::open_shop(&admin, vendor_body(&[&pincode]), stock).await;
-        let customer = customer_at(&pincode).await;
+        let customer = customer_at(&pincode).await.1;
         Self {
             admin,
             pincode,
@@ -175,7 +128,7 @@ impl World {
     }
 
     async fn customer(&self) -> String {
-        customer_at(&self.pincode).await
+        customer_at(&self.pincode).await.1
     }
 
     /// `count` customers, created concurrently.
@@ -200,7 +153,7 @@ fn line(shop: &Shop, variant: usize, quantity: u32) -> Value {
 
 /// A valid order of `items` for the day after tomorrow, paid by card.
 fn order_body(items: Value) -> Value {
-    json!({"items": items, "deliveryDate": ist_date(2), "deliverySlot": "MORNING",
+    json!({"items": items, "deliveryDate": kolkata_date(2), "deliverySlot": "MORNING",
            "paymentMethod": "CARD"})
 }
 
@@ -239,42 +192,10 @@ async fn place(token: &str, body: Value) -> String {
     text(&placed.body["orderId"])
 }
 
-async fn get_order(token: &str, id: &str) -> Reply {
-    let reply = call(Method::GET, &format!("/orders/{id}"), Some(token), None).await;
-    expect(&reply, StatusCode::OK);
-    assert!(
-        !reply.text.contains("paymentToken") && !reply.text.contains("tok_"),
-        "the payment token shows: {}",
-        reply.text
-    );
-    reply
-}
-
-/// The order once its checkout stops moving on its own, polled until `deadline`.
-async fn settle_by(token: &str, id: &str, deadline: Instant) -> Value {
-    loop {
-        let order = get_order(token, id).await;
-        let status = order.body["status"].as_str().unwrap();
-        if !TRANSIENT.contains(&status) {
-            return order.body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "order {id} still {status}: {}",
-            order.text
-        );
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-async fn settle(token: &str, id: &str) -> Value {
-    settle_by(token, id, Instant::now() + SETTLE).await
-}
-
 /// Places and settles an order.
 async fn checkout(token: &str, body: Value) -> Value {
     let id = place(token, body).await;
-    settle(token, &id).await
+    settled(token, &id).await
 }
 
 /// Places each (customer, body) at once; answers the order ids.
@@ -288,7 +209,7 @@ async fn settle_all(token: &str, ids: &[String]) -> Vec<Value> {
     let deadline = batch_deadline(ids.len());
     let mut settled = Vec::with_capacity(ids.len());
     for id in ids {
-        settled.push(settle_by(token, id, deadline).await);
+        settled.push(settled_by(token, id, deadline).await);
     }
     settled
 }
@@ -452,7 +373,7 @@ async fn an_order_without_items_takes_the_cart_at_catalog_prices_and_empties_it(
         "emptied once placed: {}",
         cart.text
     );
-    let order = settle(&world.customer, &id).await;
+    let order = settled(&world.customer, &id).await;
     assert_status(&order, "PREPARING");
     let prices: Vec<(u64, u64)> = order["items"]
         .as_array()
@@ -528,7 +449,7 @@ async fn a_manager_approves_one_held_order_and_rejects_another() {
     let approval = order_action(Some(&manager), approved, "approve").await;
     expect(&approval, StatusCode::OK);
     assert!(!approval.text.contains("tok_"));
-    let order = settle(&world.customer, approved).await;
+    let order = settled(&world.customer, approved).await;
     assert_status(&order, "PREPARING");
     assert_eq!(
         statuses(&order),
@@ -546,7 +467,7 @@ async fn a_manager_approves_one_held_order_and_rejects_another() {
 
     let rejection = order_action(Some(&manager), rejected, "reject").await;
     expect(&rejection, StatusCode::OK);
-    let order = settle(&world.customer, rejected).await;
+    let order = settled(&world.customer, rejected).await;
     assert_status(&order, "REFUNDED");
     assert_eq!(
         statuses(&order),
@@ -637,7 +558,7 @@ async fn an_owner_cancels_a_prepared_order_and_gets_stock_and_money_back() {
     let cancelled = order_action(Some(&world.customer), &id, "cancel").await;
     expect(&cancelled, StatusCode::OK);
     assert_status(&cancelled.body, "REFUNDED");
-    let order = settle(&world.customer, &id).await;
+    let order = settled(&world.customer, &id).await;
     assert_eq!(
         statuses(&order)[3..],
         ["PREPARING", "CANCELLED", "REFUNDED"]
@@ -675,7 +596,7 @@ async fn bad_orders_are_refused_with_the_fields_named() {
     );
     // A well-formed date outside the window conflicts with the calendar (409: no schema can
     // say "after today"); a malformed one is a 400.
-    for date in [ist_date(0), ist_date(-1), ist_date(31)] {
+    for date in [kolkata_date(0), kolkata_date(-1), kolkata_date(31)] {
         let reply = post_order(token, with(good(), json!({"deliveryDate": date})), None).await;
         assert_error(&reply, StatusCode::CONFLICT, "CONFLICT");
         assert!(reply.text.contains("deliveryDate"), "{}", reply.text);
@@ -730,7 +651,7 @@ async fn an_idempotency_key_places_one_order_however_often_it_is_sent() {
     let second = post_order(&world.customer, body.clone(), Some(&key)).await;
     expect(&second, StatusCode::CREATED);
     assert_eq!(second.body["orderId"], first.body["orderId"]);
-    settle(&world.customer, &text(&first.body["orderId"])).await;
+    settled(&world.customer, &text(&first.body["orderId"])).await;
     assert_eq!(own_order_ids(&world.customer).await.len(), 1);
     let changed = with(body.clone(), json!({"deliverySlot": "EVENING"}));
     let reused = post_order(&world.customer, changed, Some(&key)).await;
@@ -753,7 +674,7 @@ async fn an_idempotency_key_places_one_order_however_often_it_is_sent() {
     placed.dedup();
     assert_eq!(placed.len(), 1, "one order id: {placed:?}");
     assert_eq!(own_order_ids(&racer).await, placed);
-    let order = settle(&racer, &placed[0]).await;
+    let order = settled(&racer, &placed[0]).await;
     assert_status(&order, "PREPARING");
     assert_eq!(order["payment"]["attempts"], 1, "charged once: {order}");
     assert_eq!(
@@ -783,7 +704,7 @@ async fn oversell_round(round: usize) {
     let deadline = batch_deadline(ids.len());
     let (mut sold, mut failed) = (0, 0);
     for id in &ids {
-        let order = settle_by(&world.admin, id, deadline).await;
+        let order = settled_by(&world.admin, id, deadline).await;
         let (stock, reserved) = world.stock(&world.shop, 0).await;
         assert_eq!(
             stock + reserved,
@@ -833,7 +754,7 @@ async fn a_vendor_takes_no_more_orders_a_day_than_its_limit() {
         product,
         variants,
     };
-    let customers = join_all((0..5).map(|_| customer_at(&pincode))).await;
+    let customers = join_all((0..5).map(|_| async { customer_at(&pincode).await.1 })).await;
     let body = order_body(json!([line(&shop, 0, 1)]));
     let body = &body;
     let orders = customers
@@ -992,6 +913,6 @@ async fn each_role_may_do_exactly_what_the_order_routes_allow() {
     let by_admin = order_action(Some(&world.admin), admins, "cancel").await;
     expect(&by_admin, StatusCode::OK);
     for id in [mine, admins] {
-        assert_status(&get_order(&world.customer, id).await.body, "REFUNDED");
+        assert_status(&read_order(&world.customer, id).await.body, "REFUNDED");
     }
 }

@@ -1,0 +1,336 @@
+//! The arithmetic: 1,000 checkouts at us-east-1 list prices.
+
+use std::collections::BTreeMap;
+
+use super::latency::ms;
+use super::metered::Metered;
+use crate::item_meter::Tally;
+
+/// us-east-1 list prices, as published (checked against the pricing pages as we knew them in
+/// 2025; verify before relying on them).
+pub(super) mod price {
+    /// Lambda: per request, and per GB-second on arm64 (first 7.5 billion GB-s a month).
+    pub const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
+    pub const LAMBDA_ARM_GB_S: f64 = 0.000_013_333_4;
+    /// Step Functions Express: per request (execution started), and per GB-second of
+    /// duration (first 1,000 GB-hours a month), billed in 64 MB and 100 ms increments.
+    pub const EXPRESS_REQUEST: f64 = 1.00 / 1e6;
+    pub const EXPRESS_GB_S: f64 = 0.000_016_67;
+    /// Step Functions Standard: per state transition.
+    pub const STANDARD_TRANSITION: f64 = 25.0 / 1e6;
+    /// DynamoDB on-demand, as the brief gives them (the list price until 2024-10-31)…
+    pub const WRU_BRIEF: f64 = 1.25 / 1e6;
+    pub const RRU_BRIEF: f64 = 0.25 / 1e6;
+    /// …and since 2024-11-01 (on-demand throughput halved).
+    pub const WRU_NOW: f64 = 0.625 / 1e6;
+    pub const RRU_NOW: f64 = 0.125 / 1e6;
+    /// SNS: per publish (64 KB chunk); deliveries to SQS are free.
+    pub const SNS_PUBLISH: f64 = 0.50 / 1e6;
+    /// SQS standard: per request (64 KB chunk).
+    pub const SQS_REQUEST: f64 = 0.40 / 1e6;
+    /// SES: per message sent.
+    pub const SES_MESSAGE: f64 = 0.10 / 1e3;
+    /// API Gateway REST API: per request (first 333 million a month).
+    pub const REST_API_REQUEST: f64 = 3.50 / 1e6;
+    /// CloudWatch Logs: per GB ingested (standard class).
+    pub const LOGS_GB: f64 = 0.50;
+}
+
+/// What Lambda reports beyond the function's own lines: START, END and REPORT (with the
+/// X-Ray trace id under active tracing), about this many bytes an invocation.
+pub(super) const PLATFORM_LOG_BYTES: f64 = 350.0;
+/// For the second duration estimate: one DynamoDB round trip in the region (single-digit
+/// milliseconds; transactions take longer, small reads less).
+pub(super) const DYNAMODB_ROUND_TRIP_MS: f64 = 6.0;
+/// Lambda's CPU share at 256 MB against a full vCPU at 1,769 MB.
+pub(super) const CPU_SLOWDOWN_256: f64 = 1769.0 / 256.0;
+/// The Step Functions to Lambda hop, per Task state (Express, synchronous invoke).
+pub(super) const TASK_HOP_MS: f64 = 15.0;
+
+pub(super) fn costs(m: &Metered) {
+    let n = m.checkouts as f64;
+    let per = |v: f64| v / n;
+    let timing_n = m.invocations.get("POST /orders").copied().unwrap_or(1) as f64;
+    println!(
+        "\n## per checkout: {} metered checkouts, one at a time\n",
+        m.checkouts
+    );
+    println!(
+        "| who | invocations | local handler time (timing pass) | DynamoDB calls | by operation | RRU | WRU (tables) | WRU (indexes) | outbox events | log bytes |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut order: Vec<&String> = m.tallies.keys().collect();
+    for label in m.invocations.keys() {
+        if !order.contains(&label) {
+            order.push(label);
+        }
+    }
+    order.sort_by_key(|l| step_rank(l));
+    let mut total = Tally::default();
+    for label in &order {
+        let tally = m.tallies.get(*label).cloned().unwrap_or_default();
+        total.add(&tally);
+        let invocations = m.invocations.get(*label).copied().unwrap_or(0) as f64 / timing_n;
+        let time = m.time.get(*label).copied().unwrap_or_default();
+        let ops: Vec<String> = tally
+            .calls
+            .iter()
+            .map(|(op, k)| format!("{op} × {:.1}", per(*k as f64)))
+            .collect();
+        println!(
+            "| {label} | {invocations:.1} | {:.2} ms | {:.1} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} |",
+            ms(time) / timing_n,
+            per(tally.total_calls() as f64),
+            ops.join(", "),
+            per(tally.read_units),
+            per(tally.write_units),
+            per(tally.index_write_units),
+            per(tally.outbox_items as f64),
+            per(*m.log_bytes.get(*label).unwrap_or(&0) as f64),
+        );
+    }
+    println!(
+        "| **all** | | | **{:.1}** | | **{:.1}** | **{:.1}** | **{:.1}** | **{:.1}** | {:.0} |",
+        per(total.total_calls() as f64),
+        per(total.read_units),
+        per(total.write_units),
+        per(total.index_write_units),
+        per(total.outbox_items as f64),
+        per(m.log_bytes.values().sum::<u64>() as f64),
+    );
+    println!(
+        "\n| table | RRU | WRU (table) | WRU (its indexes) | indexes |\n|---|---|---|---|---|"
+    );
+    let tables: BTreeMap<&str, usize> = milkrun_store::table::ALL
+        .iter()
+        .map(|t| (t.name, t.indexes.len()))
+        .collect();
+    for (table, [read, write, index]) in &total.by_table {
+        println!(
+            "| {table} | {:.1} | {:.1} | {:.1} | {} |",
+            per(*read),
+            per(*write),
+            per(*index),
+            tables.get(table).copied().unwrap_or(0)
+        );
+    }
+    let tasks: usize = m
+        .invocations
+        .iter()
+        .filter(|(l, _)| *l != "POST /orders" && *l != "consumer")
+        .map(|(_, k)| *k)
+        .sum();
+    let tasks = tasks as f64 / timing_n;
+    let states = per(m.states as f64);
+    let events = per(m.sns as f64);
+    let sqs = per(m.sqs as f64);
+    let deliveries = per(m.consumer_deliveries as f64);
+    let mails = per(m.mails as f64);
+    println!(
+        "\ntask invocations {tasks:.1}; states entered {states:.1} ({}); execution start to end (local) {:.2} ms",
+        m.history.join(" → "),
+        ms(m.execution_wall) / timing_n
+    );
+    println!(
+        "outbox events {events:.1} (= SNS publishes), of them on the notification queue's topics {sqs:.1}; mails {mails:.1}"
+    );
+    for (event, k) in &m.events {
+        println!("  {event}: {:.1}", per(*k as f64));
+    }
+
+    // --- per-invocation durations: the local handler time as the proxy, and an AWS estimate.
+    let local = |label: &str| ms(m.time.get(label).copied().unwrap_or_default()) / timing_n;
+    let calls = |label: &str| per(m.tallies.get(label).map_or(0, Tally::total_calls) as f64);
+    let http_local = local("POST /orders");
+    let http_aws = http_local * CPU_SLOWDOWN_256 + calls("POST /orders") * DYNAMODB_ROUND_TRIP_MS;
+    let step_labels: Vec<&String> = m
+        .invocations
+        .keys()
+        .filter(|l| *l != "POST /orders" && *l != "consumer")
+        .collect();
+    // Billed Lambda ms: each invocation rounded up to the millisecond.
+    let billed =
+        |ms: f64, invocations: f64| (ms / invocations.max(1.0)).ceil().max(1.0) * invocations;
+    let mut tasks_local_ms = 0.0;
+    let mut tasks_aws_ms = 0.0;
+    let mut execution_aws_ms = 0.0;
+    let mut parallel_aws_ms: f64 = 0.0;
+    for label in &step_labels {
+        let invocations = m.invocations[*label] as f64 / timing_n;
+        let l = local(label);
+        let aws = l * CPU_SLOWDOWN_256 + calls(label) * DYNAMODB_ROUND_TRIP_MS;
+        tasks_local_ms += billed(l, invocations);
+        tasks_aws_ms += billed(aws, invocations);
+        if ["NotifyCustomer", "NotifyVendors", "RecordAnalytics"].contains(&label.as_str()) {
+            parallel_aws_ms = parallel_aws_ms.max(aws + TASK_HOP_MS);
+        } else {
+            execution_aws_ms += aws + TASK_HOP_MS * invocations;
+        }
+    }
+    execution_aws_ms += parallel_aws_ms;
+    let consumer_local = local("consumer");
+    let consumer_aws =
+        consumer_local * CPU_SLOWDOWN_256 + calls("consumer") * DYNAMODB_ROUND_TRIP_MS;
+    let log_bytes_own = per(m.log_bytes.values().sum::<u64>() as f64);
+
+    println!("\n## 1,000 checkouts in AWS (us-east-1 list prices)\n");
+    println!(
+        "Durations: \"local\" is the handler time measured here (the proxy); \"AWS est.\" is local × {CPU_SLOWDOWN_256:.1} (256 MB is {:.0} % of a vCPU) + {DYNAMODB_ROUND_TRIP_MS} ms per DynamoDB call, and {TASK_HOP_MS} ms per Task state for the Step Functions → Lambda hop.\n",
+        100.0 / CPU_SLOWDOWN_256
+    );
+    println!("| item | arithmetic (per 1,000 checkouts) | local | AWS est. |");
+    println!("|---|---|---|---|");
+    let k = 1000.0;
+    let mut rows: Vec<(&str, String, f64, f64, bool)> = Vec::new();
+    // Step Functions.
+    let express_s = |ms: f64| (ms / 100.0).ceil().max(1.0) * 0.1;
+    let local_exec_ms = ms(m.execution_wall) / timing_n;
+    let express =
+        |ms: f64| k * (price::EXPRESS_REQUEST + express_s(ms) * 0.0625 * price::EXPRESS_GB_S);
+    rows.push((
+        "Step Functions EXPRESS",
+        format!(
+            "1,000 × ($1.00/M + ⌈duration⌉₁₀₀ₘₛ × 0.0625 GB × $0.00001667); duration {local_exec_ms:.0} ms local, {execution_aws_ms:.0} ms est."
+        ),
+        express(local_exec_ms),
+        express(execution_aws_ms),
+        true,
+    ));
+    let standard = k * states * price::STANDARD_TRANSITION;
+    rows.push((
+        "(Step Functions STANDARD instead)",
+        format!("1,000 × {states:.0} transitions × $25/M"),
+        standard,
+        standard,
+        false,
+    ));
+    // Lambda.
+    let lambda = |invocations: f64, billed_ms: f64, gb: f64| {
+        k * (invocations * price::LAMBDA_REQUEST + billed_ms / 1000.0 * gb * price::LAMBDA_ARM_GB_S)
+    };
+    rows.push((
+        "Lambda: order function (POST /orders)",
+        format!(
+            "1,000 × (1 × $0.20/M + {:.0} ms (est. {http_aws:.0} ms) × 0.25 GB × $0.0000133334)",
+            billed(http_local, 1.0)
+        ),
+        lambda(1.0, billed(http_local, 1.0), 0.25),
+        lambda(1.0, billed(http_aws, 1.0), 0.25),
+        true,
+    ));
+    rows.push((
+        "Lambda: checkout task",
+        format!("1,000 × ({tasks:.0} × $0.20/M + {tasks_local_ms:.0} ms (est. {tasks_aws_ms:.0} ms) × 0.25 GB × $0.0000133334)"),
+        lambda(tasks, tasks_local_ms, 0.25),
+        lambda(tasks, tasks_aws_ms, 0.25),
+        true,
+    ));
+    // DynamoDB.
+    let (rru, wru) = (
+        per(total.read_units),
+        per(total.write_units + total.index_write_units),
+    );
+    rows.push((
+        "DynamoDB on-demand (all of the above and the consumer)",
+        format!("1,000 × ({rru:.1} RRU × $0.25/M + {wru:.1} WRU × $1.25/M); at today's $0.125/$0.625: ${:.4}",
+            k * (rru * price::RRU_NOW + wru * price::WRU_NOW)),
+        k * (rru * price::RRU_BRIEF + wru * price::WRU_BRIEF),
+        k * (rru * price::RRU_BRIEF + wru * price::WRU_BRIEF),
+        true,
+    ));
+    // Events.
+    rows.push((
+        "SNS publishes",
+        format!("1,000 × {events:.0} events × $0.50/M"),
+        k * events * price::SNS_PUBLISH,
+        k * events * price::SNS_PUBLISH,
+        true,
+    ));
+    rows.push((
+        "SQS (notification queue)",
+        format!("1,000 × {sqs:.0} messages × 3 requests (send, receive, delete; unbatched: an upper bound) × $0.40/M"),
+        k * sqs * 3.0 * price::SQS_REQUEST,
+        k * sqs * 3.0 * price::SQS_REQUEST,
+        true,
+    ));
+    let publisher_ms = 20.0;
+    rows.push((
+        "Lambda: publisher (stream → SNS)",
+        format!("1,000 × ({events:.0} × $0.20/M + {events:.0} × {publisher_ms} ms (assumed: one SNS call) × 0.125 GB × $0.0000133334); unbatched, an upper bound"),
+        lambda(events, events * publisher_ms, 0.125),
+        lambda(events, events * publisher_ms, 0.125),
+        true,
+    ));
+    rows.push((
+        "Lambda: notification consumer",
+        format!("1,000 × ({deliveries:.0} × $0.20/M + {:.0} ms (est. {:.0} ms) × 0.25 GB × $0.0000133334); one message an invocation, an upper bound",
+            billed(consumer_local, deliveries), billed(consumer_aws, deliveries)),
+        lambda(deliveries, billed(consumer_local, deliveries), 0.25),
+        lambda(deliveries, billed(consumer_aws, deliveries), 0.25),
+        true,
+    ));
+    let lambda_invocations = 1.0 + tasks + events + deliveries;
+    let log_gb = k * (log_bytes_own + lambda_invocations * PLATFORM_LOG_BYTES) / 1e9;
+    rows.push((
+        "CloudWatch Logs",
+        format!("1,000 × ({log_bytes_own:.0} B of our JSON lines + {lambda_invocations:.0} invocations × {PLATFORM_LOG_BYTES} B platform lines) = {:.1} MB × $0.50/GB", log_gb * 1000.0),
+        log_gb * price::LOGS_GB,
+        log_gb * price::LOGS_GB,
+        true,
+    ));
+    let mut goal = (0.0, 0.0);
+    for (item, arithmetic, local, aws, counted) in &rows {
+        println!("| {item} | {arithmetic} | ${local:.4} | ${aws:.4} |");
+        if *counted {
+            goal.0 += local;
+            goal.1 += aws;
+        }
+    }
+    println!(
+        "| **compute, orchestration, storage, events** | (all but the STANDARD row) | **${:.4}** | **${:.4}** |",
+        goal.0, goal.1
+    );
+    let ddb_brief = k * (rru * price::RRU_BRIEF + wru * price::WRU_BRIEF);
+    let ddb_now = k * (rru * price::RRU_NOW + wru * price::WRU_NOW);
+    println!(
+        "| **the same, DynamoDB at today's $0.625/M WRU, $0.125/M RRU** | | **${:.4}** | **${:.4}** |",
+        goal.0 - ddb_brief + ddb_now,
+        goal.1 - ddb_brief + ddb_now
+    );
+    let edge = k
+        * (price::REST_API_REQUEST
+            + price::LAMBDA_REQUEST
+            + 0.001 * 0.125 * price::LAMBDA_ARM_GB_S);
+    println!(
+        "| API Gateway REST + authorizer (edge, outside the goal) | 1,000 × ($3.50/M + one 1 ms authorizer call at 128 MB, uncached) | ${edge:.4} | ${edge:.4} |"
+    );
+    println!(
+        "| SES (separately) | 1,000 × {mails:.1} mails × $0.10/1,000 | ${:.4} | ${:.4} |",
+        k * mails * price::SES_MESSAGE,
+        k * mails * price::SES_MESSAGE
+    );
+}
+
+/// Route first, then the steps in the definition's order, then the consumer.
+pub(super) fn step_rank(label: &str) -> usize {
+    const ORDER: [&str; 14] = [
+        "POST /orders",
+        "ValidateProfile",
+        "ValidateOrder",
+        "AssignVendors",
+        "ReserveStock",
+        "ProcessPayment",
+        "FraudCheck",
+        "ConfirmOrder",
+        "ScheduleDelivery",
+        "NotifyCustomer",
+        "NotifyVendors",
+        "RecordAnalytics",
+        "consumer",
+        "other",
+    ];
+    ORDER
+        .iter()
+        .position(|l| *l == label)
+        .unwrap_or(ORDER.len())
+}

@@ -1,0 +1,118 @@
+//! Checkout's rules: delivery date.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+
+use crate::values::InvalidValue;
+
+/// Asia/Kolkata is UTC+05:30 all year (India keeps no daylight saving time), so a fixed
+/// offset is exact and needs no time-zone database.
+pub const PLATFORM_UTC_OFFSET_SECS: i32 = 5 * 3600 + 30 * 60;
+/// The latest delivery date is today plus this many days (in the platform's time zone).
+pub const MAX_DAYS_AHEAD: u64 = 30;
+
+/// The platform's time zone, Asia/Kolkata.
+pub fn platform_zone() -> FixedOffset {
+    FixedOffset::east_opt(PLATFORM_UTC_OFFSET_SECS).expect("an offset within a day")
+}
+
+/// Today's date where the customers are: 18:40 UTC is already tomorrow in India.
+pub fn platform_today(now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&platform_zone()).date_naive()
+}
+
+/// A delivery date must be after today (the morning round of today is already out) and at
+/// most [`MAX_DAYS_AHEAD`] days ahead, both in the platform's time zone.
+pub fn check_delivery_date(date: NaiveDate, now: DateTime<Utc>) -> Result<NaiveDate, InvalidValue> {
+    let today = platform_today(now);
+    if date <= today {
+        return Err(InvalidValue("must be after today (Asia/Kolkata)"));
+    }
+    let latest = today
+        .checked_add_days(chrono::Days::new(MAX_DAYS_AHEAD))
+        .expect("30 days from a real date is a real date");
+    if date > latest {
+        return Err(InvalidValue("must be at most 30 days ahead"));
+    }
+    Ok(date)
+}
+
+/// A calendar date as sent: exactly `YYYY-MM-DD`.
+pub fn parse_date(raw: &str) -> Result<NaiveDate, InvalidValue> {
+    (raw.len() == 10)
+        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or(InvalidValue("must be a date as YYYY-MM-DD"))
+}
+
+/// `deliveryDate` as sent: exactly `YYYY-MM-DD`, then [`check_delivery_date`].
+pub fn parse_delivery_date(raw: &str, now: DateTime<Utc>) -> Result<NaiveDate, InvalidValue> {
+    check_delivery_date(parse_date(raw)?, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkout::test_support::utc;
+
+    fn date(m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, m, d).unwrap()
+    }
+
+    #[test]
+    fn today_is_the_date_in_india() {
+        assert_eq!(platform_today(utc(10, 18, 29)), date(3, 10), "23:59 IST");
+        assert_eq!(platform_today(utc(10, 18, 30)), date(3, 11), "00:00 IST");
+        assert_eq!(platform_today(utc(10, 18, 40)), date(3, 11), "00:10 IST");
+        assert_eq!(platform_today(utc(10, 0, 0)), date(3, 10), "05:30 IST");
+    }
+
+    #[test]
+    fn the_date_must_be_after_today_in_india() {
+        let before_midnight = utc(10, 18, 29);
+        assert!(check_delivery_date(date(3, 10), before_midnight).is_err());
+        assert_eq!(
+            check_delivery_date(date(3, 11), before_midnight),
+            Ok(date(3, 11))
+        );
+        let after_midnight = utc(10, 18, 40);
+        assert!(
+            check_delivery_date(date(3, 11), after_midnight).is_err(),
+            "already today in India, though still the 10th in UTC"
+        );
+        assert!(check_delivery_date(date(3, 12), after_midnight).is_ok());
+        assert!(check_delivery_date(date(3, 1), after_midnight).is_err());
+    }
+
+    #[test]
+    fn the_date_may_be_at_most_thirty_days_ahead() {
+        let now = utc(10, 18, 40);
+        assert!(check_delivery_date(date(4, 10), now).is_ok(), "today + 30");
+        assert_eq!(
+            check_delivery_date(date(4, 11), now),
+            Err(InvalidValue("must be at most 30 days ahead"))
+        );
+        let earlier = utc(10, 18, 29);
+        assert!(check_delivery_date(date(4, 9), earlier).is_ok());
+        assert!(check_delivery_date(date(4, 10), earlier).is_err());
+    }
+
+    #[test]
+    fn the_date_is_sent_as_yyyy_mm_dd() {
+        let now = utc(10, 12, 0);
+        assert_eq!(parse_delivery_date("2025-03-12", now), Ok(date(3, 12)));
+        for bad in [
+            "2025-3-12",
+            "12-03-2025",
+            "2025-03-12T00:00:00Z",
+            "2025-02-30",
+            "",
+            " 2025-03-12",
+        ] {
+            assert_eq!(
+                parse_delivery_date(bad, now),
+                Err(InvalidValue("must be a date as YYYY-MM-DD")),
+                "{bad:?}"
+            );
+        }
+    }
+}
