@@ -106,7 +106,7 @@ fn path_id(raw: &str, what: &'static str) -> Result<Uuid, ApiError> {
 }
 
 #[utoipa::path(get, path = "/inventory", tag = "inventory", security(("bearer" = [])), params(InventoryQuery),
-    responses((status = 200, body = InventoryList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = InventoryList, description = "One page of stock rows."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_inventory(
     State(service): State<InventoryService>,
     StockKeeper(caller): StockKeeper,
@@ -131,7 +131,7 @@ async fn list_inventory(
 
 #[utoipa::path(put, path = "/inventory/{vendorId}/{productId}/{variantId}", tag = "inventory", security(("bearer" = [])),
     params(("vendorId" = Uuid, Path), ("productId" = Uuid, Path), ("variantId" = Uuid, Path)), request_body = StockChange,
-    responses((status = 200, body = InventoryRow), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = InventoryRow, description = "The stock row as it now is."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn adjust_stock(
     State(service): State<InventoryService>,
     StockKeeper(actor): StockKeeper,
