@@ -9,13 +9,13 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
     Update as SdkUpdate,
 };
 use milkrun_store::ops::{ItemPage, Key, Query, Write, check_transaction, check_write};
 use milkrun_store::port::is_expired;
-use aws_sdk_dynamodb::primitives::Blob;
 use milkrun_store::{Item, ItemError, ItemStore, TableSpec, Value};
 use rand::Rng;
 
@@ -465,5 +465,39 @@ impl ItemStore for DynamoDbItemStore {
             items.collect(),
             output.last_evaluated_key.map(ours),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_attribute_type_goes_to_the_sdk_and_back_unchanged() {
+        let nested = Value::M(HashMap::from([
+            ("n".to_owned(), Value::N("1.5".into())),
+            (
+                "l".to_owned(),
+                Value::L(vec![Value::Bool(true), Value::Null(true)]),
+            ),
+        ]));
+        let item: HashMap<String, Value> = HashMap::from([
+            ("s".to_owned(), Value::S("text".into())),
+            ("n".to_owned(), Value::N("-42".into())),
+            ("b".to_owned(), Value::B(vec![0, 1, 255])),
+            ("bool".to_owned(), Value::Bool(false)),
+            ("null".to_owned(), Value::Null(true)),
+            ("m".to_owned(), nested),
+            ("ss".to_owned(), Value::Ss(vec!["a".into(), "b".into()])),
+            ("ns".to_owned(), Value::Ns(vec!["1".into(), "2".into()])),
+            ("bs".to_owned(), Value::Bs(vec![vec![1], vec![2, 3]])),
+        ]);
+        let sdk_item = sdk(Item::from(item.clone()));
+        assert_eq!(sdk_item["b"], AttributeValue::B(Blob::new(vec![0, 1, 255])));
+        assert_eq!(
+            sdk_item["ss"],
+            AttributeValue::Ss(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(ours(sdk_item), Item::from(item));
     }
 }
