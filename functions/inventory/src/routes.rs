@@ -66,7 +66,9 @@ pub struct StockChange {
     low_stock_threshold: Option<serde_json::Value>,
 }
 
-/// How `quantity` changes the stock (the document's name for what [`StockOperation`] parses).
+// The document's name for what `milkrun_domain::inventory::StockOperation` parses.
+/// How `quantity` changes the stock: ADD it, SUBTRACT it (refused, changing nothing, if the
+/// stock would go below zero) or SET the stock to it.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[allow(dead_code)]

@@ -196,7 +196,7 @@ fn product_id(raw: &str) -> Result<Uuid, ApiError> {
     parse_uuid(raw).ok_or_else(|| DomainError::NotFound("product").into())
 }
 
-/// A new product: the fields of [`ProductInput`], with name, category and variants required.
+/// A new product: the fields of a product's PATCH, with name, category and variants required.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewProduct {

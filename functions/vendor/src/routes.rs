@@ -88,7 +88,7 @@ impl IntoParams for VendorQuery {
     }
 }
 
-/// A new vendor: the fields of [`VendorInput`], with name, email, phone, address and
+/// A new vendor: the fields of a vendor's PATCH, with name, email, phone, address and
 /// service areas required.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
