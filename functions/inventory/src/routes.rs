@@ -108,7 +108,7 @@ fn path_id(raw: &str, what: &'static str) -> Result<Uuid, ApiError> {
 }
 
 #[utoipa::path(get, path = "/inventory", tag = "inventory", security(("bearer" = [])), params(InventoryQuery),
-    responses((status = 200, body = InventoryList, description = "One page of stock rows."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = InventoryList, description = "One page of stock rows."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "No such vendor, or a `cursor` this listing did not issue.")))]
 async fn list_inventory(
     State(service): State<InventoryService>,
     StockKeeper(caller): StockKeeper,

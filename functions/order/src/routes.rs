@@ -225,7 +225,7 @@ pub struct OrderList {
 }
 
 #[utoipa::path(get, path = "/orders", tag = "orders", security(("bearer" = [])), params(OrderQuery),
-    responses((status = 200, body = OrderList, description = "One page of orders: a customer's own, or for managers and admins every order."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = OrderList, description = "One page of orders: a customer's own, or for managers and admins every order."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "A `cursor` this listing did not issue.")))]
 async fn list_orders(
     State(service): State<OrderService>,
     caller: Actor,

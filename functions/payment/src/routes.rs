@@ -354,7 +354,7 @@ async fn get_payment(
     params(("X-Signature" = String, Header,
         description = "`sha256=<hex>`: the HMAC-SHA256 of the raw request body under the webhook secret. Missing or wrong is 401 `UNAUTHORIZED`, checked before the body is read as JSON.")),
     description = "The payment gateway's report of a payment (no bearer token: the signature authenticates it). Records the payment's new status once (a duplicate delivery records nothing new and is answered the same); a SUCCEEDED payment of a PAYMENT_PENDING order is put on the order so the checkout does not charge it again. Never moves the order: the checkout confirms it.",
-    responses((status = 200, body = WebhookReceived, description = "The report is recorded (a repeated report changes nothing and gets the same answer)."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = WebhookReceived, description = "The report is recorded (a repeated report changes nothing and gets the same answer)."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "`UNAUTHORIZED`: the `X-Signature` is missing or wrong."), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn payment_webhook(
     State(service): State<PaymentService>,
     GuestActor(actor): GuestActor,

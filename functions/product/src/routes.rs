@@ -229,7 +229,7 @@ impl From<NewProduct> for ProductInput {
 }
 
 #[utoipa::path(get, path = "/products", tag = "products", params(ProductQuery),
-    responses((status = 200, body = ProductList, description = "One page of the active products that match the filters."), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ProductList, description = "One page of the active products that match the filters."), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody, description = "A `cursor` this listing did not issue.")))]
 async fn list_products(
     State(service): State<ProductService>,
     paging: Paging,

@@ -63,7 +63,7 @@ pub struct RegisterResponse {
 }
 
 #[utoipa::path(post, path = "/users/register", tag = "users", request_body = RegisterRequest,
-    responses((status = 201, body = RegisterResponse, description = "The account is created, as a customer; log in to get a token."), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 201, body = RegisterResponse, description = "The account is created, as a customer; log in to get a token."), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody, description = "`CONFLICT`: an account already uses this email."), (status = 413, body = ErrorBody)))]
 async fn register(
     State(service): State<UserService>,
     GuestActor(actor): GuestActor,
@@ -347,7 +347,7 @@ pub struct UserList {
 }
 
 #[utoipa::path(get, path = "/users", tag = "admin", security(("bearer" = [])), params(PageQuery),
-    responses((status = 200, body = UserList, description = "One page of accounts."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = UserList, description = "One page of accounts."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "A `cursor` this listing did not issue.")))]
 async fn list_users(
     State(service): State<UserService>,
     _admin: AdminActor,

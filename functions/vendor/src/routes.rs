@@ -133,7 +133,7 @@ fn vendor_id(raw: &str) -> Result<Uuid, ApiError> {
 }
 
 #[utoipa::path(get, path = "/vendors", tag = "vendors", params(VendorQuery),
-    responses((status = 200, body = VendorList, description = "One page of the active vendors that match the filters."), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = VendorList, description = "One page of the active vendors that match the filters."), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody, description = "A `cursor` this listing did not issue.")))]
 async fn list_vendors(
     State(service): State<VendorService>,
     paging: Paging,
