@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# The OpenAPI document is the contract. Against `milkrun serve --demo` on a fresh data folder
-# and a free port, schemathesis runs every documented operation with every check it has
-# (schema-valid requests accepted, schema-violating ones refused, responses and status codes as
-# documented, auth enforced, deleted resources gone, 405 with Allow): at least 10,000 cases,
-# fixed seed, one worker (schemathesis' threaded generation crashes on CPython 3.11); then the
-# customers' own operations again with a customer's token. Expects `target/debug/milkrun`
-# built (scripts/e2e-local.sh builds it). Writes target/schemathesis{,-customer}.log.
+# The OpenAPI document is the contract. docs/openapi.json (what the routes declare: the
+# registry's test `docs_openapi_json_is_what_the_routes_declare` keeps it so) must be valid
+# OpenAPI 3.1 (openapi-spec-validator). Against `milkrun serve --demo` on a fresh data folder
+# and a free port: a Python client generated from the served document (openapi-python-client)
+# drives a new user's journey, register to a PREPARING order's tracking
+# (scripts/client_journey.py); then schemathesis runs every documented operation with every
+# check it has (schema-valid requests accepted, schema-violating ones refused, responses and
+# status codes as documented, auth enforced, deleted resources gone, 405 with Allow): at least
+# 10,000 cases, fixed seed, one worker (schemathesis' threaded generation crashes on CPython
+# 3.11); then the customers' own operations again with a customer's token. Expects
+# `target/debug/milkrun` built (scripts/e2e-local.sh builds it). Writes
+# target/schemathesis{,-customer}.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+.venv/bin/openapi-spec-validator docs/openapi.json
 source scripts/local-server.sh
 start_local_server target/contract-serve.log --demo
 token=$(curl -fs -X POST "http://127.0.0.1:$port/users/login" \
@@ -27,6 +33,7 @@ post("/users/register", account)
 print(post("/users/login", {"email": account["email"], "password": account["password"]})["token"])
 PY
 )
+.venv/bin/python scripts/client_journey.py --base-url "http://127.0.0.1:$port"
 status=0
 .venv/bin/st run "http://127.0.0.1:$port/openapi.json" --checks all \
   -H "Authorization: Bearer $token" --max-examples 400 --seed 20261122 --workers 1 \

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need into the project, never by hand:
-# a project-local Python venv (.venv) with cargo-lambda, moto[server], cfn-lint and the
-# SAM CLI, asl-validator from npm (scripts/asl), plus the arm64 Rust target for Lambda
-# builds. Safe to run again.
+# a project-local Python venv (.venv) with cargo-lambda, moto[server], cfn-lint, the SAM
+# CLI, schemathesis, openapi-spec-validator and openapi-python-client, asl-validator from
+# npm (scripts/asl), plus the arm64 Rust target for Lambda builds. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +10,7 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c 'import moto, cfnlint, samcli, schemathesis' 2>/dev/null || [ ! -x .venv/bin/cargo-lambda ]; then
+if ! .venv/bin/python -c 'import moto, cfnlint, samcli, schemathesis, openapi_spec_validator, openapi_python_client' 2>/dev/null || [ ! -x .venv/bin/cargo-lambda ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip
   .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-tools.txt
 fi

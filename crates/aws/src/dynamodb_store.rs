@@ -9,13 +9,14 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
     Update as SdkUpdate,
 };
 use milkrun_store::ops::{ItemPage, Key, Query, Write, check_transaction, check_write};
 use milkrun_store::port::is_expired;
-use milkrun_store::{Item, ItemError, ItemStore, TableSpec};
+use milkrun_store::{Item, ItemError, ItemStore, TableSpec, Value};
 use rand::Rng;
 
 use crate::config::{ConfigError, required_env};
@@ -34,11 +35,54 @@ pub struct DynamoDbItemStore {
 }
 
 fn sdk(item: Item) -> SdkItem {
-    item.into()
+    item.into_inner()
+        .into_iter()
+        .map(|(name, value)| (name, sdk_value(value)))
+        .collect()
 }
 
 fn ours(item: SdkItem) -> Item {
+    let item: HashMap<String, Value> = item
+        .into_iter()
+        .map(|(name, value)| (name, our_value(value)))
+        .collect();
     item.into()
+}
+
+/// One attribute value in the SDK's type. By hand rather than by serde_dynamo's
+/// `aws-sdk-dynamodb+1` feature: with that feature on, every build of the workspace that
+/// resolves features together (`cargo run --bin milkrun` among them) compiled the DynamoDB
+/// SDK into the item store's serde_dynamo, and with it into `milkrun serve`.
+pub(crate) fn sdk_value(value: Value) -> AttributeValue {
+    match value {
+        Value::N(n) => AttributeValue::N(n),
+        Value::S(s) => AttributeValue::S(s),
+        Value::Bool(b) => AttributeValue::Bool(b),
+        Value::B(b) => AttributeValue::B(Blob::new(b)),
+        Value::Null(null) => AttributeValue::Null(null),
+        Value::M(m) => AttributeValue::M(m.into_iter().map(|(k, v)| (k, sdk_value(v))).collect()),
+        Value::L(l) => AttributeValue::L(l.into_iter().map(sdk_value).collect()),
+        Value::Ss(ss) => AttributeValue::Ss(ss),
+        Value::Ns(ns) => AttributeValue::Ns(ns),
+        Value::Bs(bs) => AttributeValue::Bs(bs.into_iter().map(Blob::new).collect()),
+    }
+}
+
+/// [`sdk_value`] back.
+fn our_value(value: AttributeValue) -> Value {
+    match value {
+        AttributeValue::N(n) => Value::N(n),
+        AttributeValue::S(s) => Value::S(s),
+        AttributeValue::Bool(b) => Value::Bool(b),
+        AttributeValue::B(b) => Value::B(b.into_inner()),
+        AttributeValue::Null(null) => Value::Null(null),
+        AttributeValue::M(m) => Value::M(m.into_iter().map(|(k, v)| (k, our_value(v))).collect()),
+        AttributeValue::L(l) => Value::L(l.into_iter().map(our_value).collect()),
+        AttributeValue::Ss(ss) => Value::Ss(ss),
+        AttributeValue::Ns(ns) => Value::Ns(ns),
+        AttributeValue::Bs(bs) => Value::Bs(bs.into_iter().map(Blob::into_inner).collect()),
+        other => panic!("an attribute type this SDK does not know: {other:?}"),
+    }
 }
 
 fn backend<E: std::error::Error + Send + Sync + 'static>(
@@ -421,5 +465,39 @@ impl ItemStore for DynamoDbItemStore {
             items.collect(),
             output.last_evaluated_key.map(ours),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_attribute_type_goes_to_the_sdk_and_back_unchanged() {
+        let nested = Value::M(HashMap::from([
+            ("n".to_owned(), Value::N("1.5".into())),
+            (
+                "l".to_owned(),
+                Value::L(vec![Value::Bool(true), Value::Null(true)]),
+            ),
+        ]));
+        let item: HashMap<String, Value> = HashMap::from([
+            ("s".to_owned(), Value::S("text".into())),
+            ("n".to_owned(), Value::N("-42".into())),
+            ("b".to_owned(), Value::B(vec![0, 1, 255])),
+            ("bool".to_owned(), Value::Bool(false)),
+            ("null".to_owned(), Value::Null(true)),
+            ("m".to_owned(), nested),
+            ("ss".to_owned(), Value::Ss(vec!["a".into(), "b".into()])),
+            ("ns".to_owned(), Value::Ns(vec!["1".into(), "2".into()])),
+            ("bs".to_owned(), Value::Bs(vec![vec![1], vec![2, 3]])),
+        ]);
+        let sdk_item = sdk(Item::from(item.clone()));
+        assert_eq!(sdk_item["b"], AttributeValue::B(Blob::new(vec![0, 1, 255])));
+        assert_eq!(
+            sdk_item["ss"],
+            AttributeValue::Ss(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(ours(sdk_item), Item::from(item));
     }
 }

@@ -32,7 +32,7 @@ impl Expressions {
     }
 
     fn store_value(&mut self, value: &Value) -> String {
-        self.value(value.clone().into())
+        self.value(crate::dynamodb_store::sdk_value(value.clone()))
     }
 
     /// `condition` as a ConditionExpression for an item of `table`. On a table with a TTL,

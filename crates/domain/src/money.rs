@@ -38,7 +38,7 @@ pub struct Money {
 pub const MAX_AMOUNT: u64 = 1_000_000_000;
 
 /// Money as a client sends it: the amount is checked to be a whole number of minor units
-/// from 0 to [`MAX_AMOUNT`], so `12.5`, `-1` and `"12"` are refused rather than rounded or
+/// from 0 to 1,000,000,000, so `12.5`, `-1` and `"12"` are refused rather than rounded or
 /// coerced.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct MoneyInput {

@@ -178,8 +178,9 @@ pub struct Order {
     pub subscription_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
-    /// The customer's `allowPartial`: checkout may go ahead without the items vendors are
-    /// short of (SPEC §5 step 4) instead of failing OUT_OF_STOCK.
+    /// The customer's `allowPartial`: when vendors are short of some items, checkout goes
+    /// ahead without them (they become `fulfilled: false`, out of the totals) instead of
+    /// failing OUT_OF_STOCK.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_partial: bool,
     /// The `paymentToken` the customer sent, which the payment step charges with (the

@@ -71,7 +71,8 @@ pub const MAX_PHONE_CHARS: usize = 30;
 
 /// An email address in one canonical form, so that one mailbox is one account: the domain
 /// in IDNA ASCII form (`exämple.com` → `xn--exmple-cua.com`, composed and decomposed forms
-/// alike, Unicode NFC first), all lower case. The shape is [`patterns::EMAIL`].
+/// alike, Unicode NFC first), all lower case. The shape: a dot-atom local part, `@`, then a
+/// domain of two or more labels (ASCII letters, digits and inner hyphens, or valid IDNA).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String, format = "email")]

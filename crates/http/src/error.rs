@@ -10,7 +10,9 @@ use utoipa::ToSchema;
 
 use crate::request_ids::RequestIds;
 
-/// `{errorCode, errorMessage, timestamp, requestId, details}` as SPEC §4 fixes it.
+/// Every refusal's body: `errorCode` is what a client matches on (`VALIDATION_ERROR`,
+/// `NOT_FOUND`, `OUT_OF_STOCK`, ...), `errorMessage` is for people, `requestId` names the
+/// request in the server's logs, and `details` (validation errors) names each bad field.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {

@@ -58,13 +58,22 @@ fn documents() -> [OpenApi; 10] {
     ]
 }
 
-/// The whole API's OpenAPI document; describing routes needs no service behind them.
+/// The whole API's OpenAPI document, as `/openapi.json` serves it; describing routes needs
+/// no service behind them. `docs/openapi.json` holds it for the docs function (which serves
+/// that file) and for clients; a test fails when the two differ.
 pub fn openapi() -> OpenApi {
     let [mut document, more @ ..] = documents();
     for service in more {
         document.merge(service);
     }
-    document
+    milkrun_http::docs::document(document)
+}
+
+/// [`openapi`] as `docs/openapi.json` holds it: pretty JSON, one trailing newline.
+pub fn openapi_json() -> String {
+    let mut json = serde_json::to_string_pretty(&openapi()).expect("a document serializes");
+    json.push('\n');
+    json
 }
 
 /// Runs each service's start hook (the admin bootstrap), in order.

@@ -76,7 +76,7 @@ fn line_path(product: &str, variant: &str) -> Result<(Uuid, Uuid), ApiError> {
 }
 
 #[utoipa::path(get, path = "/cart", tag = "cart", security(("bearer" = [])),
-    responses((status = 200, body = PricedCart), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = PricedCart, description = "The caller's cart, each line priced from the catalog, with its total."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn view_cart(
     State(service): State<CartService>,
     CustomerActor(caller): CustomerActor,
@@ -95,7 +95,7 @@ async fn empty_cart(
 }
 
 #[utoipa::path(post, path = "/cart/items", tag = "cart", security(("bearer" = [])), request_body = NewCartItem,
-    responses((status = 200, body = PricedCart), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = PricedCart, description = "The cart with the units added, priced again."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn add_item(
     State(service): State<CartService>,
     CustomerActor(caller): CustomerActor,
@@ -116,7 +116,7 @@ async fn add_item(
 
 #[utoipa::path(patch, path = "/cart/items/{productId}/{variantId}", tag = "cart", security(("bearer" = [])),
     params(("productId" = Uuid, Path), ("variantId" = Uuid, Path)), request_body = CartItemQuantity,
-    responses((status = 200, body = PricedCart), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = PricedCart, description = "The cart with the line's new quantity, priced again."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn set_item(
     State(service): State<CartService>,
     CustomerActor(caller): CustomerActor,
@@ -138,7 +138,7 @@ async fn set_item(
 
 #[utoipa::path(delete, path = "/cart/items/{productId}/{variantId}", tag = "cart", security(("bearer" = [])),
     params(("productId" = Uuid, Path), ("variantId" = Uuid, Path)),
-    responses((status = 200, body = PricedCart), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = PricedCart, description = "The cart without that line, priced again."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn remove_item(
     State(service): State<CartService>,
     CustomerActor(caller): CustomerActor,

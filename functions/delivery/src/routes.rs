@@ -237,7 +237,7 @@ fn optional_uuid(
 
 #[utoipa::path(get, path = "/deliveries", tag = "deliveries", security(("bearer" = [])), params(RoundQuery),
     description = "The delivery round of a date and slot, one page at a time (by pincode, then delivery id), grouped by pincode, with what to load for the page: a vendor's own deliveries, or for an admin every vendor's (or one's, with `vendorId`). Each delivery lists its order's fulfilled items of its vendor.",
-    responses((status = 200, body = RoundSheet), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "A `cursor` this listing did not issue.")))]
+    responses((status = 200, body = RoundSheet, description = "One page of the round: its deliveries grouped by pincode, and what to load for them."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "A `cursor` this listing did not issue.")))]
 async fn list_round(
     State(service): State<DeliveryService>,
     RoundKeeper { reach, .. }: RoundKeeper,
@@ -279,7 +279,7 @@ async fn list_round(
 #[utoipa::path(patch, path = "/deliveries/{deliveryId}", tag = "deliveries", security(("bearer" = [])),
     params(("deliveryId" = Uuid, Path)), request_body = DeliveryUpdate,
     description = "Moves a delivery along its status table (its vendor's users or an admin; another vendor's delivery is 404, as an unknown one is) and records its driver and proof. Its order follows: OUT_FOR_DELIVERY once one delivery is IN_TRANSIT, DELIVERED (its reserved stock committed) once all are DELIVERED, CANCELLED once one FAILED: the other deliveries still on a round are called off, the stock of every vendor that did not deliver goes back (what was delivered stays out), and the payment is refunded.",
-    responses((status = 200, body = DeliveryView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = DeliveryView, description = "The delivery in its new status, with its driver and proof."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn update_delivery(
     State(service): State<DeliveryService>,
     RoundKeeper { actor, reach }: RoundKeeper,

@@ -66,7 +66,9 @@ pub struct StockChange {
     low_stock_threshold: Option<serde_json::Value>,
 }
 
-/// How `quantity` changes the stock (the document's name for what [`StockOperation`] parses).
+// The document's name for what `milkrun_domain::inventory::StockOperation` parses.
+/// How `quantity` changes the stock: ADD it, SUBTRACT it (refused, changing nothing, if the
+/// stock would go below zero) or SET the stock to it.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[allow(dead_code)]
@@ -106,7 +108,7 @@ fn path_id(raw: &str, what: &'static str) -> Result<Uuid, ApiError> {
 }
 
 #[utoipa::path(get, path = "/inventory", tag = "inventory", security(("bearer" = [])), params(InventoryQuery),
-    responses((status = 200, body = InventoryList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = InventoryList, description = "One page of stock rows."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "No such vendor, or a `cursor` this listing did not issue.")))]
 async fn list_inventory(
     State(service): State<InventoryService>,
     StockKeeper(caller): StockKeeper,
@@ -131,7 +133,7 @@ async fn list_inventory(
 
 #[utoipa::path(put, path = "/inventory/{vendorId}/{productId}/{variantId}", tag = "inventory", security(("bearer" = [])),
     params(("vendorId" = Uuid, Path), ("productId" = Uuid, Path), ("variantId" = Uuid, Path)), request_body = StockChange,
-    responses((status = 200, body = InventoryRow), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = InventoryRow, description = "The stock row as it now is."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn adjust_stock(
     State(service): State<InventoryService>,
     StockKeeper(actor): StockKeeper,

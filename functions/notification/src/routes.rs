@@ -30,7 +30,7 @@ pub struct NotificationList {
 }
 
 #[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])), params(PageQuery),
-    responses((status = 200, body = NotificationList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = NotificationList, description = "One page of the caller's notifications."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "A `cursor` this listing did not issue.")))]
 async fn list_notifications(
     State(service): State<NotificationService>,
     caller: AuthUser,

@@ -1,8 +1,8 @@
 //! The order service: `POST /orders` places an order and starts its checkout; the order's
 //! reads; and what people do to it afterwards (cancel, approve, reject, an admin's forced
-//! move). The checkout-task Lambda (`src/bin/checkout_task.rs`) runs the checkout's steps;
-//! the scheduled resume-checkouts Lambda (`src/bin/resume_checkouts.rs`) starts again the
-//! checkouts that stopped with no execution running.
+//! move). The checkout-task Lambda (`lambda/src/bin/checkout_task.rs`) runs the checkout's
+//! steps; the scheduled resume-checkouts Lambda (`lambda/src/bin/resume_checkouts.rs`) starts
+//! again the checkouts that stopped with no execution running.
 
 pub mod routes;
 pub mod service;

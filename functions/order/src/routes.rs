@@ -39,7 +39,8 @@ milkrun_http::service_routes! { OrderService;
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// `POST /orders` (SPEC §5). Prices come from the catalog, never from here.
+/// An order to place: its lines (or the cart), where, when and how it is paid. Prices come
+/// from the catalog, never from the request.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewOrderBody {
@@ -177,7 +178,7 @@ pub struct PlacedOrder {
 #[utoipa::path(post, path = "/orders", tag = "orders", security(("bearer" = [])), request_body = NewOrderBody,
     params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$",
         description = "1 to 255 printable ASCII characters, no surrounding spaces: the same key with the same body answers the first response again; with another body 422; while the first runs 409")),
-    responses((status = 201, body = PlacedOrder), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = PlacedOrder, description = "The order is PENDING and its checkout has started; follow it with `GET /orders/{orderId}/track`."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn place_order(
     State(service): State<OrderService>,
     CustomerActor(caller): CustomerActor,
@@ -233,7 +234,7 @@ pub struct OrderList {
 }
 
 #[utoipa::path(get, path = "/orders", tag = "orders", security(("bearer" = [])), params(OrderQuery),
-    responses((status = 200, body = OrderList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = OrderList, description = "One page of orders: a customer's own, or for managers and admins every order."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "A `cursor` this listing did not issue.")))]
 async fn list_orders(
     State(service): State<OrderService>,
     caller: Actor,
@@ -289,7 +290,7 @@ pub struct OrderView {
 
 #[utoipa::path(get, path = "/orders/{orderId}", tag = "orders", security(("bearer" = [])),
     params(("orderId" = Uuid, Path)),
-    responses((status = 200, body = OrderView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = OrderView, description = "The order, with its payment (if any) and its deliveries."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_order(
     State(service): State<OrderService>,
     caller: Actor,
@@ -325,7 +326,7 @@ pub struct OrderTrack {
 
 #[utoipa::path(get, path = "/orders/{orderId}/track", tag = "orders", security(("bearer" = [])),
     params(("orderId" = Uuid, Path)),
-    responses((status = 200, body = OrderTrack), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = OrderTrack, description = "The order's status, its timeline (oldest first) and where each delivery is."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn track_order(
     State(service): State<OrderService>,
     caller: Actor,
@@ -397,7 +398,8 @@ async fn reject_order(
     Ok(Json(shown(order)))
 }
 
-/// `{status, reason?}`: only a move SPEC §3's table allows (409 `INVALID_TRANSITION`).
+/// `{status, reason?}`: the status to move the order to; a move the order's status table
+/// does not have is 409 `INVALID_TRANSITION`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusBody {
@@ -408,15 +410,19 @@ pub struct StatusBody {
     reason: Option<String>,
 }
 
-/// An admin's forced move, only along SPEC §3's table, with what the move brings when the
-/// workflow makes it: CANCELLED gives stock and money back, REFUNDED refunds, ON_HOLD →
-/// CONFIRMED approves, PREPARING schedules the deliveries, DELIVERED commits the stock,
-/// FAILED and PAYMENT_FAILED release it. The moves only the checkout makes (PENDING or
-/// PAYMENT_FAILED → PAYMENT_PENDING, PAYMENT_PENDING → CONFIRMED or ON_HOLD) are 409
-/// `INVALID_TRANSITION`, as is any move the table does not have.
+/// An admin's forced move along the order's status table: PENDING → PAYMENT_PENDING,
+/// FAILED or CANCELLED; PAYMENT_PENDING → CONFIRMED, ON_HOLD, PAYMENT_FAILED or CANCELLED;
+/// PAYMENT_FAILED → PAYMENT_PENDING or CANCELLED; ON_HOLD → CONFIRMED or CANCELLED;
+/// CONFIRMED → PREPARING or CANCELLED; PREPARING → OUT_FOR_DELIVERY or CANCELLED;
+/// OUT_FOR_DELIVERY → DELIVERED or CANCELLED; CANCELLED or DELIVERED → REFUNDED. The move
+/// brings what it brings when the workflow makes it: CANCELLED gives stock and money back,
+/// REFUNDED refunds, ON_HOLD → CONFIRMED approves, PREPARING schedules the deliveries,
+/// DELIVERED commits the stock, FAILED and PAYMENT_FAILED release it. The moves only the
+/// checkout makes (PENDING or PAYMENT_FAILED → PAYMENT_PENDING, PAYMENT_PENDING → CONFIRMED
+/// or ON_HOLD) are 409 `INVALID_TRANSITION`, as is any move the table does not have.
 #[utoipa::path(patch, path = "/orders/{orderId}/status", tag = "orders", security(("bearer" = [])),
     params(("orderId" = Uuid, Path)), request_body = StatusBody,
-    responses((status = 200, body = Order), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = Order, description = "The order in its new status, with what the move brings done."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn force_status(
     State(service): State<OrderService>,
     AdminActor(caller): AdminActor,

@@ -313,7 +313,7 @@ fn gateway_notice(body: &WebhookBody) -> Result<GatewayNotice, DomainError> {
     params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$",
         description = "1 to 255 printable ASCII characters, no surrounding spaces. The same key with the same body answers the first answer again without a second retry; with a different body 422 `IDEMPOTENCY_KEY_REUSED`; while the first is still running 409 `IDEMPOTENCY_IN_PROGRESS`.")),
     description = "Pays for one of the caller's orders again. A PAYMENT_FAILED order takes the method and token sent and its checkout starts again: stock is reserved again, then the checkout's payment step charges (money is only ever taken there). A PAYMENT_PENDING order is being charged already: nothing changes and nothing starts, the answer is its current state. Customers only (403 otherwise); an order that is not the caller's is 404.",
-    responses((status = 202, body = PaymentAcceptedBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 202, body = PaymentAcceptedBody, description = "Accepted: the order's checkout charges it (or already is); the body tells the order's state."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn pay(
     State(service): State<PaymentService>,
     CustomerActor(caller): CustomerActor,
@@ -337,7 +337,7 @@ async fn pay(
 #[utoipa::path(get, path = "/payments/{paymentId}", tag = "payments", security(("bearer" = [])),
     params(("paymentId" = Uuid, Path)),
     description = "One payment, for the customer who owns it, managers and admins; anyone else, and an id that is not a UUID, is 404. A payment carries no payment token.",
-    responses((status = 200, body = PaymentView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PaymentView, description = "The payment."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_payment(
     State(service): State<PaymentService>,
     caller: Actor,
@@ -354,7 +354,7 @@ async fn get_payment(
     params(("X-Signature" = String, Header,
         description = "`sha256=<hex>`: the HMAC-SHA256 of the raw request body under the webhook secret. Missing or wrong is 401 `UNAUTHORIZED`, checked before the body is read as JSON.")),
     description = "The payment gateway's report of a payment (no bearer token: the signature authenticates it). Records the payment's new status once (a duplicate delivery records nothing new and is answered the same); a SUCCEEDED payment of a PAYMENT_PENDING order is put on the order so the checkout does not charge it again. Never moves the order: the checkout confirms it.",
-    responses((status = 200, body = WebhookReceived), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = WebhookReceived, description = "The report is recorded (a repeated report changes nothing and gets the same answer)."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "`UNAUTHORIZED`: the `X-Signature` is missing or wrong."), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn payment_webhook(
     State(service): State<PaymentService>,
     GuestActor(actor): GuestActor,

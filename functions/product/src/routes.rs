@@ -196,7 +196,7 @@ fn product_id(raw: &str) -> Result<Uuid, ApiError> {
     parse_uuid(raw).ok_or_else(|| DomainError::NotFound("product").into())
 }
 
-/// A new product: the fields of [`ProductInput`], with name, category and variants required.
+/// A new product: the fields of a product's PATCH, with name, category and variants required.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewProduct {
@@ -229,7 +229,7 @@ impl From<NewProduct> for ProductInput {
 }
 
 #[utoipa::path(get, path = "/products", tag = "products", params(ProductQuery),
-    responses((status = 200, body = ProductList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ProductList, description = "One page of the active products that match the filters."), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody, description = "A `cursor` this listing did not issue.")))]
 async fn list_products(
     State(service): State<ProductService>,
     paging: Paging,
@@ -249,7 +249,7 @@ async fn list_products(
 }
 
 #[utoipa::path(get, path = "/products/{productId}", tag = "products", params(("productId" = Uuid, Path)),
-    responses((status = 200, body = ProductDetails), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ProductDetails, description = "The product, its variants and prices, and how much of each variant can be ordered now."), (status = 404, body = ErrorBody)))]
 async fn get_product(
     State(service): State<ProductService>,
     ApiPath(id): ApiPath<String>,
@@ -262,7 +262,7 @@ async fn get_product(
 }
 
 #[utoipa::path(post, path = "/products", tag = "products", security(("bearer" = [])), request_body = NewProduct,
-    responses((status = 201, body = ProductView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 201, body = ProductView, description = "The product, created."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "A vendorId or variantId names nothing"), (status = 409, body = ErrorBody, description = "A variant name or id repeats"), (status = 413, body = ErrorBody)))]
 async fn create_product(
     State(service): State<ProductService>,
@@ -274,7 +274,7 @@ async fn create_product(
 }
 
 #[utoipa::path(patch, path = "/products/{productId}", tag = "products", security(("bearer" = [])), params(("productId" = Uuid, Path)), request_body = ProductInput,
-    responses((status = 200, body = ProductView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = ProductView, description = "The product as it now is."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "No such product, or a vendorId or variantId names nothing"), (status = 409, body = ErrorBody, description = "A variant name or id repeats"), (status = 413, body = ErrorBody)))]
 async fn patch_product(
     State(service): State<ProductService>,
@@ -287,7 +287,7 @@ async fn patch_product(
 }
 
 #[utoipa::path(delete, path = "/products/{productId}", tag = "products", security(("bearer" = [])), params(("productId" = Uuid, Path)),
-    responses((status = 200, body = ProductView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ProductView, description = "The product, now inactive (`isActive` false): listings leave it out."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_product(
     State(service): State<ProductService>,
     AdminActor(actor): AdminActor,

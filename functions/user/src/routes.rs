@@ -63,7 +63,7 @@ pub struct RegisterResponse {
 }
 
 #[utoipa::path(post, path = "/users/register", tag = "users", request_body = RegisterRequest,
-    responses((status = 201, body = RegisterResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 201, body = RegisterResponse, description = "The account is created, as a customer; log in to get a token."), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody, description = "`CONFLICT`: an account already uses this email."), (status = 413, body = ErrorBody)))]
 async fn register(
     State(service): State<UserService>,
     GuestActor(actor): GuestActor,
@@ -107,8 +107,8 @@ pub struct LoginResponse {
 /// After 10 failed logins for one account, or 50 from one client, within 15 minutes, the
 /// answer is 429 with `Retry-After` until the window ends.
 #[utoipa::path(post, path = "/users/login", tag = "users", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until login may be tried again")))))]
+    responses((status = 200, body = LoginResponse, description = "A bearer token for the account, how long it lasts, and who it is."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "`UNAUTHORIZED`: the email or the password is wrong (neither says which)."), (status = 403, body = ErrorBody, description = "`FORBIDDEN`: the account is disabled."), (status = 413, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "`TOO_MANY_REQUESTS`: too many failed logins; retry after `Retry-After` seconds.", headers(("Retry-After" = u64, description = "Seconds until login may be tried again")))))]
 async fn login(
     State(service): State<UserService>,
     GuestActor(actor): GuestActor,
@@ -136,7 +136,7 @@ pub struct CheckResponse {
 }
 
 #[utoipa::path(post, path = "/users/check", tag = "users", request_body = CheckRequest,
-    responses((status = 200, body = CheckResponse), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = CheckResponse, description = "Whether an account uses this email."), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn check(
     State(service): State<UserService>,
     ApiJson(body): ApiJson<CheckRequest>,
@@ -161,7 +161,7 @@ pub struct VerifyEmailResponse {
 }
 
 #[utoipa::path(post, path = "/users/verify-email", tag = "users", request_body = VerifyEmailRequest,
-    responses((status = 200, body = VerifyEmailResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = VerifyEmailResponse, description = "The account's email is verified."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "`UNAUTHORIZED`: the token does not verify."), (status = 413, body = ErrorBody)))]
 async fn verify_email(
     State(service): State<UserService>,
     GuestActor(actor): GuestActor,
@@ -184,7 +184,7 @@ pub struct VerifyEmailQuery {
 
 /// The link in the welcome mail: the same verification, for a click.
 #[utoipa::path(get, path = "/users/verify-email", tag = "users", params(VerifyEmailQuery),
-    responses((status = 200, body = VerifyEmailResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = VerifyEmailResponse, description = "The account's email is verified."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "`UNAUTHORIZED`: the token does not verify.")))]
 async fn verify_email_link(
     State(service): State<UserService>,
     GuestActor(actor): GuestActor,
@@ -251,7 +251,7 @@ fn profile(user: User) -> Json<UserProfile> {
 }
 
 #[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = UserProfile, description = "The caller's profile."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn get_me(
     State(service): State<UserService>,
     caller: AuthUser,
@@ -273,7 +273,7 @@ pub struct PatchMeRequest {
 }
 
 #[utoipa::path(patch, path = "/users/me", tag = "users", security(("bearer" = [])), request_body = PatchMeRequest,
-    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = UserProfile, description = "The caller's profile as it now is."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn patch_me(
     State(service): State<UserService>,
     actor: Actor,
@@ -289,7 +289,7 @@ async fn patch_me(
 
 #[utoipa::path(put, path = "/users/me/addresses/{label}", tag = "users", security(("bearer" = [])), request_body = AddressInput,
     params(("label" = String, Path, description = "1 to 32 letters, digits, - or _", pattern = r"^[A-Za-z0-9_-]{1,32}$")),
-    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = UserProfile, description = "The caller's profile with the address saved under that label."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "The account already has 20 addresses"), (status = 413, body = ErrorBody)))]
 async fn put_address(
     State(service): State<UserService>,
@@ -304,7 +304,7 @@ async fn put_address(
 
 #[utoipa::path(delete, path = "/users/me/addresses/{label}", tag = "users", security(("bearer" = [])),
     params(("label" = String, Path, description = "A saved address's label; any other is a 404")),
-    responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = UserProfile, description = "The caller's profile without that address."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_address(
     State(service): State<UserService>,
     actor: Actor,
@@ -323,7 +323,7 @@ pub struct PreferencesRequest {
 }
 
 #[utoipa::path(put, path = "/users/me/preferences", tag = "users", security(("bearer" = [])), request_body = PreferencesRequest,
-    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = UserProfile, description = "The caller's profile with its new preferences."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn put_preferences(
     State(service): State<UserService>,
     actor: Actor,
@@ -347,7 +347,7 @@ pub struct UserList {
 }
 
 #[utoipa::path(get, path = "/users", tag = "admin", security(("bearer" = [])), params(PageQuery),
-    responses((status = 200, body = UserList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = UserList, description = "One page of accounts."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "A `cursor` this listing did not issue.")))]
 async fn list_users(
     State(service): State<UserService>,
     _admin: AdminActor,
@@ -381,7 +381,7 @@ fn user_id(raw: &str) -> Result<Uuid, ApiError> {
 }
 
 #[utoipa::path(get, path = "/users/{userId}", tag = "admin", security(("bearer" = [])), params(("userId" = Uuid, Path)),
-    responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = UserProfile, description = "The account's profile."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_user(
     State(service): State<UserService>,
     _admin: AdminActor,
@@ -405,7 +405,7 @@ pub struct PatchUserRequest {
 }
 
 #[utoipa::path(patch, path = "/users/{userId}", tag = "admin", security(("bearer" = [])), params(("userId" = Uuid, Path)), request_body = PatchUserRequest,
-    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = UserProfile, description = "The account's profile as it now is."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn patch_user(
     State(service): State<UserService>,
     AdminActor(actor): AdminActor,

@@ -88,7 +88,7 @@ impl IntoParams for VendorQuery {
     }
 }
 
-/// A new vendor: the fields of [`VendorInput`], with name, email, phone, address and
+/// A new vendor: the fields of a vendor's PATCH, with name, email, phone, address and
 /// service areas required.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -133,7 +133,7 @@ fn vendor_id(raw: &str) -> Result<Uuid, ApiError> {
 }
 
 #[utoipa::path(get, path = "/vendors", tag = "vendors", params(VendorQuery),
-    responses((status = 200, body = VendorList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = VendorList, description = "One page of the active vendors that match the filters."), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody, description = "A `cursor` this listing did not issue.")))]
 async fn list_vendors(
     State(service): State<VendorService>,
     paging: Paging,
@@ -159,7 +159,7 @@ async fn list_vendors(
 }
 
 #[utoipa::path(get, path = "/vendors/{vendorId}", tag = "vendors", params(("vendorId" = Uuid, Path)),
-    responses((status = 200, body = VendorView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = VendorView, description = "The vendor."), (status = 404, body = ErrorBody)))]
 async fn get_vendor(
     State(service): State<VendorService>,
     ApiPath(id): ApiPath<String>,
@@ -168,7 +168,7 @@ async fn get_vendor(
 }
 
 #[utoipa::path(post, path = "/vendors", tag = "vendors", security(("bearer" = [])), request_body = NewVendor,
-    responses((status = 201, body = VendorView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 201, body = VendorView, description = "The vendor, created."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn create_vendor(
     State(service): State<VendorService>,
     AdminActor(actor): AdminActor,
@@ -181,7 +181,7 @@ async fn create_vendor(
 }
 
 #[utoipa::path(patch, path = "/vendors/{vendorId}", tag = "vendors", security(("bearer" = [])), params(("vendorId" = Uuid, Path)), request_body = VendorInput,
-    responses((status = 200, body = VendorView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = VendorView, description = "The vendor as it now is."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn patch_vendor(
     State(service): State<VendorService>,
     AdminActor(actor): AdminActor,
@@ -193,7 +193,7 @@ async fn patch_vendor(
 }
 
 #[utoipa::path(delete, path = "/vendors/{vendorId}", tag = "vendors", security(("bearer" = [])), params(("vendorId" = Uuid, Path)),
-    responses((status = 200, body = VendorView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = VendorView, description = "The vendor, now inactive."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_vendor(
     State(service): State<VendorService>,
     AdminActor(actor): AdminActor,
