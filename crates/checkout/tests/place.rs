@@ -24,8 +24,7 @@ use milkrun_domain::ports::{
 use milkrun_domain::product::{Product, Variant};
 use milkrun_domain::user::{Address, ClientOrigin, NewUser, User};
 use milkrun_domain::values::{
-    AddressLabel, Category, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Phone,
-    Pincode, Role,
+    Category, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Phone, Role,
 };
 use milkrun_domain::{Effects, StoreError};
 use milkrun_local::{Database, SqliteItemStore};
@@ -57,16 +56,7 @@ struct World {
 }
 
 fn address() -> Address {
-    Address {
-        label: AddressLabel::parse("home").unwrap(),
-        line1: "12 MG Road".into(),
-        line2: None,
-        city: "Bengaluru".into(),
-        state: "KA".into(),
-        pincode: Pincode::parse("560001").unwrap(),
-        country: "IN".into(),
-        is_default: true,
-    }
+    milkrun_testkit::address("560001")
 }
 
 fn origin() -> ClientOrigin {

@@ -9,8 +9,7 @@ use milkrun_domain::StoreError;
 use milkrun_domain::delivery::{Delivery, DeliveryStatus, DeliveryStatusChange};
 use milkrun_domain::page::PageRequest;
 use milkrun_domain::ports::DeliveryStore;
-use milkrun_domain::user::Address;
-use milkrun_domain::values::{AddressLabel, DeliverySlot, Pincode};
+use milkrun_domain::values::DeliverySlot;
 use uuid::Uuid;
 
 use crate::none;
@@ -38,16 +37,7 @@ pub fn sample_delivery(
         vendor_id,
         delivery_date: date,
         delivery_slot: slot,
-        address: Address {
-            label: AddressLabel::parse("home").unwrap(),
-            line1: "12 MG Road".into(),
-            line2: None,
-            city: "Bengaluru".into(),
-            state: "KA".into(),
-            pincode: Pincode::parse(pincode).unwrap(),
-            country: "IN".into(),
-            is_default: true,
-        },
+        address: milkrun_testkit::address(pincode),
         status: DeliveryStatus::Scheduled,
         driver_id: None,
         proof_url: None,

@@ -152,18 +152,18 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000, 250_000_000).unwrap()
     }
 
-    fn cache(accounts: &Arc<Accounts>, clock: &Arc<ManualClock>) -> CachedAccess {
-        CachedAccess::with_clock(accounts.clone(), Duration::from_secs(10), clock.clone())
+    /// A customer's account, a clock standing at [`start`], and a 10 s cache over them.
+    fn world() -> (Arc<Accounts>, Arc<ManualClock>, CachedAccess, Uuid) {
+        let accounts = Accounts::new(Role::Customer);
+        let clock = Arc::new(ManualClock::at(start()));
+        let cache =
+            CachedAccess::with_clock(accounts.clone(), Duration::from_secs(10), clock.clone());
+        (accounts, clock, cache, Uuid::new_v4())
     }
 
     #[tokio::test]
     async fn answers_are_kept_for_their_age_and_no_longer() {
-        let (accounts, clock) = (
-            Accounts::new(Role::Customer),
-            Arc::new(ManualClock::at(start())),
-        );
-        let cache = cache(&accounts, &clock);
-        let user = Uuid::new_v4();
+        let (accounts, clock, cache, user) = world();
         cache.access(user).await.unwrap();
         clock.advance(TimeDelta::milliseconds(9_999));
         cache.access(user).await.unwrap();
@@ -185,12 +185,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_token_issued_after_the_answer_reads_the_account_again() {
-        let (accounts, clock) = (
-            Accounts::new(Role::Customer),
-            Arc::new(ManualClock::at(start())),
-        );
-        let cache = cache(&accounts, &clock);
-        let user = Uuid::new_v4();
+        let (accounts, clock, cache, user) = world();
         let old_token = start() - TimeDelta::hours(1);
         let first = cache
             .access_for_token(user, old_token)
@@ -233,12 +228,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_read_in_the_tokens_own_second_counts_as_older() {
-        let (accounts, clock) = (
-            Accounts::new(Role::Customer),
-            Arc::new(ManualClock::at(start())),
-        );
-        let cache = cache(&accounts, &clock);
-        let user = Uuid::new_v4();
+        let (accounts, _clock, cache, user) = world();
         cache.access(user).await.unwrap();
         // iat is whole seconds: this token may have been issued after the read at .250
         let same_second = DateTime::from_timestamp(start().timestamp(), 0).unwrap();

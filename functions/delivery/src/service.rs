@@ -337,25 +337,13 @@ impl DeliveryService {
 mod tests {
     use super::*;
     use DeliveryStatus::*;
-    use milkrun_domain::values::{AddressLabel, Pincode};
 
     fn at(minute: u32) -> DateTime<Utc> {
         use chrono::TimeZone;
         Utc.with_ymd_and_hms(2030, 1, 1, 6, minute, 0).unwrap()
     }
 
-    fn address(pincode: &str) -> Address {
-        Address {
-            label: AddressLabel::parse("home").unwrap(),
-            line1: "1 Road".into(),
-            line2: None,
-            city: "Bengaluru".into(),
-            state: "KA".into(),
-            pincode: Pincode::parse(pincode).unwrap(),
-            country: "IN".into(),
-            is_default: true,
-        }
-    }
+    use milkrun_testkit::address;
 
     fn delivery(status: DeliveryStatus) -> Delivery {
         Delivery {

@@ -47,12 +47,7 @@ impl CheckoutTasks {
             }
             status => return Err(out_of_place(Step::FraudCheck, status)),
         }
-        let user = self
-            .ports
-            .users
-            .by_id(order.user_id)
-            .await
-            .map_err(DomainError::from)?;
+        let user = self.customer_of(&order).await?;
         let earlier = self
             .ports
             .orders

@@ -36,6 +36,7 @@ use milkrun_domain::payment::PaymentGateway;
 use milkrun_domain::ports::{
     DeliveryStore, InventoryStore, OrderStore, PaymentStore, ProductReads, UserStore, VendorReads,
 };
+use milkrun_domain::user::User;
 use milkrun_domain::{DomainError, ErrorCode};
 use milkrun_store::Stores;
 use serde::Deserialize;
@@ -238,6 +239,11 @@ impl CheckoutTasks {
             .get(order_id)
             .await?
             .ok_or(DomainError::NotFound("order"))
+    }
+
+    /// The account that placed `order` (`None`: deleted since).
+    async fn customer_of(&self, order: &Order) -> Result<Option<User>, DomainError> {
+        Ok(self.ports.users.by_id(order.user_id).await?)
     }
 
     /// Reads the order, applies `edit` (which answers whether it changed anything) and

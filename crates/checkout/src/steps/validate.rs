@@ -19,12 +19,7 @@ impl CheckoutTasks {
         if order.status != OrderStatus::Pending {
             return Ok(answer(&order));
         }
-        let user = self
-            .ports
-            .users
-            .by_id(order.user_id)
-            .await
-            .map_err(DomainError::from)?;
+        let user = self.customer_of(&order).await?;
         let Some(user) = user else {
             return Err(refused(
                 ErrorCode::ProfileIncomplete,

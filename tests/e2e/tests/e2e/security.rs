@@ -89,6 +89,22 @@ async fn a_disabled_and_demoted_admin_loses_her_powers_with_her_old_token() {
 }
 
 #[tokio::test]
+async fn a_promoted_account_that_logs_in_again_acts_with_its_new_role_at_once() {
+    let root = admin_token().await;
+    let email = unique_email();
+    let user_id = registered_user_id(&email).await;
+    let old_token = id(&login(&email, "correct horse battery").await.body, "token");
+    // The service has just read the account: a customer's answer is in its cache.
+    let before = call(Method::GET, "/users", Some(&old_token), None).await;
+    assert_error(&before, StatusCode::FORBIDDEN, "FORBIDDEN");
+
+    let new_token = granted_token(&root, &user_id, &email, json!({"role": "ADMIN"})).await;
+    // No waiting: a token issued after the cached answer makes the service read again.
+    let after = call(Method::GET, "/users", Some(&new_token), None).await;
+    assert_eq!(after.status, StatusCode::OK, "{}", after.text);
+}
+
+#[tokio::test]
 async fn a_vendor_user_moved_to_another_vendor_loses_the_first_ones_stock() {
     let root = admin_token().await;
     let first = id(&create_vendor(&root, &[&fresh_pincode()]).await, "vendorId");
