@@ -28,6 +28,7 @@ pub mod subscription;
 pub mod user;
 pub mod values;
 pub mod vendor;
+pub mod wallet;
 
 pub use effects::Effects;
 pub use error::{DomainError, ErrorCode, FieldErrors, StoreError};
