@@ -7,17 +7,32 @@
 
 use std::fmt;
 
-use chrono::{Datelike, NaiveDate, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
-use crate::values::{InvalidValue, closed_set};
+use crate::lifecycle::Lifecycle;
+use crate::values::{AddressLabel, DeliverySlot, InvalidValue, PaymentMethod, closed_set};
 
 closed_set!(
     /// How often a subscription delivers.
     Frequency { Daily => "DAILY", Alternate => "ALTERNATE", Weekly => "WEEKLY", Custom => "CUSTOM" }
     "must be one of DAILY, ALTERNATE, WEEKLY, CUSTOM"
 );
+
+closed_set!(
+    /// A day of the week as the API spells it (a CUSTOM subscription's `daysOfWeek`).
+    DayOfWeek { Mon => "MON", Tue => "TUE", Wed => "WED", Thu => "THU", Fri => "FRI", Sat => "SAT", Sun => "SUN" }
+    "must be one of MON, TUE, WED, THU, FRI, SAT, SUN"
+);
+
+impl DayOfWeek {
+    /// The day `date` falls on.
+    pub fn of(date: NaiveDate) -> Self {
+        Self::ALL[date.weekday().num_days_from_monday() as usize]
+    }
+}
 
 closed_set!(
     /// Where a subscription is in its life.
@@ -63,7 +78,7 @@ pub struct Schedule {
     pub quantity: u32,
     pub frequency: Frequency,
     /// `CUSTOM` only.
-    pub days_of_week: Vec<Weekday>,
+    pub days_of_week: Vec<DayOfWeek>,
     pub start_date: NaiveDate,
     pub end_date: Option<NaiveDate>,
     pub status: SubscriptionStatus,
@@ -116,7 +131,7 @@ fn falls_on(schedule: &Schedule, date: NaiveDate) -> bool {
         Frequency::Daily => true,
         Frequency::Alternate => (date - schedule.start_date).num_days() % 2 == 0,
         Frequency::Weekly => date.weekday() == schedule.start_date.weekday(),
-        Frequency::Custom => schedule.days_of_week.contains(&date.weekday()),
+        Frequency::Custom => schedule.days_of_week.contains(&DayOfWeek::of(date)),
     }
 }
 
@@ -135,23 +150,81 @@ fn day_quantity(schedule: &Schedule, date: NaiveDate) -> u32 {
         .map_or(schedule.quantity, |change| change.quantity)
 }
 
-/// `MON`…`SUN` as the API spells a weekday.
-pub fn parse_weekday(raw: &str) -> Result<Weekday, InvalidValue> {
-    const DAYS: [(&str, Weekday); 7] = [
-        ("MON", Weekday::Mon),
-        ("TUE", Weekday::Tue),
-        ("WED", Weekday::Wed),
-        ("THU", Weekday::Thu),
-        ("FRI", Weekday::Fri),
-        ("SAT", Weekday::Sat),
-        ("SUN", Weekday::Sun),
-    ];
-    DAYS.iter()
-        .find(|(name, _)| *name == raw)
-        .map(|(_, day)| *day)
-        .ok_or(InvalidValue(
-            "must be one of MON, TUE, WED, THU, FRI, SAT, SUN",
-        ))
+/// A subscription moves between ACTIVE and PAUSED as often as its customer likes, and ends
+/// CANCELLED for good.
+impl Lifecycle for SubscriptionStatus {
+    const ENTITY: &'static str = "A subscription";
+    const STATUSES: &'static [Self] = &Self::ALL;
+
+    fn can_become(self, to: Self) -> bool {
+        use SubscriptionStatus::*;
+        matches!(
+            (self, to),
+            (Active, Paused | Cancelled) | (Paused, Active | Cancelled)
+        )
+    }
+}
+
+/// A customer's standing order for one variant, as stored and shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub subscription_id: Uuid,
+    pub user_id: Uuid,
+    pub product_id: Uuid,
+    pub variant_id: Uuid,
+    /// 1 to 100 a delivery.
+    pub quantity: u32,
+    pub frequency: Frequency,
+    /// `CUSTOM` only; empty otherwise.
+    #[serde(default)]
+    pub days_of_week: Vec<DayOfWeek>,
+    pub start_date: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<NaiveDate>,
+    pub delivery_slot: DeliverySlot,
+    #[schema(value_type = String)]
+    pub address_label: AddressLabel,
+    /// `WALLET` or `COD`.
+    pub payment_method: PaymentMethod,
+    pub status: SubscriptionStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<NaiveDate>,
+    #[serde(default)]
+    pub day_changes: Vec<DayChange>,
+    /// The last delivery date the nightly run placed an order (or recorded a skip) for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_generated_for: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub version: u64,
+}
+
+impl Subscription {
+    /// What decides its days, for [`due_on`].
+    pub fn schedule(&self) -> Schedule {
+        Schedule {
+            quantity: self.quantity,
+            frequency: self.frequency,
+            days_of_week: self.days_of_week.clone(),
+            start_date: self.start_date,
+            end_date: self.end_date,
+            status: self.status,
+            paused_until: self.paused_until,
+            day_changes: self.day_changes.clone(),
+        }
+    }
+
+    /// Sets (or with `None` undoes) one day's quantity, keeping one change per date.
+    pub fn change_day(&mut self, date: NaiveDate, quantity: Option<u32>) {
+        self.day_changes.retain(|change| change.date != date);
+        if let Some(quantity) = quantity {
+            self.day_changes.push(DayChange { date, quantity });
+            self.day_changes.sort_by_key(|change| change.date);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -220,7 +293,7 @@ mod tests {
         );
         let custom = Schedule {
             frequency: Frequency::Custom,
-            days_of_week: vec![Weekday::Mon, Weekday::Thu],
+            days_of_week: vec![DayOfWeek::Mon, DayOfWeek::Thu],
             ..daily(date(2027, 1, 7))
         };
         let days: Vec<u32> = (7..=14)
@@ -304,10 +377,70 @@ mod tests {
     }
 
     #[test]
-    fn weekdays_parse_as_the_api_spells_them() {
-        assert_eq!(parse_weekday("THU"), Ok(Weekday::Thu));
-        assert!(parse_weekday("thu").is_err());
-        assert!(parse_weekday("THURSDAY").is_err());
+    fn weekdays_parse_as_the_api_spells_them_and_name_the_dates_day() {
+        assert_eq!(DayOfWeek::parse("THU"), Ok(DayOfWeek::Thu));
+        assert!(DayOfWeek::parse("thu").is_err());
+        assert!(DayOfWeek::parse("THURSDAY").is_err());
+        assert_eq!(DayOfWeek::of(date(2027, 1, 7)), DayOfWeek::Thu);
+        assert_eq!(DayOfWeek::of(date(2027, 1, 10)), DayOfWeek::Sun);
+    }
+
+    #[test]
+    fn a_subscription_pauses_and_resumes_at_will_and_stays_cancelled() {
+        use crate::lifecycle::transition;
+        use SubscriptionStatus::*;
+        assert!(transition(Active, Paused).is_ok());
+        assert!(transition(Paused, Active).is_ok());
+        assert!(transition(Paused, Cancelled).is_ok());
+        assert!(Cancelled.is_final());
+        let refused = transition(Cancelled, Active).unwrap_err().to_string();
+        assert!(refused.contains("CANCELLED"), "{refused}");
+    }
+
+    #[test]
+    fn a_day_change_replaces_the_days_earlier_one_and_can_be_undone() {
+        let mut subscription = Subscription {
+            subscription_id: Uuid::from_u128(1),
+            user_id: Uuid::from_u128(2),
+            product_id: Uuid::from_u128(3),
+            variant_id: Uuid::from_u128(4),
+            quantity: 2,
+            frequency: Frequency::Daily,
+            days_of_week: vec![],
+            start_date: date(2027, 1, 1),
+            end_date: None,
+            delivery_slot: DeliverySlot::Morning,
+            address_label: AddressLabel::parse("home").unwrap(),
+            payment_method: PaymentMethod::Wallet,
+            status: SubscriptionStatus::Active,
+            paused_until: None,
+            day_changes: vec![],
+            last_generated_for: None,
+            created_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            updated_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            version: 0,
+        };
+        subscription.change_day(date(2027, 1, 5), Some(0));
+        subscription.change_day(date(2027, 1, 3), Some(4));
+        subscription.change_day(date(2027, 1, 5), Some(1));
+        let on = |s: &Subscription, d| due_on(&s.schedule(), None, d);
+        assert_eq!(subscription.day_changes.len(), 2);
+        assert_eq!(
+            on(&subscription, date(2027, 1, 5)),
+            Due::Deliver { quantity: 1 }
+        );
+        subscription.change_day(date(2027, 1, 5), None);
+        assert_eq!(
+            on(&subscription, date(2027, 1, 5)),
+            Due::Deliver { quantity: 2 }
+        );
+        assert_eq!(
+            on(&subscription, date(2027, 1, 3)),
+            Due::Deliver { quantity: 4 }
+        );
+        let json = serde_json::to_value(&subscription).unwrap();
+        assert_eq!(json["dayChanges"][0]["date"], "2027-01-03");
+        assert_eq!(json["paymentMethod"], "WALLET");
     }
 
     // --- the rule against a second, simpler reading of SPEC §6 ---
@@ -337,10 +470,7 @@ mod tests {
         let scheduled = if step == 0 {
             let name = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
                 [day.weekday().num_days_from_monday() as usize];
-            schedule
-                .days_of_week
-                .iter()
-                .any(|d| parse_weekday(name) == Ok(*d))
+            schedule.days_of_week.iter().any(|d| d.as_str() == name)
         } else {
             let mut walk = schedule.start_date;
             while walk < day {
@@ -400,19 +530,13 @@ mod tests {
 
     fn arbitrary(random: &mut Random, year: NaiveDate) -> (Schedule, Option<Vacation>) {
         let start_date = random.day_in(year - TimeDelta::days(60), 400);
-        let weekdays = [
-            Weekday::Mon,
-            Weekday::Tue,
-            Weekday::Wed,
-            Weekday::Thu,
-            Weekday::Fri,
-            Weekday::Sat,
-            Weekday::Sun,
-        ];
         let schedule = Schedule {
             quantity: 1 + random.below(100) as u32,
             frequency: Frequency::ALL[random.below(4) as usize],
-            days_of_week: weekdays.into_iter().filter(|_| random.chance(40)).collect(),
+            days_of_week: DayOfWeek::ALL
+                .into_iter()
+                .filter(|_| random.chance(40))
+                .collect(),
             start_date,
             end_date: random.chance(50).then(|| random.day_in(start_date, 300)),
             status: SubscriptionStatus::ALL[random.below(3) as usize],
