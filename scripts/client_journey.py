@@ -4,7 +4,7 @@ openapi-python-client generates a typed client from the document (the served
 `/openapi.json`, or a file such as docs/openapi.json); the journey then drives it against a
 running API, with the generated models only: register, login, the profile (phone, an
 address), the products of a pincode, the cart, an order, the order reaching PREPARING (an
-admin approves it if it is held, or moves it on if it stays CONFIRMED), and its tracking.
+admin approves it if it is held; the checkout itself must do the rest), and its tracking.
 
     .venv/bin/python scripts/client_journey.py --base-url http://127.0.0.1:3000
     .venv/bin/python scripts/client_journey.py --spec docs/openapi.json --generate-only
@@ -52,7 +52,7 @@ def load():
         "list_products": "api.products.list_products", "get_product": "api.products.get_product",
         "add_item": "api.cart.add_item", "place_order": "api.orders.place_order",
         "get_order": "api.orders.get_order", "approve_order": "api.orders.approve_order",
-        "force_status": "api.orders.force_status", "track_order": "api.orders.track_order",
+        "track_order": "api.orders.track_order",
     }
     return argparse.Namespace(**{
         key: importlib.import_module(f"{PACKAGE}.{module}") for key, module in names.items()})
@@ -119,7 +119,6 @@ def journey(c, base_url: str, admin_email: str, admin_password: str) -> None:
 
     admin = log_in(admin_email, admin_password)
     deadline = time.monotonic() + 60
-    confirmed_since = None
     while True:
         order = ok(c.get_order.sync_detailed(order_id, client=customer),
                    f"GET /orders/{order_id}", m.OrderView)
@@ -129,13 +128,9 @@ def journey(c, base_url: str, admin_email: str, admin_password: str) -> None:
         if status == m.OrderStatus.ON_HOLD:
             ok(c.approve_order.sync_detailed(order_id, client=admin),
                "admin: POST /orders/{id}/approve (held for review)", m.Order)
-        elif status == m.OrderStatus.CONFIRMED:
-            confirmed_since = confirmed_since or time.monotonic()
-            if time.monotonic() - confirmed_since > 10:
-                ok(c.force_status.sync_detailed(order_id, client=admin, body=m.StatusBody(
-                    status=m.OrderStatus.PREPARING, reason="client journey")),
-                   "admin: PATCH /orders/{id}/status PREPARING", m.Order)
-        elif status not in (m.OrderStatus.PENDING, m.OrderStatus.PAYMENT_PENDING):
+        # The checkout itself must take it to PREPARING: nothing here forces a move.
+        elif status not in (m.OrderStatus.PENDING, m.OrderStatus.PAYMENT_PENDING,
+                            m.OrderStatus.CONFIRMED):
             sys.exit(f"the order ended {status.value} instead of reaching PREPARING: {order.to_dict()}")
         if time.monotonic() > deadline:
             sys.exit(f"the order is still {status.value} after 60 s: {order.to_dict()}")

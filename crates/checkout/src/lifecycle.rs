@@ -46,7 +46,7 @@ pub async fn settle(
 /// Calls off a CANCELLED order's deliveries still on a round, gives back the stock of
 /// every vendor that did not deliver (what was delivered left the shelf) and the money,
 /// and marks it REFUNDED when money was returned. Any other order is answered as it is.
-pub async fn settle_cancelled(
+pub(crate) async fn settle_cancelled(
     ports: &CheckoutPorts,
     order: Order,
     by: &str,

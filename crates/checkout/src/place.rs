@@ -19,7 +19,7 @@ use milkrun_domain::audit::AuditContext;
 use milkrun_domain::cart::Cart;
 use milkrun_domain::checkout::{self, OrderLine};
 use milkrun_domain::events::{OrderNews, OrderPlaced};
-use milkrun_domain::idempotency::{Completion, StoredResponse};
+use milkrun_domain::idempotency::{Completion, StoredResponse, in_progress};
 use milkrun_domain::order::{NewOrder, Order};
 use milkrun_domain::ports::{
     CartStore, CheckoutRun, CheckoutRunner, CheckoutStart, IdempotencyStore, OrderReads,
@@ -352,11 +352,4 @@ impl OrderPlacement {
             )),
         }
     }
-}
-
-fn in_progress() -> DomainError {
-    DomainError::refused(
-        ErrorCode::IdempotencyInProgress,
-        "A request with this Idempotency-Key is still being processed; retry shortly.",
-    )
 }

@@ -1152,3 +1152,25 @@ async fn a_compensation_after_schedule_delivery_calls_the_deliveries_off() {
     }
     assert_eq!(world.stock(world.vendor_a, world.litre()).await, (10, 0));
 }
+
+#[tokio::test]
+async fn mark_failed_alone_gives_back_the_stock_and_money_the_order_still_holds() {
+    let world = World::new(FraudRules::default()).await;
+    let (litre, vendor) = (world.litre(), world.vendor_a);
+    let id = world.place_litres(2).await;
+    world.reserve(id).await;
+    world.tasks.run("ProcessPayment", id).await.unwrap();
+    assert_eq!(world.stock(vendor, litre).await, (8, 2));
+    // A path into MarkFailed that skipped RefundPayment and ReleaseStock (a resumed run
+    // whose first steps failed): the one settlement gives back what the order holds.
+    world.tasks.run("MarkFailed", id).await.unwrap();
+    assert_eq!(world.stock(vendor, litre).await, (10, 0), "released");
+    let payment = world.stores.payments.for_order(id).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Refunded);
+    assert_eq!(world.order(id).await.status, OrderStatus::Refunded);
+    // and the definition's own compensation after it finds nothing left to do
+    world.tasks.run("RefundPayment", id).await.unwrap();
+    world.tasks.run("ReleaseStock", id).await.unwrap();
+    assert_eq!(world.gateway.attempts(id), 1, "charged once, refunded once");
+    assert_eq!(world.stock(vendor, litre).await, (10, 0));
+}

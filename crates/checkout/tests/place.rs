@@ -2,12 +2,12 @@
 //! placement as `POST /orders` makes it, and a job's with a derived order id, which places
 //! one order however often it runs.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
 use milkrun_checkout::place::subscription_order_id;
 use milkrun_checkout::{AddressChoice, OrderPlacement, PlaceOrder, PlacedBy};
+use milkrun_domain::Effects;
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::cart::{Cart, CartLine};
 use milkrun_domain::checkout::OrderLine;
@@ -18,38 +18,27 @@ use milkrun_domain::money::Money;
 use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::page::PageRequest;
 use milkrun_domain::ports::{
-    CartStore, CheckoutRun, CheckoutRunner, CheckoutStart, IdempotencyStore, OrderReads,
-    ProductWrites, UserRegistry,
+    CartStore, CheckoutRun, CheckoutStart, IdempotencyStore, OrderReads, ProductWrites,
+    UserRegistry,
 };
 use milkrun_domain::product::{Product, Variant};
 use milkrun_domain::user::{Address, ClientOrigin, NewUser, User};
 use milkrun_domain::values::{
     Category, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Phone, Role,
 };
-use milkrun_domain::{Effects, StoreError};
 use milkrun_local::{Database, SqliteItemStore};
 use milkrun_store::Stores;
+use milkrun_testkit::StartsSeen;
 use serde_json::json;
 use uuid::Uuid;
 
 /// ₹60.00 a litre.
 const PRICE: u64 = 6_000;
 
-/// The executions a placement started.
-#[derive(Default)]
-struct Starts(Mutex<Vec<CheckoutStart>>);
-
-#[async_trait]
-impl CheckoutRunner for Starts {
-    async fn start(&self, start: &CheckoutStart) -> Result<(), StoreError> {
-        self.0.lock().unwrap().push(start.clone());
-        Ok(())
-    }
-}
-
 struct World {
     stores: Stores,
-    starts: Arc<Starts>,
+    /// The executions a placement started.
+    starts: Arc<StartsSeen>,
     placement: OrderPlacement,
     product: Product,
     user_id: Uuid,
@@ -75,7 +64,7 @@ impl World {
     async fn new() -> Self {
         let db = Database::in_memory().unwrap();
         let stores = Stores::over(Arc::new(SqliteItemStore::new(db)));
-        let starts = Arc::new(Starts::default());
+        let starts = Arc::new(StartsSeen::default());
         let placement = OrderPlacement::new(stores.clone(), starts.clone());
         let now = Utc::now();
         let admin = Uuid::now_v7();
@@ -180,7 +169,7 @@ impl World {
     }
 
     fn started(&self) -> Vec<CheckoutStart> {
-        self.starts.0.lock().unwrap().clone()
+        self.starts.starts()
     }
 
     /// A claimed `Idempotency-Key`, as the HTTP layer hands it over.

@@ -36,7 +36,7 @@ impl CutoffTime {
 
     /// The instant changes for `date` close: the day before, at this time.
     pub fn closes(self, date: NaiveDate) -> DateTime<Utc> {
-        let eve = date - TimeDelta::days(1);
+        let eve = date.pred_opt().unwrap_or(date);
         eve.and_time(self.0)
             .and_local_timezone(platform_zone())
             .single()

@@ -163,16 +163,21 @@ impl Claim {
         match self {
             Claim::Claimed => Ok(None),
             Claim::Replay(response) => Ok(Some(response)),
-            Claim::InProgress => Err(DomainError::refused(
-                ErrorCode::IdempotencyInProgress,
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-            )),
+            Claim::InProgress => Err(in_progress()),
             Claim::KeyReused => Err(DomainError::refused(
                 ErrorCode::IdempotencyKeyReused,
                 "This Idempotency-Key was already used with a different request.",
             )),
         }
     }
+}
+
+/// The refusal of a request whose key another request holds and has not answered yet.
+pub fn in_progress() -> DomainError {
+    DomainError::refused(
+        ErrorCode::IdempotencyInProgress,
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
+    )
 }
 
 #[cfg(test)]

@@ -122,8 +122,6 @@ impl OrderItem {
 
 /// One entry of an order's timeline: who moved it where, when, and why.
 pub type StatusChange = lifecycle::StatusChange<OrderStatus>;
-/// [`StatusChange`] by the name the delivery's twin has.
-pub type OrderStatusChange = StatusChange;
 
 crate::status_change_schema!(
     /// One entry of an order's timeline: who moved it where, when, and why.

@@ -82,6 +82,10 @@ pub struct Schedule {
     pub start_date: NaiveDate,
     pub end_date: Option<NaiveDate>,
     pub status: SubscriptionStatus,
+    /// A PAUSED subscription holds from this date (none: at once). A pause asked for after
+    /// a date's cut-off starts on the first date still open, so the run keeps the day it
+    /// had already planned.
+    pub paused_from: Option<NaiveDate>,
     /// A PAUSED subscription delivers again from this date (none: until resumed).
     pub paused_until: Option<NaiveDate>,
     pub day_changes: Vec<DayChange>,
@@ -135,9 +139,11 @@ fn falls_on(schedule: &Schedule, date: NaiveDate) -> bool {
     }
 }
 
-/// A pause holds until `pausedUntil` (that day delivers again), or for good without one.
+/// A pause holds from `pausedFrom` until `pausedUntil` (that day delivers again), or for
+/// good without one.
 fn is_paused_on(schedule: &Schedule, date: NaiveDate) -> bool {
     schedule.status == SubscriptionStatus::Paused
+        && schedule.paused_from.is_none_or(|from| date >= from)
         && schedule.paused_until.is_none_or(|until| date < until)
 }
 
@@ -189,6 +195,8 @@ pub struct Subscription {
     pub payment_method: PaymentMethod,
     pub status: SubscriptionStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_from: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused_until: Option<NaiveDate>,
     #[serde(default)]
     pub day_changes: Vec<DayChange>,
@@ -212,6 +220,7 @@ impl Subscription {
             start_date: self.start_date,
             end_date: self.end_date,
             status: self.status,
+            paused_from: self.paused_from,
             paused_until: self.paused_until,
             day_changes: self.day_changes.clone(),
         }
@@ -245,6 +254,7 @@ mod tests {
             start_date: start,
             end_date: None,
             status: SubscriptionStatus::Active,
+            paused_from: None,
             paused_until: None,
             day_changes: vec![],
         }
@@ -321,6 +331,19 @@ mod tests {
         assert_eq!(
             due_on(&schedule, None, date(2027, 1, 9)),
             Due::Deliver { quantity: 2 }
+        );
+        let later = Schedule {
+            paused_from: Some(date(2027, 1, 5)),
+            ..schedule.clone()
+        };
+        assert_eq!(
+            due_on(&later, None, date(2027, 1, 4)),
+            Due::Deliver { quantity: 2 },
+            "the day before a pause asked for after its cut-off still comes"
+        );
+        assert_eq!(
+            due_on(&later, None, date(2027, 1, 5)),
+            Due::Skip(SkipReason::Paused)
         );
         let for_good = Schedule {
             paused_until: None,
@@ -413,6 +436,7 @@ mod tests {
             address_label: AddressLabel::parse("home").unwrap(),
             payment_method: PaymentMethod::Wallet,
             status: SubscriptionStatus::Active,
+            paused_from: None,
             paused_until: None,
             day_changes: vec![],
             last_generated_for: None,
@@ -482,10 +506,16 @@ mod tests {
             return Due::Skip(SkipReason::NotScheduled);
         }
         if schedule.status == SubscriptionStatus::Paused {
-            match schedule.paused_until {
-                None => return Due::Skip(SkipReason::Paused),
-                Some(until) if day < until => return Due::Skip(SkipReason::Paused),
-                Some(_) => {}
+            let started = match schedule.paused_from {
+                None => true,
+                Some(from) => from <= day,
+            };
+            let over = match schedule.paused_until {
+                None => false,
+                Some(until) => until <= day,
+            };
+            if started && !over {
+                return Due::Skip(SkipReason::Paused);
             }
         }
         if let Some(v) = vacation
@@ -540,6 +570,7 @@ mod tests {
             start_date,
             end_date: random.chance(50).then(|| random.day_in(start_date, 300)),
             status: SubscriptionStatus::ALL[random.below(3) as usize],
+            paused_from: random.chance(50).then(|| random.day_in(year, 366)),
             paused_until: random.chance(70).then(|| random.day_in(year, 366)),
             day_changes: (0..random.below(12))
                 .map(|_| DayChange {

@@ -17,7 +17,8 @@ use crate::money::{MAX_AMOUNT, Money};
 use crate::values::{InvalidValue, closed_set};
 
 closed_set!(
-    /// What moved a wallet's balance.
+    /// What moved a wallet's balance. An ADJUSTMENT credits (an operator's correction in the
+    /// customer's favour); money taken back is a DEBIT with its reason.
     EntryKind { Topup => "TOPUP", Debit => "DEBIT", Refund => "REFUND", Adjustment => "ADJUSTMENT" }
     "must be one of TOPUP, DEBIT, REFUND, ADJUSTMENT"
 );
@@ -102,7 +103,7 @@ impl Cause {
 pub enum WalletRefusal {
     /// The balance does not cover the debit; `short` is what a top-up must add at least.
     InsufficientBalance { balance: Money, short: Money },
-    /// The credit would take the balance past [`MAX_BALANCE`].
+    /// A top-up would take the balance past [`MAX_BALANCE`].
     TooLarge,
 }
 
@@ -147,9 +148,13 @@ impl Wallet {
                     short: Money::inr(amount.amount - balance),
                 }
             })?,
-            _ => balance
+            // Only a top-up is capped: money owed back (a refund) is always written.
+            EntryKind::Topup => balance
                 .checked_add(amount.amount)
                 .filter(|after| *after <= MAX_BALANCE)
+                .ok_or(WalletRefusal::TooLarge)?,
+            EntryKind::Refund | EntryKind::Adjustment => balance
+                .checked_add(amount.amount)
                 .ok_or(WalletRefusal::TooLarge)?,
         };
         let (order_id, payment_id) = match cause {
@@ -285,12 +290,21 @@ mod tests {
     }
 
     #[test]
-    fn a_credit_past_the_most_a_wallet_holds_is_refused() {
+    fn a_topup_past_the_most_a_wallet_holds_is_refused_but_a_refund_is_not() {
         let full = Wallet {
             balance: Money::inr(MAX_BALANCE),
             ..wallet()
         };
-        let refused = full.apply(
+        let topup = full.apply(
+            Cause::Topup {
+                payment_id: Uuid::from_u128(3),
+            },
+            Money::inr(1),
+            "top-up",
+            now(),
+        );
+        assert_eq!(topup, Err(WalletRefusal::TooLarge));
+        let refund = full.apply(
             Cause::Refund {
                 order_id: Uuid::from_u128(3),
             },
@@ -298,7 +312,7 @@ mod tests {
             "refund",
             now(),
         );
-        assert_eq!(refused, Err(WalletRefusal::TooLarge));
+        assert_eq!(refund.unwrap().0.balance, Money::inr(MAX_BALANCE + 1));
     }
 
     #[test]

@@ -38,11 +38,6 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// The handler committed the stored answer with its change.
-    pub fn completed(status: StatusCode, body: Value) -> Self {
-        Self::new(status, body, true)
-    }
-
     /// A use case committed `response` with its change (a [`Completion`] it was given).
     pub fn recorded(response: StoredResponse) -> Self {
         Self {

@@ -55,7 +55,10 @@ impl CachedAccess {
     fn fresh(&self, user_id: Uuid, not_before: Option<DateTime<Utc>>) -> Option<Option<Access>> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let (read_at, access) = entries.get(&user_id)?;
-        let young = self.clock.now() - *read_at < self.age;
+        // A wall clock may step back: an answer from the "future" is expired, never young,
+        // so no answer outlives the cap.
+        let age = self.clock.now() - *read_at;
+        let young = age >= TimeDelta::zero() && age < self.age;
         let after_token = not_before.is_none_or(|issued| *read_at >= issued + ISSUED_AT_PRECISION);
         (young && after_token).then(|| access.clone())
     }
@@ -64,7 +67,7 @@ impl CachedAccess {
         let now = self.clock.now();
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, (at, _)| now - *at < self.age);
+            entries.retain(|_, (at, _)| now >= *at && now - *at < self.age);
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
@@ -175,6 +178,19 @@ mod tests {
         clock.advance(TimeDelta::milliseconds(1));
         cache.access(user).await.unwrap();
         assert_eq!(accounts.reads(), 2, "an answer 10 s old is asked again");
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_read_again_when_the_clock_steps_back() {
+        let (accounts, clock, cache, user) = world();
+        cache.access(user).await.unwrap();
+        clock.advance(TimeDelta::seconds(-3600));
+        cache.access(user).await.unwrap();
+        assert_eq!(
+            accounts.reads(),
+            2,
+            "an answer from the future is not young"
+        );
     }
 
     #[test]
