@@ -4,6 +4,7 @@
 //! Nothing here knows about AWS, HTTP, Lambda or a storage engine.
 
 pub mod audit;
+pub mod calendar;
 pub mod cart;
 pub mod checkout;
 pub mod clock;
