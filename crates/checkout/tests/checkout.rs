@@ -128,6 +128,7 @@ fn vendor(name: &str, rating: f64, daily_order_limit: u32) -> Vendor {
         rating,
         is_active: true,
         capacity: Capacity { daily_order_limit },
+        cutoff_time: Default::default(),
         created_at: now,
         updated_at: now,
         version: 0,

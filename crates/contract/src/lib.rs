@@ -14,8 +14,10 @@ pub mod orders;
 pub mod outbox;
 pub mod payments;
 pub mod products;
+pub mod subscriptions;
 pub mod users;
 pub mod vendors;
+pub mod wallets;
 
 use milkrun_domain::Effects;
 use milkrun_domain::inventory::InventoryRow;

@@ -329,5 +329,13 @@ macro_rules! store_contract {
             use super::*;
             $crate::accounts_contract!($make);
         }
+        mod subscriptions {
+            use super::*;
+            $crate::subscription_store_contract!($make);
+        }
+        mod wallets {
+            use super::*;
+            $crate::wallet_store_contract!($make);
+        }
     };
 }

@@ -112,6 +112,20 @@ pub struct CutoffPassed {
     pub next_date: NaiveDate,
 }
 
+impl From<CutoffPassed> for crate::DomainError {
+    fn from(passed: CutoffPassed) -> Self {
+        Self::RefusedWith {
+            code: crate::ErrorCode::CutoffPassed,
+            message: format!(
+                "Changes for {} closed at its cut-off; the first date still open is {}.",
+                passed.date, passed.next_date
+            )
+            .into(),
+            details: serde_json::json!({ "date": passed.date, "nextDate": passed.next_date }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,11 +112,13 @@ error_codes! {
     Conflict => "CONFLICT", 409, "Conflict";
     InvalidTransition => "INVALID_TRANSITION", 409, "InvalidTransition";
     IdempotencyInProgress => "IDEMPOTENCY_IN_PROGRESS", 409, "IdempotencyInProgress";
+    CutoffPassed => "CUTOFF_PASSED", 409, "CutoffPassed";
     PayloadTooLarge => "PAYLOAD_TOO_LARGE", 413, "PayloadTooLarge";
     OutOfStock => "OUT_OF_STOCK", 422, "OutOfStock";
     ProfileIncomplete => "PROFILE_INCOMPLETE", 422, "ProfileIncomplete";
     NoVendorAvailable => "NO_VENDOR_AVAILABLE", 422, "NoVendorAvailable";
     IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED", 422, "IdempotencyKeyReused";
+    InsufficientBalance => "INSUFFICIENT_BALANCE", 422, "InsufficientBalance";
     PaymentDeclined => "PAYMENT_DECLINED", 402, "PaymentDeclined";
     TooManyRequests => "TOO_MANY_REQUESTS", 429, "TooManyRequests";
     InternalError => "INTERNAL_ERROR", 500, "InternalError";
@@ -139,6 +141,14 @@ pub enum DomainError {
     Refused {
         code: ErrorCode,
         message: Cow<'static, str>,
+    },
+    /// A refusal whose body carries `details` the client acts on (CUTOFF_PASSED's
+    /// `nextDate`, INSUFFICIENT_BALANCE's `short`).
+    #[error("{message}")]
+    RefusedWith {
+        code: ErrorCode,
+        message: Cow<'static, str>,
+        details: serde_json::Value,
     },
     #[error("too many requests; retry after {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
@@ -167,7 +177,7 @@ impl DomainError {
             Self::Unauthorized => ErrorCode::Unauthorized,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
-            Self::Refused { code, .. } => *code,
+            Self::Refused { code, .. } | Self::RefusedWith { code, .. } => *code,
             Self::TooManyRequests { .. } => ErrorCode::TooManyRequests,
             Self::Store(StoreError::InvalidCursor) => ErrorCode::ValidationError,
             Self::Store(StoreError::InsufficientStock | StoreError::StockLimit) => {

@@ -72,6 +72,14 @@ pub enum EventType {
     DeliveryScheduled,
     DeliveryUpdated,
     FraudSuspected,
+    SubscriptionCreated,
+    SubscriptionChanged,
+    SubscriptionCancelled,
+    SubscriptionDaySkipped,
+    WalletToppedUp,
+    WalletDebited,
+    WalletRefunded,
+    LowBalance,
 }
 
 impl EventType {
@@ -91,6 +99,16 @@ impl EventType {
             }
             EventType::DeliveryScheduled | EventType::DeliveryUpdated => Topic::DeliveryEvents,
             EventType::FraudSuspected => Topic::AdminAlerts,
+            // No topic of their own: a subscription's news is order news, a wallet's is
+            // payment news (SPEC §7 names six topics).
+            EventType::SubscriptionCreated
+            | EventType::SubscriptionChanged
+            | EventType::SubscriptionCancelled
+            | EventType::SubscriptionDaySkipped => Topic::OrderEvents,
+            EventType::WalletToppedUp
+            | EventType::WalletDebited
+            | EventType::WalletRefunded
+            | EventType::LowBalance => Topic::PaymentEvents,
         }
     }
 
@@ -111,6 +129,14 @@ impl EventType {
             EventType::DeliveryScheduled => "DELIVERY_SCHEDULED",
             EventType::DeliveryUpdated => "DELIVERY_UPDATED",
             EventType::FraudSuspected => "FRAUD_SUSPECTED",
+            EventType::SubscriptionCreated => "SUBSCRIPTION_CREATED",
+            EventType::SubscriptionChanged => "SUBSCRIPTION_CHANGED",
+            EventType::SubscriptionCancelled => "SUBSCRIPTION_CANCELLED",
+            EventType::SubscriptionDaySkipped => "SUBSCRIPTION_DAY_SKIPPED",
+            EventType::WalletToppedUp => "WALLET_TOPPED_UP",
+            EventType::WalletDebited => "WALLET_DEBITED",
+            EventType::WalletRefunded => "WALLET_REFUNDED",
+            EventType::LowBalance => "LOW_BALANCE",
         }
     }
 }
@@ -358,6 +384,65 @@ pub struct FraudSuspected {
 
 impl Event for FraudSuspected {
     const TYPE: EventType = EventType::FraudSuspected;
+    const VERSION: u32 = 1;
+}
+
+events_of!(crate::subscription::Subscription:
+    /// SUBSCRIPTION_CREATED v1: the subscription as made.
+    SubscriptionCreated,
+    /// SUBSCRIPTION_CHANGED v1: the subscription after a pause, resume, change, day change.
+    SubscriptionChanged,
+    /// SUBSCRIPTION_CANCELLED v1: the subscription as it ended.
+    SubscriptionCancelled,
+);
+
+/// SUBSCRIPTION_DAY_SKIPPED v1: the nightly run could not serve a due day, and why (the
+/// customer is told).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionDaySkipped {
+    pub subscription_id: Uuid,
+    pub user_id: Uuid,
+    pub date: NaiveDate,
+    /// OUT_OF_STOCK, NO_VENDOR_AVAILABLE, INSUFFICIENT_BALANCE, PRODUCT_UNAVAILABLE, …
+    pub reason: String,
+    pub message: String,
+}
+
+impl Event for SubscriptionDaySkipped {
+    const TYPE: EventType = EventType::SubscriptionDaySkipped;
+    const VERSION: u32 = 1;
+}
+
+/// What the WALLET_* events carry: the entry and whose wallet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WalletNews {
+    pub user_id: Uuid,
+    pub entry: crate::wallet::LedgerEntry,
+}
+
+events_of!(WalletNews:
+    /// WALLET_TOPPED_UP v1: a top-up credited.
+    WalletToppedUp,
+    /// WALLET_DEBITED v1: an order paid from the wallet.
+    WalletDebited,
+    /// WALLET_REFUNDED v1: what an order took, given back.
+    WalletRefunded,
+);
+
+/// LOW_BALANCE v1: after a run, the balance covers fewer than the next 3 due days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LowBalance {
+    pub user_id: Uuid,
+    pub balance: Money,
+    /// The run's delivery date (one message per customer per run).
+    pub date: NaiveDate,
+}
+
+impl Event for LowBalance {
+    const TYPE: EventType = EventType::LowBalance;
     const VERSION: u32 = 1;
 }
 

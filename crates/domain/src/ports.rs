@@ -552,3 +552,104 @@ impl CheckoutStart {
 pub trait CheckoutRunner: Send + Sync {
     async fn start(&self, start: &CheckoutStart) -> Result<(), StoreError>;
 }
+
+/// Subscriptions and each customer's vacation. A subscription is saved by compare-and-swap;
+/// a live one (not cancelled, not retired after its end) sits in the run's sparse index,
+/// spread over [`crate::subscription::RUN_SHARDS`] partitions, so the nightly run reads what
+/// can still be due and never the cancelled or ended past.
+#[async_trait]
+pub trait SubscriptionStore: Send + Sync {
+    async fn create(
+        &self,
+        subscription: &crate::subscription::Subscription,
+        effects: &Effects,
+    ) -> Result<(), StoreError>;
+    /// `VersionConflict` (or `NotFound`) when it changed since it was read.
+    async fn update(
+        &self,
+        subscription: crate::subscription::Subscription,
+        effects: &Effects,
+    ) -> Result<crate::subscription::Subscription, StoreError>;
+    async fn get(
+        &self,
+        subscription_id: Uuid,
+    ) -> Result<Option<crate::subscription::Subscription>, StoreError>;
+    /// One customer's, newest first.
+    async fn for_user(
+        &self,
+        user_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<crate::subscription::Subscription>, StoreError>;
+    /// Everyone's, newest first (administrators).
+    async fn list(
+        &self,
+        page: &PageRequest,
+    ) -> Result<Page<crate::subscription::Subscription>, StoreError>;
+    /// One page of the live subscriptions of run shard `shard`.
+    async fn live(
+        &self,
+        shard: u32,
+        page: &PageRequest,
+    ) -> Result<Page<crate::subscription::Subscription>, StoreError>;
+    /// Marks the run's pass over `date`: `lastGeneratedFor`, and a subscription past its
+    /// end (or cancelled) leaves the run's index. Bumps the version, so a customer's edit
+    /// read before it is retried, never lost.
+    async fn mark_generated(
+        &self,
+        subscription: &crate::subscription::Subscription,
+        date: NaiveDate,
+    ) -> Result<(), StoreError>;
+    async fn vacation(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Option<crate::subscription::Vacation>, StoreError>;
+    /// Sets (`Some`) or ends (`None`) the customer's vacation.
+    async fn set_vacation(
+        &self,
+        user_id: Uuid,
+        vacation: Option<crate::subscription::Vacation>,
+        effects: &Effects,
+    ) -> Result<(), StoreError>;
+}
+
+/// What applying a cause to a wallet came to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub entry: crate::wallet::LedgerEntry,
+    /// False when the cause had been applied before (its entry was there): nothing moved.
+    pub created: bool,
+}
+
+/// Produces a wallet change's effects from its entry (events and audit name the entry).
+pub type EntryEffects<'a> = &'a (dyn Fn(&crate::wallet::LedgerEntry) -> Effects + Send + Sync);
+
+/// Wallets and their ledgers. A balance changes only with its entry, in one transaction:
+/// the entry is put only if absent (its id is derived from its cause, so a cause applies
+/// once) and the balance only at the version it was read.
+#[async_trait]
+pub trait WalletStore: Send + Sync {
+    async fn get(&self, user_id: Uuid) -> Result<Option<crate::wallet::Wallet>, StoreError>;
+    /// Applies `cause` once: a repeat answers the entry written the first time.
+    async fn apply(
+        &self,
+        user_id: Uuid,
+        cause: crate::wallet::Cause,
+        amount: crate::money::Money,
+        reason: &str,
+        effects: EntryEffects<'_>,
+    ) -> Result<Result<Applied, crate::wallet::WalletRefusal>, StoreError>;
+    /// The entry `cause` wrote, if it did.
+    async fn entry(
+        &self,
+        user_id: Uuid,
+        cause: crate::wallet::Cause,
+    ) -> Result<Option<crate::wallet::LedgerEntry>, StoreError>;
+    /// Entries written in `[from, until)`, newest first.
+    async fn entries(
+        &self,
+        user_id: Uuid,
+        from: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<crate::wallet::LedgerEntry>, StoreError>;
+}

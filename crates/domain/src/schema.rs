@@ -112,6 +112,22 @@ fn pincode(nullable: bool) -> Object {
     string(patterns::PINCODE, 6, 6, nullable).build()
 }
 
+fn cutoff_time(nullable: bool) -> Object {
+    string(crate::cutoff::CutoffTime::PATTERN, 5, 5, nullable)
+        .description(Some(
+            "HH:MM in the platform's time zone, 12:00 to 22:00: orders and subscription changes for a date D close at D-1 at this time.",
+        ))
+        .build()
+}
+
+pub fn cutoff_time_required() -> Object {
+    cutoff_time(false)
+}
+
+pub fn cutoff_time_or_null() -> Object {
+    cutoff_time(true)
+}
+
 pub fn pincode_required() -> Object {
     pincode(false)
 }

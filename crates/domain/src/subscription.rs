@@ -171,6 +171,17 @@ impl Lifecycle for SubscriptionStatus {
     }
 }
 
+/// The run's index is spread over this many partitions, so that 100,000 live
+/// subscriptions are read in parallel pages and no one partition takes every write.
+pub const RUN_SHARDS: u32 = 16;
+
+/// The run shard a subscription sits in: from its id, so it never moves.
+pub fn run_shard(subscription_id: Uuid) -> u32 {
+    let bytes = subscription_id.as_bytes();
+    // The id's last bytes are random in v4 and v7 alike.
+    u32::from(bytes[15]) % RUN_SHARDS
+}
+
 /// A customer's standing order for one variant, as stored and shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -224,6 +235,12 @@ impl Subscription {
             paused_until: self.paused_until,
             day_changes: self.day_changes.clone(),
         }
+    }
+
+    /// Whether the nightly run still has anything to do with it on or after `date`: not
+    /// cancelled and not past its end.
+    pub fn is_live_on(&self, date: NaiveDate) -> bool {
+        self.status != SubscriptionStatus::Cancelled && self.end_date.is_none_or(|end| date <= end)
     }
 
     /// Sets (or with `None` undoes) one day's quantity, keeping one change per date.

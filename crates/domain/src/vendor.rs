@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::cutoff::CutoffTime;
 use crate::error::{DomainError, FieldErrors};
 use crate::values::{Email, InvalidValue, PersonName, Phone, Pincode, bounded_text};
 
@@ -36,6 +37,11 @@ pub struct Vendor {
     pub rating: f64,
     pub is_active: bool,
     pub capacity: Capacity,
+    /// When orders and subscription changes for a date close, the day before (21:00 for a
+    /// vendor stored before cut-offs existed).
+    #[serde(default)]
+    #[schema(schema_with = crate::schema::cutoff_time_required)]
+    pub cutoff_time: CutoffTime,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
@@ -61,6 +67,8 @@ pub struct VendorInput {
     #[schema(value_type = Option<f64>, minimum = 0, maximum = 5)]
     pub rating: Option<serde_json::Value>,
     pub capacity: Option<CapacityInput>,
+    #[schema(schema_with = crate::schema::cutoff_time_or_null)]
+    pub cutoff_time: Option<String>,
     /// Set by the services only (DELETE deactivates), never read from a request.
     #[serde(skip)]
     #[schema(ignore)]
@@ -141,6 +149,7 @@ impl VendorInput {
             capacity: Capacity {
                 daily_order_limit: 100,
             },
+            cutoff_time: CutoffTime::DEFAULT,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -193,6 +202,12 @@ impl VendorInput {
             .and_then(|raw| errors.check("capacity", parse_capacity(&raw)))
         {
             vendor.capacity = v;
+        }
+        if let Some(v) = self
+            .cutoff_time
+            .and_then(|raw| errors.check("cutoffTime", CutoffTime::parse(&raw)))
+        {
+            vendor.cutoff_time = v;
         }
         if let Some(active) = self.is_active {
             vendor.is_active = active;

@@ -120,6 +120,19 @@ impl fmt::Display for WalletRefusal {
     }
 }
 
+impl From<WalletRefusal> for crate::DomainError {
+    fn from(refusal: WalletRefusal) -> Self {
+        match refusal {
+            WalletRefusal::InsufficientBalance { balance, short } => Self::RefusedWith {
+                code: crate::ErrorCode::InsufficientBalance,
+                message: refusal.to_string().into(),
+                details: serde_json::json!({ "balance": balance, "short": short }),
+            },
+            WalletRefusal::TooLarge => crate::DomainError::conflict(refusal.to_string()),
+        }
+    }
+}
+
 impl Wallet {
     /// A new customer's wallet: empty.
     pub fn empty(user_id: Uuid, now: DateTime<Utc>) -> Self {

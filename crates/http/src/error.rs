@@ -123,6 +123,9 @@ impl From<DomainError> for ApiError {
             DomainError::Forbidden(message) => Self::forbidden(message),
             DomainError::NotFound(what) => Self::not_found(what),
             DomainError::Refused { message, .. } => Self::of(code, message),
+            DomainError::RefusedWith {
+                message, details, ..
+            } => Self::of(code, message).with_details(details),
             DomainError::TooManyRequests { retry_after_secs } => Self {
                 retry_after_secs: Some(retry_after_secs),
                 ..Self::of(code, "Too many attempts; try again later.")

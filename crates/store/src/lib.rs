@@ -19,10 +19,12 @@ pub mod port;
 pub mod products;
 pub mod retry;
 pub mod stock;
+pub mod subscriptions;
 pub mod table;
 pub mod users;
 pub mod vendors;
 pub mod versioned;
+pub mod wallets;
 
 use std::sync::Arc;
 
@@ -39,9 +41,11 @@ pub use payments::Payments;
 pub use port::{ItemError, ItemStore};
 pub use products::Products;
 pub use stock::Stock;
+pub use subscriptions::Subscriptions;
 pub use table::{IndexSpec, TableSpec};
 pub use users::Users;
 pub use vendors::Vendors;
+pub use wallets::Wallets;
 
 /// Every entity store over one item store: what services are built from.
 #[derive(Clone)]
@@ -62,6 +66,8 @@ pub struct Stores {
     pub dead_letters: Arc<DeadLetterList>,
     pub logins: Arc<Logins>,
     pub idempotency: Arc<Idempotency>,
+    pub subscriptions: Arc<Subscriptions>,
+    pub wallets: Arc<Wallets>,
 }
 
 impl Stores {
@@ -82,6 +88,8 @@ impl Stores {
             dead_letters: Arc::new(DeadLetterList::new(items.clone())),
             logins: Arc::new(Logins::new(items.clone())),
             idempotency: Arc::new(Idempotency::new(items.clone())),
+            subscriptions: Arc::new(Subscriptions::new(items.clone())),
+            wallets: Arc::new(Wallets::new(items.clone())),
             items,
         }
     }

@@ -128,6 +128,23 @@ pub const DELIVERIES_BY_ORDER: IndexSpec = IndexSpec {
     sort_key: "stopKey",
 };
 
+/// The live subscriptions of one run shard: `runKey` = `RUN#<shard>` while a subscription
+/// is neither cancelled nor past its end (removed then, so the run never reads it again),
+/// sorted by the same `createdKey` as [`BY_CREATED_AT`].
+pub const SUBSCRIPTIONS_BY_RUN: IndexSpec = IndexSpec {
+    name: "ByRun",
+    partition_key: "runKey",
+    sort_key: "createdKey",
+};
+
+/// One wallet's ledger in time order: `ledgerKey` = `LEDGER#<userId>`, `atKey` =
+/// `<at>#<entryId>`.
+pub const LEDGER_BY_TIME: IndexSpec = IndexSpec {
+    name: "ByTime",
+    partition_key: "ledgerKey",
+    sort_key: "atKey",
+};
+
 /// `USER#<id>` (the user, listed) and `EMAIL#<email>` (the uniqueness claim).
 pub static USERS: TableSpec = TableSpec::new("users", "USERS_TABLE").listed();
 
@@ -191,11 +208,23 @@ pub static CARTS: TableSpec = TableSpec::new("carts", "CARTS_TABLE").expiring();
 /// request and then holding its response for replay; expires a day after its last write.
 pub static IDEMPOTENCY: TableSpec = TableSpec::new("idempotency", "IDEMPOTENCY_TABLE").expiring();
 
+/// `SUBSCRIPTION#<id>`: every subscription (`ByCreatedAt`, listKey `SUBSCRIPTION`), its
+/// customer's (`ByUser`) and the run's live ones (`ByRun`); and `VACATION#<userId>`, a
+/// customer's one vacation.
+pub static SUBSCRIPTIONS: TableSpec = TableSpec::new("subscriptions", "SUBSCRIPTIONS_TABLE")
+    .indexed(&[BY_CREATED_AT, ORDERS_BY_USER, SUBSCRIPTIONS_BY_RUN]);
+
+/// `WALLET#<userId>` / `BALANCE` (the balance) and `WALLET#<userId>` / `ENTRY#<entryId>`
+/// (its ledger, each entry put only if absent), the entries in time order in `ByTime`.
+pub static WALLETS: TableSpec = TableSpec::new("wallets", "WALLETS_TABLE")
+    .sorted()
+    .indexed(&[LEDGER_BY_TIME]);
+
 /// The local dead-letter list (in AWS, SQS dead-letter queues hold failed deliveries).
 pub static DEAD_LETTERS: TableSpec = TableSpec::new("dead_letters", "DEAD_LETTERS_TABLE").sorted();
 
 /// Every table, for stores that create them (the embedded one) and for checks.
-pub static ALL: [&TableSpec; 15] = [
+pub static ALL: [&TableSpec; 17] = [
     &USERS,
     &VENDORS,
     &PRODUCTS,
@@ -211,4 +240,6 @@ pub static ALL: [&TableSpec; 15] = [
     &ORDERS,
     &PAYMENTS,
     &DELIVERIES,
+    &SUBSCRIPTIONS,
+    &WALLETS,
 ];

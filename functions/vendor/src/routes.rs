@@ -37,6 +37,8 @@ pub struct VendorView {
     rating: f64,
     is_active: bool,
     capacity: Capacity,
+    #[schema(schema_with = milkrun_domain::schema::cutoff_time_required)]
+    cutoff_time: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -53,6 +55,7 @@ impl From<Vendor> for VendorView {
             rating: v.rating,
             is_active: v.is_active,
             capacity: v.capacity,
+            cutoff_time: v.cutoff_time.to_string(),
             created_at: v.created_at,
             updated_at: v.updated_at,
         }
@@ -108,6 +111,9 @@ pub struct NewVendor {
     rating: Option<serde_json::Value>,
     /// 100 orders a day when left out.
     capacity: Option<CapacityInput>,
+    /// 21:00 when left out.
+    #[schema(schema_with = milkrun_domain::schema::cutoff_time_or_null)]
+    cutoff_time: Option<String>,
 }
 
 impl From<NewVendor> for VendorInput {
@@ -120,6 +126,7 @@ impl From<NewVendor> for VendorInput {
             service_areas: new.service_areas,
             rating: new.rating,
             capacity: new.capacity,
+            cutoff_time: new.cutoff_time,
             is_active: None,
         }
     }

@@ -205,6 +205,7 @@ async fn create_vendor(
         capacity: Some(CapacityInput {
             daily_order_limit: Some(json!(limit)),
         }),
+        cutoff_time: None,
         is_active: Some(true),
     };
     let mut vendor = input
