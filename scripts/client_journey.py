@@ -110,7 +110,7 @@ def journey(c, base_url: str, admin_email: str, admin_password: str) -> None:
     assert len(cart.items) == 1, cart
 
     tomorrow = (datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=5, minutes=30)))
-                + datetime.timedelta(days=1)).date()
+                + datetime.timedelta(days=2)).date()
     placed = ok(c.place_order.sync_detailed(client=customer, idempotency_key=str(uuid.uuid4()),
                                             body=m.NewOrderBody(
         delivery_date=tomorrow, delivery_slot=m.DeliverySlot.MORNING,

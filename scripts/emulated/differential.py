@@ -110,7 +110,7 @@ class Host:
         ist = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=5, minutes=30)
         body = {"items": [{"productId": world["product"], "variantId": world["variants"][i], "quantity": q}
                           for i, q in lines],
-                "deliveryDate": (ist.date() + datetime.timedelta(days=1)).isoformat(),
+                "deliveryDate": (ist.date() + datetime.timedelta(days=2)).isoformat(),
                 "deliverySlot": "MORNING", "paymentMethod": "CARD", "paymentToken": token,
                 "allowPartial": allow_partial}
         return self.ok("POST", "/orders", body, world["customer"])["orderId"]

@@ -26,14 +26,18 @@ pub mod place;
 pub mod records;
 pub mod stalled;
 mod steps;
+pub mod wallet;
 
 pub use actions::OrderActions;
 pub use gateway::SimulatedGateway;
 pub use lifecycle::{call_off_deliveries, refund_order_payment, schedule_deliveries};
 pub use milkrun_domain::error::{PAYMENT_GATEWAY_UNAVAILABLE, TaskError};
-pub use place::{AddressChoice, OrderPlacement, PlaceOrder, Placed, PlacedBy};
+pub use place::{
+    AddressChoice, OrderPlacement, PlaceOrder, Placed, PlacedBy, cutoff_for, subscription_order_id,
+};
 pub use stalled::{ResumeReport, STALLED_AFTER, resume_stalled};
 pub use steps::{
     CaughtError, CheckoutPorts, CheckoutTasks, ConfigError, Step, TaskInput, UNKNOWN_STEP,
     fraud_rules_from_env,
 };
+pub use wallet::WalletPayments;

@@ -18,15 +18,17 @@ use chrono::{NaiveDate, Utc};
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::cart::Cart;
 use milkrun_domain::checkout::{self, OrderLine};
+use milkrun_domain::clock::{Clock, SystemClock};
+use milkrun_domain::cutoff::CutoffTime;
 use milkrun_domain::events::{OrderNews, OrderPlaced};
 use milkrun_domain::idempotency::{Completion, StoredResponse, in_progress};
 use milkrun_domain::order::{NewOrder, Order};
 use milkrun_domain::ports::{
     CartStore, CheckoutRun, CheckoutRunner, CheckoutStart, IdempotencyStore, OrderReads,
-    ProductReads, UserLookup,
+    ProductReads, UserLookup, VendorReads,
 };
 use milkrun_domain::user::{Address, User};
-use milkrun_domain::values::{AddressLabel, DeliverySlot, PaymentMethod};
+use milkrun_domain::values::{AddressLabel, DeliverySlot, PaymentMethod, Pincode};
 use milkrun_domain::{DomainError, Effects, ErrorCode, FieldErrors, StoreError};
 use milkrun_store::Stores;
 use milkrun_store::effects::{Refused, commit};
@@ -120,6 +122,21 @@ pub fn subscription_order_id(subscription_id: Uuid, date: NaiveDate) -> Uuid {
 pub struct OrderPlacement {
     stores: Stores,
     runner: Arc<dyn CheckoutRunner>,
+    clock: Arc<dyn Clock>,
+}
+
+/// The cut-off that binds changes for deliveries to `pincode`: the earliest among the
+/// active vendors serving it (any of them may be assigned), 21:00 where none does.
+pub async fn cutoff_for(
+    vendors: &dyn VendorReads,
+    pincode: &Pincode,
+) -> Result<CutoffTime, StoreError> {
+    let serving = vendors.serving(pincode).await?;
+    Ok(serving
+        .iter()
+        .map(|v| v.cutoff_time)
+        .min()
+        .unwrap_or_default())
 }
 
 fn profile_incomplete(what: &str) -> DomainError {
@@ -163,7 +180,17 @@ enum Written {
 
 impl OrderPlacement {
     pub fn new(stores: Stores, runner: Arc<dyn CheckoutRunner>) -> Self {
-        Self { stores, runner }
+        Self {
+            stores,
+            runner,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The same, telling the time by `clock` (the cut-off of a customer's order).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Prices the request from the catalog and writes the PENDING order, with
@@ -186,6 +213,12 @@ impl OrderPlacement {
             PlacedBy::Job { .. } => DomainError::NotFound("user"),
         })?;
         let address = choose_address(&user, request.address.clone())?;
+        if let PlacedBy::Customer { .. } = request.by {
+            // A customer's order closes at the cut-off; the run's own orders come after it
+            // by design.
+            let cutoff = cutoff_for(self.stores.vendors.as_ref(), &address.pincode).await?;
+            cutoff.check(request.delivery_date, self.clock.now())?;
+        }
         let (lines, cart) = self.lines(user_id, request.lines.clone()).await?;
         let order = self
             .priced_order(&request, address, &lines, completion.as_ref())

@@ -106,8 +106,17 @@ fn planned(
             None => Err(Skip::Unavailable),
             Some(unit) => {
                 let price = unit.times(quantity).expect("100 × a price within its cap");
-                pay(subscription.payment_method, price, balance)
-                    .map(|()| Delivery { quantity, price })
+                // A day the run has placed was debited already: the balance shows it.
+                let placed = subscription
+                    .last_generated_for
+                    .is_some_and(|last| date <= last);
+                let method = subscription.payment_method;
+                let paid = if placed {
+                    Ok(())
+                } else {
+                    pay(method, price, balance)
+                };
+                paid.map(|()| Delivery { quantity, price })
             }
         },
     };

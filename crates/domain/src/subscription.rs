@@ -175,9 +175,10 @@ impl Lifecycle for SubscriptionStatus {
 /// subscriptions are read in parallel pages and no one partition takes every write.
 pub const RUN_SHARDS: u32 = 16;
 
-/// The run shard a subscription sits in: from its id, so it never moves.
-pub fn run_shard(subscription_id: Uuid) -> u32 {
-    let bytes = subscription_id.as_bytes();
+/// The run shard of a customer's subscriptions: from the customer's id, so that one
+/// customer's day is planned from one shard (and never moves).
+pub fn run_shard(user_id: Uuid) -> u32 {
+    let bytes = user_id.as_bytes();
     // The id's last bytes are random in v4 and v7 alike.
     u32::from(bytes[15]) % RUN_SHARDS
 }
@@ -235,6 +236,19 @@ impl Subscription {
             paused_until: self.paused_until,
             day_changes: self.day_changes.clone(),
         }
+    }
+
+    /// The subscription as it stands on `today`: a pause whose `pausedUntil` has come is
+    /// over (it resumed by itself).
+    pub fn as_of(mut self, today: NaiveDate) -> Self {
+        let resumed = self.status == SubscriptionStatus::Paused
+            && self.paused_until.is_some_and(|until| until <= today);
+        if resumed {
+            self.status = SubscriptionStatus::Active;
+            self.paused_from = None;
+            self.paused_until = None;
+        }
+        self
     }
 
     /// Whether the nightly run still has anything to do with it on or after `date`: not

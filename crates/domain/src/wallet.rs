@@ -198,6 +198,37 @@ impl Wallet {
     }
 }
 
+/// What an entry brings with it: a `WALLET_<KIND>` audit entry on the wallet and its
+/// WALLET_* event, committed with the entry.
+pub fn entry_effects(
+    user_id: Uuid,
+    entry: &LedgerEntry,
+    actor: &crate::audit::AuditContext,
+) -> crate::Effects {
+    use crate::events::{WalletDebited, WalletNews, WalletRefunded, WalletToppedUp};
+    let changes = serde_json::json!({
+        "entryId": entry.entry_id,
+        "amount": entry.amount,
+        "balanceAfter": entry.balance_after,
+    });
+    let audit = actor
+        .entry(&format!("WALLET_{}", entry.kind), "WALLET", user_id)
+        .with_changes(changes);
+    let news = WalletNews {
+        user_id,
+        entry: entry.clone(),
+    };
+    let effects = crate::Effects::audited(audit);
+    let correlation_id = &actor.correlation_id;
+    match entry.kind {
+        EntryKind::Topup => effects.with_event(&WalletToppedUp(news), correlation_id),
+        EntryKind::Debit => effects.with_event(&WalletDebited(news), correlation_id),
+        EntryKind::Refund | EntryKind::Adjustment => {
+            effects.with_event(&WalletRefunded(news), correlation_id)
+        }
+    }
+}
+
 /// The ledger's invariant: the entries, oldest first, sum to `balance`, each one's
 /// `balanceAfter` is the running sum, and the running sum never goes below zero.
 pub fn check_ledger(entries: &[LedgerEntry], balance: Money) -> Result<(), InvalidValue> {

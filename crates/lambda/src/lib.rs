@@ -10,7 +10,7 @@ pub mod secrets;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use milkrun_aws::{DynamoDbItemStore, SesMailer, StepFunctionsRunner, required_env, sdk_config};
+use milkrun_aws::{DynamoDbItemStore, SesMailer, StepFunctionsRunner, required_env};
 use milkrun_checkout::SimulatedGateway;
 use milkrun_domain::StoreError;
 use milkrun_domain::ports::{CheckoutRunner, CheckoutStart, Mail, Mailer};
@@ -23,7 +23,14 @@ pub use consumer::{handle_batch, run_consumer};
 pub use errors::{TaskError, diagnostic};
 pub use publisher::{publish_records, run_publisher};
 
+pub use milkrun_aws::sdk_config;
+
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// JSON logs for a Lambda binary that wires its own handler.
+pub fn telemetry_init() {
+    milkrun_http::telemetry::init();
+}
 
 /// A function that declared it sends no mail, asked to: a wiring mistake, loudly.
 struct NoMail;

@@ -74,6 +74,16 @@ impl LocalCheckoutRunner {
     }
 }
 
+impl LocalCheckoutRunner {
+    /// Waits until no execution runs (a CLI job's process must not end under its orders'
+    /// checkouts; one cut short would be resumed by the next `milkrun serve`).
+    pub async fn idle(&self) {
+        while !self.running.lock().expect("not poisoned").is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
 #[async_trait]
 impl CheckoutRunner for LocalCheckoutRunner {
     async fn start(&self, start: &CheckoutStart) -> Result<(), StoreError> {

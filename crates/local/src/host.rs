@@ -32,6 +32,7 @@ pub struct LocalHost {
     pub db: Database,
     pub data: PathBuf,
     outbox_signal: Arc<Notify>,
+    runner: Arc<LocalCheckoutRunner>,
 }
 
 impl LocalHost {
@@ -63,8 +64,9 @@ impl LocalHost {
         let gateway = Arc::new(SimulatedGateway::new());
         let ports = CheckoutPorts::from_stores(&stores, gateway.clone());
         let tasks = CheckoutTasks::new(ports, fraud_rules_from_env()?);
+        let runner = Arc::new(LocalCheckoutRunner::new(Arc::new(tasks)));
         let adapters = Adapters {
-            checkout: Arc::new(LocalCheckoutRunner::new(Arc::new(tasks))),
+            checkout: runner.clone(),
             gateway,
             mailer: Arc::new(OutboxMailer::new(data.join("outbox"))?),
             keys: Arc::new(KeyRing::derived(
@@ -81,7 +83,13 @@ impl LocalHost {
             db,
             data: data.to_owned(),
             outbox_signal,
+            runner,
         })
+    }
+
+    /// Waits for every checkout execution this process started to finish.
+    pub async fn settle(&self) {
+        self.runner.idle().await;
     }
 
     /// Subscribes each consumer to its topics on the bus.

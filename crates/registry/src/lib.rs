@@ -6,7 +6,7 @@ use milkrun_platform::{Adapters, ConsumerService, HttpService, JobService};
 use utoipa::openapi::OpenApi;
 
 /// The HTTP services, in the order their routes are documented.
-pub static HTTP: [&HttpService; 10] = [
+pub static HTTP: [&HttpService; 11] = [
     &milkrun_user::HTTP,
     &milkrun_vendor::HTTP,
     &milkrun_product::HTTP,
@@ -17,6 +17,7 @@ pub static HTTP: [&HttpService; 10] = [
     &milkrun_order::HTTP,
     &milkrun_reporting::HTTP,
     &milkrun_notification::HTTP,
+    &milkrun_subscription::HTTP,
 ];
 
 /// The event consumers.
@@ -43,7 +44,7 @@ pub fn app(adapters: &Adapters) -> axum::Router {
 }
 
 /// Each service's documented routes, in the order of [`HTTP`].
-fn documents() -> [OpenApi; 10] {
+fn documents() -> [OpenApi; 11] {
     [
         milkrun_user::documented().into_openapi(),
         milkrun_vendor::documented().into_openapi(),
@@ -55,6 +56,7 @@ fn documents() -> [OpenApi; 10] {
         milkrun_order::documented().into_openapi(),
         milkrun_reporting::documented().into_openapi(),
         milkrun_notification::documented().into_openapi(),
+        milkrun_subscription::documented().into_openapi(),
     ]
 }
 

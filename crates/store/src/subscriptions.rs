@@ -67,7 +67,7 @@ fn subscription_item(subscription: &Subscription) -> Result<Item, StoreError> {
     let user_key = user_list_key(subscription.user_id);
     item.insert(ORDERS_BY_USER.partition_key.into(), s(user_key));
     if in_run(subscription) {
-        let shard = run_key(run_shard(subscription.subscription_id));
+        let shard = run_key(run_shard(subscription.user_id));
         item.insert(SUBSCRIPTIONS_BY_RUN.partition_key.into(), s(shard));
     }
     Ok(item)

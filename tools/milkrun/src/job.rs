@@ -11,6 +11,16 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(clap::Subcommand)]
 pub enum Job {
+    /// Place every subscription order due on a delivery date (the nightly run, by hand).
+    /// Safe to repeat: each (subscription, date) gets one order however often it runs.
+    Subscriptions {
+        /// The delivery date (YYYY-MM-DD); tomorrow in Asia/Kolkata when left out.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// The data folder `milkrun serve` uses.
+        #[arg(long, default_value = "./.milkrun")]
+        data: PathBuf,
+    },
     /// Commit a LOW_STOCK admin alert for every stock row under its threshold.
     ReconcileStock {
         /// The data folder `milkrun serve` uses.
@@ -36,6 +46,23 @@ pub enum Dlq {
 
 pub async fn run(job: Job) -> Result<(), BoxError> {
     match job {
+        Job::Subscriptions { date, data } => {
+            let host = serve::open(&data, None).await?;
+            let correlation_id = format!("subscriptions-{}", uuid::Uuid::now_v7());
+            let adapters = &host.adapters;
+            let report = milkrun_subscription::jobs::run_by_name(
+                adapters,
+                "subscriptions",
+                date,
+                correlation_id,
+            )
+            .await
+            .map_err(|e| format!("the subscription run failed: {e}"))?;
+            println!("{report}");
+            // The orders' checkouts run in this process: let them finish before it ends.
+            host.settle().await;
+            Ok(())
+        }
         Job::ReconcileStock { data } => {
             let host = serve::open(&data, None).await?;
             let correlation_id = format!("reconcile-stock-{}", uuid::Uuid::now_v7());

@@ -63,6 +63,7 @@ impl CheckoutTasks {
             .map(|o| PastOrder {
                 total: o.total,
                 created_at: o.created_at,
+                planned: o.subscription_id.is_some(),
             })
             .collect();
         let device_first_seen_at = user.as_ref().and_then(|user| {
@@ -78,6 +79,7 @@ impl CheckoutTasks {
                 previous_orders,
                 device_first_seen_at,
                 now,
+                planned: order.subscription_id.is_some(),
             },
             &self.fraud,
         );

@@ -135,7 +135,13 @@ pub struct CheckoutPorts {
 }
 
 impl CheckoutPorts {
-    pub fn from_stores(stores: &Stores, gateway: Arc<dyn PaymentGateway>) -> Self {
+    /// The ports over `stores`, paying WALLET orders from the wallets there and every
+    /// other method through `cards`.
+    pub fn from_stores(stores: &Stores, cards: Arc<dyn PaymentGateway>) -> Self {
+        let gateway = Arc::new(crate::wallet::WalletPayments::new(
+            stores.wallets.clone(),
+            cards,
+        ));
         Self {
             orders: stores.orders.clone(),
             users: stores.users.clone(),

@@ -9,7 +9,7 @@
 //! stock, a user of that vendor, a customer with a complete profile), so tests never share
 //! stock, rounds or fraud history. Order totals stay under ₹2,500 and no customer places
 //! more than 4 orders, so no fraud rule holds an order (see orders.rs). Every order is for
-//! tomorrow's morning round in Asia/Kolkata.
+//! the morning round of an open date in Asia/Kolkata.
 
 use std::time::{Duration, Instant};
 
@@ -54,21 +54,27 @@ fn with(mut body: Value, extra: Value) -> Value {
 // --- time ------------------------------------------------------------------------------
 
 /// Tomorrow in Asia/Kolkata (UTC+05:30): the delivery date of every order here.
-fn tomorrow() -> String {
-    kolkata_date(1)
+/// A delivery date open to orders whenever the test runs: tomorrow's closes at the
+/// cut-off (21:00 IST) today.
+fn open_date() -> String {
+    kolkata_date(2)
 }
 
 // --- the world ---------------------------------------------------------------------------
 
 /// A vendor serving `pincode` and a user of it (its token).
-async fn vendor_at(admin: &str, pincode: &str) -> (String, String) {
+pub(crate) async fn vendor_at(admin: &str, pincode: &str) -> (String, String) {
     let vendor = text(&create_vendor(admin, &[pincode]).await["vendorId"]);
     let user = user_with_role(admin, "VENDOR", Some(&vendor)).await;
     (vendor, user)
 }
 
 /// A product of `vendor`'s (both variants at [`PRICES`]), `stock` units of each.
-async fn stocked_product(admin: &str, vendor: &str, stock: u32) -> (String, [String; 2]) {
+pub(crate) async fn stocked_product(
+    admin: &str,
+    vendor: &str,
+    stock: u32,
+) -> (String, [String; 2]) {
     let variant = |i: usize| {
         let (name, price) = (["500ml", "1L"][i], PRICES[i]);
         json!({"name": name, "price": {"amount": price}, "unit": "packet"})
@@ -137,9 +143,9 @@ impl World {
         json!({"productId": self.product, "variantId": self.variants[variant], "quantity": quantity})
     }
 
-    /// An order of `items` for tomorrow's morning round, paid by card.
+    /// An order of `items` for the open date's morning round, paid by card.
     fn order_body(&self, items: Value) -> Value {
-        json!({"items": items, "deliveryDate": tomorrow(), "deliverySlot": SLOT,
+        json!({"items": items, "deliveryDate": open_date(), "deliverySlot": SLOT,
                "paymentMethod": "CARD"})
     }
 
@@ -259,7 +265,7 @@ async fn round_query(token: Option<&str>, query: &[(&str, &str)]) -> Reply {
 
 /// Tomorrow's morning round, with `extra` parameters.
 async fn round(token: &str, extra: &[(&str, &str)]) -> Reply {
-    let date = tomorrow();
+    let date = open_date();
     let mut query = vec![("date", date.as_str()), ("slot", SLOT)];
     query.extend_from_slice(extra);
     round_query(Some(token), &query).await
@@ -274,7 +280,7 @@ fn stops(sheet: &Value) -> Vec<Value> {
         .collect()
 }
 
-/// The delivery ids of tomorrow's whole morning round as `token` sees it, page by page.
+/// The delivery ids of the open date's whole morning round as `token` sees it, page by page.
 async fn whole_round(token: &str, extra: &[(&str, &str)]) -> Vec<String> {
     let (mut ids, mut cursor) = (Vec::new(), None::<String>);
     for _ in 0..1_000 {
@@ -517,7 +523,7 @@ async fn a_vendor_sees_its_round_with_addresses_items_and_load_and_no_one_elses(
 
     let sheet = round(&world.vendor_user, &[]).await;
     expect(&sheet, StatusCode::OK);
-    assert_eq!(sheet.body["date"], tomorrow(), "{}", sheet.text);
+    assert_eq!(sheet.body["date"], open_date(), "{}", sheet.text);
     assert_eq!(sheet.body["slot"], SLOT, "{}", sheet.text);
     assert_eq!(sheet.body["nextCursor"], Value::Null, "{}", sheet.text);
     let groups = sheet.body["pincodes"].as_array().unwrap();
@@ -593,7 +599,7 @@ async fn a_vendor_sees_its_round_with_addresses_items_and_load_and_no_one_elses(
     expect_as(&asked, StatusCode::FORBIDDEN, "another vendor's round");
 
     // The evening round is another round; a round needs its date and slot.
-    let date = tomorrow();
+    let date = open_date();
     let evening = round_query(
         Some(&world.vendor_user),
         &[("date", date.as_str()), ("slot", "EVENING")],
@@ -809,7 +815,7 @@ async fn each_role_may_do_exactly_what_the_payment_and_delivery_routes_allow() {
     let manager = user_with_role(&world.admin, "MANAGER", None).await;
 
     let unsigned = json!({"orderId": id, "status": "REFUNDED", "timestamp": utc_now()});
-    let date = tomorrow();
+    let date = open_date();
     let round_path = format!("/deliveries?date={date}&slot={SLOT}");
     // Moving a delivery to the status it has changes nothing, for those who may.
     let routes: [(Method, String, Option<Value>); 5] = [

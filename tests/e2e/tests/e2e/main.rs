@@ -14,4 +14,5 @@ mod fulfilment;
 mod notifications;
 mod orders;
 mod security;
+mod subscriptions;
 mod vendors;
