@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import differential  # noqa: E402
 import stalled  # noqa: E402
+import subscription_run  # noqa: E402
 from event_sources import SqsPoller, StreamPoller, redrive  # noqa: E402
 from template_resources import REGION, Emulation  # noqa: E402
 
@@ -349,6 +350,7 @@ def start_functions(endpoint: str) -> tuple[str, Emulation, list]:
               if spec["routes"] or spec["queues"] or spec["streams"] or name in tasks}
     # `milkrun` too: the differential test runs the local host beside the emulated one.
     binaries = [spec["binary"] for spec in served.values()] + ["reconcile-stock", "resume-checkouts", "milkrun"]
+    binaries = list(dict.fromkeys(binaries))
     # Build first, so that each cargo lambda watch's own build is only a check.
     subprocess.check_call(["cargo", "build", "--locked", *[arg for b in binaries for arg in ("--bin", b)]], cwd=ROOT)
     routes, pollers = [], []
@@ -493,7 +495,9 @@ def e2e(keep_running: bool) -> int:
         admin = (ADMIN_EMAIL, ADMIN_PASSWORD)
         resume = lambda: run_scheduled(emulation, endpoint, "ResumeCheckoutsFunction",
                                        "events/scheduled-resume-checkouts.json", MILKRUN_STALLED_AFTER_SECS="0")
+        scheduled_run = lambda event: run_scheduled(emulation, endpoint, "SubscriptionRunFunction", event)
         return (suite or scheduled_reconcile(emulation, endpoint) or dead_letter_scenario(emulation, base_url)
+                or subscription_run.run(base_url, admin, scheduled_run)
                 or differential.run(emulation, base_url, admin) or stalled.run(emulation, base_url, admin, resume))
     finally:
         # Before moto goes: a poller still asking it would die with a connection refused.

@@ -2,7 +2,7 @@
 //! not. The calendar the app shows and the nightly run both plan with [`plan`], so what the
 //! customer is told is what the run then does.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{NaiveDate, TimeDelta};
 use uuid::Uuid;
@@ -24,6 +24,9 @@ pub struct PlanInput<'a> {
     pub unit_prices: &'a HashMap<(Uuid, Uuid), Money>,
     /// The wallet's balance now.
     pub balance: Money,
+    /// The (subscription, date)s whose order the run has placed already: they come, and
+    /// their debit is in the balance (or on its way) already.
+    pub placed: &'a HashSet<(Uuid, NaiveDate)>,
 }
 
 /// Why a subscription brings nothing on a day.
@@ -107,9 +110,7 @@ fn planned(
             Some(unit) => {
                 let price = unit.times(quantity).expect("100 × a price within its cap");
                 // A day the run has placed was debited already: the balance shows it.
-                let placed = subscription
-                    .last_generated_for
-                    .is_some_and(|last| date <= last);
+                let placed = input.placed.contains(&(subscription.subscription_id, date));
                 let method = subscription.payment_method;
                 let paid = if placed {
                     Ok(())
@@ -222,6 +223,7 @@ mod tests {
             vacation: None,
             unit_prices: &prices,
             balance: Money::inr(100_000),
+            placed: &HashSet::new(),
         };
         let days = plan(&input, date(1), 3);
         assert_eq!(days.len(), 3);
@@ -258,6 +260,7 @@ mod tests {
             vacation: None,
             unit_prices: &prices,
             balance: Money::inr(12_000),
+            placed: &HashSet::new(),
         };
         let days = plan(&input, date(1), 4);
         let wallet: Vec<_> = days.iter().map(|d| d.items[0].outcome.is_ok()).collect();
@@ -288,6 +291,7 @@ mod tests {
             vacation: None,
             unit_prices: &none,
             balance: Money::inr(0),
+            placed: &HashSet::new(),
         };
         let days = plan(&input, date(1), 1);
         assert_eq!(days[0].items[0].outcome, Err(Skip::Unavailable));
@@ -304,6 +308,7 @@ mod tests {
             vacation: None,
             unit_prices: &prices,
             balance: Money::inr(0),
+            placed: &HashSet::new(),
         };
         assert_eq!(plan(&input, date(1), 400).len(), 31);
     }

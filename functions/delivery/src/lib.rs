@@ -6,7 +6,7 @@ pub mod routes;
 pub mod service;
 
 use milkrun_platform::{HttpService, Needs};
-use milkrun_store::table::{AUDIT, DELIVERIES, INVENTORY, ORDERS, OUTBOX, PAYMENTS};
+use milkrun_store::table::{AUDIT, DELIVERIES, INVENTORY, ORDERS, OUTBOX, PAYMENTS, WALLETS};
 
 pub use routes::{documented, router};
 pub use service::{DeliveryChange, DeliveryService, Reach};
@@ -14,7 +14,15 @@ pub use service::{DeliveryChange, DeliveryService, Reach};
 pub static HTTP: HttpService = HttpService {
     name: "delivery",
     needs: Needs {
-        tables: &[&DELIVERIES, &ORDERS, &INVENTORY, &PAYMENTS, &AUDIT, &OUTBOX],
+        tables: &[
+            &DELIVERIES,
+            &ORDERS,
+            &INVENTORY,
+            &PAYMENTS,
+            &WALLETS,
+            &AUDIT,
+            &OUTBOX,
+        ],
         mail: false,
         signing: false,
         verification: false,

@@ -12,7 +12,7 @@ use milkrun_checkout::{STALLED_AFTER, resume_stalled};
 use milkrun_platform::{Adapters, HttpService, JobRun, JobService, Needs};
 use milkrun_store::table::{
     AUDIT, CARTS, DELIVERIES, IDEMPOTENCY, INVENTORY, ORDERS, OUTBOX, PAYMENTS, PRODUCTS, USERS,
-    VENDORS,
+    VENDORS, WALLETS,
 };
 
 pub use routes::{documented, router};
@@ -29,6 +29,7 @@ pub static HTTP: HttpService = HttpService {
             &PAYMENTS,
             &DELIVERIES,
             &INVENTORY,
+            &WALLETS,
             &AUDIT,
             &OUTBOX,
         ],
@@ -51,6 +52,7 @@ pub static CHECKOUT_TASK_NEEDS: Needs = Needs {
         &INVENTORY,
         &PAYMENTS,
         &DELIVERIES,
+        &WALLETS,
         &AUDIT,
         &OUTBOX,
     ],

@@ -13,7 +13,9 @@ pub mod signature;
 use futures::future::BoxFuture;
 use milkrun_domain::DomainError;
 use milkrun_platform::{Adapters, HttpService, Needs};
-use milkrun_store::table::{AUDIT, DELIVERIES, IDEMPOTENCY, INVENTORY, ORDERS, OUTBOX, PAYMENTS};
+use milkrun_store::table::{
+    AUDIT, DELIVERIES, IDEMPOTENCY, INVENTORY, ORDERS, OUTBOX, PAYMENTS, WALLETS,
+};
 
 pub use routes::{documented, router};
 pub use service::PaymentService;
@@ -30,6 +32,8 @@ pub static HTTP: HttpService = HttpService {
             &AUDIT,
             &OUTBOX,
             &DELIVERIES,
+            // WALLET payments are debited and refunded in their ledger.
+            &WALLETS,
         ],
         mail: false,
         signing: false,

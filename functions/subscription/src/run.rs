@@ -10,7 +10,7 @@
 //!   order is the claim. Run twice, concurrently or after a crash, it places nothing twice.
 //!   Skips and LOW_BALANCE are events with derived ids, so they are told once too.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{NaiveDate, TimeDelta};
 use futures::{StreamExt, stream};
@@ -24,7 +24,7 @@ use milkrun_domain::events::{EventEnvelope, LowBalance, SubscriptionDaySkipped};
 use milkrun_domain::money::Money;
 use milkrun_domain::page::{MAX_PAGE_SIZE, PageRequest};
 use milkrun_domain::ports::{OrderReads, SubscriptionStore, WalletStore};
-use milkrun_domain::subscription::{RUN_SHARDS, Subscription};
+use milkrun_domain::subscription::{Due, RUN_SHARDS, Subscription, Vacation, due_on};
 use milkrun_domain::values::PaymentMethod;
 use milkrun_domain::{DomainError, Effects, StoreError};
 use milkrun_platform::Adapters;
@@ -184,44 +184,52 @@ impl SubscriptionRun {
         Ok((report, next))
     }
 
-    /// One customer's day: planned as the calendar plans it, then placed.
-    async fn run_customer(&self, date: NaiveDate, user_id: Uuid) -> Result<RunReport, DomainError> {
+    /// What one customer's day is planned from; `placed`: the due subscriptions whose
+    /// order for the date exists already (a repeated run).
+    async fn load(&self, date: NaiveDate, user_id: Uuid) -> Result<CustomerDay, DomainError> {
         let stores = &self.stores;
         let subscriptions = live_of(stores.subscriptions.as_ref(), user_id).await?;
         let vacation = stores.subscriptions.vacation(user_id).await?;
-        let balance = stores
-            .wallets
-            .get(user_id)
-            .await?
-            .map_or(Money::inr(0), |w| w.balance);
+        let wallet = stores.wallets.get(user_id).await?;
         let unit_prices = unit_prices(stores.products.as_ref(), &subscriptions).await?;
-        let input = PlanInput {
-            subscriptions: &subscriptions,
-            vacation: vacation.as_ref(),
-            unit_prices: &unit_prices,
-            balance,
-        };
+        let mut placed = HashSet::new();
+        for subscription in &subscriptions {
+            let due = due_on(&subscription.schedule(), vacation.as_ref(), date);
+            if matches!(due, Due::Deliver { .. })
+                && self.already_ordered(subscription, date).await?
+            {
+                placed.insert((subscription.subscription_id, date));
+            }
+        }
+        Ok(CustomerDay {
+            balance: wallet.map_or(Money::inr(0), |w| w.balance),
+            subscriptions,
+            vacation,
+            unit_prices,
+            placed,
+        })
+    }
+
+    /// One customer's day: planned as the calendar plans it, then placed.
+    async fn run_customer(&self, date: NaiveDate, user_id: Uuid) -> Result<RunReport, DomainError> {
+        let customer = self.load(date, user_id).await?;
+        let input = customer.input();
         let day = plan(&input, date, 1).remove(0);
-        let by_id: HashMap<Uuid, &Subscription> = subscriptions
-            .iter()
-            .map(|s| (s.subscription_id, s))
-            .collect();
         let mut report = RunReport {
             customers: 1,
             ..RunReport::default()
         };
-        let mut spent = 0;
+        let by_id: HashMap<Uuid, &Subscription> = customer
+            .subscriptions
+            .iter()
+            .map(|s| (s.subscription_id, s))
+            .collect();
         for item in &day.items {
             let subscription = by_id[&item.subscription_id];
-            if let Ok(delivery) = &item.outcome
-                && subscription.payment_method == PaymentMethod::Wallet
-                && subscription
-                    .last_generated_for
-                    .is_none_or(|last| last < date)
-            {
-                spent += delivery.price.amount;
-            }
-            self.serve(subscription, date, &item.outcome, &mut report)
+            let placed = customer
+                .placed
+                .contains(&(subscription.subscription_id, date));
+            self.serve(subscription, date, &item.outcome, placed, &mut report)
                 .await?;
             if subscription
                 .last_generated_for
@@ -230,16 +238,16 @@ impl SubscriptionRun {
                 self.mark(subscription, date).await?;
             }
         }
-        let after = Money::inr(balance.amount.saturating_sub(spent));
-        let marked: Vec<Subscription> = subscriptions
+        // What the day's new wallet orders take, out of what is left for the days after.
+        let spent: u64 = day
+            .items
             .iter()
-            .map(|s| Subscription {
-                last_generated_for: Some(date),
-                ..s.clone()
-            })
-            .collect();
+            .filter(|item| by_id[&item.subscription_id].payment_method == PaymentMethod::Wallet)
+            .filter(|item| !customer.placed.contains(&(item.subscription_id, date)))
+            .filter_map(|item| item.outcome.ok().map(|d| d.price.amount))
+            .sum();
+        let after = Money::inr(customer.balance.amount.saturating_sub(spent));
         let next = PlanInput {
-            subscriptions: &marked,
             balance: after,
             ..input
         };
@@ -257,11 +265,12 @@ impl SubscriptionRun {
         subscription: &Subscription,
         date: NaiveDate,
         outcome: &Result<milkrun_domain::calendar::Delivery, Skip>,
+        placed: bool,
         report: &mut RunReport,
     ) -> Result<(), DomainError> {
         let (reason, message) = match outcome {
             Err(Skip::Rule(_)) => return Ok(()),
-            _ if self.already_ordered(subscription, date).await? => {
+            _ if placed => {
                 report.already_ordered += 1;
                 return Ok(());
             }
@@ -378,6 +387,27 @@ impl SubscriptionRun {
         Ok(commit(self.stores.items.as_ref(), Vec::new(), &effects)
             .await?
             .is_ok())
+    }
+}
+
+/// A customer's day, as loaded for planning.
+struct CustomerDay {
+    subscriptions: Vec<Subscription>,
+    vacation: Option<Vacation>,
+    unit_prices: HashMap<(Uuid, Uuid), Money>,
+    balance: Money,
+    placed: HashSet<(Uuid, NaiveDate)>,
+}
+
+impl CustomerDay {
+    fn input(&self) -> PlanInput<'_> {
+        PlanInput {
+            subscriptions: &self.subscriptions,
+            vacation: self.vacation.as_ref(),
+            unit_prices: &self.unit_prices,
+            balance: self.balance,
+            placed: &self.placed,
+        }
     }
 }
 

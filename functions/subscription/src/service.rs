@@ -7,7 +7,7 @@
 //! later (a pause, a resume, an end, a new quantity) applies from `effectiveFrom` when the
 //! caller names a date that is still open.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeDelta, Utc};
@@ -21,7 +21,7 @@ use milkrun_domain::events::{SubscriptionCancelled, SubscriptionChanged, Subscri
 use milkrun_domain::money::Money;
 use milkrun_domain::page::{MAX_PAGE_SIZE, Page, PageRequest};
 use milkrun_domain::ports::{
-    ProductReads, SubscriptionStore, UserLookup, VendorReads, WalletStore,
+    OrderReads, ProductReads, SubscriptionStore, UserLookup, VendorReads, WalletStore,
 };
 use milkrun_domain::subscription::{Due, Subscription, SubscriptionStatus, Vacation, due_on};
 use milkrun_domain::user::User;
@@ -46,6 +46,7 @@ pub struct SubscriptionService {
     pub(crate) products: Arc<dyn ProductReads>,
     pub(crate) vendors: Arc<dyn VendorReads>,
     pub(crate) wallets: Arc<dyn WalletStore>,
+    pub(crate) orders: Arc<dyn OrderReads>,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -111,6 +112,7 @@ impl SubscriptionService {
             products: stores.products.clone(),
             vendors: stores.vendors.clone(),
             wallets: stores.wallets.clone(),
+            orders: stores.orders.clone(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -468,11 +470,14 @@ impl SubscriptionService {
             .await?
             .map_or(Money::inr(0), |w| w.balance);
         let unit_prices = unit_prices(self.products.as_ref(), &subscriptions).await?;
+        let last = from + TimeDelta::days(i64::from(days.max(1)) - 1);
+        let placed = placed_orders(self.orders.as_ref(), &subscriptions, from, last).await?;
         let input = PlanInput {
             subscriptions: &subscriptions,
             vacation: vacation.as_ref(),
             unit_prices: &unit_prices,
             balance,
+            placed: &placed,
         };
         Ok((plan(&input, from, days), balance))
     }
@@ -489,6 +494,30 @@ fn closed_view(closed: &Closed) -> ClosedView {
         next_open: closed.next_open,
         dates: closed.dates.clone(),
     }
+}
+
+/// The (subscription, date)s from `from` to `until` the run has placed an order for: only
+/// dates up to each subscription's `lastGeneratedFor` can have one (a read per such date,
+/// tomorrow's at most, as a rule).
+pub async fn placed_orders(
+    orders: &dyn OrderReads,
+    subscriptions: &[Subscription],
+    from: NaiveDate,
+    until: NaiveDate,
+) -> Result<HashSet<(Uuid, NaiveDate)>, StoreError> {
+    let mut placed = HashSet::new();
+    for subscription in subscriptions {
+        let Some(last) = subscription.last_generated_for else {
+            continue;
+        };
+        for date in from.iter_days().take_while(|d| *d <= last.min(until)) {
+            let id = milkrun_checkout::subscription_order_id(subscription.subscription_id, date);
+            if orders.get(id).await?.is_some() {
+                placed.insert((subscription.subscription_id, date));
+            }
+        }
+    }
+    Ok(placed)
 }
 
 /// The unit price now of each variant the subscriptions name (one batch read); a product

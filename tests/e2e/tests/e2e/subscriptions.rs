@@ -111,7 +111,9 @@ async fn the_run_places_one_order_per_due_day_however_often_it_runs() {
     assert_eq!(day["total"]["amount"], 2 * PRICES[1] + PRICES[0], "{day}");
 
     let first = dairy.run(&date).await;
-    assert!(first["ordered"].as_u64().unwrap() >= 2, "{first}");
+    // Another test's run may have placed them first: either way they are placed.
+    let placed = first["ordered"].as_u64().unwrap() + first["alreadyOrdered"].as_u64().unwrap();
+    assert!(placed >= 2, "{first}");
     let again = futures::future::join_all((0..3).map(|_| dairy.run(&date))).await;
     for report in again {
         assert!(report["read"].as_u64().unwrap() >= 2, "{report}");

@@ -1,0 +1,290 @@
+//! The calendar the customer sees and the nightly run agree: over 31 days, a household's
+//! subscriptions (every frequency, a pause, a vacation, day changes, cash and a wallet that
+//! runs dry) are planned once by the calendar, then the run goes day by day through the
+//! real checkout in process (each day's wallet debits settled before the next), and each
+//! (subscription, date) has an order exactly where the calendar said a delivery would come.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, TimeDelta, Utc};
+use milkrun_checkout::subscription_order_id;
+use milkrun_domain::Effects;
+use milkrun_domain::calendar::Skip;
+use milkrun_domain::checkout::platform_today;
+use milkrun_domain::inventory::{InventoryRow, StockKey};
+use milkrun_domain::money::Money;
+use milkrun_domain::ports::{
+    OrderReads, ProductWrites, SubscriptionStore, UserRegistry, VendorWrites, WalletStore,
+};
+use milkrun_domain::product::{Product, Variant};
+use milkrun_domain::subscription::{
+    DayChange, DayOfWeek, Frequency, Subscription, SubscriptionStatus, Vacation,
+};
+use milkrun_domain::values::{AddressLabel, Category, DeliverySlot, PaymentMethod, Phone, Role};
+use milkrun_domain::vendor::VendorInput;
+use milkrun_domain::wallet::Cause;
+use milkrun_local::{Database, LocalHost, RetryPolicy};
+use milkrun_platform::Settings;
+use milkrun_subscription::{SubscriptionRun, SubscriptionService};
+use serde_json::json;
+use uuid::Uuid;
+
+const PINCODE: &str = "560034";
+const DAYS: u32 = 31;
+
+struct Household {
+    host: LocalHost,
+    product: Product,
+    user_id: Uuid,
+    day1: NaiveDate,
+}
+
+fn day(world: &Household, n: i64) -> NaiveDate {
+    world.day1 + TimeDelta::days(n - 1)
+}
+
+async fn open_world() -> Household {
+    let data = std::env::temp_dir().join(format!("milkrun-calendar-{}", Uuid::now_v7()));
+    let db = Database::in_memory().unwrap();
+    let host = LocalHost::over(db, &data, Settings::default(), RetryPolicy::default())
+        .await
+        .unwrap();
+    let stores = &host.adapters.stores;
+    let vendor = VendorInput {
+        name: Some("Nandi Dairy".into()),
+        email: Some("orders@nandi.example".into()),
+        phone: Some("+91 80 4000 1234".into()),
+        address: Some("4 Dairy Circle".into()),
+        service_areas: Some(vec![PINCODE.into()]),
+        rating: Some(json!(4.5)),
+        capacity: Some(milkrun_domain::vendor::CapacityInput {
+            daily_order_limit: Some(json!(1000)),
+        }),
+        ..Default::default()
+    }
+    .create(Utc::now())
+    .unwrap();
+    stores
+        .vendors
+        .create(&vendor, &Effects::none())
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let variant = |name: &str, paise| Variant {
+        variant_id: Uuid::now_v7(),
+        name: name.into(),
+        price: Money::inr(paise),
+        unit: "packet".into(),
+    };
+    let product = Product {
+        product_id: Uuid::now_v7(),
+        name: "Toned milk".into(),
+        category: Category::Milk,
+        description: "Fresh toned milk".into(),
+        variants: vec![variant("1L", 5_400), variant("500ml", 2_800)],
+        vendor_ids: vec![vendor.vendor_id],
+        image_url: None,
+        is_active: true,
+        created_at: now,
+        updated_at: now,
+        created_by: Uuid::now_v7(),
+        updated_by: Uuid::now_v7(),
+        version: 0,
+    };
+    stores
+        .products
+        .create(&product, &Effects::none())
+        .await
+        .unwrap();
+    for v in &product.variants {
+        let key = StockKey {
+            vendor_id: vendor.vendor_id,
+            product_id: product.product_id,
+            variant_id: v.variant_id,
+        };
+        let row = InventoryRow {
+            stock: 10_000,
+            ..InventoryRow::empty(key, now)
+        };
+        stores
+            .stock
+            .save(None, &row, &Effects::none())
+            .await
+            .unwrap();
+    }
+    let mut user = milkrun_testkit::user("household@example.com", Role::Customer, now);
+    user.phone = Some(Phone::parse("+919876543210").unwrap());
+    user.put_address(milkrun_testkit::address(PINCODE)).unwrap();
+    stores.users.create(&user, &Effects::none()).await.unwrap();
+    let day1 = platform_today(Utc::now()) + TimeDelta::days(1);
+    Household {
+        host,
+        product,
+        user_id: user.user_id,
+        day1,
+    }
+}
+
+impl Household {
+    /// A subscription of variant `v` (0: 1L at ₹54, 1: 500ml at ₹28), made `order`-th.
+    fn subscription(
+        &self,
+        v: usize,
+        quantity: u32,
+        frequency: Frequency,
+        method: PaymentMethod,
+        order: i64,
+    ) -> Subscription {
+        let now = Utc::now() + TimeDelta::milliseconds(order);
+        Subscription {
+            subscription_id: Uuid::now_v7(),
+            user_id: self.user_id,
+            product_id: self.product.product_id,
+            variant_id: self.product.variants[v].variant_id,
+            quantity,
+            frequency,
+            days_of_week: vec![],
+            start_date: self.day1,
+            end_date: None,
+            delivery_slot: DeliverySlot::Morning,
+            address_label: AddressLabel::parse("home").unwrap(),
+            payment_method: method,
+            status: SubscriptionStatus::Active,
+            paused_from: None,
+            paused_until: None,
+            day_changes: vec![],
+            last_generated_for: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    fn household(&self) -> Vec<Subscription> {
+        use Frequency::*;
+        use PaymentMethod::*;
+        let mut daily = self.subscription(0, 1, Daily, Wallet, 0);
+        daily.day_changes = vec![
+            DayChange {
+                date: day(self, 7),
+                quantity: 0,
+            },
+            DayChange {
+                date: day(self, 8),
+                quantity: 3,
+            },
+        ];
+        let mut alternate = self.subscription(1, 2, Alternate, Wallet, 1);
+        alternate.start_date = day(self, 2);
+        let weekly = self.subscription(0, 1, Weekly, Cod, 2);
+        let mut custom = self.subscription(1, 3, Custom, Cod, 3);
+        custom.days_of_week = vec![DayOfWeek::Mon, DayOfWeek::Thu];
+        custom.end_date = Some(day(self, 20));
+        let mut paused = self.subscription(1, 1, Daily, Wallet, 4);
+        paused.status = SubscriptionStatus::Paused;
+        paused.paused_from = Some(day(self, 5));
+        paused.paused_until = Some(day(self, 9));
+        let mut cancelled = self.subscription(0, 1, Daily, Cod, 5);
+        cancelled.status = SubscriptionStatus::Cancelled;
+        vec![daily, alternate, weekly, custom, paused, cancelled]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_places_what_the_calendar_showed_over_31_days() {
+    let world = open_world().await;
+    let stores = world.host.adapters.stores.clone();
+    let household = world.household();
+    let cancelled = household.last().unwrap().subscription_id;
+    for subscription in household {
+        stores
+            .subscriptions
+            .create(&subscription, &Effects::none())
+            .await
+            .unwrap();
+    }
+    let vacation = Vacation {
+        from: day(&world, 12),
+        until: day(&world, 14),
+    };
+    stores
+        .subscriptions
+        .set_vacation(world.user_id, Some(vacation), &Effects::none())
+        .await
+        .unwrap();
+    // Enough for about ten days of the wallet subscriptions, then it runs dry.
+    let topup = Cause::Topup {
+        payment_id: Uuid::now_v7(),
+    };
+    let credited =
+        stores
+            .wallets
+            .apply(world.user_id, topup, Money::inr(80_000), "top-up", &|_| {
+                Effects::none()
+            });
+    credited.await.unwrap().unwrap();
+
+    let service = SubscriptionService::from_adapters(&world.host.adapters);
+    let (calendar, _) = service
+        .calendar(world.user_id, Some(world.day1), DAYS)
+        .await
+        .unwrap();
+    let run = SubscriptionRun::from_adapters(&world.host.adapters);
+    let mut placed = BTreeMap::new();
+    for planned in &calendar {
+        run.run(planned.date).await.unwrap();
+        world.host.settle().await;
+        for item in &planned.items {
+            let id = subscription_order_id(item.subscription_id, planned.date);
+            let order = stores.orders.get(id).await.unwrap();
+            placed.insert((planned.date, item.subscription_id), order.is_some());
+        }
+    }
+
+    let mut reasons = BTreeMap::new();
+    for planned in &calendar {
+        for item in &planned.items {
+            let delivers = item.outcome.is_ok();
+            let ordered = placed[&(planned.date, item.subscription_id)];
+            assert_eq!(
+                ordered, delivers,
+                "{} for {}: the calendar said {:?}",
+                planned.date, item.subscription_id, item.outcome
+            );
+            let reason = match item.outcome {
+                Ok(_) => "DELIVERS".to_owned(),
+                Err(Skip::Rule(reason)) => reason.to_string(),
+                Err(other) => format!("{other:?}"),
+            };
+            *reasons.entry(reason).or_insert(0) += 1;
+        }
+    }
+    // The household meets every way a day can go.
+    for reason in [
+        "DELIVERS",
+        "BalanceTooLow",
+        "SKIPPED",
+        "VACATION",
+        "PAUSED",
+        "ENDED",
+        "NOT_SCHEDULED",
+        "NOT_STARTED",
+    ] {
+        assert!(
+            reasons.contains_key(reason),
+            "no day was {reason}: {reasons:?}"
+        );
+    }
+    for planned in &calendar {
+        let id = subscription_order_id(cancelled, planned.date);
+        assert!(
+            stores.orders.get(id).await.unwrap().is_none(),
+            "a cancelled subscription orders nothing"
+        );
+    }
+    let wallet = stores.wallets.get(world.user_id).await.unwrap().unwrap();
+    assert!(
+        wallet.balance.amount < 5_400,
+        "the wallet ran dry as planned: {wallet:?}"
+    );
+}
