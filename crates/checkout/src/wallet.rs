@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use milkrun_domain::DomainError;
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::payment::{
     ChargeRequest, GatewayError, Payment, PaymentGateway, PaymentStatus,
 };
 use milkrun_domain::ports::WalletStore;
 use milkrun_domain::values::PaymentMethod;
-use milkrun_domain::wallet::{Cause, WalletRefusal, entry_effects};
+use milkrun_domain::wallet::{Cause, LedgerEntry, WalletRefusal, entry_effects};
 use uuid::Uuid;
 
 /// The decline reason of a wallet that does not cover the order; the customer's message
@@ -99,5 +100,30 @@ impl PaymentGateway for WalletPayments {
     /// The card gateway's record; a wallet payment is known from the payments table.
     async fn payment_for(&self, order_id: Uuid) -> Result<Option<Payment>, GatewayError> {
         self.cards.payment_for(order_id).await
+    }
+}
+
+/// The payment id a top-up's charge is recorded under: derived from the charge (which
+/// stands where an order's id would), so the answer and the webhook credit the same cause.
+pub fn topup_payment_id(charge_id: Uuid) -> Uuid {
+    Uuid::new_v5(&charge_id, b"TOPUP")
+}
+
+/// Credits a top-up whose charge succeeded, once however often it is told: the answer to
+/// POST /wallet/topups and the gateway's webhook both come here, whichever is first.
+pub async fn credit_topup(
+    wallets: &dyn WalletStore,
+    payment: &Payment,
+    actor: &AuditContext,
+) -> Result<LedgerEntry, DomainError> {
+    let user_id = payment.user_id;
+    let effects = |entry: &LedgerEntry| entry_effects(user_id, entry, actor);
+    let cause = Cause::Topup {
+        payment_id: payment.payment_id,
+    };
+    let applied = wallets.apply(user_id, cause, payment.amount, "Top-up", &effects);
+    match applied.await.map_err(DomainError::from)? {
+        Ok(applied) => Ok(applied.entry),
+        Err(refusal) => Err(refusal.into()),
     }
 }

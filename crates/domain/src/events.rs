@@ -270,6 +270,9 @@ pub struct OrderNews {
     /// Why it moved (the status history's reason): what a FAILED order's customer must fix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The subscription the nightly run placed it for (the evening-before confirmation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<Uuid>,
 }
 
 impl OrderNews {
@@ -284,6 +287,7 @@ impl OrderNews {
             payment_method: order.payment_method,
             vendor_ids: order.vendor_ids(),
             reason: order.status_history.last().and_then(|c| c.reason.clone()),
+            subscription_id: order.subscription_id,
         }
     }
 }

@@ -14,8 +14,8 @@ use chrono::NaiveDate;
 use milkrun_domain::delivery::DeliveryStatus;
 use milkrun_domain::events::{
     DeliveryScheduled, DeliveryUpdated, EventEnvelope, EventMismatch, EventType, FraudSuspected,
-    OrderCancelled, OrderConfirmed, OrderFailed, OrderNews, OrderOnHold, PaymentFailed,
-    PaymentRefunded,
+    LowBalance, OrderCancelled, OrderConfirmed, OrderFailed, OrderNews, OrderOnHold, PaymentFailed,
+    PaymentRefunded, SubscriptionDaySkipped, WalletToppedUp,
 };
 use milkrun_domain::notification::{Channel, Notification, NotificationStatus};
 use milkrun_domain::ports::{
@@ -36,13 +36,18 @@ pub const DELIVERY_UPDATED: &str = "DELIVERY_UPDATED";
 /// The vendor's copy of DELIVERY_SCHEDULED: a new assignment.
 pub const VENDOR_ASSIGNMENT: &str = "VENDOR_ASSIGNMENT";
 pub const FRAUD_SUSPECTED: &str = "FRAUD_SUSPECTED";
+/// A subscription's order confirmed the evening before its delivery.
+pub const SUBSCRIPTION_CONFIRMED: &str = "SUBSCRIPTION_CONFIRMED";
+pub const SUBSCRIPTION_DAY_SKIPPED: &str = "SUBSCRIPTION_DAY_SKIPPED";
+pub const LOW_BALANCE: &str = "LOW_BALANCE";
+pub const WALLET_TOPPED_UP: &str = "WALLET_TOPPED_UP";
 
 /// The recipient id of the managers' alerts (SPEC §3: a notification's owner is a userId, a
 /// vendorId or `admin`).
 pub const ADMIN: Uuid = Uuid::nil();
 
 /// The event types that make a message.
-pub const WANTED: [EventType; 9] = [
+pub const WANTED: [EventType; 12] = [
     EventType::OrderConfirmed,
     EventType::OrderOnHold,
     EventType::OrderFailed,
@@ -52,6 +57,9 @@ pub const WANTED: [EventType; 9] = [
     EventType::DeliveryScheduled,
     EventType::DeliveryUpdated,
     EventType::FraudSuspected,
+    EventType::SubscriptionDaySkipped,
+    EventType::LowBalance,
+    EventType::WalletToppedUp,
 ];
 
 /// Who a message is for.
@@ -102,6 +110,23 @@ pub fn messages(event: &EventEnvelope) -> Result<Vec<Message>, EventMismatch> {
     use Recipient::{Admin, Customer, Vendor};
     let order = |news: &OrderNews| format!("Your order {} of {}", news.order_id, news.total);
     Ok(match event.event_type {
+        EventType::OrderConfirmed if is_subscription_order(event) => {
+            let o = event.decode::<OrderConfirmed>()?.0;
+            let body = format!(
+                "For {}, {} slot: your subscription's order {} of {} is confirmed; payment: {}.",
+                day(o.delivery_date),
+                slot(o.delivery_slot),
+                o.order_id,
+                o.total,
+                method(o.payment_method)
+            );
+            vec![message(
+                SUBSCRIPTION_CONFIRMED,
+                Customer(o.user_id),
+                "Tomorrow's delivery is confirmed",
+                body,
+            )]
+        }
         EventType::OrderConfirmed => {
             let o = event.decode::<OrderConfirmed>()?.0;
             let body = format!(
@@ -254,8 +279,57 @@ pub fn messages(event: &EventEnvelope) -> Result<Vec<Message>, EventMismatch> {
                 body,
             )]
         }
+        EventType::SubscriptionDaySkipped => {
+            let s = event.decode::<SubscriptionDaySkipped>()?;
+            let body = format!(
+                "Your subscription {} brings nothing on {}: {}",
+                s.subscription_id,
+                day(s.date),
+                s.message
+            );
+            vec![message(
+                SUBSCRIPTION_DAY_SKIPPED,
+                Customer(s.user_id),
+                "A delivery of your subscription is skipped",
+                body,
+            )]
+        }
+        EventType::LowBalance => {
+            let l = event.decode::<LowBalance>()?;
+            let body = format!(
+                "Your wallet holds {}, less than your next three deliveries need. Top it up                  (POST /wallet/topups) so that they come.",
+                l.balance
+            );
+            vec![message(
+                LOW_BALANCE,
+                Customer(l.user_id),
+                "Your wallet is running low",
+                body,
+            )]
+        }
+        EventType::WalletToppedUp => {
+            let w = event.decode::<WalletToppedUp>()?.0;
+            let body = format!(
+                "{} was added to your wallet; it now holds {}.",
+                w.entry.amount, w.entry.balance_after
+            );
+            vec![message(
+                WALLET_TOPPED_UP,
+                Customer(w.user_id),
+                "Your wallet is topped up",
+                body,
+            )]
+        }
         _ => Vec::new(),
     })
+}
+
+/// Whether an ORDER_* event is about an order the subscription run placed.
+fn is_subscription_order(event: &EventEnvelope) -> bool {
+    event
+        .data
+        .get("subscriptionId")
+        .is_some_and(|id| !id.is_null())
 }
 
 /// What a FAILED order's customer must fix, by the reason checkout gave.

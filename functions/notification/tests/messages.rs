@@ -100,6 +100,7 @@ impl World {
             payment_method: PaymentMethod::Upi,
             vendor_ids: vec![self.vendor_id],
             reason: reason.map(str::to_owned),
+            subscription_id: None,
         }
     }
 

@@ -18,11 +18,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use milkrun_checkout::records::{attach_payment, change_order, record_payment};
+use milkrun_checkout::wallet::credit_topup;
 use milkrun_checkout::{CheckoutPorts, OrderActions, refund_order_payment};
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::payment::{Payment, PaymentStatus};
-use milkrun_domain::ports::{CheckoutRun, IdempotencyStore, OrderStore, PaymentStore};
+use milkrun_domain::ports::{CheckoutRun, IdempotencyStore, OrderStore, PaymentStore, WalletStore};
 use milkrun_domain::values::{PaymentMethod, Role};
 use milkrun_domain::{DomainError, ErrorCode};
 use milkrun_platform::{Adapters, WebhookSecret};
@@ -75,6 +76,7 @@ pub struct PaymentService {
     idempotency: Arc<dyn IdempotencyStore>,
     actions: OrderActions,
     webhook_secret: Option<WebhookSecret>,
+    wallets: Arc<dyn WalletStore>,
 }
 
 fn not_payable(status: OrderStatus) -> DomainError {
@@ -116,6 +118,7 @@ impl PaymentService {
         idempotency: Arc<dyn IdempotencyStore>,
         actions: OrderActions,
         webhook_secret: Option<WebhookSecret>,
+        wallets: Arc<dyn WalletStore>,
     ) -> Self {
         Self {
             orders,
@@ -123,6 +126,7 @@ impl PaymentService {
             idempotency,
             actions,
             webhook_secret,
+            wallets,
         }
     }
 
@@ -135,6 +139,7 @@ impl PaymentService {
             stores.idempotency.clone(),
             OrderActions::new(ports, adapters.checkout.clone()),
             adapters.settings.webhook_secret.clone(),
+            stores.wallets.clone(),
         )
     }
 
@@ -265,6 +270,41 @@ impl PaymentService {
     /// more than [`WEBHOOK_TOLERANCE`] from `now` is `Unauthorized` (a replay); an unknown
     /// order 404; a `paymentId` that is not the order's payment 409 `CONFLICT`. Answers the
     /// order's payment record as it is now.
+    /// A webhook about a wallet top-up's charge: recorded like an order's payment, and a
+    /// SUCCEEDED one credited (once, whether this or the top-up's own answer comes first).
+    /// A charge nobody recorded is a 404, as an unknown order is.
+    async fn topup_notice(
+        &self,
+        actor: &AuditContext,
+        notice: &GatewayNotice,
+    ) -> Result<Payment, DomainError> {
+        let stored = self.payments.for_order(notice.order_id).await?;
+        let stored = stored.ok_or(DomainError::NotFound("order"))?;
+        if notice.payment_id.is_some_and(|id| id != stored.payment_id) {
+            return Err(DomainError::conflict(
+                "The paymentId is not the payment of this top-up; nothing was recorded.",
+            ));
+        }
+        let recorded = match rank(notice.status) > rank(stored.status) {
+            true => {
+                let reported = Payment {
+                    status: notice.status,
+                    gateway_reference: notice
+                        .gateway_reference
+                        .clone()
+                        .or(stored.gateway_reference.clone()),
+                    ..stored
+                };
+                record_payment(&self.payments, &reported, actor).await?
+            }
+            false => stored,
+        };
+        if recorded.status == PaymentStatus::Succeeded {
+            credit_topup(self.wallets.as_ref(), &recorded, actor).await?;
+        }
+        Ok(recorded)
+    }
+
     pub async fn notify(
         &self,
         actor: &AuditContext,
@@ -275,11 +315,10 @@ impl PaymentService {
             tracing::warn!(sent_at = %notice.sent_at, "webhook refused: timestamp outside the window");
             return Err(DomainError::Unauthorized);
         }
-        let order = self
-            .orders
-            .get(notice.order_id)
-            .await?
-            .ok_or(DomainError::NotFound("order"))?;
+        let Some(order) = self.orders.get(notice.order_id).await? else {
+            // No order: a wallet top-up's charge (its id stands where an order's would).
+            return self.topup_notice(actor, &notice).await;
+        };
         let stored = self.payments.for_order(order.order_id).await?;
         let not_its_payment = || {
             DomainError::conflict(

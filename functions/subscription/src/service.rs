@@ -105,7 +105,11 @@ fn brings(
 
 impl SubscriptionService {
     pub fn from_adapters(adapters: &Adapters) -> Self {
-        let stores = &adapters.stores;
+        Self::over(&adapters.stores)
+    }
+
+    /// Over `stores`, on the system clock.
+    pub fn over(stores: &milkrun_store::Stores) -> Self {
         Self {
             subscriptions: stores.subscriptions.clone(),
             users: stores.users.clone(),

@@ -10,15 +10,18 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use milkrun_checkout::records::record_payment;
+use milkrun_checkout::wallet::{credit_topup, topup_payment_id};
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::checkout::platform_zone;
 use milkrun_domain::money::Money;
 use milkrun_domain::order::OrderStatus;
 use milkrun_domain::page::{MAX_PAGE_SIZE, PageRequest};
-use milkrun_domain::payment::{ChargeRequest, GatewayError, PaymentGateway, PaymentStatus};
+use milkrun_domain::payment::{
+    ChargeRequest, GatewayError, Payment, PaymentGateway, PaymentStatus,
+};
 use milkrun_domain::ports::{OrderReads, PaymentStore, WalletStore};
 use milkrun_domain::values::PaymentMethod;
-use milkrun_domain::wallet::{Cause, EntryKind, LedgerEntry, MAX_BALANCE, entry_effects};
+use milkrun_domain::wallet::{EntryKind, LedgerEntry, MAX_BALANCE};
 use milkrun_domain::{DomainError, ErrorCode, FieldErrors};
 use milkrun_platform::Adapters;
 use serde::Serialize;
@@ -135,30 +138,36 @@ impl WalletService {
                 "amount", message,
             )));
         }
+        let charge_id = topup_charge_id(user_id, key);
         let request = ChargeRequest {
-            order_id: topup_charge_id(user_id, key),
+            order_id: charge_id,
             user_id,
             amount,
             method: PaymentMethod::Upi,
             token,
         };
-        let payment = self.charge(&request).await;
-        let payment = match payment {
+        // Recorded before the charge, under an id of ours, so a webhook that comes before
+        // the answer finds it, and both credit the same cause.
+        let mut pending = request.pending_payment(Utc::now());
+        pending.payment_id = topup_payment_id(charge_id);
+        record_payment(&self.payments, &pending, actor).await?;
+        let answered = match self.charge(&request).await {
             Ok(payment) => payment,
             Err(GatewayError::Declined(reason)) => {
-                let mut failed = request.pending_payment(Utc::now());
-                failed.status = PaymentStatus::Failed;
-                failed.failure_reason = Some(reason.clone());
+                let failed = Payment {
+                    status: PaymentStatus::Failed,
+                    failure_reason: Some(reason.clone()),
+                    attempts: pending.attempts + 1,
+                    ..pending
+                };
                 record_payment(&self.payments, &failed, actor).await?;
                 let message = format!("The top-up was declined: {reason}");
                 return Err(DomainError::refused(ErrorCode::PaymentDeclined, message));
             }
             Err(other) => return Err(DomainError::Internal(other.to_string())),
         };
-        let payment = record_payment(&self.payments, &payment, actor).await?;
-        let entry = self
-            .credit(actor, user_id, payment.payment_id, payment.amount)
-            .await?;
+        let payment = record_payment(&self.payments, &answered, actor).await?;
+        let entry = credit_topup(self.wallets.as_ref(), &payment, actor).await?;
         Ok(Topup {
             payment_id: payment.payment_id,
             balance: entry.balance_after,
@@ -180,25 +189,6 @@ impl WalletService {
                 }
                 answered => return answered,
             }
-        }
-    }
-
-    /// Credits a succeeded top-up charge, once however often it is told.
-    pub async fn credit(
-        &self,
-        actor: &AuditContext,
-        user_id: Uuid,
-        payment_id: Uuid,
-        amount: Money,
-    ) -> Result<LedgerEntry, DomainError> {
-        let effects = |entry: &LedgerEntry| entry_effects(user_id, entry, actor);
-        let cause = Cause::Topup { payment_id };
-        let applied = self
-            .wallets
-            .apply(user_id, cause, amount, "Top-up", &effects);
-        match applied.await? {
-            Ok(applied) => Ok(applied.entry),
-            Err(refusal) => Err(refusal.into()),
         }
     }
 

@@ -11,25 +11,20 @@ use milkrun_checkout::subscription_order_id;
 use milkrun_domain::Effects;
 use milkrun_domain::calendar::Skip;
 use milkrun_domain::checkout::platform_today;
-use milkrun_domain::inventory::{InventoryRow, StockKey};
 use milkrun_domain::money::Money;
-use milkrun_domain::ports::{
-    OrderReads, ProductWrites, SubscriptionStore, UserRegistry, VendorWrites, WalletStore,
-};
-use milkrun_domain::product::{Product, Variant};
+use milkrun_domain::ports::{OrderReads, SubscriptionStore, WalletStore};
+use milkrun_domain::product::Product;
 use milkrun_domain::subscription::{
     DayChange, DayOfWeek, Frequency, Subscription, SubscriptionStatus, Vacation,
 };
-use milkrun_domain::values::{AddressLabel, Category, DeliverySlot, PaymentMethod, Phone, Role};
-use milkrun_domain::vendor::VendorInput;
+use milkrun_domain::values::{AddressLabel, DeliverySlot, PaymentMethod};
 use milkrun_domain::wallet::Cause;
 use milkrun_local::{Database, LocalHost, RetryPolicy};
 use milkrun_platform::Settings;
 use milkrun_subscription::{SubscriptionRun, SubscriptionService};
-use serde_json::json;
 use uuid::Uuid;
 
-const PINCODE: &str = "560034";
+mod common;
 const DAYS: u32 = 31;
 
 struct Household {
@@ -50,77 +45,13 @@ async fn open_world() -> Household {
         .await
         .unwrap();
     let stores = &host.adapters.stores;
-    let vendor = VendorInput {
-        name: Some("Nandi Dairy".into()),
-        email: Some("orders@nandi.example".into()),
-        phone: Some("+91 80 4000 1234".into()),
-        address: Some("4 Dairy Circle".into()),
-        service_areas: Some(vec![PINCODE.into()]),
-        rating: Some(json!(4.5)),
-        capacity: Some(milkrun_domain::vendor::CapacityInput {
-            daily_order_limit: Some(json!(1000)),
-        }),
-        ..Default::default()
-    }
-    .create(Utc::now())
-    .unwrap();
-    stores
-        .vendors
-        .create(&vendor, &Effects::none())
-        .await
-        .unwrap();
-    let now = Utc::now();
-    let variant = |name: &str, paise| Variant {
-        variant_id: Uuid::now_v7(),
-        name: name.into(),
-        price: Money::inr(paise),
-        unit: "packet".into(),
-    };
-    let product = Product {
-        product_id: Uuid::now_v7(),
-        name: "Toned milk".into(),
-        category: Category::Milk,
-        description: "Fresh toned milk".into(),
-        variants: vec![variant("1L", 5_400), variant("500ml", 2_800)],
-        vendor_ids: vec![vendor.vendor_id],
-        image_url: None,
-        is_active: true,
-        created_at: now,
-        updated_at: now,
-        created_by: Uuid::now_v7(),
-        updated_by: Uuid::now_v7(),
-        version: 0,
-    };
-    stores
-        .products
-        .create(&product, &Effects::none())
-        .await
-        .unwrap();
-    for v in &product.variants {
-        let key = StockKey {
-            vendor_id: vendor.vendor_id,
-            product_id: product.product_id,
-            variant_id: v.variant_id,
-        };
-        let row = InventoryRow {
-            stock: 10_000,
-            ..InventoryRow::empty(key, now)
-        };
-        stores
-            .stock
-            .save(None, &row, &Effects::none())
-            .await
-            .unwrap();
-    }
-    let mut user = milkrun_testkit::user("household@example.com", Role::Customer, now);
-    user.phone = Some(Phone::parse("+919876543210").unwrap());
-    user.put_address(milkrun_testkit::address(PINCODE)).unwrap();
-    stores.users.create(&user, &Effects::none()).await.unwrap();
+    let (_, product) = common::dairy(stores, None).await;
+    let user_id = common::customer(stores, "household@example.com").await;
     let day1 = platform_today(Utc::now()) + TimeDelta::days(1);
     Household {
         host,
         product,
-        user_id: user.user_id,
+        user_id,
         day1,
     }
 }
