@@ -6,12 +6,16 @@
           after a restart every order answered 201 finishes its checkout (the server starts
           again each one left in checkout: PENDING, PAYMENT_PENDING, CONFIRMED), with stock
           reserved exactly once for each.
+  run     the nightly subscription run (POST /jobs/subscriptions) over 300 due subscriptions,
+          the server killed with SIGKILL part way through it; after a restart the run again,
+          then twice at once: every (subscription, date) has exactly one order, and stock is
+          reserved once for each.
   dlq     mail cannot be written (the outbox folder is replaced by a file), so the welcome
           consumer fails every retry and the delivery lands in the dead-letter list;
           `milkrun dlq list` shows it, and once the folder is back `milkrun dlq replay`
           delivers it, once.
 
-Usage: local_scenarios.py [crash|checkout|dlq|all]
+Usage: local_scenarios.py [crash|checkout|run|dlq|all]
 """
 
 from __future__ import annotations
@@ -169,6 +173,86 @@ def checkout(data: Path) -> None:
     server.kill(signal.SIGTERM)
 
 
+def subscription_run(data: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts" / "emulated"))
+    from differential import Host
+
+    server = Server(data, ADMIN).start()
+    admin_login = (ADMIN["MILKRUN_ADMIN_EMAIL"], ADMIN["MILKRUN_ADMIN_PASSWORD"])
+    host = Host("local", server.base, admin_login)
+    world = host.world(stock=5000)
+    host.ok("PATCH", f"/vendors/{world['vendor']}", {"capacity": {"dailyOrderLimit": 1000}})
+    pincode = host.ok("GET", "/users/me", token=world["customer"])["addresses"][0]["pincode"]
+    customers = [world["customer"]]
+    for i in range(14):
+        email = f"run-{i}-{time.time_ns()}@milkrun.test"
+        host.ok("POST", "/users/register", {"name": "Ravi", "email": email, "password": PASSWORD}, token="")
+        token = host.login(email, PASSWORD)
+        host.ok("PATCH", "/users/me", {"phone": "+919812345678"}, token)
+        host.ok("PUT", "/users/me/addresses/home", {"line1": "1 MG Road", "city": "Bengaluru", "state": "KA",
+                                                     "pincode": pincode, "isDefault": True}, token)
+        customers.append(token)
+    ist = time.gmtime(time.time() + 5.5 * 3600 + 2 * 86400)
+    date = time.strftime("%Y-%m-%d", ist)
+    subscriptions = {}
+    for token in customers:
+        for _ in range(20):
+            made = host.ok("POST", "/subscriptions", {
+                "productId": world["product"], "variantId": world["variants"][0], "quantity": 1,
+                "frequency": "DAILY", "startDate": date, "deliverySlot": "MORNING", "addressLabel": "home",
+                "paymentMethod": "COD"}, token)
+            subscriptions[made["subscriptionId"]] = token
+    admin = host.login(*admin_login)
+
+    def run_job(base):
+        return call(base, "POST", f"/jobs/subscriptions?date={date}", token=admin)
+
+    def ours(token):
+        items = call(host.base, "GET", "/orders?limit=100", token=token)[1].get("items", [])
+        return [o for o in items if o.get("subscriptionId") in subscriptions]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(run_job, server.base)
+        eventually(lambda: any(ours(t) for t in customers), 60, "the run's first orders")
+        server.kill()
+        try:
+            running.result()
+        except OSError:
+            pass  # killed before it answered
+    print(f"run: {len(subscriptions)} subscriptions due on {date}; the server was killed with SIGKILL during the run",
+          flush=True)
+    server = Server(data, ADMIN).start()
+    host.base = server.base
+    before = sum(len(ours(t)) for t in customers)
+    print(f"run: {before} of {len(subscriptions)} orders were placed before the kill", flush=True)
+    status, report = run_job(server.base)
+    assert status == 200, report
+    print(f"run: after the restart the run again: {report}", flush=True)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        twice = list(pool.map(run_job, [server.base, server.base]))
+    assert all(s == 200 and r["ordered"] == 0 for s, r in twice), twice
+    in_checkout = {"PENDING", "PAYMENT_PENDING", "CONFIRMED"}
+
+    def settled():
+        orders = [o for token in customers for o in ours(token)]
+        return None if any(o["status"] in in_checkout for o in orders) else orders
+
+    orders = eventually(settled, 120, "every subscription order to finish its checkout")
+    per_subscription = {}
+    for order in orders:
+        per_subscription.setdefault(order["subscriptionId"], []).append(order)
+    assert set(per_subscription) == set(subscriptions), (len(per_subscription), len(subscriptions))
+    assert all(len(o) == 1 and o[0]["deliveryDate"] == date for o in per_subscription.values())
+    assert all(o["status"] == "PREPARING" for o in orders), {o["status"] for o in orders}
+    stock = host.ok("GET", f"/inventory?vendorId={world['vendor']}")["items"]
+    row = next(r for r in stock if r["variantId"] == world["variants"][0])
+    assert (row["stock"], row["reserved"]) == (5000 - len(subscriptions), len(subscriptions)), row
+    print(f"run: then twice at once ({[r['alreadyOrdered'] for _, r in twice]} already ordered): each of the "
+          f"{len(subscriptions)} subscriptions has exactly one order for {date}, PREPARING, one unit reserved each",
+          flush=True)
+    server.kill(signal.SIGTERM)
+
+
 def dlq(data: Path) -> None:
     server = Server(data).start()
     outbox, saved = data / "outbox", data / "outbox.saved"
@@ -201,7 +285,7 @@ def main() -> int:
     env_admin = {k: v for k, v in os.environ.items() if not k.startswith("MILKRUN_ADMIN")}
     os.environ.clear()
     os.environ.update(env_admin)
-    for name, scenario in (("crash", crash), ("checkout", checkout), ("dlq", dlq)):
+    for name, scenario in (("crash", crash), ("checkout", checkout), ("run", subscription_run), ("dlq", dlq)):
         if which in (name, "all"):
             data = Path(tempfile.mkdtemp(prefix=f"milkrun-{name}-"))
             try:

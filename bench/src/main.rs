@@ -5,6 +5,7 @@ mod checkout;
 mod dynamodb_calls;
 mod item_meter;
 mod rate;
+mod subscription_run;
 
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,12 @@ enum Command {
     },
     /// DynamoDB calls per request for each catalog route (run via run.py bench-calls).
     DynamodbCalls,
+    /// The nightly subscription run: its reads beside 10× inactive subscriptions (metered),
+    /// and 20 × `--customers` due subscriptions through the whole checkout.
+    SubscriptionRun {
+        #[arg(long, default_value_t = 500)]
+        customers: usize,
+    },
     /// Checkout end to end over a local host in a temporary folder: latency to CONFIRMED,
     /// throughput, and what one checkout costs (calls, units, invocations, events, AWS $).
     Checkout {
@@ -175,6 +182,7 @@ async fn main() {
         } => login(&base_url, requests, concurrency).await,
         Command::Rate { url, rps, seconds } => rate::run(&url, rps, seconds).await,
         Command::DynamodbCalls => dynamodb_calls::run().await,
+        Command::SubscriptionRun { customers } => subscription_run::run(customers).await,
         Command::Checkout {
             sequential,
             concurrent,

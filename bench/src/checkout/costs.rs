@@ -8,7 +8,7 @@ use crate::item_meter::Tally;
 
 /// us-east-1 list prices, as published (checked against the pricing pages as we knew them in
 /// 2025; verify before relying on them).
-pub(super) mod price {
+pub(crate) mod price {
     /// Lambda: per request, and per GB-second on arm64 (first 7.5 billion GB-s a month).
     pub const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
     pub const LAMBDA_ARM_GB_S: f64 = 0.000_013_333_4;

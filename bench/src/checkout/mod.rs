@@ -33,7 +33,7 @@
 //! [`ItemMeter`]: crate::item_meter::ItemMeter
 //! [`TracedRunner`]: metered::TracedRunner
 
-mod costs;
+pub(crate) mod costs;
 mod latency;
 mod log_meter;
 mod metered;

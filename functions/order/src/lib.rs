@@ -30,6 +30,8 @@ pub static HTTP: HttpService = HttpService {
             &DELIVERIES,
             &INVENTORY,
             &WALLETS,
+            // The cut-off of a one-off order: its pincode's vendors' cutoffTime.
+            &VENDORS,
             &AUDIT,
             &OUTBOX,
         ],

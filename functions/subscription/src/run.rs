@@ -128,11 +128,16 @@ fn skipped_event(
 
 impl SubscriptionRun {
     pub fn from_adapters(adapters: &Adapters) -> Self {
-        let placement = OrderPlacement::new(adapters.stores.clone(), adapters.checkout.clone());
-        Self {
-            stores: adapters.stores.clone(),
-            placement,
-        }
+        Self::new(adapters.stores.clone(), adapters.checkout.clone())
+    }
+
+    /// Over `stores`, starting each order's checkout with `runner`.
+    pub fn new(
+        stores: Stores,
+        runner: std::sync::Arc<dyn milkrun_domain::ports::CheckoutRunner>,
+    ) -> Self {
+        let placement = OrderPlacement::new(stores.clone(), runner);
+        Self { stores, placement }
     }
 
     /// The whole run for `date`: every page of every shard, here (locally, by hand).

@@ -122,13 +122,10 @@ async fn changes_for_a_date_close_at_its_cutoff_the_evening_before() {
     let world = World::new(None).await;
     let subscription = world.subscribe(date(15)).await.unwrap();
     world.clock.set(ist(14, 20, 59, 59));
-    let day = world.service.change_day(
-        &world.actor,
-        world.user_id,
-        subscription,
-        date(15),
-        Some(2),
-    );
+    let day =
+        world
+            .service
+            .change_day(&world.actor, world.user_id, subscription, date(15), Some(2));
     day.await.expect("one second before the cut-off");
     world
         .subscribe(date(15))
@@ -137,13 +134,10 @@ async fn changes_for_a_date_close_at_its_cutoff_the_evening_before() {
 
     world.clock.set(ist(14, 21, 0, 0));
     assert_cutoff(world.subscribe(date(15)).await, date(16));
-    let day = world.service.change_day(
-        &world.actor,
-        world.user_id,
-        subscription,
-        date(15),
-        Some(0),
-    );
+    let day =
+        world
+            .service
+            .change_day(&world.actor, world.user_id, subscription, date(15), Some(0));
     assert_cutoff(day.await, date(16));
     let pause = Change {
         status: Some(SubscriptionStatus::Paused),
