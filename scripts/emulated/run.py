@@ -9,6 +9,8 @@
   run.py bench-calls   DynamoDB calls per request of each catalog route (milkrun-bench).
   run.py differential  only the differential checkout test (differential.py): moto's Step
                     Functions against the local runner, scenario by scenario.
+  run.py subscription-run  only the nightly run through its scheduler's target and queue
+                    (subscription_run.py).
 Everything listens on 127.0.0.1 and is stopped on exit.
 """
 
@@ -517,11 +519,15 @@ def main() -> int:
             return bench_calls()
         if mode in ("e2e", "up"):
             return e2e(keep_running=mode == "up")
-        if mode == "differential":
+        if mode in ("differential", "subscription-run"):
             endpoint = start_moto()
             base_url, emulation, pollers = start_functions(endpoint)
+            admin = (ADMIN_EMAIL, ADMIN_PASSWORD)
             try:
-                return differential.run(emulation, base_url, (ADMIN_EMAIL, ADMIN_PASSWORD))
+                if mode == "differential":
+                    return differential.run(emulation, base_url, admin)
+                scheduled_run = lambda event: run_scheduled(emulation, endpoint, "SubscriptionRunFunction", event)
+                return subscription_run.run(base_url, admin, scheduled_run)
             finally:
                 for poller in pollers:
                     poller.stop()

@@ -97,6 +97,72 @@ pub struct PincodeStops {
     #[schema(value_type = String, pattern = r"^[0-9]{6}$")]
     pub pincode: String,
     pub deliveries: Vec<RoundStop>,
+    /// The same deliveries by door: one stop per address, with every delivery's items for
+    /// it summed, so a household with five subscriptions is one knock, not five.
+    pub stops: Vec<AddressStop>,
+}
+
+/// One door of the round: every delivery of the page to this address.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressStop {
+    pub address: Address,
+    pub delivery_ids: Vec<Uuid>,
+    pub order_ids: Vec<Uuid>,
+    /// What to hand over here: the deliveries' items summed per product variant.
+    pub items: Vec<RoundItem>,
+}
+
+/// Where a door is, whatever the case and spacing it was typed with.
+fn door(address: &Address) -> String {
+    let parts = [
+        address.line1.as_str(),
+        address.line2.as_deref().unwrap_or(""),
+        address.city.as_str(),
+        address.pincode.as_str(),
+    ];
+    parts
+        .map(|p| {
+            p.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        })
+        .join("|")
+}
+
+/// `deliveries` by door, in the order each door first comes.
+fn by_door(deliveries: &[RoundStop]) -> Vec<AddressStop> {
+    let mut stops: Vec<(String, AddressStop)> = Vec::new();
+    for delivery in deliveries {
+        let key = door(&delivery.address);
+        let index = match stops.iter().position(|(k, _)| *k == key) {
+            Some(index) => index,
+            None => {
+                let stop = AddressStop {
+                    address: delivery.address.clone(),
+                    delivery_ids: Vec::new(),
+                    order_ids: Vec::new(),
+                    items: Vec::new(),
+                };
+                stops.push((key, stop));
+                stops.len() - 1
+            }
+        };
+        let stop = &mut stops[index].1;
+        stop.delivery_ids.push(delivery.delivery_id);
+        stop.order_ids.push(delivery.order_id);
+        for item in &delivery.items {
+            let same = |i: &&mut RoundItem| {
+                (i.product_id, i.variant_id) == (item.product_id, item.variant_id)
+            };
+            match stop.items.iter_mut().find(same) {
+                Some(line) => line.quantity += item.quantity,
+                None => stop.items.push(item.clone()),
+            }
+        }
+    }
+    stops.into_iter().map(|(_, stop)| stop).collect()
 }
 
 /// One page of a round, grouped by pincode (pincodes ascending; a pincode cut by the page
@@ -127,8 +193,12 @@ impl RoundSheet {
                 _ => pincodes.push(PincodeStops {
                     pincode: pincode.to_owned(),
                     deliveries: vec![stop],
+                    stops: Vec::new(),
                 }),
             }
+        }
+        for group in &mut pincodes {
+            group.stops = by_door(&group.deliveries);
         }
         Self {
             date,

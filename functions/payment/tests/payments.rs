@@ -933,3 +933,89 @@ async fn a_retry_for_a_delivery_date_gone_by_is_refused_and_starts_nothing() {
     );
     assert!(world.starts().is_empty(), "no retry for a morning gone by");
 }
+
+/// A wallet top-up's charge as POST /wallet/topups records it before asking the gateway:
+/// PENDING, under the id derived from its charge (which stands where an order's id would).
+async fn pending_topup(world: &World, paise: u64) -> Payment {
+    let charge_id = Uuid::now_v7();
+    let now = Utc::now();
+    let pending = Payment {
+        payment_id: milkrun_checkout::wallet::topup_payment_id(charge_id),
+        order_id: charge_id,
+        user_id: world.owner,
+        amount: Money::inr(paise),
+        method: PaymentMethod::Upi,
+        status: PaymentStatus::Pending,
+        attempts: 0,
+        gateway_reference: None,
+        failure_reason: None,
+        fraud_score: 0,
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    };
+    let actor = milkrun_domain::audit::AuditContext::system("topup", "test");
+    milkrun_checkout::records::record_payment(&payment_store(world), &pending, &actor)
+        .await
+        .unwrap()
+}
+
+fn payment_store(world: &World) -> Arc<dyn milkrun_domain::ports::PaymentStore> {
+    world.stores.payments.clone()
+}
+
+async fn balance(world: &World) -> u64 {
+    use milkrun_domain::ports::WalletStore;
+    let wallet = world.stores.wallets.get(world.owner).await.unwrap();
+    wallet.map_or(0, |w| w.balance.amount)
+}
+
+#[tokio::test]
+async fn a_top_up_is_credited_once_whether_its_webhook_or_its_answer_comes_first() {
+    let world = World::new().await;
+    let actor = milkrun_domain::audit::AuditContext::system("topup", "test");
+    for webhook_first in [true, false] {
+        let before = balance(&world).await;
+        let pending = pending_topup(&world, 50_000).await;
+        let succeeded = Payment {
+            status: PaymentStatus::Succeeded,
+            attempts: 1,
+            ..pending.clone()
+        };
+        let payments = payment_store(&world);
+        let answer = || async {
+            let recorded = milkrun_checkout::records::record_payment(&payments, &succeeded, &actor);
+            let recorded = recorded.await.unwrap();
+            let wallets = world.stores.wallets.as_ref();
+            milkrun_checkout::wallet::credit_topup(wallets, &recorded, &actor)
+                .await
+                .unwrap();
+        };
+        let notice = json!({"orderId": pending.order_id, "paymentId": pending.payment_id,
+                            "status": "SUCCEEDED", "timestamp": now_rfc3339()});
+        if !webhook_first {
+            answer().await;
+        }
+        for _ in 0..2 {
+            let (status, body) = world.webhook(&notice).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        if webhook_first {
+            answer().await;
+        }
+        assert_eq!(
+            balance(&world).await,
+            before + 50_000,
+            "credited once (webhook first: {webhook_first})"
+        );
+        let payment = world.stored_payment(pending.order_id).await.unwrap();
+        assert_eq!(payment.status, PaymentStatus::Succeeded);
+    }
+    let other =
+        json!({"orderId": Uuid::now_v7(), "status": "SUCCEEDED", "timestamp": now_rfc3339()});
+    assert_eq!(
+        world.webhook(&other).await.0,
+        StatusCode::NOT_FOUND,
+        "a charge nobody recorded"
+    );
+}
