@@ -16,24 +16,15 @@ use chrono::{NaiveDate, TimeDelta, Utc};
 use milkrun_domain::Effects;
 use milkrun_domain::StoreError;
 use milkrun_domain::checkout::platform_today;
-use milkrun_domain::inventory::{InventoryRow, StockKey};
-use milkrun_domain::money::Money;
-use milkrun_domain::ports::{
-    CheckoutRunner, CheckoutStart, ProductWrites, SubscriptionStore, UserRegistry, VendorWrites,
-};
-use milkrun_domain::product::{Product, Variant};
-use milkrun_domain::subscription::{Frequency, Subscription, SubscriptionStatus};
-use milkrun_domain::user::{Address, NewUser, User};
-use milkrun_domain::values::{
-    AddressLabel, Category, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Phone,
-    Pincode, Role,
-};
-use milkrun_domain::vendor::{CapacityInput, VendorInput};
+use milkrun_domain::ports::{CheckoutRunner, CheckoutStart, SubscriptionStore};
+use milkrun_domain::product::Product;
+use milkrun_domain::subscription::{Subscription, SubscriptionStatus};
+use milkrun_domain::values::PaymentMethod;
 use milkrun_local::{Database, LocalHost, RetryPolicy, SqliteItemStore};
 use milkrun_platform::Settings;
 use milkrun_store::Stores;
 use milkrun_subscription::SubscriptionRun;
-use serde_json::json;
+use milkrun_testkit::dairy::DairySpec;
 use uuid::Uuid;
 
 use crate::checkout::costs::price;
@@ -54,128 +45,25 @@ impl CheckoutRunner for NoCheckout {
 
 /// A dairy serving [`PINCODE`]: its product (1L at ₹54), plenty of stock and capacity.
 async fn dairy(stores: &Stores) -> Product {
-    let vendor = VendorInput {
-        name: Some("Bench Dairy".into()),
-        email: Some("bench@dairy.example".into()),
-        phone: Some("+91 80 4000 1234".into()),
-        address: Some("1 Dairy Lane".into()),
-        service_areas: Some(vec![PINCODE.into()]),
-        rating: Some(json!(4.5)),
-        capacity: Some(CapacityInput {
-            daily_order_limit: Some(json!(100_000)),
-        }),
-        ..Default::default()
-    }
-    .create(Utc::now())
-    .unwrap();
-    stores
-        .vendors
-        .create(&vendor, &Effects::none())
-        .await
-        .unwrap();
-    let now = Utc::now();
-    let product = Product {
-        product_id: Uuid::now_v7(),
-        name: "Bench milk".into(),
-        category: Category::Milk,
-        description: "Toned milk".into(),
-        variants: vec![Variant {
-            variant_id: Uuid::now_v7(),
-            name: "1L".into(),
-            price: Money::inr(5_400),
-            unit: "packet".into(),
-        }],
-        vendor_ids: vec![vendor.vendor_id],
-        image_url: None,
-        is_active: true,
-        created_at: now,
-        updated_at: now,
-        created_by: Uuid::now_v7(),
-        updated_by: Uuid::now_v7(),
-        version: 0,
-    };
-    stores
-        .products
-        .create(&product, &Effects::none())
-        .await
-        .unwrap();
-    let key = StockKey {
-        vendor_id: vendor.vendor_id,
-        product_id: product.product_id,
-        variant_id: product.variants[0].variant_id,
-    };
-    let row = InventoryRow {
+    let spec = DairySpec {
+        pincode: PINCODE,
+        cutoff: None,
+        daily_order_limit: 100_000,
         stock: 100_000_000,
-        ..InventoryRow::empty(key, now)
+        variants: &[("1L", 5_400)],
     };
-    stores
-        .stock
-        .save(None, &row, &Effects::none())
-        .await
-        .unwrap();
-    product
+    milkrun_testkit::dairy::dairy(stores, &spec).await.1
 }
 
 async fn customer(stores: &Stores, n: usize) -> Uuid {
-    let new = NewUser {
-        email: Email::parse(&format!(
-            "bench-{n}-{}@milkrun.test",
-            Uuid::now_v7().simple()
-        ))
-        .unwrap(),
-        name: PersonName::parse("Bench Customer").unwrap(),
-        phone: Some(Phone::parse("+919876543210").unwrap()),
-        role: Role::Customer,
-    };
-    let origin = milkrun_domain::user::ClientOrigin {
-        ip: "203.0.113.7".into(),
-        user_agent: "bench".into(),
-        region: None,
-    };
-    let mut user = User::register(
-        new,
-        PasswordHash::new("$argon2id$x".into()),
-        &origin,
-        Utc::now(),
-    );
-    user.put_address(Address {
-        label: AddressLabel::parse("home").unwrap(),
-        line1: "12 MG Road".into(),
-        line2: None,
-        city: "Bengaluru".into(),
-        state: "KA".into(),
-        pincode: Pincode::parse(PINCODE).unwrap(),
-        country: "IN".into(),
-        is_default: true,
-    })
-    .unwrap();
-    stores.users.create(&user, &Effects::none()).await.unwrap();
-    user.user_id
+    let email = format!("bench-{n}-{}@milkrun.test", Uuid::now_v7().simple());
+    milkrun_testkit::dairy::customer(stores, &email, PINCODE).await
 }
 
 fn subscription(product: &Product, user_id: Uuid, start: NaiveDate) -> Subscription {
-    let now = Utc::now();
     Subscription {
-        subscription_id: Uuid::now_v7(),
-        user_id,
-        product_id: product.product_id,
-        variant_id: product.variants[0].variant_id,
-        quantity: 1,
-        frequency: Frequency::Daily,
-        days_of_week: vec![],
-        start_date: start,
-        end_date: None,
-        delivery_slot: DeliverySlot::Morning,
-        address_label: AddressLabel::parse("home").unwrap(),
         payment_method: PaymentMethod::Cod,
-        status: SubscriptionStatus::Active,
-        paused_from: None,
-        paused_until: None,
-        day_changes: vec![],
-        last_generated_for: None,
-        created_at: now,
-        updated_at: now,
-        version: 0,
+        ..milkrun_testkit::subscription(user_id, product, 0, start)
     }
 }
 

@@ -7,10 +7,7 @@ use chrono::{NaiveDate, Utc};
 use milkrun_domain::StoreError;
 use milkrun_domain::page::PageRequest;
 use milkrun_domain::ports::SubscriptionStore;
-use milkrun_domain::subscription::{
-    Frequency, RUN_SHARDS, Subscription, SubscriptionStatus, Vacation,
-};
-use milkrun_domain::values::{AddressLabel, DeliverySlot, PaymentMethod};
+use milkrun_domain::subscription::{RUN_SHARDS, Subscription, SubscriptionStatus, Vacation};
 use uuid::Uuid;
 
 use crate::none;
@@ -20,28 +17,10 @@ fn date(day: u32) -> NaiveDate {
 }
 
 pub fn sample_subscription(user_id: Uuid) -> Subscription {
-    let now = Utc::now();
+    let product = milkrun_testkit::product(vec![Uuid::now_v7()], &[("1L", 5_400)]);
     Subscription {
-        subscription_id: Uuid::new_v4(),
-        user_id,
-        product_id: Uuid::now_v7(),
-        variant_id: Uuid::now_v7(),
         quantity: 2,
-        frequency: Frequency::Daily,
-        days_of_week: vec![],
-        start_date: date(1),
-        end_date: None,
-        delivery_slot: DeliverySlot::Morning,
-        address_label: AddressLabel::parse("home").unwrap(),
-        payment_method: PaymentMethod::Wallet,
-        status: SubscriptionStatus::Active,
-        paused_from: None,
-        paused_until: None,
-        day_changes: vec![],
-        last_generated_for: None,
-        created_at: now,
-        updated_at: now,
-        version: 0,
+        ..milkrun_testkit::subscription(user_id, &product, 0, date(1))
     }
 }
 

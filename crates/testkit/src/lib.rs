@@ -1,10 +1,13 @@
 //! What the tests share, so that no suite keeps its own copy: fixtures ([`address`],
-//! [`origin`], [`user`]), a checkout runner that records what it is asked to start
+//! [`origin`], [`user`], [`product`], [`subscription`]), a checkout runner that records what it is asked to start
 //! ([`StartsSeen`]), waits for what happens asynchronously ([`poll_until`], [`eventually`]),
 //! and dates in the platform's time zone ([`kolkata_date`], [`utc_now`]).
 //!
-//! A dev-dependency only; it depends on nothing but the domain and the workspace's own
-//! dependencies with their workspace features (scripts/same-features.sh).
+//! A dev-dependency only (and the bench's); it depends on nothing but the domain, the
+//! entity stores ([`dairy`]) and the workspace's own dependencies with their workspace
+//! features (scripts/same-features.sh).
+
+pub mod dairy;
 
 use std::fmt::Display;
 use std::sync::Mutex;
@@ -14,9 +17,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use milkrun_domain::StoreError;
 use milkrun_domain::checkout::platform_today;
+use milkrun_domain::money::Money;
 use milkrun_domain::ports::{CheckoutRunner, CheckoutStart};
+use milkrun_domain::product::{Product, Variant};
+use milkrun_domain::subscription::{Frequency, Subscription, SubscriptionStatus};
 use milkrun_domain::user::{Address, ClientOrigin, NewUser, User};
-use milkrun_domain::values::{AddressLabel, Email, PasswordHash, PersonName, Pincode, Role};
+use milkrun_domain::values::{
+    AddressLabel, Category, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Pincode,
+    Role,
+};
 
 // --- fixtures ------------------------------------------------------------------------------
 
@@ -59,6 +68,67 @@ pub fn user(email: &str, role: Role, now: DateTime<Utc>) -> User {
         role,
     };
     User::register(new, password_hash(), &origin(), now)
+}
+
+/// An active product of `vendor_ids` with one variant per `(name, paise)`.
+pub fn product(vendor_ids: Vec<uuid::Uuid>, variants: &[(&str, u64)]) -> Product {
+    let now = Utc::now();
+    Product {
+        product_id: uuid::Uuid::now_v7(),
+        name: "Toned milk".into(),
+        category: Category::Milk,
+        description: "Fresh toned milk".into(),
+        variants: variants
+            .iter()
+            .map(|(name, paise)| Variant {
+                variant_id: uuid::Uuid::now_v7(),
+                name: (*name).into(),
+                price: Money::inr(*paise),
+                unit: "packet".into(),
+            })
+            .collect(),
+        vendor_ids,
+        image_url: None,
+        is_active: true,
+        created_at: now,
+        updated_at: now,
+        created_by: uuid::Uuid::now_v7(),
+        updated_by: uuid::Uuid::now_v7(),
+        version: 0,
+    }
+}
+
+/// `user_id`'s ACTIVE subscription to one unit of `variant` of `product` a day from
+/// `start`, to the `home` address, paid by wallet; not yet stored.
+pub fn subscription(
+    user_id: uuid::Uuid,
+    product: &Product,
+    variant: usize,
+    start: NaiveDate,
+) -> Subscription {
+    let now = Utc::now();
+    Subscription {
+        subscription_id: uuid::Uuid::now_v7(),
+        user_id,
+        product_id: product.product_id,
+        variant_id: product.variants[variant].variant_id,
+        quantity: 1,
+        frequency: Frequency::Daily,
+        days_of_week: vec![],
+        start_date: start,
+        end_date: None,
+        delivery_slot: DeliverySlot::Morning,
+        address_label: AddressLabel::parse("home").unwrap(),
+        payment_method: PaymentMethod::Wallet,
+        status: SubscriptionStatus::Active,
+        paused_from: None,
+        paused_until: None,
+        day_changes: vec![],
+        last_generated_for: None,
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    }
 }
 
 /// A checkout runner that starts nothing and keeps each start it was asked for.

@@ -17,14 +17,15 @@ use milkrun_domain::product::Product;
 use milkrun_domain::subscription::{
     DayChange, DayOfWeek, Frequency, Subscription, SubscriptionStatus, Vacation,
 };
-use milkrun_domain::values::{AddressLabel, DeliverySlot, PaymentMethod};
+use milkrun_domain::values::PaymentMethod;
 use milkrun_domain::wallet::Cause;
 use milkrun_local::{Database, LocalHost, RetryPolicy};
 use milkrun_platform::Settings;
 use milkrun_subscription::{SubscriptionRun, SubscriptionService};
+use milkrun_testkit::dairy::{DairySpec, customer, dairy};
 use uuid::Uuid;
 
-mod common;
+const PINCODE: &str = "560034";
 const DAYS: u32 = 31;
 
 struct Household {
@@ -45,8 +46,15 @@ async fn open_world() -> Household {
         .await
         .unwrap();
     let stores = &host.adapters.stores;
-    let (_, product) = common::dairy(stores, None).await;
-    let user_id = common::customer(stores, "household@example.com").await;
+    let spec = DairySpec {
+        pincode: PINCODE,
+        cutoff: None,
+        daily_order_limit: 1_000,
+        stock: 10_000,
+        variants: &[("1L", 5_400), ("500ml", 2_800)],
+    };
+    let (_, product) = dairy(stores, &spec).await;
+    let user_id = customer(stores, "household@example.com", PINCODE).await;
     let day1 = platform_today(Utc::now()) + TimeDelta::days(1);
     Household {
         host,
@@ -66,28 +74,13 @@ impl Household {
         method: PaymentMethod,
         order: i64,
     ) -> Subscription {
-        let now = Utc::now() + TimeDelta::milliseconds(order);
+        let made = milkrun_testkit::subscription(self.user_id, &self.product, v, self.day1);
         Subscription {
-            subscription_id: Uuid::now_v7(),
-            user_id: self.user_id,
-            product_id: self.product.product_id,
-            variant_id: self.product.variants[v].variant_id,
             quantity,
             frequency,
-            days_of_week: vec![],
-            start_date: self.day1,
-            end_date: None,
-            delivery_slot: DeliverySlot::Morning,
-            address_label: AddressLabel::parse("home").unwrap(),
             payment_method: method,
-            status: SubscriptionStatus::Active,
-            paused_from: None,
-            paused_until: None,
-            day_changes: vec![],
-            last_generated_for: None,
-            created_at: now,
-            updated_at: now,
-            version: 0,
+            created_at: made.created_at + TimeDelta::milliseconds(order),
+            ..made
         }
     }
 

@@ -19,9 +19,10 @@ use milkrun_store::Stores;
 use milkrun_subscription::SubscriptionService;
 use milkrun_subscription::input::{Change, NewSubscription};
 use milkrun_testkit::StartsSeen;
+use milkrun_testkit::dairy::{DairySpec, customer, dairy};
 use uuid::Uuid;
 
-mod common;
+const PINCODE: &str = "560034";
 
 fn date(day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2030, 1, day).unwrap()
@@ -49,8 +50,15 @@ impl World {
     async fn new(cutoff: Option<&str>) -> Self {
         let db = Database::in_memory().unwrap();
         let stores = Stores::over(Arc::new(SqliteItemStore::new(db)));
-        let (_, product) = common::dairy(&stores, cutoff).await;
-        let user_id = common::customer(&stores, "asha@example.com").await;
+        let spec = DairySpec {
+            pincode: PINCODE,
+            cutoff,
+            daily_order_limit: 1_000,
+            stock: 10_000,
+            variants: &[("1L", 5_400)],
+        };
+        let (_, product) = dairy(&stores, &spec).await;
+        let user_id = customer(&stores, "asha@example.com", PINCODE).await;
         let clock = Arc::new(ManualClock::at(ist(14, 12, 0, 0)));
         let service = SubscriptionService::over(&stores).with_clock(clock.clone());
         let actor = AuditContext::system("cutoff-test", "test");
