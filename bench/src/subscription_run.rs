@@ -170,6 +170,7 @@ pub async fn run(customers: usize) {
         customers * PER_CUSTOMER
     );
     let data = std::env::temp_dir().join(format!("milkrun-bench-run-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(&data).unwrap();
     let db = Database::open(&data.join("milkrun.db")).unwrap();
     let host = LocalHost::over(db, &data, Settings::default(), RetryPolicy::default())
         .await

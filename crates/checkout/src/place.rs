@@ -212,6 +212,10 @@ impl OrderPlacement {
             PlacedBy::Customer { .. } => DomainError::Unauthorized,
             PlacedBy::Job { .. } => DomainError::NotFound("user"),
         })?;
+        if !user.is_active() {
+            // A job orders on an account's behalf only while the account may order.
+            return Err(DomainError::Forbidden("The account is disabled."));
+        }
         let address = choose_address(&user, request.address.clone())?;
         if let PlacedBy::Customer { .. } = request.by {
             // A customer's order closes at the cut-off; the run's own orders come after it

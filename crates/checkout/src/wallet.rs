@@ -52,6 +52,13 @@ impl PaymentGateway for WalletPayments {
             return self.cards.charge(request).await;
         }
         let (user_id, order_id) = (request.user_id, request.order_id);
+        let refunded = self.wallets.entry(user_id, Cause::Refund { order_id });
+        if refunded.await.map_err(store_trouble)?.is_some() {
+            // Paid once and given back: this order is not paid from the wallet again.
+            return Err(GatewayError::Declined(
+                "the order was refunded already".into(),
+            ));
+        }
         let effects = |entry: &_| entry_effects(user_id, entry, &actor(order_id));
         let reason = format!("Order {order_id}");
         let cause = Cause::Debit { order_id };

@@ -19,11 +19,12 @@ use milkrun_domain::subscription::{Subscription, Vacation, run_shard};
 use milkrun_domain::{Effects, StoreError};
 use uuid::Uuid;
 
-use crate::effects::{Refused, commit};
+use crate::effects::commit;
 use crate::item::{Item, attribute, decode, encode, s};
 use crate::ops::{Condition, Key, Query, Update, VERSION_ATTRIBUTE, Write};
 use crate::paging::list;
 use crate::port::ItemStore;
+use crate::retry::MAX_ATTEMPTS;
 use crate::table::{BY_CREATED_AT, ORDERS_BY_USER, SUBSCRIPTIONS, SUBSCRIPTIONS_BY_RUN};
 use crate::versioned::{commit_versioned, list_under, update_versioned, versioned_put};
 
@@ -76,6 +77,27 @@ fn subscription_item(subscription: &Subscription) -> Result<Item, StoreError> {
 impl Subscriptions {
     pub fn new(store: Arc<dyn ItemStore>) -> Self {
         Self { store }
+    }
+
+    /// Marks `current` as run for `date` if it is still at its version (`false`: it is not).
+    async fn try_mark(&self, current: &Subscription, date: NaiveDate) -> Result<bool, StoreError> {
+        let marked = Subscription {
+            last_generated_for: Some(date),
+            ..current.clone()
+        };
+        let mut updates = vec![
+            Update::set("lastGeneratedFor", attribute(&date)?),
+            Update::add(VERSION_ATTRIBUTE, 1),
+        ];
+        if !in_run(&marked) {
+            updates.push(Update::remove(SUBSCRIPTIONS_BY_RUN.partition_key));
+        }
+        let key = subscription_key(current.subscription_id);
+        let condition = Some(Condition::Version(current.version));
+        let write = Write::update(&SUBSCRIPTIONS, key, updates, condition);
+        Ok(commit(self.store.as_ref(), vec![write], &Effects::none())
+            .await?
+            .is_ok())
     }
 }
 
@@ -136,24 +158,23 @@ impl SubscriptionStore for Subscriptions {
         subscription: &Subscription,
         date: NaiveDate,
     ) -> Result<(), StoreError> {
-        let latest = subscription.last_generated_for.max(Some(date));
-        let marked = Subscription {
-            last_generated_for: latest,
-            ..subscription.clone()
-        };
-        let mut updates = vec![
-            Update::set("lastGeneratedFor", attribute(&latest)?),
-            Update::add(VERSION_ATTRIBUTE, 1),
-        ];
-        if !in_run(&marked) {
-            updates.push(Update::remove(SUBSCRIPTIONS_BY_RUN.partition_key));
+        // The run's copy may be older than the stored subscription (it came through an
+        // index): the mark is a compare-and-swap on the version, read again on a miss, so
+        // a customer's change (a new end date, say) is never judged by a stale copy.
+        let mut current = subscription.clone();
+        for _ in 0..MAX_ATTEMPTS {
+            if current.last_generated_for.is_some_and(|last| last >= date) {
+                return Ok(());
+            }
+            match self.try_mark(&current, date).await? {
+                true => return Ok(()),
+                false => {
+                    let stored = self.get(current.subscription_id).await?;
+                    current = stored.ok_or(StoreError::NotFound)?;
+                }
+            }
         }
-        let key = subscription_key(subscription.subscription_id);
-        let write = Write::update(&SUBSCRIPTIONS, key, updates, Some(Condition::Exists));
-        match commit(self.store.as_ref(), vec![write], &Effects::none()).await? {
-            Ok(()) => Ok(()),
-            Err(Refused::Change(_) | Refused::Effect) => Err(StoreError::NotFound),
-        }
+        Err(StoreError::VersionConflict)
     }
 
     async fn vacation(&self, user_id: Uuid) -> Result<Option<Vacation>, StoreError> {

@@ -104,6 +104,24 @@ impl World {
         }
     }
 
+    /// A top-up of ₹500.00 into an empty wallet.
+    fn topup(&self) -> WalletNews {
+        let entry = milkrun_domain::wallet::LedgerEntry {
+            entry_id: Uuid::now_v7(),
+            kind: milkrun_domain::wallet::EntryKind::Topup,
+            amount: Money::inr(50_000),
+            balance_after: Money::inr(50_000),
+            order_id: None,
+            payment_id: Some(Uuid::now_v7()),
+            reason: "Top-up".into(),
+            at: Utc::now(),
+        };
+        WalletNews {
+            user_id: self.customer.user_id,
+            entry,
+        }
+    }
+
     fn payment(&self, status: PaymentStatus) -> PaymentNews {
         PaymentNews {
             payment_id: Uuid::now_v7(),
@@ -231,6 +249,45 @@ async fn each_wanted_event_makes_its_messages_for_the_right_recipients() {
             ),
             vec![(ADMIN, orders::FRAUD_SUSPECTED)],
         ),
+        (
+            EventEnvelope::new(
+                &OrderConfirmed(OrderNews {
+                    subscription_id: Some(Uuid::now_v7()),
+                    ..w.order(OrderStatus::Confirmed, None)
+                }),
+                "c",
+            ),
+            vec![(customer, orders::SUBSCRIPTION_CONFIRMED)],
+        ),
+        (
+            EventEnvelope::new(
+                &SubscriptionDaySkipped {
+                    subscription_id: Uuid::now_v7(),
+                    user_id: customer,
+                    date: NaiveDate::from_ymd_opt(2030, 1, 31).unwrap(),
+                    reason: "INSUFFICIENT_BALANCE".into(),
+                    message: "The wallet does not cover this delivery; top up to receive it."
+                        .into(),
+                },
+                "c",
+            ),
+            vec![(customer, orders::SUBSCRIPTION_DAY_SKIPPED)],
+        ),
+        (
+            EventEnvelope::new(
+                &LowBalance {
+                    user_id: customer,
+                    balance: Money::inr(4_000),
+                    date: NaiveDate::from_ymd_opt(2030, 1, 31).unwrap(),
+                },
+                "c",
+            ),
+            vec![(customer, orders::LOW_BALANCE)],
+        ),
+        (
+            EventEnvelope::new(&WalletToppedUp(w.topup()), "c"),
+            vec![(customer, orders::WALLET_TOPPED_UP)],
+        ),
     ];
     let mut mailed = 0;
     for (event, expected) in &cases {
@@ -250,7 +307,10 @@ async fn each_wanted_event_makes_its_messages_for_the_right_recipients() {
     }
     let mails = mails(w.data.path());
     let to = |address: &str| mails.iter().filter(|(to, _)| to == address).count();
-    assert_eq!(to(w.customer.email.as_str()), 8);
+    assert_eq!(to(w.customer.email.as_str()), 12);
+    for said in ["top up to receive it", "₹40.00", "now holds ₹500.00"] {
+        assert!(mails.iter().any(|(_, text)| text.contains(said)), "{said}");
+    }
     assert_eq!(to(&w.vendor_email), 1, "the vendor's assignment");
     assert!(mails.iter().any(|(_, text)| text.contains("₹123.50")));
     let alert = &w.kept(ADMIN).await[0];

@@ -266,10 +266,6 @@ impl PaymentService {
         }
     }
 
-    /// Records a signed webhook's news as of `now` (see the module's notes). A timestamp
-    /// more than [`WEBHOOK_TOLERANCE`] from `now` is `Unauthorized` (a replay); an unknown
-    /// order 404; a `paymentId` that is not the order's payment 409 `CONFLICT`. Answers the
-    /// order's payment record as it is now.
     /// A webhook about a wallet top-up's charge: recorded like an order's payment, and a
     /// SUCCEEDED one credited (once, whether this or the top-up's own answer comes first).
     /// A charge nobody recorded is a 404, as an unknown order is.
@@ -279,12 +275,8 @@ impl PaymentService {
         notice: &GatewayNotice,
     ) -> Result<Payment, DomainError> {
         let stored = self.payments.for_order(notice.order_id).await?;
+        // Matched by the charge: the gateway may name the payment by its own id.
         let stored = stored.ok_or(DomainError::NotFound("order"))?;
-        if notice.payment_id.is_some_and(|id| id != stored.payment_id) {
-            return Err(DomainError::conflict(
-                "The paymentId is not the payment of this top-up; nothing was recorded.",
-            ));
-        }
         let recorded = match rank(notice.status) > rank(stored.status) {
             true => {
                 let reported = Payment {
@@ -305,6 +297,10 @@ impl PaymentService {
         Ok(recorded)
     }
 
+    /// Records a signed webhook's news as of `now` (see the module's notes). A timestamp
+    /// more than [`WEBHOOK_TOLERANCE`] from `now` is `Unauthorized` (a replay); an unknown
+    /// order (or top-up charge) 404; a `paymentId` that is not the order's payment 409
+    /// `CONFLICT`. Answers the payment record as it is now.
     pub async fn notify(
         &self,
         actor: &AuditContext,

@@ -509,9 +509,12 @@ async fn top_up(
         }
         Some(amount) => errors.check("amount", amount.parse()),
     };
-    let token = parsed
-        .payment_token
-        .filter(|t| !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_graphic()));
+    let token = parsed.payment_token;
+    let fits =
+        |t: &String| !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_graphic());
+    if token.as_ref().is_some_and(|t| !fits(t)) {
+        errors.add("paymentToken", "must be 1 to 64 printable ASCII characters");
+    }
     errors.into_result(|| ())?;
     let charge_key = headers
         .get(milkrun_http::idempotency::HEADER)
@@ -601,6 +604,13 @@ async fn run_job(
         .date
         .as_deref()
         .and_then(|raw| errors.check("date", parse_date(raw)));
+    let today = milkrun_domain::checkout::platform_today(chrono::Utc::now());
+    if date.is_some_and(|d| d <= today) {
+        errors.add(
+            "date",
+            "must be after today (Asia/Kolkata): a run places orders to come",
+        );
+    }
     errors.into_result(|| ())?;
     let correlation_id = caller.audit.correlation_id.clone();
     Ok(Json(

@@ -15,15 +15,17 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{NaiveDate, TimeDelta};
 use futures::{StreamExt, stream};
 use milkrun_checkout::{
-    AddressChoice, OrderPlacement, PlaceOrder, PlacedBy, subscription_order_id,
+    AddressChoice, OrderPlacement, PlaceOrder, PlacedBy, cutoff_for, subscription_order_id,
 };
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::calendar::{PlanInput, Skip, is_low_balance, plan};
 use milkrun_domain::checkout::OrderLine;
+use milkrun_domain::checkout::platform_today;
+use milkrun_domain::clock::{Clock, SystemClock};
 use milkrun_domain::events::{EventEnvelope, LowBalance, SubscriptionDaySkipped};
 use milkrun_domain::money::Money;
 use milkrun_domain::page::{MAX_PAGE_SIZE, PageRequest};
-use milkrun_domain::ports::{OrderReads, SubscriptionStore, WalletStore};
+use milkrun_domain::ports::{OrderReads, SubscriptionStore, UserLookup, WalletStore};
 use milkrun_domain::subscription::{Due, RUN_SHARDS, Subscription, Vacation, due_on};
 use milkrun_domain::values::PaymentMethod;
 use milkrun_domain::{DomainError, Effects, StoreError};
@@ -33,7 +35,7 @@ use milkrun_store::effects::commit;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::service::unit_prices;
+use crate::service::{live_of, unit_prices};
 
 /// Who the run's orders and records name.
 pub const ACTOR: &str = "subscription-run";
@@ -56,6 +58,11 @@ pub struct RunReport {
     /// Due days that could not be served, by reason.
     pub skipped: BTreeMap<String, u64>,
     pub low_balance: u64,
+    /// Due days left for a later pass: their pincode's cut-off (a vendor's, up to 22:00)
+    /// had not passed yet.
+    pub deferred: u64,
+    /// Customers whose day failed (a store error): the page is retried, which is harmless.
+    pub failed: u64,
 }
 
 impl RunReport {
@@ -65,6 +72,8 @@ impl RunReport {
         self.ordered += other.ordered;
         self.already_ordered += other.already_ordered;
         self.low_balance += other.low_balance;
+        self.deferred += other.deferred;
+        self.failed += other.failed;
         for (reason, count) in other.skipped {
             *self.skipped.entry(reason).or_default() += count;
         }
@@ -102,6 +111,7 @@ impl RunPage {
 pub struct SubscriptionRun {
     stores: Stores,
     placement: OrderPlacement,
+    clock: std::sync::Arc<dyn Clock>,
 }
 
 /// A skipped day, told once: its event id is derived from the subscription and date.
@@ -137,7 +147,18 @@ impl SubscriptionRun {
         runner: std::sync::Arc<dyn milkrun_domain::ports::CheckoutRunner>,
     ) -> Self {
         let placement = OrderPlacement::new(stores.clone(), runner);
-        Self { stores, placement }
+        let clock = std::sync::Arc::new(SystemClock);
+        Self {
+            stores,
+            placement,
+            clock,
+        }
+    }
+
+    /// The same, telling the time by `clock` (which pincodes are still open).
+    pub fn with_clock(mut self, clock: std::sync::Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The whole run for `date`: every page of every shard, here (locally, by hand).
@@ -180,7 +201,14 @@ impl SubscriptionRun {
             .collect::<Vec<_>>()
             .await;
         for day in days {
-            report.add(day?);
+            match day {
+                Ok(day) => report.add(day),
+                // One customer's trouble stops nobody else's day; the page is run again.
+                Err(error) => {
+                    tracing::error!(%error, date = %page.date, shard = page.shard, "a customer's day failed");
+                    report.failed += 1;
+                }
+            }
         }
         let next = listed.next_cursor.map(|cursor| RunPage {
             cursor: Some(cursor),
@@ -194,6 +222,7 @@ impl SubscriptionRun {
     async fn load(&self, date: NaiveDate, user_id: Uuid) -> Result<CustomerDay, DomainError> {
         let stores = &self.stores;
         let subscriptions = live_of(stores.subscriptions.as_ref(), user_id).await?;
+        let deferred = self.still_open(date, user_id, &subscriptions).await?;
         let vacation = stores.subscriptions.vacation(user_id).await?;
         let wallet = stores.wallets.get(user_id).await?;
         let unit_prices = unit_prices(stores.products.as_ref(), &subscriptions).await?;
@@ -207,12 +236,43 @@ impl SubscriptionRun {
             }
         }
         Ok(CustomerDay {
+            deferred,
             balance: wallet.map_or(Money::inr(0), |w| w.balance),
             subscriptions,
             vacation,
             unit_prices,
             placed,
         })
+    }
+
+    /// On the nightly run's own date (tomorrow), the subscriptions whose address's cut-off
+    /// has not passed yet (a vendor may close as late as 22:00): they wait for the late pass,
+    /// so that a change the customer may still make is not overtaken by the order. A run by
+    /// hand for a later date is the operator's choice and defers nothing.
+    async fn still_open(
+        &self,
+        date: NaiveDate,
+        user_id: Uuid,
+        subscriptions: &[Subscription],
+    ) -> Result<HashSet<Uuid>, DomainError> {
+        let now = self.clock.now();
+        if date != platform_today(now) + TimeDelta::days(1) || subscriptions.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let Some(user) = self.stores.users.by_id(user_id).await? else {
+            return Ok(HashSet::new());
+        };
+        let mut open = HashSet::new();
+        for address in &user.addresses {
+            let cutoff = cutoff_for(self.stores.vendors.as_ref(), &address.pincode).await?;
+            if cutoff.is_open(date, now) {
+                let at = subscriptions
+                    .iter()
+                    .filter(|s| s.address_label == address.label);
+                open.extend(at.map(|s| s.subscription_id));
+            }
+        }
+        Ok(open)
     }
 
     /// One customer's day: planned as the calendar plans it, then placed.
@@ -231,6 +291,10 @@ impl SubscriptionRun {
             .collect();
         for item in &day.items {
             let subscription = by_id[&item.subscription_id];
+            if customer.deferred.contains(&subscription.subscription_id) {
+                report.deferred += u64::from(item.outcome.is_ok());
+                continue;
+            }
             let placed = customer
                 .placed
                 .contains(&(subscription.subscription_id, date));
@@ -249,6 +313,7 @@ impl SubscriptionRun {
             .iter()
             .filter(|item| by_id[&item.subscription_id].payment_method == PaymentMethod::Wallet)
             .filter(|item| !customer.placed.contains(&(item.subscription_id, date)))
+            .filter(|item| !customer.deferred.contains(&item.subscription_id))
             .filter_map(|item| item.outcome.ok().map(|d| d.price.amount))
             .sum();
         let after = Money::inr(customer.balance.amount.saturating_sub(spent));
@@ -397,6 +462,8 @@ impl SubscriptionRun {
 
 /// A customer's day, as loaded for planning.
 struct CustomerDay {
+    /// Subscriptions whose date is still open to the customer's changes: not run yet.
+    deferred: HashSet<Uuid>,
     subscriptions: Vec<Subscription>,
     vacation: Option<Vacation>,
     unit_prices: HashMap<(Uuid, Uuid), Money>,
@@ -414,19 +481,4 @@ impl CustomerDay {
             placed: &self.placed,
         }
     }
-}
-
-/// A customer's subscriptions that are not cancelled (one page: at most 20 are live).
-async fn live_of(
-    store: &dyn SubscriptionStore,
-    user_id: Uuid,
-) -> Result<Vec<Subscription>, StoreError> {
-    let all = store
-        .for_user(user_id, &PageRequest::first(MAX_PAGE_SIZE))
-        .await?
-        .items;
-    Ok(all
-        .into_iter()
-        .filter(|s| s.status != milkrun_domain::subscription::SubscriptionStatus::Cancelled)
-        .collect())
 }

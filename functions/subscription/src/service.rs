@@ -174,14 +174,8 @@ impl SubscriptionService {
         let closed = self.closed(&user, new.address_label.as_str()).await?;
         new.check_dates(today)?;
         closed.check(new.start_date)?;
-        let first = PageRequest::first(MAX_PAGE_SIZE);
-        let live = self.subscriptions.for_user(user_id, &first);
-        let live = live
-            .await?
-            .items
-            .iter()
-            .filter(|s| s.is_live_on(today))
-            .count();
+        let live = self.live_of(user_id).await?;
+        let live = live.iter().filter(|s| s.is_live_on(today)).count();
         if live >= MAX_LIVE_PER_CUSTOMER {
             return Err(DomainError::conflict(format!(
                 "A customer keeps at most {MAX_LIVE_PER_CUSTOMER} subscriptions; cancel one first."
@@ -258,7 +252,17 @@ impl SubscriptionService {
             let vacation = self.subscriptions.vacation(user_id).await?;
             let today = self.today();
             let after = change.apply(before.clone().as_of(today), &closed_view(&closed), today)?;
-            closed.altered((&before, vacation.as_ref()), (&after, vacation.as_ref()))?;
+            let altered =
+                closed.altered((&before, vacation.as_ref()), (&after, vacation.as_ref()));
+            if altered.is_err() && change.effective_from.is_some() {
+                // Asked from a later date and still changing a closed day: what cannot
+                // wait (a slot, an address, the weekdays) is said so, not refused again.
+                return Err(DomainError::Validation(FieldErrors::single(
+                    "effectiveFrom",
+                    "deliverySlot, addressLabel and daysOfWeek apply at once: change them once the closed day is delivered",
+                )));
+            }
+            altered?;
             self.save(actor, &before, after, "SUBSCRIPTION_CHANGED")
                 .await
         })
@@ -448,14 +452,8 @@ impl SubscriptionService {
             .await?)
     }
 
-    /// The customer's subscriptions that are not cancelled (at most one page of them).
     pub(crate) async fn live_of(&self, user_id: Uuid) -> Result<Vec<Subscription>, StoreError> {
-        let first = PageRequest::first(MAX_PAGE_SIZE);
-        let all = self.subscriptions.for_user(user_id, &first).await?.items;
-        Ok(all
-            .into_iter()
-            .filter(|s| s.status != SubscriptionStatus::Cancelled)
-            .collect())
+        live_of(self.subscriptions.as_ref(), user_id).await
     }
 
     /// The coming `days` days from `from` for the customer.
@@ -484,6 +482,29 @@ impl SubscriptionService {
             placed: &placed,
         };
         Ok((plan(&input, from, days), balance))
+    }
+}
+
+/// A customer's subscriptions that are not cancelled, every page of them (a customer keeps
+/// at most [`MAX_LIVE_PER_CUSTOMER`] live ones; cancelled ones are skipped, however many).
+pub async fn live_of(
+    store: &dyn SubscriptionStore,
+    user_id: Uuid,
+) -> Result<Vec<Subscription>, StoreError> {
+    let mut page = PageRequest::first(MAX_PAGE_SIZE);
+    let mut live = Vec::new();
+    loop {
+        let listed = store.for_user(user_id, &page).await?;
+        live.extend(
+            listed
+                .items
+                .into_iter()
+                .filter(|s| s.status != SubscriptionStatus::Cancelled),
+        );
+        match listed.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => return Ok(live),
+        }
     }
 }
 

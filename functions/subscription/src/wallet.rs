@@ -132,12 +132,7 @@ impl WalletService {
         amount: Money,
         token: Option<String>,
     ) -> Result<Topup, DomainError> {
-        if amount.amount == 0 || amount.amount > MAX_BALANCE {
-            let message = format!("must be 1 to {MAX_BALANCE} paise");
-            return Err(DomainError::Validation(FieldErrors::single(
-                "amount", message,
-            )));
-        }
+        self.check_room(user_id, amount).await?;
         let charge_id = topup_charge_id(user_id, key);
         let request = ChargeRequest {
             order_id: charge_id,
@@ -146,19 +141,82 @@ impl WalletService {
             method: PaymentMethod::Upi,
             token,
         };
-        // Recorded before the charge, under an id of ours, so a webhook that comes before
-        // the answer finds it, and both credit the same cause.
+        let recorded = self.pending(actor, &request).await?;
+        let payment = match recorded.status {
+            // Charged already (the webhook told it, or an earlier request): credit it.
+            PaymentStatus::Succeeded => recorded,
+            PaymentStatus::Refunded => {
+                return Err(DomainError::conflict("This top-up was refunded."));
+            }
+            PaymentStatus::Pending | PaymentStatus::Failed => {
+                self.charged(actor, &request, recorded).await?
+            }
+        };
+        let entry = credit_topup(self.wallets.as_ref(), &payment, actor).await?;
+        Ok(Topup {
+            payment_id: payment.payment_id,
+            balance: entry.balance_after,
+            entry,
+        })
+    }
+
+    /// 1 paise at least, and room for it under the wallet's cap: a charge that could not
+    /// be credited is never made.
+    async fn check_room(&self, user_id: Uuid, amount: Money) -> Result<(), DomainError> {
+        let balance = self
+            .wallets
+            .get(user_id)
+            .await?
+            .map_or(0, |w| w.balance.amount);
+        let room = MAX_BALANCE.saturating_sub(balance);
+        if amount.amount == 0 || amount.amount > room {
+            let message =
+                format!("must be 1 to {room} paise (a wallet holds at most {MAX_BALANCE})");
+            return Err(DomainError::Validation(FieldErrors::single(
+                "amount", message,
+            )));
+        }
+        Ok(())
+    }
+
+    /// The charge's payment record: PENDING under an id of ours, written before the
+    /// gateway is asked (only if absent), so a webhook that comes before the answer finds
+    /// it, and both credit the same cause.
+    async fn pending(
+        &self,
+        actor: &AuditContext,
+        request: &ChargeRequest,
+    ) -> Result<Payment, DomainError> {
+        if let Some(stored) = self.payments.for_order(request.order_id).await? {
+            return Ok(stored);
+        }
         let mut pending = request.pending_payment(Utc::now());
-        pending.payment_id = topup_payment_id(charge_id);
-        record_payment(&self.payments, &pending, actor).await?;
-        let answered = match self.charge(&request).await {
-            Ok(payment) => payment,
+        pending.payment_id = topup_payment_id(request.order_id);
+        record_payment(&self.payments, &pending, actor).await
+    }
+
+    /// Charges the gateway and records its answer; a decline is recorded and refused.
+    async fn charged(
+        &self,
+        actor: &AuditContext,
+        request: &ChargeRequest,
+        recorded: Payment,
+    ) -> Result<Payment, DomainError> {
+        let answered = match self.charge(request).await {
+            Ok(answered) => Payment {
+                status: answered.status,
+                attempts: recorded.attempts + 1,
+                gateway_reference: answered
+                    .gateway_reference
+                    .or(Some(answered.payment_id.to_string())),
+                ..recorded
+            },
             Err(GatewayError::Declined(reason)) => {
                 let failed = Payment {
                     status: PaymentStatus::Failed,
                     failure_reason: Some(reason.clone()),
-                    attempts: pending.attempts + 1,
-                    ..pending
+                    attempts: recorded.attempts + 1,
+                    ..recorded
                 };
                 record_payment(&self.payments, &failed, actor).await?;
                 let message = format!("The top-up was declined: {reason}");
@@ -166,13 +224,7 @@ impl WalletService {
             }
             Err(other) => return Err(DomainError::Internal(other.to_string())),
         };
-        let payment = record_payment(&self.payments, &answered, actor).await?;
-        let entry = credit_topup(self.wallets.as_ref(), &payment, actor).await?;
-        Ok(Topup {
-            payment_id: payment.payment_id,
-            balance: entry.balance_after,
-            entry,
-        })
+        record_payment(&self.payments, &answered, actor).await
     }
 
     /// The charge, tried again while the gateway is unavailable (with a short backoff).

@@ -5,12 +5,14 @@
 //! (subscription, date) has an order exactly where the calendar said a delivery would come.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeDelta, Utc};
 use milkrun_checkout::subscription_order_id;
 use milkrun_domain::Effects;
 use milkrun_domain::calendar::Skip;
-use milkrun_domain::checkout::platform_today;
+use milkrun_domain::checkout::{platform_today, platform_zone};
+use milkrun_domain::clock::ManualClock;
 use milkrun_domain::money::Money;
 use milkrun_domain::ports::{OrderReads, SubscriptionStore, WalletStore};
 use milkrun_domain::product::Product;
@@ -153,7 +155,16 @@ async fn the_run_places_what_the_calendar_showed_over_31_days() {
         .calendar(world.user_id, Some(world.day1), DAYS)
         .await
         .unwrap();
-    let run = SubscriptionRun::from_adapters(&world.host.adapters);
+    // The nightly run comes after tonight's cut-off: tomorrow is closed by then.
+    let tonight = (world.day1 - TimeDelta::days(1))
+        .and_hms_opt(23, 0, 0)
+        .unwrap();
+    let tonight = tonight
+        .and_local_timezone(platform_zone())
+        .unwrap()
+        .with_timezone(&Utc);
+    let clock = Arc::new(ManualClock::at(tonight));
+    let run = SubscriptionRun::from_adapters(&world.host.adapters).with_clock(clock);
     let mut placed = BTreeMap::new();
     for planned in &calendar {
         run.run(planned.date).await.unwrap();

@@ -277,3 +277,27 @@ async fn a_vendor_with_an_earlier_cutoff_closes_its_pincode_earlier() {
     world.clock.set(ist(14, 20, 0, 0));
     assert_cutoff(world.subscribe(date(15)).await, date(16));
 }
+
+#[tokio::test]
+async fn the_nightly_run_leaves_a_pincode_open_until_its_vendor_closes() {
+    let world = World::new(Some("22:00")).await;
+    world.subscribe(date(15)).await.unwrap();
+    let starts = Arc::new(StartsSeen::default());
+    let run = milkrun_subscription::SubscriptionRun::new(world.stores.clone(), starts.clone())
+        .with_clock(world.clock.clone());
+    world.clock.set(ist(14, 21, 30, 0));
+    let early = run.run(date(15)).await.unwrap();
+    assert_eq!(
+        (early.ordered, early.deferred),
+        (0, 1),
+        "the customer may still change it"
+    );
+    world.clock.set(ist(14, 22, 0, 0));
+    let late = run.run(date(15)).await.unwrap();
+    assert_eq!(
+        (late.ordered, late.deferred),
+        (1, 0),
+        "the late pass places it"
+    );
+    assert_eq!(starts.starts().len(), 1);
+}

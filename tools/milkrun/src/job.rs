@@ -61,7 +61,13 @@ pub async fn run(job: Job) -> Result<(), BoxError> {
             println!("{report}");
             // The orders' checkouts run in this process: let them finish before it ends.
             host.settle().await;
-            Ok(())
+            match report["failed"].as_u64() {
+                Some(failed) if failed > 0 => Err(format!(
+                    "{failed} customers' days failed (see the log); run it again"
+                )
+                .into()),
+                _ => Ok(()),
+            }
         }
         Job::ReconcileStock { data } => {
             let host = serve::open(&data, None).await?;

@@ -50,6 +50,10 @@ async fn work(run: &SubscriptionRun, sqs: &Sqs, queue_url: &str, records: &[Valu
             if let Some(next) = next {
                 send(sqs, queue_url, &next).await?;
             }
+            if done.failed > 0 {
+                // The shard goes on (its next page is sent); this page is run again.
+                return Err(format!("{} customers' days failed", done.failed).into());
+            }
             Ok::<RunReport, Error>(done)
         };
         match outcome.await {
