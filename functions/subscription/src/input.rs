@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::service::{ClosedView, MAX_DAYS_AHEAD};
+use crate::service::MAX_DAYS_AHEAD;
 
 /// The most units one delivery of a subscription brings.
 pub const MAX_QUANTITY: u64 = 100;
@@ -361,17 +361,17 @@ impl Change {
     pub fn apply(
         &self,
         mut subscription: Subscription,
-        closed: &ClosedView,
+        next_open: NaiveDate,
         today: NaiveDate,
     ) -> Result<Subscription, DomainError> {
         if subscription.status == SubscriptionStatus::Cancelled {
             return Err(DomainError::conflict("The subscription is cancelled."));
         }
         if let Some(from) = self.effective_from {
-            if from < closed.next_open {
+            if from < next_open {
                 return Err(CutoffPassed {
                     date: from,
-                    next_date: closed.next_open,
+                    next_date: next_open,
                 }
                 .into());
             }

@@ -248,25 +248,52 @@ impl SubscriptionService {
         change.check_address(&user)?;
         retry_on_conflict("subscription", || async {
             let before = self.own(user_id, subscription_id).await?;
-            let closed = self.closed(&user, before.address_label.as_str()).await?;
-            let vacation = self.subscriptions.vacation(user_id).await?;
-            let today = self.today();
-            let after = change.apply(before.clone().as_of(today), &closed_view(&closed), today)?;
-            let altered =
-                closed.altered((&before, vacation.as_ref()), (&after, vacation.as_ref()));
-            if altered.is_err() && change.effective_from.is_some() {
-                // Asked from a later date and still changing a closed day: what cannot
-                // wait (a slot, an address, the weekdays) is said so, not refused again.
-                return Err(DomainError::Validation(FieldErrors::single(
-                    "effectiveFrom",
-                    "deliverySlot, addressLabel and daysOfWeek apply at once: change them once the closed day is delivered",
-                )));
+            let after = self.changed(&user, &before, &change).await?;
+            if after == before {
+                return Ok(before);
             }
-            altered?;
             self.save(actor, &before, after, "SUBSCRIPTION_CHANGED")
                 .await
         })
         .await
+    }
+
+    /// `before` with `change` made, held to the cut-off of its address (and of the address
+    /// it moves to, the stricter of the two).
+    async fn changed(
+        &self,
+        user: &User,
+        before: &Subscription,
+        change: &Change,
+    ) -> Result<Subscription, DomainError> {
+        let mut labels = vec![before.address_label.as_str()];
+        labels.extend(change.address_label.as_ref().map(|l| l.as_str()));
+        let closed = self.strictest(user, &labels).await?;
+        let vacation = self.subscriptions.vacation(user.user_id).await?;
+        let today = self.today();
+        let after = change.apply(before.clone().as_of(today), closed.next_open, today)?;
+        let altered = closed.altered((before, vacation.as_ref()), (&after, vacation.as_ref()));
+        if altered.is_err() && change.effective_from.is_some() {
+            // Asked from a later date and still changing a closed day: what cannot wait (a
+            // slot, an address, the weekdays) is said so, not refused again.
+            return Err(DomainError::Validation(FieldErrors::single(
+                "effectiveFrom",
+                "deliverySlot, addressLabel and daysOfWeek apply at once: change them once the closed day is delivered",
+            )));
+        }
+        altered.map(|()| after)
+    }
+
+    /// The closed dates of the strictest of `labels`' cut-offs (the latest first open date).
+    async fn strictest(&self, user: &User, labels: &[&str]) -> Result<Closed, DomainError> {
+        let mut strictest = self.closed(user, labels[0]).await?;
+        for label in &labels[1..] {
+            let closed = self.closed(user, label).await?;
+            if closed.next_open > strictest.next_open {
+                strictest = closed;
+            }
+        }
+        Ok(strictest)
     }
 
     /// Cancels at once, or, when a closed date is still to come, ends the subscription the
@@ -505,19 +532,6 @@ pub async fn live_of(
             Some(cursor) => page.cursor = Some(cursor),
             None => return Ok(live),
         }
-    }
-}
-
-/// What `Change::apply` needs of the cut-off.
-pub struct ClosedView {
-    pub next_open: NaiveDate,
-    pub dates: Vec<NaiveDate>,
-}
-
-fn closed_view(closed: &Closed) -> ClosedView {
-    ClosedView {
-        next_open: closed.next_open,
-        dates: closed.dates.clone(),
     }
 }
 
