@@ -45,13 +45,13 @@ if [ "${cases:-0}" -lt 10000 ]; then
   echo "schemathesis ran ${cases:-0} cases; the contract check needs at least 10000" >&2
   exit 1
 fi
-.venv/bin/st run "http://127.0.0.1:$port/openapi.json" --checks all --include-tag cart --include-tag orders --include-tag payments \
+.venv/bin/st run "http://127.0.0.1:$port/openapi.json" --checks all --include-tag cart --include-tag orders --include-tag payments --include-tag subscriptions --include-tag wallet \
   -H "Authorization: Bearer $customer" --max-examples 400 --seed 20261130 --workers 1 \
   > target/schemathesis-customer.log 2>&1 || status=$?
 tail -n 15 target/schemathesis-customer.log
 [ "$status" -eq 0 ] || exit "$status"
 cases=$(grep -oE '[0-9]+ generated' target/schemathesis-customer.log | grep -oE '[0-9]+' | tail -n 1)
 if [ "${cases:-0}" -lt 1000 ]; then
-  echo "the customer run ran ${cases:-0} cases; it needs at least 1000 (are the cart, orders and payments tags there?)" >&2
+  echo "the customer run ran ${cases:-0} cases; it needs at least 1000 (are the cart, orders, payments, subscriptions and wallet tags there?)" >&2
   exit 1
 fi

@@ -27,6 +27,9 @@ pub struct PlanInput<'a> {
     /// The (subscription, date)s whose order the run has placed already: they come, and
     /// their debit is in the balance (or on its way) already.
     pub placed: &'a HashSet<(Uuid, NaiveDate)>,
+    /// The (subscription, date)s whose order the run placed but which will not come (it
+    /// failed, its payment failed, or it was cancelled).
+    pub called_off: &'a HashSet<(Uuid, NaiveDate)>,
 }
 
 /// Why a subscription brings nothing on a day.
@@ -38,6 +41,8 @@ pub enum Skip {
     Unavailable,
     /// A wallet subscription whose day the balance, after the days before, does not cover.
     BalanceTooLow,
+    /// The run placed the day's order, and it will not come.
+    CalledOff,
 }
 
 /// One subscription on one day.
@@ -105,6 +110,13 @@ fn planned(
     let key = (subscription.product_id, subscription.variant_id);
     let outcome = match due_on(&subscription.schedule(), input.vacation, date) {
         Due::Skip(reason) => Err(Skip::Rule(reason)),
+        Due::Deliver { .. }
+            if input
+                .called_off
+                .contains(&(subscription.subscription_id, date)) =>
+        {
+            Err(Skip::CalledOff)
+        }
         Due::Deliver { quantity } => match input.unit_prices.get(&key) {
             None => Err(Skip::Unavailable),
             Some(unit) => {
@@ -224,6 +236,7 @@ mod tests {
             unit_prices: &prices,
             balance: Money::inr(100_000),
             placed: &HashSet::new(),
+            called_off: &HashSet::new(),
         };
         let days = plan(&input, date(1), 3);
         assert_eq!(days.len(), 3);
@@ -261,6 +274,7 @@ mod tests {
             unit_prices: &prices,
             balance: Money::inr(12_000),
             placed: &HashSet::new(),
+            called_off: &HashSet::new(),
         };
         let days = plan(&input, date(1), 4);
         let wallet: Vec<_> = days.iter().map(|d| d.items[0].outcome.is_ok()).collect();
@@ -292,6 +306,7 @@ mod tests {
             unit_prices: &none,
             balance: Money::inr(0),
             placed: &HashSet::new(),
+            called_off: &HashSet::new(),
         };
         let days = plan(&input, date(1), 1);
         assert_eq!(days[0].items[0].outcome, Err(Skip::Unavailable));
@@ -309,6 +324,7 @@ mod tests {
             unit_prices: &prices,
             balance: Money::inr(0),
             placed: &HashSet::new(),
+            called_off: &HashSet::new(),
         };
         assert_eq!(plan(&input, date(1), 400).len(), 31);
     }

@@ -273,6 +273,9 @@ pub struct OrderNews {
     /// The subscription the nightly run placed it for (the evening-before confirmation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_id: Option<Uuid>,
+    /// What comes: "2 × Toned milk 1L" per fulfilled line (the confirmation names it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<String>,
 }
 
 impl OrderNews {
@@ -288,6 +291,12 @@ impl OrderNews {
             vendor_ids: order.vendor_ids(),
             reason: order.status_history.last().and_then(|c| c.reason.clone()),
             subscription_id: order.subscription_id,
+            items: order
+                .items
+                .iter()
+                .filter(|item| item.fulfilled)
+                .map(|item| format!("{} × {} {}", item.quantity, item.name, item.variant_name))
+                .collect(),
         }
     }
 }

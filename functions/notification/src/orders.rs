@@ -113,12 +113,13 @@ pub fn messages(event: &EventEnvelope) -> Result<Vec<Message>, EventMismatch> {
         EventType::OrderConfirmed if is_subscription_order(event) => {
             let o = event.decode::<OrderConfirmed>()?.0;
             let body = format!(
-                "For {}, {} slot: your subscription's order {} of {} is confirmed; payment: {}.",
+                "{}, {} slot: {}, {} ({}); order {}.",
                 day(o.delivery_date),
                 slot(o.delivery_slot),
-                o.order_id,
+                o.items.join(", "),
                 o.total,
-                method(o.payment_method)
+                paid(o.payment_method),
+                o.order_id
             );
             vec![message(
                 SUBSCRIPTION_CONFIRMED,
@@ -364,6 +365,15 @@ fn progress(status: DeliveryStatus) -> &'static str {
         DeliveryStatus::Failed => {
             "could not be made; the order is cancelled and anything you paid is refunded"
         }
+    }
+}
+
+/// How a confirmed order is paid, as its confirmation says it.
+fn paid(method: PaymentMethod) -> &'static str {
+    match method {
+        PaymentMethod::Wallet => "paid from your wallet",
+        PaymentMethod::Cod => "cash on delivery",
+        _ => "paid",
     }
 }
 

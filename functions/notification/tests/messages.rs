@@ -101,6 +101,7 @@ impl World {
             vendor_ids: vec![self.vendor_id],
             reason: reason.map(str::to_owned),
             subscription_id: None,
+            items: vec!["2 × Toned milk 1L".into()],
         }
     }
 
@@ -308,7 +309,13 @@ async fn each_wanted_event_makes_its_messages_for_the_right_recipients() {
     let mails = mails(w.data.path());
     let to = |address: &str| mails.iter().filter(|(to, _)| to == address).count();
     assert_eq!(to(w.customer.email.as_str()), 12);
-    for said in ["top up to receive it", "₹40.00", "now holds ₹500.00"] {
+    let confirmation = "2 × Toned milk 1L, ₹123.50 (paid)";
+    for said in [
+        "top up to receive it",
+        "₹40.00",
+        "now holds ₹500.00",
+        confirmation,
+    ] {
         assert!(mails.iter().any(|(_, text)| text.contains(said)), "{said}");
     }
     assert_eq!(to(&w.vendor_email), 1, "the vendor's assignment");

@@ -46,10 +46,10 @@ pub struct NewSubscriptionBody {
     days_of_week: Option<Vec<String>>,
     /// The first delivery date: an open date (409 `CUTOFF_PASSED` with `details.nextDate`
     /// after its cut-off), within 366 days.
-    #[schema(value_type = String, format = Date, required = true)]
+    #[schema(value_type = String, format = Date, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", required = true)]
     start_date: Option<String>,
     /// The last delivery date, on or after startDate.
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(value_type = Option<String>, format = Date, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     end_date: Option<String>,
     #[schema(value_type = DeliverySlot, required = true)]
     delivery_slot: Option<String>,
@@ -71,7 +71,7 @@ pub struct ChangeBody {
     status: Option<String>,
     /// A pause ends by itself on this date (it delivers again); `null` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(value_type = Option<String>, format = Date, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     paused_until: Option<serde_json::Value>,
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 100)]
     quantity: Option<serde_json::Value>,
@@ -83,11 +83,11 @@ pub struct ChangeBody {
     address_label: Option<String>,
     /// The last delivery date; `null` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(value_type = Option<String>, format = Date, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     end_date: Option<serde_json::Value>,
     /// The change starts on this open date (within 31 days), keeping the days before it as
     /// they were: how a change refused with CUTOFF_PASSED is asked again for `nextDate`.
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(value_type = Option<String>, format = Date, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     effective_from: Option<String>,
 }
 
@@ -146,6 +146,36 @@ fn days_field(errors: &mut FieldErrors, raw: &[String]) -> Option<Vec<DayOfWeek>
     Some(days)
 }
 
+/// What the OpenAPI document says a date is: `YYYY-MM-DD`, month 01–12, day 01–31.
+pub const DATE_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+
+/// Whether `raw` is a date as [`DATE_PATTERN`] spells one.
+fn well_formed(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let number = |r: std::ops::Range<usize>| raw[r].parse::<u32>().unwrap_or(0);
+    b.len() == 10
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && (1..=12).contains(&number(5..7))
+        && (1..=31).contains(&number(8..10))
+}
+
+/// Dates well-formed but not in the calendar (2030-02-30) are a conflict (409), not a bad
+/// field: no schema says how many days a month has. A malformed one is left to the field
+/// check (400).
+pub fn calendar_days(raws: &[Option<&str>]) -> Result<(), DomainError> {
+    for raw in raws.iter().flatten() {
+        if well_formed(raw) && parse_date(raw).is_err() {
+            return Err(conflict(&format!("{raw} is not a day of the calendar.")));
+        }
+    }
+    Ok(())
+}
+
 fn date_field(errors: &mut FieldErrors, field: &str, raw: &str) -> Option<NaiveDate> {
     errors.check(field, parse_date(raw))
 }
@@ -172,6 +202,7 @@ fn label_field(errors: &mut FieldErrors, raw: &str) -> Option<AddressLabel> {
 
 impl NewSubscriptionBody {
     pub fn parse(self) -> Result<NewSubscription, DomainError> {
+        calendar_days(&[self.start_date.as_deref(), self.end_date.as_deref()])?;
         let mut errors = FieldErrors::new();
         let product_id = uuid_field(&mut errors, "productId", self.product_id.as_deref());
         let variant_id = uuid_field(&mut errors, "variantId", self.variant_id.as_deref());
@@ -200,20 +231,14 @@ impl NewSubscriptionBody {
             Some(raw) => subscription_method(&mut errors, raw),
         };
         let days_of_week = days.flatten().unwrap_or_default();
-        match frequency {
-            Some(Frequency::Custom) if days_of_week.is_empty() => {
-                errors.add("daysOfWeek", "is required for CUSTOM: one or more days")
-            }
-            Some(Frequency::Custom) | None => {}
-            Some(_) if !days_of_week.is_empty() => errors.add("daysOfWeek", "is for CUSTOM only"),
-            Some(_) => {}
-        }
+        errors.into_result(|| ())?;
+        check_days(frequency.expect("checked"), &days_of_week)?;
         if let (Some(start), Some(Some(end))) = (start, end)
             && end < start
         {
-            errors.add("endDate", "must be on or after startDate");
+            return Err(conflict("endDate must be on or after startDate."));
         }
-        errors.into_result(|| NewSubscription {
+        Ok(NewSubscription {
             product_id: product_id.expect("checked"),
             variant_id: variant_id.expect("checked"),
             quantity: quantity.expect("checked"),
@@ -225,6 +250,23 @@ impl NewSubscriptionBody {
             address_label: label.expect("checked"),
             payment_method: method.expect("checked"),
         })
+    }
+}
+
+/// A rule between well-formed fields (which dates, which weekdays go together): no schema
+/// says it, so it is a conflict with the calendar (409), as POST /orders' date window is.
+fn conflict(message: &str) -> DomainError {
+    DomainError::conflict(message.to_owned())
+}
+
+/// CUSTOM takes one or more weekdays; the other frequencies take none.
+fn check_days(frequency: Frequency, days: &[DayOfWeek]) -> Result<(), DomainError> {
+    match (frequency, days.is_empty()) {
+        (Frequency::Custom, true) => Err(conflict(
+            "A CUSTOM subscription needs daysOfWeek: one or more days.",
+        )),
+        (Frequency::Custom, false) | (_, true) => Ok(()),
+        (_, false) => Err(conflict("daysOfWeek is for CUSTOM subscriptions only.")),
     }
 }
 
@@ -241,10 +283,7 @@ fn subscription_method(errors: &mut FieldErrors, raw: &str) -> Option<PaymentMet
 fn has_address(user: &User, label: &AddressLabel) -> Result<(), DomainError> {
     match user.addresses.iter().any(|a| &a.label == label) {
         true => Ok(()),
-        false => Err(DomainError::Validation(FieldErrors::single(
-            "addressLabel",
-            "is not one of your addresses",
-        ))),
+        false => Err(DomainError::NotFound("address")),
     }
 }
 
@@ -305,6 +344,14 @@ pub struct Change {
 
 impl ChangeBody {
     pub fn parse(self) -> Result<Change, DomainError> {
+        let text =
+            |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.as_str()).map(str::to_owned);
+        let (until, end) = (text(&self.paused_until), text(&self.end_date));
+        calendar_days(&[
+            until.as_deref(),
+            end.as_deref(),
+            self.effective_from.as_deref(),
+        ])?;
         let mut errors = FieldErrors::new();
         let status = self.status.as_deref().and_then(|raw| match raw {
             "ACTIVE" => Some(SubscriptionStatus::Active),
@@ -343,10 +390,6 @@ impl ChangeBody {
     }
 }
 
-fn invalid(field: &str, message: &str) -> DomainError {
-    DomainError::Validation(FieldErrors::single(field, message))
-}
-
 impl Change {
     pub fn check_address(&self, user: &User) -> Result<(), DomainError> {
         match &self.address_label {
@@ -376,16 +419,15 @@ impl Change {
                 .into());
             }
             if from > today + TimeDelta::days(MAX_EFFECTIVE_DAYS) {
-                return Err(invalid("effectiveFrom", "must be within 31 days"));
+                return Err(conflict("effectiveFrom must be within 31 days."));
             }
         }
         let before = subscription.clone();
         self.apply_status(&mut subscription, today)?;
         if let Some(days) = &self.days_of_week {
             if subscription.frequency != Frequency::Custom || days.is_empty() {
-                return Err(invalid(
-                    "daysOfWeek",
-                    "is for CUSTOM subscriptions: one or more days",
+                return Err(conflict(
+                    "daysOfWeek is for CUSTOM subscriptions: one or more days.",
                 ));
             }
             subscription.days_of_week = days.clone();
@@ -401,10 +443,7 @@ impl Change {
         }
         if let Some(end) = self.end_date {
             if end.is_some_and(|end| end < subscription.start_date || end < today) {
-                return Err(invalid(
-                    "endDate",
-                    "must be on or after startDate and today",
-                ));
+                return Err(conflict("endDate must be on or after startDate and today."));
             }
             subscription.end_date = end;
         }
@@ -424,7 +463,7 @@ impl Change {
         if let Some(Some(until)) = self.paused_until
             && until <= today
         {
-            return Err(invalid("pausedUntil", "must be after today"));
+            return Err(conflict("pausedUntil must be after today."));
         }
         let pausing = self.status == Some(SubscriptionStatus::Paused)
             || (self.status.is_none() && subscription.status == SubscriptionStatus::Paused);
@@ -449,7 +488,7 @@ impl Change {
         }
         if let Some(until) = self.paused_until {
             if !pausing {
-                return Err(invalid("pausedUntil", "is for a paused subscription"));
+                return Err(conflict("pausedUntil is for a paused subscription."));
             }
             subscription.paused_until = until;
         }

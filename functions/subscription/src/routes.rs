@@ -25,7 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::Api;
-use crate::input::{ChangeBody, NewSubscriptionBody};
+use crate::input::{ChangeBody, DATE_PATTERN, NewSubscriptionBody, calendar_days};
 use crate::wallet::{Statement, Topup, WalletView};
 
 milkrun_http::service_routes! { Api;
@@ -46,7 +46,19 @@ fn date_schema() -> utoipa::openapi::Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+        .pattern(Some(DATE_PATTERN))
         .build()
+}
+
+/// A date parameter: not `YYYY-MM-DD` is a 400 naming `field`, a day not in the calendar
+/// a 409 ([`calendar_days`]).
+fn date_param(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: Option<&str>,
+) -> Result<Option<NaiveDate>, ApiError> {
+    calendar_days(&[raw])?;
+    Ok(raw.and_then(|raw| errors.check(field, parse_date(raw))))
 }
 
 fn query_param(
@@ -63,6 +75,7 @@ fn subscription_id(raw: &str) -> Result<Uuid, ApiError> {
 }
 
 fn path_date(raw: &str) -> Result<NaiveDate, ApiError> {
+    calendar_days(&[Some(raw)])?;
     parse_date(raw)
         .map_err(|problem| DomainError::Validation(FieldErrors::single("date", problem.0)).into())
 }
@@ -97,7 +110,7 @@ impl IntoParams for SubscriptionQuery {
 }
 
 #[utoipa::path(post, path = "/subscriptions", tag = "subscriptions", security(("bearer" = [])), request_body = NewSubscriptionBody,
-    responses((status = 201, body = Subscription, description = "The subscription, ACTIVE from its startDate."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "`CUTOFF_PASSED` (startDate has closed; `details.nextDate` is the first open date), or too many subscriptions."), (status = 413, body = ErrorBody)))]
+    responses((status = 201, body = Subscription, description = "The subscription, ACTIVE from its startDate."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "No active product has that variant, or no address of yours that label."), (status = 409, body = ErrorBody, description = "`CUTOFF_PASSED` (startDate has closed; `details.nextDate` is the first open date); `CONFLICT`: too many subscriptions, startDate more than 366 days ahead, endDate before startDate, daysOfWeek without CUSTOM or CUSTOM without them."), (status = 413, body = ErrorBody)))]
 async fn create_subscription(
     State(api): State<Api>,
     CustomerActor(caller): CustomerActor,
@@ -166,7 +179,7 @@ async fn read_subscription(
 
 #[utoipa::path(patch, path = "/subscriptions/{subscriptionId}", tag = "subscriptions", security(("bearer" = [])),
     params(("subscriptionId" = Uuid, Path)), request_body = ChangeBody,
-    responses((status = 200, body = Subscription, description = "The subscription as changed: paused, resumed or edited."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`CUTOFF_PASSED`: the change would alter a date whose orders closed (`details.nextDate`: ask again with `effectiveFrom`); or the subscription is cancelled."), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = Subscription, description = "The subscription as changed: paused, resumed or edited."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`CUTOFF_PASSED`: the change would alter a date whose orders closed (`details.nextDate`: ask again with `effectiveFrom`); `CONFLICT`: the subscription is cancelled, or the fields do not go together (daysOfWeek for CUSTOM only, endDate before startDate or today, pausedUntil not after today or without a pause, effectiveFrom more than 31 days ahead or with a slot, address or weekdays change)."), (status = 413, body = ErrorBody)))]
 async fn change_subscription(
     State(api): State<Api>,
     CustomerActor(caller): CustomerActor,
@@ -210,10 +223,11 @@ async fn cancel_subscription(
 ) -> ApiResult<Json<Subscription>> {
     let id = subscription_id(&id)?;
     let mut errors = FieldErrors::new();
-    let from = query
-        .effective_from
-        .as_deref()
-        .and_then(|raw| errors.check("effectiveFrom", parse_date(raw)));
+    let from = date_param(
+        &mut errors,
+        "effectiveFrom",
+        query.effective_from.as_deref(),
+    )?;
     errors.into_result(|| ())?;
     Ok(Json(
         api.subscriptions
@@ -225,13 +239,13 @@ async fn cancel_subscription(
 /// `{quantity}`: that day's units, 0 to 100 (0 skips the day).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DayQuantity {
-    #[schema(schema_with = milkrun_domain::schema::quantity_required, required = true)]
+    #[schema(value_type = u32, minimum = 0, maximum = 100, required = true)]
     quantity: Option<serde_json::Value>,
 }
 
 #[utoipa::path(put, path = "/subscriptions/{subscriptionId}/days/{date}", tag = "subscriptions", security(("bearer" = [])),
-    params(("subscriptionId" = Uuid, Path), ("date" = String, Path, format = Date)), request_body = DayQuantity,
-    responses((status = 200, body = Subscription, description = "The subscription with that day's quantity changed."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`CUTOFF_PASSED`: the date has closed (`details.nextDate`); or the subscription is cancelled."), (status = 413, body = ErrorBody)))]
+    params(("subscriptionId" = Uuid, Path), ("date" = String, Path, format = Date, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")), request_body = DayQuantity,
+    responses((status = 200, body = Subscription, description = "The subscription with that day's quantity changed."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`CUTOFF_PASSED`: the date has closed (`details.nextDate`); `CONFLICT`: the subscription is cancelled, or the date is more than 366 days ahead."), (status = 413, body = ErrorBody)))]
 async fn change_day(
     State(api): State<Api>,
     CustomerActor(caller): CustomerActor,
@@ -262,7 +276,7 @@ async fn change_day(
 }
 
 #[utoipa::path(delete, path = "/subscriptions/{subscriptionId}/days/{date}", tag = "subscriptions", security(("bearer" = [])),
-    params(("subscriptionId" = Uuid, Path), ("date" = String, Path, format = Date)),
+    params(("subscriptionId" = Uuid, Path), ("date" = String, Path, format = Date, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")),
     responses((status = 200, body = Subscription, description = "The subscription with that day back to its usual quantity."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`CUTOFF_PASSED`: the date has closed (`details.nextDate`).")))]
 async fn undo_day_change(
     State(api): State<Api>,
@@ -280,20 +294,21 @@ async fn undo_day_change(
 /// `{from, until}`: both ends included.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct VacationBody {
-    #[schema(value_type = String, format = Date, required = true)]
+    #[schema(value_type = String, format = Date, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", required = true)]
     from: Option<String>,
-    #[schema(value_type = String, format = Date, required = true)]
+    #[schema(value_type = String, format = Date, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", required = true)]
     until: Option<String>,
 }
 
 #[utoipa::path(put, path = "/subscriptions/vacation", tag = "subscriptions", security(("bearer" = [])), request_body = VacationBody,
-    responses((status = 200, body = Vacation, description = "The vacation: every subscription of yours holds on those days."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "`CUTOFF_PASSED`: it would change a date whose orders closed (`details.nextDate`)."), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = Vacation, description = "The vacation: every subscription of yours holds on those days."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "`CUTOFF_PASSED`: it would change a date whose orders closed (`details.nextDate`); `CONFLICT`: until before from, or more than 366 days ahead."), (status = 413, body = ErrorBody)))]
 async fn set_vacation(
     State(api): State<Api>,
     CustomerActor(caller): CustomerActor,
     body: Bytes,
 ) -> ApiResult<Json<Vacation>> {
     let body: VacationBody = parse_json(&body)?;
+    calendar_days(&[body.from.as_deref(), body.until.as_deref()])?;
     let mut errors = FieldErrors::new();
     let mut date = |field: &str, raw: Option<&str>| match raw {
         None => {
@@ -363,7 +378,7 @@ impl IntoParams for CalendarQuery {
 
 /// One subscription on one day: what comes and its price, or why not (NOT_STARTED, ENDED,
 /// CANCELLED, NOT_SCHEDULED, PAUSED, VACATION, SKIPPED, PRODUCT_UNAVAILABLE,
-/// INSUFFICIENT_BALANCE).
+/// INSUFFICIENT_BALANCE, ORDER_CALLED_OFF: the run's order failed or was cancelled).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CalendarItem {
@@ -401,6 +416,7 @@ pub fn skip_reason(skip: Skip) -> String {
         Skip::Rule(reason) => reason.to_string(),
         Skip::Unavailable => "PRODUCT_UNAVAILABLE".to_owned(),
         Skip::BalanceTooLow => "INSUFFICIENT_BALANCE".to_owned(),
+        Skip::CalledOff => "ORDER_CALLED_OFF".to_owned(),
     }
 }
 
@@ -427,17 +443,14 @@ fn calendar_day(day: PlannedDay) -> CalendarDay {
 }
 
 #[utoipa::path(get, path = "/subscriptions/calendar", tag = "subscriptions", security(("bearer" = [])), params(CalendarQuery),
-    responses((status = 200, body = Calendar, description = "Each coming day: what will come at what price, or why not."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Calendar, description = "Each coming day: what will come at what price, or why not."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "`from` is well-formed but no day of the calendar (2030-02-30).")))]
 async fn calendar(
     State(api): State<Api>,
     CustomerActor(caller): CustomerActor,
     ApiQuery(query): ApiQuery<CalendarQuery>,
 ) -> ApiResult<Json<Calendar>> {
     let mut errors = FieldErrors::new();
-    let from = query
-        .from
-        .as_deref()
-        .and_then(|raw| errors.check("from", parse_date(raw)));
+    let from = date_param(&mut errors, "from", query.from.as_deref())?;
     let days = match query.days.as_deref() {
         None => Some(7),
         Some(raw) => {
@@ -475,17 +488,35 @@ async fn view_wallet(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TopupBody {
-    /// Paise to add: 1 to 1,000,000,000 (the balance may not pass that either).
-    #[schema(required = true)]
+    /// What to add: 1 to 1,000,000,000 paise (the balance may not pass that either: 409).
+    #[schema(schema_with = topup_amount, required = true)]
     amount: Option<MoneyInput>,
     /// The simulated gateway's token: `tok_ok` (default), `tok_decline`, `tok_flaky`.
     #[schema(value_type = Option<String>, pattern = r"^[!-~]{1,64}$")]
     payment_token: Option<String>,
 }
 
+/// `{amount, currency?}` with the amount 1 paise at least.
+fn topup_amount() -> utoipa::openapi::Object {
+    let paise = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(milkrun_domain::money::MAX_AMOUNT))
+        .description(Some("Paise."));
+    let currency = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["INR"]));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("amount", paise)
+        .required("amount")
+        .property("currency", currency)
+        .build()
+}
+
 #[utoipa::path(post, path = "/wallet/topups", tag = "wallet", security(("bearer" = [])), request_body = TopupBody,
-    params(("Idempotency-Key" = String, Header, description = "Required: the same key charges and credits once, however often it is sent.")),
-    responses((status = 201, body = Topup, description = "Charged and credited."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "`PAYMENT_DECLINED`."), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "The key's first request is still running, or the balance would pass its cap."), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "`IDEMPOTENCY_KEY_REUSED` with another body.")))]
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$", description = "The same key charges and credits once, however often it is sent (422 `IDEMPOTENCY_KEY_REUSED` with another body); without one each request is a top-up of its own.")),
+    responses((status = 201, body = Topup, description = "Charged and credited."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "The charge was declined (nothing charged), the key's first request is still running, or the balance would pass its cap."), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "`IDEMPOTENCY_KEY_REUSED` with another body.")))]
 async fn top_up(
     State(api): State<Api>,
     CustomerActor(caller): CustomerActor,
@@ -493,12 +524,7 @@ async fn top_up(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let user_id = caller.user.user_id;
-    let key = claim_key(&headers, "wallet-topups", user_id)?.ok_or_else(|| {
-        ApiError::validation(&FieldErrors::single(
-            "Idempotency-Key",
-            "is required: a top-up is charged once per key",
-        ))
-    })?;
+    let key = claim_key(&headers, "wallet-topups", user_id)?;
     let raw: serde_json::Value = parse_json(&body)?;
     let parsed: TopupBody = parse_json(&body)?;
     let mut errors = FieldErrors::new();
@@ -507,7 +533,13 @@ async fn top_up(
             errors.add("amount", "is required");
             None
         }
-        Some(amount) => errors.check("amount", amount.parse()),
+        Some(amount) => errors.check("amount", amount.parse()).filter(|m| {
+            let some = m.amount > 0;
+            if !some {
+                errors.add("amount", "must be 1 paise at least");
+            }
+            some
+        }),
     };
     let token = parsed.payment_token;
     let fits =
@@ -516,12 +548,13 @@ async fn top_up(
         errors.add("paymentToken", "must be 1 to 64 printable ASCII characters");
     }
     errors.into_result(|| ())?;
-    let charge_key = headers
-        .get(milkrun_http::idempotency::HEADER)
-        .and_then(|raw| raw.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let stored = idempotent(api.idempotency.as_ref(), Some(key), &raw, |_| async {
+    // The charge is keyed by the client's key, or (without one) by a fresh id: a retry
+    // without a key is a second top-up, as a second POST /orders is a second order.
+    let charge_key = match headers.get(milkrun_http::idempotency::HEADER) {
+        Some(raw) => raw.to_str().unwrap_or_default().to_owned(),
+        None => Uuid::now_v7().to_string(),
+    };
+    let stored = idempotent(api.idempotency.as_ref(), key, &raw, |_| async {
         let topup = api
             .wallet
             .top_up(
@@ -592,7 +625,7 @@ impl IntoParams for JobQuery {
 
 #[utoipa::path(post, path = "/jobs/{name}", tag = "jobs", security(("bearer" = [])),
     params(("name" = String, Path, pattern = "^(subscriptions|reconcile-stock)$"), JobQuery),
-    responses((status = 200, body = Object, description = "The run's report."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "No such job.")))]
+    responses((status = 200, body = Object, description = "The run's report."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "No such job."), (status = 409, body = ErrorBody, description = "A date not after today: a run places orders to come.")))]
 async fn run_job(
     State(api): State<Api>,
     AdminActor(caller): AdminActor,
@@ -600,18 +633,14 @@ async fn run_job(
     ApiQuery(query): ApiQuery<JobQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let mut errors = FieldErrors::new();
-    let date = query
-        .date
-        .as_deref()
-        .and_then(|raw| errors.check("date", parse_date(raw)));
+    let date = date_param(&mut errors, "date", query.date.as_deref())?;
+    errors.into_result(|| ())?;
     let today = milkrun_domain::checkout::platform_today(chrono::Utc::now());
     if date.is_some_and(|d| d <= today) {
-        errors.add(
-            "date",
-            "must be after today (Asia/Kolkata): a run places orders to come",
-        );
+        // A well-formed date the calendar refuses: a conflict, as POST /orders' window.
+        let message = "A run places orders to come: the date must be after today (Asia/Kolkata).";
+        return Err(DomainError::conflict(message).into());
     }
-    errors.into_result(|| ())?;
     let correlation_id = caller.audit.correlation_id.clone();
     Ok(Json(
         crate::jobs::run_by_name(&api.adapters, &name, date, correlation_id).await?,

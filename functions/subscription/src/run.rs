@@ -25,7 +25,7 @@ use milkrun_domain::clock::{Clock, SystemClock};
 use milkrun_domain::events::{EventEnvelope, LowBalance, SubscriptionDaySkipped};
 use milkrun_domain::money::Money;
 use milkrun_domain::page::{MAX_PAGE_SIZE, PageRequest};
-use milkrun_domain::ports::{OrderReads, SubscriptionStore, UserLookup, WalletStore};
+use milkrun_domain::ports::{SubscriptionStore, UserLookup, WalletStore};
 use milkrun_domain::subscription::{Due, RUN_SHARDS, Subscription, Vacation, due_on};
 use milkrun_domain::values::PaymentMethod;
 use milkrun_domain::{DomainError, Effects, StoreError};
@@ -35,7 +35,7 @@ use milkrun_store::effects::commit;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::service::{live_of, unit_prices};
+use crate::service::{existing_orders, live_of, unit_prices};
 
 /// Who the run's orders and records name.
 pub const ACTOR: &str = "subscription-run";
@@ -226,22 +226,20 @@ impl SubscriptionRun {
         let vacation = stores.subscriptions.vacation(user_id).await?;
         let wallet = stores.wallets.get(user_id).await?;
         let unit_prices = unit_prices(stores.products.as_ref(), &subscriptions).await?;
-        let mut placed = HashSet::new();
-        for subscription in &subscriptions {
-            let due = due_on(&subscription.schedule(), vacation.as_ref(), date);
-            if matches!(due, Due::Deliver { .. })
-                && self.already_ordered(subscription, date).await?
-            {
-                placed.insert((subscription.subscription_id, date));
-            }
-        }
+        let vacation_ref = vacation.as_ref();
+        let due = |s: &Subscription| match due_on(&s.schedule(), vacation_ref, date) {
+            Due::Deliver { .. } => vec![date],
+            Due::Skip(_) => Vec::new(),
+        };
+        let existing = existing_orders(stores.orders.as_ref(), &subscriptions, due).await?;
         Ok(CustomerDay {
             deferred,
             balance: wallet.map_or(Money::inr(0), |w| w.balance),
             subscriptions,
             vacation,
             unit_prices,
-            placed,
+            placed: existing.placed,
+            called_off: existing.called_off,
         })
     }
 
@@ -340,6 +338,10 @@ impl SubscriptionRun {
     ) -> Result<(), DomainError> {
         let (reason, message) = match outcome {
             Err(Skip::Rule(_)) => return Ok(()),
+            Err(Skip::CalledOff) => {
+                report.already_ordered += 1;
+                return Ok(());
+            }
             _ if placed => {
                 report.already_ordered += 1;
                 return Ok(());
@@ -369,15 +371,6 @@ impl SubscriptionRun {
         };
         report.skip(&reason);
         self.record_skip(subscription, date, &reason, message).await
-    }
-
-    async fn already_ordered(
-        &self,
-        subscription: &Subscription,
-        date: NaiveDate,
-    ) -> Result<bool, StoreError> {
-        let order_id = subscription_order_id(subscription.subscription_id, date);
-        Ok(self.stores.orders.get(order_id).await?.is_some())
     }
 
     /// Places the order (`true`), or finds it placed (`false`).
@@ -469,6 +462,7 @@ struct CustomerDay {
     unit_prices: HashMap<(Uuid, Uuid), Money>,
     balance: Money,
     placed: HashSet<(Uuid, NaiveDate)>,
+    called_off: HashSet<(Uuid, NaiveDate)>,
 }
 
 impl CustomerDay {
@@ -479,6 +473,7 @@ impl CustomerDay {
             unit_prices: &self.unit_prices,
             balance: self.balance,
             placed: &self.placed,
+            called_off: &self.called_off,
         }
     }
 }

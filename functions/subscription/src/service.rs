@@ -19,13 +19,14 @@ use milkrun_domain::clock::{Clock, SystemClock};
 use milkrun_domain::cutoff::{CutoffPassed, CutoffTime};
 use milkrun_domain::events::{SubscriptionCancelled, SubscriptionChanged, SubscriptionCreated};
 use milkrun_domain::money::Money;
+use milkrun_domain::order::OrderStatus;
 use milkrun_domain::page::{MAX_PAGE_SIZE, Page, PageRequest};
 use milkrun_domain::ports::{
     OrderReads, ProductReads, SubscriptionStore, UserLookup, VendorReads, WalletStore,
 };
 use milkrun_domain::subscription::{Due, Subscription, SubscriptionStatus, Vacation, due_on};
 use milkrun_domain::user::User;
-use milkrun_domain::{DomainError, Effects, FieldErrors, StoreError};
+use milkrun_domain::{DomainError, Effects, StoreError};
 use milkrun_platform::Adapters;
 use milkrun_store::retry::retry_on_conflict;
 use uuid::Uuid;
@@ -198,10 +199,7 @@ impl SubscriptionService {
             .is_some_and(|p| p.is_active && p.variants.iter().any(|v| v.variant_id == variant_id));
         match sold {
             true => Ok(()),
-            false => Err(DomainError::Validation(FieldErrors::single(
-                "variantId",
-                "is not a variant of an active product",
-            ))),
+            false => Err(DomainError::NotFound("product variant")),
         }
     }
 
@@ -276,10 +274,9 @@ impl SubscriptionService {
         if altered.is_err() && change.effective_from.is_some() {
             // Asked from a later date and still changing a closed day: what cannot wait (a
             // slot, an address, the weekdays) is said so, not refused again.
-            return Err(DomainError::Validation(FieldErrors::single(
-                "effectiveFrom",
-                "deliverySlot, addressLabel and daysOfWeek apply at once: change them once the closed day is delivered",
-            )));
+            return Err(DomainError::conflict(
+                "deliverySlot, addressLabel and daysOfWeek apply at once, not from effectiveFrom: change them once the closed day is delivered.",
+            ));
         }
         altered.map(|()| after)
     }
@@ -343,10 +340,8 @@ impl SubscriptionService {
     ) -> Result<Subscription, DomainError> {
         let user = self.customer(user_id).await?;
         if date > self.today() + TimeDelta::days(MAX_DAYS_AHEAD) {
-            let message = format!("must be within {MAX_DAYS_AHEAD} days");
-            return Err(DomainError::Validation(FieldErrors::single(
-                "date", message,
-            )));
+            let message = format!("A day change must be within {MAX_DAYS_AHEAD} days.");
+            return Err(DomainError::conflict(message));
         }
         retry_on_conflict("subscription", || async {
             let before = self.own(user_id, subscription_id).await?;
@@ -400,9 +395,8 @@ impl SubscriptionService {
         if vacation.until < vacation.from
             || vacation.until > today + TimeDelta::days(MAX_DAYS_AHEAD)
         {
-            return Err(DomainError::Validation(FieldErrors::single(
-                "until",
-                format!("must be on or after from and within {MAX_DAYS_AHEAD} days"),
+            return Err(DomainError::conflict(format!(
+                "A vacation's until must be on or after its from, and within {MAX_DAYS_AHEAD} days."
             )));
         }
         let before = self.subscriptions.vacation(user_id).await?;
@@ -500,13 +494,22 @@ impl SubscriptionService {
             .map_or(Money::inr(0), |w| w.balance);
         let unit_prices = unit_prices(self.products.as_ref(), &subscriptions).await?;
         let last = from + TimeDelta::days(i64::from(days.max(1)) - 1);
-        let placed = placed_orders(self.orders.as_ref(), &subscriptions, from, last).await?;
+        // Only dates the run has passed can have its order (tomorrow's, as a rule).
+        let passed = |s: &Subscription| match s.last_generated_for {
+            Some(generated) => from
+                .iter_days()
+                .take_while(|d| *d <= generated.min(last))
+                .collect(),
+            None => Vec::new(),
+        };
+        let existing = existing_orders(self.orders.as_ref(), &subscriptions, passed).await?;
         let input = PlanInput {
             subscriptions: &subscriptions,
             vacation: vacation.as_ref(),
             unit_prices: &unit_prices,
             balance,
-            placed: &placed,
+            placed: &existing.placed,
+            called_off: &existing.called_off,
         };
         Ok((plan(&input, from, days), balance))
     }
@@ -535,28 +538,43 @@ pub async fn live_of(
     }
 }
 
-/// The (subscription, date)s from `from` to `until` the run has placed an order for: only
-/// dates up to each subscription's `lastGeneratedFor` can have one (a read per such date,
-/// tomorrow's at most, as a rule).
-pub async fn placed_orders(
+/// The run's orders there are among the (subscription, date)s `dates` names: those still
+/// going ahead (`placed`) and those that will not come (`called_off`: failed, payment
+/// failed, cancelled, refunded).
+#[derive(Debug, Default)]
+pub struct Existing {
+    pub placed: HashSet<(Uuid, NaiveDate)>,
+    pub called_off: HashSet<(Uuid, NaiveDate)>,
+}
+
+/// Reads the run's order of each (subscription, date) `dates` names for a subscription.
+pub async fn existing_orders(
     orders: &dyn OrderReads,
     subscriptions: &[Subscription],
-    from: NaiveDate,
-    until: NaiveDate,
-) -> Result<HashSet<(Uuid, NaiveDate)>, StoreError> {
-    let mut placed = HashSet::new();
+    dates: impl Fn(&Subscription) -> Vec<NaiveDate>,
+) -> Result<Existing, StoreError> {
+    let mut existing = Existing::default();
     for subscription in subscriptions {
-        let Some(last) = subscription.last_generated_for else {
-            continue;
-        };
-        for date in from.iter_days().take_while(|d| *d <= last.min(until)) {
+        for date in dates(subscription) {
             let id = milkrun_checkout::subscription_order_id(subscription.subscription_id, date);
-            if orders.get(id).await?.is_some() {
-                placed.insert((subscription.subscription_id, date));
-            }
+            let Some(order) = orders.get(id).await? else {
+                continue;
+            };
+            let called_off = matches!(
+                order.status,
+                OrderStatus::Failed
+                    | OrderStatus::PaymentFailed
+                    | OrderStatus::Cancelled
+                    | OrderStatus::Refunded
+            );
+            let set = match called_off {
+                true => &mut existing.called_off,
+                false => &mut existing.placed,
+            };
+            set.insert((subscription.subscription_id, date));
         }
     }
-    Ok(placed)
+    Ok(existing)
 }
 
 /// The unit price now of each variant the subscriptions name (one batch read); a product

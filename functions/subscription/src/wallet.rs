@@ -22,7 +22,7 @@ use milkrun_domain::payment::{
 use milkrun_domain::ports::{OrderReads, PaymentStore, WalletStore};
 use milkrun_domain::values::PaymentMethod;
 use milkrun_domain::wallet::{EntryKind, LedgerEntry, MAX_BALANCE};
-use milkrun_domain::{DomainError, ErrorCode, FieldErrors};
+use milkrun_domain::{DomainError, FieldErrors};
 use milkrun_platform::Adapters;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -169,11 +169,9 @@ impl WalletService {
             .await?
             .map_or(0, |w| w.balance.amount);
         let room = MAX_BALANCE.saturating_sub(balance);
-        if amount.amount == 0 || amount.amount > room {
-            let message =
-                format!("must be 1 to {room} paise (a wallet holds at most {MAX_BALANCE})");
-            return Err(DomainError::Validation(FieldErrors::single(
-                "amount", message,
+        if amount.amount > room {
+            return Err(DomainError::conflict(format!(
+                "A wallet holds at most {MAX_BALANCE} paise: this one takes {room} more."
             )));
         }
         Ok(())
@@ -219,8 +217,9 @@ impl WalletService {
                     ..recorded
                 };
                 record_payment(&self.payments, &failed, actor).await?;
-                let message = format!("The top-up was declined: {reason}");
-                return Err(DomainError::refused(ErrorCode::PaymentDeclined, message));
+                // A conflict with the card, not a malformed request: nothing was charged.
+                let message = format!("The top-up was declined ({reason}); nothing was charged.");
+                return Err(DomainError::conflict(message));
             }
             Err(other) => return Err(DomainError::Internal(other.to_string())),
         };

@@ -81,6 +81,33 @@ impl Dairy {
             .collect()
     }
 
+    /// The wallet's invariant, as the customer can read it: this month's statement's entries
+    /// lead from its opening to its closing balance, each `balanceAfter` the running sum,
+    /// never below zero, and the closing balance is the wallet's.
+    async fn assert_ledger(&self) {
+        let month = &kolkata_date(0)[..7];
+        let path = format!("/wallet/statement?month={month}");
+        let statement = call(Method::GET, &path, Some(&self.customer), None).await;
+        expect(&statement, StatusCode::OK);
+        let mut running = statement.body["openingBalance"]["amount"].as_i64().unwrap();
+        for entry in statement.body["entries"].as_array().unwrap() {
+            let amount = entry["amount"]["amount"].as_i64().unwrap();
+            running += if entry["kind"] == "DEBIT" {
+                -amount
+            } else {
+                amount
+            };
+            assert!(running >= 0, "{}", statement.text);
+            assert_eq!(
+                entry["balanceAfter"]["amount"], running,
+                "{}",
+                statement.text
+            );
+        }
+        assert_eq!(statement.body["closingBalance"]["amount"], running);
+        assert_eq!(self.balance().await as i64, running, "{}", statement.text);
+    }
+
     async fn balance(&self) -> u64 {
         let wallet = call(Method::GET, "/wallet", Some(&self.customer), None).await;
         expect(&wallet, StatusCode::OK);
@@ -164,6 +191,7 @@ async fn the_run_places_one_order_per_due_day_however_often_it_runs() {
     let again = call(Method::POST, &cancel, Some(&dairy.customer), None).await;
     assert!(again.status.is_client_error(), "{}", again.text);
     assert_eq!(dairy.balance().await, 20_000, "refunded to the wallet once");
+    dairy.assert_ledger().await;
     let read = call(
         Method::GET,
         &format!("/subscriptions/{wallet_id}"),
@@ -242,6 +270,7 @@ async fn a_day_the_wallet_does_not_cover_is_skipped_and_says_why() {
         "{}",
         calendar.text
     );
+    dairy.assert_ledger().await;
 }
 
 #[tokio::test]
@@ -274,14 +303,24 @@ async fn twenty_top_ups_with_one_key_credit_once() {
         "{}",
         statement.text
     );
-    let missing_key = call(
+    // The key with another body is refused; without a key, a top-up is one of its own.
+    let reused = dairy.top_up("one-key", 20_000).await;
+    assert_error(
+        &reused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "IDEMPOTENCY_KEY_REUSED",
+    );
+    let body = json!({"amount": {"amount": 100}});
+    let unkeyed = call(
         Method::POST,
         "/wallet/topups",
         Some(&dairy.customer),
-        Some(json!({"amount": {"amount": 100}})),
+        Some(body),
     )
     .await;
-    assert_error(&missing_key, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    expect(&unkeyed, StatusCode::CREATED);
+    assert_eq!(dairy.balance().await, 10_100);
+    dairy.assert_ledger().await;
 }
 
 #[tokio::test]
