@@ -43,6 +43,14 @@ step "kill -9 and dead letters: milkrun serve"; .venv/bin/python scripts/local_s
 # the contract fuzz: the build in its own target directory, so that it never holds (or waits
 # on) the lock the emulated suite's cargo commands take. `sam build` below uses it too.
 arm64_target="$PWD/target/arm64"
+# CI checks that every function cross-compiles and links for arm64 and that sam packages it;
+# it does not ship what it builds. So it builds the release profile made cheap (no LTO, 16
+# codegen units, opt-level 0), set by cargo's own environment overrides, which `sam build`
+# below inherits and so reuses. The shipped profile (Cargo.toml: fat LTO, one codegen unit,
+# "z") is what `sam build` makes for a deploy, and its sizes and cold starts are measured in
+# bench/README.md. With the shipped profile this build was CI's longest step (~27 min niced).
+export CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=0
 bins=$(awk '/^        Binary: /{ printf " --bin %s", $2 }' template.yaml)
 step "end to end: emulated AWS, beside it the OpenAPI contract (schemathesis) and the arm64 Lambda build"
 # At the lowest CPU and I/O priority: the build takes what the emulated suite leaves idle,
