@@ -71,19 +71,19 @@ pub struct Flushing<S> {
     collector: &'static Collector,
 }
 
-impl<S> Service<LambdaInvocation> for Flushing<S>
+impl<S, Request> Service<Request> for Flushing<S>
 where
-    S: Service<LambdaInvocation, Response = (), Error = BoxError>,
+    S: Service<Request>,
 {
-    type Response = ();
-    type Error = BoxError;
+    type Response = S::Response;
+    type Error = S::Error;
     type Future = FlushAfter<S::Future>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+    fn call(&mut self, invocation: Request) -> Self::Future {
         FlushAfter {
             inner: Box::pin(self.inner.call(invocation)),
             collector: self.collector,
