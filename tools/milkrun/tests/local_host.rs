@@ -335,7 +335,10 @@ async fn a_failing_consumer_is_retried_then_dead_lettered_and_replay_delivers_it
         "the other consumer was not held up"
     );
     assert_eq!(metrics.count("DeadLettered", &[("consumer", "flaky")]), 1);
-    assert_eq!(metrics.count("NotificationsSent", &[("channel", "EMAIL")]), 1);
+    assert_eq!(
+        metrics.count("NotificationsSent", &[("channel", "EMAIL")]),
+        1
+    );
     let report = milkrun_local::replay(&h.host.bus).await.unwrap();
     assert_eq!((report.replayed, report.failed), (1, 0));
     assert_eq!(flaky.calls.load(Ordering::SeqCst), 4, "delivered on replay");
