@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use milkrun_domain::StoreError;
+use milkrun_domain::notification::Channel;
 use milkrun_domain::ports::{Mail, Mailer};
 
 pub struct SesMailer {
@@ -47,6 +48,7 @@ impl Mailer for SesMailer {
             .send()
             .await
             .map_err(|e| StoreError::backend("sending mail", e.into_service_error()))?;
+        milkrun_metrics::notification_sent(Channel::Email);
         Ok(())
     }
 }

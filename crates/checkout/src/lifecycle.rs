@@ -147,6 +147,7 @@ pub async fn schedule_deliveries(
     })
     .await?;
     if prepared {
+        milkrun_metrics::checkout_outcome(OrderStatus::Preparing);
         count_order(ports, &order).await?;
     }
     Ok(order)

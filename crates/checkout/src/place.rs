@@ -241,6 +241,7 @@ impl OrderPlacement {
             })?;
             return self.repeated(existing, completion.as_ref()).await;
         }
+        milkrun_metrics::order_placed();
         let order = &placed.order;
         let start = CheckoutStart {
             order_id: order.order_id,

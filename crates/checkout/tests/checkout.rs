@@ -618,6 +618,7 @@ async fn a_total_above_the_fraud_limit_holds_the_order_until_a_resume_confirms_i
         limit_paise: 10_000,
     })
     .await;
+    let metrics = milkrun_metrics::testing::capture();
     let id = world
         .place(
             world.user_id,
@@ -651,6 +652,7 @@ async fn a_total_above_the_fraud_limit_holds_the_order_until_a_resume_confirms_i
         (8, 2),
         "still held"
     );
+    assert_eq!(outcomes(&metrics), [("ON_HOLD", 1)]);
 
     let starts = Arc::new(StartsSeen::default());
     let ports = CheckoutPorts::from_stores(&world.stores, world.gateway.clone());
@@ -679,6 +681,76 @@ async fn a_total_above_the_fraud_limit_holds_the_order_until_a_resume_confirms_i
         [Pending, PaymentPending, OnHold, Confirmed, Preparing]
     );
     assert_eq!(invoker.count("ProcessPayment"), 1, "not charged again");
+    assert_eq!(
+        outcomes(&metrics),
+        [("PREPARING", 1), ("ON_HOLD", 1)],
+        "the hold, then the approved order's end"
+    );
+}
+
+/// The checkout ends counted so far, by status (those counted at all).
+fn outcomes(metrics: &milkrun_metrics::testing::Counts) -> Vec<(&'static str, u64)> {
+    [
+        "PREPARING",
+        "ON_HOLD",
+        "PAYMENT_FAILED",
+        "FAILED",
+        "CANCELLED",
+    ]
+    .into_iter()
+    .map(|status| {
+        let count = metrics.count("CheckoutOutcome", &[("status", status)]);
+        (status, count)
+    })
+    .filter(|(_, count)| *count > 0)
+    .collect()
+}
+
+#[tokio::test]
+async fn each_checkout_end_is_counted_once_under_its_status() {
+    let world = World::new(FraudRules::default()).await;
+    let metrics = milkrun_metrics::testing::capture();
+    let paid = world.place_litres(2).await;
+    world.checkout(paid, &world.invoker()).await;
+    let declined = world
+        .place(
+            world.user_id,
+            &[(world.litre(), 1)],
+            PaymentMethod::Card,
+            Some("tok_decline"),
+            false,
+        )
+        .await;
+    world.checkout(declined, &world.invoker()).await;
+    let short = world.place_litres(50).await;
+    world.checkout(short, &world.invoker()).await;
+    let expected = [("PREPARING", 1), ("PAYMENT_FAILED", 1), ("FAILED", 1)];
+    assert_eq!(outcomes(&metrics), expected);
+    assert_eq!(metrics.count("PaymentDeclined", &[]), 1);
+
+    // Steps repeated (a retried task, a second execution) end nothing a second time.
+    world.tasks.run("ScheduleDelivery", paid).await.unwrap();
+    world
+        .tasks
+        .run("MarkPaymentFailed", declined)
+        .await
+        .unwrap();
+    world.tasks.run("MarkFailed", short).await.unwrap();
+    assert_eq!(outcomes(&metrics), expected);
+
+    // A failure after ScheduleDelivery: the execution compensates and cancels.
+    for step in ["RefundPayment", "ReleaseStock", "MarkFailed"] {
+        world.tasks.run(step, paid).await.unwrap();
+    }
+    assert_eq!(
+        outcomes(&metrics),
+        [
+            ("PREPARING", 1),
+            ("PAYMENT_FAILED", 1),
+            ("FAILED", 1),
+            ("CANCELLED", 1)
+        ]
+    );
 }
 
 #[tokio::test]

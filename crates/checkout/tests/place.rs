@@ -271,6 +271,7 @@ async fn an_order_from_the_cart_empties_the_cart() {
 #[tokio::test]
 async fn a_derived_id_placed_twice_is_one_order() {
     let world = World::new().await;
+    let metrics = milkrun_metrics::testing::capture();
     let subscription_id = Uuid::now_v7();
     let audit = AuditContext::system("nightly-1", "subscriptions");
     let first = world
@@ -296,6 +297,11 @@ async fn a_derived_id_placed_twice_is_one_order() {
     assert_eq!(again.answer(), first.answer());
     assert_eq!(world.orders().await.len(), 1);
     assert_eq!(world.started().len(), 1, "a repeat starts nothing");
+    assert_eq!(
+        metrics.count("OrdersPlaced", &[]),
+        1,
+        "a repeat counts nothing"
+    );
 
     let other_day = world.subscription_request(subscription_id);
     let other_day = PlaceOrder {
@@ -308,6 +314,7 @@ async fn a_derived_id_placed_twice_is_one_order() {
     let next = world.placement.place(&audit, other_day, None).await;
     assert!(next.unwrap().created, "another date is another order");
     assert_eq!(world.orders().await.len(), 2);
+    assert_eq!(metrics.count("OrdersPlaced", &[]), 2);
 }
 
 #[tokio::test]

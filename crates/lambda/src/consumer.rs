@@ -4,7 +4,7 @@
 //! moves them to the dead-letter queue.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::{LambdaEvent, Runtime, service_fn};
 use milkrun_domain::events::EventEnvelope;
 use milkrun_domain::ports::{EventHandler, ProcessedEvents};
 use milkrun_platform::ConsumerService;
@@ -63,13 +63,13 @@ pub async fn run_consumer(service: &'static ConsumerService) -> Result<(), lambd
     let adapters = adapters(&service.needs, false).await?;
     let handler = (service.handler)(&adapters);
     let processed = adapters.stores.processed.clone();
-    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+    crate::run(Runtime::new(service_fn(|event: LambdaEvent<SqsEvent>| {
         let (handler, processed) = (handler.clone(), processed.clone());
         async move {
             Ok::<_, lambda_runtime::Error>(
                 handle_batch(handler.as_ref(), processed.as_ref(), event.payload).await,
             )
         }
-    }))
+    })))
     .await
 }

@@ -3,6 +3,7 @@
 //! gives the function (a missing setting stops the start), then the runtime loop runs.
 
 pub mod consumer;
+pub mod emf;
 pub mod errors;
 pub mod publisher;
 pub mod secrets;
@@ -20,6 +21,7 @@ use milkrun_store::table::{TableSpec, USERS};
 use milkrun_store::{ItemStore, Key, Stores};
 
 pub use consumer::{handle_batch, run_consumer};
+pub use emf::run_runtime as run;
 pub use errors::{TaskError, diagnostic};
 pub use publisher::{publish_records, run_publisher};
 
@@ -145,7 +147,11 @@ pub async fn serve_http(service: &'static HttpService) -> Result<(), lambda_http
         keys: adapters.keys.clone(),
         access: adapters.access.clone(),
     };
-    lambda_http::run(milkrun_http::finish(routes, auth)).await
+    let app = milkrun_http::finish(routes, auth);
+    run(lambda_runtime::Runtime::new(lambda_http::Adapter::from(
+        app,
+    )))
+    .await
 }
 
 /// Runs `job` as this Lambda function's handler (a scheduled event starts each run). The
@@ -155,7 +161,7 @@ pub async fn run_job(
 ) -> Result<(), lambda_runtime::Error> {
     milkrun_http::telemetry::init();
     let adapters = adapters(&job.needs, false).await?;
-    lambda_runtime::run(lambda_runtime::service_fn(
+    run(lambda_runtime::Runtime::new(lambda_runtime::service_fn(
         |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let adapters = adapters.clone();
             async move {
@@ -168,7 +174,7 @@ pub async fn run_job(
                     .map_err(diagnostic)
             }
         },
-    ))
+    )))
     .await
 }
 
@@ -182,11 +188,11 @@ pub async fn run_checkout_tasks(needs: &Needs) -> Result<(), lambda_runtime::Err
     let ports = milkrun_checkout::CheckoutPorts::from_stores(&adapters.stores, adapters.gateway);
     let rules = milkrun_checkout::fraud_rules_from_env()?;
     let tasks = Arc::new(milkrun_checkout::CheckoutTasks::new(ports, rules));
-    lambda_runtime::run(lambda_runtime::service_fn(
+    run(lambda_runtime::Runtime::new(lambda_runtime::service_fn(
         |event: lambda_runtime::LambdaEvent<milkrun_checkout::TaskInput>| {
             let tasks = tasks.clone();
             async move { tasks.run_input(&event.payload).await.map_err(diagnostic) }
         },
-    ))
+    )))
     .await
 }

@@ -5,7 +5,7 @@
 
 use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::{LambdaEvent, Runtime, service_fn};
 use milkrun_aws::{SnsBus, sdk_config};
 use milkrun_domain::events::Topic;
 use milkrun_domain::ports::EventPublisher;
@@ -49,9 +49,9 @@ pub async fn run_publisher() -> Result<(), lambda_runtime::Error> {
     milkrun_http::telemetry::init();
     let sns = aws_sdk_sns::Client::new(&sdk_config().await);
     let bus = SnsBus::from_env(sns, &Topic::ALL)?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| {
+    crate::run(Runtime::new(service_fn(|event: LambdaEvent<Event>| {
         let bus = &bus;
         async move { Ok::<_, lambda_runtime::Error>(publish_records(bus, event.payload).await) }
-    }))
+    })))
     .await
 }

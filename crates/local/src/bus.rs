@@ -132,6 +132,7 @@ impl InProcessBus {
             failed_at: Utc::now(),
         };
         self.dead_letters.add(&letter).await?;
+        milkrun_metrics::dead_lettered(handler.name());
         tracing::error!(consumer = handler.name(), event_id = %event.event_id, dead_letter_id = %letter.dead_letter_id, "delivery dead-lettered");
         Ok(())
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use chrono::Utc;
 use milkrun_domain::StoreError;
+use milkrun_domain::notification::Channel;
 use milkrun_domain::ports::{Mail, Mailer};
 use uuid::Uuid;
 
@@ -54,6 +55,7 @@ impl Mailer for OutboxMailer {
             .await
             .map_err(|e| StoreError::backend("writing to the outbox", e))?;
         tracing::info!(file = %path.display(), "mail written to the outbox");
+        milkrun_metrics::notification_sent(Channel::Email);
         Ok(())
     }
 }

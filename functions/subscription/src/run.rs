@@ -349,6 +349,7 @@ impl SubscriptionRun {
             Ok(delivery) => match self.place(subscription, date, delivery.quantity).await {
                 Ok(true) => {
                     report.ordered += 1;
+                    milkrun_metrics::subscription_order_created();
                     return Ok(());
                 }
                 Ok(false) => {
@@ -413,10 +414,13 @@ impl SubscriptionRun {
         tracing::info!(subscription_id = %subscription.subscription_id, %date, reason, "subscription day skipped");
         let effects =
             Effects::none().with_envelope(skipped_event(subscription, date, reason, message));
-        // Refused: the skip was told by an earlier run.
-        commit(self.stores.items.as_ref(), Vec::new(), &effects)
+        // Refused: the skip was told (and counted) by an earlier run.
+        if commit(self.stores.items.as_ref(), Vec::new(), &effects)
             .await?
-            .ok();
+            .is_ok()
+        {
+            milkrun_metrics::subscription_day_skipped();
+        }
         Ok(())
     }
 

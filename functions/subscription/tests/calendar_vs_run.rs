@@ -119,6 +119,9 @@ impl Household {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_run_places_what_the_calendar_showed_over_31_days() {
     let world = open_world().await;
+    // The run's own work happens on this thread (the test's future); only the checkouts
+    // the host settles run elsewhere.
+    let metrics = milkrun_metrics::testing::capture();
     let stores = world.host.adapters.stores.clone();
     let household = world.household();
     let cancelled = household.last().unwrap().subscription_id;
@@ -221,5 +224,16 @@ async fn the_run_places_what_the_calendar_showed_over_31_days() {
     assert!(
         wallet.balance.amount < 5_400,
         "the wallet ran dry as planned: {wallet:?}"
+    );
+    let told = |reason: &str| reasons.get(reason).copied().unwrap_or(0) as u64;
+    assert_eq!(
+        metrics.count("SubscriptionOrdersCreated", &[]),
+        told("DELIVERS")
+    );
+    assert_eq!(metrics.count("OrdersPlaced", &[]), told("DELIVERS"));
+    assert_eq!(
+        metrics.count("SubscriptionDaysSkipped", &[]),
+        told("BalanceTooLow") + told("Unavailable"),
+        "the days told why they get nothing, once each"
     );
 }

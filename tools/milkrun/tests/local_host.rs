@@ -306,6 +306,7 @@ impl EventHandler for Flaky {
 #[tokio::test]
 async fn a_failing_consumer_is_retried_then_dead_lettered_and_replay_delivers_it_once() {
     let h = harness().await;
+    let metrics = milkrun_metrics::testing::capture();
     let flaky = Arc::new(Flaky {
         failures: 3,
         calls: AtomicU32::new(0),
@@ -332,6 +333,11 @@ async fn a_failing_consumer_is_retried_then_dead_lettered_and_replay_delivers_it
         outbox_messages(h.data.path()).len(),
         1,
         "the other consumer was not held up"
+    );
+    assert_eq!(metrics.count("DeadLettered", &[("consumer", "flaky")]), 1);
+    assert_eq!(
+        metrics.count("NotificationsSent", &[("channel", "EMAIL")]),
+        1
     );
     let report = milkrun_local::replay(&h.host.bus).await.unwrap();
     assert_eq!((report.replayed, report.failed), (1, 0));

@@ -10,7 +10,7 @@ use milkrun_domain::page::{MAX_PAGE_SIZE, PageRequest};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{BY, CheckoutTasks, Step, out_of_place};
+use super::{BY, CheckoutTasks, Moved, Step, out_of_place};
 
 /// `MILKRUN_FRAUD_LIMIT` is not a whole number of paise.
 #[derive(Debug, thiserror::Error)]
@@ -88,15 +88,17 @@ impl CheckoutTasks {
         }
         let names: Vec<&str> = reasons.iter().map(|r| r.as_str()).collect();
         let reason = names.join(",");
+        let moved = Moved::default();
         self.change(order_id, &|order| {
             if order.status != OrderStatus::PaymentPending {
-                return Ok(false);
+                return moved.to(None);
             }
             order.flags.fraud_flag = true;
             order.move_to(OrderStatus::OnHold, BY, Some(reason.clone()), now)?;
-            Ok(true)
+            moved.to(Some(OrderStatus::OnHold))
         })
         .await?;
+        moved.count_outcome();
         Ok(json!({ "orderId": order_id, "onHold": true, "reasons": names }))
     }
 }

@@ -9,7 +9,7 @@ use milkrun_domain::order::OrderStatus;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{BY, CaughtError, CheckoutTasks, answer};
+use super::{BY, CaughtError, CheckoutTasks, Moved, answer};
 use crate::lifecycle::settle;
 use crate::records::checkout_actor;
 
@@ -20,16 +20,18 @@ impl CheckoutTasks {
     /// PAYMENT_PENDING → PAYMENT_FAILED (declined; the stock was released before).
     pub(super) async fn mark_payment_failed(&self, order_id: Uuid) -> Result<Value, TaskError> {
         let now = Utc::now();
+        let moved = Moved::default();
         let order = self
             .change(order_id, &|order| match order.status {
-                OrderStatus::PaymentFailed => Ok(false),
+                OrderStatus::PaymentFailed => moved.to(None),
                 _ => {
                     let reason = ErrorCode::PaymentDeclined.as_str().to_owned();
                     order.move_to(OrderStatus::PaymentFailed, BY, Some(reason), now)?;
-                    Ok(true)
+                    moved.to(Some(OrderStatus::PaymentFailed))
                 }
             })
             .await?;
+        moved.count_outcome();
         Ok(answer(&order))
     }
 
@@ -50,23 +52,25 @@ impl CheckoutTasks {
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| UNKNOWN_REASON.to_owned());
         let now = Utc::now();
+        let moved = Moved::default();
         let order = self
             .change(order_id, &|order| {
                 let to = match order.status {
                     OrderStatus::Failed | OrderStatus::Cancelled | OrderStatus::Refunded => {
-                        return Ok(false);
+                        return moved.to(None);
                     }
                     status if status.can_become(OrderStatus::Failed) => OrderStatus::Failed,
                     status if status.can_become(OrderStatus::Cancelled) => OrderStatus::Cancelled,
                     status => {
                         tracing::warn!(%order_id, %status, "MarkFailed leaves the order as it is");
-                        return Ok(false);
+                        return moved.to(None);
                     }
                 };
                 order.move_to(to, BY, Some(reason.clone()), now)?;
-                Ok(true)
+                moved.to(Some(to))
             })
             .await?;
+        moved.count_outcome();
         let order = settle(&self.ports, order, BY, &checkout_actor(order_id)).await?;
         Ok(answer(&order))
     }

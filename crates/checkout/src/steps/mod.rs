@@ -27,7 +27,7 @@ mod validate;
 mod vendors;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use milkrun_domain::checkout::FraudRules;
 use milkrun_domain::error::TaskError;
@@ -182,6 +182,27 @@ fn out_of_place(step: Step, status: OrderStatus) -> TaskError {
 }
 
 type Edit<'a> = dyn Fn(&mut Order) -> Result<bool, DomainError> + Send + Sync + 'a;
+
+/// Where an [`Edit`] moved the order to, on its last try (an edit runs again after a lost
+/// race): an end of the checkout is counted only by the call whose write made it, so a
+/// repeated step counts nothing.
+#[derive(Default)]
+struct Moved(Mutex<Option<OrderStatus>>);
+
+impl Moved {
+    /// Notes this try's move (`None`: it changes nothing) and answers whether it changed.
+    fn to(&self, status: Option<OrderStatus>) -> Result<bool, DomainError> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = status;
+        Ok(status.is_some())
+    }
+
+    /// Counts the written move as the checkout's outcome.
+    fn count_outcome(self) {
+        if let Some(status) = self.0.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            milkrun_metrics::checkout_outcome(status);
+        }
+    }
+}
 
 impl CheckoutTasks {
     pub fn new(ports: CheckoutPorts, fraud: FraudRules) -> Self {

@@ -36,6 +36,7 @@ impl CheckoutTasks {
         let payment = match self.ports.gateway.charge(&request).await {
             Ok(payment) => self.record(&payment).await?,
             Err(GatewayError::Declined(reason)) => {
+                milkrun_metrics::payment_declined();
                 self.record(&self.declined(&request, reason.clone()).await?)
                     .await?;
                 return Err(GatewayError::Declined(reason).into());

@@ -75,7 +75,7 @@ async fn main() -> Result<(), Error> {
     let sqs = Sqs::new(&milkrun_lambda::sdk_config().await);
     let queue_url = std::env::var("RUN_QUEUE_URL").map_err(|_| "RUN_QUEUE_URL is not set")?;
     let run = SubscriptionRun::from_adapters(&adapters);
-    lambda_runtime::run(lambda_runtime::service_fn(
+    milkrun_lambda::run(lambda_runtime::Runtime::new(lambda_runtime::service_fn(
         |event: lambda_runtime::LambdaEvent<Value>| {
             let (run, sqs, queue_url) = (&run, &sqs, &queue_url);
             async move {
@@ -85,6 +85,6 @@ async fn main() -> Result<(), Error> {
                 }
             }
         },
-    ))
+    )))
     .await
 }
