@@ -8,7 +8,7 @@ use std::sync::Arc;
 use milkrun_aws::{DynamoDbItemStore, SesMailer, SnsBus, sdk_config};
 use milkrun_contract::events::PublishedProbe;
 use milkrun_domain::events::{EventEnvelope, Topic};
-use milkrun_domain::ports::{Mail, Mailer};
+use milkrun_domain::ports::{Attachment, Mail, Mailer};
 use milkrun_domain::values::Email;
 use milkrun_store::ItemStore;
 
@@ -120,6 +120,7 @@ async fn ses_mailer_sends_from_the_verified_identity_and_fails_loudly_otherwise(
         to: Email::parse("asha@example.com").unwrap(),
         subject: "Hello".into(),
         body: "Fresh milk.".into(),
+        attachments: Vec::new(),
     };
     SesMailer::new(client.clone(), setting("MILKRUN_TEST_MAIL_FROM"))
         .send(&mail)
@@ -130,4 +131,27 @@ async fn ses_mailer_sends_from_the_verified_identity_and_fails_loudly_otherwise(
         unverified.send(&mail).await.is_err(),
         "an unverified sender must be an error, not a silent drop"
     );
+}
+
+/// A mail with a file goes raw (multipart MIME): SES takes it from the verified identity and
+/// refuses it, like a simple one, from any other sender.
+#[tokio::test]
+async fn ses_mailer_sends_a_raw_mail_with_an_attachment() {
+    let client = aws_sdk_sesv2::Client::new(&sdk_config().await);
+    let mail = Mail {
+        to: Email::parse("admin@example.com").unwrap(),
+        subject: "Daily report — 5 Dec".into(),
+        body: "Orders per vendor attached.".into(),
+        attachments: vec![Attachment {
+            filename: "chart.png".into(),
+            content_type: "image/png".into(),
+            bytes: (0..=255u8).cycle().take(4_096).collect(),
+        }],
+    };
+    SesMailer::new(client.clone(), setting("MILKRUN_TEST_MAIL_FROM"))
+        .send(&mail)
+        .await
+        .unwrap();
+    let unverified = SesMailer::new(client, "stranger@unverified.example");
+    assert!(unverified.send(&mail).await.is_err());
 }

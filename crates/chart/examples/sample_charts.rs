@@ -12,12 +12,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             revenue_paise: ((i * 7919) % 100_000) as i64 * 100 + 50,
         })
         .collect();
-    std::fs::write(dir.join("vendors-30.png"), vendor_chart_png("Orders on 5 Dec 2026", &bars)?)?;
-    std::fs::write(dir.join("vendors-1.png"), vendor_chart_png("One vendor", &bars[3..4])?)?;
-    std::fs::write(dir.join("vendors-0.png"), vendor_chart_png("No vendor", &[])?)?;
+    std::fs::write(
+        dir.join("vendors-30.png"),
+        vendor_chart_png("Orders on 5 Dec 2026", &bars)?,
+    )?;
+    std::fs::write(
+        dir.join("vendors-1.png"),
+        vendor_chart_png("One vendor", &bars[3..4])?,
+    )?;
+    std::fs::write(
+        dir.join("vendors-0.png"),
+        vendor_chart_png("No vendor", &[])?,
+    )?;
     let start = NaiveDate::from_ymd_opt(2026, 11, 22).ok_or("date")?;
     let days: Vec<_> = (0..14u64)
-        .map(|i| (start + chrono::Days::new(i), 20 + (i * 13) % 17, (i as i64 * 3_217 % 9_000 + 500) * 100))
+        .map(|i| {
+            (
+                start + chrono::Days::new(i),
+                20 + (i * 13) % 17,
+                (i as i64 * 3_217 % 9_000 + 500) * 100,
+            )
+        })
         .collect();
     std::fs::write(dir.join("trend-14.png"), trend_chart_png(&days)?)?;
     Ok(())

@@ -33,10 +33,26 @@ pub fn trend_chart_png(days: &[(NaiveDate, u64, i64)]) -> Result<Vec<u8>, ChartE
         }
         let (top, bottom) = body.split_vertically((HEIGHT - TITLE_H) / 2);
         let orders: Vec<f64> = days.iter().map(|d| d.1 as f64).collect();
-        line(&top, "Orders", ORDERS, days, &orders, &|y| grouped(y.round().max(0.0) as u64), font)?;
+        line(
+            &top,
+            "Orders",
+            ORDERS,
+            days,
+            &orders,
+            &|y| grouped(y.round().max(0.0) as u64),
+            font,
+        )?;
         // Rupees as drawing coordinates only; the axis labels are rounded whole rupees.
         let revenue: Vec<f64> = days.iter().map(|d| d.2 as f64 / 100.0).collect();
-        line(&bottom, "Revenue (₹)", REVENUE, days, &revenue, &whole_rupees, font)
+        line(
+            &bottom,
+            "Revenue (₹)",
+            REVENUE,
+            days,
+            &revenue,
+            &whole_rupees,
+            font,
+        )
     })
 }
 
@@ -91,7 +107,9 @@ mod tests {
 
     #[test]
     fn fourteen_days_draw_both_lines() {
-        let days: Vec<_> = (1..=14).map(|d| day(d, d as u64 * 3, d as i64 * 50_000)).collect();
+        let days: Vec<_> = (1..=14)
+            .map(|d| day(d, d as u64 * 3, d as i64 * 50_000))
+            .collect();
         let image = Image::decode(&trend_chart_png(&days).unwrap());
         assert_eq!((image.width, image.height), (WIDTH, HEIGHT));
         let half = TITLE_H + (HEIGHT - TITLE_H) / 2;
@@ -101,9 +119,18 @@ mod tests {
                 .filter(|&(x, y)| image.pixel(x, y) == rgb)
                 .count()
         };
-        assert!(count([0x2b, 0x6c, 0xb0], TITLE_H, half) > 200, "the orders line, above");
-        assert!(count([0x2f, 0x85, 0x5a], half, HEIGHT) > 200, "the revenue line, below");
-        assert!(image.dark_pixels((0, 0), (WIDTH, TITLE_H)) > 100, "the title");
+        assert!(
+            count([0x2b, 0x6c, 0xb0], TITLE_H, half) > 200,
+            "the orders line, above"
+        );
+        assert!(
+            count([0x2f, 0x85, 0x5a], half, HEIGHT) > 200,
+            "the revenue line, below"
+        );
+        assert!(
+            image.dark_pixels((0, 0), (WIDTH, TITLE_H)) > 100,
+            "the title"
+        );
     }
 
     #[test]
@@ -111,6 +138,9 @@ mod tests {
         let one = Image::decode(&trend_chart_png(&[day(5, 2, 100)]).unwrap());
         assert!(one.non_white_pixels() > 1_000);
         let none = Image::decode(&trend_chart_png(&[]).unwrap());
-        assert!(none.dark_pixels((0, 0), (WIDTH, TITLE_H)) > 100, "the title says why");
+        assert!(
+            none.dark_pixels((0, 0), (WIDTH, TITLE_H)) > 100,
+            "the title says why"
+        );
     }
 }

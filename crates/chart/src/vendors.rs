@@ -48,6 +48,7 @@ impl Layout {
     }
 
     /// The pixel row through the middle of vendor `i`'s bars and label.
+    #[cfg(test)]
     pub(crate) fn row_center(&self, i: u32) -> u32 {
         TITLE_H + CAPTION_H + i * ROW_H + ROW_H / 2
     }
@@ -120,7 +121,11 @@ fn draw_names(
         .pos(Pos::new(HPos::Right, VPos::Center));
     for (i, bar) in bars.iter().enumerate() {
         let y = (CAPTION_H + i as u32 * ROW_H + ROW_H / 2) as i32;
-        let text = Text::new(shortened(&bar.label), (LABEL_W as i32 - 10, y), style.clone());
+        let text = Text::new(
+            shortened(&bar.label),
+            (LABEL_W as i32 - 10, y),
+            style.clone(),
+        );
         area.draw(&text)?;
     }
     Ok(())
@@ -168,7 +173,10 @@ impl<F: Fn(&f64) -> String> Panel<F> {
             .x_label_style((font, 12))
             .light_line_style(RGBColor(0xee, 0xee, 0xee))
             .draw()?;
-        let figure = (font, 13).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+        let figure = (font, 13)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Left, VPos::Center));
         for (i, bar) in bars.iter().enumerate() {
             let (v, text) = value(bar);
             let top = rows - i as f64;
@@ -225,8 +233,14 @@ mod tests {
     #[test]
     fn no_bars_draw_the_title_and_a_note() {
         let image = Image::decode(&vendor_chart_png("Orders on 5 Dec 2026", &[]).unwrap());
-        assert_eq!((image.width, image.height), (WIDTH, Layout::new(0).height()));
-        assert!(image.dark_pixels((0, 0), (WIDTH, TITLE_H)) > 100, "the title");
+        assert_eq!(
+            (image.width, image.height),
+            (WIDTH, Layout::new(0).height())
+        );
+        assert!(
+            image.dark_pixels((0, 0), (WIDTH, TITLE_H)) > 100,
+            "the title"
+        );
         let below = image.dark_pixels((0, TITLE_H), (WIDTH, image.height));
         assert!(below > 100, "the note");
     }
@@ -234,7 +248,13 @@ mod tests {
     #[test]
     fn thirty_vendors_get_thirty_rows_each_with_its_name() {
         let bars: Vec<_> = (0..30)
-            .map(|i| bar(&format!("Vendor number {i:02} of Pune"), i, i as i64 * 12_345))
+            .map(|i| {
+                bar(
+                    &format!("Vendor number {i:02} of Pune"),
+                    i,
+                    i as i64 * 12_345,
+                )
+            })
             .collect();
         let image = Image::decode(&vendor_chart_png("30 vendors", &bars).unwrap());
         let layout = Layout::new(30);
