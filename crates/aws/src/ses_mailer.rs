@@ -115,11 +115,13 @@ mod tests {
         }
     }
 
-    /// `name: value` of the first header named `name` in `head` (case-insensitive).
-    fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-        head.split("\r\n").find_map(|line| {
+    /// The value of the first header named `name` in `head` (case-insensitive), unfolded.
+    fn header(head: &str, name: &str) -> Option<String> {
+        let unfolded = head.replace("\r\n\t", " ").replace("\r\n ", " ");
+        unfolded.split("\r\n").find_map(|line| {
             let (key, value) = line.split_once(':')?;
-            key.eq_ignore_ascii_case(name).then(|| value.trim())
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
         })
     }
 
@@ -129,8 +131,8 @@ mod tests {
         let mime = String::from_utf8(raw_mime("reports@milkrun.test", &mail).unwrap()).unwrap();
         assert!(mime.is_ascii(), "raw mail is 7-bit: non-ASCII is encoded");
         let (head, body) = mime.split_once("\r\n\r\n").unwrap();
-        assert_eq!(header(head, "From"), Some("<reports@milkrun.test>"));
-        assert_eq!(header(head, "To"), Some("<admin@example.com>"));
+        assert_eq!(header(head, "From").unwrap(), "<reports@milkrun.test>");
+        assert_eq!(header(head, "To").unwrap(), "<admin@example.com>");
         let subject = header(head, "Subject").unwrap();
         assert!(
             subject.starts_with("=?utf-8?"),
@@ -141,11 +143,8 @@ mod tests {
             content_type.starts_with("multipart/mixed;"),
             "{content_type}"
         );
-        let boundary = content_type
-            .split("boundary=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap();
+        let (_, boundary) = content_type.split_once("boundary=").unwrap();
+        let boundary = boundary.split(';').next().unwrap().trim_matches('"');
 
         let parts: Vec<&str> = body
             .split(&format!("--{boundary}"))
@@ -162,10 +161,10 @@ mod tests {
         assert_eq!(text.trim_end(), "Orders per vendor attached.");
 
         let (file_head, encoded) = parts[1].split_once("\r\n\r\n").unwrap();
-        assert_eq!(header(file_head, "Content-Type"), Some("image/png"));
+        assert_eq!(header(file_head, "Content-Type").unwrap(), "image/png");
         assert_eq!(
-            header(file_head, "Content-Transfer-Encoding"),
-            Some("base64")
+            header(file_head, "Content-Transfer-Encoding").unwrap(),
+            "base64"
         );
         let disposition = header(file_head, "Content-Disposition").unwrap();
         assert_eq!(disposition, "attachment; filename=\"chart.png\"");
