@@ -1,6 +1,7 @@
 //! Mail through SES (v2 API) from a verified sender address: plain text as a simple message;
 //! a mail with attachments as raw MIME (multipart/mixed: the text, then each file in base64),
-//! which is the only way SES sends files.
+//! which is the only way SES sends files. IAM authorises a raw send as `ses:SendRawEmail`, not
+//! `ses:SendEmail`: a function that mails files needs it (and the other for plain mail).
 
 use async_trait::async_trait;
 use aws_sdk_sesv2::Client;

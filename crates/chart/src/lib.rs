@@ -6,8 +6,9 @@
 //! fonts (font-kit) and fail there while passing on a developer's machine. With only
 //! `ab_glyph` compiled in, a family that was not registered from bytes is an error everywhere.
 //!
-//! Linked only into the report job: plotters, the font and the PNG encoder are about
-//! 0.3 MiB of an arm64 bootstrap (see the crate's README figures in the report).
+//! Linked only into the report job: plotters, ab_glyph, the font (22 KB) and the PNG encoder
+//! add 343 KiB to an arm64 bootstrap built with the workspace's release profile (a binary
+//! drawing both charts, 624 KiB, against the same binary without them, 282 KiB).
 
 mod money;
 mod trend;
