@@ -75,6 +75,32 @@ fn encode(rgb: &[u8], (width, height): (u32, u32)) -> Result<Vec<u8>, ChartError
 }
 
 #[cfg(test)]
+mod tests {
+    use plotters::prelude::*;
+
+    use super::*;
+
+    fn text_in(family: &str) -> Result<Vec<u8>, ChartError> {
+        render_png((200, 40), |root| {
+            root.fill(&WHITE)?;
+            root.draw(&Text::new("Gokul", (10, 10), (family, 16)))?;
+            Ok(())
+        })
+    }
+
+    /// Only a family registered from bytes can draw: "DejaVu Sans" is installed on most
+    /// developer machines (it is where the embedded subset comes from), and a build that looked
+    /// fonts up on the system (plotters' `ttf` feature) would draw with it here, then fail on
+    /// Lambda, which has none.
+    #[test]
+    fn text_comes_from_the_embedded_font_and_never_from_the_system() {
+        assert!(text_in(font().unwrap()).is_ok());
+        assert!(matches!(text_in("DejaVu Sans"), Err(ChartError::Draw(_))));
+        assert!(matches!(text_in("sans-serif"), Err(ChartError::Draw(_))));
+    }
+}
+
+#[cfg(test)]
 pub(crate) mod testing {
     /// A decoded PNG: width, height and RGB bytes.
     pub struct Image {
