@@ -8,7 +8,7 @@ use std::sync::Arc;
 use milkrun_aws::{DynamoDbItemStore, SesMailer, SnsBus, sdk_config};
 use milkrun_contract::events::PublishedProbe;
 use milkrun_domain::events::{EventEnvelope, Topic};
-use milkrun_domain::ports::{Mail, Mailer};
+use milkrun_domain::ports::{Attachment, Mail, Mailer};
 use milkrun_domain::values::Email;
 use milkrun_store::ItemStore;
 
@@ -120,6 +120,7 @@ async fn ses_mailer_sends_from_the_verified_identity_and_fails_loudly_otherwise(
         to: Email::parse("asha@example.com").unwrap(),
         subject: "Hello".into(),
         body: "Fresh milk.".into(),
+        attachments: Vec::new(),
     };
     SesMailer::new(client.clone(), setting("MILKRUN_TEST_MAIL_FROM"))
         .send(&mail)
@@ -130,4 +131,51 @@ async fn ses_mailer_sends_from_the_verified_identity_and_fails_loudly_otherwise(
         unverified.send(&mail).await.is_err(),
         "an unverified sender must be an error, not a silent drop"
     );
+}
+
+/// The raw messages moto's SES has taken, from its model dump.
+async fn raw_mails_sent() -> Vec<String> {
+    let url = format!("{}/moto-api/data.json", setting("AWS_ENDPOINT_URL"));
+    let dump: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let sent = dump["ses"]["RawMessage"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    sent.iter()
+        .filter_map(|m| m["raw_data"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// A mail with a file goes raw (multipart MIME): SES takes it from the verified identity with
+/// the file in it, and refuses it, like a simple one, from any other sender.
+#[tokio::test]
+async fn ses_mailer_sends_a_raw_mail_with_an_attachment() {
+    let client = aws_sdk_sesv2::Client::new(&sdk_config().await);
+    let marker = uuid::Uuid::new_v4().to_string();
+    let mail = Mail {
+        to: Email::parse("admin@example.com").unwrap(),
+        subject: format!("Daily report — 5 Dec {marker}"),
+        body: format!("Orders per vendor attached ({marker})."),
+        attachments: vec![Attachment {
+            filename: "chart.png".into(),
+            content_type: "image/png".into(),
+            bytes: (0..=255u8).cycle().take(4_096).collect(),
+        }],
+    };
+    SesMailer::new(client.clone(), setting("MILKRUN_TEST_MAIL_FROM"))
+        .send(&mail)
+        .await
+        .unwrap();
+    let sent = raw_mails_sent().await;
+    // The subject is an encoded word; the marker is plain ASCII in the body, which is not.
+    let ours: Vec<_> = sent.iter().filter(|raw| raw.contains(&marker)).collect();
+    assert_eq!(ours.len(), 1, "one raw mail with the marker");
+    assert!(
+        ours[0].contains("Content-Type: multipart/mixed"),
+        "{}",
+        ours[0]
+    );
+    assert!(ours[0].contains("filename=\"chart.png\""), "{}", ours[0]);
+    let unverified = SesMailer::new(client, "stranger@unverified.example");
+    assert!(unverified.send(&mail).await.is_err());
 }

@@ -127,12 +127,22 @@ pub trait EventPublisher: Send + Sync {
     async fn publish(&self, event: &EventEnvelope) -> Result<(), StoreError>;
 }
 
-/// One plain-text email.
+/// One email: a plain-text body and any files attached to it (the daily report's chart).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mail {
     pub to: Email,
     pub subject: String,
     pub body: String,
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file sent with a mail. `filename` is a plain name (no folders): the local outbox writes
+/// it beside the message, so a name with a path separator is refused there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 /// Sends mail (SES in AWS, an outbox folder locally).

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use milkrun_contract::events::PublishedProbe;
 use milkrun_domain::Effects;
 use milkrun_domain::events::EventEnvelope;
-use milkrun_domain::ports::{Journal, Mail, Mailer};
+use milkrun_domain::ports::{Attachment, Journal, Mail, Mailer};
 use milkrun_domain::values::Email;
 use milkrun_local::{Database, InProcessBus, OutboxMailer, RetryPolicy, SqliteItemStore};
 use milkrun_store::{ItemStore, Stores};
@@ -75,6 +75,7 @@ async fn outbox_writes_one_file_per_message() {
         to: Email::parse("asha@example.com").unwrap(),
         subject: "Hello".into(),
         body: "Fresh milk.\n".into(),
+        attachments: Vec::new(),
     };
     mailer.send(&mail).await.unwrap();
     mailer.send(&mail).await.unwrap();
@@ -89,6 +90,62 @@ async fn outbox_writes_one_file_per_message() {
         "{text}"
     );
     assert!(text.ends_with("\n\nFresh milk.\n"));
+}
+
+fn report_mail(filename: &str) -> Mail {
+    Mail {
+        to: Email::parse("admin@example.com").unwrap(),
+        subject: "Daily report".into(),
+        body: "Orders per vendor attached.\n".into(),
+        attachments: vec![Attachment {
+            filename: filename.into(),
+            content_type: "image/png".into(),
+            bytes: b"\x89PNG\r\n\x1a\n not really a chart".to_vec(),
+        }],
+    }
+}
+
+#[tokio::test]
+async fn outbox_keeps_attachments_beside_the_message_that_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailer = OutboxMailer::new(dir.path().join("outbox")).unwrap();
+    let mail = report_mail("chart.png");
+    mailer.send(&mail).await.unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(mailer.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names.len(),
+        2,
+        "the message and its chart, no temporary file: {names:?}"
+    );
+    let stem = names[1].strip_suffix(".eml").expect("a message file");
+    assert_eq!(names[0], format!("{stem}-chart.png"));
+    let png = std::fs::read(mailer.dir().join(&names[0])).unwrap();
+    assert_eq!(png, mail.attachments[0].bytes);
+    let text = std::fs::read_to_string(mailer.dir().join(&names[1])).unwrap();
+    let line = format!(
+        "\nAttachment: {stem}-chart.png (image/png, {} bytes)\n",
+        png.len()
+    );
+    assert!(text.contains(&line), "{text}");
+    assert!(
+        text.ends_with("\n\nOrders per vendor attached.\n"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn outbox_refuses_an_attachment_name_that_leaves_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailer = OutboxMailer::new(dir.path().join("outbox")).unwrap();
+    for name in ["../escape.png", "sub/chart.png", ".hidden.png", ""] {
+        assert!(mailer.send(&report_mail(name)).await.is_err(), "{name:?}");
+    }
+    assert_eq!(std::fs::read_dir(mailer.dir()).unwrap().count(), 0);
+    assert!(!dir.path().join("escape.png").exists());
 }
 
 #[tokio::test]

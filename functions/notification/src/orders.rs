@@ -425,7 +425,14 @@ impl OrderMessages {
             Channel::InApp
         } else if let Some(to) = self.address(message.to).await? {
             let (subject, body) = (message.subject.clone(), message.body.clone());
-            self.mailer.send(&Mail { to, subject, body }).await?;
+            let attachments = Vec::new();
+            let mail = Mail {
+                to,
+                subject,
+                body,
+                attachments,
+            };
+            self.mailer.send(&mail).await?;
             Channel::Email
         } else {
             tracing::warn!(%event_id, kind, recipient = ?message.to, "recipient not found; message skipped");

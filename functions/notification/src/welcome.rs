@@ -31,6 +31,7 @@ impl WelcomeMail {
                  Or send this token to POST /users/verify-email: {}\n\nThe link is valid for 48 hours.\n",
                 user.name, self.verify_email_url, token, token
             ),
+            attachments: Vec::new(),
         }
     }
 }
