@@ -154,20 +154,15 @@ pub(super) fn costs(m: &Metered) {
     let mut tasks_local_ms = 0.0;
     let mut tasks_aws_ms = 0.0;
     let mut execution_aws_ms = 0.0;
-    let mut parallel_aws_ms: f64 = 0.0;
     for label in &step_labels {
         let invocations = m.invocations[*label] as f64 / timing_n;
         let l = local(label);
         let aws = l * CPU_SLOWDOWN_256 + calls(label) * DYNAMODB_ROUND_TRIP_MS;
         tasks_local_ms += billed(l, invocations);
         tasks_aws_ms += billed(aws, invocations);
-        if ["NotifyCustomer", "NotifyVendors", "RecordAnalytics"].contains(&label.as_str()) {
-            parallel_aws_ms = parallel_aws_ms.max(aws + TASK_HOP_MS);
-        } else {
-            execution_aws_ms += aws + TASK_HOP_MS * invocations;
-        }
+        // Every task runs in sequence: the definition has no Parallel state any more.
+        execution_aws_ms += aws + TASK_HOP_MS * invocations;
     }
-    execution_aws_ms += parallel_aws_ms;
     let consumer_local = local("consumer");
     let consumer_aws =
         consumer_local * CPU_SLOWDOWN_256 + calls("consumer") * DYNAMODB_ROUND_TRIP_MS;
@@ -313,7 +308,7 @@ pub(super) fn costs(m: &Metered) {
 
 /// Route first, then the steps in the definition's order, then the consumer.
 pub(super) fn step_rank(label: &str) -> usize {
-    const ORDER: [&str; 14] = [
+    const ORDER: [&str; 11] = [
         "POST /orders",
         "ValidateProfile",
         "ValidateOrder",
@@ -323,9 +318,6 @@ pub(super) fn step_rank(label: &str) -> usize {
         "FraudCheck",
         "ConfirmOrder",
         "ScheduleDelivery",
-        "NotifyCustomer",
-        "NotifyVendors",
-        "RecordAnalytics",
         "consumer",
         "other",
     ];
