@@ -54,7 +54,7 @@ impl Topic {
     }
 }
 
-/// What happened (SPEC §7): the names events are published and listed under.
+/// What happened: the names events are published and listed under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EventType {

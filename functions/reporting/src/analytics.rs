@@ -81,7 +81,7 @@ impl IntoParams for AnalyticsQuery {
             .pattern(Some(DATE_PATTERN))
             .build();
         let params = [
-            schema::query_param("type", true, "The event type (SPEC §7).", event_type),
+            schema::query_param("type", true, "The event type.", event_type),
             schema::query_param(
                 "date",
                 true,
