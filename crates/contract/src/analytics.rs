@@ -61,10 +61,16 @@ async fn all_pages(
 pub async fn an_event_appended_twice_is_one_entry(log: Arc<AnalyticsEvents>) {
     let day = own_day();
     let placed = event(EventType::OrderPlaced, at(day, 600));
-    assert!(log.append(&placed).await.unwrap(), "the first append adds it");
+    assert!(
+        log.append(&placed).await.unwrap(),
+        "the first append adds it"
+    );
     let mut again = placed.clone();
     again.data = json!({"forged": true});
-    assert!(!log.append(&again).await.unwrap(), "a redelivery adds nothing");
+    assert!(
+        !log.append(&again).await.unwrap(),
+        "a redelivery adds nothing"
+    );
     let racing = futures::future::join_all((0..8).map(|_| log.append(&placed))).await;
     assert!(racing.into_iter().all(|added| !added.unwrap()));
     assert_eq!(
@@ -153,7 +159,11 @@ pub async fn pages_follow_their_cursors_and_only_theirs(log: Arc<AnalyticsEvents
         cursor: first.next_cursor,
     };
     let elsewhere = log
-        .of_day(EventType::PaymentSucceeded, day.succ_opt().unwrap(), &borrowed)
+        .of_day(
+            EventType::PaymentSucceeded,
+            day.succ_opt().unwrap(),
+            &borrowed,
+        )
         .await;
     assert!(
         matches!(elsewhere, Err(StoreError::InvalidCursor)),

@@ -113,7 +113,12 @@ mod tests {
         };
         let entry = AnalyticsEvent::of(&EventEnvelope::new(&low, "corr"));
         assert_eq!(entry.user_id, None);
-        assert!(serde_json::to_value(&entry).unwrap().get("userId").is_none());
+        assert!(
+            serde_json::to_value(&entry)
+                .unwrap()
+                .get("userId")
+                .is_none()
+        );
     }
 
     #[test]

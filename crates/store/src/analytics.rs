@@ -68,7 +68,9 @@ fn entry_item(event: &AnalyticsEvent) -> Result<crate::item::Item, StoreError> {
         .to_rfc3339_opts(SecondsFormat::Micros, true);
     let occurred = format!("{occurred}#{}", event.event_id);
     item.insert(index.sort_key.into(), s(occurred));
-    let ttl = ANALYTICS.ttl.expect("the analytics table expires its items");
+    let ttl = ANALYTICS
+        .ttl
+        .expect("the analytics table expires its items");
     item.insert(ttl.into(), n(event.expires_at().timestamp()));
     Ok(item)
 }

@@ -126,7 +126,12 @@ pub async fn analytics_events(
     let mut errors = FieldErrors::new();
     let (event_type, day) = listing(&query, &mut errors);
     let scope = format!("analytics|{}|{day}", event_type.as_str());
-    let page = paging.request(&scope, query.limit.as_deref(), query.cursor.clone(), &mut errors);
+    let page = paging.request(
+        &scope,
+        query.limit.as_deref(),
+        query.cursor.clone(),
+        &mut errors,
+    );
     errors.into_result(|| ())?;
     let page = service
         .analytics

@@ -101,9 +101,18 @@ async fn only_admins_read_the_log_and_filters_are_checked() {
         ("type=ORDER_PLACED&date=05-12-2026".to_owned(), &["date"]),
         ("date=2026-01-01".to_owned(), &["type"]),
         ("type=ORDER_PLACED".to_owned(), &["date"]),
-        (format!("type=ORDER_PLACED&date={today}&limit=0"), &["limit"]),
+        (
+            format!("type=ORDER_PLACED&date={today}&limit=0"),
+            &["limit"],
+        ),
     ] {
-        let reply = call(Method::GET, &format!("/analytics/events?{query}"), Some(&admin), None).await;
+        let reply = call(
+            Method::GET,
+            &format!("/analytics/events?{query}"),
+            Some(&admin),
+            None,
+        )
+        .await;
         assert_fields(&reply, fields);
     }
     let forged = format!("{path}&cursor=forged");
