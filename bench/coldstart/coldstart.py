@@ -276,6 +276,7 @@ class Bench:
             # account read, which is what a cold start costs before any cart work.
             "cart": lambda: apigw("GET", "/cart", token=self.bearer()),
             "notification-consumer": lambda: {"Records": []},
+            "analytics-consumer": lambda: {"Records": []},
             "publisher": lambda: {"Records": []},
             "docs": lambda: apigw("GET", "/openapi.json"),
         }

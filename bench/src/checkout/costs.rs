@@ -47,6 +47,11 @@ pub(super) const CPU_SLOWDOWN_256: f64 = 1769.0 / 256.0;
 /// The Step Functions to Lambda hop, per Task state (Express, synchronous invoke).
 pub(super) const TASK_HOP_MS: f64 = 15.0;
 
+/// Whether `label` is one of the event consumers (each has its own queue and Lambda).
+fn is_consumer(label: &str) -> bool {
+    milkrun_registry::CONSUMERS.iter().any(|c| c.name == label)
+}
+
 pub(super) fn costs(m: &Metered) {
     let n = m.checkouts as f64;
     let per = |v: f64| v / n;
@@ -117,7 +122,7 @@ pub(super) fn costs(m: &Metered) {
     let tasks: usize = m
         .invocations
         .iter()
-        .filter(|(l, _)| *l != "POST /orders" && *l != "consumer")
+        .filter(|(l, _)| *l != "POST /orders" && !is_consumer(l))
         .map(|(_, k)| *k)
         .sum();
     let tasks = tasks as f64 / timing_n;
@@ -132,7 +137,7 @@ pub(super) fn costs(m: &Metered) {
         ms(m.execution_wall) / timing_n
     );
     println!(
-        "outbox events {events:.1} (= SNS publishes), of them on the notification queue's topics {sqs:.1}; mails {mails:.1}"
+        "outbox events {events:.1} (= SNS publishes), {sqs:.1} messages on the consumers' queues (one per event and queue whose topics take it); mails {mails:.1}"
     );
     for (event, k) in &m.events {
         println!("  {event}: {:.1}", per(*k as f64));
@@ -146,7 +151,7 @@ pub(super) fn costs(m: &Metered) {
     let step_labels: Vec<&String> = m
         .invocations
         .keys()
-        .filter(|l| *l != "POST /orders" && *l != "consumer")
+        .filter(|l| *l != "POST /orders" && !is_consumer(l))
         .collect();
     // Billed Lambda ms: each invocation rounded up to the millisecond.
     let billed =
@@ -154,23 +159,29 @@ pub(super) fn costs(m: &Metered) {
     let mut tasks_local_ms = 0.0;
     let mut tasks_aws_ms = 0.0;
     let mut execution_aws_ms = 0.0;
-    let mut parallel_aws_ms: f64 = 0.0;
     for label in &step_labels {
         let invocations = m.invocations[*label] as f64 / timing_n;
         let l = local(label);
         let aws = l * CPU_SLOWDOWN_256 + calls(label) * DYNAMODB_ROUND_TRIP_MS;
         tasks_local_ms += billed(l, invocations);
         tasks_aws_ms += billed(aws, invocations);
-        if ["NotifyCustomer", "NotifyVendors", "RecordAnalytics"].contains(&label.as_str()) {
-            parallel_aws_ms = parallel_aws_ms.max(aws + TASK_HOP_MS);
-        } else {
-            execution_aws_ms += aws + TASK_HOP_MS * invocations;
-        }
+        // Every task runs in sequence: the definition has no Parallel state any more.
+        execution_aws_ms += aws + TASK_HOP_MS * invocations;
     }
-    execution_aws_ms += parallel_aws_ms;
-    let consumer_local = local("consumer");
-    let consumer_aws =
-        consumer_local * CPU_SLOWDOWN_256 + calls("consumer") * DYNAMODB_ROUND_TRIP_MS;
+    // Each consumer: (name, invocations, local ms, AWS est. ms) per checkout.
+    let consumers: Vec<(&str, f64, f64, f64)> = milkrun_registry::CONSUMERS
+        .iter()
+        .map(|c| {
+            let invocations = m.invocations.get(c.name).copied().unwrap_or(0) as f64 / timing_n;
+            let l = local(c.name);
+            (
+                c.name,
+                invocations,
+                l,
+                l * CPU_SLOWDOWN_256 + calls(c.name) * DYNAMODB_ROUND_TRIP_MS,
+            )
+        })
+        .collect();
     let log_bytes_own = per(m.log_bytes.values().sum::<u64>() as f64);
 
     println!("\n## 1,000 checkouts in AWS (us-east-1 list prices)\n");
@@ -181,14 +192,14 @@ pub(super) fn costs(m: &Metered) {
     println!("| item | arithmetic (per 1,000 checkouts) | local | AWS est. |");
     println!("|---|---|---|---|");
     let k = 1000.0;
-    let mut rows: Vec<(&str, String, f64, f64, bool)> = Vec::new();
+    let mut rows: Vec<(String, String, f64, f64, bool)> = Vec::new();
     // Step Functions.
     let express_s = |ms: f64| (ms / 100.0).ceil().max(1.0) * 0.1;
     let local_exec_ms = ms(m.execution_wall) / timing_n;
     let express =
         |ms: f64| k * (price::EXPRESS_REQUEST + express_s(ms) * 0.0625 * price::EXPRESS_GB_S);
     rows.push((
-        "Step Functions EXPRESS",
+        "Step Functions EXPRESS".into(),
         format!(
             "1,000 × ($1.00/M + ⌈duration⌉₁₀₀ₘₛ × 0.0625 GB × $0.00001667); duration {local_exec_ms:.0} ms local, {execution_aws_ms:.0} ms est."
         ),
@@ -198,7 +209,7 @@ pub(super) fn costs(m: &Metered) {
     ));
     let standard = k * states * price::STANDARD_TRANSITION;
     rows.push((
-        "(Step Functions STANDARD instead)",
+        "(Step Functions STANDARD instead)".into(),
         format!("1,000 × {states:.0} transitions × $25/M"),
         standard,
         standard,
@@ -209,7 +220,7 @@ pub(super) fn costs(m: &Metered) {
         k * (invocations * price::LAMBDA_REQUEST + billed_ms / 1000.0 * gb * price::LAMBDA_ARM_GB_S)
     };
     rows.push((
-        "Lambda: order function (POST /orders)",
+        "Lambda: order function (POST /orders)".into(),
         format!(
             "1,000 × (1 × $0.20/M + {:.0} ms (est. {http_aws:.0} ms) × 0.25 GB × $0.0000133334)",
             billed(http_local, 1.0)
@@ -219,7 +230,7 @@ pub(super) fn costs(m: &Metered) {
         true,
     ));
     rows.push((
-        "Lambda: checkout task",
+        "Lambda: checkout task".into(),
         format!("1,000 × ({tasks:.0} × $0.20/M + {tasks_local_ms:.0} ms (est. {tasks_aws_ms:.0} ms) × 0.25 GB × $0.0000133334)"),
         lambda(tasks, tasks_local_ms, 0.25),
         lambda(tasks, tasks_aws_ms, 0.25),
@@ -231,7 +242,7 @@ pub(super) fn costs(m: &Metered) {
         per(total.write_units + total.index_write_units),
     );
     rows.push((
-        "DynamoDB on-demand (all of the above and the consumer)",
+        "DynamoDB on-demand (all of the above and the consumers)".into(),
         format!("1,000 × ({rru:.1} RRU × $0.25/M + {wru:.1} WRU × $1.25/M); at today's $0.125/$0.625: ${:.4}",
             k * (rru * price::RRU_NOW + wru * price::WRU_NOW)),
         k * (rru * price::RRU_BRIEF + wru * price::WRU_BRIEF),
@@ -240,14 +251,14 @@ pub(super) fn costs(m: &Metered) {
     ));
     // Events.
     rows.push((
-        "SNS publishes",
+        "SNS publishes".into(),
         format!("1,000 × {events:.0} events × $0.50/M"),
         k * events * price::SNS_PUBLISH,
         k * events * price::SNS_PUBLISH,
         true,
     ));
     rows.push((
-        "SQS (notification queue)",
+        "SQS (a queue per consumer)".into(),
         format!("1,000 × {sqs:.0} messages × 3 requests (send, receive, delete; unbatched: an upper bound) × $0.40/M"),
         k * sqs * 3.0 * price::SQS_REQUEST,
         k * sqs * 3.0 * price::SQS_REQUEST,
@@ -255,24 +266,26 @@ pub(super) fn costs(m: &Metered) {
     ));
     let publisher_ms = 20.0;
     rows.push((
-        "Lambda: publisher (stream → SNS)",
+        "Lambda: publisher (stream → SNS)".into(),
         format!("1,000 × ({events:.0} × $0.20/M + {events:.0} × {publisher_ms} ms (assumed: one SNS call) × 0.125 GB × $0.0000133334); unbatched, an upper bound"),
         lambda(events, events * publisher_ms, 0.125),
         lambda(events, events * publisher_ms, 0.125),
         true,
     ));
-    rows.push((
-        "Lambda: notification consumer",
-        format!("1,000 × ({deliveries:.0} × $0.20/M + {:.0} ms (est. {:.0} ms) × 0.25 GB × $0.0000133334); one message an invocation, an upper bound",
-            billed(consumer_local, deliveries), billed(consumer_aws, deliveries)),
-        lambda(deliveries, billed(consumer_local, deliveries), 0.25),
-        lambda(deliveries, billed(consumer_aws, deliveries), 0.25),
-        true,
-    ));
+    for (name, invocations, local_ms, aws_ms) in &consumers {
+        rows.push((
+            format!("Lambda: {name}"),
+            format!("1,000 × ({invocations:.0} × $0.20/M + {:.0} ms (est. {:.0} ms) × 0.25 GB × $0.0000133334); one message an invocation, an upper bound",
+                billed(*local_ms, *invocations), billed(*aws_ms, *invocations)),
+            lambda(*invocations, billed(*local_ms, *invocations), 0.25),
+            lambda(*invocations, billed(*aws_ms, *invocations), 0.25),
+            true,
+        ));
+    }
     let lambda_invocations = 1.0 + tasks + events + deliveries;
     let log_gb = k * (log_bytes_own + lambda_invocations * PLATFORM_LOG_BYTES) / 1e9;
     rows.push((
-        "CloudWatch Logs",
+        "CloudWatch Logs".into(),
         format!("1,000 × ({log_bytes_own:.0} B of our JSON lines + {lambda_invocations:.0} invocations × {PLATFORM_LOG_BYTES} B platform lines) = {:.1} MB × $0.50/GB", log_gb * 1000.0),
         log_gb * price::LOGS_GB,
         log_gb * price::LOGS_GB,
@@ -311,9 +324,9 @@ pub(super) fn costs(m: &Metered) {
     );
 }
 
-/// Route first, then the steps in the definition's order, then the consumer.
+/// Route first, then the steps in the definition's order, then the consumers.
 pub(super) fn step_rank(label: &str) -> usize {
-    const ORDER: [&str; 14] = [
+    const ORDER: [&str; 9] = [
         "POST /orders",
         "ValidateProfile",
         "ValidateOrder",
@@ -323,14 +336,11 @@ pub(super) fn step_rank(label: &str) -> usize {
         "FraudCheck",
         "ConfirmOrder",
         "ScheduleDelivery",
-        "NotifyCustomer",
-        "NotifyVendors",
-        "RecordAnalytics",
-        "consumer",
-        "other",
     ];
-    ORDER
-        .iter()
-        .position(|l| *l == label)
-        .unwrap_or(ORDER.len())
+    match ORDER.iter().position(|l| *l == label) {
+        Some(rank) => rank,
+        None if is_consumer(label) => ORDER.len(),
+        None if label == "other" => ORDER.len() + 1,
+        None => ORDER.len() + 2,
+    }
 }

@@ -251,21 +251,20 @@ pub(super) async fn metered(options: &Options) -> Metered {
             assert_eq!(confirmed(status), Some(true), "order {status:?}");
             // What the publisher would send to SNS, and the queue would hand the consumer.
             let events = outbox.pending(1000).await.unwrap();
-            let mut consumer_time = Duration::ZERO;
             let mut deliveries = 0;
-            let mut queued = 0;
+            // Each consumer has a queue of its own: one message (and one delivery) per
+            // event on a topic it takes, timed under the consumer's name.
+            let mut consumer_times: BTreeMap<&str, (Duration, usize)> = BTreeMap::new();
             for event in &events {
-                let mut on_queue = false;
                 for (service, handler) in &consumers {
                     if !service.topics.contains(&event.topic()) {
                         continue;
                     }
-                    on_queue = true;
                     deliveries += 1;
                     let t = Instant::now();
                     LABEL
                         .scope(
-                            "consumer".into(),
+                            service.name.into(),
                             milkrun_platform::delivery::deliver(
                                 handler.as_ref(),
                                 stores.processed.as_ref(),
@@ -274,9 +273,10 @@ pub(super) async fn metered(options: &Options) -> Metered {
                         )
                         .await
                         .unwrap();
-                    consumer_time += t.elapsed();
+                    let (time, count) = consumer_times.entry(service.name).or_default();
+                    *time += t.elapsed();
+                    *count += 1;
                 }
-                queued += usize::from(on_queue);
                 outbox.delivered(event.event_id).await.unwrap();
             }
             // Mail is written by the consumer's handler as files, asynchronously at most
@@ -293,8 +293,10 @@ pub(super) async fn metered(options: &Options) -> Metered {
                         *result.time.entry(step.clone()).or_default() += *took;
                         *result.invocations.entry(step.clone()).or_default() += 1;
                     }
-                    *result.time.entry("consumer".into()).or_default() += consumer_time;
-                    *result.invocations.entry("consumer".into()).or_default() += deliveries;
+                    for (name, (time, count)) in &consumer_times {
+                        *result.time.entry((*name).into()).or_default() += *time;
+                        *result.invocations.entry((*name).into()).or_default() += *count;
+                    }
                     result.execution_wall += execution.wall;
                 }
                 "capacity" => {
@@ -318,7 +320,7 @@ pub(super) async fn metered(options: &Options) -> Metered {
                             .or_default() += 1;
                     }
                     result.sns += events.len();
-                    result.sqs += queued;
+                    result.sqs += deliveries;
                     result.consumer_deliveries += deliveries;
                     result.mails += mails;
                 }

@@ -3,6 +3,7 @@
 //! implementation, so SQLite and DynamoDB cannot drift apart.
 
 pub mod accounts;
+pub mod analytics;
 pub mod audit;
 pub mod carts;
 pub mod deliveries;

@@ -3,6 +3,7 @@
 //!
 //! Nothing here knows about AWS, HTTP, Lambda or a storage engine.
 
+pub mod analytics;
 pub mod audit;
 pub mod calendar;
 pub mod cart;

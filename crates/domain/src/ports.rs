@@ -450,6 +450,21 @@ pub trait AuditLog: Send + Sync {
     ) -> Result<Page<AuditEntry>, StoreError>;
 }
 
+/// The analytics log (SPEC §6): every domain event, once, read by type and day.
+#[async_trait]
+pub trait AnalyticsLog: Send + Sync {
+    /// Keeps `event` unless an entry with its eventId is kept already: `false` then (a
+    /// redelivery), and nothing is written.
+    async fn append(&self, event: &crate::analytics::AnalyticsEvent) -> Result<bool, StoreError>;
+    /// The entries of one type that occurred on `day` (Asia/Kolkata), newest first.
+    async fn of_day(
+        &self,
+        event_type: EventType,
+        day: NaiveDate,
+        page: &PageRequest,
+    ) -> Result<Page<crate::analytics::AnalyticsEvent>, StoreError>;
+}
+
 /// The outbox as its publisher sees it: events committed but not yet handed on.
 #[async_trait]
 pub trait PendingEvents: Send + Sync {
@@ -496,6 +511,12 @@ pub trait EventHandler: Send + Sync {
     fn name(&self) -> &'static str;
     /// Whether this consumer wants events of this type (its subscription filter).
     fn wants(&self, event_type: EventType) -> bool;
+    /// Whether handling an event twice is harmless by itself (a put-if-absent keyed by the
+    /// event's id): then the host keeps no processed-event record for it, which would cost
+    /// a read and a write per event to prevent nothing.
+    fn deduplicates_itself(&self) -> bool {
+        false
+    }
     async fn handle(&self, event: &EventEnvelope) -> Result<(), DomainError>;
 }
 

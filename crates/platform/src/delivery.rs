@@ -1,6 +1,7 @@
 //! Delivering one event to one consumer, written once for every host: events arrive at
 //! least once (SQS, the local bus, a replay), so a consumer skips any event it has
-//! processed already, and remembers each one only after handling it.
+//! processed already, and remembers each one only after handling it; a consumer whose own
+//! write is the dedup (a put-if-absent by event id) is handed every delivery instead.
 
 use milkrun_domain::DomainError;
 use milkrun_domain::events::EventEnvelope;
@@ -22,6 +23,10 @@ pub async fn deliver(
 ) -> Result<Delivered, DomainError> {
     if !handler.wants(event.event_type) {
         return Ok(Delivered::NotWanted);
+    }
+    if handler.deduplicates_itself() {
+        handler.handle(event).await?;
+        return Ok(Delivered::Handled);
     }
     let consumer = handler.name();
     if processed.seen(consumer, event.event_id).await? {

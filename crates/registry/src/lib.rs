@@ -21,7 +21,10 @@ pub static HTTP: [&HttpService; 11] = [
 ];
 
 /// The event consumers.
-pub static CONSUMERS: [&ConsumerService; 1] = [&milkrun_notification::CONSUMER];
+pub static CONSUMERS: [&ConsumerService; 2] = [
+    &milkrun_notification::CONSUMER,
+    &milkrun_reporting::ANALYTICS_CONSUMER,
+];
 
 /// The scheduled jobs.
 pub static JOBS: [&JobService; 1] = [&milkrun_inventory::RECONCILE];

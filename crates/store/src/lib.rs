@@ -3,6 +3,7 @@
 //! milkrun-aws, SQLite in milkrun-local), held to one contract suite; a rule about how an
 //! entity is stored lives here, once.
 
+pub mod analytics;
 pub mod carts;
 pub mod deliveries;
 pub mod effects;
@@ -28,6 +29,7 @@ pub mod wallets;
 
 use std::sync::Arc;
 
+pub use analytics::AnalyticsEvents;
 pub use carts::Carts;
 pub use deliveries::Deliveries;
 pub use idempotency::Idempotency;
@@ -68,6 +70,7 @@ pub struct Stores {
     pub idempotency: Arc<Idempotency>,
     pub subscriptions: Arc<Subscriptions>,
     pub wallets: Arc<Wallets>,
+    pub analytics: Arc<AnalyticsEvents>,
 }
 
 impl Stores {
@@ -90,6 +93,7 @@ impl Stores {
             idempotency: Arc::new(Idempotency::new(items.clone())),
             subscriptions: Arc::new(Subscriptions::new(items.clone())),
             wallets: Arc::new(Wallets::new(items.clone())),
+            analytics: Arc::new(AnalyticsEvents::new(items.clone())),
             items,
         }
     }

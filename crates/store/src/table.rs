@@ -145,6 +145,14 @@ pub const LEDGER_BY_TIME: IndexSpec = IndexSpec {
     sort_key: "atKey",
 };
 
+/// One event type's analytics entries of one day (Asia/Kolkata), in time order:
+/// `typeDayKey` = `<EVENT_TYPE>#<YYYY-MM-DD>`, `occurredKey` = `<occurredAt>#<eventId>`.
+pub const ANALYTICS_BY_TYPE_DAY: IndexSpec = IndexSpec {
+    name: "ByTypeDay",
+    partition_key: "typeDayKey",
+    sort_key: "occurredKey",
+};
+
 /// `USER#<id>` (the user, listed) and `EMAIL#<email>` (the uniqueness claim).
 pub static USERS: TableSpec = TableSpec::new("users", "USERS_TABLE").listed();
 
@@ -220,11 +228,17 @@ pub static WALLETS: TableSpec = TableSpec::new("wallets", "WALLETS_TABLE")
     .sorted()
     .indexed(&[LEDGER_BY_TIME]);
 
+/// `EVENT#<eventId>`: the analytics log, one entry per event (put only if absent), listed
+/// per type and day in `ByTypeDay`, expiring 400 days after the event occurred.
+pub static ANALYTICS: TableSpec = TableSpec::new("analytics", "ANALYTICS_TABLE")
+    .indexed(&[ANALYTICS_BY_TYPE_DAY])
+    .expiring();
+
 /// The local dead-letter list (in AWS, SQS dead-letter queues hold failed deliveries).
 pub static DEAD_LETTERS: TableSpec = TableSpec::new("dead_letters", "DEAD_LETTERS_TABLE").sorted();
 
 /// Every table, for stores that create them (the embedded one) and for checks.
-pub static ALL: [&TableSpec; 17] = [
+pub static ALL: [&TableSpec; 18] = [
     &USERS,
     &VENDORS,
     &PRODUCTS,
@@ -242,4 +256,5 @@ pub static ALL: [&TableSpec; 17] = [
     &DELIVERIES,
     &SUBSCRIPTIONS,
     &WALLETS,
+    &ANALYTICS,
 ];

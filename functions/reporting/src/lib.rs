@@ -1,16 +1,22 @@
-//! The reporting service: the audit trail of one entity, for admins.
+//! The reporting service: the audit trail of one entity and the analytics log, for admins;
+//! and the consumer that keeps every event in that log.
 
+pub mod analytics;
 pub mod routes;
 
-use milkrun_platform::{HttpService, Needs};
-use milkrun_store::table::AUDIT;
+use std::sync::Arc;
 
+use milkrun_domain::events::Topic;
+use milkrun_platform::{ConsumerService, HttpService, Needs};
+use milkrun_store::table::{ANALYTICS, AUDIT};
+
+pub use analytics::AnalyticsRecorder;
 pub use routes::{ReportingService, documented, router};
 
 pub static HTTP: HttpService = HttpService {
     name: "reporting",
     needs: Needs {
-        tables: &[&AUDIT],
+        tables: &[&AUDIT, &ANALYTICS],
         mail: false,
         signing: false,
         verification: false,
@@ -18,4 +24,22 @@ pub static HTTP: HttpService = HttpService {
     },
     api: |adapters| router().with_state(ReportingService::from_adapters(adapters)),
     start: None,
+};
+
+/// Every event on every topic → one AnalyticsEvent (SPEC §6 analytics log).
+pub static ANALYTICS_CONSUMER: ConsumerService = ConsumerService {
+    name: "analytics-consumer",
+    needs: Needs {
+        tables: &[&ANALYTICS],
+        mail: false,
+        signing: false,
+        verification: false,
+        checkout: false,
+    },
+    topics: &Topic::ALL,
+    handler: |adapters| {
+        Arc::new(AnalyticsRecorder {
+            log: adapters.stores.analytics.clone(),
+        })
+    },
 };

@@ -1,4 +1,5 @@
-//! `GET /audit?entityId=`: who did what to one entity, newest first. Admins only.
+//! `GET /audit?entityId=`: who did what to one entity, newest first; and
+//! `GET /analytics/events` (in [`crate::analytics`]). Admins only.
 
 use axum::Json;
 use axum::extract::State;
@@ -6,7 +7,7 @@ use milkrun_domain::FieldErrors;
 use std::sync::Arc;
 
 use milkrun_domain::audit::AuditEntry;
-use milkrun_domain::ports::AuditLog;
+use milkrun_domain::ports::{AnalyticsLog, AuditLog};
 use milkrun_domain::schema;
 use milkrun_domain::values::bounded_text;
 use milkrun_http::{AdminActor, ApiError, ApiQuery, ErrorBody, Paging};
@@ -14,8 +15,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::analytics::{__path_analytics_events, analytics_events};
+
 milkrun_http::service_routes! { ReportingService;
     [audit_trail]
+    [analytics_events]
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -27,12 +31,14 @@ const MAX_ENTITY_ID_CHARS: usize = 128;
 #[derive(Clone)]
 pub struct ReportingService {
     pub audit: Arc<dyn AuditLog>,
+    pub analytics: Arc<dyn AnalyticsLog>,
 }
 
 impl ReportingService {
     pub fn from_adapters(adapters: &milkrun_platform::Adapters) -> Self {
         Self {
             audit: adapters.stores.audit.clone(),
+            analytics: adapters.stores.analytics.clone(),
         }
     }
 }

@@ -7,7 +7,6 @@
 //! - `fraud.rs`: FraudCheck (and its rules' setting)
 //! - `confirm.rs`: ConfirmOrder
 //! - `schedule.rs`: ScheduleDelivery
-//! - `notify.rs`: NotifyCustomer, NotifyVendors, RecordAnalytics
 //! - `mark.rs`: MarkPaymentFailed, MarkFailed
 //!
 //! A failing step does not mark the order: the definition catches the error, compensates
@@ -19,7 +18,6 @@
 mod confirm;
 mod fraud;
 mod mark;
-mod notify;
 mod payment;
 mod schedule;
 mod stock;
@@ -112,9 +110,6 @@ steps!(
     FraudCheck,
     ConfirmOrder,
     ScheduleDelivery,
-    NotifyCustomer,
-    NotifyVendors,
-    RecordAnalytics,
     RefundPayment,
     ReleaseStock,
     MarkPaymentFailed,
@@ -242,9 +237,6 @@ impl CheckoutTasks {
             Step::FraudCheck => self.fraud_check(order_id).await,
             Step::ConfirmOrder => self.confirm_order(order_id).await,
             Step::ScheduleDelivery => self.schedule_delivery(order_id).await,
-            Step::NotifyCustomer | Step::NotifyVendors | Step::RecordAnalytics => {
-                self.not_yet_published(order_id).await
-            }
             Step::RefundPayment => self.refund_payment(order_id).await,
             Step::ReleaseStock => self.release_stock(order_id).await,
             Step::MarkPaymentFailed => self.mark_payment_failed(order_id).await,
@@ -300,7 +292,7 @@ mod tests {
             assert_eq!(Step::parse(step.as_str()), Some(step));
             assert_eq!(step.to_string(), step.as_str());
         }
-        assert_eq!(Step::ALL.len(), 15);
+        assert_eq!(Step::ALL.len(), 12);
         assert_eq!(Step::MarkFailed.as_str(), "MarkFailed");
         assert_eq!(Step::parse("validateProfile"), None);
     }

@@ -544,6 +544,7 @@ async fn openapi_describes_every_route_and_docs_are_served() {
         ("/inventory", "get"),
         ("/inventory/{vendorId}/{productId}/{variantId}", "put"),
         ("/audit", "get"),
+        ("/analytics/events", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

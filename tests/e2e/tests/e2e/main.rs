@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod analytics;
 mod api;
 mod cart;
 mod catalog;

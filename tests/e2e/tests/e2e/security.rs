@@ -382,6 +382,7 @@ async fn authorization_is_decided_before_validation() {
         ),
         (Method::POST, "/vendors", Some(json!({}))),
         (Method::GET, "/audit", None),
+        (Method::GET, "/analytics/events?type=NOPE&date=never", None),
         (Method::GET, "/users?limit=500", None),
         (
             Method::PATCH,

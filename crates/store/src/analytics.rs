@@ -1,0 +1,99 @@
+//! The analytics log over the item store: `EVENT#<eventId>`, one item per event, put only
+//! if absent. That put is the consumer's whole dedup: a redelivered event finds its item
+//! and writes nothing, so no processed-event record is kept beside it (one write an event,
+//! not three). Each item expires [`RETENTION_DAYS`] after the event occurred.
+//!
+//! `?type=&date=` is one Query of the `ByTypeDay` index: `typeDayKey` =
+//! `<EVENT_TYPE>#<YYYY-MM-DD>` (the day in Asia/Kolkata), sorted by `occurredKey` =
+//! `<occurredAt>#<eventId>`, newest first.
+//!
+//! Hot partitions: one type's day is one index partition. At 100,000 orders a day,
+//! ORDER_PLACED and its siblings write ~1.2 items a second on average, and the nightly
+//! subscription run's burst (every due order placed within minutes) a few hundred a second:
+//! under the 1,000 write units a second one partition takes (each item is under 1 KB). A
+//! burst beyond that would throttle the index, and through it the base table's writes, which
+//! SQS then retries; the cure would be a suffix `#<n>` (the event id modulo n) on the key and
+//! n Queries merged per page, which is not worth it at this volume.
+//!
+//! The table is not marked append-only, although nothing updates or deletes its items: the
+//! embedded store sweeps expired items as DynamoDB's TTL does. In AWS the consumer is granted
+//! PutItem alone and the reader Query alone.
+//!
+//! [`RETENTION_DAYS`]: milkrun_domain::analytics::RETENTION_DAYS
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{NaiveDate, SecondsFormat};
+use milkrun_domain::StoreError;
+use milkrun_domain::analytics::AnalyticsEvent;
+use milkrun_domain::events::EventType;
+use milkrun_domain::page::{Page, PageRequest};
+use milkrun_domain::ports::AnalyticsLog;
+use uuid::Uuid;
+
+use crate::item::{encode, n, s};
+use crate::ops::{Condition, Key, Query, Write};
+use crate::paging::list;
+use crate::port::{ItemError, ItemStore};
+use crate::table::{ANALYTICS, ANALYTICS_BY_TYPE_DAY};
+
+pub struct AnalyticsEvents {
+    store: Arc<dyn ItemStore>,
+}
+
+impl AnalyticsEvents {
+    pub fn new(store: Arc<dyn ItemStore>) -> Self {
+        Self { store }
+    }
+}
+
+fn event_key(event_id: Uuid) -> Key {
+    Key::partition(format!("EVENT#{event_id}"))
+}
+
+fn type_day_key(event_type: EventType, day: NaiveDate) -> String {
+    format!("{}#{}", event_type.as_str(), day.format("%Y-%m-%d"))
+}
+
+/// The item: the entry, its key, its place in its type's day, and when it expires.
+fn entry_item(event: &AnalyticsEvent) -> Result<crate::item::Item, StoreError> {
+    let mut item = encode(event)?;
+    event_key(event.event_id).add_to(&ANALYTICS, &mut item);
+    let index = &ANALYTICS_BY_TYPE_DAY;
+    let day = type_day_key(event.event_type, event.day());
+    item.insert(index.partition_key.into(), s(day));
+    let occurred = event
+        .occurred_at
+        .to_rfc3339_opts(SecondsFormat::Micros, true);
+    let occurred = format!("{occurred}#{}", event.event_id);
+    item.insert(index.sort_key.into(), s(occurred));
+    let ttl = ANALYTICS
+        .ttl
+        .expect("the analytics table expires its items");
+    item.insert(ttl.into(), n(event.expires_at().timestamp()));
+    Ok(item)
+}
+
+#[async_trait]
+impl AnalyticsLog for AnalyticsEvents {
+    async fn append(&self, event: &AnalyticsEvent) -> Result<bool, StoreError> {
+        let put = Write::put(&ANALYTICS, entry_item(event)?, Some(Condition::NotExists));
+        match self.store.write(put).await {
+            Ok(_) => Ok(true),
+            Err(ItemError::ConditionFailed { .. }) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    async fn of_day(
+        &self,
+        event_type: EventType,
+        day: NaiveDate,
+        page: &PageRequest,
+    ) -> Result<Page<AnalyticsEvent>, StoreError> {
+        let partition = type_day_key(event_type, day);
+        let query = Query::index(&ANALYTICS, &ANALYTICS_BY_TYPE_DAY, partition).descending();
+        list(self.store.as_ref(), query, page).await
+    }
+}
