@@ -62,7 +62,7 @@ pub struct TopProduct {
 /// One vendor's day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct VendorDay {
+pub struct VendorRow {
     pub vendor_id: Uuid,
     /// Counted orders with at least one fulfilled item of this vendor.
     pub orders: u64,
@@ -93,7 +93,7 @@ pub struct DailyReport {
     /// items.
     pub top_products: Vec<TopProduct>,
     /// Each vendor with an order or a delivery that day, by vendor id.
-    pub per_vendor: Vec<VendorDay>,
+    pub per_vendor: Vec<VendorRow>,
     pub generated_at: DateTime<Utc>,
 }
 
@@ -138,7 +138,9 @@ impl DailyReport {
         let mut vendors: BTreeMap<Uuid, VendorSums> = BTreeMap::new();
         let mut products: HashMap<Uuid, ProductSums> = HashMap::new();
         for order in &orders {
-            *by_status.entry(order.status.as_str().to_owned()).or_default() += 1;
+            *by_status
+                .entry(order.status.as_str().to_owned())
+                .or_default() += 1;
             if !counts_as_revenue(order.status) {
                 continue;
             }
@@ -163,7 +165,7 @@ impl DailyReport {
             top_products: top_products(products),
             per_vendor: vendors
                 .into_iter()
-                .map(|(vendor_id, s)| VendorDay {
+                .map(|(vendor_id, s)| VendorRow {
                     vendor_id,
                     orders: s.orders,
                     revenue: paise(s.revenue),
@@ -177,8 +179,10 @@ impl DailyReport {
 
     /// The same report with only `vendor_id`'s row (a vendor's view): the day's totals are
     /// the platform's, so a vendor sees its own figures only.
-    pub fn row_of(&self, vendor_id: Uuid) -> Option<&VendorDay> {
-        self.per_vendor.iter().find(|row| row.vendor_id == vendor_id)
+    pub fn row_of(&self, vendor_id: Uuid) -> Option<&VendorRow> {
+        self.per_vendor
+            .iter()
+            .find(|row| row.vendor_id == vendor_id)
     }
 }
 
@@ -250,7 +254,11 @@ impl DailyReportReady {
     /// The event's id: derived from the date and generatedAt, so a retried commit of the
     /// same run is refused as a replay while a rerun (a new generatedAt) announces anew.
     pub fn event_id(report: &DailyReport) -> Uuid {
-        let name = format!("daily-report|{}|{}", report.date, report.generated_at.to_rfc3339());
+        let name = format!(
+            "daily-report|{}|{}",
+            report.date,
+            report.generated_at.to_rfc3339()
+        );
         Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes())
     }
 }
@@ -279,7 +287,9 @@ impl Month {
     /// Every day of the month, in order.
     pub fn days(self) -> impl Iterator<Item = NaiveDate> {
         let month = self.first.month();
-        self.first.iter_days().take_while(move |d| d.month() == month)
+        self.first
+            .iter_days()
+            .take_while(move |d| d.month() == month)
     }
 
     pub fn contains(self, date: NaiveDate) -> bool {

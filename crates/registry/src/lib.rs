@@ -24,7 +24,10 @@ pub static HTTP: [&HttpService; 11] = [
 pub static CONSUMERS: [&ConsumerService; 1] = [&milkrun_notification::CONSUMER];
 
 /// The scheduled jobs.
-pub static JOBS: [&JobService; 1] = [&milkrun_inventory::RECONCILE];
+pub static JOBS: [&JobService; 2] = [
+    &milkrun_inventory::RECONCILE,
+    &milkrun_reporting::DAILY_REPORT,
+];
 
 /// Every service's routes over `adapters`, merged into one router (the local server).
 pub fn api(adapters: &Adapters) -> axum::Router {

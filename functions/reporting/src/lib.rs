@@ -1,16 +1,24 @@
-//! The reporting service: the audit trail of one entity, for admins.
+//! The reporting service: the audit trail of one entity, the daily report (its job and
+//! `GET /reports/daily`) and vendor settlements (`GET /reports/settlement`).
 
+pub mod daily;
+pub mod reach;
 pub mod routes;
+pub mod settlement;
 
-use milkrun_platform::{HttpService, Needs};
-use milkrun_store::table::AUDIT;
+use chrono::NaiveDate;
+use milkrun_domain::DomainError;
+use milkrun_platform::{Adapters, HttpService, JobRun, JobService, Needs};
+use milkrun_store::table::{AUDIT, DELIVERIES, ORDERS, OUTBOX, REPORTS, VENDORS};
 
+pub use daily::{DailyReportJob, DailyReportRun, default_report_date, report_mail};
 pub use routes::{ReportingService, documented, router};
+pub use settlement::SettlementService;
 
 pub static HTTP: HttpService = HttpService {
     name: "reporting",
     needs: Needs {
-        tables: &[&AUDIT],
+        tables: &[&AUDIT, &REPORTS, &ORDERS, &DELIVERIES, &VENDORS],
         mail: false,
         signing: false,
         verification: false,
@@ -19,3 +27,35 @@ pub static HTTP: HttpService = HttpService {
     api: |adapters| router().with_state(ReportingService::from_adapters(adapters)),
     start: None,
 };
+
+/// What the daily report job reads and writes, and it mails the report.
+pub const REPORT_NEEDS: Needs = Needs {
+    tables: &[&ORDERS, &DELIVERIES, &REPORTS, &AUDIT, &OUTBOX],
+    mail: true,
+    signing: false,
+    verification: false,
+    checkout: false,
+};
+
+/// The daily report (01:00 UTC): yesterday's in Asia/Kolkata. A date of the caller's
+/// choosing goes through [`run_daily_report`].
+pub static DAILY_REPORT: JobService = JobService {
+    name: "daily-report",
+    needs: REPORT_NEEDS,
+    run: |adapters, correlation_id| run_daily_report(adapters, None, correlation_id),
+};
+
+/// Runs the daily report for `date` (yesterday in Asia/Kolkata when `None`) and answers
+/// what it stored.
+pub fn run_daily_report(
+    adapters: Adapters,
+    date: Option<NaiveDate>,
+    correlation_id: String,
+) -> JobRun {
+    Box::pin(async move {
+        let run = DailyReportJob::from_adapters(&adapters)
+            .run(date, &correlation_id)
+            .await?;
+        Ok::<_, DomainError>(serde_json::to_value(run).expect("a run report serializes"))
+    })
+}

@@ -38,8 +38,17 @@ fn delivery_of(order: &Order, vendor: Uuid, status: DeliveryStatus) -> Delivery 
 fn revenue_counts_only_orders_that_went_ahead_with_their_money_kept() {
     use OrderStatus::*;
     let statuses = [
-        Delivered, Confirmed, Preparing, OutForDelivery, Pending, PaymentPending,
-        PaymentFailed, OnHold, Failed, Cancelled, Refunded,
+        Delivered,
+        Confirmed,
+        Preparing,
+        OutForDelivery,
+        Pending,
+        PaymentPending,
+        PaymentFailed,
+        OnHold,
+        Failed,
+        Cancelled,
+        Refunded,
     ];
     let orders: Vec<Order> = statuses
         .iter()
@@ -63,7 +72,11 @@ fn the_average_is_rounded_half_up_to_the_paisa() {
             .iter()
             .enumerate()
             .map(|(n, p)| {
-                order_of(n as u128, OrderStatus::Delivered, vec![line(1, *p, 1, V1, true)])
+                order_of(
+                    n as u128,
+                    OrderStatus::Delivered,
+                    vec![line(1, *p, 1, V1, true)],
+                )
             })
             .collect();
         DailyReport::compute(day(), &orders, &[], at(20, 0)).average_order_value
@@ -75,7 +88,10 @@ fn the_average_is_rounded_half_up_to_the_paisa() {
     assert_eq!(divide_half_up(1, 4), 0);
     assert_eq!(divide_half_up(7, 0), 0);
     let none = DailyReport::compute(day(), &[], &[], at(20, 0));
-    assert_eq!((none.total_orders, none.average_order_value), (0, Money::inr(0)));
+    assert_eq!(
+        (none.total_orders, none.average_order_value),
+        (0, Money::inr(0))
+    );
 }
 
 #[test]
@@ -87,7 +103,11 @@ fn a_partial_order_counts_its_fulfilled_items_only() {
     );
     let report = DailyReport::compute(day(), &[partial], &[], at(20, 0));
     assert_eq!(report.revenue, Money::inr(6000));
-    assert_eq!(report.per_vendor.len(), 1, "the short vendor delivers nothing");
+    assert_eq!(
+        report.per_vendor.len(),
+        1,
+        "the short vendor delivers nothing"
+    );
     assert_eq!(report.top_products.len(), 1);
     assert_eq!(report.top_products[0].quantity, 2);
 }
@@ -107,7 +127,10 @@ fn vendors_get_their_lines_orders_and_delivery_outcomes() {
     ];
     let report = DailyReport::compute(day(), &[both, failed], &deliveries, at(20, 0));
     let (v1, v2) = (report.row_of(V1).unwrap(), report.row_of(V2).unwrap());
-    assert_eq!((v1.orders, v1.revenue, v1.deliveries_done), (1, Money::inr(2000), 1));
+    assert_eq!(
+        (v1.orders, v1.revenue, v1.deliveries_done),
+        (1, Money::inr(2000), 1)
+    );
     assert_eq!((v2.orders, v2.revenue), (1, Money::inr(2100)));
     assert_eq!((v2.deliveries_done, v2.deliveries_failed), (1, 1));
     assert_eq!(report.top_products[0].product_id, Uuid::from_u128(2));
@@ -125,10 +148,20 @@ fn other_days_orders_and_deliveries_are_left_out() {
 #[test]
 fn top_products_are_ten_at_most_by_revenue() {
     let orders: Vec<Order> = (1..=12)
-        .map(|n| order_of(n, OrderStatus::Delivered, vec![line(n, 100 * n as u64, 1, V1, true)]))
+        .map(|n| {
+            order_of(
+                n,
+                OrderStatus::Delivered,
+                vec![line(n, 100 * n as u64, 1, V1, true)],
+            )
+        })
         .collect();
     let report = DailyReport::compute(day(), &orders, &[], at(20, 0));
-    let ids: Vec<u128> = report.top_products.iter().map(|p| p.product_id.as_u128()).collect();
+    let ids: Vec<u128> = report
+        .top_products
+        .iter()
+        .map(|p| p.product_id.as_u128())
+        .collect();
     assert_eq!(ids, (3..=12).rev().collect::<Vec<_>>());
 }
 
@@ -139,7 +172,16 @@ fn months_parse_exactly_and_list_their_days() {
     assert_eq!(feb.to_string(), "2024-02");
     assert!(feb.contains(NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()));
     assert!(!feb.contains(NaiveDate::from_ymd_opt(2024, 3, 1).unwrap()));
-    for bad in ["2024-13", "2024-00", "2024-2", "24-02", "2024-02-01", "", "abcd-ef", "+024-02"] {
+    for bad in [
+        "2024-13",
+        "2024-00",
+        "2024-2",
+        "24-02",
+        "2024-02-01",
+        "",
+        "abcd-ef",
+        "+024-02",
+    ] {
         assert!(Month::parse(bad).is_err(), "{bad}");
     }
 }
@@ -149,7 +191,11 @@ fn settlement_rounds_commission_half_up_per_day_and_owes_the_rest() {
     let month = Month::parse("2025-03").unwrap();
     // 8 % of 12,578 = 1,006.24 → 1,006 (the refunded 4,000 bears none); 8 % of 12,582 =
     // 1,006.56 → 1,007.
-    let kept = order_of(1, OrderStatus::Delivered, vec![line(1, 12_578, 1, V1, true)]);
+    let kept = order_of(
+        1,
+        OrderStatus::Delivered,
+        vec![line(1, 12_578, 1, V1, true)],
+    );
     let refunded = order_of(2, OrderStatus::Refunded, vec![line(1, 4_000, 1, V1, true)]);
     let mut next_day = order_of(
         3,
@@ -157,7 +203,11 @@ fn settlement_rounds_commission_half_up_per_day_and_owes_the_rest() {
         vec![line(1, 12_582, 1, V1, true), line(2, 999, 1, V2, true)],
     );
     next_day.delivery_date = day().succ_opt().unwrap();
-    let failed = order_of(4, OrderStatus::Cancelled, vec![line(1, 50_000, 1, V1, true)]);
+    let failed = order_of(
+        4,
+        OrderStatus::Cancelled,
+        vec![line(1, 50_000, 1, V1, true)],
+    );
     let deliveries = [
         delivery_of(&kept, V1, DeliveryStatus::Delivered),
         delivery_of(&refunded, V1, DeliveryStatus::Delivered),
@@ -176,12 +226,22 @@ fn settlement_rounds_commission_half_up_per_day_and_owes_the_rest() {
     assert_eq!(first.commission, Money::inr(1_006));
     assert_eq!(first.owed, Money::inr(12_578 - 1_006));
     let second = &settlement.days[1];
-    assert_eq!((second.delivered, second.commission), (Money::inr(12_582), Money::inr(1_007)));
-    assert_eq!(settlement.days.len(), 2, "the failed delivery's day has nothing delivered");
+    assert_eq!(
+        (second.delivered, second.commission),
+        (Money::inr(12_582), Money::inr(1_007))
+    );
+    assert_eq!(
+        settlement.days.len(),
+        2,
+        "the failed delivery's day has nothing delivered"
+    );
     assert_eq!(settlement.total.commission, Money::inr(2_013));
     assert_eq!(settlement.total.deliveries, 3);
     let t = &settlement.total;
-    assert_eq!(t.owed.amount, t.delivered.amount - t.refunds.amount - t.commission.amount);
+    assert_eq!(
+        t.owed.amount,
+        t.delivered.amount - t.refunds.amount - t.commission.amount
+    );
 }
 
 #[test]
@@ -194,7 +254,16 @@ fn settlement_leaves_out_other_months_and_missing_orders() {
         delivery_of(&lost, V1, DeliveryStatus::Delivered),
     ];
     let orders = HashMap::from([(april.order_id, april)]);
-    let settlement = Settlement::compute(V1, Month::parse("2025-03").unwrap(), &deliveries, &orders, 800);
+    let settlement = Settlement::compute(
+        V1,
+        Month::parse("2025-03").unwrap(),
+        &deliveries,
+        &orders,
+        800,
+    );
     assert!(settlement.days.is_empty());
-    assert_eq!((settlement.total.deliveries, settlement.total.owed), (0, Money::inr(0)));
+    assert_eq!(
+        (settlement.total.deliveries, settlement.total.owed),
+        (0, Money::inr(0))
+    );
 }
