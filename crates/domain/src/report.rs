@@ -75,7 +75,7 @@ pub struct VendorRow {
     pub deliveries_failed: u64,
 }
 
-/// SPEC §3 DailyReport: the orders whose deliveryDate is `date`, as they stood at
+/// One delivery date's report: the orders whose deliveryDate is `date`, as they stood at
 /// `generatedAt`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
