@@ -337,5 +337,9 @@ macro_rules! store_contract {
             use super::*;
             $crate::wallet_store_contract!($make);
         }
+        mod reports {
+            use super::*;
+            $crate::report_store_contract!($make);
+        }
     };
 }
