@@ -56,8 +56,18 @@ pub async fn a_days_orders_come_from_every_shard_and_no_other_day(stores: Stores
     assert_eq!(read.len(), placed.len(), "each order once");
     assert_eq!(ids, placed);
     let changed = read.iter().find(|o| o.order_id == first).unwrap();
-    assert_eq!(changed.status, milkrun_domain::order::OrderStatus::Cancelled);
-    assert!(stores.reports.orders_of_day(fresh_date()).await.unwrap().is_empty());
+    assert_eq!(
+        changed.status,
+        milkrun_domain::order::OrderStatus::Cancelled
+    );
+    assert!(
+        stores
+            .reports
+            .orders_of_day(fresh_date())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn orders_are_read_back_by_id_in_batches(stores: Stores) {
@@ -69,7 +79,11 @@ pub async fn orders_are_read_back_by_id_in_batches(stores: Stores) {
     ids.push(Uuid::new_v4());
     let read = stores.reports.orders(&ids).await.unwrap();
     let found: BTreeSet<Uuid> = read.iter().map(|o| o.order_id).collect();
-    assert_eq!(found.len(), 130, "past one batch of 100, the unknown id left out");
+    assert_eq!(
+        found.len(),
+        130,
+        "past one batch of 100, the unknown id left out"
+    );
     assert!(found.iter().all(|id| ids.contains(id)));
 }
 
@@ -93,14 +107,22 @@ pub async fn a_vendors_deliveries_of_the_days_asked_and_no_one_elses(stores: Sto
     let ids = |list: &[milkrun_domain::delivery::Delivery]| -> BTreeSet<Uuid> {
         list.iter().map(|d| d.delivery_id).collect()
     };
-    let read = stores.reports.vendor_deliveries(vendor, &[d1, d2]).await.unwrap();
+    let read = stores
+        .reports
+        .vendor_deliveries(vendor, &[d1, d2])
+        .await
+        .unwrap();
     assert_eq!(ids(&read), ids(&wanted));
     let day = stores.reports.deliveries_of_day(d1).await.unwrap();
     let expected: BTreeSet<Uuid> = [&wanted[0], &wanted[1], &others[0]]
         .iter()
         .map(|d| d.delivery_id)
         .collect();
-    assert_eq!(ids(&day), expected, "both slots, every vendor, that day only");
+    assert_eq!(
+        ids(&day),
+        expected,
+        "both slots, every vendor, that day only"
+    );
 }
 
 fn effects_of(report: &DailyReport, marker: &str) -> Effects {
@@ -120,19 +142,32 @@ pub async fn a_rerun_replaces_the_report_and_a_replay_changes_nothing(stores: St
     assert_eq!(reports.get(date).await.unwrap(), None);
     let first = DailyReport::compute(date, &[], &[], Utc::now());
     let marker = Uuid::new_v4().to_string();
-    reports.save(&first, &effects_of(&first, &marker)).await.unwrap();
+    reports
+        .save(&first, &effects_of(&first, &marker))
+        .await
+        .unwrap();
     assert_eq!(reports.get(date).await.unwrap().as_ref(), Some(&first));
     let replay = reports.save(&first, &effects_of(&first, &marker)).await;
-    assert!(matches!(replay, Err(StoreError::AlreadyExists)), "{replay:?}");
+    assert!(
+        matches!(replay, Err(StoreError::AlreadyExists)),
+        "{replay:?}"
+    );
     let second = DailyReport::compute(date, &[], &[], first.generated_at + TimeDelta::hours(1));
-    reports.save(&second, &effects_of(&second, &marker)).await.unwrap();
+    reports
+        .save(&second, &effects_of(&second, &marker))
+        .await
+        .unwrap();
     assert_eq!(reports.get(date).await.unwrap(), Some(second));
     let trail = stores
         .audit
         .for_entity(&date.to_string(), &PageRequest::first(10))
         .await
         .unwrap();
-    assert_eq!(trail.items.len(), 2, "one entry per run, none for the replay");
+    assert_eq!(
+        trail.items.len(),
+        2,
+        "one entry per run, none for the replay"
+    );
 }
 
 #[macro_export]

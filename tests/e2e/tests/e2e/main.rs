@@ -13,6 +13,7 @@ mod catalog;
 mod fulfilment;
 mod notifications;
 mod orders;
+mod reports;
 mod security;
 mod subscriptions;
 mod vendors;
