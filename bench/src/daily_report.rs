@@ -39,7 +39,11 @@ async fn delivered_order(stores: &Stores, vendor: Uuid, date: NaiveDate, n: usiz
         order_id: Uuid::new_v4(),
         user_id: Uuid::now_v7(),
         items: vec![item],
-        totals: OrderTotals { subtotal: total, discount: Money::inr(0), total },
+        totals: OrderTotals {
+            subtotal: total,
+            discount: Money::inr(0),
+            total,
+        },
         delivery_date: date,
         delivery_slot: [DeliverySlot::Morning, DeliverySlot::Evening][n % 2],
         delivery_address: milkrun_testkit::address("560034"),
@@ -49,10 +53,18 @@ async fn delivered_order(stores: &Stores, vendor: Uuid, date: NaiveDate, n: usiz
     };
     let mut order = Order::place(new, "bench", Utc::now());
     order.status = OrderStatus::Delivered;
-    stores.orders.create(&order, &Effects::none()).await.unwrap();
+    stores
+        .orders
+        .create(&order, &Effects::none())
+        .await
+        .unwrap();
     let mut deliveries = Delivery::schedule_for(&order, "bench", Utc::now());
     deliveries[0].status = DeliveryStatus::Delivered;
-    stores.deliveries.create_many(&deliveries, &Effects::none()).await.unwrap();
+    stores
+        .deliveries
+        .create_many(&deliveries, &Effects::none())
+        .await
+        .unwrap();
 }
 
 async fn vendor(stores: &Stores) -> Uuid {
@@ -66,7 +78,11 @@ async fn vendor(stores: &Stores) -> Uuid {
     }
     .create(Utc::now())
     .unwrap();
-    stores.vendors.create(&vendor, &Effects::none()).await.unwrap();
+    stores
+        .vendors
+        .create(&vendor, &Effects::none())
+        .await
+        .unwrap();
     vendor.vendor_id
 }
 
@@ -154,14 +170,26 @@ async fn settlement_reads(orders: usize, rivals: usize, date: NaiveDate) -> Tall
 pub async fn run(orders: usize) {
     let date = platform_today(Utc::now()) - TimeDelta::days(1);
     println!("## one daily report's reads ({orders} orders that day, each delivered)\n");
-    println!("| other days hold | orders reported | DynamoDB calls | Queries | BatchGets | RRU | RRU per 1,000 orders |");
+    println!(
+        "| other days hold | orders reported | DynamoDB calls | Queries | BatchGets | RRU | RRU per 1,000 orders |"
+    );
     println!("|---|---|---|---|---|---|---|");
     row("nothing", orders, &report_reads(orders, 0, date).await);
     let others = 10 * orders;
-    row(&format!("{others} orders (10×)"), orders, &report_reads(orders, others, date).await);
+    row(
+        &format!("{others} orders (10×)"),
+        orders,
+        &report_reads(orders, others, date).await,
+    );
     println!("\n## one vendor's settlement for a month ({orders} delivered orders)\n");
-    println!("| other vendors that month | orders settled | DynamoDB calls | Queries | BatchGets | RRU | RRU per 1,000 orders |");
+    println!(
+        "| other vendors that month | orders settled | DynamoDB calls | Queries | BatchGets | RRU | RRU per 1,000 orders |"
+    );
     println!("|---|---|---|---|---|---|---|");
     row("none", orders, &settlement_reads(orders, 0, date).await);
-    row(&format!("10 × {orders} orders"), orders, &settlement_reads(orders, 10, date).await);
+    row(
+        &format!("10 × {orders} orders"),
+        orders,
+        &settlement_reads(orders, 10, date).await,
+    );
 }
