@@ -168,6 +168,21 @@ mod tests {
     }
 
     #[test]
+    fn a_run_commits_its_audit_entry_and_an_admin_alert_named_by_date_and_time() {
+        let date = NaiveDate::from_ymd_opt(2025, 3, 12).unwrap();
+        let at = Utc.with_ymd_and_hms(2025, 3, 13, 1, 0, 0).unwrap();
+        let report = DailyReport::compute(date, &[], &[], at);
+        let first = effects(&report, "run-1");
+        assert_eq!(first.audit[0].entity_id, "2025-03-12");
+        let event = &first.events[0];
+        assert_eq!(event.topic(), milkrun_domain::events::Topic::AdminAlerts);
+        assert_eq!(event.decode::<DailyReportReady>().unwrap().date, date);
+        assert_eq!(event.event_id, effects(&report, "run-1").events[0].event_id, "a retry");
+        let rerun = DailyReport::compute(date, &[], &[], at + TimeDelta::seconds(1));
+        assert_ne!(event.event_id, effects(&rerun, "run-2").events[0].event_id, "a rerun");
+    }
+
+    #[test]
     fn the_mail_names_the_day_and_its_figures() {
         let at = Utc.with_ymd_and_hms(2025, 3, 13, 1, 0, 0).unwrap();
         let date = NaiveDate::from_ymd_opt(2025, 3, 12).unwrap();
