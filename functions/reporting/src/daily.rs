@@ -177,9 +177,17 @@ mod tests {
         let event = &first.events[0];
         assert_eq!(event.topic(), milkrun_domain::events::Topic::AdminAlerts);
         assert_eq!(event.decode::<DailyReportReady>().unwrap().date, date);
-        assert_eq!(event.event_id, effects(&report, "run-1").events[0].event_id, "a retry");
+        assert_eq!(
+            event.event_id,
+            effects(&report, "run-1").events[0].event_id,
+            "a retry"
+        );
         let rerun = DailyReport::compute(date, &[], &[], at + TimeDelta::seconds(1));
-        assert_ne!(event.event_id, effects(&rerun, "run-2").events[0].event_id, "a rerun");
+        assert_ne!(
+            event.event_id,
+            effects(&rerun, "run-2").events[0].event_id,
+            "a rerun"
+        );
     }
 
     #[test]
