@@ -2,6 +2,7 @@
 //! bench/README.md.
 
 mod checkout;
+mod daily_report;
 mod dynamodb_calls;
 mod item_meter;
 mod rate;
@@ -52,6 +53,12 @@ enum Command {
     SubscriptionRun {
         #[arg(long, default_value_t = 500)]
         customers: usize,
+    },
+    /// One daily report's reads beside 10× orders of other days, and one vendor's
+    /// settlement beside ten other vendors (metered).
+    DailyReport {
+        #[arg(long, default_value_t = 1_000)]
+        orders: usize,
     },
     /// Checkout end to end over a local host in a temporary folder: latency to CONFIRMED,
     /// throughput, and what one checkout costs (calls, units, invocations, events, AWS $).
@@ -183,6 +190,7 @@ async fn main() {
         Command::Rate { url, rps, seconds } => rate::run(&url, rps, seconds).await,
         Command::DynamodbCalls => dynamodb_calls::run().await,
         Command::SubscriptionRun { customers } => subscription_run::run(customers).await,
+        Command::DailyReport { orders } => daily_report::run(orders).await,
         Command::Checkout {
             sequential,
             concurrent,

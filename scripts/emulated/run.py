@@ -10,7 +10,7 @@
   run.py differential  only the differential checkout test (differential.py): moto's Step
                     Functions against the local runner, scenario by scenario.
   run.py subscription-run  only the nightly run through its scheduler's target and queue
-                    (subscription_run.py).
+                    (subscription_run.py), then the daily report through its own (daily_report.py).
 Everything listens on 127.0.0.1 and is stopped on exit.
 """
 
@@ -33,6 +33,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import daily_report  # noqa: E402
 import differential  # noqa: E402
 import stalled  # noqa: E402
 import subscription_run  # noqa: E402
@@ -351,7 +352,7 @@ def start_functions(endpoint: str) -> tuple[str, Emulation, list]:
     served = {name: spec for name, spec in functions.items()
               if spec["routes"] or spec["queues"] or spec["streams"] or name in tasks}
     # `milkrun` too: the differential test runs the local host beside the emulated one.
-    binaries = [spec["binary"] for spec in served.values()] + ["reconcile-stock", "resume-checkouts", "milkrun"]
+    binaries = [spec["binary"] for spec in served.values()] + ["reconcile-stock", "resume-checkouts", "daily_report", "milkrun"]
     binaries = list(dict.fromkeys(binaries))
     # Build first, so that each cargo lambda watch's own build is only a check.
     subprocess.check_call(["cargo", "build", "--locked", *[arg for b in binaries for arg in ("--bin", b)]], cwd=ROOT)
@@ -498,8 +499,10 @@ def e2e(keep_running: bool) -> int:
         resume = lambda: run_scheduled(emulation, endpoint, "ResumeCheckoutsFunction",
                                        "events/scheduled-resume-checkouts.json", MILKRUN_STALLED_AFTER_SECS="0")
         scheduled_run = lambda event: run_scheduled(emulation, endpoint, "SubscriptionRunFunction", event)
+        scheduled_report = lambda event: run_scheduled(emulation, endpoint, "DailyReportFunction", event)
         return (suite or scheduled_reconcile(emulation, endpoint) or dead_letter_scenario(emulation, base_url)
                 or subscription_run.run(base_url, admin, scheduled_run)
+                or daily_report.run(base_url, admin, scheduled_report)
                 or differential.run(emulation, base_url, admin) or stalled.run(emulation, base_url, admin, resume))
     finally:
         # Before moto goes: a poller still asking it would die with a connection refused.
@@ -527,7 +530,9 @@ def main() -> int:
                 if mode == "differential":
                     return differential.run(emulation, base_url, admin)
                 scheduled_run = lambda event: run_scheduled(emulation, endpoint, "SubscriptionRunFunction", event)
-                return subscription_run.run(base_url, admin, scheduled_run)
+                scheduled_report = lambda event: run_scheduled(emulation, endpoint, "DailyReportFunction", event)
+                return (subscription_run.run(base_url, admin, scheduled_run)
+                        or daily_report.run(base_url, admin, scheduled_report))
             finally:
                 for poller in pollers:
                     poller.stop()

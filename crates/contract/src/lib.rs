@@ -15,6 +15,7 @@ pub mod orders;
 pub mod outbox;
 pub mod payments;
 pub mod products;
+pub mod reports;
 pub mod subscriptions;
 pub mod users;
 pub mod vendors;

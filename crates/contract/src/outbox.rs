@@ -341,5 +341,9 @@ macro_rules! store_contract {
             use super::*;
             $crate::analytics_log_contract!($make);
         }
+        mod reports {
+            use super::*;
+            $crate::report_store_contract!($make);
+        }
     };
 }

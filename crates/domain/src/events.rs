@@ -81,6 +81,7 @@ pub enum EventType {
     WalletDebited,
     WalletRefunded,
     LowBalance,
+    DailyReportReady,
 }
 
 impl EventType {
@@ -99,7 +100,8 @@ impl EventType {
                 Topic::PaymentEvents
             }
             EventType::DeliveryScheduled | EventType::DeliveryUpdated => Topic::DeliveryEvents,
-            EventType::FraudSuspected => Topic::AdminAlerts,
+            // A report is operators' news: admin-alerts, which customers' mail never reads.
+            EventType::FraudSuspected | EventType::DailyReportReady => Topic::AdminAlerts,
             // No topic of their own: a subscription's news is order news, a wallet's is
             // payment news (SPEC §7 names six topics).
             EventType::SubscriptionCreated
@@ -138,6 +140,7 @@ impl EventType {
             EventType::WalletDebited => "WALLET_DEBITED",
             EventType::WalletRefunded => "WALLET_REFUNDED",
             EventType::LowBalance => "LOW_BALANCE",
+            EventType::DailyReportReady => "DAILY_REPORT_READY",
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod page;
 pub mod payment;
 pub mod ports;
 pub mod product;
+pub mod report;
 pub mod schema;
 pub mod subscription;
 pub mod user;

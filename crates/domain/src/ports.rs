@@ -684,3 +684,33 @@ pub trait WalletStore: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<crate::wallet::LedgerEntry>, StoreError>;
 }
+
+/// What the daily report and a vendor's settlement read: one day's or one vendor's orders
+/// and deliveries, never the whole table.
+#[async_trait]
+pub trait ReportSources: Send + Sync {
+    /// Every order whose delivery date is `date`.
+    async fn orders_of_day(&self, date: NaiveDate) -> Result<Vec<Order>, StoreError>;
+    /// Every vendor's deliveries of `date`.
+    async fn deliveries_of_day(&self, date: NaiveDate) -> Result<Vec<Delivery>, StoreError>;
+    /// One vendor's deliveries on each of `dates`.
+    async fn vendor_deliveries(
+        &self,
+        vendor_id: Uuid,
+        dates: &[NaiveDate],
+    ) -> Result<Vec<Delivery>, StoreError>;
+    /// The orders among `order_ids` that exist.
+    async fn orders(&self, order_ids: &[Uuid]) -> Result<Vec<Order>, StoreError>;
+}
+
+/// The stored daily reports, one per delivery date.
+#[async_trait]
+pub trait DailyReports: Send + Sync {
+    /// Stores `report`, replacing the date's earlier one, with `effects` in one transaction.
+    async fn save(
+        &self,
+        report: &crate::report::DailyReport,
+        effects: &Effects,
+    ) -> Result<(), StoreError>;
+    async fn get(&self, date: NaiveDate) -> Result<Option<crate::report::DailyReport>, StoreError>;
+}

@@ -108,6 +108,7 @@ pub async fn adapters(needs: &Needs, reads_users: bool) -> Result<Adapters, BoxE
             verify_email_url,
             admin: admin_account(secrets.admin_password),
             webhook_secret,
+            reports: milkrun_platform::ReportSettings::from_env()?,
         },
     })
 }

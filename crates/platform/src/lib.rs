@@ -14,6 +14,8 @@ use milkrun_domain::DomainError;
 use milkrun_domain::events::Topic;
 use milkrun_domain::payment::PaymentGateway;
 use milkrun_domain::ports::{AccessLookup, CheckoutRunner, EventHandler, Mailer};
+use milkrun_domain::report::{DEFAULT_COMMISSION_BPS, MAX_COMMISSION_BPS};
+use milkrun_domain::values::Email;
 use milkrun_store::{Stores, TableSpec};
 
 /// Everything a service may be built from, over one host's technology.
@@ -44,6 +46,49 @@ pub struct Settings {
     /// in AWS, `MILKRUN_WEBHOOK_SECRET` or a file generated in the data folder locally. The
     /// payment service refuses to start without it.
     pub webhook_secret: Option<WebhookSecret>,
+    /// Where the daily report goes and the commission settlements take.
+    pub reports: ReportSettings,
+}
+
+/// What the daily report and vendor settlements are configured with, read by every host
+/// from the same `MILKRUN_*` names ([`ReportSettings::from_env`]).
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    /// Where the daily report is mailed; `None` sends none (the job says so).
+    pub to: Option<Email>,
+    /// The platform's commission in basis points (800 = 8 %), at most 10,000.
+    pub commission_bps: u32,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        Self {
+            to: None,
+            commission_bps: DEFAULT_COMMISSION_BPS,
+        }
+    }
+}
+
+impl ReportSettings {
+    /// `MILKRUN_REPORT_EMAIL` (else `MILKRUN_ADMIN_EMAIL`) and `MILKRUN_COMMISSION_BPS`
+    /// (default 800). A malformed value stops the start rather than mail no one or
+    /// settle at a wrong rate.
+    pub fn from_env() -> Result<Self, String> {
+        let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        let to = env("MILKRUN_REPORT_EMAIL")
+            .or_else(|| env("MILKRUN_ADMIN_EMAIL"))
+            .map(|raw| Email::parse(&raw).map_err(|e| format!("the report email {e}")))
+            .transpose()?;
+        let commission_bps = match env("MILKRUN_COMMISSION_BPS") {
+            None => DEFAULT_COMMISSION_BPS,
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|bps| *bps <= MAX_COMMISSION_BPS)
+                .ok_or("MILKRUN_COMMISSION_BPS must be basis points from 0 to 10000")?,
+        };
+        Ok(Self { to, commission_bps })
+    }
 }
 
 /// The webhook signing secret: never printed, compared only through an HMAC.

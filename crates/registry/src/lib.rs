@@ -27,7 +27,10 @@ pub static CONSUMERS: [&ConsumerService; 2] = [
 ];
 
 /// The scheduled jobs.
-pub static JOBS: [&JobService; 1] = [&milkrun_inventory::RECONCILE];
+pub static JOBS: [&JobService; 2] = [
+    &milkrun_inventory::RECONCILE,
+    &milkrun_reporting::DAILY_REPORT,
+];
 
 /// Every service's routes over `adapters`, merged into one router (the local server).
 pub fn api(adapters: &Adapters) -> axum::Router {

@@ -99,6 +99,38 @@ impl Deliveries {
     pub fn new(store: Arc<dyn ItemStore>) -> Self {
         Self { store }
     }
+
+    /// Every vendor's deliveries of `date`, both slots: two `ByDay` partitions, all pages.
+    pub async fn for_day(&self, date: NaiveDate) -> Result<Vec<Delivery>, StoreError> {
+        let mut deliveries = Vec::new();
+        for slot in DeliverySlot::ALL {
+            let query = Query::index(&DELIVERIES, &DELIVERIES_BY_DAY, day_key(date, slot));
+            for item in query_all(self.store.as_ref(), query).await? {
+                deliveries.push(decode(item)?);
+            }
+        }
+        Ok(deliveries)
+    }
+
+    /// One vendor's deliveries on each of `dates`, both slots: that vendor's rounds
+    /// (`ByRound`), two partitions a day, never another vendor's.
+    pub async fn for_vendor_on(
+        &self,
+        vendor_id: Uuid,
+        dates: &[NaiveDate],
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut deliveries = Vec::new();
+        for date in dates {
+            for slot in DeliverySlot::ALL {
+                let key = round_key(vendor_id, *date, slot);
+                let query = Query::index(&DELIVERIES, &DELIVERIES_BY_ROUND, key);
+                for item in query_all(self.store.as_ref(), query).await? {
+                    deliveries.push(decode(item)?);
+                }
+            }
+        }
+        Ok(deliveries)
+    }
 }
 
 #[async_trait]

@@ -18,6 +18,7 @@ pub mod paging;
 pub mod payments;
 pub mod port;
 pub mod products;
+pub mod reports;
 pub mod retry;
 pub mod stock;
 pub mod subscriptions;
@@ -42,6 +43,7 @@ pub use orders::Orders;
 pub use payments::Payments;
 pub use port::{ItemError, ItemStore};
 pub use products::Products;
+pub use reports::Reports;
 pub use stock::Stock;
 pub use subscriptions::Subscriptions;
 pub use table::{IndexSpec, TableSpec};
@@ -71,6 +73,7 @@ pub struct Stores {
     pub subscriptions: Arc<Subscriptions>,
     pub wallets: Arc<Wallets>,
     pub analytics: Arc<AnalyticsEvents>,
+    pub reports: Arc<Reports>,
 }
 
 impl Stores {
@@ -94,6 +97,7 @@ impl Stores {
             subscriptions: Arc::new(Subscriptions::new(items.clone())),
             wallets: Arc::new(Wallets::new(items.clone())),
             analytics: Arc::new(AnalyticsEvents::new(items.clone())),
+            reports: Arc::new(Reports::new(items.clone())),
             items,
         }
     }

@@ -10,12 +10,17 @@
 //! index, so each listing needs its own index: the all-orders listing could be merged from
 //! the eleven status listings, but only at eleven Queries a page. Every write rewrites the
 //! whole item, so a status change moves the order between status listings in that write.
+//! A fourth index, `ByDeliveryDay` (`deliveryDay` = `DAY#<date>#<shard>`), holds one delivery
+//! day's orders in [`ORDER_DAY_SHARDS`] partitions for the daily report (see
+//! [`ORDERS_BY_DAY`] for the shard count).
+//!
 //! The one `ORDER` partition takes every order's index write; past about 1,000 new orders a
 //! second it would want sharding (as would the other `ByCreatedAt` listings).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use milkrun_domain::delivery::Delivery;
 use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::page::{Page, PageRequest};
@@ -27,8 +32,11 @@ use crate::effects::{Refused, commit};
 use crate::item::{Item, decode, encode, s};
 use crate::ops::{Key, Query, Write};
 use crate::paging::list;
+use crate::paging::query_all;
 use crate::port::ItemStore;
-use crate::table::{BY_CREATED_AT, ORDERS, ORDERS_BY_STATUS, ORDERS_BY_USER};
+use crate::table::{
+    BY_CREATED_AT, ORDER_DAY_SHARDS, ORDERS, ORDERS_BY_DAY, ORDERS_BY_STATUS, ORDERS_BY_USER,
+};
 use crate::versioned::{
     changed_or_gone, commit_versioned, list_under, update_versioned, versioned_put,
 };
@@ -51,7 +59,18 @@ fn status_list_key(status: OrderStatus) -> String {
     format!("ORDER#{status}")
 }
 
-/// The order as an item, in its three listings (the status one as of `order.status`).
+/// The partition of `ORDERS_BY_DAY` holding `shard` of `date`'s orders.
+fn day_key(date: NaiveDate, shard: u128) -> String {
+    format!("DAY#{date}#{shard:02}")
+}
+
+/// An order's shard: the low bits of its id, random in every id version we mint (v4, v7's
+/// tail, v5's hash), so a day's orders spread evenly.
+fn day_shard(order_id: Uuid) -> u128 {
+    order_id.as_u128() % ORDER_DAY_SHARDS
+}
+
+/// The order as an item, in its listings (the status one as of `order.status`).
 fn order_item(order: &Order) -> Result<Item, StoreError> {
     let mut item = encode(order)?;
     order_key(order.order_id).add_to(&ORDERS, &mut item);
@@ -64,6 +83,8 @@ fn order_item(order: &Order) -> Result<Item, StoreError> {
         ORDERS_BY_STATUS.partition_key.into(),
         s(status_list_key(order.status)),
     );
+    let day = day_key(order.delivery_date, day_shard(order.order_id));
+    item.insert(ORDERS_BY_DAY.partition_key.into(), s(day));
     Ok(item)
 }
 
@@ -78,6 +99,27 @@ impl Orders {
     /// condition at index 0 means the order id was taken.
     pub fn create_writes(&self, order: &Order) -> Result<Vec<Write>, StoreError> {
         Ok(vec![versioned_put(&ORDERS, order_item(order)?, None)])
+    }
+
+    /// Every order whose delivery date is `date`: one Query per shard (and per 1 MB page),
+    /// nothing of other days. An index is eventually consistent: a report run hours after
+    /// the day's round reads it settled.
+    pub async fn for_delivery_day(&self, date: NaiveDate) -> Result<Vec<Order>, StoreError> {
+        let mut orders = Vec::new();
+        for shard in 0..ORDER_DAY_SHARDS {
+            let query = Query::index(&ORDERS, &ORDERS_BY_DAY, day_key(date, shard));
+            for item in query_all(self.store.as_ref(), query).await? {
+                orders.push(decode(item)?);
+            }
+        }
+        Ok(orders)
+    }
+
+    /// The orders among `order_ids` that exist, read strongly consistent in batches.
+    pub async fn get_many(&self, order_ids: &[Uuid]) -> Result<Vec<Order>, StoreError> {
+        let keys: Vec<Key> = order_ids.iter().map(|id| order_key(*id)).collect();
+        let items = self.store.batch_get(&ORDERS, &keys).await?;
+        items.into_iter().map(decode).collect()
     }
 }
 

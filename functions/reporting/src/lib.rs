@@ -1,22 +1,30 @@
-//! The reporting service: the audit trail of one entity and the analytics log, for admins;
-//! and the consumer that keeps every event in that log.
+//! The reporting service: what operators read (the audit trail of one entity, the analytics
+//! log, the daily report and vendor settlements), the consumer that keeps every event in the
+//! analytics log, and the daily report's job.
 
 pub mod analytics;
+pub mod daily;
+pub mod reach;
 pub mod routes;
+pub mod settlement;
 
 use std::sync::Arc;
 
+use chrono::NaiveDate;
+use milkrun_domain::DomainError;
 use milkrun_domain::events::Topic;
-use milkrun_platform::{ConsumerService, HttpService, Needs};
-use milkrun_store::table::{ANALYTICS, AUDIT};
+use milkrun_platform::{Adapters, ConsumerService, HttpService, JobRun, JobService, Needs};
+use milkrun_store::table::{ANALYTICS, AUDIT, DELIVERIES, ORDERS, OUTBOX, REPORTS, VENDORS};
 
 pub use analytics::AnalyticsRecorder;
+pub use daily::{DailyReportJob, DailyReportRun, default_report_date, report_mail};
 pub use routes::{ReportingService, documented, router};
+pub use settlement::SettlementService;
 
 pub static HTTP: HttpService = HttpService {
     name: "reporting",
     needs: Needs {
-        tables: &[&AUDIT, &ANALYTICS],
+        tables: &[&AUDIT, &ANALYTICS, &REPORTS, &ORDERS, &DELIVERIES, &VENDORS],
         mail: false,
         signing: false,
         verification: false,
@@ -43,3 +51,35 @@ pub static ANALYTICS_CONSUMER: ConsumerService = ConsumerService {
         })
     },
 };
+
+/// What the daily report job reads and writes, and it mails the report.
+pub const REPORT_NEEDS: Needs = Needs {
+    tables: &[&ORDERS, &DELIVERIES, &REPORTS, &AUDIT, &OUTBOX],
+    mail: true,
+    signing: false,
+    verification: false,
+    checkout: false,
+};
+
+/// The daily report (01:00 UTC): yesterday's in Asia/Kolkata. A date of the caller's
+/// choosing goes through [`run_daily_report`].
+pub static DAILY_REPORT: JobService = JobService {
+    name: "daily-report",
+    needs: REPORT_NEEDS,
+    run: |adapters, correlation_id| run_daily_report(adapters, None, correlation_id),
+};
+
+/// Runs the daily report for `date` (yesterday in Asia/Kolkata when `None`) and answers
+/// what it stored.
+pub fn run_daily_report(
+    adapters: Adapters,
+    date: Option<NaiveDate>,
+    correlation_id: String,
+) -> JobRun {
+    Box::pin(async move {
+        let run = DailyReportJob::from_adapters(&adapters)
+            .run(date, &correlation_id)
+            .await?;
+        Ok::<_, DomainError>(serde_json::to_value(run).expect("a run report serializes"))
+    })
+}

@@ -1,17 +1,25 @@
-//! `GET /audit?entityId=`: who did what to one entity, newest first; and
-//! `GET /analytics/events` (in [`crate::analytics`]). Admins only.
+//! What operators read: `GET /audit?entityId=` (who did what to one entity, admins),
+//! `GET /analytics/events` (in [`crate::analytics`], admins), `GET /reports/daily?date=` (the
+//! stored daily report: managers and admins whole, a vendor its own row) and
+//! `GET /reports/settlement?vendorId=&month=` (admins, or that vendor).
 
 use axum::Json;
 use axum::extract::State;
 use milkrun_domain::FieldErrors;
 use std::sync::Arc;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use milkrun_domain::audit::AuditEntry;
-use milkrun_domain::ports::{AnalyticsLog, AuditLog};
+use milkrun_domain::ports::{AnalyticsLog, AuditLog, DailyReports};
 use milkrun_domain::schema;
-use milkrun_domain::values::bounded_text;
+use milkrun_domain::values::{InvalidValue, bounded_text};
 use milkrun_http::{AdminActor, ApiError, ApiQuery, ErrorBody, Paging};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::reach::{Reach, ReportReader};
+use crate::settlement::SettlementService;
+use milkrun_domain::report::{DailyReport, Month, Settlement, VendorRow};
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 
@@ -20,6 +28,8 @@ use crate::analytics::{__path_analytics_events, analytics_events};
 milkrun_http::service_routes! { ReportingService;
     [audit_trail]
     [analytics_events]
+    [daily_report]
+    [settlement]
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -32,13 +42,22 @@ const MAX_ENTITY_ID_CHARS: usize = 128;
 pub struct ReportingService {
     pub audit: Arc<dyn AuditLog>,
     pub analytics: Arc<dyn AnalyticsLog>,
+    pub reports: Arc<dyn DailyReports>,
+    pub settlement: SettlementService,
 }
 
 impl ReportingService {
     pub fn from_adapters(adapters: &milkrun_platform::Adapters) -> Self {
+        let stores = &adapters.stores;
         Self {
-            audit: adapters.stores.audit.clone(),
-            analytics: adapters.stores.analytics.clone(),
+            audit: stores.audit.clone(),
+            analytics: stores.analytics.clone(),
+            reports: stores.reports.clone(),
+            settlement: SettlementService {
+                sources: stores.reports.clone(),
+                vendors: stores.vendors.clone(),
+                commission_bps: adapters.settings.reports.commission_bps,
+            },
         }
     }
 }
@@ -102,4 +121,154 @@ async fn audit_trail(
         items: page.items,
         next_cursor: page.next_cursor,
     }))
+}
+
+/// The daily report as a caller may see it: whole (managers, admins), or a vendor's part.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum DailyReportView {
+    Whole(DailyReport),
+    Vendor(VendorDailyReport),
+}
+
+/// A vendor's part of a day's report: its own `perVendor` row only (empty when it had no
+/// order or delivery that day); the platform's totals are not a vendor's to read.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VendorDailyReport {
+    pub date: NaiveDate,
+    pub vendor_id: Uuid,
+    pub per_vendor: Vec<VendorRow>,
+    pub generated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DailyQuery {
+    date: Option<String>,
+}
+
+impl IntoParams for DailyQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![schema::query_param(
+            "date",
+            true,
+            "The delivery date reported, as YYYY-MM-DD (Asia/Kolkata).",
+            pattern_schema(DATE_PATTERN),
+        )]
+    }
+}
+
+const DATE_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+const MONTH_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])$";
+
+fn pattern_schema(pattern: &str) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(pattern))
+        .build()
+}
+
+/// A date exactly as `YYYY-MM-DD`.
+fn parse_date(raw: &str) -> Result<NaiveDate, InvalidValue> {
+    (raw.len() == 10)
+        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or(InvalidValue("must be a date as YYYY-MM-DD"))
+}
+
+fn required<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
+) -> Option<T> {
+    match raw {
+        None => {
+            errors.add(field, "is required");
+            None
+        }
+        Some(raw) => errors.check(field, parse(raw)),
+    }
+}
+
+#[utoipa::path(get, path = "/reports/daily", tag = "reports", security(("bearer" = [])), params(DailyQuery),
+    description = "The stored daily report of a delivery date: every order whose deliveryDate is that day, as the report job found them (01:00 UTC for the day before in Asia/Kolkata, or `POST /jobs/daily-report?date=`). `revenue` sums the `total` (fulfilled items only, less discount) of the orders that went ahead with their money kept: CONFIRMED, PREPARING, OUT_FOR_DELIVERY and DELIVERED; PENDING, PAYMENT_PENDING, PAYMENT_FAILED, ON_HOLD, FAILED, CANCELLED and REFUNDED count only in `totalOrders` and `ordersByStatus`. `averageOrderValue` is revenue ÷ those orders, in paise rounded half up (0 when none). `topProducts`: at most 10, by revenue. `perVendor` revenue is the value of the vendor's fulfilled items in counted orders. Managers and admins read it whole; a vendor reads `{date, vendorId, perVendor, generatedAt}` with its own row only.",
+    responses((status = 200, body = DailyReportView, description = "The report, whole or a vendor's part."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "No report is stored for that date.")))]
+async fn daily_report(
+    State(service): State<ReportingService>,
+    ReportReader(reach): ReportReader,
+    ApiQuery(query): ApiQuery<DailyQuery>,
+) -> ApiResult<Json<DailyReportView>> {
+    let mut errors = FieldErrors::new();
+    let date = required(&mut errors, "date", query.date.as_deref(), parse_date);
+    let date = errors.into_result(|| date.expect("checked"))?;
+    let report = service
+        .reports
+        .get(date)
+        .await
+        .map_err(milkrun_domain::DomainError::from)?
+        .ok_or(milkrun_domain::DomainError::NotFound("report"))?;
+    Ok(Json(match reach {
+        Reach::Admin | Reach::Manager => DailyReportView::Whole(report),
+        Reach::Vendor(vendor_id) => DailyReportView::Vendor(VendorDailyReport {
+            date: report.date,
+            vendor_id,
+            per_vendor: report.row_of(vendor_id).cloned().into_iter().collect(),
+            generated_at: report.generated_at,
+        }),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettlementQuery {
+    vendor_id: Option<String>,
+    month: Option<String>,
+}
+
+impl IntoParams for SettlementQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            schema::query_param(
+                "vendorId",
+                true,
+                "The vendor settled (a vendor's users: their own vendor only).",
+                schema::uuid_required(),
+            ),
+            schema::query_param(
+                "month",
+                true,
+                "The month of delivery dates settled, as YYYY-MM.",
+                pattern_schema(MONTH_PATTERN),
+            ),
+        ]
+    }
+}
+
+#[utoipa::path(get, path = "/reports/settlement", tag = "reports", security(("bearer" = [])), params(SettlementQuery),
+    description = "What the platform owes a vendor for a month of deliveries, per day and in total, in paise. For each delivery date: `delivered` is the value of the vendor's fulfilled items in its deliveries now DELIVERED; `refunds` the part of it whose order's money went back to the customer (the order REFUNDED or CANCELLED), counted on the delivery's day; `commission` = (delivered − refunds) × `commissionBps` ÷ 10,000, rounded half up to the paisa for each day; `owed` = delivered − refunds − commission. Each total is the sum of its days. Admins, or that vendor's users.",
+    responses((status = 200, body = Settlement, description = "The month's settlement: the days with a delivered delivery, and the totals."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "Not an admin, nor a user of that vendor."), (status = 404, body = ErrorBody, description = "No such vendor.")))]
+async fn settlement(
+    State(service): State<ReportingService>,
+    ReportReader(reach): ReportReader,
+    ApiQuery(query): ApiQuery<SettlementQuery>,
+) -> ApiResult<Json<Settlement>> {
+    if reach == Reach::Manager {
+        return Err(ApiError::forbidden("Your role does not allow this action."));
+    }
+    let mut errors = FieldErrors::new();
+    let vendor_id = required(&mut errors, "vendorId", query.vendor_id.as_deref(), |raw| {
+        Uuid::parse_str(raw).map_err(|_| InvalidValue("must be a vendor id (UUID)"))
+    });
+    let month = required(&mut errors, "month", query.month.as_deref(), Month::parse);
+    let (vendor_id, month) =
+        errors.into_result(|| (vendor_id.expect("checked"), month.expect("checked")))?;
+    if let Reach::Vendor(own) = reach
+        && own != vendor_id
+    {
+        return Err(ApiError::forbidden(
+            "You can only see your own vendor's settlement.",
+        ));
+    }
+    Ok(Json(service.settlement.settle(vendor_id, month).await?))
 }

@@ -14,7 +14,9 @@ pub fn default_run_date() -> NaiveDate {
     platform_today(Utc::now()) + TimeDelta::days(1)
 }
 
-/// Runs the job `name` (`subscriptions`, `reconcile-stock`) and answers its report.
+/// Runs the job `name` (`subscriptions`, `daily-report`, `reconcile-stock`) and answers its
+/// report. `date` is the delivery date placed (`subscriptions`, default tomorrow) or
+/// reported (`daily-report`, default yesterday), both in Asia/Kolkata.
 pub async fn run_by_name(
     adapters: &Adapters,
     name: &str,
@@ -28,6 +30,9 @@ pub async fn run_by_name(
             let mut answer = serde_json::to_value(report).expect("a report serializes");
             answer["date"] = serde_json::json!(date);
             Ok(answer)
+        }
+        "daily-report" => {
+            milkrun_reporting::run_daily_report(adapters.clone(), date, correlation_id).await
         }
         "reconcile-stock" => {
             (milkrun_inventory::RECONCILE.run)(adapters.clone(), correlation_id).await

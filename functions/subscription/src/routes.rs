@@ -617,15 +617,15 @@ impl IntoParams for JobQuery {
         vec![query_param(
             "date",
             false,
-            "The delivery date the subscriptions run places (default: tomorrow in Asia/Kolkata).",
+            "`subscriptions`: the delivery date the run places, after today (default: tomorrow in Asia/Kolkata). `daily-report`: the delivery date reported, any date (default: yesterday in Asia/Kolkata). `reconcile-stock` takes none.",
             date_schema(),
         )]
     }
 }
 
 #[utoipa::path(post, path = "/jobs/{name}", tag = "jobs", security(("bearer" = [])),
-    params(("name" = String, Path, pattern = "^(subscriptions|reconcile-stock)$"), JobQuery),
-    responses((status = 200, body = Object, description = "The run's report."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "No such job."), (status = 409, body = ErrorBody, description = "A date not after today: a run places orders to come.")))]
+    params(("name" = String, Path, pattern = "^(subscriptions|daily-report|reconcile-stock)$"), JobQuery),
+    responses((status = 200, body = Object, description = "The run's report."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "No such job."), (status = 409, body = ErrorBody, description = "`subscriptions` with a date not after today: a run places orders to come.")))]
 async fn run_job(
     State(api): State<Api>,
     AdminActor(caller): AdminActor,
@@ -636,7 +636,7 @@ async fn run_job(
     let date = date_param(&mut errors, "date", query.date.as_deref())?;
     errors.into_result(|| ())?;
     let today = milkrun_domain::checkout::platform_today(chrono::Utc::now());
-    if date.is_some_and(|d| d <= today) {
+    if name == "subscriptions" && date.is_some_and(|d| d <= today) {
         // A well-formed date the calendar refuses: a conflict, as POST /orders' window.
         let message = "A run places orders to come: the date must be after today (Asia/Kolkata).";
         return Err(DomainError::conflict(message).into());

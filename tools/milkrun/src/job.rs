@@ -21,6 +21,16 @@ pub enum Job {
         #[arg(long, default_value = "./.milkrun")]
         data: PathBuf,
     },
+    /// Compute, store (replacing an earlier one), announce and mail the daily report of a
+    /// delivery date. Safe to repeat.
+    DailyReport {
+        /// The delivery date (YYYY-MM-DD); yesterday in Asia/Kolkata when left out.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// The data folder `milkrun serve` uses.
+        #[arg(long, default_value = "./.milkrun")]
+        data: PathBuf,
+    },
     /// Commit a LOW_STOCK admin alert for every stock row under its threshold.
     ReconcileStock {
         /// The data folder `milkrun serve` uses.
@@ -68,6 +78,17 @@ pub async fn run(job: Job) -> Result<(), BoxError> {
                 .into()),
                 _ => Ok(()),
             }
+        }
+        Job::DailyReport { date, data } => {
+            let host = serve::open(&data, None).await?;
+            let correlation_id = format!("daily-report-{}", uuid::Uuid::now_v7());
+            let run =
+                milkrun_reporting::run_daily_report(host.adapters.clone(), date, correlation_id);
+            let report = run
+                .await
+                .map_err(|e| format!("the daily report failed: {e}"))?;
+            println!("{report}");
+            Ok(())
         }
         Job::ReconcileStock { data } => {
             let host = serve::open(&data, None).await?;

@@ -38,6 +38,7 @@ pub fn settings(data: &Path, addr: Option<SocketAddr>) -> Result<Settings, BoxEr
         verify_email_url,
         admin,
         webhook_secret: Some(webhook_secret(data)?),
+        reports: milkrun_platform::ReportSettings::from_env()?,
     })
 }
 

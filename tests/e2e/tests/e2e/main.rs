@@ -14,6 +14,7 @@ mod catalog;
 mod fulfilment;
 mod notifications;
 mod orders;
+mod reports;
 mod security;
 mod subscriptions;
 mod vendors;
