@@ -8,7 +8,8 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::clock::Clock;
 use milkrun_domain::events::EventEnvelope;
-use milkrun_domain::ports::{DailyReports, Mail, Mailer, ReportSources};
+use milkrun_chart::{VendorBar, vendor_chart_png};
+use milkrun_domain::ports::{Attachment, DailyReports, Mail, Mailer, ReportSources};
 use milkrun_domain::report::{DailyReport, DailyReportReady};
 use milkrun_domain::values::Email;
 use milkrun_domain::{DomainError, Effects};
@@ -111,8 +112,8 @@ fn effects(report: &DailyReport, correlation_id: &str) -> Effects {
     }
 }
 
-/// The report as a text mail. The one place a report becomes mail: a chart attachment
-/// belongs here.
+/// The report as mail: the figures as text and, attached, a PNG chart of orders and revenue
+/// per vendor. The one place a report becomes mail.
 pub fn report_mail(report: &DailyReport, to: Email) -> Mail {
     let mut body = format!(
         "Daily report for {date} (deliveries of that day), generated {at}.\n\n\
@@ -143,6 +144,34 @@ pub fn report_mail(report: &DailyReport, to: Email) -> Mail {
         to,
         subject: format!("milkrun daily report {}", report.date),
         body,
+        attachments: vendor_chart(report).into_iter().collect(),
+    }
+}
+
+/// Orders and revenue per vendor as a PNG (labelled by the vendor id's first group: the
+/// report's rows carry ids, not names). A chart that cannot be drawn is logged and the
+/// mail goes without it: the figures are in the text, and the stored report is what counts.
+fn vendor_chart(report: &DailyReport) -> Option<Attachment> {
+    let bars: Vec<VendorBar> = report
+        .per_vendor
+        .iter()
+        .map(|row| VendorBar {
+            label: format!("vendor {}", &row.vendor_id.simple().to_string()[..8]),
+            orders: row.orders,
+            revenue_paise: i64::try_from(row.revenue.amount).unwrap_or(i64::MAX),
+        })
+        .collect();
+    let title = format!("Orders and revenue per vendor, {}", report.date);
+    match vendor_chart_png(&title, &bars) {
+        Ok(bytes) => Some(Attachment {
+            filename: format!("daily-report-{}.png", report.date),
+            content_type: "image/png".into(),
+            bytes,
+        }),
+        Err(error) => {
+            tracing::error!(date = %report.date, %error, "the report chart could not be drawn; mailed without it");
+            None
+        }
     }
 }
 
@@ -201,6 +230,15 @@ mod tests {
             mail.body.contains("Orders: 0\nRevenue: ₹0.00"),
             "{}",
             mail.body
+        );
+        let [chart] = &mail.attachments[..] else {
+            panic!("one chart attached, got {}", mail.attachments.len())
+        };
+        assert_eq!(chart.filename, "daily-report-2025-03-12.png");
+        assert_eq!(chart.content_type, "image/png");
+        assert!(
+            chart.bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "a PNG signature"
         );
     }
 }
