@@ -80,6 +80,7 @@ pub enum EventType {
     WalletDebited,
     WalletRefunded,
     LowBalance,
+    PromotionBatch,
 }
 
 impl EventType {
@@ -109,6 +110,9 @@ impl EventType {
             | EventType::WalletDebited
             | EventType::WalletRefunded
             | EventType::LowBalance => Topic::PaymentEvents,
+            // Promotions are messages to users: the notification consumer, which reads
+            // user events, sends them.
+            EventType::PromotionBatch => Topic::UserEvents,
         }
     }
 
@@ -137,6 +141,7 @@ impl EventType {
             EventType::WalletDebited => "WALLET_DEBITED",
             EventType::WalletRefunded => "WALLET_REFUNDED",
             EventType::LowBalance => "LOW_BALANCE",
+            EventType::PromotionBatch => "PROMOTION_BATCH",
         }
     }
 }
@@ -456,6 +461,21 @@ pub struct LowBalance {
 
 impl Event for LowBalance {
     const TYPE: EventType = EventType::LowBalance;
+    const VERSION: u32 = 1;
+}
+
+/// PROMOTION_BATCH v1: the next batch of a promotion's recipients is due. Committed with
+/// the promotion (the first) or with the previous batch's progress (each next one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionBatch {
+    pub promotion_id: Uuid,
+    /// Batches finished before this one: a redelivered or stale batch event is recognised.
+    pub batch: u64,
+}
+
+impl Event for PromotionBatch {
+    const TYPE: EventType = EventType::PromotionBatch;
     const VERSION: u32 = 1;
 }
 

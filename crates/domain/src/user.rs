@@ -6,6 +6,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{DomainError, FieldErrors};
+use crate::notification::{Channel, MessageKind, NotificationPrefs};
+use std::collections::{BTreeMap, BTreeSet};
 use crate::values::{
     AddressLabel, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Phone, Pincode,
     Role, UserStatus, bounded_text, optional_text,
@@ -104,6 +106,49 @@ pub struct Preferences {
     pub payment_method: Option<PaymentMethod>,
     #[serde(default)]
     pub newsletter_opt_in: bool,
+    /// The channels of each kind of message (defaults for accounts from before they
+    /// existed).
+    #[serde(default)]
+    pub notifications: NotificationPrefs,
+}
+
+/// A customer's new preferences as `PUT /users/me/preferences` sends them: the slot,
+/// payment method and opt-in are replaced; `notifications`, when sent, sets the channels
+/// of the kinds it names (the others keep theirs).
+#[derive(Debug, Clone, Default)]
+pub struct PreferencesChange {
+    pub delivery_slot: Option<DeliverySlot>,
+    pub payment_method: Option<PaymentMethod>,
+    pub newsletter_opt_in: bool,
+    pub notifications: Option<BTreeMap<MessageKind, BTreeSet<Channel>>>,
+}
+
+impl PreferencesChange {
+    /// `current` with this change made; naming ACCOUNT with anything but EMAIL is a 400.
+    pub fn apply(&self, current: &Preferences) -> Result<Preferences, DomainError> {
+        let notifications = match &self.notifications {
+            None => current.notifications.clone(),
+            Some(change) => current.notifications.with(change.clone()).map_err(|e| {
+                let mut errors = FieldErrors::new();
+                let field = format!("notifications.{}", kind_name(e.0));
+                errors.add(&field, "is always EMAIL and cannot be changed");
+                DomainError::Validation(errors)
+            })?,
+        };
+        Ok(Preferences {
+            delivery_slot: self.delivery_slot,
+            payment_method: self.payment_method,
+            newsletter_opt_in: self.newsletter_opt_in,
+            notifications,
+        })
+    }
+}
+
+fn kind_name(kind: MessageKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// Where a request came from, as captured at the edge.

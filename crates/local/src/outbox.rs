@@ -1,11 +1,12 @@
-//! Mail as files: one message per file in `DIR/outbox/`, written atomically.
+//! Mail and text messages as files: one message per file in `DIR/outbox/` (mail) and
+//! `DIR/sms/` (text messages), each written atomically.
 
 use std::path::PathBuf;
 
 use async_trait::async_trait;
 use chrono::Utc;
 use milkrun_domain::StoreError;
-use milkrun_domain::ports::{Mail, Mailer};
+use milkrun_domain::ports::{Mail, Mailer, Sms, SmsSender};
 use uuid::Uuid;
 
 pub struct OutboxMailer {
@@ -30,11 +31,6 @@ impl OutboxMailer {
 #[async_trait]
 impl Mailer for OutboxMailer {
     async fn send(&self, mail: &Mail) -> Result<(), StoreError> {
-        let name = format!(
-            "{}-{}.eml",
-            Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
-            Uuid::new_v4()
-        );
         let text = format!(
             "To: {}\nSubject: {}\nDate: {}\n\n{}",
             mail.to,
@@ -42,18 +38,60 @@ impl Mailer for OutboxMailer {
             Utc::now().to_rfc2822(),
             mail.body
         );
-        let (tmp, path) = (self.dir.join(format!(".{name}.tmp")), self.dir.join(&name));
-        tokio::fs::create_dir_all(&self.dir)
-            .await
-            .map_err(|e| StoreError::backend("writing to the outbox", e))?;
-        // Write then rename: a reader never sees half a message.
-        tokio::fs::write(&tmp, text)
-            .await
-            .map_err(|e| StoreError::backend("writing to the outbox", e))?;
-        tokio::fs::rename(&tmp, &path)
-            .await
-            .map_err(|e| StoreError::backend("writing to the outbox", e))?;
+        let path = write_file(&self.dir, "eml", text, "writing to the outbox").await?;
         tracing::info!(file = %path.display(), "mail written to the outbox");
+        Ok(())
+    }
+}
+
+/// Writes `text` as a new time-named file in `dir`, then renames it into place: a reader
+/// never sees half a message.
+async fn write_file(
+    dir: &std::path::Path,
+    extension: &str,
+    text: String,
+    doing: &'static str,
+) -> Result<PathBuf, StoreError> {
+    let name = format!(
+        "{}-{}.{extension}",
+        Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
+        Uuid::new_v4()
+    );
+    let (tmp, path) = (dir.join(format!(".{name}.tmp")), dir.join(&name));
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| StoreError::backend(doing, e))?;
+    tokio::fs::write(&tmp, text)
+        .await
+        .map_err(|e| StoreError::backend(doing, e))?;
+    tokio::fs::rename(&tmp, &path)
+        .await
+        .map_err(|e| StoreError::backend(doing, e))?;
+    Ok(path)
+}
+
+/// Text messages as files in `DIR/sms/`: `To:` the phone as stored, a blank line, the text.
+pub struct SmsOutbox {
+    dir: PathBuf,
+}
+
+impl SmsOutbox {
+    /// Messages into `dir`, made when the first is written.
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
+#[async_trait]
+impl SmsSender for SmsOutbox {
+    async fn send(&self, sms: &Sms) -> Result<(), StoreError> {
+        let text = format!("To: {}\nDate: {}\n\n{}", sms.to, Utc::now().to_rfc2822(), sms.body);
+        let path = write_file(&self.dir, "sms", text, "writing to the sms outbox").await?;
+        tracing::info!(file = %path.display(), "text message written to the sms outbox");
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ pub mod paging;
 pub mod payments;
 pub mod port;
 pub mod products;
+pub mod promotions;
 pub mod retry;
 pub mod stock;
 pub mod subscriptions;
@@ -40,6 +41,7 @@ pub use orders::Orders;
 pub use payments::Payments;
 pub use port::{ItemError, ItemStore};
 pub use products::Products;
+pub use promotions::Promotions;
 pub use stock::Stock;
 pub use subscriptions::Subscriptions;
 pub use table::{IndexSpec, TableSpec};
@@ -68,6 +70,7 @@ pub struct Stores {
     pub idempotency: Arc<Idempotency>,
     pub subscriptions: Arc<Subscriptions>,
     pub wallets: Arc<Wallets>,
+    pub promotions: Arc<Promotions>,
 }
 
 impl Stores {
@@ -90,6 +93,7 @@ impl Stores {
             idempotency: Arc::new(Idempotency::new(items.clone())),
             subscriptions: Arc::new(Subscriptions::new(items.clone())),
             wallets: Arc::new(Wallets::new(items.clone())),
+            promotions: Arc::new(Promotions::new(items.clone())),
             items,
         }
     }
