@@ -143,7 +143,10 @@ mod tests {
         assert_eq!(tokens.verify_unsubscribe(&token).unwrap(), user);
         assert!(tokens.verify(&token).is_err(), "not an email verification");
         let signer = TokenSigner::from_seed([7; 32], 3600).unwrap();
-        assert!(signer.verifier().verify_access(&token).is_err(), "not a login");
+        assert!(
+            signer.verifier().verify_access(&token).is_err(),
+            "not a login"
+        );
         let verify = tokens.issue(user, "a@b.co").unwrap();
         assert!(tokens.verify_unsubscribe(&verify).is_err());
         let other = VerificationTokens::new(&[4; 32]).unwrap();

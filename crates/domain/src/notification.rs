@@ -244,7 +244,11 @@ mod tests {
         assert!(prefs.allows(MessageKind::OrderUpdates, Channel::Email));
         let none = [(MessageKind::Wallet, BTreeSet::new())].into();
         let prefs = prefs.with(none).unwrap();
-        assert!(Channel::ALL.iter().all(|c| !prefs.allows(MessageKind::Wallet, *c)));
+        assert!(
+            Channel::ALL
+                .iter()
+                .all(|c| !prefs.allows(MessageKind::Wallet, *c))
+        );
     }
 
     #[test]
@@ -267,7 +271,12 @@ mod tests {
             serde_json::from_value(serde_json::json!({"WALLET": ["SMS"]})).unwrap();
         let json = serde_json::to_value(&stored).unwrap();
         assert_eq!(json["WALLET"], serde_json::json!(["SMS"]));
-        assert_eq!(json["ORDER_UPDATES"], serde_json::json!(["EMAIL", "IN_APP"]));
-        assert!(serde_json::from_value::<NotificationPrefs>(serde_json::json!({"NEWS": []})).is_err());
+        assert_eq!(
+            json["ORDER_UPDATES"],
+            serde_json::json!(["EMAIL", "IN_APP"])
+        );
+        assert!(
+            serde_json::from_value::<NotificationPrefs>(serde_json::json!({"NEWS": []})).is_err()
+        );
     }
 }

@@ -7,11 +7,11 @@ use uuid::Uuid;
 
 use crate::error::{DomainError, FieldErrors};
 use crate::notification::{Channel, MessageKind, NotificationPrefs};
-use std::collections::{BTreeMap, BTreeSet};
 use crate::values::{
     AddressLabel, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Phone, Pincode,
     Role, UserStatus, bounded_text, optional_text,
 };
+use std::collections::{BTreeMap, BTreeSet};
 
 /// At most this many saved addresses per user.
 pub const MAX_ADDRESSES: usize = 20;

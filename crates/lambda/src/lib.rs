@@ -145,10 +145,7 @@ impl Messaging {
 
 /// SES for mail and SNS for text messages (SMS is optional per customer, so whoever mails
 /// may text), with the links mail carries.
-fn messaging(
-    ses: aws_sdk_sesv2::Client,
-    sns: aws_sdk_sns::Client,
-) -> Result<Messaging, BoxError> {
+fn messaging(ses: aws_sdk_sesv2::Client, sns: aws_sdk_sns::Client) -> Result<Messaging, BoxError> {
     Ok(Messaging {
         mailer: Arc::new(SesMailer::new(ses, required_env("MAIL_FROM")?)),
         sms: Arc::new(SnsSms::new(sns)),

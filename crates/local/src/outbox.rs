@@ -89,7 +89,12 @@ impl SmsOutbox {
 #[async_trait]
 impl SmsSender for SmsOutbox {
     async fn send(&self, sms: &Sms) -> Result<(), StoreError> {
-        let text = format!("To: {}\nDate: {}\n\n{}", sms.to, Utc::now().to_rfc2822(), sms.body);
+        let text = format!(
+            "To: {}\nDate: {}\n\n{}",
+            sms.to,
+            Utc::now().to_rfc2822(),
+            sms.body
+        );
         let path = write_file(&self.dir, "sms", text, "writing to the sms outbox").await?;
         tracing::info!(file = %path.display(), "text message written to the sms outbox");
         Ok(())

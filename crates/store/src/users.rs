@@ -7,8 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::{
-    Access, AccessLookup, NewsletterAudience, UserDirectory, UserLookup, UserRegistry,
-    UserUpdates,
+    Access, AccessLookup, NewsletterAudience, UserDirectory, UserLookup, UserRegistry, UserUpdates,
 };
 use milkrun_domain::user::User;
 use milkrun_domain::values::{Email, Role};

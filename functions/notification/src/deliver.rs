@@ -7,7 +7,7 @@
 //!   mail back or retry it); IN_APP: kept (SENT), which is how it reaches the app.
 //! - A channel the customer switched off is not used and keeps nothing, except that a
 //!   message that went by no channel at all is kept once as IN_APP SKIPPED, so every
-//!   message stays listable (SPEC §7).
+//!   message stays listable (SPEC §7); a promotion that goes by none is not kept.
 //!
 //! Vendors and the managers have no per-user preferences: a vendor's messages are mailed
 //! to the vendor's address and kept under the vendorId, the managers' alerts are kept under
@@ -112,7 +112,12 @@ pub struct Deliverer {
 
 /// Whether a customer with `prefs` (and `newsletter` opt-in) gets a `kind` message by
 /// `channel`. Promotions also need the opt-in.
-pub fn allowed(prefs: &NotificationPrefs, newsletter: bool, kind: MessageKind, channel: Channel) -> bool {
+pub fn allowed(
+    prefs: &NotificationPrefs,
+    newsletter: bool,
+    kind: MessageKind,
+    channel: Channel,
+) -> bool {
     prefs.allows(kind, channel) && (kind != MessageKind::Promotions || newsletter)
 }
 
@@ -143,14 +148,22 @@ impl Deliverer {
             },
             Recipient::Vendor(vendor_id) => match self.vendors.get(vendor_id).await? {
                 Some(vendor) => {
-                    let mail = Mail { to: vendor.email, subject: message.subject.clone(), body: message.body.clone() };
-                    self.once(source, message, Channel::Email, || self.mail(&mail)).await.map(|n| n.into_iter().collect())
+                    let mail = Mail {
+                        to: vendor.email,
+                        subject: message.subject.clone(),
+                        body: message.body.clone(),
+                    };
+                    self.once(source, message, Channel::Email, || self.mail(&mail))
+                        .await
+                        .map(|n| n.into_iter().collect())
                 }
                 None => Ok(gone(source, message)),
             },
             Recipient::Admin => {
                 tracing::warn!(event_id = %source.event_id, kind = message.kind, subject = message.subject, body = message.body, "admin alert kept");
-                let kept = self.once(source, message, Channel::InApp, || async { Ok(NotificationStatus::Sent) });
+                let kept = self.once(source, message, Channel::InApp, || async {
+                    Ok(NotificationStatus::Sent)
+                });
                 kept.await.map(|n| n.into_iter().collect())
             }
         }
@@ -166,25 +179,50 @@ impl Deliverer {
         let prefs = &user.preferences;
         let channels: Vec<Channel> = Channel::ALL
             .into_iter()
-            .filter(|c| allowed(&prefs.notifications, prefs.newsletter_opt_in, message.about, *c))
+            .filter(|c| {
+                allowed(
+                    &prefs.notifications,
+                    prefs.newsletter_opt_in,
+                    message.about,
+                    *c,
+                )
+            })
             .collect();
+        // A promotion is not news the customer must be able to find: one nobody takes is
+        // neither sent nor kept.
+        if channels.is_empty() && message.about == MessageKind::Promotions {
+            return Ok(Vec::new());
+        }
         if channels.is_empty() {
             let skipped = async { Ok(NotificationStatus::Skipped) };
-            return Ok(self.once(source, message, Channel::InApp, || skipped).await?.into_iter().collect());
+            return Ok(self
+                .once(source, message, Channel::InApp, || skipped)
+                .await?
+                .into_iter()
+                .collect());
         }
         let mut kept = Vec::new();
         for channel in channels {
             let sent = match channel {
                 Channel::Email => {
-                    let mail = Mail { to: user.email.clone(), subject: message.subject.clone(), body: message.body.clone() };
-                    self.once(source, message, channel, || self.mail(&mail)).await?
+                    let mail = Mail {
+                        to: user.email.clone(),
+                        subject: message.subject.clone(),
+                        body: message.body.clone(),
+                    };
+                    self.once(source, message, channel, || self.mail(&mail))
+                        .await?
                 }
                 Channel::Sms => {
                     let body = variants.sms.clone().unwrap_or_else(|| message.body.clone());
-                    self.once(source, message, channel, || self.text(user, body)).await?
+                    self.once(source, message, channel, || self.text(user, body))
+                        .await?
                 }
                 Channel::InApp => {
-                    self.once(source, message, channel, || async { Ok(NotificationStatus::Sent) }).await?
+                    self.once(source, message, channel, || async {
+                        Ok(NotificationStatus::Sent)
+                    })
+                    .await?
                 }
             };
             kept.extend(sent);

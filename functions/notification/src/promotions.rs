@@ -63,7 +63,9 @@ fn body_text(raw: &str) -> Result<String, InvalidValue> {
         return Err(InvalidValue("is too long"));
     }
     if raw.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(InvalidValue("must not contain control characters other than newlines"));
+        return Err(InvalidValue(
+            "must not contain control characters other than newlines",
+        ));
     }
     let trimmed = raw.trim();
     match trimmed.is_empty() {
@@ -160,7 +162,11 @@ impl PromotionSender {
     }
 
     /// Saves a batch's progress; the next batch's event commits with it.
-    async fn save(&self, promotion: Promotion, correlation_id: &str) -> Result<BatchRun, DomainError> {
+    async fn save(
+        &self,
+        promotion: Promotion,
+        correlation_id: &str,
+    ) -> Result<BatchRun, DomainError> {
         let mut effects = Effects::none();
         if !promotion.done {
             let next = PromotionBatch {

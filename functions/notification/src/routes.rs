@@ -121,6 +121,10 @@ async fn promotion_progress(
 ) -> ApiResult<Json<Promotion>> {
     let not_found = || DomainError::NotFound("promotion");
     let promotion_id = parse_uuid(&promotion_id).ok_or_else(not_found)?;
-    let promotion = service.promotions.get(promotion_id).await.map_err(DomainError::from)?;
+    let promotion = service
+        .promotions
+        .get(promotion_id)
+        .await
+        .map_err(DomainError::from)?;
     Ok(Json(promotion.ok_or_else(not_found)?))
 }

@@ -356,7 +356,6 @@ fn day(date: NaiveDate) -> String {
     date.format("%a %-d %b %Y").to_string()
 }
 
-
 /// Which preference a message of `kind` follows. Vendor and admin messages follow none
 /// (they keep their channels); they are named so that every kind has an answer.
 pub fn about(kind: &str) -> MessageKind {

@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use milkrun_domain::schema;
 use milkrun_domain::notification::{Channel, MessageKind};
+use milkrun_domain::schema;
 use milkrun_domain::user::{
     Address, AddressInput, AdminUserChange, Device, Preferences, PreferencesChange, User,
 };
@@ -348,7 +348,9 @@ async fn put_preferences(
         newsletter_opt_in: body.newsletter_opt_in,
         notifications: body.notifications,
     };
-    Ok(profile(service.put_preferences(&actor.audit, change).await?))
+    Ok(profile(
+        service.put_preferences(&actor.audit, change).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
