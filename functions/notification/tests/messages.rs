@@ -187,7 +187,8 @@ impl World {
                             channels(Channel::InApp),
                             channels(Channel::Sms)
                         ),
-                        (1, 1, 0),
+                        // Account mail (the welcome) goes by email only.
+                        (1, usize::from(n.kind != "WELCOME"), 0),
                         "{n:?}"
                     );
                 }
