@@ -179,7 +179,7 @@ impl Notification {
 /// One promotion an admin sends to every customer with `newsletterOptIn`, in batches. The
 /// cursor is where the next batch starts; it is saved with each batch's counts, so a rerun
 /// or a crash resumes there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Promotion {
     pub promotion_id: Uuid,
@@ -194,13 +194,11 @@ pub struct Promotion {
     /// Every opted-in customer has been walked.
     pub done: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(ignore)]
     pub cursor: Option<String>,
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
-    #[schema(ignore)]
     pub version: u64,
 }
 

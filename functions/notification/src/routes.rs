@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use milkrun_domain::notification::{Notification, Promotion};
 use milkrun_domain::ports::{NotificationStore, PromotionStore};
 use milkrun_domain::values::parse_uuid;
@@ -111,14 +112,50 @@ async fn start_promotion(
     Ok((StatusCode::ACCEPTED, Json(started)))
 }
 
+/// A promotion and how far its sending is (the store's cursor stays inside).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionProgress {
+    promotion_id: Uuid,
+    subject: String,
+    body: String,
+    /// Customers it reached (by at least one channel).
+    sent: u64,
+    /// Customers passed over: no channel takes promotions, or reached by an earlier run.
+    skipped: u64,
+    batches: u64,
+    /// Every opted-in customer has been walked.
+    done: bool,
+    created_by: Uuid,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Promotion> for PromotionProgress {
+    fn from(p: Promotion) -> Self {
+        Self {
+            promotion_id: p.promotion_id,
+            subject: p.subject,
+            body: p.body,
+            sent: p.sent,
+            skipped: p.skipped,
+            batches: p.batches,
+            done: p.done,
+            created_by: p.created_by,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
 #[utoipa::path(get, path = "/notifications/promotions/{promotionId}", tag = "notifications", security(("bearer" = [])),
     params(("promotionId" = Uuid, Path, description = "A promotion's id; any other is a 404")),
-    responses((status = 200, body = Promotion, description = "The promotion and its progress: recipients sent to and skipped, batches run, done."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "Administrators only."), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PromotionProgress, description = "The promotion and its progress: recipients sent to and skipped, batches run, done."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "Administrators only."), (status = 404, body = ErrorBody)))]
 async fn promotion_progress(
     State(service): State<NotificationService>,
     AdminActor(_actor): AdminActor,
     ApiPath(promotion_id): ApiPath<String>,
-) -> ApiResult<Json<Promotion>> {
+) -> ApiResult<Json<PromotionProgress>> {
     let not_found = || DomainError::NotFound("promotion");
     let promotion_id = parse_uuid(&promotion_id).ok_or_else(not_found)?;
     let promotion = service
@@ -126,5 +163,5 @@ async fn promotion_progress(
         .get(promotion_id)
         .await
         .map_err(DomainError::from)?;
-    Ok(Json(promotion.ok_or_else(not_found)?))
+    Ok(Json(promotion.ok_or_else(not_found)?.into()))
 }
