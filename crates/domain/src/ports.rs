@@ -124,8 +124,14 @@ pub trait LoginAttempts: Send + Sync {
 }
 
 /// Everything the user service needs from storage, for wiring one adapter into it.
-pub trait UserStore: UserRegistry + UserLookup + UserUpdates + UserDirectory {}
-impl<T: UserRegistry + UserLookup + UserUpdates + UserDirectory> UserStore for T {}
+pub trait UserStore:
+    UserRegistry + UserLookup + UserUpdates + UserDirectory + NewsletterAudience
+{
+}
+impl<T: UserRegistry + UserLookup + UserUpdates + UserDirectory + NewsletterAudience> UserStore
+    for T
+{
+}
 
 /// Publishes committed events to their topics (SNS in AWS, the in-process bus locally).
 /// Only the outbox publisher calls it: services hand events to a store with their change.
