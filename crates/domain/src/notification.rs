@@ -60,6 +60,18 @@ impl MessageKind {
         MessageKind::Promotions,
     ];
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Account => "ACCOUNT",
+            MessageKind::OrderUpdates => "ORDER_UPDATES",
+            MessageKind::PaymentUpdates => "PAYMENT_UPDATES",
+            MessageKind::DeliveryUpdates => "DELIVERY_UPDATES",
+            MessageKind::SubscriptionUpdates => "SUBSCRIPTION_UPDATES",
+            MessageKind::Wallet => "WALLET",
+            MessageKind::Promotions => "PROMOTIONS",
+        }
+    }
+
     /// Whether a customer may choose its channels.
     pub fn switchable(self) -> bool {
         self != MessageKind::Account
@@ -261,6 +273,16 @@ mod tests {
         let stored: NotificationPrefs =
             serde_json::from_value(serde_json::json!({"ACCOUNT": []})).unwrap();
         assert!(stored.allows(MessageKind::Account, Channel::Email));
+    }
+
+    #[test]
+    fn names_are_the_json_names() {
+        for kind in MessageKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        for channel in Channel::ALL {
+            assert_eq!(serde_json::to_value(channel).unwrap(), channel.as_str());
+        }
     }
 
     #[test]

@@ -130,7 +130,7 @@ impl PreferencesChange {
             None => current.notifications.clone(),
             Some(change) => current.notifications.with(change.clone()).map_err(|e| {
                 let mut errors = FieldErrors::new();
-                let field = format!("notifications.{}", kind_name(e.0));
+                let field = format!("notifications.{}", e.0.as_str());
                 errors.add(&field, "is always EMAIL and cannot be changed");
                 DomainError::Validation(errors)
             })?,
@@ -142,13 +142,6 @@ impl PreferencesChange {
             notifications,
         })
     }
-}
-
-fn kind_name(kind: MessageKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// Where a request came from, as captured at the edge.

@@ -39,7 +39,8 @@ pub struct PromotionText {
 }
 
 impl PromotionText {
-    /// Subject: one line of 1–200 characters. Body: 1–5000 characters, lines allowed.
+    /// Subject: one line of 1–200 characters. Body: 1–5000 characters, line breaks and
+    /// tabs allowed.
     pub fn parse(subject: Option<&str>, body: Option<&str>) -> Result<Self, DomainError> {
         let mut errors = FieldErrors::new();
         let required = || InvalidValue("is required");
@@ -57,14 +58,20 @@ impl PromotionText {
     }
 }
 
+/// What [`body_text`] takes, for the OpenAPI document: no control characters but line
+/// breaks (`\n`, `\r`) and tabs, and at least one character that is not white space (the
+/// classes of `milkrun_domain::values::patterns::TEXT`).
+pub const BODY_PATTERN: &str = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$";
+
 /// Paragraphs are allowed in a body; other control characters are not.
 fn body_text(raw: &str) -> Result<String, InvalidValue> {
     if raw.chars().count() > MAX_BODY_CHARS {
         return Err(InvalidValue("is too long"));
     }
-    if raw.chars().any(|c| c.is_control() && c != '\n') {
+    let layout = |c: char| matches!(c, '\n' | '\r' | '\t');
+    if raw.chars().any(|c| c.is_control() && !layout(c)) {
         return Err(InvalidValue(
-            "must not contain control characters other than newlines",
+            "must not contain control characters other than line breaks and tabs",
         ));
     }
     let trimmed = raw.trim();
@@ -228,5 +235,45 @@ impl EventHandler for PromotionSender {
         let run = self.run_batch(&batch, &event.correlation_id).await?;
         tracing::info!(promotion_id = %batch.promotion_id, batch = batch.batch, ?run, "promotion batch");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_keeps_its_paragraphs_and_refuses_other_control_characters() {
+        let parse = |body: &str| PromotionText::parse(Some("Sale"), Some(body));
+        assert_eq!(parse(" a\n\tb\r\n ").unwrap().body, "a\n\tb");
+        for bad in ["", " \n ", "a\u{1}b", "a\u{85}b"] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse(&"x".repeat(MAX_BODY_CHARS + 1)).is_err());
+        assert!(
+            PromotionText::parse(Some("a\nb"), Some("ok")).is_err(),
+            "one-line subject"
+        );
+        assert!(PromotionText::parse(None, Some("ok")).is_err());
+    }
+
+    #[test]
+    fn the_documented_pattern_takes_what_the_parser_takes() {
+        let pattern = regex::Regex::new(BODY_PATTERN).unwrap();
+        let samples = [
+            "a",
+            " a\n\tb\r\n ",
+            "",
+            " \n ",
+            "a\u{1}b",
+            "a\u{85}b",
+            "a\u{b}b",
+            "\u{a0}\u{3000}",
+            "ghee \u{2014} 20% off",
+        ];
+        for sample in samples {
+            let parsed = PromotionText::parse(Some("Sale"), Some(sample)).is_ok();
+            assert_eq!(pattern.is_match(sample), parsed, "{sample:?}");
+        }
     }
 }

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::promotions::{self, MAX_BODY_CHARS, PromotionText};
+use crate::promotions::{self, BODY_PATTERN, MAX_BODY_CHARS, PromotionText};
 
 milkrun_http::service_routes! { NotificationService;
     [list_notifications]
@@ -73,10 +73,10 @@ fn body_schema() -> utoipa::openapi::Object {
         .schema_type(utoipa::openapi::schema::Type::String)
         .min_length(Some(1))
         .max_length(Some(MAX_BODY_CHARS))
-        .pattern(Some(r"\S"))
+        .pattern(Some(BODY_PATTERN))
         .description(Some(
-            "The message, newlines allowed, no other control characters; the unsubscribe \
-             footer is added to each mail.",
+            "The message: line breaks and tabs allowed, no other control characters, not \
+             only white space; stored trimmed. The unsubscribe footer is added to each mail.",
         ))
         .build()
 }

@@ -326,12 +326,7 @@ pub struct PreferencesRequest {
     payment_method: Option<PaymentMethod>,
     #[serde(default)]
     newsletter_opt_in: bool,
-    /// The channels of each kind of message: the kinds named get exactly these channels
-    /// (an empty list: none), the others keep theirs; absent: all unchanged. ACCOUNT
-    /// (welcome, verification) is always EMAIL and may be named only as `["EMAIL"]`.
-    /// PROMOTIONS also needs `newsletterOptIn`. A message that goes by no channel is still
-    /// kept, as an IN_APP notification with status SKIPPED.
-    #[schema(value_type = Option<BTreeMap<MessageKind, Vec<Channel>>>, example = json!({"ORDER_UPDATES": ["EMAIL", "IN_APP"], "DELIVERY_UPDATES": ["IN_APP"]}))]
+    #[schema(schema_with = schema::notification_prefs_or_null)]
     notifications: Option<BTreeMap<MessageKind, BTreeSet<Channel>>>,
 }
 
