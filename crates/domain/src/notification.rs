@@ -117,7 +117,8 @@ impl From<BTreeMap<MessageKind, BTreeSet<Channel>>> for NotificationPrefs {
 }
 
 impl NotificationPrefs {
-    /// THE check every send path goes through: whether a `kind` message goes by `channel`.
+    /// Whether the customer chose `channel` for `kind` (see `Preferences::allows`, which
+    /// every message goes through).
     pub fn allows(&self, kind: MessageKind, channel: Channel) -> bool {
         self.0.get(&kind).is_some_and(|c| c.contains(&channel))
     }

@@ -148,6 +148,17 @@ pub struct Mail {
     pub body: String,
 }
 
+impl Mail {
+    /// A plain-text mail (what every message of the platform is).
+    pub fn text(to: Email, subject: impl Into<String>, body: impl Into<String>) -> Self {
+        Self {
+            to,
+            subject: subject.into(),
+            body: body.into(),
+        }
+    }
+}
+
 /// One text message to a phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sms {

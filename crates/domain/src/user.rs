@@ -112,6 +112,15 @@ pub struct Preferences {
     pub notifications: NotificationPrefs,
 }
 
+impl Preferences {
+    /// THE check every message to a customer goes through: whether a `kind` message goes
+    /// by `channel` (promotions also need the newsletter opt-in).
+    pub fn allows(&self, kind: MessageKind, channel: Channel) -> bool {
+        let promotion = kind == MessageKind::Promotions;
+        self.notifications.allows(kind, channel) && (!promotion || self.newsletter_opt_in)
+    }
+}
+
 /// A customer's new preferences as `PUT /users/me/preferences` sends them: the slot,
 /// payment method and opt-in are replaced; `notifications`, when sent, sets the channels
 /// of the kinds it names (the others keep theirs).
@@ -389,6 +398,33 @@ impl AdminUserChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn promotions_need_the_opt_in_as_well_as_a_channel() {
+        use crate::notification::{Channel, MessageKind};
+        let mut prefs = Preferences::default();
+        assert!(!prefs.allows(MessageKind::Promotions, Channel::Email));
+        assert!(prefs.allows(MessageKind::OrderUpdates, Channel::Email));
+        prefs.newsletter_opt_in = true;
+        assert!(prefs.allows(MessageKind::Promotions, Channel::Email));
+        let change = PreferencesChange {
+            newsletter_opt_in: true,
+            notifications: Some([(MessageKind::Promotions, [Channel::Sms].into())].into()),
+            ..PreferencesChange::default()
+        };
+        let prefs = change.apply(&prefs).unwrap();
+        assert!(!prefs.allows(MessageKind::Promotions, Channel::Email));
+        assert!(prefs.allows(MessageKind::Promotions, Channel::Sms));
+        let account = PreferencesChange {
+            notifications: Some([(MessageKind::Account, [].into())].into()),
+            ..PreferencesChange::default()
+        };
+        let refused = account.apply(&prefs).unwrap_err();
+        assert!(
+            format!("{refused:?}").contains("notifications.ACCOUNT"),
+            "{refused:?}"
+        );
+    }
 
     fn origin(ip: &str) -> ClientOrigin {
         ClientOrigin {

@@ -1,5 +1,5 @@
 //! The one way a message reaches a person. Customers' messages go through
-//! [`Deliverer::deliver`], which asks [`NotificationPrefs::allows`] for each channel and
+//! [`Deliverer::deliver`], which asks `Preferences::allows` for each channel and
 //! keeps what happened as one notification per channel it went by:
 //!
 //! - EMAIL: mailed (SENT); SMS: texted to the phone as stored (SENT), SKIPPED without a
@@ -22,9 +22,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use milkrun_domain::DomainError;
-use milkrun_domain::notification::{
-    Channel, MessageKind, Notification, NotificationPrefs, NotificationStatus,
-};
+use milkrun_domain::notification::{Channel, MessageKind, Notification, NotificationStatus};
 use milkrun_domain::ports::{
     Mail, Mailer, NotificationStore, Sms, SmsSender, UserLookup, VendorReads,
 };
@@ -110,17 +108,6 @@ pub struct Deliverer {
     pub vendors: Arc<dyn VendorReads>,
 }
 
-/// Whether a customer with `prefs` (and `newsletter` opt-in) gets a `kind` message by
-/// `channel`. Promotions also need the opt-in.
-pub fn allowed(
-    prefs: &NotificationPrefs,
-    newsletter: bool,
-    kind: MessageKind,
-    channel: Channel,
-) -> bool {
-    prefs.allows(kind, channel) && (kind != MessageKind::Promotions || newsletter)
-}
-
 impl Deliverer {
     pub fn from_adapters(adapters: &milkrun_platform::Adapters) -> Self {
         let stores = &adapters.stores;
@@ -148,11 +135,7 @@ impl Deliverer {
             },
             Recipient::Vendor(vendor_id) => match self.vendors.get(vendor_id).await? {
                 Some(vendor) => {
-                    let mail = Mail {
-                        to: vendor.email,
-                        subject: message.subject.clone(),
-                        body: message.body.clone(),
-                    };
+                    let mail = Mail::text(vendor.email, &message.subject, &message.body);
                     self.once(source, message, Channel::Email, || self.mail(&mail))
                         .await
                         .map(|n| n.into_iter().collect())
@@ -176,18 +159,8 @@ impl Deliverer {
         variants: &Variants,
         user: &User,
     ) -> Result<Vec<Notification>, DomainError> {
-        let prefs = &user.preferences;
-        let channels: Vec<Channel> = Channel::ALL
-            .into_iter()
-            .filter(|c| {
-                allowed(
-                    &prefs.notifications,
-                    prefs.newsletter_opt_in,
-                    message.about,
-                    *c,
-                )
-            })
-            .collect();
+        let allows = |c: &Channel| user.preferences.allows(message.about, *c);
+        let channels: Vec<Channel> = Channel::ALL.into_iter().filter(allows).collect();
         // A promotion is not news the customer must be able to find: one nobody takes is
         // neither sent nor kept.
         if channels.is_empty() && message.about == MessageKind::Promotions {
@@ -205,11 +178,7 @@ impl Deliverer {
         for channel in channels {
             let sent = match channel {
                 Channel::Email => {
-                    let mail = Mail {
-                        to: user.email.clone(),
-                        subject: message.subject.clone(),
-                        body: message.body.clone(),
-                    };
+                    let mail = Mail::text(user.email.clone(), &message.subject, &message.body);
                     self.once(source, message, channel, || self.mail(&mail))
                         .await?
                 }
