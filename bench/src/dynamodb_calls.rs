@@ -77,7 +77,8 @@ pub async fn run() {
         gateway,
         access: stores.users.clone(),
         stores,
-        mailer: Arc::new(OutboxMailer::new(outbox).unwrap()),
+        mailer: Arc::new(OutboxMailer::new(outbox.clone()).unwrap()),
+        sms: Arc::new(milkrun_local::SmsOutbox::new(outbox.join("sms"))),
         keys: keys.clone(),
         settings: Settings::default(),
     };

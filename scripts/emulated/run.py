@@ -215,6 +215,7 @@ def parameters() -> dict[str, str]:
         "AdminEmail": ADMIN_EMAIL,
         "MailFrom": "no-reply@milkrun.test",
         "VerifyEmailUrl": "http://127.0.0.1/users/verify-email?token=",
+        "UnsubscribeUrl": "http://127.0.0.1/notifications/unsubscribe?token=",
     }
 
 

@@ -43,7 +43,8 @@ def parameters(stage: str, docker_endpoint: str, api_port: int) -> dict[str, str
     """The emulated suite's template parameters, for this stage, with moto as a container sees
     it and the welcome mail's link pointing at `sam local start-api`."""
     return {**run.parameters(), "Stage": stage, "EndpointUrl": docker_endpoint,
-            "VerifyEmailUrl": f"http://127.0.0.1:{api_port}/users/verify-email?token="}
+            "VerifyEmailUrl": f"http://127.0.0.1:{api_port}/users/verify-email?token=",
+            "UnsubscribeUrl": f"http://127.0.0.1:{api_port}/notifications/unsubscribe?token="}
 
 
 def start_moto(bind: str, port: int) -> str:

@@ -189,6 +189,7 @@ pub(super) async fn metered(options: &Options) -> Metered {
         access: stores.users.clone(),
         stores: stores.clone(),
         mailer: host.adapters.mailer.clone(),
+        sms: host.adapters.sms.clone(),
         keys: host.adapters.keys.clone(),
         settings: Settings::default(),
     };

@@ -7,10 +7,12 @@ pub mod dynamodb_store;
 mod expressions;
 pub mod ses_mailer;
 pub mod sns_bus;
+pub mod sns_sms;
 pub mod step_functions;
 
 pub use config::{ConfigError, required_env, sdk_config};
 pub use dynamodb_store::DynamoDbItemStore;
 pub use ses_mailer::SesMailer;
 pub use sns_bus::SnsBus;
+pub use sns_sms::SnsSms;
 pub use step_functions::StepFunctionsRunner;

@@ -9,7 +9,6 @@ use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, RawMessage};
 use mail_builder::MessageBuilder;
 use milkrun_domain::StoreError;
-use milkrun_domain::notification::Channel;
 use milkrun_domain::ports::{Mail, Mailer};
 
 pub struct SesMailer {
@@ -91,7 +90,6 @@ impl Mailer for SesMailer {
             .send()
             .await
             .map_err(|e| StoreError::backend("sending mail", e.into_service_error()))?;
-        milkrun_metrics::notification_sent(Channel::Email);
         Ok(())
     }
 }

@@ -5,11 +5,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use milkrun_aws::{DynamoDbItemStore, SesMailer, SnsBus, sdk_config};
+use milkrun_aws::{DynamoDbItemStore, SesMailer, SnsBus, SnsSms, sdk_config};
 use milkrun_contract::events::PublishedProbe;
 use milkrun_domain::events::{EventEnvelope, Topic};
-use milkrun_domain::ports::{Attachment, Mail, Mailer};
-use milkrun_domain::values::Email;
+use milkrun_domain::ports::{Attachment, Mail, Mailer, Sms, SmsSender};
+use milkrun_domain::values::{Email, Phone};
 use milkrun_store::ItemStore;
 
 fn setting(name: &str) -> String {
@@ -111,6 +111,21 @@ async fn sns_bus_delivers_whole_envelopes_to_subscribers() {
     let client = aws_sdk_sns::Client::new(&sdk_config().await);
     let bus = SnsBus::new(client, [(Topic::UserEvents, topic_arn)].into());
     milkrun_contract::events::published_events_arrive_whole(Arc::new(bus), Arc::new(probe)).await;
+}
+
+#[tokio::test]
+async fn sns_sms_texts_a_phone_in_e164_and_fails_loudly_otherwise() {
+    let client = aws_sdk_sns::Client::new(&sdk_config().await);
+    let sms = SnsSms::new(client);
+    let text = |phone: &str| Sms {
+        to: Phone::parse(phone).unwrap(),
+        body: "Your delivery is on its way.".into(),
+    };
+    sms.send(&text("+919876543210")).await.unwrap();
+    assert!(
+        sms.send(&text("09876543210")).await.is_err(),
+        "a number without its country code must be an error, not a silent drop"
+    );
 }
 
 #[tokio::test]

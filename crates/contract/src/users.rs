@@ -8,7 +8,7 @@ use milkrun_domain::StoreError;
 use milkrun_domain::page::PageRequest;
 use milkrun_domain::ports::UserStore;
 use milkrun_domain::user::{ClientOrigin, NewUser, User};
-use milkrun_domain::values::{Email, PasswordHash, PersonName, Role};
+use milkrun_domain::values::{Email, PasswordHash, PersonName, Role, UserStatus};
 use uuid::Uuid;
 
 use crate::none;
@@ -219,6 +219,66 @@ pub async fn garbage_cursor_is_refused(store: Arc<dyn UserStore>) {
     }
 }
 
+/// Every user of `store`'s newsletter audience, a page of 2 at a time, each once.
+async fn audience(store: &dyn UserStore) -> Vec<Uuid> {
+    let (mut listed, mut page) = (Vec::new(), PageRequest::first(2));
+    loop {
+        let result = store.opted_in(&page).await.unwrap();
+        for user in result.items {
+            assert!(
+                !listed.contains(&user.user_id),
+                "{} listed twice",
+                user.user_id
+            );
+            listed.push(user.user_id);
+        }
+        match result.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => return listed,
+        }
+    }
+}
+
+pub async fn newsletter_lists_active_opted_in_customers_only(store: Arc<dyn UserStore>) {
+    let with = |role: Role, status: UserStatus, opted_in: bool| {
+        let mut user = sample_user("newsletter");
+        user.role = role;
+        user.status = status;
+        user.preferences.newsletter_opt_in = opted_in;
+        user
+    };
+    let reader = with(Role::Customer, UserStatus::Active, true);
+    let leaving = with(Role::Customer, UserStatus::Active, true);
+    let others = [
+        with(Role::Customer, UserStatus::Active, false),
+        with(Role::Customer, UserStatus::Disabled, true),
+        with(Role::Admin, UserStatus::Active, true),
+    ];
+    for user in others.iter().chain([&reader, &leaving]) {
+        store.create(user, &none()).await.unwrap();
+    }
+    let mut left = leaving.clone();
+    left.preferences.newsletter_opt_in = false;
+    store.update(left, &none()).await.unwrap();
+    let mine = [reader.user_id, leaving.user_id]
+        .into_iter()
+        .chain(others.iter().map(|u| u.user_id));
+    let mine: Vec<Uuid> = mine.collect();
+    // The index is eventually consistent in DynamoDB: wait for it to settle.
+    for _ in 0..50 {
+        let listed: Vec<Uuid> = audience(store.as_ref())
+            .await
+            .into_iter()
+            .filter(|id| mine.contains(id))
+            .collect();
+        if listed == vec![reader.user_id] {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("only the active customer still opted in is in the audience");
+}
+
 /// Expands to one `#[tokio::test]` per contract case, each with a fresh adapter from
 /// `$make` (an async expression giving `Arc<dyn UserStore>`).
 #[macro_export]
@@ -233,6 +293,7 @@ macro_rules! user_store_contract {
             update_of_unknown_user_is_not_found,
             list_pages_newest_first_without_repeats,
             garbage_cursor_is_refused,
+            newsletter_lists_active_opted_in_customers_only,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

@@ -82,6 +82,7 @@ pub enum EventType {
     WalletRefunded,
     LowBalance,
     DailyReportReady,
+    PromotionBatch,
 }
 
 impl EventType {
@@ -112,6 +113,9 @@ impl EventType {
             | EventType::WalletDebited
             | EventType::WalletRefunded
             | EventType::LowBalance => Topic::PaymentEvents,
+            // Promotions are messages to users: the notification consumer, which reads
+            // user events, sends them.
+            EventType::PromotionBatch => Topic::UserEvents,
         }
     }
 
@@ -141,6 +145,7 @@ impl EventType {
             EventType::WalletRefunded => "WALLET_REFUNDED",
             EventType::LowBalance => "LOW_BALANCE",
             EventType::DailyReportReady => "DAILY_REPORT_READY",
+            EventType::PromotionBatch => "PROMOTION_BATCH",
         }
     }
 }
@@ -460,6 +465,21 @@ pub struct LowBalance {
 
 impl Event for LowBalance {
     const TYPE: EventType = EventType::LowBalance;
+    const VERSION: u32 = 1;
+}
+
+/// PROMOTION_BATCH v1: the next batch of a promotion's recipients is due. Committed with
+/// the promotion (the first) or with the previous batch's progress (each next one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionBatch {
+    pub promotion_id: Uuid,
+    /// Batches finished before this one: a redelivered or stale batch event is recognised.
+    pub batch: u64,
+}
+
+impl Event for PromotionBatch {
+    const TYPE: EventType = EventType::PromotionBatch;
     const VERSION: u32 = 1;
 }
 

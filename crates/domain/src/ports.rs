@@ -17,13 +17,13 @@ use crate::idempotency::{Claim, ClaimKey, Fingerprint, StoredResponse};
 use crate::inventory::{
     InventoryRow, Reservation, ReservationRefusal, StockKey, StockLine, StockOperation, VendorDay,
 };
-use crate::notification::{DeadLetter, Notification};
+use crate::notification::{DeadLetter, Notification, Promotion};
 use crate::order::{Order, OrderStatus};
 use crate::page::{Page, PageRequest};
 use crate::payment::Payment;
 use crate::product::{Product, ProductFilter};
 use crate::user::User;
-use crate::values::{DeliverySlot, Email, Pincode};
+use crate::values::{DeliverySlot, Email, Phone, Pincode};
 use crate::vendor::Vendor;
 
 /// Creates accounts; the email claim and the user are written atomically.
@@ -51,6 +51,13 @@ pub trait UserUpdates: Send + Sync {
 #[async_trait]
 pub trait UserDirectory: Send + Sync {
     async fn list(&self, page: &PageRequest) -> Result<Page<User>, StoreError>;
+}
+
+/// The active customers with `newsletterOptIn`, oldest first (a sparse index: its cost
+/// follows the opted-in, not every user).
+#[async_trait]
+pub trait NewsletterAudience: Send + Sync {
+    async fn opted_in(&self, page: &PageRequest) -> Result<Page<User>, StoreError>;
 }
 
 /// What an account may do right now. Authorization follows the account, not what a token
@@ -117,8 +124,14 @@ pub trait LoginAttempts: Send + Sync {
 }
 
 /// Everything the user service needs from storage, for wiring one adapter into it.
-pub trait UserStore: UserRegistry + UserLookup + UserUpdates + UserDirectory {}
-impl<T: UserRegistry + UserLookup + UserUpdates + UserDirectory> UserStore for T {}
+pub trait UserStore:
+    UserRegistry + UserLookup + UserUpdates + UserDirectory + NewsletterAudience
+{
+}
+impl<T: UserRegistry + UserLookup + UserUpdates + UserDirectory + NewsletterAudience> UserStore
+    for T
+{
+}
 
 /// Publishes committed events to their topics (SNS in AWS, the in-process bus locally).
 /// Only the outbox publisher calls it: services hand events to a store with their change.
@@ -143,6 +156,31 @@ pub struct Attachment {
     pub filename: String,
     pub content_type: String,
     pub bytes: Vec<u8>,
+}
+
+impl Mail {
+    /// A plain-text mail without attachments (every message but the daily report).
+    pub fn text(to: Email, subject: impl Into<String>, body: impl Into<String>) -> Self {
+        Self {
+            to,
+            subject: subject.into(),
+            body: body.into(),
+            attachments: Vec::new(),
+        }
+    }
+}
+
+/// One text message to a phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sms {
+    pub to: Phone,
+    pub body: String,
+}
+
+/// Sends text messages (SNS in AWS, an `sms/` outbox folder locally).
+#[async_trait]
+pub trait SmsSender: Send + Sync {
+    async fn send(&self, sms: &Sms) -> Result<(), StoreError>;
 }
 
 /// Sends mail (SES in AWS, an outbox folder locally).
@@ -486,12 +524,25 @@ pub trait ProcessedEvents: Send + Sync {
 pub trait NotificationStore: Send + Sync {
     /// Keeps `notification`; `false` if one with its id was kept already (left as it was).
     async fn record(&self, notification: &Notification) -> Result<bool, StoreError>;
+    /// Whether `notification` (by its owner, time and id) is kept already.
+    async fn kept(&self, notification: &Notification) -> Result<bool, StoreError>;
     /// One user's notifications, newest first.
     async fn for_user(
         &self,
         user_id: Uuid,
         page: &PageRequest,
     ) -> Result<Page<Notification>, StoreError>;
+}
+
+/// Promotions and their progress.
+#[async_trait]
+pub trait PromotionStore: Send + Sync {
+    /// Writes a new promotion with `effects`; `AlreadyExists` if its id is taken.
+    async fn create(&self, promotion: &Promotion, effects: &Effects) -> Result<(), StoreError>;
+    async fn get(&self, promotion_id: Uuid) -> Result<Option<Promotion>, StoreError>;
+    /// Saves `promotion`'s progress over the version it was read at, with `effects` (the
+    /// next batch's event); `VersionConflict` if another run saved first.
+    async fn save(&self, promotion: Promotion, effects: &Effects) -> Result<Promotion, StoreError>;
 }
 
 /// The local dead-letter list: deliveries that failed every retry, until replayed.

@@ -257,3 +257,36 @@ pub fn paging_params() -> [Parameter; 2] {
         ),
     ]
 }
+
+/// The channels of each kind of message, as `PUT /users/me/preferences` takes them: an
+/// object with one optional property per kind, each an array of channels (repeats count
+/// once), ACCOUNT only `["EMAIL"]`; no other property.
+pub fn notification_prefs_or_null() -> Object {
+    use crate::notification::{Channel, MessageKind};
+    // No maxItems or uniqueItems: repeats are taken (they count once), so the document
+    // refuses nothing the code takes. ACCOUNT needs its one channel named.
+    let channels = |allowed: Vec<&'static str>, min: usize| {
+        let item = typed(Type::String, false).enum_values(Some(allowed));
+        ArrayBuilder::new().items(item).min_items(Some(min)).build()
+    };
+    let every: Vec<&'static str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
+    let mut object = typed(Type::Object, true).additional_properties(Some(
+        utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+    ));
+    for kind in MessageKind::ALL {
+        let (allowed, min) = match kind.switchable() {
+            true => (every.clone(), 0),
+            false => (vec![Channel::Email.as_str()], 1),
+        };
+        object = object.property(kind.as_str(), channels(allowed, min));
+    }
+    object
+        .description(Some(
+            "The channels of each kind of message: the kinds named get exactly these channels \
+             (an empty list: none), the others keep theirs; absent or null: all unchanged. \
+             ACCOUNT (welcome, verification) is always EMAIL, named only as [\"EMAIL\"]. PROMOTIONS also needs \
+             newsletterOptIn. A message that goes by no channel is still kept, as an IN_APP \
+             notification with status SKIPPED.",
+        ))
+        .build()
+}

@@ -6,10 +6,12 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{DomainError, FieldErrors};
+use crate::notification::{Channel, MessageKind, NotificationPrefs};
 use crate::values::{
     AddressLabel, DeliverySlot, Email, PasswordHash, PaymentMethod, PersonName, Phone, Pincode,
     Role, UserStatus, bounded_text, optional_text,
 };
+use std::collections::{BTreeMap, BTreeSet};
 
 /// At most this many saved addresses per user.
 pub const MAX_ADDRESSES: usize = 20;
@@ -104,6 +106,51 @@ pub struct Preferences {
     pub payment_method: Option<PaymentMethod>,
     #[serde(default)]
     pub newsletter_opt_in: bool,
+    /// The channels of each kind of message (defaults for accounts from before they
+    /// existed).
+    #[serde(default)]
+    pub notifications: NotificationPrefs,
+}
+
+impl Preferences {
+    /// THE check every message to a customer goes through: whether a `kind` message goes
+    /// by `channel` (promotions also need the newsletter opt-in).
+    pub fn allows(&self, kind: MessageKind, channel: Channel) -> bool {
+        let promotion = kind == MessageKind::Promotions;
+        self.notifications.allows(kind, channel) && (!promotion || self.newsletter_opt_in)
+    }
+}
+
+/// A customer's new preferences as `PUT /users/me/preferences` sends them: the slot,
+/// payment method and opt-in are replaced; `notifications`, when sent, sets the channels
+/// of the kinds it names (the others keep theirs).
+#[derive(Debug, Clone, Default)]
+pub struct PreferencesChange {
+    pub delivery_slot: Option<DeliverySlot>,
+    pub payment_method: Option<PaymentMethod>,
+    pub newsletter_opt_in: bool,
+    pub notifications: Option<BTreeMap<MessageKind, BTreeSet<Channel>>>,
+}
+
+impl PreferencesChange {
+    /// `current` with this change made; naming ACCOUNT with anything but EMAIL is a 400.
+    pub fn apply(&self, current: &Preferences) -> Result<Preferences, DomainError> {
+        let notifications = match &self.notifications {
+            None => current.notifications.clone(),
+            Some(change) => current.notifications.with(change.clone()).map_err(|e| {
+                let mut errors = FieldErrors::new();
+                let field = format!("notifications.{}", e.0.as_str());
+                errors.add(&field, "is always EMAIL and cannot be changed");
+                DomainError::Validation(errors)
+            })?,
+        };
+        Ok(Preferences {
+            delivery_slot: self.delivery_slot,
+            payment_method: self.payment_method,
+            newsletter_opt_in: self.newsletter_opt_in,
+            notifications,
+        })
+    }
 }
 
 /// Where a request came from, as captured at the edge.
@@ -351,6 +398,33 @@ impl AdminUserChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn promotions_need_the_opt_in_as_well_as_a_channel() {
+        use crate::notification::{Channel, MessageKind};
+        let mut prefs = Preferences::default();
+        assert!(!prefs.allows(MessageKind::Promotions, Channel::Email));
+        assert!(prefs.allows(MessageKind::OrderUpdates, Channel::Email));
+        prefs.newsletter_opt_in = true;
+        assert!(prefs.allows(MessageKind::Promotions, Channel::Email));
+        let change = PreferencesChange {
+            newsletter_opt_in: true,
+            notifications: Some([(MessageKind::Promotions, [Channel::Sms].into())].into()),
+            ..PreferencesChange::default()
+        };
+        let prefs = change.apply(&prefs).unwrap();
+        assert!(!prefs.allows(MessageKind::Promotions, Channel::Email));
+        assert!(prefs.allows(MessageKind::Promotions, Channel::Sms));
+        let account = PreferencesChange {
+            notifications: Some([(MessageKind::Account, [].into())].into()),
+            ..PreferencesChange::default()
+        };
+        let refused = account.apply(&prefs).unwrap_err();
+        assert!(
+            format!("{refused:?}").contains("notifications.ACCOUNT"),
+            "{refused:?}"
+        );
+    }
 
     fn origin(ip: &str) -> ClientOrigin {
         ClientOrigin {

@@ -11,10 +11,10 @@ pub mod secrets;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use milkrun_aws::{DynamoDbItemStore, SesMailer, StepFunctionsRunner, required_env};
+use milkrun_aws::{DynamoDbItemStore, SesMailer, SnsSms, StepFunctionsRunner, required_env};
 use milkrun_checkout::SimulatedGateway;
 use milkrun_domain::StoreError;
-use milkrun_domain::ports::{CheckoutRunner, CheckoutStart, Mail, Mailer};
+use milkrun_domain::ports::{CheckoutRunner, CheckoutStart, Mail, Mailer, Sms, SmsSender};
 use milkrun_platform::access::{CachedAccess, DEFAULT_CACHE_AGE};
 use milkrun_platform::{Adapters, AdminAccount, HttpService, Needs, Settings, WebhookSecret};
 use milkrun_store::table::{TableSpec, USERS};
@@ -47,6 +47,19 @@ impl Mailer for NoMail {
     }
 }
 
+/// A function that declared it sends no mail, asked for a text message: a wiring mistake.
+struct NoSms;
+
+#[async_trait]
+impl SmsSender for NoSms {
+    async fn send(&self, _sms: &Sms) -> Result<(), StoreError> {
+        Err(StoreError::backend_message(
+            "sending a text message",
+            "this function is not configured to send messages",
+        ))
+    }
+}
+
 /// A function that declared it starts no checkout, asked to: a wiring mistake, loudly.
 struct NoCheckout;
 
@@ -72,12 +85,11 @@ pub async fn adapters(needs: &Needs, reads_users: bool) -> Result<Adapters, BoxE
     let items = DynamoDbItemStore::from_env(aws_sdk_dynamodb::Client::new(&aws), &tables)?;
     warm_up(&items, tables[0]).await;
     let secrets = secrets::load(&aws_sdk_ssm::Client::new(&aws), needs).await?;
-    let (mailer, verify_email_url): (Arc<dyn Mailer>, String) = if needs.mail {
+    let messaging = if needs.mail {
         let ses = aws_sdk_sesv2::Client::new(&aws);
-        let mailer = SesMailer::new(ses, required_env("MAIL_FROM")?);
-        (Arc::new(mailer), required_env("VERIFY_EMAIL_URL")?)
+        messaging(ses, aws_sdk_sns::Client::new(&aws))?
     } else {
-        (Arc::new(NoMail), String::new())
+        Messaging::none()
     };
     let checkout: Arc<dyn CheckoutRunner> = match needs.checkout {
         true => Arc::new(StepFunctionsRunner::from_env(aws_sdk_sfn::Client::new(
@@ -102,14 +114,46 @@ pub async fn adapters(needs: &Needs, reads_users: bool) -> Result<Adapters, BoxE
         gateway: Arc::new(SimulatedGateway::new()),
         access: Arc::new(CachedAccess::new(stores.users.clone(), DEFAULT_CACHE_AGE)),
         stores,
-        mailer,
+        mailer: messaging.mailer,
+        sms: messaging.sms,
         keys: Arc::new(secrets.keys),
         settings: Settings {
-            verify_email_url,
+            verify_email_url: messaging.verify_email_url,
+            unsubscribe_url: messaging.unsubscribe_url,
             admin: admin_account(secrets.admin_password),
             webhook_secret,
             reports: milkrun_platform::ReportSettings::from_env()?,
         },
+    })
+}
+
+/// How a function that sends messages sends them, and the links its mail carries.
+struct Messaging {
+    mailer: Arc<dyn Mailer>,
+    sms: Arc<dyn SmsSender>,
+    verify_email_url: String,
+    unsubscribe_url: String,
+}
+
+impl Messaging {
+    fn none() -> Self {
+        Self {
+            mailer: Arc::new(NoMail),
+            sms: Arc::new(NoSms),
+            verify_email_url: String::new(),
+            unsubscribe_url: String::new(),
+        }
+    }
+}
+
+/// SES for mail and SNS for text messages (SMS is optional per customer, so whoever mails
+/// may text), with the links mail carries.
+fn messaging(ses: aws_sdk_sesv2::Client, sns: aws_sdk_sns::Client) -> Result<Messaging, BoxError> {
+    Ok(Messaging {
+        mailer: Arc::new(SesMailer::new(ses, required_env("MAIL_FROM")?)),
+        sms: Arc::new(SnsSms::new(sns)),
+        verify_email_url: required_env("VERIFY_EMAIL_URL")?,
+        unsubscribe_url: required_env("UNSUBSCRIBE_URL")?,
     })
 }
 

@@ -19,7 +19,7 @@ use crate::bus::{InProcessBus, RetryPolicy};
 use crate::checkout::LocalCheckoutRunner;
 use crate::db::Database;
 use crate::legacy;
-use crate::outbox::OutboxMailer;
+use crate::outbox::{OutboxMailer, SmsOutbox};
 use crate::relay::OutboxRelay;
 use crate::sqlite_store::SqliteItemStore;
 
@@ -69,6 +69,7 @@ impl LocalHost {
             checkout: runner.clone(),
             gateway,
             mailer: Arc::new(OutboxMailer::new(data.join("outbox"))?),
+            sms: Arc::new(SmsOutbox::new(data.join("sms"))),
             keys: Arc::new(KeyRing::derived(
                 &jwt_secret(data)?,
                 DEFAULT_ACCESS_TTL_SECS,

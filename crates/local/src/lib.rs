@@ -21,6 +21,6 @@ pub use bus::{InProcessBus, ReplayReport, RetryPolicy, replay};
 pub use checkout::{CheckoutTaskInvoker, LocalCheckoutRunner};
 pub use db::Database;
 pub use host::LocalHost;
-pub use outbox::OutboxMailer;
+pub use outbox::{OutboxMailer, SmsOutbox};
 pub use relay::OutboxRelay;
 pub use sqlite_store::SqliteItemStore;

@@ -1,14 +1,14 @@
-//! Mail as files: one message per file in `DIR/outbox/`, written atomically. A mail's
-//! attachments are files beside it, named by the message's stem and their own name
-//! (`STEM-chart.png` beside `STEM.eml`), and the message names them in `Attachment:` lines.
+//! Mail and text messages as files: one message per file in `DIR/outbox/` (mail) and
+//! `DIR/sms/` (text messages), each written atomically. A mail's attachments are files beside
+//! it, named by the message's stem and their own name (`STEM-chart.png` beside `STEM.eml`),
+//! and the message names them in `Attachment:` lines.
 
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use chrono::Utc;
 use milkrun_domain::StoreError;
-use milkrun_domain::notification::Channel;
-use milkrun_domain::ports::{Attachment, Mail, Mailer};
+use milkrun_domain::ports::{Attachment, Mail, Mailer, Sms, SmsSender};
 use uuid::Uuid;
 
 pub struct OutboxMailer {
@@ -33,11 +33,7 @@ impl OutboxMailer {
 #[async_trait]
 impl Mailer for OutboxMailer {
     async fn send(&self, mail: &Mail) -> Result<(), StoreError> {
-        let stem = format!(
-            "{}-{}",
-            Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
-            Uuid::new_v4()
-        );
+        let stem = new_stem();
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(|e| StoreError::backend("writing to the outbox", e))?;
@@ -55,7 +51,6 @@ impl Mailer for OutboxMailer {
         )
         .await?;
         tracing::info!(file = %path.display(), attachments = names.len(), "mail written to the outbox");
-        milkrun_metrics::notification_sent(Channel::Email);
         Ok(())
     }
 }
@@ -107,4 +102,47 @@ async fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBu
         .await
         .map_err(|e| StoreError::backend("writing to the outbox", e))?;
     Ok(path)
+}
+
+/// A new message's file stem: its time, then a random id (messages list in time order).
+fn new_stem() -> String {
+    format!(
+        "{}-{}",
+        Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
+        Uuid::new_v4()
+    )
+}
+/// Text messages as files in `DIR/sms/`: `To:` the phone as stored, a blank line, the text.
+pub struct SmsOutbox {
+    dir: PathBuf,
+}
+
+impl SmsOutbox {
+    /// Messages into `dir`, made when the first is written.
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
+#[async_trait]
+impl SmsSender for SmsOutbox {
+    async fn send(&self, sms: &Sms) -> Result<(), StoreError> {
+        let text = format!(
+            "To: {}\nDate: {}\n\n{}",
+            sms.to,
+            Utc::now().to_rfc2822(),
+            sms.body
+        );
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .map_err(|e| StoreError::backend("writing to the sms outbox", e))?;
+        let name = format!("{}.sms", new_stem());
+        let path = write_atomically(&self.dir, &name, text.as_bytes()).await?;
+        tracing::info!(file = %path.display(), "text message written to the sms outbox");
+        Ok(())
+    }
 }

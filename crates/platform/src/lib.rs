@@ -13,7 +13,7 @@ use milkrun_auth::KeyRing;
 use milkrun_domain::DomainError;
 use milkrun_domain::events::Topic;
 use milkrun_domain::payment::PaymentGateway;
-use milkrun_domain::ports::{AccessLookup, CheckoutRunner, EventHandler, Mailer};
+use milkrun_domain::ports::{AccessLookup, CheckoutRunner, EventHandler, Mailer, SmsSender};
 use milkrun_domain::report::{DEFAULT_COMMISSION_BPS, MAX_COMMISSION_BPS};
 use milkrun_domain::values::Email;
 use milkrun_store::{Stores, TableSpec};
@@ -23,6 +23,8 @@ use milkrun_store::{Stores, TableSpec};
 pub struct Adapters {
     pub stores: Stores,
     pub mailer: Arc<dyn Mailer>,
+    /// Text messages (SNS in AWS, an `sms/` folder locally); built wherever mail is.
+    pub sms: Arc<dyn SmsSender>,
     /// The keys this function was given (a function without the private key cannot mint).
     pub keys: Arc<KeyRing>,
     /// What an account may do now, cached briefly: authorization reads it on every request.
@@ -40,6 +42,8 @@ pub struct Adapters {
 pub struct Settings {
     /// Link prefix in the welcome mail; the verification token is appended.
     pub verify_email_url: String,
+    /// Link prefix of the unsubscribe link in promotional mail; the token is appended.
+    pub unsubscribe_url: String,
     /// The administrator to create at start unless the email is taken.
     pub admin: Option<AdminAccount>,
     /// The key payment-gateway webhooks are signed with (HMAC-SHA256): an SSM SecureString

@@ -19,6 +19,7 @@ pub mod payments;
 pub mod port;
 pub mod products;
 pub mod reports;
+pub mod promotions;
 pub mod retry;
 pub mod stock;
 pub mod subscriptions;
@@ -44,6 +45,7 @@ pub use payments::Payments;
 pub use port::{ItemError, ItemStore};
 pub use products::Products;
 pub use reports::Reports;
+pub use promotions::Promotions;
 pub use stock::Stock;
 pub use subscriptions::Subscriptions;
 pub use table::{IndexSpec, TableSpec};
@@ -74,6 +76,7 @@ pub struct Stores {
     pub wallets: Arc<Wallets>,
     pub analytics: Arc<AnalyticsEvents>,
     pub reports: Arc<Reports>,
+    pub promotions: Arc<Promotions>,
 }
 
 impl Stores {
@@ -98,6 +101,7 @@ impl Stores {
             wallets: Arc::new(Wallets::new(items.clone())),
             analytics: Arc::new(AnalyticsEvents::new(items.clone())),
             reports: Arc::new(Reports::new(items.clone())),
+            promotions: Arc::new(Promotions::new(items.clone())),
             items,
         }
     }

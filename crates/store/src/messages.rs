@@ -34,16 +34,26 @@ fn user_partition(user_id: Uuid) -> String {
     format!("USER#{user_id}")
 }
 
+/// Where `notification` is kept: its owner's partition, sorted by time then id.
+fn notification_key(notification: &Notification) -> Key {
+    let created = notification
+        .created_at
+        .to_rfc3339_opts(SecondsFormat::Micros, true);
+    Key::with_sort(
+        user_partition(notification.user_id),
+        format!("{created}#{}", notification.notification_id),
+    )
+}
+
 #[async_trait]
 impl NotificationStore for Notifications {
+    async fn kept(&self, notification: &Notification) -> Result<bool, StoreError> {
+        let key = notification_key(notification);
+        Ok(self.store.get(&NOTIFICATIONS, &key, true).await?.is_some())
+    }
+
     async fn record(&self, notification: &Notification) -> Result<bool, StoreError> {
-        let created = notification
-            .created_at
-            .to_rfc3339_opts(SecondsFormat::Micros, true);
-        let key = Key::with_sort(
-            user_partition(notification.user_id),
-            format!("{created}#{}", notification.notification_id),
-        );
+        let key = notification_key(notification);
         let mut item = encode(notification)?;
         key.add_to(&NOTIFICATIONS, &mut item);
         match self

@@ -174,8 +174,19 @@ pub const ANALYTICS_BY_TYPE_DAY: IndexSpec = IndexSpec {
     sort_key: "occurredKey",
 };
 
-/// `USER#<id>` (the user, listed) and `EMAIL#<email>` (the uniqueness claim).
-pub static USERS: TableSpec = TableSpec::new("users", "USERS_TABLE").listed();
+/// The newsletter's audience, oldest first: `newsletterKey` = `NEWSLETTER` on the active
+/// customers with newsletterOptIn only (removed when they opt out), the same `createdKey`
+/// as [`BY_CREATED_AT`].
+pub const USERS_BY_NEWSLETTER: IndexSpec = IndexSpec {
+    name: "ByNewsletter",
+    partition_key: "newsletterKey",
+    sort_key: "createdKey",
+};
+
+/// `USER#<id>` (the user, listed; opted-in customers also in `ByNewsletter`) and
+/// `EMAIL#<email>` (the uniqueness claim).
+pub static USERS: TableSpec =
+    TableSpec::new("users", "USERS_TABLE").indexed(&[BY_CREATED_AT, USERS_BY_NEWSLETTER]);
 
 /// `VENDOR#<id>` / `VENDOR` (active vendors listed), and `AREA#<pincode>` / `VENDOR#<id>`,
 /// a copy per served pincode of each active vendor.
@@ -219,7 +230,8 @@ pub static AUDIT: TableSpec = TableSpec::new("audit", "AUDIT_TABLE")
 /// publisher in AWS; locally a relay drains them. Expire a week after they were written.
 pub static OUTBOX: TableSpec = TableSpec::new("outbox", "OUTBOX_TABLE").expiring();
 
-/// `USER#<userId>` / `<createdAt>#<notificationId>`, newest first per user.
+/// `USER#<userId>` / `<createdAt>#<notificationId>`, newest first per user; and
+/// `PROMOTION#<promotionId>` / `PROMOTION`, a promotion and its progress.
 pub static NOTIFICATIONS: TableSpec =
     TableSpec::new("notifications", "NOTIFICATIONS_TABLE").sorted();
 

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::{
-    Access, AccessLookup, UserDirectory, UserLookup, UserRegistry, UserUpdates,
+    Access, AccessLookup, NewsletterAudience, UserDirectory, UserLookup, UserRegistry, UserUpdates,
 };
 use milkrun_domain::user::User;
-use milkrun_domain::values::Email;
+use milkrun_domain::values::{Email, Role};
 use milkrun_domain::{Effects, StoreError};
 use uuid::Uuid;
 
@@ -19,10 +19,11 @@ use crate::item::{Item, decode, encode, s, text};
 use crate::ops::{Condition, Key, Query, Write};
 use crate::paging::list;
 use crate::port::ItemStore;
-use crate::table::{BY_CREATED_AT, USERS};
+use crate::table::{BY_CREATED_AT, USERS, USERS_BY_NEWSLETTER};
 use crate::versioned::{list_under, update_versioned};
 
 const LIST_KEY: &str = "USER";
+const NEWSLETTER_KEY: &str = "NEWSLETTER";
 
 pub struct Users {
     store: Arc<dyn ItemStore>,
@@ -40,7 +41,17 @@ fn user_item(user: &User) -> Result<Item, StoreError> {
     let mut item = encode(user)?;
     user_key(user.user_id).add_to(&USERS, &mut item);
     list_under(&mut item, LIST_KEY, user.created_at, user.user_id);
+    // Written with every put of the user, so opting out (or being disabled) takes the
+    // user out of the audience in the same write.
+    if in_newsletter(user) {
+        item.insert(USERS_BY_NEWSLETTER.partition_key.into(), s(NEWSLETTER_KEY));
+    }
     Ok(item)
+}
+
+/// Promotions go to active customers who opted in, nobody else.
+fn in_newsletter(user: &User) -> bool {
+    user.preferences.newsletter_opt_in && user.is_active() && user.role == Role::Customer
 }
 
 impl Users {
@@ -116,6 +127,14 @@ impl UserUpdates for Users {
 impl UserDirectory for Users {
     async fn list(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
         let query = Query::index(&USERS, &BY_CREATED_AT, LIST_KEY).descending();
+        list(self.store.as_ref(), query, page).await
+    }
+}
+
+#[async_trait]
+impl NewsletterAudience for Users {
+    async fn opted_in(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
+        let query = Query::index(&USERS, &USERS_BY_NEWSLETTER, NEWSLETTER_KEY);
         list(self.store.as_ref(), query, page).await
     }
 }

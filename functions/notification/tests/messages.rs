@@ -160,14 +160,40 @@ impl World {
         notifications.for_user(owner, &page).await.unwrap().items
     }
 
-    /// The messages `event` made: (owner, kind) for each.
+    /// The messages `event` made: (owner, kind) for each. A customer's message is kept by
+    /// email and in the app (the default channels), each under its own derived id; it is
+    /// listed here once.
     async fn made_by(&self, event: &EventEnvelope) -> Vec<(Uuid, String)> {
         let mut made = Vec::new();
         for owner in [self.customer.user_id, self.vendor_id, ADMIN] {
-            for n in self.kept(owner).await {
-                if n.event_id == event.event_id {
-                    assert_eq!(n.notification_id, Notification::id_for(n.event_id, &n.kind));
-                    made.push((n.user_id, n.kind));
+            let kept = self.kept(owner).await;
+            for n in kept.iter().filter(|n| n.event_id == event.event_id) {
+                let id = match owner {
+                    ADMIN => Notification::id_for(n.event_id, &n.kind),
+                    _ => Notification::id_on(n.event_id, &n.kind, n.channel),
+                };
+                assert_eq!(n.notification_id, id);
+                if owner == self.customer.user_id {
+                    let channels = |c| {
+                        kept.iter()
+                            .filter(|k| {
+                                k.kind == n.kind && k.event_id == n.event_id && k.channel == c
+                            })
+                            .count()
+                    };
+                    assert_eq!(
+                        (
+                            channels(Channel::Email),
+                            channels(Channel::InApp),
+                            channels(Channel::Sms)
+                        ),
+                        // Account mail (the welcome) goes by email only.
+                        (1, usize::from(n.kind != "WELCOME"), 0),
+                        "{n:?}"
+                    );
+                }
+                if n.channel != Channel::InApp || owner == ADMIN {
+                    made.push((n.user_id, n.kind.clone()));
                 }
             }
         }
@@ -381,7 +407,7 @@ async fn a_failed_order_says_what_to_fix() {
     w.publish(&EventEnvelope::new(&OrderFailed(news), "c"))
         .await;
     let kept = w.kept(w.customer.user_id).await;
-    assert_eq!(kept.len(), 1);
+    assert_eq!(kept.len(), 2, "by email and in the app");
     assert_eq!(kept[0].kind, orders::ORDER_FAILED);
     for missing in ["phone number", "delivery address"] {
         assert!(kept[0].body.contains(missing), "{}", kept[0].body);

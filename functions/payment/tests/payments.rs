@@ -43,6 +43,13 @@ impl Mailer for NoMail {
     }
 }
 
+#[async_trait]
+impl milkrun_domain::ports::SmsSender for NoMail {
+    async fn send(&self, _sms: &milkrun_domain::ports::Sms) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 struct World {
     app: Router,
     adapters: Adapters,
@@ -62,6 +69,7 @@ fn adapters(stores: &Stores, starts: Arc<StartsSeen>, secret: Option<&str>) -> A
     Adapters {
         stores: stores.clone(),
         mailer: Arc::new(NoMail),
+        sms: Arc::new(NoMail),
         keys,
         access: stores.users.clone(),
         checkout: starts,

@@ -1,11 +1,16 @@
 //! The user service's HTTP surface: request/response shapes and one thin handler per route.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use milkrun_domain::notification::{Channel, MessageKind};
 use milkrun_domain::schema;
-use milkrun_domain::user::{Address, AddressInput, AdminUserChange, Device, Preferences, User};
+use milkrun_domain::user::{
+    Address, AddressInput, AdminUserChange, Device, Preferences, PreferencesChange, User,
+};
 use milkrun_domain::values::{DeliverySlot, Email, PaymentMethod, Role, UserStatus, parse_uuid};
 use milkrun_domain::{DomainError, FieldErrors};
 use milkrun_http::{
@@ -26,6 +31,7 @@ milkrun_http::service_routes! { UserService;
     [get_me, patch_me]
     [put_address, delete_address]
     [put_preferences]
+    [unsubscribe]
     [list_users]
     [get_user, patch_user]
 }
@@ -320,6 +326,8 @@ pub struct PreferencesRequest {
     payment_method: Option<PaymentMethod>,
     #[serde(default)]
     newsletter_opt_in: bool,
+    #[schema(schema_with = schema::notification_prefs_or_null)]
+    notifications: Option<BTreeMap<MessageKind, BTreeSet<Channel>>>,
 }
 
 #[utoipa::path(put, path = "/users/me/preferences", tag = "users", security(("bearer" = [])), request_body = PreferencesRequest,
@@ -329,14 +337,46 @@ async fn put_preferences(
     actor: Actor,
     ApiJson(body): ApiJson<PreferencesRequest>,
 ) -> ApiResult<Json<UserProfile>> {
-    let preferences = Preferences {
+    let change = PreferencesChange {
         delivery_slot: body.delivery_slot,
         payment_method: body.payment_method,
         newsletter_opt_in: body.newsletter_opt_in,
+        notifications: body.notifications,
     };
     Ok(profile(
-        service.put_preferences(&actor.audit, preferences).await?,
+        service.put_preferences(&actor.audit, change).await?,
     ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UnsubscribeQuery {
+    /// The token of a promotional mail's unsubscribe link; one that does not verify is a 401.
+    #[param(required = true, nullable = false, min_length = 1, max_length = 4096)]
+    token: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UnsubscribeResponse {
+    user_id: Uuid,
+    newsletter_opt_in: bool,
+}
+
+/// The link at the foot of every promotional mail: opts the account out of promotions,
+/// without a login (the token names the account and can do nothing else).
+#[utoipa::path(get, path = "/notifications/unsubscribe", tag = "notifications", params(UnsubscribeQuery),
+    responses((status = 200, body = UnsubscribeResponse, description = "The account receives no more promotions (also when it had opted out already)."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "`UNAUTHORIZED`: the token does not verify.")))]
+async fn unsubscribe(
+    State(service): State<UserService>,
+    GuestActor(actor): GuestActor,
+    ApiQuery(query): ApiQuery<UnsubscribeQuery>,
+) -> ApiResult<Json<UnsubscribeResponse>> {
+    let user = service.unsubscribe(query.token, &actor).await?;
+    Ok(Json(UnsubscribeResponse {
+        user_id: user.user_id,
+        newsletter_opt_in: user.preferences.newsletter_opt_in,
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -13,10 +13,11 @@ use milkrun_domain::login::{Attempter, LoginWindow};
 use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::{Journal, LoginAttempts, UserStore, VendorReads};
 use milkrun_domain::user::{
-    AddressInput, AdminUserChange, ClientOrigin, DeviceSighting, NewUser, Preferences, User,
+    AddressInput, AdminUserChange, ClientOrigin, DeviceSighting, NewUser, PreferencesChange, User,
 };
 use milkrun_domain::values::{
     AddressLabel, Email, MAX_EMAIL_CHARS, Password, PasswordHash, PersonName, Phone, Role,
+    bounded_text,
 };
 use milkrun_domain::{DomainError, Effects, ErrorCode, FieldErrors, StoreError};
 use milkrun_platform::Adapters;
@@ -480,12 +481,45 @@ impl UserService {
     pub async fn put_preferences(
         &self,
         actor: &AuditContext,
-        preferences: Preferences,
+        change: PreferencesChange,
     ) -> Result<User, DomainError> {
         self.modify_own(actor, "PREFERENCES_UPDATED", |user| {
-            user.preferences = preferences.clone();
+            user.preferences = change.apply(&user.preferences)?;
             Ok(())
         })
+        .await
+    }
+
+    /// The unsubscribe link of promotional mail, without a login: the token names the user
+    /// (and can do nothing else). Opting out twice changes nothing the second time.
+    pub async fn unsubscribe(
+        &self,
+        token: Option<String>,
+        actor: &AuditContext,
+    ) -> Result<User, DomainError> {
+        let token = required(token)
+            .and_then(|t| bounded_text(&t, 4096))
+            .map_err(|e| invalid("token", e))?;
+        let bad_token = || {
+            DomainError::refused(
+                ErrorCode::Unauthorized,
+                "The unsubscribe link is invalid or has expired.",
+            )
+        };
+        let tokens = self.keys.verification().map_err(internal)?;
+        let user_id = tokens.verify_unsubscribe(&token).map_err(|_| bad_token())?;
+        let user = self.get(user_id).await.map_err(|_| bad_token())?;
+        if !user.preferences.newsletter_opt_in {
+            return Ok(user);
+        }
+        self.modify(
+            user_id,
+            |user| {
+                user.preferences.newsletter_opt_in = false;
+                Ok(())
+            },
+            |before, after| audited(actor, "NEWSLETTER_UNSUBSCRIBED", Some(before), after),
+        )
         .await
     }
 

@@ -27,15 +27,17 @@ pub struct ServeArgs {
 /// webhook secret of the data folder `data`.
 pub fn settings(data: &Path, addr: Option<SocketAddr>) -> Result<Settings, BoxError> {
     let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-    let verify_email_url = env("MILKRUN_VERIFY_EMAIL_URL").unwrap_or_else(|| {
-        let addr = addr.map_or_else(|| "127.0.0.1:3000".to_owned(), |a| a.to_string());
-        format!("http://{addr}/users/verify-email?token=")
-    });
+    let addr = addr.map_or_else(|| "127.0.0.1:3000".to_owned(), |a| a.to_string());
+    let verify_email_url = env("MILKRUN_VERIFY_EMAIL_URL")
+        .unwrap_or_else(|| format!("http://{addr}/users/verify-email?token="));
+    let unsubscribe_url = env("MILKRUN_UNSUBSCRIBE_URL")
+        .unwrap_or_else(|| format!("http://{addr}/notifications/unsubscribe?token="));
     let admin = env("MILKRUN_ADMIN_EMAIL")
         .zip(env("MILKRUN_ADMIN_PASSWORD"))
         .map(|(email, password)| AdminAccount { email, password });
     Ok(Settings {
         verify_email_url,
+        unsubscribe_url,
         admin,
         webhook_secret: Some(webhook_secret(data)?),
         reports: milkrun_platform::ReportSettings::from_env()?,

@@ -324,11 +324,18 @@ async fn advance(token: &str, id: &str, steps: &[&str]) -> Value {
 
 // --- notifications -----------------------------------------------------------------------
 
-/// The caller's notifications about order `id` once each (type, count) of `wanted` has
-/// arrived, polled for up to [`SETTLE`]; then exactly those counts (a redelivered event
-/// makes no second message).
+/// The caller's mails about order `id` once each (type, count) of `wanted` has arrived,
+/// polled for up to [`SETTLE`]; then exactly those counts (a redelivered event makes no
+/// second message). Each is kept once more, in the app (a customer's default channels).
 async fn notified(token: &str, id: &str, wanted: &[(&str, usize)]) -> Vec<Value> {
-    let count = |items: &[Value], kind: &str| items.iter().filter(|n| n["type"] == kind).count();
+    let count = |items: &[Value], kind: &str| {
+        let by = |channel: &str| {
+            let of = |n: &&Value| n["type"] == kind && n["channel"] == channel;
+            items.iter().filter(of).count()
+        };
+        assert_eq!(by("EMAIL"), by("IN_APP"), "{kind} by email and in the app");
+        by("EMAIL")
+    };
     let arrived = |about: &Vec<Value>| wanted.iter().all(|(kind, n)| count(about, kind) >= *n);
     let about_the_order = async || {
         let listed = call(Method::GET, "/notifications?limit=100", Some(token), None).await;
