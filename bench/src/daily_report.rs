@@ -130,6 +130,7 @@ async fn report_reads(orders: usize, others: usize, date: NaiveDate) -> Tally {
         sources: stores.reports.clone(),
         reports: stores.reports.clone(),
         mailer: Arc::new(milkrun_local::OutboxMailer::new(std::env::temp_dir()).unwrap()),
+        vendors: stores.vendors.clone(),
         clock: Arc::new(milkrun_domain::clock::SystemClock),
         to: None,
     };

@@ -2,19 +2,21 @@
 //! orders and deliveries, stored (a rerun replaces it) with its audit entry and
 //! DAILY_REPORT_READY in one transaction, then mailed to the report address.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use milkrun_chart::{VendorBar, vendor_chart_png};
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::clock::Clock;
 use milkrun_domain::events::EventEnvelope;
-use milkrun_chart::{VendorBar, vendor_chart_png};
-use milkrun_domain::ports::{Attachment, DailyReports, Mail, Mailer, ReportSources};
+use milkrun_domain::ports::{Attachment, DailyReports, Mail, Mailer, ReportSources, VendorReads};
 use milkrun_domain::report::{DailyReport, DailyReportReady};
 use milkrun_domain::values::Email;
 use milkrun_domain::{DomainError, Effects};
 use milkrun_platform::Adapters;
 use serde::Serialize;
+use uuid::Uuid;
 
 /// The date a run without one reports: yesterday in the platform's time zone (the
 /// schedule fires at 01:00 UTC, 06:30 IST, after the day's rounds).
@@ -40,6 +42,8 @@ pub struct DailyReportJob {
     pub sources: Arc<dyn ReportSources>,
     pub reports: Arc<dyn DailyReports>,
     pub mailer: Arc<dyn Mailer>,
+    /// Names the vendors on the chart.
+    pub vendors: Arc<dyn VendorReads>,
     pub clock: Arc<dyn Clock>,
     pub to: Option<Email>,
 }
@@ -50,6 +54,7 @@ impl DailyReportJob {
             sources: adapters.stores.reports.clone(),
             reports: adapters.stores.reports.clone(),
             mailer: adapters.mailer.clone(),
+            vendors: adapters.stores.vendors.clone(),
             clock: Arc::new(milkrun_domain::clock::SystemClock),
             to: adapters.settings.reports.to.clone(),
         }
@@ -74,7 +79,9 @@ impl DailyReportJob {
             .await?;
         let mailed = match &self.to {
             Some(to) => {
-                self.mailer.send(&report_mail(&report, to.clone())).await?;
+                let names = self.vendor_names(&report).await?;
+                let mail = report_mail(&report, &names, to.clone());
+                self.mailer.send(&mail).await?;
                 true
             }
             None => {
@@ -92,6 +99,22 @@ impl DailyReportJob {
         })
     }
 }
+
+impl DailyReportJob {
+    /// The names of the report's vendors, by id (one batched read; a vendor gone since is
+    /// left out and shown by its id).
+    async fn vendor_names(&self, report: &DailyReport) -> Result<VendorNames, DomainError> {
+        let ids: Vec<Uuid> = report.per_vendor.iter().map(|row| row.vendor_id).collect();
+        let vendors = self.vendors.get_many(&ids).await?;
+        Ok(vendors
+            .into_iter()
+            .map(|v| (v.vendor_id, v.name.as_str().to_owned()))
+            .collect())
+    }
+}
+
+/// Vendors' names by id, for the chart's labels.
+pub type VendorNames = HashMap<Uuid, String>;
 
 /// The report's audit entry and its DAILY_REPORT_READY, whose id is derived from the date
 /// and generatedAt ([`DailyReportReady::event_id`]).
@@ -114,7 +137,7 @@ fn effects(report: &DailyReport, correlation_id: &str) -> Effects {
 
 /// The report as mail: the figures as text and, attached, a PNG chart of orders and revenue
 /// per vendor. The one place a report becomes mail.
-pub fn report_mail(report: &DailyReport, to: Email) -> Mail {
+pub fn report_mail(report: &DailyReport, names: &VendorNames, to: Email) -> Mail {
     let mut body = format!(
         "Daily report for {date} (deliveries of that day), generated {at}.\n\n\
          Orders: {orders}\nRevenue: {revenue}\nAverage order value: {average}\n\n\
@@ -144,19 +167,22 @@ pub fn report_mail(report: &DailyReport, to: Email) -> Mail {
         to,
         subject: format!("milkrun daily report {}", report.date),
         body,
-        attachments: vendor_chart(report).into_iter().collect(),
+        attachments: vendor_chart(report, names).into_iter().collect(),
     }
 }
 
-/// Orders and revenue per vendor as a PNG (labelled by the vendor id's first group: the
-/// report's rows carry ids, not names). A chart that cannot be drawn is logged and the
-/// mail goes without it: the figures are in the text, and the stored report is what counts.
-fn vendor_chart(report: &DailyReport) -> Option<Attachment> {
+/// Orders and revenue per vendor as a PNG, each vendor by name (by its id's first group if
+/// it has none). A chart that cannot be drawn is logged and the mail goes without it: the
+/// figures are in the text, and the stored report is what counts.
+fn vendor_chart(report: &DailyReport, names: &VendorNames) -> Option<Attachment> {
     let bars: Vec<VendorBar> = report
         .per_vendor
         .iter()
         .map(|row| VendorBar {
-            label: format!("vendor {}", &row.vendor_id.simple().to_string()[..8]),
+            label: names
+                .get(&row.vendor_id)
+                .cloned()
+                .unwrap_or_else(|| format!("vendor {}", &row.vendor_id.simple().to_string()[..8])),
             orders: row.orders,
             revenue_paise: i64::try_from(row.revenue.amount).unwrap_or(i64::MAX),
         })
@@ -224,7 +250,8 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2025, 3, 13, 1, 0, 0).unwrap();
         let date = NaiveDate::from_ymd_opt(2025, 3, 12).unwrap();
         let report = DailyReport::compute(date, &[], &[], at);
-        let mail = report_mail(&report, Email::parse("ops@milkrun.test").unwrap());
+        let names = VendorNames::new();
+        let mail = report_mail(&report, &names, Email::parse("ops@milkrun.test").unwrap());
         assert_eq!(mail.subject, "milkrun daily report 2025-03-12");
         assert!(
             mail.body.contains("Orders: 0\nRevenue: ₹0.00"),

@@ -17,7 +17,7 @@ use milkrun_platform::{Adapters, ConsumerService, HttpService, JobRun, JobServic
 use milkrun_store::table::{ANALYTICS, AUDIT, DELIVERIES, ORDERS, OUTBOX, REPORTS, VENDORS};
 
 pub use analytics::AnalyticsRecorder;
-pub use daily::{DailyReportJob, DailyReportRun, default_report_date, report_mail};
+pub use daily::{DailyReportJob, DailyReportRun, VendorNames, default_report_date, report_mail};
 pub use routes::{ReportingService, documented, router};
 pub use settlement::SettlementService;
 
@@ -54,7 +54,7 @@ pub static ANALYTICS_CONSUMER: ConsumerService = ConsumerService {
 
 /// What the daily report job reads and writes, and it mails the report.
 pub const REPORT_NEEDS: Needs = Needs {
-    tables: &[&ORDERS, &DELIVERIES, &REPORTS, &AUDIT, &OUTBOX],
+    tables: &[&ORDERS, &DELIVERIES, &REPORTS, &AUDIT, &OUTBOX, &VENDORS],
     mail: true,
     signing: false,
     verification: false,
