@@ -35,6 +35,22 @@ impl FieldErrors {
             .ok()
     }
 
+    /// Parses a field that must be present: absent, it is recorded as required.
+    pub fn required<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        raw: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        match raw {
+            None => {
+                self.add(field, "is required");
+                None
+            }
+            Some(raw) => self.check(field, parse(raw)),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -9,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use chrono::{DateTime, NaiveDate, Utc};
+use milkrun_domain::checkout::parse_date;
 use milkrun_domain::delivery::{Delivery, DeliveryStatus, DeliveryStatusChange};
 use milkrun_domain::schema;
 use milkrun_domain::user::Address;
@@ -182,14 +183,6 @@ fn reach_of(user: &AuthUser) -> Result<Reach, ApiError> {
     }
 }
 
-/// A date exactly as `YYYY-MM-DD`.
-fn parse_date(raw: &str) -> Result<NaiveDate, InvalidValue> {
-    (raw.len() == 10)
-        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
-        .flatten()
-        .ok_or(InvalidValue("must be a date as YYYY-MM-DD"))
-}
-
 /// An `http://` or `https://` URL as [`PROOF_URL_PATTERN`] says, of at most 2,048 characters.
 fn parse_proof_url(raw: &str) -> Result<String, InvalidValue> {
     let rest = raw
@@ -203,21 +196,6 @@ fn parse_proof_url(raw: &str) -> Result<String, InvalidValue> {
         _ => Err(InvalidValue(
             "must be an http:// or https:// URL of at most 2048 characters",
         )),
-    }
-}
-
-fn required<T>(
-    errors: &mut FieldErrors,
-    field: &str,
-    raw: Option<&str>,
-    parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
-) -> Option<T> {
-    match raw {
-        None => {
-            errors.add(field, "is required");
-            None
-        }
-        Some(raw) => errors.check(field, parse(raw)),
     }
 }
 
@@ -245,13 +223,8 @@ async fn list_round(
     ApiQuery(query): ApiQuery<RoundQuery>,
 ) -> ApiResult<Json<RoundSheet>> {
     let mut errors = FieldErrors::new();
-    let date = required(&mut errors, "date", query.date.as_deref(), parse_date);
-    let slot = required(
-        &mut errors,
-        "slot",
-        query.slot.as_deref(),
-        DeliverySlot::parse,
-    );
+    let date = errors.required("date", query.date.as_deref(), parse_date);
+    let slot = errors.required("slot", query.slot.as_deref(), DeliverySlot::parse);
     let asked = optional_uuid(
         &mut errors,
         "vendorId",
@@ -289,12 +262,7 @@ async fn update_delivery(
     let delivery_id = parse_uuid(&delivery).ok_or(DomainError::NotFound("delivery"))?;
     let body: DeliveryUpdate = parse_json(&body)?;
     let mut errors = FieldErrors::new();
-    let status = required(
-        &mut errors,
-        "status",
-        body.status.as_deref(),
-        DeliveryStatus::parse,
-    );
+    let status = errors.required("status", body.status.as_deref(), DeliveryStatus::parse);
     let driver_id = optional_uuid(
         &mut errors,
         "driverId",

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use axum::Json;
 use axum::extract::State;
 use milkrun_domain::analytics::{AnalyticsEvent, parse_event_type};
-use milkrun_domain::checkout::parse_date;
+use milkrun_domain::checkout::{DATE_PATTERN, parse_date};
 use milkrun_domain::events::{EventEnvelope, EventType};
 use milkrun_domain::ports::{AnalyticsLog, EventHandler};
 use milkrun_domain::{DomainError, FieldErrors, schema};
@@ -54,7 +54,6 @@ impl EventHandler for AnalyticsRecorder {
 }
 
 /// `YYYY-MM-DD` with a real month and day (the day itself is checked when read).
-const DATE_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -95,24 +94,13 @@ impl IntoParams for AnalyticsQuery {
 
 /// The listing `?type=&date=` names: both required and well-formed, each bad one named.
 fn listing(query: &AnalyticsQuery, errors: &mut FieldErrors) -> (EventType, chrono::NaiveDate) {
-    let event_type = match query.event_type.as_deref() {
-        Some(raw) => errors.check("type", parse_event_type(raw)),
-        None => missing(errors, "type"),
-    };
-    let date = match query.date.as_deref() {
-        Some(raw) => errors.check("date", parse_date(raw)),
-        None => missing(errors, "date"),
-    };
+    let event_type = errors.required("type", query.event_type.as_deref(), parse_event_type);
+    let date = errors.required("date", query.date.as_deref(), parse_date);
     // Placeholders only ever seen when `errors` stops the request.
     (
         event_type.unwrap_or(EventType::OrderPlaced),
         date.unwrap_or_default(),
     )
-}
-
-fn missing<T>(errors: &mut FieldErrors, field: &str) -> Option<T> {
-    errors.add(field, "is required");
-    None
 }
 
 #[utoipa::path(get, path = "/analytics/events", tag = "analytics", security(("bearer" = [])), params(AnalyticsQuery),

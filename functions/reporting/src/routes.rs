@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use milkrun_domain::audit::AuditEntry;
+use milkrun_domain::checkout::{DATE_PATTERN, parse_date};
 use milkrun_domain::ports::{AnalyticsLog, AuditLog, DailyReports};
 use milkrun_domain::schema;
 use milkrun_domain::values::{InvalidValue, bounded_text};
@@ -158,7 +159,6 @@ impl IntoParams for DailyQuery {
     }
 }
 
-const DATE_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
 const MONTH_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])$";
 
 fn pattern_schema(pattern: &str) -> utoipa::openapi::Object {
@@ -166,29 +166,6 @@ fn pattern_schema(pattern: &str) -> utoipa::openapi::Object {
         .schema_type(utoipa::openapi::schema::Type::String)
         .pattern(Some(pattern))
         .build()
-}
-
-/// A date exactly as `YYYY-MM-DD`.
-fn parse_date(raw: &str) -> Result<NaiveDate, InvalidValue> {
-    (raw.len() == 10)
-        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
-        .flatten()
-        .ok_or(InvalidValue("must be a date as YYYY-MM-DD"))
-}
-
-fn required<T>(
-    errors: &mut FieldErrors,
-    field: &str,
-    raw: Option<&str>,
-    parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
-) -> Option<T> {
-    match raw {
-        None => {
-            errors.add(field, "is required");
-            None
-        }
-        Some(raw) => errors.check(field, parse(raw)),
-    }
 }
 
 #[utoipa::path(get, path = "/reports/daily", tag = "reports", security(("bearer" = [])), params(DailyQuery),
@@ -200,7 +177,7 @@ async fn daily_report(
     ApiQuery(query): ApiQuery<DailyQuery>,
 ) -> ApiResult<Json<DailyReportView>> {
     let mut errors = FieldErrors::new();
-    let date = required(&mut errors, "date", query.date.as_deref(), parse_date);
+    let date = errors.required("date", query.date.as_deref(), parse_date);
     let date = errors.into_result(|| date.expect("checked"))?;
     let report = service
         .reports
@@ -257,10 +234,10 @@ async fn settlement(
         return Err(ApiError::forbidden("Your role does not allow this action."));
     }
     let mut errors = FieldErrors::new();
-    let vendor_id = required(&mut errors, "vendorId", query.vendor_id.as_deref(), |raw| {
+    let vendor_id = errors.required("vendorId", query.vendor_id.as_deref(), |raw| {
         Uuid::parse_str(raw).map_err(|_| InvalidValue("must be a vendor id (UUID)"))
     });
-    let month = required(&mut errors, "month", query.month.as_deref(), Month::parse);
+    let month = errors.required("month", query.month.as_deref(), Month::parse);
     let (vendor_id, month) =
         errors.into_result(|| (vendor_id.expect("checked"), month.expect("checked")))?;
     if let Reach::Vendor(own) = reach

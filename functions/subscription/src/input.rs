@@ -146,8 +146,7 @@ fn days_field(errors: &mut FieldErrors, raw: &[String]) -> Option<Vec<DayOfWeek>
     Some(days)
 }
 
-/// What the OpenAPI document says a date is: `YYYY-MM-DD`, month 01–12, day 01–31.
-pub const DATE_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+pub use milkrun_domain::checkout::DATE_PATTERN;
 
 /// Whether `raw` is a date as [`DATE_PATTERN`] spells one.
 fn well_formed(raw: &str) -> bool {

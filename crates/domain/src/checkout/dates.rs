@@ -36,6 +36,9 @@ pub fn check_delivery_date(date: NaiveDate, now: DateTime<Utc>) -> Result<NaiveD
     Ok(date)
 }
 
+/// What the OpenAPI document says a date is: `YYYY-MM-DD`, month 01–12, day 01–31.
+pub const DATE_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+
 /// A calendar date as sent: exactly `YYYY-MM-DD`.
 pub fn parse_date(raw: &str) -> Result<NaiveDate, InvalidValue> {
     (raw.len() == 10)
