@@ -30,7 +30,7 @@ impl SmsSender for SnsSms {
     async fn send(&self, sms: &Sms) -> Result<(), StoreError> {
         self.client
             .publish()
-            .phone_number(sms.to.as_str())
+            .phone_number(sms.to.e164())
             .message(&sms.body)
             .message_attributes("AWS.SNS.SMS.SMSType", string_attribute("Transactional")?)
             .send()

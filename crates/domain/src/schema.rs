@@ -286,7 +286,8 @@ pub fn notification_prefs_or_null() -> Object {
              (an empty list: none), the others keep theirs; absent or null: all unchanged. \
              ACCOUNT (welcome, verification) is always EMAIL, named only as [\"EMAIL\"]. PROMOTIONS also needs \
              newsletterOptIn. A message that goes by no channel is still kept, as an IN_APP \
-             notification with status SKIPPED.",
+             notification with status SKIPPED; a promotion that goes by none is neither sent \
+             nor kept.",
         ))
         .build()
 }

@@ -171,6 +171,19 @@ impl Phone {
         }
         Ok(Self(format!("{plus}{digits}")))
     }
+
+    /// The number in E.164, as SMS gateways (SNS) take it: kept as stored when it has its
+    /// `+` and country code; a number without one is taken as Indian (the platform's
+    /// country): ten digits get +91, a trunk `0` before ten digits is dropped for it.
+    pub fn e164(&self) -> String {
+        let digits: String = self.0.chars().filter(char::is_ascii_digit).collect();
+        match (self.0.starts_with('+'), digits.len()) {
+            (true, _) => format!("+{digits}"),
+            (false, 10) => format!("+91{digits}"),
+            (false, 11) if digits.starts_with('0') => format!("+91{}", &digits[1..]),
+            (false, _) => format!("+{digits}"),
+        }
+    }
 }
 
 /// An Indian postal code: six digits, the first not zero.
@@ -396,6 +409,16 @@ closed_set!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_phone_goes_to_sms_in_e164_an_unprefixed_one_as_indian() {
+        let e164 = |raw: &str| Phone::parse(raw).unwrap().e164();
+        assert_eq!(e164("+91 98765-43210"), "+919876543210");
+        assert_eq!(e164("+44 20 7946 0958"), "+442079460958");
+        assert_eq!(e164("98765 43210"), "+919876543210");
+        assert_eq!(e164("098765-43210"), "+919876543210");
+        assert_eq!(e164("919876543210"), "+919876543210");
+    }
 
     #[test]
     fn email_is_lower_cased_and_taken_as_sent() {

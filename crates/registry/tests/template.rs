@@ -57,7 +57,9 @@ fn missing(needs: &Needs, variables: &BTreeSet<String>) -> Vec<String> {
 fn every_function_is_given_the_tables_and_mail_settings_its_service_needs() {
     let functions = functions_by_binary();
     let http = milkrun_registry::HTTP.iter().map(|s| (s.name, &s.needs));
-    let consumers = milkrun_registry::CONSUMERS.iter().map(|s| (s.name, &s.needs));
+    let consumers = milkrun_registry::CONSUMERS
+        .iter()
+        .map(|s| (s.name, &s.needs));
     // A job's binary is named with `_` where the job has `-` when it is not its own name.
     let jobs = milkrun_registry::JOBS.iter().map(|s| (s.name, &s.needs));
     let mut checked = 0;
@@ -73,7 +75,11 @@ fn every_function_is_given_the_tables_and_mail_settings_its_service_needs() {
         }
         checked += 1;
     }
-    assert!(gaps.is_empty(), "functions missing settings:\n{}", gaps.join("\n"));
+    assert!(
+        gaps.is_empty(),
+        "functions missing settings:\n{}",
+        gaps.join("\n")
+    );
     assert!(checked >= 14, "only {checked} services checked");
 }
 

@@ -27,6 +27,7 @@ use milkrun_domain::ports::{
     Mail, Mailer, NotificationStore, Sms, SmsSender, UserLookup, VendorReads,
 };
 use milkrun_domain::user::User;
+use milkrun_domain::values::Role;
 use uuid::Uuid;
 
 use crate::templates;
@@ -162,8 +163,11 @@ impl Deliverer {
         let allows = |c: &Channel| user.preferences.allows(message.about, *c);
         let channels: Vec<Channel> = Channel::ALL.into_iter().filter(allows).collect();
         // A promotion is not news the customer must be able to find: one nobody takes is
-        // neither sent nor kept.
-        if channels.is_empty() && message.about == MessageKind::Promotions {
+        // neither sent nor kept. Nor does one reach an account disabled or no longer a
+        // customer since the audience index was read (the account as it is now decides).
+        let promotion = message.about == MessageKind::Promotions;
+        let still_audience = user.is_active() && user.role == Role::Customer;
+        if promotion && (channels.is_empty() || !still_audience) {
             return Ok(Vec::new());
         }
         if channels.is_empty() {
