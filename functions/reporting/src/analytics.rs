@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use axum::Json;
 use axum::extract::State;
 use milkrun_domain::analytics::{AnalyticsEvent, parse_event_type};
-use milkrun_domain::checkout::{DATE_PATTERN, parse_date};
+use milkrun_domain::checkout::{DATE_PATTERN, not_a_calendar_day, parse_date};
 use milkrun_domain::events::{EventEnvelope, EventType};
 use milkrun_domain::ports::{AnalyticsLog, EventHandler};
 use milkrun_domain::{DomainError, FieldErrors, schema};
@@ -104,13 +104,16 @@ fn listing(query: &AnalyticsQuery, errors: &mut FieldErrors) -> (EventType, chro
 }
 
 #[utoipa::path(get, path = "/analytics/events", tag = "analytics", security(("bearer" = [])), params(AnalyticsQuery),
-    responses((status = 200, body = AnalyticsList, description = "One page of the type's events of that day, newest first."), (status = 400, body = ErrorBody, description = "`type` not an event type, `date` not YYYY-MM-DD, or a bad `limit`."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "A `cursor` this listing did not issue.")))]
+    responses((status = 200, body = AnalyticsList, description = "One page of the type's events of that day, newest first."), (status = 400, body = ErrorBody, description = "`type` not an event type, `date` not YYYY-MM-DD, or a bad `limit`."), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "A `cursor` this listing did not issue, or a `date` spelled as the pattern allows that is no day of the calendar (e.g. 2030-02-30).")))]
 pub async fn analytics_events(
     State(service): State<ReportingService>,
     _admin: AdminActor,
     paging: Paging,
     ApiQuery(query): ApiQuery<AnalyticsQuery>,
 ) -> Result<Json<AnalyticsList>, ApiError> {
+    if query.date.as_deref().is_some_and(not_a_calendar_day) {
+        return Err(DomainError::NotFound("day").into());
+    }
     let mut errors = FieldErrors::new();
     let (event_type, day) = listing(&query, &mut errors);
     let scope = format!("analytics|{}|{day}", event_type.as_str());

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use milkrun_domain::audit::AuditEntry;
-use milkrun_domain::checkout::{DATE_PATTERN, parse_date};
+use milkrun_domain::checkout::{DATE_PATTERN, not_a_calendar_day, parse_date};
 use milkrun_domain::ports::{AnalyticsLog, AuditLog, DailyReports};
 use milkrun_domain::schema;
 use milkrun_domain::values::{InvalidValue, bounded_text};
@@ -170,12 +170,15 @@ fn pattern_schema(pattern: &str) -> utoipa::openapi::Object {
 
 #[utoipa::path(get, path = "/reports/daily", tag = "reports", security(("bearer" = [])), params(DailyQuery),
     description = "The stored daily report of a delivery date: every order whose deliveryDate is that day, as the report job found them (01:00 UTC for the day before in Asia/Kolkata, or `POST /jobs/daily-report?date=`). `revenue` sums the `total` (fulfilled items only, less discount) of the orders that went ahead with their money kept: CONFIRMED, PREPARING, OUT_FOR_DELIVERY and DELIVERED; PENDING, PAYMENT_PENDING, PAYMENT_FAILED, ON_HOLD, FAILED, CANCELLED and REFUNDED count only in `totalOrders` and `ordersByStatus`. `averageOrderValue` is revenue ÷ those orders, in paise rounded half up (0 when none). `topProducts`: at most 10, by revenue. `perVendor` revenue is the value of the vendor's fulfilled items in counted orders. Managers and admins read it whole; a vendor reads `{date, vendorId, perVendor, generatedAt}` with its own row only.",
-    responses((status = 200, body = DailyReportView, description = "The report, whole or a vendor's part."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "No report is stored for that date.")))]
+    responses((status = 200, body = DailyReportView, description = "The report, whole or a vendor's part."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "No report is stored for that date (or the date, spelled as the pattern allows, is no day of the calendar, e.g. 2030-02-30).")))]
 async fn daily_report(
     State(service): State<ReportingService>,
     ReportReader(reach): ReportReader,
     ApiQuery(query): ApiQuery<DailyQuery>,
 ) -> ApiResult<Json<DailyReportView>> {
+    if query.date.as_deref().is_some_and(not_a_calendar_day) {
+        return Err(milkrun_domain::DomainError::NotFound("report").into());
+    }
     let mut errors = FieldErrors::new();
     let date = errors.required("date", query.date.as_deref(), parse_date);
     let date = errors.into_result(|| date.expect("checked"))?;

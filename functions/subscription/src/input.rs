@@ -2,7 +2,7 @@
 //! a bad field is named in a 400, never half-applied.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use milkrun_domain::checkout::parse_date;
+use milkrun_domain::checkout::{not_a_calendar_day, parse_date};
 use milkrun_domain::cutoff::CutoffPassed;
 use milkrun_domain::subscription::{
     DayOfWeek, Due, Frequency, Subscription, SubscriptionStatus, due_on,
@@ -148,27 +148,12 @@ fn days_field(errors: &mut FieldErrors, raw: &[String]) -> Option<Vec<DayOfWeek>
 
 pub use milkrun_domain::checkout::DATE_PATTERN;
 
-/// Whether `raw` is a date as [`DATE_PATTERN`] spells one.
-fn well_formed(raw: &str) -> bool {
-    let b = raw.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    let number = |r: std::ops::Range<usize>| raw[r].parse::<u32>().unwrap_or(0);
-    b.len() == 10
-        && digits(0..4)
-        && b[4] == b'-'
-        && digits(5..7)
-        && b[7] == b'-'
-        && digits(8..10)
-        && (1..=12).contains(&number(5..7))
-        && (1..=31).contains(&number(8..10))
-}
-
 /// Dates well-formed but not in the calendar (2030-02-30) are a conflict (409), not a bad
 /// field: no schema says how many days a month has. A malformed one is left to the field
 /// check (400).
 pub fn calendar_days(raws: &[Option<&str>]) -> Result<(), DomainError> {
     for raw in raws.iter().flatten() {
-        if well_formed(raw) && parse_date(raw).is_err() {
+        if not_a_calendar_day(raw) {
             return Err(conflict(&format!("{raw} is not a day of the calendar.")));
         }
     }

@@ -17,7 +17,6 @@ use milkrun_domain::user::{
 };
 use milkrun_domain::values::{
     AddressLabel, Email, MAX_EMAIL_CHARS, Password, PasswordHash, PersonName, Phone, Role,
-    bounded_text,
 };
 use milkrun_domain::{DomainError, Effects, ErrorCode, FieldErrors, StoreError};
 use milkrun_platform::Adapters;
@@ -497,8 +496,17 @@ impl UserService {
         token: Option<String>,
         actor: &AuditContext,
     ) -> Result<User, DomainError> {
+        // Whatever the schema allows (1 to 4,096 characters) is a token to verify: one that
+        // is not ours, control characters and all, is a 401, never a 400.
         let token = required(token)
-            .and_then(|t| bounded_text(&t, 4096))
+            .and_then(|t| at_most(t, 4096))
+            .and_then(|t| {
+                if t.is_empty() {
+                    Err(milkrun_domain::values::InvalidValue("must not be empty"))
+                } else {
+                    Ok(t)
+                }
+            })
             .map_err(|e| invalid("token", e))?;
         let bad_token = || {
             DomainError::refused(

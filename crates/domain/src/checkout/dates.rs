@@ -39,6 +39,29 @@ pub fn check_delivery_date(date: NaiveDate, now: DateTime<Utc>) -> Result<NaiveD
 /// What the OpenAPI document says a date is: `YYYY-MM-DD`, month 01–12, day 01–31.
 pub const DATE_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
 
+/// Whether `raw` is a date as [`DATE_PATTERN`] spells one.
+fn well_formed(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let number = |r: std::ops::Range<usize>| raw[r].parse::<u32>().unwrap_or(0);
+    b.len() == 10
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && (1..=12).contains(&number(5..7))
+        && (1..=31).contains(&number(8..10))
+}
+
+/// Whether `raw` is spelled as [`DATE_PATTERN`] allows but is no day of the calendar
+/// (2030-02-30): no schema says how many days a month has, so a client generated from the
+/// document may send one, and it is answered as a date that has nothing (404) or a conflict
+/// (409), not as a malformed field (400).
+pub fn not_a_calendar_day(raw: &str) -> bool {
+    well_formed(raw) && parse_date(raw).is_err()
+}
+
 /// A calendar date as sent: exactly `YYYY-MM-DD`.
 pub fn parse_date(raw: &str) -> Result<NaiveDate, InvalidValue> {
     (raw.len() == 10)
