@@ -375,22 +375,9 @@ impl UserService {
         token: Option<String>,
         actor: &AuditContext,
     ) -> Result<User, DomainError> {
-        let token = required(token)
-            .and_then(|t| {
-                if t.is_empty() {
-                    Err(milkrun_domain::values::InvalidValue("must not be empty"))
-                } else {
-                    Ok(t)
-                }
-            })
-            .map_err(|e| invalid("token", e))?;
+        let token = present_token(token, usize::MAX)?;
         // A well-formed token that does not verify is a failed credential: 401.
-        let bad_token = || {
-            DomainError::refused(
-                ErrorCode::Unauthorized,
-                "The verification token is invalid or has expired.",
-            )
-        };
+        let bad_token = || bad_token("The verification token is invalid or has expired.");
         let tokens = self.keys.verification().map_err(internal)?;
         let (user_id, email) = tokens.verify(&token).map_err(|_| bad_token())?;
         self.modify(
@@ -498,22 +485,8 @@ impl UserService {
     ) -> Result<User, DomainError> {
         // Whatever the schema allows (1 to 4,096 characters) is a token to verify: one that
         // is not ours, control characters and all, is a 401, never a 400.
-        let token = required(token)
-            .and_then(|t| at_most(t, 4096))
-            .and_then(|t| {
-                if t.is_empty() {
-                    Err(milkrun_domain::values::InvalidValue("must not be empty"))
-                } else {
-                    Ok(t)
-                }
-            })
-            .map_err(|e| invalid("token", e))?;
-        let bad_token = || {
-            DomainError::refused(
-                ErrorCode::Unauthorized,
-                "The unsubscribe link is invalid or has expired.",
-            )
-        };
+        let token = present_token(token, 4096)?;
+        let bad_token = || bad_token("The unsubscribe link is invalid or has expired.");
         let tokens = self.keys.verification().map_err(internal)?;
         let user_id = tokens.verify_unsubscribe(&token).map_err(|_| bad_token())?;
         let user = self.get(user_id).await.map_err(|_| bad_token())?;
@@ -647,6 +620,26 @@ impl UserService {
         let _permit = self.hashing.acquire().await.map_err(internal)?;
         tokio::task::spawn_blocking(work).await.map_err(internal)
     }
+}
+
+/// A token field as sent: present, not empty, at most `max` characters (else 400). What it
+/// holds is the verifier's to judge (a token that is not ours is a 401).
+fn present_token(token: Option<String>, max: usize) -> Result<String, DomainError> {
+    required(token)
+        .and_then(|t| at_most(t, max))
+        .and_then(|t| {
+            if t.is_empty() {
+                Err(milkrun_domain::values::InvalidValue("must not be empty"))
+            } else {
+                Ok(t)
+            }
+        })
+        .map_err(|e| invalid("token", e))
+}
+
+/// A token that does not verify: a failed credential (401).
+fn bad_token(message: &'static str) -> DomainError {
+    DomainError::refused(ErrorCode::Unauthorized, message)
 }
 
 fn required(value: Option<String>) -> Result<String, milkrun_domain::values::InvalidValue> {
