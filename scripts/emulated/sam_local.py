@@ -44,7 +44,8 @@ def parameters(stage: str, docker_endpoint: str, api_port: int) -> dict[str, str
     it and the welcome mail's link pointing at `sam local start-api`."""
     return {**run.parameters(), "Stage": stage, "EndpointUrl": docker_endpoint,
             "VerifyEmailUrl": f"http://127.0.0.1:{api_port}/users/verify-email?token=",
-            "UnsubscribeUrl": f"http://127.0.0.1:{api_port}/notifications/unsubscribe?token="}
+            "UnsubscribeUrl": f"http://127.0.0.1:{api_port}/notifications/unsubscribe?token=",
+            "ReportEmail": "reports@milkrun.test"}
 
 
 def start_moto(bind: str, port: int) -> str:
