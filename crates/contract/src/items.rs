@@ -9,7 +9,8 @@ use chrono::Utc;
 use milkrun_store::item::{Item, Value, n, number, s, text};
 use milkrun_store::ops::{Condition, Key, Query, SortCondition, Update, Write};
 use milkrun_store::table::{
-    BY_CREATED_AT, INVENTORY, IndexSpec, Projection, ORDERS, ORDERS_BY_STATUS, ORDERS_BY_USER, PROCESSED_EVENTS, USERS,
+    BY_CREATED_AT, INVENTORY, IndexSpec, ORDERS, ORDERS_BY_STATUS, ORDERS_BY_USER,
+    PROCESSED_EVENTS, Projection, USERS,
 };
 use milkrun_store::{ItemError, ItemStore};
 use uuid::Uuid;
@@ -447,11 +448,7 @@ pub async fn index_queries_hold_only_items_with_both_index_keys(store: Arc<dyn I
 /// Query names (the table's declaration decides, as in DynamoDB); an ALL index the whole
 /// item; and the items themselves are read whole by key, eventually consistent too.
 pub async fn a_keys_only_index_answers_only_the_keys(store: Arc<dyn ItemStore>) {
-    let (pk, user, status) = (
-        format!("PROJECTED#{}", fresh()),
-        fresh(),
-        fresh(),
-    );
+    let (pk, user, status) = (format!("PROJECTED#{}", fresh()), fresh(), fresh());
     let mut item = Key::partition(&pk).to_item(&ORDERS);
     for (name, value) in [
         ("userKey", user.as_str()),
@@ -509,7 +506,11 @@ pub async fn a_keys_only_index_answers_only_the_keys(store: Arc<dyn ItemStore>) 
         .query(&Query::index(&USERS, &BY_CREATED_AT, list))
         .await
         .unwrap();
-    assert_eq!(all.items, [user_item], "an ALL index answers the whole item");
+    assert_eq!(
+        all.items,
+        [user_item],
+        "an ALL index answers the whole item"
+    );
 }
 
 pub async fn scans_visit_every_item_once(store: Arc<dyn ItemStore>) {

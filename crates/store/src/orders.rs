@@ -39,8 +39,7 @@ use crate::ops::{Key, Query, Write};
 use crate::paging::{list_where, query_all};
 use crate::port::ItemStore;
 use crate::table::{
-    ORDER_DAY_SHARDS, ORDERS, ORDERS_BY_CREATED_AT, ORDERS_BY_DAY, ORDERS_BY_STATUS,
-    ORDERS_BY_USER,
+    ORDER_DAY_SHARDS, ORDERS, ORDERS_BY_CREATED_AT, ORDERS_BY_DAY, ORDERS_BY_STATUS, ORDERS_BY_USER,
 };
 use crate::versioned::{
     changed_or_gone, commit_versioned, list_under, update_versioned, versioned_put,

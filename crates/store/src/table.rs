@@ -41,9 +41,7 @@ impl IndexSpec {
         if self.projection == Projection::KeysOnly {
             let keys = table.key_attributes();
             item.retain(|name, _| {
-                keys.contains(&name.as_str())
-                    || name == self.partition_key
-                    || name == self.sort_key
+                keys.contains(&name.as_str()) || name == self.partition_key || name == self.sort_key
             });
         }
         item
