@@ -369,6 +369,23 @@ impl Query {
     }
 }
 
+impl Query {
+    /// `page` as a Query of this index answers it: each item cut to what the table's index
+    /// of that name projects (DynamoDB does so itself; a store that keeps items whole, as
+    /// SQLite does, calls this so both answer the same).
+    pub fn projected(&self, mut page: ItemPage) -> ItemPage {
+        let declared = self.index.and_then(|index| self.table.index(index.name));
+        if let Some(index) = declared {
+            page.items = page
+                .items
+                .into_iter()
+                .map(|item| index.project(self.table, item))
+                .collect();
+        }
+        page
+    }
+}
+
 /// One call's worth of items, and where the next call resumes (if there may be more).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ItemPage {
