@@ -345,6 +345,10 @@ impl World {
         }
     }
 
+    fn ports(&self) -> CheckoutPorts {
+        CheckoutPorts::from_stores(&self.stores, self.gateway.clone())
+    }
+
     fn invoker(&self) -> Recording {
         Recording {
             inner: CheckoutTaskInvoker::new(self.tasks.clone()),
@@ -1096,7 +1100,7 @@ async fn stalled_checkouts_start_again_where_they_stopped_and_no_others() {
 
     let recent = Utc::now() - milkrun_checkout::STALLED_AFTER;
     let none =
-        milkrun_checkout::resume_stalled(world.stores.orders.as_ref(), starts.as_ref(), recent)
+        milkrun_checkout::resume_stalled(&world.ports(), starts.as_ref(), recent)
             .await
             .unwrap();
     assert_eq!(
@@ -1106,7 +1110,7 @@ async fn stalled_checkouts_start_again_where_they_stopped_and_no_others() {
     );
 
     let report =
-        milkrun_checkout::resume_stalled(world.stores.orders.as_ref(), starts.as_ref(), Utc::now())
+        milkrun_checkout::resume_stalled(&world.ports(), starts.as_ref(), Utc::now())
             .await
             .unwrap();
     assert_eq!((report.resumed, report.failed), (3, 0));
@@ -1163,7 +1167,7 @@ async fn a_run_started_again_after_a_half_done_compensation_finishes_it() {
 
     let starts = StartsSeen::default();
     let report =
-        milkrun_checkout::resume_stalled(world.stores.orders.as_ref(), &starts, Utc::now())
+        milkrun_checkout::resume_stalled(&world.ports(), &starts, Utc::now())
             .await
             .unwrap();
     assert_eq!(report.resumed, 1);
@@ -1236,4 +1240,76 @@ async fn mark_failed_alone_gives_back_the_stock_and_money_the_order_still_holds(
     world.tasks.run("ReleaseStock", id).await.unwrap();
     assert_eq!(world.gateway.attempts(id), 1, "charged once, refunded once");
     assert_eq!(world.stock(vendor, litre).await, (10, 0));
+}
+
+/// The largest order the API takes, each line sold by a vendor of its own: every
+/// transaction of its checkout (the reservation, then the deliveries with their audit
+/// entries and events) fits the 100 writes the item store takes, and it reaches PREPARING.
+#[tokio::test]
+async fn the_largest_order_from_as_many_vendors_checks_out() {
+    let world = World::new(FraudRules::default()).await;
+    let mut items = Vec::new();
+    for n in 0..milkrun_domain::cart::MAX_LINES {
+        let letters: String = [n / 26, n % 26].iter().map(|&i| (b'A' + i as u8) as char).collect();
+        let seller = vendor(&format!("Dairy {letters}"), 4.0, 50);
+        world.stores.vendors.create(&seller, &Effects::none()).await.unwrap();
+        let mut product = world.product.clone();
+        product.product_id = Uuid::now_v7();
+        product.vendor_ids = vec![seller.vendor_id];
+        product.variants[0].variant_id = Uuid::now_v7();
+        let variant = product.variants[0].clone();
+        world.stores.products.create(&product, &Effects::none()).await.unwrap();
+        let key = StockKey {
+            vendor_id: seller.vendor_id,
+            product_id: product.product_id,
+            variant_id: variant.variant_id,
+        };
+        let row = InventoryRow {
+            stock: 3,
+            ..InventoryRow::empty(key, Utc::now())
+        };
+        world.stores.stock.save(None, &row, &Effects::none()).await.unwrap();
+        items.push(OrderItem {
+            product_id: product.product_id,
+            variant_id: variant.variant_id,
+            name: product.name.clone(),
+            variant_name: variant.name.clone(),
+            quantity: 2,
+            unit_price: variant.price,
+            vendor_id: None,
+            fulfilled: true,
+        });
+    }
+    let now = Utc::now();
+    let new = NewOrder {
+        order_id: Uuid::now_v7(),
+        user_id: world.user_id,
+        totals: checkout::totals(&items, checkout::NO_DISCOUNT).unwrap(),
+        items,
+        delivery_date: checkout::platform_today(now) + Days::new(1),
+        delivery_slot: DeliverySlot::Morning,
+        delivery_address: address(),
+        payment_method: PaymentMethod::Card,
+        subscription_id: None,
+        idempotency_key: None,
+    };
+    let order = Order::place(new, world.user_id.to_string(), now);
+    let id = order.order_id;
+    world.stores.orders.create(&order, &Effects::none()).await.unwrap();
+
+    let outcome = world.checkout(id, &world.invoker()).await;
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    let order = world.order(id).await;
+    assert_eq!(order.status, OrderStatus::Preparing);
+    let deliveries = world.stores.deliveries.for_order(id).await.unwrap();
+    assert_eq!(deliveries.len(), milkrun_domain::cart::MAX_LINES, "one per vendor");
+    for item in &order.items {
+        let key = StockKey {
+            vendor_id: item.vendor_id.expect("assigned"),
+            product_id: item.product_id,
+            variant_id: item.variant_id,
+        };
+        let row = world.stores.stock.get(&key).await.unwrap().unwrap();
+        assert_eq!((row.stock, row.reserved), (1, 2));
+    }
 }

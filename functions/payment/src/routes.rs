@@ -105,7 +105,9 @@ fn timestamp_required() -> Object {
 #[serde(rename_all = "camelCase")]
 pub struct PayRequest {
     /// One of your orders, PAYMENT_FAILED or PAYMENT_PENDING (404 for an order that is not
-    /// yours, 409 `INVALID_TRANSITION` in any other status).
+    /// yours, 409 `INVALID_TRANSITION` in any other status; 409 `CONFLICT`, with nothing
+    /// charged, when a product of a PAYMENT_FAILED order was withdrawn or its vendor stopped
+    /// delivering it since, or its delivery date has come).
     #[schema(schema_with = milkrun_domain::schema::uuid_required, required = true)]
     order_id: Option<String>,
     /// How to pay; replaces the order's payment method for a PAYMENT_FAILED order.

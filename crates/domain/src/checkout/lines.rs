@@ -104,7 +104,7 @@ fn check_count(count: usize) -> Result<(), DomainError> {
     } else {
         Err(DomainError::Validation(FieldErrors::single(
             "items",
-            "must list 1 to 50 lines",
+            format!("must list 1 to {MAX_LINES} lines"),
         )))
     }
 }
