@@ -109,7 +109,10 @@ pub async fn give_back_stock(
                 .await?;
         }
         OrderStatus::Failed => {
-            ports.stock.release(order.order_id, &Effects::none()).await?;
+            ports
+                .stock
+                .release(order.order_id, &Effects::none())
+                .await?;
         }
         _ => {}
     }

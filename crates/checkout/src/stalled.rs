@@ -86,7 +86,15 @@ pub async fn resume_stalled(
         loop {
             let listed = ports.orders.by_status(Some(status), &page).await?;
             for order in listed.items.iter().filter(|o| o.updated_at <= idle_since) {
-                sweep_one(ports, runner, order.order_id, idle_since, sweep, &mut report).await;
+                sweep_one(
+                    ports,
+                    runner,
+                    order.order_id,
+                    idle_since,
+                    sweep,
+                    &mut report,
+                )
+                .await;
             }
             let Some(cursor) = listed.next_cursor else {
                 break;

@@ -643,7 +643,11 @@ pub async fn the_largest_order_from_as_many_vendors_reserves_and_settles(
     }
     store.commit(committed, &none()).await.unwrap();
     for line in &lines {
-        assert_eq!(levels(&store, &line.key).await, (1, 0), "one order left with its units");
+        assert_eq!(
+            levels(&store, &line.key).await,
+            (1, 0),
+            "one order left with its units"
+        );
         let taken = store.orders_taken(line.key.vendor_id, date).await.unwrap();
         assert_eq!(taken, 1, "the released order gave its day back");
     }

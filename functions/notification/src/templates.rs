@@ -6,9 +6,8 @@ use chrono::NaiveDate;
 use milkrun_domain::delivery::DeliveryStatus;
 use milkrun_domain::events::{
     DeliveryScheduled, DeliveryUpdated, EventEnvelope, EventMismatch, EventType, FraudSuspected,
-    OrderNeedsAttention,
-    LowBalance, OrderCancelled, OrderConfirmed, OrderFailed, OrderNews, OrderOnHold, PaymentFailed,
-    PaymentRefunded, SubscriptionDaySkipped, WalletToppedUp,
+    LowBalance, OrderCancelled, OrderConfirmed, OrderFailed, OrderNeedsAttention, OrderNews,
+    OrderOnHold, PaymentFailed, PaymentRefunded, SubscriptionDaySkipped, WalletToppedUp,
 };
 use milkrun_domain::notification::MessageKind;
 use milkrun_domain::values::{DeliverySlot, PaymentMethod};
@@ -243,8 +242,10 @@ pub fn messages(event: &EventEnvelope) -> Result<Vec<Message>, EventMismatch> {
         EventType::OrderNeedsAttention => {
             let o = event.decode::<OrderNeedsAttention>()?.0;
             let what = match o.reason.as_deref() {
-                Some("REFUND_FAILED") => "its refund kept failing: it is CANCELLED with the \
-                     money still taken; refund it with PATCH /orders/{id}/status to REFUNDED",
+                Some("REFUND_FAILED") => {
+                    "its refund kept failing: it is CANCELLED with the \
+                     money still taken; refund it with PATCH /orders/{id}/status to REFUNDED"
+                }
                 _ => "its checkout kept dying and was ended; what it held was given back",
             };
             let body = format!(

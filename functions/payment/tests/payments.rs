@@ -72,7 +72,10 @@ struct World {
     manager: Uuid,
     vendor: Uuid,
     /// What the orders below are of: a dairy serving 560001 and its product.
-    dairy: (milkrun_domain::vendor::Vendor, milkrun_domain::product::Product),
+    dairy: (
+        milkrun_domain::vendor::Vendor,
+        milkrun_domain::product::Product,
+    ),
 }
 
 fn adapters(stores: &Stores, starts: Arc<StartsSeen>, secret: Option<&str>) -> Adapters {
@@ -1063,11 +1066,21 @@ async fn a_retry_of_an_order_no_longer_sold_is_refused_and_charges_nothing() {
         match case {
             "product withdrawn" => {
                 let after = withdrawn(&world);
-                world.stores.products.update(after, &Effects::none()).await.unwrap();
+                world
+                    .stores
+                    .products
+                    .update(after, &Effects::none())
+                    .await
+                    .unwrap();
             }
             _ => {
                 let (before, after) = (&world.dairy.0, stopped(&world));
-                world.stores.vendors.update(before, after, &Effects::none()).await.unwrap();
+                world
+                    .stores
+                    .vendors
+                    .update(before, after, &Effects::none())
+                    .await
+                    .unwrap();
             }
         }
         let (status, answer) = world.pay((world.owner, Role::Customer), None, body).await;
@@ -1076,11 +1089,19 @@ async fn a_retry_of_an_order_no_longer_sold_is_refused_and_charges_nothing() {
             (StatusCode::CONFLICT, json!("CONFLICT")),
             "{case}: {answer}"
         );
-        assert!(answer["message"].as_str().unwrap().contains("Toned milk"), "{answer}");
+        let message = answer["errorMessage"].as_str().unwrap();
+        assert!(
+            message.contains("Toned milk 1L"),
+            "names the line: {answer}"
+        );
         assert!(world.starts().is_empty(), "{case}: no retry, no charge");
         let stored = world.stored_order(order.order_id).await;
         assert_eq!(stored.status, OrderStatus::PaymentFailed, "{case}");
-        assert_eq!(stored.payment_token.as_deref(), Some("tok_decline"), "{case}: unchanged");
+        assert_eq!(
+            stored.payment_token.as_deref(),
+            Some("tok_decline"),
+            "{case}: unchanged"
+        );
         let payment = world.stored_payment(order.order_id).await.unwrap();
         assert_eq!(payment.status, PaymentStatus::Failed, "{case}");
     }
