@@ -105,9 +105,10 @@ impl LocalHost {
     /// PAYMENT_PENDING or CONFIRMED; [`milkrun_checkout::stalled`]): no execution outlives
     /// the process, so every one is stalled now. Answers how many were started.
     pub async fn resume_checkouts(&self) -> Result<usize, BoxError> {
-        let orders = self.adapters.stores.orders.as_ref();
-        let runner = self.adapters.checkout.as_ref();
-        let report = milkrun_checkout::resume_stalled(orders, runner, Utc::now()).await?;
+        let adapters = &self.adapters;
+        let ports = CheckoutPorts::from_stores(&adapters.stores, adapters.gateway.clone());
+        let runner = adapters.checkout.as_ref();
+        let report = milkrun_checkout::resume_stalled(&ports, runner, Utc::now()).await?;
         Ok(report.resumed)
     }
 

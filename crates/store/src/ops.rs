@@ -224,7 +224,7 @@ impl Write {
 }
 
 /// The most writes one transaction may carry (DynamoDB's limit, kept by both stores).
-pub const MAX_TRANSACTION_WRITES: usize = 100;
+pub const MAX_TRANSACTION_WRITES: usize = milkrun_domain::cart::MAX_TRANSACTION_WRITES;
 
 /// Why a set of writes cannot be sent at all, the same answer from every store: too many,
 /// one item twice, or a key that does not fit its table.

@@ -278,6 +278,13 @@ async fn each_wanted_event_makes_its_messages_for_the_right_recipients() {
         ),
         (
             EventEnvelope::new(
+                &OrderNeedsAttention(w.order(OrderStatus::Cancelled, Some("REFUND_FAILED"))),
+                "c",
+            ),
+            vec![(ADMIN, orders::ORDER_NEEDS_ATTENTION)],
+        ),
+        (
+            EventEnvelope::new(
                 &OrderConfirmed(OrderNews {
                     subscription_id: Some(Uuid::now_v7()),
                     ..w.order(OrderStatus::Confirmed, None)
@@ -346,13 +353,14 @@ async fn each_wanted_event_makes_its_messages_for_the_right_recipients() {
     }
     assert_eq!(to(&w.vendor_email), 1, "the vendor's assignment");
     assert!(mails.iter().any(|(_, text)| text.contains("₹123.50")));
-    let alert = &w.kept(ADMIN).await[0];
-    assert_eq!(
-        alert.channel,
-        Channel::InApp,
+    let alerts = w.kept(ADMIN).await;
+    assert!(
+        alerts.iter().all(|alert| alert.channel == Channel::InApp),
         "kept for the managers, not mailed"
     );
-    assert!(alert.body.contains("AMOUNT_ABOVE_LIMIT"));
+    let said = |what: &str| alerts.iter().any(|alert| alert.body.contains(what));
+    assert!(said("AMOUNT_ABOVE_LIMIT"));
+    assert!(said("money still taken"), "a failed refund says what to do");
 }
 
 /// Whether the consumer, as wired, is fed events of this type and takes them.
