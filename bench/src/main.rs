@@ -4,6 +4,7 @@
 mod checkout;
 mod daily_report;
 mod dynamodb_calls;
+mod faults;
 mod item_meter;
 mod rate;
 mod subscription_run;
@@ -59,6 +60,22 @@ enum Command {
     DailyReport {
         #[arg(long, default_value_t = 1_000)]
         orders: usize,
+    },
+    /// The fault suite at full size: a checkout load with faults injected into every port
+    /// (seeded), then the invariants (terminal states, stock, money, events).
+    Faults {
+        #[arg(long, default_value_t = 17)]
+        seed: u64,
+        #[arg(long, default_value_t = 500)]
+        orders: usize,
+        #[arg(long, default_value_t = 50)]
+        in_flight: usize,
+        /// Units on the shelf (fewer than orders: some run out).
+        #[arg(long, default_value_t = 450)]
+        stock: u32,
+        /// Probability of each fault on each call of a port (the item store's: a fifth).
+        #[arg(long, default_value_t = 0.03)]
+        rate: f64,
     },
     /// Checkout end to end over a local host in a temporary folder: latency to CONFIRMED,
     /// throughput, and what one checkout costs (calls, units, invocations, events, AWS $).
@@ -191,6 +208,22 @@ async fn main() {
         Command::DynamodbCalls => dynamodb_calls::run().await,
         Command::SubscriptionRun { customers } => subscription_run::run(customers).await,
         Command::DailyReport { orders } => daily_report::run(orders).await,
+        Command::Faults {
+            seed,
+            orders,
+            in_flight,
+            stock,
+            rate,
+        } => {
+            faults::main(faults::Options {
+                seed,
+                orders,
+                in_flight,
+                stock,
+                rate,
+            })
+            .await
+        }
         Command::Checkout {
             sequential,
             concurrent,
