@@ -26,6 +26,8 @@ pub struct Verdict {
     pub injected_by_kind: BTreeMap<String, u64>,
     pub statuses: BTreeMap<String, usize>,
     pub unanswered: usize,
+    /// The last answer of one POST that never got its 201, if any.
+    pub unanswered_sample: Option<String>,
     pub events: usize,
     pub deliveries: usize,
     pub resumed: usize,
@@ -46,6 +48,9 @@ impl fmt::Display for Verdict {
             "seed {}: {} orders placed ({} never answered 201), {} faults injected {:?}",
             self.seed, self.orders, self.unanswered, self.injected, self.injected_by_kind
         )?;
+        if let Some(sample) = &self.unanswered_sample {
+            writeln!(f, "a POST that never got its 201 last answered: {sample}")?;
+        }
         writeln!(f, "orders by status: {:?}", self.statuses)?;
         writeln!(
             f,
@@ -128,6 +133,7 @@ pub(crate) async fn check(
             .collect(),
         statuses,
         unanswered: loaded.unanswered.len(),
+        unanswered_sample: loaded.unanswered.first().cloned(),
         events,
         deliveries,
         resumed: settled.resumed,
