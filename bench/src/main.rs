@@ -1,4 +1,4 @@
-//! `milkrun-bench argon2`, `login`, `rate`, `dynamodb-calls` and `checkout`: figures for
+//! `milkrun-bench argon2`, `login`, `rate`, `dynamodb-calls`, `checkout`, `faults` and `soak`: figures for
 //! bench/README.md.
 
 mod checkout;
@@ -7,6 +7,7 @@ mod dynamodb_calls;
 mod faults;
 mod item_meter;
 mod rate;
+mod soak;
 mod subscription_run;
 
 use std::time::{Duration, Instant};
@@ -76,6 +77,15 @@ enum Command {
         /// Probability of each fault on each call of a port (the item store's: a fifth).
         #[arg(long, default_value_t = 0.03)]
         rate: f64,
+    },
+    /// Checkouts at a fixed rate for `--minutes` over a local host: resident memory,
+    /// database size and p50/p99 latency per minute, to show drift (not in CI).
+    Soak {
+        #[arg(long, default_value_t = 30)]
+        minutes: u64,
+        /// Checkouts started per second (open loop).
+        #[arg(long, default_value_t = 20)]
+        rate: u32,
     },
     /// Checkout end to end over a local host in a temporary folder: latency to CONFIRMED,
     /// throughput, and what one checkout costs (calls, units, invocations, events, AWS $).
@@ -208,6 +218,7 @@ async fn main() {
         Command::DynamodbCalls => dynamodb_calls::run().await,
         Command::SubscriptionRun { customers } => subscription_run::run(customers).await,
         Command::DailyReport { orders } => daily_report::run(orders).await,
+        Command::Soak { minutes, rate } => soak::run(minutes, rate).await,
         Command::Faults {
             seed,
             orders,

@@ -34,7 +34,7 @@
 //! [`TracedRunner`]: metered::TracedRunner
 
 pub(crate) mod costs;
-mod latency;
+pub(crate) mod latency;
 mod log_meter;
 mod metered;
 pub(crate) mod shop;
@@ -62,7 +62,7 @@ pub(crate) const STOCK: u32 = 10_000_000;
 pub(crate) const ORDERS_PER_CUSTOMER: usize = MANY_ORDERS - 1;
 /// Delivery dates: tomorrow + 1 … + 28 (after today, at most 30 days ahead, in Kolkata).
 const DATES: u64 = 28;
-const GIVE_UP: Duration = Duration::from_secs(30);
+pub(crate) const GIVE_UP: Duration = Duration::from_secs(30);
 
 pub struct Options {
     pub sequential: usize,
