@@ -2,7 +2,7 @@
 //! starts every 1/N s whatever the others do) over a [`LocalHost`] composed as `milkrun
 //! serve` composes it (the checkout bench's shop and measure: POST /orders → the order read
 //! CONFIRMED or later), for the given minutes. Each minute prints the process's resident
-//! memory, the database file's size, and the p50/p99 of the checkouts started in that
+//! memory, the database's and its write-ahead log's sizes, and the p50/p99 of the checkouts started in that
 //! minute, so drift (a leak, a growing table scanned, a slowing store) shows as a trend.
 //! Not in CI: the figures are bench/README.md's.
 //!
@@ -27,7 +27,10 @@ use crate::checkout::{ORDERS_PER_CUSTOMER, VENDOR};
 const POLL: Duration = Duration::from_millis(2);
 
 pub async fn run(minutes: u64, rate: u32) {
-    assert!(minutes > 0 && rate > 0, "--minutes and --rate are at least 1");
+    assert!(
+        minutes > 0 && rate > 0,
+        "--minutes and --rate are at least 1"
+    );
     let data = TempData::new();
     let host = LocalHost::open(&data.0, Settings::default()).await.unwrap();
     host.subscribe(&milkrun_registry::CONSUMERS);
@@ -52,7 +55,7 @@ pub async fn run(minutes: u64, rate: u32) {
         run: Uuid::now_v7(),
     });
     println!(
-        "\n| minute | started | confirmed | failed | confirmed p50 / p99 | 201 p99 | RSS | database |"
+        "\n| minute | started | confirmed | failed | confirmed p50 / p99 | 201 p99 | RSS | database + WAL |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     let (sent, mut received) = mpsc::unbounded_channel::<(u64, Sample)>();
@@ -106,7 +109,12 @@ async fn room_for_every_order(host: &LocalHost) {
 
 /// Starts checkout `n` at `n / rate` seconds, each in its own task; sends each sample
 /// with the minute it started in.
-async fn drive(shop: Arc<Shop>, total: usize, rate: u32, sent: mpsc::UnboundedSender<(u64, Sample)>) {
+async fn drive(
+    shop: Arc<Shop>,
+    total: usize,
+    rate: u32,
+    sent: mpsc::UnboundedSender<(u64, Sample)>,
+) {
     let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let begun = Instant::now();
@@ -150,12 +158,13 @@ fn row(minute: u64, samples: &[Sample], data: &std::path::Path) {
         format!("{:.1} ms", ms(percentile(&answered, 0.99)))
     };
     println!(
-        "| {} | {} | {} | {failed} | {latency} | {answered_p99} | {:.1} MiB | {:.1} MiB |",
+        "| {} | {} | {} | {failed} | {latency} | {answered_p99} | {:.1} MiB | {:.1} + {:.1} MiB |",
         minute + 1,
         samples.len(),
         done.len(),
         rss_mib(),
-        database_mib(data),
+        file_mib(&data.join("milkrun.db")),
+        file_mib(&data.join("milkrun.db-wal")),
     );
     if let Some(first) = samples.iter().find_map(|s| s.failure.as_ref()) {
         println!("  first failure: {first}");
@@ -175,12 +184,6 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-/// The database and its write-ahead log.
-fn database_mib(data: &std::path::Path) -> f64 {
-    ["milkrun.db", "milkrun.db-wal"]
-        .iter()
-        .filter_map(|name| std::fs::metadata(data.join(name)).ok())
-        .map(|meta| meta.len() as f64)
-        .sum::<f64>()
-        / (1024.0 * 1024.0)
+fn file_mib(path: &std::path::Path) -> f64 {
+    std::fs::metadata(path).map_or(0.0, |meta| meta.len() as f64 / (1024.0 * 1024.0))
 }

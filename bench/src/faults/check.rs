@@ -189,7 +189,10 @@ async fn stock_conserved(
                 order.order_id, order.status
             )),
         }
-        for line in held.iter().flat_map(|r| r.lines.iter().map(move |l| (r.status, l))) {
+        for line in held
+            .iter()
+            .flat_map(|r| r.lines.iter().map(move |l| (r.status, l)))
+        {
             let tally = match line.0 {
                 ReservationStatus::Committed => &mut committed,
                 ReservationStatus::Reserved => &mut reserved,
@@ -230,7 +233,9 @@ async fn money_conserved(
     stores: &milkrun_store::Stores,
     orders: &[Order],
 ) -> ((u64, u64, u64), Vec<String>) {
-    let gateway = lock(&run.faulty.gateway).clone().expect("the host built one");
+    let gateway = lock(&run.faulty.gateway)
+        .clone()
+        .expect("the host built one");
     let mut violations = Vec::new();
     let (mut charged, mut refunded, mut ahead) = (0, 0, 0);
     for order in orders {
@@ -267,7 +272,9 @@ async fn money_conserved(
         let recorded_status = recorded.as_ref().map(|p| p.status);
         let gateway_status = at_gateway.as_ref().map(|p| p.status);
         let agree = match (recorded_status, gateway_status) {
-            (Some(r), Some(g)) => r == g || (r == PaymentStatus::Failed && g != PaymentStatus::Succeeded),
+            (Some(r), Some(g)) => {
+                r == g || (r == PaymentStatus::Failed && g != PaymentStatus::Succeeded)
+            }
             (None, None | Some(PaymentStatus::Pending | PaymentStatus::Failed)) => true,
             _ => false,
         };

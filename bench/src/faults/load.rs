@@ -9,7 +9,9 @@ use futures::StreamExt as _;
 use milkrun_domain::Effects;
 use milkrun_domain::inventory::{InventoryRow, StockKey, StockOperation};
 use milkrun_domain::order::OrderStatus;
-use milkrun_domain::ports::{DeadLetters, OrderReads, PendingEvents, StockAdjustments, StockLevels};
+use milkrun_domain::ports::{
+    DeadLetters, OrderReads, PendingEvents, StockAdjustments, StockLevels,
+};
 use milkrun_local::SqliteItemStore;
 use milkrun_store::Stores;
 use milkrun_tool::demo::demo_id;

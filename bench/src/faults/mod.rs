@@ -57,7 +57,9 @@ pub fn plan(seed: u64, rate: f64) -> FaultPlan {
     let store = rate / 5.0;
     let mut plan = FaultPlan::new(seed, Vec::new());
     for kind in [Get, BatchGet, Query, Scan] {
-        plan = plan.with(kind, Refused, store).with(kind, TimeoutBefore, store);
+        plan = plan
+            .with(kind, Refused, store)
+            .with(kind, TimeoutBefore, store);
     }
     for kind in [Write, Transact] {
         plan = plan

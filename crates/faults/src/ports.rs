@@ -237,7 +237,12 @@ impl FaultyGateway {
         F: std::future::Future<Output = Result<T, GatewayError>>,
     {
         let fault = self.plan.draw(kind, WRITE_FAULTS);
-        let unavailable = |fault| Err(GatewayError::Unavailable(format!("injected: {}", what(fault))));
+        let unavailable = |fault| {
+            Err(GatewayError::Unavailable(format!(
+                "injected: {}",
+                what(fault)
+            )))
+        };
         match fault {
             Some(fault @ (Fault::Refused | Fault::TimeoutBefore)) => unavailable(fault),
             Some(Fault::AnswerLost) => match call.await {
@@ -252,11 +257,13 @@ impl FaultyGateway {
 #[async_trait]
 impl PaymentGateway for FaultyGateway {
     async fn charge(&self, request: &ChargeRequest) -> Result<Payment, GatewayError> {
-        self.call(CallKind::Charge, self.inner.charge(request)).await
+        self.call(CallKind::Charge, self.inner.charge(request))
+            .await
     }
 
     async fn refund(&self, payment: &Payment) -> Result<Payment, GatewayError> {
-        self.call(CallKind::Refund, self.inner.refund(payment)).await
+        self.call(CallKind::Refund, self.inner.refund(payment))
+            .await
     }
 
     async fn payment_for(&self, order_id: Uuid) -> Result<Option<Payment>, GatewayError> {
