@@ -10,3 +10,7 @@ pub use plan::{CallKind, Fault, FaultPlan, Rule, When};
 pub use ports::{
     FaultyGateway, FaultyItemStore, FaultyMailer, FaultyPublisher, FaultySms, Injected,
 };
+
+// In the library's own test binary, not one more to link.
+#[cfg(test)]
+mod decorator_tests;
