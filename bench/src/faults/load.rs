@@ -157,16 +157,15 @@ pub(crate) async fn settle(run: &Run) -> Settled {
         let replay = milkrun_local::replay(&run.host.bus).await;
         let replayed_now = replay.as_ref().map_or(0, |r| r.replayed);
         replayed += replayed_now;
-        let resumed_now = run.host.resume_checkouts().await.unwrap_or(usize::MAX);
+        // A sweep that failed (its listing met a fault) is no quiet round.
+        let resumed_now = run.host.resume_checkouts().await.ok();
         run.host.settle().await;
-        if resumed_now != usize::MAX {
-            resumed += resumed_now;
-        }
+        resumed += resumed_now.unwrap_or(0);
         let letters = clean.dead_letters.list(10).await.unwrap().len();
         let quiet = outbox_empty
             && replay.is_ok_and(|r| r.failed == 0)
             && replayed_now == 0
-            && resumed_now == 0
+            && resumed_now == Some(0)
             && letters == 0;
         if quiet && round >= FAULTY_ROUNDS {
             break;

@@ -40,7 +40,7 @@ pub struct LocalHost {
 }
 
 /// Wraps the host's adapters as they are built: how tests and the bench put a decorator
-/// (fault injection, metering) around a real adapter while everything else is composed as
+/// (fault injection) around a real adapter while everything else is composed as
 /// `milkrun serve` composes it. Each method answers its adapter unchanged by default.
 pub trait Decorate {
     fn items(&self, items: Arc<dyn ItemStore>) -> Arc<dyn ItemStore> {
