@@ -130,16 +130,28 @@ pub async fn refund_order_payment(
         .for_order(order_id)
         .await
         .map_err(DomainError::from)?;
-    match stored {
-        Some(payment) if payment.status == PaymentStatus::Succeeded => {
-            let answered = ports.gateway.refund(&payment).await?;
-            let actor = checkout_actor(order_id);
-            let recorded = record_payment(&ports.payments, &answered, &actor).await?;
-            Ok(recorded.status == PaymentStatus::Refunded)
-        }
-        Some(payment) => Ok(payment.status == PaymentStatus::Refunded),
-        None => Ok(false),
-    }
+    let taken = match stored {
+        Some(payment) if payment.status == PaymentStatus::Succeeded => payment,
+        Some(payment) if payment.status == PaymentStatus::Refunded => return Ok(true),
+        // No record of a capture: yet the charge may have gone through with its answer
+        // lost (a timeout after the charge, or the record's write failing), so the
+        // gateway's own record decides. COD and declined orders find nothing to give back.
+        _ => match ports.gateway.payment_for(order_id).await? {
+            Some(payment)
+                if matches!(
+                    payment.status,
+                    PaymentStatus::Succeeded | PaymentStatus::Refunded
+                ) =>
+            {
+                payment
+            }
+            _ => return Ok(false),
+        },
+    };
+    let answered = ports.gateway.refund(&taken).await?;
+    let actor = checkout_actor(order_id);
+    let recorded = record_payment(&ports.payments, &answered, &actor).await?;
+    Ok(recorded.status == PaymentStatus::Refunded)
 }
 
 /// SPEC §5 step 8 for a CONFIRMED order: CONFIRMED → PREPARING (moved `by`) with its

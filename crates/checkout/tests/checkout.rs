@@ -898,6 +898,53 @@ async fn an_unexpected_failure_after_payment_refunds_and_releases() {
     assert_eq!(world.stock(world.vendor_a, world.litre()).await, (10, 0));
 }
 
+/// The gateway charged, but its answer never reached the payment record (a timeout after
+/// the charge, or the record's write failing): the compensation asks the gateway and gives
+/// the money back. Found by the fault suite (`milkrun-bench faults`, seed 17).
+#[tokio::test]
+async fn a_charge_whose_answer_was_lost_is_refunded_when_checkout_fails() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world
+        .place(
+            world.user_id,
+            &[(world.litre(), 2)],
+            PaymentMethod::Card,
+            None,
+            false,
+        )
+        .await;
+    let order = world.order(id).await;
+    let charged = world
+        .gateway
+        .charge(&ChargeRequest {
+            order_id: id,
+            user_id: order.user_id,
+            amount: order.total,
+            method: PaymentMethod::Card,
+            token: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(charged.status, PaymentStatus::Succeeded);
+    let invoker = Recording {
+        rename: Some(("ProcessPayment", "NoSuchStep")),
+        ..world.invoker()
+    };
+    let outcome = world.checkout(id, &invoker).await;
+    failed_with(&outcome, "CheckoutFailed");
+    assert!(outcome.history.iter().any(|s| s == "RefundPayment"));
+    let at_gateway = world.gateway.payment_for(id).await.unwrap().unwrap();
+    assert_eq!(
+        at_gateway.status,
+        PaymentStatus::Refunded,
+        "the money taken is given back"
+    );
+    let recorded = world.stores.payments.for_order(id).await.unwrap().unwrap();
+    assert_eq!(recorded.status, PaymentStatus::Refunded, "and recorded");
+    assert_eq!(world.order(id).await.status, OrderStatus::Refunded);
+    assert_eq!(world.stock(world.vendor_a, world.litre()).await, (10, 0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_checkouts_of_five_units_sell_exactly_five() {
     let world = Arc::new(World::new(FraudRules::default()).await);
