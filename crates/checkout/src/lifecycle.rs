@@ -9,6 +9,7 @@ use milkrun_domain::audit::AuditContext;
 use milkrun_domain::delivery::{Delivery, DeliveryStatus};
 use milkrun_domain::error::TaskError;
 use milkrun_domain::events::{DeliveryNews, DeliveryScheduled, DeliveryUpdated};
+use milkrun_domain::inventory::Settlement;
 use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::payment::PaymentStatus;
 use milkrun_domain::{DomainError, Effects, StoreError};
@@ -32,10 +33,14 @@ pub async fn settle(
     let stock = &ports.stock;
     match order.status {
         OrderStatus::Delivered => {
-            stock.commit(order.order_id, &Effects::none()).await?;
+            stock
+                .commit(order.order_id, &Settlement::audited(actor))
+                .await?;
         }
         OrderStatus::Failed | OrderStatus::PaymentFailed => {
-            stock.release(order.order_id, &Effects::none()).await?;
+            stock
+                .release(order.order_id, &Settlement::audited(actor))
+                .await?;
         }
         OrderStatus::Cancelled => return settle_cancelled(ports, order, by, actor).await,
         _ => {}
@@ -64,7 +69,7 @@ pub(crate) async fn settle_cancelled(
         .collect();
     ports
         .stock
-        .release_undelivered(order.order_id, &delivered_by, &Effects::none())
+        .release_undelivered(order.order_id, &delivered_by, &Settlement::audited(actor))
         .await?;
     // Then the money: whatever fails after it, the customer has been paid back.
     let refunded = refund_order_payment(ports, order.order_id)

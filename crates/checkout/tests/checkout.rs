@@ -908,7 +908,7 @@ async fn twenty_concurrent_checkouts_of_five_units_sell_exactly_five() {
                 world
                     .stores
                     .stock
-                    .release(id, &Effects::none())
+                    .release(id, &|_: &_| Effects::none())
                     .await
                     .unwrap()
                     .is_none(),

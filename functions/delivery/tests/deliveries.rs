@@ -8,6 +8,7 @@ use axum::body::Body;
 use chrono::{Days, NaiveDate, Utc};
 use http::{Request, StatusCode};
 use milkrun_domain::Effects;
+use milkrun_domain::audit::AuditEntry;
 use milkrun_domain::checkout;
 use milkrun_domain::delivery::{Delivery, DeliveryStatus};
 use milkrun_domain::events::EventType;
@@ -264,6 +265,21 @@ impl World {
             .unwrap()
             .items
             .len()
+    }
+
+    /// The audit entries of the order's stock settlements.
+    async fn stock_audit(&self, order: &Order) -> Vec<AuditEntry> {
+        let stores = self.stores();
+        let trail = stores
+            .audit
+            .for_entity(&order.order_id.to_string(), &PageRequest::first(100))
+            .await
+            .unwrap();
+        let reservation = trail
+            .items
+            .into_iter()
+            .filter(|e| e.entity == "RESERVATION");
+        reservation.collect()
     }
 
     async fn delivery_events(&self, delivery_id: Uuid) -> Vec<Value> {
@@ -724,6 +740,17 @@ async fn a_failed_delivery_cancels_the_order_releases_its_stock_and_refunds_it()
         OrderStatus::Preparing,
         "other orders untouched"
     );
+    let settled = w.stock_audit(&w.order1).await;
+    let actions: Vec<&str> = settled.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["STOCK_RELEASED"],
+        "the release has its audit entry"
+    );
+    assert_eq!(
+        settled[0].changes["status"],
+        json!({"before": "RESERVED", "after": "RELEASED"})
+    );
 }
 
 #[tokio::test]
@@ -743,6 +770,21 @@ async fn a_failure_after_another_vendor_delivered_keeps_the_delivered_stock_out(
     let stores = w.stores();
     let a_delivery = stores.deliveries.get(id_of(&w.order1, a)).await.unwrap();
     assert_eq!(a_delivery.unwrap().status, DeliveryStatus::Delivered);
+    let settled = w.stock_audit(&w.order1).await;
+    assert_eq!(settled.len(), 1, "one settlement, one entry: {settled:?}");
+    let entry = &settled[0];
+    assert_eq!(
+        (entry.action.as_str(), entry.entity.as_str()),
+        ("STOCK_COMMITTED", "RESERVATION")
+    );
+    assert_eq!(
+        entry.changes["status"],
+        json!({"before": "RESERVED", "after": "COMMITTED"})
+    );
+    assert_eq!(entry.changes["delivered"][0]["key"]["vendorId"], json!(a));
+    assert_eq!(entry.changes["delivered"][0]["quantity"], 2);
+    assert_eq!(entry.changes["returned"][0]["key"]["vendorId"], json!(b));
+    assert_eq!(entry.changes["returned"][0]["quantity"], 1);
 }
 
 #[tokio::test]
