@@ -9,9 +9,10 @@ use milkrun_domain::audit::AuditContext;
 use milkrun_domain::delivery::{Delivery, DeliveryStatus};
 use milkrun_domain::error::TaskError;
 use milkrun_domain::events::{DeliveryNews, DeliveryScheduled, DeliveryUpdated};
-use milkrun_domain::inventory::Settlement;
+use milkrun_domain::inventory::StockSettlement;
+use milkrun_domain::money::Money;
 use milkrun_domain::order::{Order, OrderStatus};
-use milkrun_domain::payment::PaymentStatus;
+use milkrun_domain::payment::{Payment, PaymentStatus};
 use milkrun_domain::{DomainError, Effects, StoreError};
 use milkrun_store::retry::retry_on_conflict;
 use serde_json::json;
@@ -34,12 +35,12 @@ pub async fn settle(
     match order.status {
         OrderStatus::Delivered => {
             stock
-                .commit(order.order_id, &Settlement::audited(actor))
+                .commit(order.order_id, &StockSettlement::audited(actor))
                 .await?;
         }
         OrderStatus::Failed | OrderStatus::PaymentFailed => {
             stock
-                .release(order.order_id, &Settlement::audited(actor))
+                .release(order.order_id, &StockSettlement::audited(actor))
                 .await?;
         }
         OrderStatus::Cancelled => return settle_cancelled(ports, order, by, actor).await,
@@ -49,8 +50,8 @@ pub async fn settle(
 }
 
 /// Calls off a CANCELLED order's deliveries still on a round, gives back the stock of
-/// every vendor that did not deliver (what was delivered left the shelf) and the money,
-/// and marks it REFUNDED when money was returned. Any other order is answered as it is.
+/// every vendor that did not deliver (what was delivered left the shelf) and the money of
+/// their lines (what was delivered is kept), and marks it REFUNDED when money was returned. Any other order is answered as it is.
 pub(crate) async fn settle_cancelled(
     ports: &CheckoutPorts,
     order: Order,
@@ -69,10 +70,14 @@ pub(crate) async fn settle_cancelled(
         .collect();
     ports
         .stock
-        .release_undelivered(order.order_id, &delivered_by, &Settlement::audited(actor))
+        .release_undelivered(
+            order.order_id,
+            &delivered_by,
+            &StockSettlement::audited(actor),
+        )
         .await?;
     // Then the money: whatever fails after it, the customer has been paid back.
-    let refunded = refund_order_payment(ports, order.order_id)
+    let refunded = refund_undelivered(ports, &order, &delivered_by)
         .await
         .map_err(|error| DomainError::Internal(error.to_string()))?;
     if !refunded {
@@ -90,11 +95,40 @@ pub(crate) async fn settle_cancelled(
     .await
 }
 
-/// Refunds the order's payment if it was taken, and records it: whether it is refunded now
-/// (false for COD, a declined payment, or none).
+/// Refunds the order's payment in full if it was taken, and records it: whether it is
+/// refunded now (false for COD, a declined payment, or none).
 pub async fn refund_order_payment(
     ports: &CheckoutPorts,
     order_id: Uuid,
+) -> Result<bool, TaskError> {
+    refund_payment(ports, order_id, &|payment| payment.amount, "ORDER_REFUNDED").await
+}
+
+/// Refunds what of a cancelled order was not delivered: the lines of every vendor but
+/// `delivered_by` ([`Order::refund_due`]), recorded on the payment (in full: REFUNDED; in
+/// part: SUCCEEDED with its `refunds`). Whether money went back (false for COD, a declined
+/// payment, none, or nothing left to give back).
+async fn refund_undelivered(
+    ports: &CheckoutPorts,
+    order: &Order,
+    delivered_by: &[Uuid],
+) -> Result<bool, TaskError> {
+    let reason = if delivered_by.is_empty() {
+        "ORDER_CANCELLED"
+    } else {
+        "UNDELIVERED_LINES"
+    };
+    let due = |payment: &Payment| order.refund_due(payment.amount, delivered_by);
+    refund_payment(ports, order.order_id, &due, reason).await
+}
+
+/// Gives `due` of the order's taken payment back (once: a payment refunded already is
+/// answered as it is) and records it; whether any money went back.
+async fn refund_payment(
+    ports: &CheckoutPorts,
+    order_id: Uuid,
+    due: &(dyn Fn(&Payment) -> Money + Send + Sync),
+    reason: &str,
 ) -> Result<bool, TaskError> {
     let stored = ports
         .payments
@@ -103,10 +137,16 @@ pub async fn refund_order_payment(
         .map_err(DomainError::from)?;
     match stored {
         Some(payment) if payment.status == PaymentStatus::Succeeded => {
-            let answered = ports.gateway.refund(&payment).await?;
+            if payment.refunds.is_empty() && due(&payment).amount == 0 {
+                return Ok(false);
+            }
+            let answered = ports
+                .gateway
+                .refund(&payment, due(&payment), reason)
+                .await?;
             let actor = checkout_actor(order_id);
             let recorded = record_payment(&ports.payments, &answered, &actor).await?;
-            Ok(recorded.status == PaymentStatus::Refunded)
+            Ok(recorded.refunded_amount.amount > 0)
         }
         Some(payment) => Ok(payment.status == PaymentStatus::Refunded),
         None => Ok(false),

@@ -22,7 +22,7 @@ pub mod vendors;
 pub mod wallets;
 
 use milkrun_domain::Effects;
-use milkrun_domain::inventory::{InventoryRow, Settlement};
+use milkrun_domain::inventory::{InventoryRow, StockSettlement};
 
 /// No effects: for cases about the change itself.
 pub fn none() -> Effects {
@@ -30,7 +30,7 @@ pub fn none() -> Effects {
 }
 
 /// No effects for a settlement of a reservation.
-pub fn no_settlement_effects(_settlement: &Settlement) -> Effects {
+pub fn no_settlement_effects(_settlement: &StockSettlement) -> Effects {
     Effects::none()
 }
 

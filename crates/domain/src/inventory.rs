@@ -253,13 +253,13 @@ pub struct Reservation {
 /// settled (its status after; it was RESERVED before), the lines whose units left for good
 /// (delivered) and those that went back to stock.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settlement {
+pub struct StockSettlement {
     pub reservation: Reservation,
     pub delivered: Vec<StockLine>,
     pub returned: Vec<StockLine>,
 }
 
-impl Settlement {
+impl StockSettlement {
     /// `STOCK_COMMITTED` (some units left for good) or `STOCK_RELEASED` on the order's
     /// `RESERVATION`, by `actor`: the status before and after and each line as it went.
     pub fn audit_entry(&self, actor: &AuditContext) -> AuditEntry {
@@ -278,7 +278,9 @@ impl Settlement {
     }
 
     /// The effects of a settlement made by `actor`: its audit entry.
-    pub fn audited(actor: &AuditContext) -> impl Fn(&Settlement) -> Effects + Send + Sync + '_ {
+    pub fn audited(
+        actor: &AuditContext,
+    ) -> impl Fn(&StockSettlement) -> Effects + Send + Sync + '_ {
         move |settlement| Effects::audited(settlement.audit_entry(actor))
     }
 }

@@ -15,8 +15,8 @@ use crate::error::{DomainError, StoreError};
 use crate::events::{EventEnvelope, EventType};
 use crate::idempotency::{Claim, ClaimKey, Fingerprint, StoredResponse};
 use crate::inventory::{
-    InventoryRow, Reservation, ReservationRefusal, Settlement, StockKey, StockLine, StockOperation,
-    VendorDay,
+    InventoryRow, Reservation, ReservationRefusal, StockKey, StockLine, StockOperation,
+    StockSettlement, VendorDay,
 };
 use crate::notification::{DeadLetter, Notification, Promotion};
 use crate::order::{Order, OrderStatus};
@@ -224,7 +224,7 @@ pub trait StockAdjustments: Send + Sync {
 
 /// What a settlement of a reservation (release, commit, release of the undelivered)
 /// commits with it, given what it did; nothing is committed when there was nothing to settle.
-pub type SettlementEffects<'a> = dyn Fn(&Settlement) -> Effects + Send + Sync + 'a;
+pub type SettlementEffects<'a> = dyn Fn(&StockSettlement) -> Effects + Send + Sync + 'a;
 
 /// Holds stock for orders, idempotent by order id. Each move is a transaction of
 /// conditional writes (`stock >= quantity`), never read-then-write.

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{Duration, NaiveDate, Utc};
 use milkrun_domain::inventory::{
-    InventoryRow, Reservation, ReservationRefusal, ReservationStatus, Settlement, StockKey,
-    StockLine, StockOperation, StockRefusal, VendorDay, merge_days, merge_lines,
+    InventoryRow, Reservation, ReservationRefusal, ReservationStatus, StockKey, StockLine,
+    StockOperation, StockRefusal, StockSettlement, VendorDay, merge_days, merge_lines,
 };
 use milkrun_domain::ports::{
     SettlementEffects, StockAdjustments, StockEffects, StockLevels, StockReservations,
@@ -192,7 +192,7 @@ fn settlement(
     mut reservation: Reservation,
     to: Option<ReservationStatus>,
     delivered: &(dyn Fn(Uuid) -> bool + Sync),
-) -> Settlement {
+) -> StockSettlement {
     let (delivered_lines, returned): (Vec<StockLine>, Vec<StockLine>) = reservation
         .lines
         .iter()
@@ -202,7 +202,7 @@ fn settlement(
     } else {
         ReservationStatus::Committed
     });
-    Settlement {
+    StockSettlement {
         reservation,
         delivered: delivered_lines,
         returned,
@@ -212,7 +212,7 @@ fn settlement(
 /// The settlement's writes: the status (guarded on RESERVED), each line's move (back to
 /// stock or out for good) and the days of the vendors that did not deliver, given back.
 fn settlement_writes(
-    settlement: &Settlement,
+    settlement: &StockSettlement,
     delivered: &(dyn Fn(Uuid) -> bool + Sync),
 ) -> Vec<Write> {
     let reservation = &settlement.reservation;

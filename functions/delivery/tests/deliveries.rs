@@ -19,7 +19,7 @@ use milkrun_domain::page::PageRequest;
 use milkrun_domain::payment::{Payment, PaymentStatus};
 use milkrun_domain::ports::{
     AuditLog, DeliveryReads, DeliveryWrites, OrderReads, OrderWrites, PaymentReads, PaymentWrites,
-    PendingEvents, StockAdjustments, StockLevels, StockReservations, UserRegistry,
+    PendingEvents, StockAdjustments, StockLevels, StockReservations, UserRegistry, WalletStore,
 };
 use milkrun_domain::values::{DeliverySlot, PaymentMethod, Role};
 use milkrun_local::{Database, LocalHost, RetryPolicy};
@@ -403,6 +403,8 @@ impl Setup {
             gateway_reference: Some("sim-1".into()),
             failure_reason: None,
             fraud_score: 0,
+            refunded_amount: milkrun_domain::money::Money::inr(0),
+            refunds: Vec::new(),
             created_at: now,
             updated_at: now,
             version: 0,
@@ -785,6 +787,80 @@ async fn a_failure_after_another_vendor_delivered_keeps_the_delivered_stock_out(
     assert_eq!(entry.changes["delivered"][0]["quantity"], 2);
     assert_eq!(entry.changes["returned"][0]["key"]["vendorId"], json!(b));
     assert_eq!(entry.changes["returned"][0]["quantity"], 1);
+}
+
+#[tokio::test]
+async fn a_cancel_after_one_vendor_delivered_refunds_only_the_other_vendors_lines() {
+    let w = World::new().await;
+    let (a, b) = (w.vendor_a, w.vendor_b);
+    let stores = w.stores();
+    // Order 1 paid from the wallet: milk ×2 (A) 12,000 + curd ×1 (B) 4,000 = 16,000.
+    let order_id = w.order1.order_id;
+    let mut paid = stores.payments.for_order(order_id).await.unwrap().unwrap();
+    paid.method = PaymentMethod::Wallet;
+    stores
+        .payments
+        .update(paid, &Effects::none())
+        .await
+        .unwrap();
+    let delivered = ["ASSIGNED", "PICKED_UP", "IN_TRANSIT", "DELIVERED"];
+    w.walk(&w.seller_a, id_of(&w.order1, a), &delivered).await;
+    w.walk(&w.seller_b, id_of(&w.order1, b), &["FAILED"]).await;
+
+    assert_eq!(w.order_status(&w.order1).await, OrderStatus::Refunded);
+    let payment = stores.payments.for_order(order_id).await.unwrap().unwrap();
+    assert_eq!(
+        (payment.status, payment.amount, payment.refunded_amount),
+        (
+            PaymentStatus::Succeeded,
+            Money::inr(16_000),
+            Money::inr(4_000)
+        ),
+        "B's curd went back, A's delivered milk was kept"
+    );
+    let refunds: Vec<(Money, &str)> = payment
+        .refunds
+        .iter()
+        .map(|r| (r.amount, r.reason.as_str()))
+        .collect();
+    assert_eq!(refunds, [(Money::inr(4_000), "UNDELIVERED_LINES")]);
+    let wallet = stores.wallets.get(w.customer_id).await.unwrap().unwrap();
+    assert_eq!(
+        wallet.balance,
+        Money::inr(4_000),
+        "credited exactly the refund"
+    );
+    let news: Vec<Value> = stores
+        .outbox
+        .pending(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == EventType::PaymentRefunded)
+        .map(|e| e.data)
+        .collect();
+    assert_eq!(news.len(), 1, "{news:?}");
+    assert_eq!(news[0]["refunded"]["amount"], 4_000);
+    assert_eq!(news[0]["status"], "SUCCEEDED");
+    let trail = stores
+        .audit
+        .for_entity(&payment.payment_id.to_string(), &PageRequest::first(100))
+        .await
+        .unwrap();
+    let refunded: Vec<_> = trail
+        .items
+        .iter()
+        .filter(|e| e.action == "PAYMENT_REFUNDED")
+        .collect();
+    assert_eq!(refunded.len(), 1);
+    assert_eq!(refunded[0].changes["refunded"]["amount"], 4_000);
+
+    // A repeat of the failure's settlement refunds nothing more.
+    w.walk(&w.seller_b, id_of(&w.order1, b), &["FAILED"]).await;
+    let again = stores.payments.for_order(order_id).await.unwrap().unwrap();
+    assert_eq!(again.refunds.len(), 1);
+    let wallet = stores.wallets.get(w.customer_id).await.unwrap().unwrap();
+    assert_eq!(wallet.balance, Money::inr(4_000));
 }
 
 #[tokio::test]

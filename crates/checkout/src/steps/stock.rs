@@ -5,7 +5,7 @@
 use chrono::{NaiveDate, Utc};
 use milkrun_domain::checkout;
 use milkrun_domain::error::TaskError;
-use milkrun_domain::inventory::{ReservationRefusal, Settlement, VendorDay};
+use milkrun_domain::inventory::{ReservationRefusal, StockSettlement, VendorDay};
 use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::vendor::Vendor;
 use milkrun_domain::{DomainError, Effects, ErrorCode};
@@ -183,7 +183,10 @@ impl CheckoutTasks {
         let released = self
             .ports
             .stock
-            .release(order_id, &Settlement::audited(&checkout_actor(order_id)))
+            .release(
+                order_id,
+                &StockSettlement::audited(&checkout_actor(order_id)),
+            )
             .await
             .map_err(DomainError::from)?;
         Ok(json!({ "orderId": order_id, "released": released.is_some() }))

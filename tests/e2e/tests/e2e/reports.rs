@@ -270,7 +270,14 @@ fn settlement_day(orders: &[Value], vendor: &str) -> (u64, u64, u64) {
             .map(|i| amount(&i["unitPrice"]) * i["quantity"].as_u64().unwrap())
             .sum();
         delivered += value;
-        if order["status"] == "REFUNDED" || order["status"] == "CANCELLED" {
+        // A cancel refunds only what was not delivered: delivered value goes back only
+        // with an order refunded as a whole (never by way of CANCELLED).
+        let cancelled = order["statusHistory"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|change| change["status"] == "CANCELLED");
+        if order["status"] == "REFUNDED" && !cancelled {
             refunds += value;
         }
     }
