@@ -508,6 +508,23 @@ pub trait AnalyticsLog: Send + Sync {
     ) -> Result<Page<crate::analytics::AnalyticsEvent>, StoreError>;
 }
 
+/// The admin alerts (SPEC §7 admin-alerts): every event that reached that topic, once, for
+/// managers and admins to list.
+#[async_trait]
+pub trait AdminAlerts: Send + Sync {
+    /// Keeps `alert` unless one with its eventId is kept already: `false` then (a
+    /// redelivery), and nothing is written.
+    async fn keep(&self, alert: &crate::analytics::AnalyticsEvent) -> Result<bool, StoreError>;
+    /// The alerts (of `event_type` only, when given) that occurred at or after `since`
+    /// (when given), newest first.
+    async fn alerts(
+        &self,
+        event_type: Option<EventType>,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        page: &PageRequest,
+    ) -> Result<Page<crate::analytics::AnalyticsEvent>, StoreError>;
+}
+
 /// The outbox as its publisher sees it: events committed but not yet handed on.
 #[async_trait]
 pub trait PendingEvents: Send + Sync {
