@@ -192,9 +192,7 @@ async fn all_alerts(
     }
 }
 
-pub async fn alerts_are_kept_once_and_listed_by_type_since_newest_first(
-    log: Arc<AnalyticsEvents>,
-) {
+pub async fn alerts_are_kept_once_and_listed_by_type_since_newest_first(log: Arc<AnalyticsEvents>) {
     let day = own_day();
     let fraud = [
         event(EventType::FraudSuspected, at(day, 60)),
@@ -204,7 +202,10 @@ pub async fn alerts_are_kept_once_and_listed_by_type_since_newest_first(
     let before = event(EventType::FraudSuspected, at(day, -1));
     for alert in fraud.iter().chain([&low, &before]) {
         assert!(log.keep(alert).await.unwrap());
-        assert!(!log.keep(alert).await.unwrap(), "a redelivery writes nothing");
+        assert!(
+            !log.keep(alert).await.unwrap(),
+            "a redelivery writes nothing"
+        );
     }
     let since = at(day, 0);
     let ours = |ids: Vec<Uuid>, of: &[&AnalyticsEvent]| -> Vec<Uuid> {
@@ -214,7 +215,11 @@ pub async fn alerts_are_kept_once_and_listed_by_type_since_newest_first(
     let all = [&fraud[0], &fraud[1], &low, &before];
     let listed = ours(all_alerts(&log, None, since, 2).await, &all);
     let want = |of: &[&AnalyticsEvent]| -> Vec<Uuid> { of.iter().map(|a| a.event_id).collect() };
-    assert_eq!(listed, want(&[&fraud[1], &low, &fraud[0]]), "since, newest first");
+    assert_eq!(
+        listed,
+        want(&[&fraud[1], &low, &fraud[0]]),
+        "since, newest first"
+    );
     let frauds = all_alerts(&log, Some(EventType::FraudSuspected), since, 1).await;
     assert_eq!(ours(frauds, &all), want(&[&fraud[1], &fraud[0]]));
     let entry = log
