@@ -277,6 +277,7 @@ class Bench:
             "cart": lambda: apigw("GET", "/cart", token=self.bearer()),
             "notification-consumer": lambda: {"Records": []},
             "analytics-consumer": lambda: {"Records": []},
+            "alerts-consumer": lambda: {"Records": []},
             "publisher": lambda: {"Records": []},
             "docs": lambda: apigw("GET", "/openapi.json"),
         }

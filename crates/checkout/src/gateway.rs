@@ -16,6 +16,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use milkrun_domain::money::Money;
 use milkrun_domain::payment::{
     ChargeRequest, GatewayError, Payment, PaymentGateway, PaymentStatus,
 };
@@ -103,7 +104,12 @@ impl PaymentGateway for SimulatedGateway {
 
     /// Refunds by the payment record: a payment this process never saw (another Lambda
     /// instance charged it) is refunded as well, the way a real gateway knows every charge.
-    async fn refund(&self, payment: &Payment) -> Result<Payment, GatewayError> {
+    async fn refund(
+        &self,
+        payment: &Payment,
+        amount: Money,
+        reason: &str,
+    ) -> Result<Payment, GatewayError> {
         let mut payments = self.lock();
         let known = payments
             .entry(payment.order_id)
@@ -111,9 +117,8 @@ impl PaymentGateway for SimulatedGateway {
         if known.payment_id != payment.payment_id {
             return Err(GatewayError::NotFound);
         }
-        if known.status == PaymentStatus::Succeeded {
-            known.status = PaymentStatus::Refunded;
-            known.updated_at = Utc::now();
+        if known.refunds.is_empty() {
+            *known = known.clone().refunded(amount, reason, Utc::now());
         }
         Ok(known.clone())
     }
@@ -194,13 +199,38 @@ mod tests {
     async fn a_refund_is_made_once() {
         let gateway = SimulatedGateway::new();
         let payment = gateway.charge(&request(None)).await.unwrap();
-        let refunded = gateway.refund(&payment).await.unwrap();
+        let refunded = gateway.refund(&payment, payment.amount, "ORDER_CANCELLED");
+        let refunded = refunded.await.unwrap();
         assert_eq!(refunded.status, PaymentStatus::Refunded);
-        assert_eq!(gateway.refund(&payment).await.unwrap(), refunded);
+        assert_eq!(refunded.refunded_amount, payment.amount);
+        let again = gateway.refund(&payment, payment.amount, "ORDER_CANCELLED");
+        assert_eq!(again.await.unwrap(), refunded);
         let stranger = Payment {
             payment_id: Uuid::now_v7(),
-            ..payment
+            ..payment.clone()
         };
-        assert_eq!(gateway.refund(&stranger).await, Err(GatewayError::NotFound));
+        let refused = gateway.refund(&stranger, payment.amount, "ORDER_CANCELLED");
+        assert_eq!(refused.await, Err(GatewayError::NotFound));
+    }
+
+    #[tokio::test]
+    async fn a_part_refunded_leaves_the_payment_succeeded_with_the_part_recorded() {
+        let gateway = SimulatedGateway::new();
+        let payment = gateway.charge(&request(None)).await.unwrap();
+        let part = Money::inr(4_000);
+        let refunded = gateway.refund(&payment, part, "UNDELIVERED_LINES");
+        let refunded = refunded.await.unwrap();
+        assert_eq!(refunded.status, PaymentStatus::Succeeded);
+        assert_eq!(refunded.refunded_amount, part);
+        assert_eq!(refunded.refunds.len(), 1);
+        assert_eq!(
+            (
+                refunded.refunds[0].amount,
+                refunded.refunds[0].reason.as_str()
+            ),
+            (part, "UNDELIVERED_LINES")
+        );
+        let again = gateway.refund(&payment, payment.amount, "ORDER_REFUNDED");
+        assert_eq!(again.await.unwrap(), refunded, "refunded once");
     }
 }

@@ -9,8 +9,10 @@ use milkrun_domain::audit::AuditContext;
 use milkrun_domain::delivery::{Delivery, DeliveryStatus};
 use milkrun_domain::error::TaskError;
 use milkrun_domain::events::{DeliveryNews, DeliveryScheduled, DeliveryUpdated};
+use milkrun_domain::inventory::StockSettlement;
+use milkrun_domain::money::Money;
 use milkrun_domain::order::{Order, OrderStatus};
-use milkrun_domain::payment::PaymentStatus;
+use milkrun_domain::payment::{Payment, PaymentStatus};
 use milkrun_domain::{DomainError, Effects, StoreError};
 use milkrun_store::retry::retry_on_conflict;
 use serde_json::json;
@@ -32,10 +34,14 @@ pub async fn settle(
     let stock = &ports.stock;
     match order.status {
         OrderStatus::Delivered => {
-            stock.commit(order.order_id, &Effects::none()).await?;
+            stock
+                .commit(order.order_id, &StockSettlement::audited(actor))
+                .await?;
         }
         OrderStatus::Failed | OrderStatus::PaymentFailed => {
-            stock.release(order.order_id, &Effects::none()).await?;
+            stock
+                .release(order.order_id, &StockSettlement::audited(actor))
+                .await?;
         }
         OrderStatus::Cancelled => return settle_cancelled(ports, order, by, actor).await,
         _ => {}
@@ -44,8 +50,9 @@ pub async fn settle(
 }
 
 /// Calls off a CANCELLED order's deliveries still on a round, gives back the stock of
-/// every vendor that did not deliver (what was delivered left the shelf) and the money,
-/// and marks it REFUNDED when money was returned. Any other order is answered as it is.
+/// every vendor that did not deliver (what was delivered left the shelf) and the money of
+/// their lines (what was delivered is kept), and marks it REFUNDED when money was returned.
+/// Any other order is answered as it is.
 pub(crate) async fn settle_cancelled(
     ports: &CheckoutPorts,
     order: Order,
@@ -55,19 +62,9 @@ pub(crate) async fn settle_cancelled(
     if order.status != OrderStatus::Cancelled {
         return Ok(order);
     }
-    // First, so that no delivery becomes DELIVERED after the stock is settled.
-    let deliveries = call_off_deliveries(ports, order.order_id, by, actor).await?;
-    let delivered_by: Vec<Uuid> = deliveries
-        .iter()
-        .filter(|d| d.status == DeliveryStatus::Delivered)
-        .map(|d| d.vendor_id)
-        .collect();
-    ports
-        .stock
-        .release_undelivered(order.order_id, &delivered_by, &Effects::none())
-        .await?;
+    let delivered_by = give_back_undelivered_stock(ports, order.order_id, by, actor).await?;
     // Then the money: whatever fails after it, the customer has been paid back.
-    let refunded = refund_order_payment(ports, order.order_id)
+    let refunded = refund_undelivered(ports, &order, &delivered_by)
         .await
         .map_err(|error| DomainError::Internal(error.to_string()))?;
     if !refunded {
@@ -85,6 +82,30 @@ pub(crate) async fn settle_cancelled(
     .await
 }
 
+/// Calls off a cancelled order's deliveries still on a round, then gives back the stock
+/// of every vendor that did not deliver (what was delivered left the shelf), audited:
+/// the vendors who delivered.
+async fn give_back_undelivered_stock(
+    ports: &CheckoutPorts,
+    order_id: Uuid,
+    by: &str,
+    actor: &AuditContext,
+) -> Result<Vec<Uuid>, DomainError> {
+    // First, so that no delivery becomes DELIVERED after the stock is settled.
+    let deliveries = call_off_deliveries(ports, order_id, by, actor).await?;
+    let delivered_by: Vec<Uuid> = deliveries
+        .iter()
+        .filter(|d| d.status == DeliveryStatus::Delivered)
+        .map(|d| d.vendor_id)
+        .collect();
+    let settlement = StockSettlement::audited(actor);
+    ports
+        .stock
+        .release_undelivered(order_id, &delivered_by, &settlement)
+        .await?;
+    Ok(delivered_by)
+}
+
 /// What an ended order's status asks of its stock, leaving its money as it is: a CANCELLED
 /// order's deliveries still on a round called off and the stock of every vendor that did
 /// not deliver given back ([`settle_cancelled`]'s first half), a FAILED order's stock
@@ -97,21 +118,12 @@ pub async fn give_back_stock(
 ) -> Result<Order, DomainError> {
     match order.status {
         OrderStatus::Cancelled => {
-            let deliveries = call_off_deliveries(ports, order.order_id, by, actor).await?;
-            let delivered_by: Vec<Uuid> = deliveries
-                .iter()
-                .filter(|d| d.status == DeliveryStatus::Delivered)
-                .map(|d| d.vendor_id)
-                .collect();
-            let stock = &ports.stock;
-            stock
-                .release_undelivered(order.order_id, &delivered_by, &Effects::none())
-                .await?;
+            give_back_undelivered_stock(ports, order.order_id, by, actor).await?;
         }
         OrderStatus::Failed => {
             ports
                 .stock
-                .release(order.order_id, &Effects::none())
+                .release(order.order_id, &StockSettlement::audited(actor))
                 .await?;
         }
         _ => {}
@@ -119,11 +131,40 @@ pub async fn give_back_stock(
     Ok(order)
 }
 
-/// Refunds the order's payment if it was taken, and records it: whether it is refunded now
-/// (false for COD, a declined payment, or none).
+/// Refunds the order's payment in full if it was taken, and records it: whether it is
+/// refunded now (false for COD, a declined payment, or none).
 pub async fn refund_order_payment(
     ports: &CheckoutPorts,
     order_id: Uuid,
+) -> Result<bool, TaskError> {
+    refund_payment(ports, order_id, &|payment| payment.amount, "ORDER_REFUNDED").await
+}
+
+/// Refunds what of a cancelled order was not delivered: the lines of every vendor but
+/// `delivered_by` ([`Order::refund_due`]), recorded on the payment (in full: REFUNDED; in
+/// part: SUCCEEDED with its `refunds`). Whether money went back (false for COD, a declined
+/// payment, none, or nothing left to give back).
+async fn refund_undelivered(
+    ports: &CheckoutPorts,
+    order: &Order,
+    delivered_by: &[Uuid],
+) -> Result<bool, TaskError> {
+    let reason = if delivered_by.is_empty() {
+        "ORDER_CANCELLED"
+    } else {
+        "UNDELIVERED_LINES"
+    };
+    let due = |payment: &Payment| order.refund_due(payment.amount, delivered_by);
+    refund_payment(ports, order.order_id, &due, reason).await
+}
+
+/// Gives `due` of the order's taken payment back (once: a payment refunded already is
+/// answered as it is) and records it; whether any money went back.
+async fn refund_payment(
+    ports: &CheckoutPorts,
+    order_id: Uuid,
+    due: &(dyn Fn(&Payment) -> Money + Send + Sync),
+    reason: &str,
 ) -> Result<bool, TaskError> {
     let stored = ports
         .payments
@@ -148,10 +189,14 @@ pub async fn refund_order_payment(
             _ => return Ok(false),
         },
     };
-    let answered = ports.gateway.refund(&taken).await?;
+    if taken.refunds.is_empty() && due(&taken).amount == 0 {
+        return Ok(false);
+    }
+    // The gateway refunds a payment once: one it refunded already is answered as it is.
+    let answered = ports.gateway.refund(&taken, due(&taken), reason).await?;
     let actor = checkout_actor(order_id);
     let recorded = record_payment(&ports.payments, &answered, &actor).await?;
-    Ok(recorded.status == PaymentStatus::Refunded)
+    Ok(recorded.refunded_amount.amount > 0)
 }
 
 /// SPEC §5 step 8 for a CONFIRMED order: CONFIRMED → PREPARING (moved `by`) with its

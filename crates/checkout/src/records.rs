@@ -113,14 +113,28 @@ pub async fn change_order(
     .await
 }
 
-/// The effects of a payment reaching `payment.status`.
-fn payment_effects(payment: &Payment, actor: &AuditContext) -> Effects {
-    let action = format!("PAYMENT_{}", payment.status);
-    let entry = actor.entry(&action, PAYMENT, payment.payment_id);
-    let effects = Effects::audited(entry.with_changes(json!({ "orderId": payment.order_id })));
+/// The effects of a payment reaching `payment.status`, or (`refund`) of a refund of it,
+/// in part or whole: PAYMENT_REFUNDED with the amount that went back.
+fn payment_effects(payment: &Payment, refund: bool, actor: &AuditContext) -> Effects {
+    let status = if refund {
+        PaymentStatus::Refunded
+    } else {
+        payment.status
+    };
+    let entry = actor.entry(&format!("PAYMENT_{status}"), PAYMENT, payment.payment_id);
+    let changes = match (refund, payment.last_refund()) {
+        (true, Some(amount)) => json!({
+            "orderId": payment.order_id,
+            "refunded": amount,
+            "refundedAmount": {"after": payment.refunded_amount},
+            "status": {"after": payment.status},
+        }),
+        _ => json!({ "orderId": payment.order_id }),
+    };
+    let effects = Effects::audited(entry.with_changes(changes));
     let news = PaymentNews::of(payment);
     let correlation = actor.correlation_id.as_str();
-    match payment.status {
+    match status {
         PaymentStatus::Succeeded => effects.with_event(&PaymentSucceeded(news), correlation),
         PaymentStatus::Failed => effects.with_event(&PaymentFailed(news), correlation),
         PaymentStatus::Refunded => effects.with_event(&PaymentRefunded(news), correlation),
@@ -144,7 +158,7 @@ pub async fn record_payment(
                 ..answered.clone()
             };
             return match payments
-                .create(&created, &payment_effects(&created, actor))
+                .create(&created, &payment_effects(&created, false, actor))
                 .await
             {
                 Ok(()) => Ok(created),
@@ -153,8 +167,13 @@ pub async fn record_payment(
                 Err(other) => Err(other.into()),
             };
         };
-        if stored.status == answered.status && stored.attempts >= answered.attempts {
+        let refund = answered.refunds.len() > stored.refunds.len();
+        if stored.status == answered.status && stored.attempts >= answered.attempts && !refund {
             return Ok(stored);
+        }
+        if refund {
+            stored.refunded_amount = answered.refunded_amount;
+            stored.refunds = answered.refunds.clone();
         }
         stored.status = answered.status;
         // A retry may pay another way, or a smaller total after a partial reservation.
@@ -167,7 +186,7 @@ pub async fn record_payment(
             .clone()
             .or(stored.gateway_reference);
         stored.updated_at = Utc::now();
-        let effects = payment_effects(&stored, actor);
+        let effects = payment_effects(&stored, refund, actor);
         Ok(payments.update(stored, &effects).await?)
     })
     .await

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use milkrun_domain::DomainError;
 use milkrun_domain::audit::AuditContext;
+use milkrun_domain::money::Money;
 use milkrun_domain::payment::{
     ChargeRequest, GatewayError, Payment, PaymentGateway, PaymentStatus,
 };
@@ -83,23 +84,32 @@ impl PaymentGateway for WalletPayments {
         }
     }
 
-    async fn refund(&self, payment: &Payment) -> Result<Payment, GatewayError> {
+    async fn refund(
+        &self,
+        payment: &Payment,
+        amount: Money,
+        reason: &str,
+    ) -> Result<Payment, GatewayError> {
         if payment.method != PaymentMethod::Wallet {
-            return self.cards.refund(payment).await;
+            return self.cards.refund(payment, amount, reason).await;
         }
+        if !payment.refunds.is_empty() {
+            return Ok(payment.clone());
+        }
+        // What the payment gives back (capped at what is left of it) is what is credited.
+        let answered = payment.clone().refunded(amount, reason, Utc::now());
+        let Some(credit) = answered.last_refund() else {
+            return Ok(answered);
+        };
         let (user_id, order_id) = (payment.user_id, payment.order_id);
         let effects = |entry: &_| entry_effects(user_id, entry, &actor(order_id));
         let reason = format!("Order {order_id} refunded");
         let cause = Cause::Refund { order_id };
         let applied = self
             .wallets
-            .apply(user_id, cause, payment.amount, &reason, &effects);
+            .apply(user_id, cause, credit, &reason, &effects);
         match applied.await.map_err(store_trouble)? {
-            Ok(_) => Ok(Payment {
-                status: PaymentStatus::Refunded,
-                updated_at: Utc::now(),
-                ..payment.clone()
-            }),
+            Ok(_) => Ok(answered),
             Err(refusal) => Err(GatewayError::Malfunction(refusal.to_string())),
         }
     }

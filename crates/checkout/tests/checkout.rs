@@ -963,7 +963,7 @@ async fn twenty_concurrent_checkouts_of_five_units_sell_exactly_five() {
                 world
                     .stores
                     .stock
-                    .release(id, &Effects::none())
+                    .release(id, &|_: &_| Effects::none())
                     .await
                     .unwrap()
                     .is_none(),
@@ -1506,7 +1506,12 @@ impl PaymentGateway for NoRefunds {
         self.0.charge(request).await
     }
 
-    async fn refund(&self, _payment: &Payment) -> Result<Payment, GatewayError> {
+    async fn refund(
+        &self,
+        _payment: &Payment,
+        _amount: Money,
+        _reason: &str,
+    ) -> Result<Payment, GatewayError> {
         Err(GatewayError::Unavailable("refunds are down".into()))
     }
 

@@ -11,7 +11,7 @@ use milkrun_domain::StoreError;
 use milkrun_domain::analytics::AnalyticsEvent;
 use milkrun_domain::events::EventType;
 use milkrun_domain::page::PageRequest;
-use milkrun_domain::ports::AnalyticsLog;
+use milkrun_domain::ports::{AdminAlerts, AnalyticsLog};
 use milkrun_store::AnalyticsEvents;
 use serde_json::json;
 use uuid::Uuid;
@@ -173,6 +173,62 @@ pub async fn pages_follow_their_cursors_and_only_theirs(log: Arc<AnalyticsEvents
     assert!(matches!(other_type, Err(StoreError::InvalidCursor)));
 }
 
+/// Every alert (of `event_type`, when given) since `since`, through every page of `limit`.
+async fn all_alerts(
+    log: &AnalyticsEvents,
+    event_type: Option<EventType>,
+    since: DateTime<Utc>,
+    limit: u32,
+) -> Vec<Uuid> {
+    let (mut ids, mut page) = (Vec::new(), PageRequest::first(limit));
+    loop {
+        let result = log.alerts(event_type, Some(since), &page).await.unwrap();
+        assert!(result.items.len() <= limit as usize);
+        ids.extend(result.items.iter().map(|a| a.event_id));
+        match result.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => return ids,
+        }
+    }
+}
+
+pub async fn alerts_are_kept_once_and_listed_by_type_since_newest_first(log: Arc<AnalyticsEvents>) {
+    let day = own_day();
+    let fraud = [
+        event(EventType::FraudSuspected, at(day, 60)),
+        event(EventType::FraudSuspected, at(day, 180)),
+    ];
+    let low = event(EventType::LowStock, at(day, 120));
+    let before = event(EventType::FraudSuspected, at(day, -1));
+    for alert in fraud.iter().chain([&low, &before]) {
+        assert!(log.keep(alert).await.unwrap());
+        assert!(
+            !log.keep(alert).await.unwrap(),
+            "a redelivery writes nothing"
+        );
+    }
+    let since = at(day, 0);
+    let ours = |ids: Vec<Uuid>, of: &[&AnalyticsEvent]| -> Vec<Uuid> {
+        let of: Vec<Uuid> = of.iter().map(|a| a.event_id).collect();
+        ids.into_iter().filter(|id| of.contains(id)).collect()
+    };
+    let all = [&fraud[0], &fraud[1], &low, &before];
+    let listed = ours(all_alerts(&log, None, since, 2).await, &all);
+    let want = |of: &[&AnalyticsEvent]| -> Vec<Uuid> { of.iter().map(|a| a.event_id).collect() };
+    assert_eq!(
+        listed,
+        want(&[&fraud[1], &low, &fraud[0]]),
+        "since, newest first"
+    );
+    let frauds = all_alerts(&log, Some(EventType::FraudSuspected), since, 1).await;
+    assert_eq!(ours(frauds, &all), want(&[&fraud[1], &fraud[0]]));
+    let entry = log
+        .of_day(EventType::LowStock, day, &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert!(entry.items.is_empty(), "an alert is no analytics entry");
+}
+
 #[macro_export]
 macro_rules! analytics_log_contract {
     ($make:expr) => {
@@ -181,6 +237,7 @@ macro_rules! analytics_log_contract {
             concurrent_first_appends_keep_one,
             entries_list_by_type_and_platform_day_newest_first,
             pages_follow_their_cursors_and_only_theirs,
+            alerts_are_kept_once_and_listed_by_type_since_newest_first,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

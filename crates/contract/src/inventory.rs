@@ -11,7 +11,7 @@ use milkrun_domain::inventory::{
 use milkrun_domain::ports::InventoryStore;
 use uuid::Uuid;
 
-use crate::{no_stock_effects, none};
+use crate::{no_settlement_effects, no_stock_effects, none};
 
 /// A row key no other test uses, so suites can share one table.
 pub fn fresh_key() -> StockKey {
@@ -144,11 +144,16 @@ pub async fn reserve_release_and_commit_are_idempotent_by_order(store: Arc<dyn I
         "a repeated reserve takes nothing twice"
     );
     assert_eq!(
-        store.release(order, &none()).await.unwrap().unwrap().status,
+        store
+            .release(order, &no_settlement_effects)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         ReservationStatus::Released
     );
     assert_eq!(levels(&store, &key).await, (10, 0));
-    store.release(order, &none()).await.unwrap();
+    store.release(order, &no_settlement_effects).await.unwrap();
     assert_eq!(
         levels(&store, &key).await,
         (10, 0),
@@ -161,19 +166,36 @@ pub async fn reserve_release_and_commit_are_idempotent_by_order(store: Arc<dyn I
         "a retry after a release reserves again"
     );
     assert_eq!(
-        store.commit(order, &none()).await.unwrap().unwrap().status,
+        store
+            .commit(order, &no_settlement_effects)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         ReservationStatus::Committed
     );
     assert_eq!(levels(&store, &key).await, (7, 0));
-    store.commit(order, &none()).await.unwrap();
-    store.release(order, &none()).await.unwrap();
+    store.commit(order, &no_settlement_effects).await.unwrap();
+    store.release(order, &no_settlement_effects).await.unwrap();
     assert_eq!(
         levels(&store, &key).await,
         (7, 0),
         "nothing moves after delivery"
     );
-    assert_eq!(store.release(Uuid::new_v4(), &none()).await.unwrap(), None);
-    assert_eq!(store.commit(Uuid::new_v4(), &none()).await.unwrap(), None);
+    assert_eq!(
+        store
+            .release(Uuid::new_v4(), &no_settlement_effects)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .commit(Uuid::new_v4(), &no_settlement_effects)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 pub async fn a_reservation_is_all_or_nothing(store: Arc<dyn InventoryStore>) {
@@ -197,7 +219,7 @@ pub async fn a_reservation_is_all_or_nothing(store: Arc<dyn InventoryStore>) {
     assert_eq!(levels(&store, &plenty).await, (10, 0));
     assert_eq!(levels(&store, &scarce).await, (1, 0));
     assert_eq!(
-        store.release(order, &none()).await.unwrap(),
+        store.release(order, &no_settlement_effects).await.unwrap(),
         None,
         "a refused reserve leaves no reservation"
     );
@@ -421,8 +443,8 @@ pub async fn a_release_gives_the_vendor_day_back(store: Arc<dyn InventoryStore>)
     assert_eq!(held.capacity, [day], "the reservation knows what it took");
     reserve(second).await.unwrap();
     assert_eq!(reserve(third).await, Err(full(&day)));
-    store.release(first, &none()).await.unwrap();
-    store.release(first, &none()).await.unwrap();
+    store.release(first, &no_settlement_effects).await.unwrap();
+    store.release(first, &no_settlement_effects).await.unwrap();
     let taken = || store.orders_taken(key.vendor_id, day.date);
     assert_eq!(
         taken().await.unwrap(),
@@ -431,7 +453,7 @@ pub async fn a_release_gives_the_vendor_day_back(store: Arc<dyn InventoryStore>)
     );
     assert!(reserve(third).await.is_ok(), "the freed order fits");
     assert_eq!(taken().await.unwrap(), 2);
-    store.commit(second, &none()).await.unwrap();
+    store.commit(second, &no_settlement_effects).await.unwrap();
     assert_eq!(taken().await.unwrap(), 2, "a delivered order keeps its day");
     assert_eq!(levels(&store, &key).await, (8, 1));
 }
@@ -467,7 +489,10 @@ pub async fn a_reservation_short_of_stock_takes_no_capacity(store: Arc<dyn Inven
         assert_eq!(taken, 0, "no capacity taken");
     }
     assert_eq!(levels(&store, &plenty).await, (10, 0));
-    assert_eq!(store.release(order, &none()).await.unwrap(), None);
+    assert_eq!(
+        store.release(order, &no_settlement_effects).await.unwrap(),
+        None
+    );
 }
 
 pub async fn a_reservation_over_a_full_vendor_takes_no_stock(store: Arc<dyn InventoryStore>) {
@@ -510,7 +535,10 @@ pub async fn a_reservation_over_a_full_vendor_takes_no_stock(store: Arc<dyn Inve
             .unwrap(),
         1
     );
-    assert_eq!(store.release(order, &none()).await.unwrap(), None);
+    assert_eq!(
+        store.release(order, &no_settlement_effects).await.unwrap(),
+        None
+    );
 }
 
 pub async fn repeating_a_reservation_takes_capacity_once(store: Arc<dyn InventoryStore>) {
@@ -567,8 +595,8 @@ pub async fn a_partly_delivered_order_keeps_what_was_delivered_and_returns_the_r
         .await
         .unwrap()
         .unwrap();
-    let (delivered_by, no_effects) = ([delivered.vendor_id], none());
-    let settle = || store.release_undelivered(order, &delivered_by, &no_effects);
+    let delivered_by = [delivered.vendor_id];
+    let settle = || store.release_undelivered(order, &delivered_by, &no_settlement_effects);
     assert_eq!(
         settle().await.unwrap().unwrap().status,
         ReservationStatus::Committed
@@ -586,8 +614,8 @@ pub async fn a_partly_delivered_order_keeps_what_was_delivered_and_returns_the_r
         "the delivered units left for good and their day stays taken; the rest came back"
     );
     settle().await.unwrap();
-    store.release(order, &none()).await.unwrap();
-    store.commit(order, &none()).await.unwrap();
+    store.release(order, &no_settlement_effects).await.unwrap();
+    store.commit(order, &no_settlement_effects).await.unwrap();
     assert_eq!(
         (
             levels(&store, &delivered).await,
@@ -600,7 +628,9 @@ pub async fn a_partly_delivered_order_keeps_what_was_delivered_and_returns_the_r
     let nobody = Uuid::new_v4();
     store.reserve(nobody, &lines, &none()).await.unwrap();
     let stranger = [Uuid::new_v4()];
-    let released = store.release_undelivered(nobody, &stranger, &none()).await;
+    let released = store
+        .release_undelivered(nobody, &stranger, &no_settlement_effects)
+        .await;
     assert_eq!(
         released.unwrap().unwrap().status,
         ReservationStatus::Released,
@@ -609,7 +639,7 @@ pub async fn a_partly_delivered_order_keeps_what_was_delivered_and_returns_the_r
     assert_eq!(levels(&store, &failed).await, (10, 0));
     assert_eq!(
         store
-            .release_undelivered(Uuid::new_v4(), &[], &none())
+            .release_undelivered(Uuid::new_v4(), &[], &no_settlement_effects)
             .await
             .unwrap(),
         None
@@ -638,10 +668,10 @@ pub async fn the_largest_order_from_as_many_vendors_reserves_and_settles(
         let held = held.unwrap().unwrap_or_else(|r| panic!("{r:?}"));
         assert_eq!(held.lines.len(), lines.len());
         if order == released {
-            store.release(order, &none()).await.unwrap();
+            store.release(order, &no_settlement_effects).await.unwrap();
         }
     }
-    store.commit(committed, &none()).await.unwrap();
+    store.commit(committed, &no_settlement_effects).await.unwrap();
     for line in &lines {
         assert_eq!(
             levels(&store, &line.key).await,

@@ -22,10 +22,15 @@ pub mod vendors;
 pub mod wallets;
 
 use milkrun_domain::Effects;
-use milkrun_domain::inventory::InventoryRow;
+use milkrun_domain::inventory::{InventoryRow, StockSettlement};
 
 /// No effects: for cases about the change itself.
 pub fn none() -> Effects {
+    Effects::none()
+}
+
+/// No effects for a settlement of a reservation.
+pub fn no_settlement_effects(_settlement: &StockSettlement) -> Effects {
     Effects::none()
 }
 

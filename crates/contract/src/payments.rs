@@ -27,6 +27,8 @@ pub fn sample_payment(order_id: Uuid) -> Payment {
         gateway_reference: None,
         failure_reason: None,
         fraud_score: 0,
+        refunded_amount: milkrun_domain::money::Money::inr(0),
+        refunds: Vec::new(),
         created_at: now,
         updated_at: now,
         version: 0,

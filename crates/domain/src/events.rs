@@ -343,6 +343,10 @@ pub struct PaymentNews {
     pub status: PaymentStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
+    /// PAYMENT_REFUNDED: what this refund gave back (all of `amount`, or the undelivered
+    /// part of a cancelled order, when `status` stays SUCCEEDED).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded: Option<Money>,
 }
 
 impl PaymentNews {
@@ -355,6 +359,7 @@ impl PaymentNews {
             method: payment.method,
             status: payment.status,
             failure_reason: payment.failure_reason.clone(),
+            refunded: payment.last_refund(),
         }
     }
 }

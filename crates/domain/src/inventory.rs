@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::Effects;
+use crate::audit::{AuditContext, AuditEntry};
 use crate::error::FieldErrors;
 use crate::values::InvalidValue;
 
@@ -244,6 +247,42 @@ pub struct Reservation {
     /// The vendor days it took one order of; a release gives them back, a commit keeps them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capacity: Vec<VendorDay>,
+}
+
+/// What one settlement of a reservation did, for its audit entry: the reservation as
+/// settled (its status after; it was RESERVED before), the lines whose units left for good
+/// (delivered) and those that went back to stock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockSettlement {
+    pub reservation: Reservation,
+    pub delivered: Vec<StockLine>,
+    pub returned: Vec<StockLine>,
+}
+
+impl StockSettlement {
+    /// `STOCK_COMMITTED` (some units left for good) or `STOCK_RELEASED` on the order's
+    /// `RESERVATION`, by `actor`: the status before and after and each line as it went.
+    pub fn audit_entry(&self, actor: &AuditContext) -> AuditEntry {
+        let action = match self.reservation.status {
+            ReservationStatus::Committed => "STOCK_COMMITTED",
+            _ => "STOCK_RELEASED",
+        };
+        let changes = json!({
+            "status": {"before": ReservationStatus::Reserved, "after": self.reservation.status},
+            "delivered": self.delivered,
+            "returned": self.returned,
+        });
+        actor
+            .entry(action, "RESERVATION", self.reservation.order_id)
+            .with_changes(changes)
+    }
+
+    /// The effects of a settlement made by `actor`: its audit entry.
+    pub fn audited(
+        actor: &AuditContext,
+    ) -> impl Fn(&StockSettlement) -> Effects + Send + Sync + '_ {
+        move |settlement| Effects::audited(settlement.audit_entry(actor))
+    }
 }
 
 /// Why a reservation was refused; nothing was taken, so the caller may try another vendor.

@@ -207,6 +207,36 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+impl Order {
+    /// What goes back of `paid` when the order ends without the deliveries of the vendors
+    /// `delivered_by` being undone: `paid` less the delivered lines' share of it (their
+    /// value × paid ÷ subtotal, rounded half up, so a discount is shared pro rata). Nobody
+    /// delivered: all of `paid`; without a discount, exactly the undelivered lines' value.
+    pub fn refund_due(&self, paid: Money, delivered_by: &[Uuid]) -> Money {
+        let value = |delivered: bool| -> u128 {
+            self.items
+                .iter()
+                .filter(|item| item.fulfilled)
+                .filter(|item| {
+                    item.vendor_id.is_some_and(|v| delivered_by.contains(&v)) == delivered
+                })
+                .map(|item| u128::from(item.unit_price.amount) * u128::from(item.quantity))
+                .sum()
+        };
+        let (kept, subtotal) = (value(true), value(true) + value(false));
+        if subtotal == 0 {
+            return paid;
+        }
+        let paid_paise = u128::from(paid.amount);
+        let kept = (paid_paise * kept + subtotal / 2) / subtotal;
+        let due = u64::try_from(paid_paise.saturating_sub(kept)).unwrap_or(paid.amount);
+        Money {
+            amount: due,
+            ..paid
+        }
+    }
+}
+
 /// What checkout has settled before the order is written: priced items, their totals, and
 /// where, when and how it is delivered and paid.
 #[derive(Debug, Clone, PartialEq)]
@@ -412,6 +442,32 @@ pub(crate) mod tests {
             idempotency_key: Some("key-1".into()),
         };
         Order::place(new, "user-7", at(6, 0))
+    }
+
+    #[test]
+    fn the_refund_due_is_the_undelivered_lines_share_of_what_was_paid() {
+        let (a, b) = (Uuid::from_u128(0xA), Uuid::from_u128(0xB));
+        let with = |product, price, quantity, vendor| OrderItem {
+            vendor_id: Some(vendor),
+            ..item(product, price, quantity)
+        };
+        let mut order = order(vec![with(1, 6_000, 2, a), with(2, 4_000, 1, b)]);
+        let short = OrderItem {
+            fulfilled: false,
+            ..with(3, 9_000, 1, b)
+        };
+        order.items.push(short);
+        let paid = Money::inr(16_000);
+        assert_eq!(order.refund_due(paid, &[]), paid, "nobody delivered: all");
+        assert_eq!(order.refund_due(paid, &[a]), Money::inr(4_000), "B's curd");
+        assert_eq!(order.refund_due(paid, &[b]), Money::inr(12_000), "A's milk");
+        assert_eq!(order.refund_due(paid, &[a, b]), Money::inr(0));
+        // A discount is shared pro rata: 15,001 paid, A's 12,000 of 16,000 keeps 11,250.75
+        // → 11,251, so 3,750 goes back.
+        assert_eq!(
+            order.refund_due(Money::inr(15_001), &[a]),
+            Money::inr(3_750)
+        );
     }
 
     #[test]

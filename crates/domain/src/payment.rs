@@ -36,12 +36,69 @@ pub struct Payment {
     /// 0 until a scoring model exists; the fraud rules decide on their own.
     #[serde(default)]
     pub fraud_score: u32,
+    /// What went back to the customer so far, the sum of `refunds` (at most `amount`). A
+    /// payment is REFUNDED only when all of `amount` went back; a part given back (the
+    /// undelivered lines of a cancelled order) leaves it SUCCEEDED with this above zero.
+    #[serde(default = "no_money")]
+    pub refunded_amount: Money,
+    /// Each refund made of it, oldest first.
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The stored version, for compare-and-swap saves (0 until first saved).
     #[serde(default)]
     #[schema(ignore)]
     pub version: u64,
+}
+
+/// One refund of a payment: how much went back, when, and why (e.g. `ORDER_CANCELLED`,
+/// `UNDELIVERED_LINES`, `ORDER_REFUNDED`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Refund {
+    pub amount: Money,
+    pub at: DateTime<Utc>,
+    pub reason: String,
+}
+
+fn no_money() -> Money {
+    Money::inr(0)
+}
+
+impl Payment {
+    /// This SUCCEEDED payment with `amount` (at most what is left of it) given back for
+    /// `reason` at `at`: REFUNDED when nothing is left, else still SUCCEEDED. A payment in
+    /// any other status, or nothing to give back, is answered as it is.
+    pub fn refunded(mut self, amount: Money, reason: &str, at: DateTime<Utc>) -> Self {
+        let left = self
+            .amount
+            .amount
+            .saturating_sub(self.refunded_amount.amount);
+        let amount = amount.amount.min(left);
+        if self.status != PaymentStatus::Succeeded || amount == 0 {
+            return self;
+        }
+        self.refunded_amount.amount += amount;
+        self.refunds.push(Refund {
+            amount: Money {
+                amount,
+                ..self.amount
+            },
+            at,
+            reason: reason.to_owned(),
+        });
+        if self.refunded_amount.amount == self.amount.amount {
+            self.status = PaymentStatus::Refunded;
+        }
+        self.updated_at = at;
+        self
+    }
+
+    /// The latest refund's amount, if any was made.
+    pub fn last_refund(&self) -> Option<Money> {
+        self.refunds.last().map(|refund| refund.amount)
+    }
 }
 
 /// What a charge asks of the gateway.
@@ -69,6 +126,8 @@ impl ChargeRequest {
             gateway_reference: None,
             failure_reason: None,
             fraud_score: 0,
+            refunded_amount: Money::inr(0),
+            refunds: Vec::new(),
             created_at: now,
             updated_at: now,
             version: 0,
@@ -99,8 +158,15 @@ pub enum GatewayError {
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
     async fn charge(&self, request: &ChargeRequest) -> Result<Payment, GatewayError>;
-    /// Gives a succeeded payment's money back, once; a refunded payment is answered as it is.
-    async fn refund(&self, payment: &Payment) -> Result<Payment, GatewayError>;
+    /// Gives `amount` of a succeeded payment back (all of it: REFUNDED; a part: still
+    /// SUCCEEDED, the part in `refundedAmount` and `refunds`), once: a payment that was
+    /// refunded already, in whole or in part, is answered as it is.
+    async fn refund(
+        &self,
+        payment: &Payment,
+        amount: Money,
+        reason: &str,
+    ) -> Result<Payment, GatewayError>;
     /// The payment of `order_id`, if the gateway made one.
     async fn payment_for(&self, order_id: Uuid) -> Result<Option<Payment>, GatewayError>;
 }

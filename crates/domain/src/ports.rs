@@ -15,7 +15,8 @@ use crate::error::{DomainError, StoreError};
 use crate::events::{EventEnvelope, EventType};
 use crate::idempotency::{Claim, ClaimKey, Fingerprint, StoredResponse};
 use crate::inventory::{
-    InventoryRow, Reservation, ReservationRefusal, StockKey, StockLine, StockOperation, VendorDay,
+    InventoryRow, Reservation, ReservationRefusal, StockKey, StockLine, StockOperation,
+    StockSettlement, VendorDay,
 };
 use crate::notification::{DeadLetter, Notification, Promotion};
 use crate::order::{Order, OrderStatus};
@@ -221,6 +222,10 @@ pub trait StockAdjustments: Send + Sync {
     ) -> Result<InventoryRow, StoreError>;
 }
 
+/// What a settlement of a reservation (release, commit, release of the undelivered)
+/// commits with it, given what it did; nothing is committed when there was nothing to settle.
+pub type SettlementEffects<'a> = dyn Fn(&StockSettlement) -> Effects + Send + Sync + 'a;
+
 /// Holds stock for orders, idempotent by order id. Each move is a transaction of
 /// conditional writes (`stock >= quantity`), never read-then-write.
 #[async_trait]
@@ -257,14 +262,14 @@ pub trait StockReservations: Send + Sync {
     async fn release(
         &self,
         order_id: Uuid,
-        effects: &Effects,
+        effects: &SettlementEffects<'_>,
     ) -> Result<Option<Reservation>, StoreError>;
     /// Removes an order's reserved units for good (delivered), once; its vendor days stay
     /// taken.
     async fn commit(
         &self,
         order_id: Uuid,
-        effects: &Effects,
+        effects: &SettlementEffects<'_>,
     ) -> Result<Option<Reservation>, StoreError>;
     /// Settles an order that ends with only some of its vendors' deliveries made (a
     /// cancel after one was DELIVERED): the units of the vendors in `delivered_by` left the
@@ -276,7 +281,7 @@ pub trait StockReservations: Send + Sync {
         &self,
         order_id: Uuid,
         delivered_by: &[Uuid],
-        effects: &Effects,
+        effects: &SettlementEffects<'_>,
     ) -> Result<Option<Reservation>, StoreError>;
 }
 
@@ -499,6 +504,23 @@ pub trait AnalyticsLog: Send + Sync {
         &self,
         event_type: EventType,
         day: NaiveDate,
+        page: &PageRequest,
+    ) -> Result<Page<crate::analytics::AnalyticsEvent>, StoreError>;
+}
+
+/// The admin alerts (SPEC §7 admin-alerts): every event that reached that topic, once, for
+/// managers and admins to list.
+#[async_trait]
+pub trait AdminAlerts: Send + Sync {
+    /// Keeps `alert` unless one with its eventId is kept already: `false` then (a
+    /// redelivery), and nothing is written.
+    async fn keep(&self, alert: &crate::analytics::AnalyticsEvent) -> Result<bool, StoreError>;
+    /// The alerts (of `event_type` only, when given) that occurred at or after `since`
+    /// (when given), newest first.
+    async fn alerts(
+        &self,
+        event_type: Option<EventType>,
+        since: Option<chrono::DateTime<chrono::Utc>>,
         page: &PageRequest,
     ) -> Result<Page<crate::analytics::AnalyticsEvent>, StoreError>;
 }

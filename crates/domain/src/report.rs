@@ -312,8 +312,9 @@ pub struct SettlementDay {
     pub deliveries: u64,
     /// The value of the vendor's fulfilled items in those deliveries.
     pub delivered: Money,
-    /// The part of `delivered` whose order's money went back to the customer (the order
-    /// now REFUNDED or CANCELLED), counted on the delivery's day.
+    /// The part of `delivered` whose money went back to the customer (its order REFUNDED
+    /// as a whole, not by way of CANCELLED: a cancel refunds only the lines not delivered),
+    /// counted on the delivery's day.
     pub refunds: Money,
     /// (delivered − refunds) × commission ÷ 10,000, rounded half up to the paisa.
     pub commission: Money,
@@ -382,7 +383,7 @@ impl Settlement {
             let sums = days.entry(delivery.delivery_date).or_default();
             sums.deliveries += 1;
             sums.delivered += value;
-            if matches!(order.status, OrderStatus::Refunded | OrderStatus::Cancelled) {
+            if gives_delivered_back(order) {
                 sums.refunds += value;
             }
         }
@@ -399,6 +400,18 @@ impl Settlement {
             total,
         }
     }
+}
+
+/// Whether the order's money for what was delivered went back: only a refund of the whole
+/// order (REFUNDED, not by way of CANCELLED: an admin's refund of a delivered order). A
+/// cancel gives back only the lines that were not delivered, so a delivery made before
+/// it is kept (SPEC §3 payments' `refunds`).
+fn gives_delivered_back(order: &Order) -> bool {
+    order.status == OrderStatus::Refunded
+        && !order
+            .status_history
+            .iter()
+            .any(|change| change.status == OrderStatus::Cancelled)
 }
 
 fn settle_day(date: NaiveDate, sums: DaySums, bps: u32) -> SettlementDay {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use milkrun_domain::StoreError;
 use milkrun_domain::events::EventEnvelope;
+use milkrun_domain::money::Money;
 use milkrun_domain::payment::{ChargeRequest, GatewayError, Payment, PaymentGateway};
 use milkrun_domain::ports::{EventPublisher, Mail, Mailer, Sms, SmsSender};
 use milkrun_store::{Item, ItemError, ItemPage, ItemStore, Key, Query, TableSpec, Write};
@@ -261,8 +262,13 @@ impl PaymentGateway for FaultyGateway {
             .await
     }
 
-    async fn refund(&self, payment: &Payment) -> Result<Payment, GatewayError> {
-        self.call(CallKind::Refund, self.inner.refund(payment))
+    async fn refund(
+        &self,
+        payment: &Payment,
+        amount: Money,
+        reason: &str,
+    ) -> Result<Payment, GatewayError> {
+        self.call(CallKind::Refund, self.inner.refund(payment, amount, reason))
             .await
     }
 

@@ -132,7 +132,7 @@ async fn a_first_release_folder_is_migrated_with_nothing_lost_and_opens_again_un
     let order = uuid("0193c0de-0000-7000-8000-00000000a11c");
     let released = stores
         .stock
-        .release(order, &Effects::none())
+        .release(order, &|_: &_| Effects::none())
         .await
         .unwrap()
         .unwrap();

@@ -21,9 +21,10 @@ pub static HTTP: [&HttpService; 11] = [
 ];
 
 /// The event consumers.
-pub static CONSUMERS: [&ConsumerService; 2] = [
+pub static CONSUMERS: [&ConsumerService; 3] = [
     &milkrun_notification::CONSUMER,
     &milkrun_reporting::ANALYTICS_CONSUMER,
+    &milkrun_reporting::ALERTS_CONSUMER,
 ];
 
 /// The scheduled jobs.

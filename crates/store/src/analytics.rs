@@ -15,6 +15,12 @@
 //! SQS then retries; the cure would be a suffix `#<n>` (the event id modulo n) on the key and
 //! n Queries merged per page, which is not worth it at this volume.
 //!
+//! Admin alerts (events that reached the admin-alerts topic) are kept in the same table by
+//! their own consumer: two items an alert, put together only if absent (the dedup), listed
+//! in the sparse `ByAlert` index, every alert or one type's, newest first, one Query a page.
+//! Alerts are few (a daily report, the nightly LOW_STOCK sweep, fraud holds), so the copy
+//! costs next to nothing.
+//!
 //! The table is not marked append-only, although nothing updates or deletes its items: the
 //! embedded store sweeps expired items as DynamoDB's TTL does. In AWS the consumer is granted
 //! PutItem alone and the reader Query alone.
@@ -24,19 +30,19 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{NaiveDate, SecondsFormat};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use milkrun_domain::StoreError;
 use milkrun_domain::analytics::AnalyticsEvent;
 use milkrun_domain::events::EventType;
 use milkrun_domain::page::{Page, PageRequest};
-use milkrun_domain::ports::AnalyticsLog;
+use milkrun_domain::ports::{AdminAlerts, AnalyticsLog};
 use uuid::Uuid;
 
-use crate::item::{encode, n, s};
-use crate::ops::{Condition, Key, Query, Write};
+use crate::item::{Item, encode, n, s};
+use crate::ops::{Condition, Key, Query, SortCondition, Write};
 use crate::paging::list;
 use crate::port::{ItemError, ItemStore};
-use crate::table::{ANALYTICS, ANALYTICS_BY_TYPE_DAY};
+use crate::table::{ANALYTICS, ANALYTICS_BY_ALERT, ANALYTICS_BY_TYPE_DAY};
 
 pub struct AnalyticsEvents {
     store: Arc<dyn ItemStore>,
@@ -56,23 +62,60 @@ fn type_day_key(event_type: EventType, day: NaiveDate) -> String {
     format!("{}#{}", event_type.as_str(), day.format("%Y-%m-%d"))
 }
 
-/// The item: the entry, its key, its place in its type's day, and when it expires.
-fn entry_item(event: &AnalyticsEvent) -> Result<crate::item::Item, StoreError> {
-    let mut item = encode(event)?;
-    event_key(event.event_id).add_to(&ANALYTICS, &mut item);
-    let index = &ANALYTICS_BY_TYPE_DAY;
-    let day = type_day_key(event.event_type, event.day());
-    item.insert(index.partition_key.into(), s(day));
+/// `<occurredAt>#<eventId>`: an entry's place in time (both indexes sort by it).
+fn occurred_key(event: &AnalyticsEvent) -> String {
     let occurred = event
         .occurred_at
         .to_rfc3339_opts(SecondsFormat::Micros, true);
-    let occurred = format!("{occurred}#{}", event.event_id);
-    item.insert(index.sort_key.into(), s(occurred));
+    format!("{occurred}#{}", event.event_id)
+}
+
+/// The event under `key`, its place in time, and when it expires.
+fn event_item(event: &AnalyticsEvent, key: Key) -> Result<Item, StoreError> {
+    let mut item = encode(event)?;
+    key.add_to(&ANALYTICS, &mut item);
+    item.insert(
+        ANALYTICS_BY_TYPE_DAY.sort_key.into(),
+        s(occurred_key(event)),
+    );
     let ttl = ANALYTICS
         .ttl
         .expect("the analytics table expires its items");
     item.insert(ttl.into(), n(event.expires_at().timestamp()));
     Ok(item)
+}
+
+/// The item: the entry, its key, its place in its type's day, and when it expires.
+fn entry_item(event: &AnalyticsEvent) -> Result<Item, StoreError> {
+    let mut item = event_item(event, event_key(event.event_id))?;
+    let day = type_day_key(event.event_type, event.day());
+    item.insert(ANALYTICS_BY_TYPE_DAY.partition_key.into(), s(day));
+    Ok(item)
+}
+
+/// Every alert's partition of `ByAlert`, and one type's.
+const ALL_ALERTS: &str = "ALERT";
+
+fn alert_partition(event_type: Option<EventType>) -> String {
+    match event_type {
+        Some(event_type) => format!("{ALL_ALERTS}#{}", event_type.as_str()),
+        None => ALL_ALERTS.to_owned(),
+    }
+}
+
+/// An alert's two items: `ALERT#<id>` in every alert's partition, `ALERT#<id>#TYPED` in its
+/// type's, so that either listing is one Query a page without a filter.
+fn alert_items(alert: &AnalyticsEvent) -> Result<[Item; 2], StoreError> {
+    let item = |suffix: &str, partition: String| -> Result<Item, StoreError> {
+        let key = Key::partition(format!("ALERT#{}{suffix}", alert.event_id));
+        let mut item = event_item(alert, key)?;
+        item.insert(ANALYTICS_BY_ALERT.partition_key.into(), s(partition));
+        Ok(item)
+    };
+    Ok([
+        item("", alert_partition(None))?,
+        item("#TYPED", alert_partition(Some(alert.event_type)))?,
+    ])
 }
 
 #[async_trait]
@@ -94,6 +137,37 @@ impl AnalyticsLog for AnalyticsEvents {
     ) -> Result<Page<AnalyticsEvent>, StoreError> {
         let partition = type_day_key(event_type, day);
         let query = Query::index(&ANALYTICS, &ANALYTICS_BY_TYPE_DAY, partition).descending();
+        list(self.store.as_ref(), query, page).await
+    }
+}
+
+#[async_trait]
+impl AdminAlerts for AnalyticsEvents {
+    async fn keep(&self, alert: &AnalyticsEvent) -> Result<bool, StoreError> {
+        let puts = alert_items(alert)?
+            .into_iter()
+            .map(|item| Write::put(&ANALYTICS, item, Some(Condition::NotExists)))
+            .collect();
+        match self.store.transact(puts).await {
+            Ok(()) => Ok(true),
+            Err(ItemError::ConditionFailed { .. }) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    async fn alerts(
+        &self,
+        event_type: Option<EventType>,
+        since: Option<DateTime<Utc>>,
+        page: &PageRequest,
+    ) -> Result<Page<AnalyticsEvent>, StoreError> {
+        let partition = alert_partition(event_type);
+        let mut query = Query::index(&ANALYTICS, &ANALYTICS_BY_ALERT, partition).descending();
+        if let Some(since) = since {
+            // `<since>` sorts before every key of an event at `since` (`<since>#<id>`).
+            let since = since.to_rfc3339_opts(SecondsFormat::Micros, true);
+            query = query.sorted(SortCondition::After(since));
+        }
         list(self.store.as_ref(), query, page).await
     }
 }

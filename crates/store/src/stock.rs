@@ -19,9 +19,11 @@ use async_trait::async_trait;
 use chrono::{Duration, NaiveDate, Utc};
 use milkrun_domain::inventory::{
     InventoryRow, Reservation, ReservationRefusal, ReservationStatus, StockKey, StockLine,
-    StockOperation, StockRefusal, VendorDay, merge_days, merge_lines,
+    StockOperation, StockRefusal, StockSettlement, VendorDay, merge_days, merge_lines,
 };
-use milkrun_domain::ports::{StockAdjustments, StockEffects, StockLevels, StockReservations};
+use milkrun_domain::ports::{
+    SettlementEffects, StockAdjustments, StockEffects, StockLevels, StockReservations,
+};
 use milkrun_domain::{DomainError, Effects, StoreError};
 use uuid::Uuid;
 
@@ -151,59 +153,30 @@ impl Stock {
     }
 
     /// Moves a RESERVED reservation to `to` (`None`: COMMITTED if a line was delivered,
-    /// else RELEASED), exactly once: the lines of the vendors `delivered` says delivered
-    /// leave reserved for good; every other line goes back to stock, and its vendor's day is
-    /// given back.
+    /// else RELEASED), exactly once, with the effects `effects` names for what it did (its
+    /// audit entry) in the same transaction: the lines of the vendors `delivered` says
+    /// delivered leave reserved for good; every other line goes back to stock, and its
+    /// vendor's day is given back. The writes are at most the reservation's own (its item,
+    /// lines, days) plus the effects: a reservation must leave room for them in DynamoDB's
+    /// 100-write transaction.
     async fn settle(
         &self,
         order_id: Uuid,
         to: Option<ReservationStatus>,
         delivered: &(dyn Fn(Uuid) -> bool + Sync),
-        effects: &Effects,
+        effects: &SettlementEffects<'_>,
     ) -> Result<Option<Reservation>, StoreError> {
         for _ in 0..MAX_SETTLE_ATTEMPTS {
-            let Some(mut reservation) = self.reservation(order_id).await? else {
+            let Some(reservation) = self.reservation(order_id).await? else {
                 return Ok(None);
             };
             if reservation.status != ReservationStatus::Reserved {
                 return Ok(Some(reservation));
             }
-            let to = to.unwrap_or_else(|| {
-                if reservation.lines.iter().any(|l| delivered(l.key.vendor_id)) {
-                    ReservationStatus::Committed
-                } else {
-                    ReservationStatus::Released
-                }
-            });
-            let status = Write::update(
-                &INVENTORY,
-                reservation_key(order_id),
-                vec![
-                    Update::set("status", status(to)),
-                    Update::set("updatedAt", s(Utc::now().to_rfc3339())),
-                ],
-                Some(Condition::equals(
-                    "status",
-                    status(ReservationStatus::Reserved),
-                )),
-            );
-            let mut writes = vec![status];
-            for line in &reservation.lines {
-                let deltas = if delivered(line.key.vendor_id) {
-                    OUT_FOR_GOOD
-                } else {
-                    BACK_TO_STOCK
-                };
-                let guard = Condition::at_least("reserved", n(line.quantity));
-                writes.push(line_move(line, deltas, guard));
-            }
-            let days = reservation.capacity.iter();
-            writes.extend(days.filter(|d| !delivered(d.vendor_id)).map(give_back_day));
-            match commit(self.store.as_ref(), writes, effects).await? {
-                Ok(()) => {
-                    reservation.status = to;
-                    return Ok(Some(reservation));
-                }
+            let settlement = settlement(reservation, to, delivered);
+            let writes = settlement_writes(&settlement, delivered);
+            match commit(self.store.as_ref(), writes, &effects(&settlement)).await? {
+                Ok(()) => return Ok(Some(settlement.reservation)),
                 Err(Refused::Effect) => return Err(StoreError::AlreadyExists),
                 // Settled concurrently: read again and decide again.
                 Err(Refused::Change(_)) => continue,
@@ -211,6 +184,64 @@ impl Stock {
         }
         Err(StoreError::VersionConflict)
     }
+}
+
+/// What settling a RESERVED `reservation` does: its status after (`to`, else COMMITTED if a
+/// line was delivered, else RELEASED), and which lines leave for good or go back.
+fn settlement(
+    mut reservation: Reservation,
+    to: Option<ReservationStatus>,
+    delivered: &(dyn Fn(Uuid) -> bool + Sync),
+) -> StockSettlement {
+    let (delivered_lines, returned): (Vec<StockLine>, Vec<StockLine>) = reservation
+        .lines
+        .iter()
+        .partition(|line| delivered(line.key.vendor_id));
+    reservation.status = to.unwrap_or(if delivered_lines.is_empty() {
+        ReservationStatus::Released
+    } else {
+        ReservationStatus::Committed
+    });
+    StockSettlement {
+        reservation,
+        delivered: delivered_lines,
+        returned,
+    }
+}
+
+/// The settlement's writes: the status (guarded on RESERVED), each line's move (back to
+/// stock or out for good) and the days of the vendors that did not deliver, given back.
+fn settlement_writes(
+    settlement: &StockSettlement,
+    delivered: &(dyn Fn(Uuid) -> bool + Sync),
+) -> Vec<Write> {
+    let reservation = &settlement.reservation;
+    let status = Write::update(
+        &INVENTORY,
+        reservation_key(reservation.order_id),
+        vec![
+            Update::set("status", status(reservation.status)),
+            Update::set("updatedAt", s(Utc::now().to_rfc3339())),
+        ],
+        Some(Condition::equals(
+            "status",
+            status(ReservationStatus::Reserved),
+        )),
+    );
+    let mut writes = vec![status];
+    let moves = [
+        (&settlement.delivered, OUT_FOR_GOOD),
+        (&settlement.returned, BACK_TO_STOCK),
+    ];
+    for (lines, deltas) in moves {
+        for line in lines {
+            let guard = Condition::at_least("reserved", n(line.quantity));
+            writes.push(line_move(line, deltas, guard));
+        }
+    }
+    let days = reservation.capacity.iter();
+    writes.extend(days.filter(|d| !delivered(d.vendor_id)).map(give_back_day));
+    writes
 }
 
 #[async_trait]
@@ -382,7 +413,7 @@ impl StockReservations for Stock {
     async fn release(
         &self,
         order_id: Uuid,
-        effects: &Effects,
+        effects: &SettlementEffects<'_>,
     ) -> Result<Option<Reservation>, StoreError> {
         let to = Some(ReservationStatus::Released);
         self.settle(order_id, to, &|_| false, effects).await
@@ -391,7 +422,7 @@ impl StockReservations for Stock {
     async fn commit(
         &self,
         order_id: Uuid,
-        effects: &Effects,
+        effects: &SettlementEffects<'_>,
     ) -> Result<Option<Reservation>, StoreError> {
         let to = Some(ReservationStatus::Committed);
         self.settle(order_id, to, &|_| true, effects).await
@@ -401,7 +432,7 @@ impl StockReservations for Stock {
         &self,
         order_id: Uuid,
         delivered_by: &[Uuid],
-        effects: &Effects,
+        effects: &SettlementEffects<'_>,
     ) -> Result<Option<Reservation>, StoreError> {
         let delivered = |vendor_id| delivered_by.contains(&vendor_id);
         self.settle(order_id, None, &delivered, effects).await

@@ -238,6 +238,17 @@ pub const ANALYTICS_BY_TYPE_DAY: IndexSpec = IndexSpec {
     projection: Projection::All,
 };
 
+/// The admin alerts (events that reached the admin-alerts topic), in time order, sparse:
+/// `alertKey` = `ALERT` on each alert's `ALERT#<eventId>` item and `ALERT#<EVENT_TYPE>` on
+/// its `ALERT#<eventId>#TYPED` copy, so every alert and one type's alerts are each one Query;
+/// `occurredKey` as in [`ANALYTICS_BY_TYPE_DAY`]. Analytics entries carry no `alertKey`.
+pub const ANALYTICS_BY_ALERT: IndexSpec = IndexSpec {
+    name: "ByAlert",
+    partition_key: "alertKey",
+    sort_key: "occurredKey",
+    projection: Projection::All,
+};
+
 /// The newsletter's audience, oldest first: `newsletterKey` = `NEWSLETTER` on the active
 /// customers with newsletterOptIn only (removed when they opt out), the same `createdKey`
 /// as [`BY_CREATED_AT`].
@@ -329,9 +340,11 @@ pub static WALLETS: TableSpec = TableSpec::new("wallets", "WALLETS_TABLE")
     .indexed(&[LEDGER_BY_TIME]);
 
 /// `EVENT#<eventId>`: the analytics log, one entry per event (put only if absent), listed
-/// per type and day in `ByTypeDay`, expiring 400 days after the event occurred.
+/// per type and day in `ByTypeDay`; and the admin alerts, `ALERT#<eventId>` and its
+/// `ALERT#<eventId>#TYPED` copy (put together, only if absent), listed in `ByAlert`; every
+/// item expiring 400 days after its event occurred.
 pub static ANALYTICS: TableSpec = TableSpec::new("analytics", "ANALYTICS_TABLE")
-    .indexed(&[ANALYTICS_BY_TYPE_DAY])
+    .indexed(&[ANALYTICS_BY_TYPE_DAY, ANALYTICS_BY_ALERT])
     .expiring();
 
 /// `REPORT#<date>`: the daily report of one delivery date, replaced by a rerun.

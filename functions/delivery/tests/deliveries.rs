@@ -8,6 +8,7 @@ use axum::body::Body;
 use chrono::{Days, NaiveDate, Utc};
 use http::{Request, StatusCode};
 use milkrun_domain::Effects;
+use milkrun_domain::audit::AuditEntry;
 use milkrun_domain::checkout;
 use milkrun_domain::delivery::{Delivery, DeliveryStatus};
 use milkrun_domain::events::EventType;
@@ -18,7 +19,7 @@ use milkrun_domain::page::PageRequest;
 use milkrun_domain::payment::{Payment, PaymentStatus};
 use milkrun_domain::ports::{
     AuditLog, DeliveryReads, DeliveryWrites, OrderReads, OrderWrites, PaymentReads, PaymentWrites,
-    PendingEvents, StockAdjustments, StockLevels, StockReservations, UserRegistry,
+    PendingEvents, StockAdjustments, StockLevels, StockReservations, UserRegistry, WalletStore,
 };
 use milkrun_domain::values::{DeliverySlot, PaymentMethod, Role};
 use milkrun_local::{Database, LocalHost, RetryPolicy};
@@ -266,6 +267,21 @@ impl World {
             .len()
     }
 
+    /// The audit entries of the order's stock settlements.
+    async fn stock_audit(&self, order: &Order) -> Vec<AuditEntry> {
+        let stores = self.stores();
+        let trail = stores
+            .audit
+            .for_entity(&order.order_id.to_string(), &PageRequest::first(100))
+            .await
+            .unwrap();
+        let reservation = trail
+            .items
+            .into_iter()
+            .filter(|e| e.entity == "RESERVATION");
+        reservation.collect()
+    }
+
     async fn delivery_events(&self, delivery_id: Uuid) -> Vec<Value> {
         let stores = self.stores();
         stores
@@ -387,6 +403,8 @@ impl Setup {
             gateway_reference: Some("sim-1".into()),
             failure_reason: None,
             fraud_score: 0,
+            refunded_amount: milkrun_domain::money::Money::inr(0),
+            refunds: Vec::new(),
             created_at: now,
             updated_at: now,
             version: 0,
@@ -724,6 +742,17 @@ async fn a_failed_delivery_cancels_the_order_releases_its_stock_and_refunds_it()
         OrderStatus::Preparing,
         "other orders untouched"
     );
+    let settled = w.stock_audit(&w.order1).await;
+    let actions: Vec<&str> = settled.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["STOCK_RELEASED"],
+        "the release has its audit entry"
+    );
+    assert_eq!(
+        settled[0].changes["status"],
+        json!({"before": "RESERVED", "after": "RELEASED"})
+    );
 }
 
 #[tokio::test]
@@ -743,6 +772,95 @@ async fn a_failure_after_another_vendor_delivered_keeps_the_delivered_stock_out(
     let stores = w.stores();
     let a_delivery = stores.deliveries.get(id_of(&w.order1, a)).await.unwrap();
     assert_eq!(a_delivery.unwrap().status, DeliveryStatus::Delivered);
+    let settled = w.stock_audit(&w.order1).await;
+    assert_eq!(settled.len(), 1, "one settlement, one entry: {settled:?}");
+    let entry = &settled[0];
+    assert_eq!(
+        (entry.action.as_str(), entry.entity.as_str()),
+        ("STOCK_COMMITTED", "RESERVATION")
+    );
+    assert_eq!(
+        entry.changes["status"],
+        json!({"before": "RESERVED", "after": "COMMITTED"})
+    );
+    assert_eq!(entry.changes["delivered"][0]["key"]["vendorId"], json!(a));
+    assert_eq!(entry.changes["delivered"][0]["quantity"], 2);
+    assert_eq!(entry.changes["returned"][0]["key"]["vendorId"], json!(b));
+    assert_eq!(entry.changes["returned"][0]["quantity"], 1);
+}
+
+#[tokio::test]
+async fn a_cancel_after_one_vendor_delivered_refunds_only_the_other_vendors_lines() {
+    let w = World::new().await;
+    let (a, b) = (w.vendor_a, w.vendor_b);
+    let stores = w.stores();
+    // Order 1 paid from the wallet: milk ×2 (A) 12,000 + curd ×1 (B) 4,000 = 16,000.
+    let order_id = w.order1.order_id;
+    let mut paid = stores.payments.for_order(order_id).await.unwrap().unwrap();
+    paid.method = PaymentMethod::Wallet;
+    stores
+        .payments
+        .update(paid, &Effects::none())
+        .await
+        .unwrap();
+    let delivered = ["ASSIGNED", "PICKED_UP", "IN_TRANSIT", "DELIVERED"];
+    w.walk(&w.seller_a, id_of(&w.order1, a), &delivered).await;
+    w.walk(&w.seller_b, id_of(&w.order1, b), &["FAILED"]).await;
+
+    assert_eq!(w.order_status(&w.order1).await, OrderStatus::Refunded);
+    let payment = stores.payments.for_order(order_id).await.unwrap().unwrap();
+    assert_eq!(
+        (payment.status, payment.amount, payment.refunded_amount),
+        (
+            PaymentStatus::Succeeded,
+            Money::inr(16_000),
+            Money::inr(4_000)
+        ),
+        "B's curd went back, A's delivered milk was kept"
+    );
+    let refunds: Vec<(Money, &str)> = payment
+        .refunds
+        .iter()
+        .map(|r| (r.amount, r.reason.as_str()))
+        .collect();
+    assert_eq!(refunds, [(Money::inr(4_000), "UNDELIVERED_LINES")]);
+    let wallet = stores.wallets.get(w.customer_id).await.unwrap().unwrap();
+    assert_eq!(
+        wallet.balance,
+        Money::inr(4_000),
+        "credited exactly the refund"
+    );
+    let news: Vec<Value> = stores
+        .outbox
+        .pending(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == EventType::PaymentRefunded)
+        .map(|e| e.data)
+        .collect();
+    assert_eq!(news.len(), 1, "{news:?}");
+    assert_eq!(news[0]["refunded"]["amount"], 4_000);
+    assert_eq!(news[0]["status"], "SUCCEEDED");
+    let trail = stores
+        .audit
+        .for_entity(&payment.payment_id.to_string(), &PageRequest::first(100))
+        .await
+        .unwrap();
+    let refunded: Vec<_> = trail
+        .items
+        .iter()
+        .filter(|e| e.action == "PAYMENT_REFUNDED")
+        .collect();
+    assert_eq!(refunded.len(), 1);
+    assert_eq!(refunded[0].changes["refunded"]["amount"], 4_000);
+
+    // A repeat of the failure's settlement refunds nothing more.
+    w.walk(&w.seller_b, id_of(&w.order1, b), &["FAILED"]).await;
+    let again = stores.payments.for_order(order_id).await.unwrap().unwrap();
+    assert_eq!(again.refunds.len(), 1);
+    let wallet = stores.wallets.get(w.customer_id).await.unwrap().unwrap();
+    assert_eq!(wallet.balance, Money::inr(4_000));
 }
 
 #[tokio::test]

@@ -174,7 +174,7 @@ pub fn messages(event: &EventEnvelope) -> Result<Vec<Message>, EventMismatch> {
             let p = event.decode::<PaymentRefunded>()?.0;
             let body = format!(
                 "{} paid by {} for order {} has been refunded.",
-                p.amount,
+                p.refunded.unwrap_or(p.amount),
                 method(p.method),
                 p.order_id
             );

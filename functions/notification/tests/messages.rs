@@ -132,6 +132,7 @@ impl World {
             method: PaymentMethod::Card,
             status,
             failure_reason: Some("card declined".into()),
+            refunded: None,
         }
     }
 

@@ -158,6 +158,12 @@ pub struct PaymentView {
     #[serde(skip_serializing_if = "Option::is_none")]
     failure_reason: Option<String>,
     fraud_score: u32,
+    /// What went back to the customer so far, the sum of `refunds` (at most `amount`);
+    /// `status` is REFUNDED only when all of `amount` went back.
+    refunded_amount: milkrun_domain::money::Money,
+    /// Each refund made, oldest first: a cancelled order gives back only what was not
+    /// delivered.
+    refunds: Vec<milkrun_domain::payment::Refund>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -175,6 +181,8 @@ impl From<Payment> for PaymentView {
             gateway_reference: p.gateway_reference,
             failure_reason: p.failure_reason,
             fraud_score: p.fraud_score,
+            refunded_amount: p.refunded_amount,
+            refunds: p.refunds,
             created_at: p.created_at,
             updated_at: p.updated_at,
         }

@@ -372,6 +372,8 @@ impl PaymentService {
                     failure_reason: (notice.status == PaymentStatus::Failed)
                         .then(|| REPORTED_FAILED.to_owned()),
                     fraud_score: 0,
+                    refunded_amount: milkrun_domain::money::Money::inr(0),
+                    refunds: Vec::new(),
                     created_at: now,
                     updated_at: now,
                     version: 0,

@@ -2,6 +2,7 @@
 //! log, the daily report and vendor settlements), the consumer that keeps every event in the
 //! analytics log, and the daily report's job.
 
+pub mod alerts;
 pub mod analytics;
 pub mod daily;
 pub mod reach;
@@ -16,6 +17,7 @@ use milkrun_domain::events::Topic;
 use milkrun_platform::{Adapters, ConsumerService, HttpService, JobRun, JobService, Needs};
 use milkrun_store::table::{ANALYTICS, AUDIT, DELIVERIES, ORDERS, OUTBOX, REPORTS, VENDORS};
 
+pub use alerts::AlertRecorder;
 pub use analytics::AnalyticsRecorder;
 pub use daily::{DailyReportJob, DailyReportRun, VendorNames, default_report_date, report_mail};
 pub use routes::{ReportingService, documented, router};
@@ -48,6 +50,24 @@ pub static ANALYTICS_CONSUMER: ConsumerService = ConsumerService {
     handler: |adapters| {
         Arc::new(AnalyticsRecorder {
             log: adapters.stores.analytics.clone(),
+        })
+    },
+};
+
+/// Every event on the admin-alerts topic → one alert, listed by `GET /alerts`.
+pub static ALERTS_CONSUMER: ConsumerService = ConsumerService {
+    name: "alerts-consumer",
+    needs: Needs {
+        tables: &[&ANALYTICS],
+        mail: false,
+        signing: false,
+        verification: false,
+        checkout: false,
+    },
+    topics: &[Topic::AdminAlerts],
+    handler: |adapters| {
+        Arc::new(AlertRecorder {
+            alerts: adapters.stores.analytics.clone(),
         })
     },
 };

@@ -1,5 +1,6 @@
 //! What operators read: `GET /audit?entityId=` (who did what to one entity, admins),
-//! `GET /analytics/events` (in [`crate::analytics`], admins), `GET /reports/daily?date=` (the
+//! `GET /analytics/events` (in [`crate::analytics`], admins), `GET /alerts` (in
+//! [`crate::alerts`], managers and admins), `GET /reports/daily?date=` (the
 //! stored daily report: managers and admins whole, a vendor its own row) and
 //! `GET /reports/settlement?vendorId=&month=` (admins, or that vendor).
 
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use milkrun_domain::audit::AuditEntry;
 use milkrun_domain::checkout::{DATE_PATTERN, not_a_calendar_day, parse_date};
-use milkrun_domain::ports::{AnalyticsLog, AuditLog, DailyReports};
+use milkrun_domain::ports::{AdminAlerts, AnalyticsLog, AuditLog, DailyReports};
 use milkrun_domain::schema;
 use milkrun_domain::values::{InvalidValue, bounded_text};
 use milkrun_http::{AdminActor, ApiError, ApiQuery, ErrorBody, Paging};
@@ -24,11 +25,13 @@ use milkrun_domain::report::{DailyReport, Month, Settlement, VendorRow};
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::alerts::{__path_alerts, alerts};
 use crate::analytics::{__path_analytics_events, analytics_events};
 
 milkrun_http::service_routes! { ReportingService;
     [audit_trail]
     [analytics_events]
+    [alerts]
     [daily_report]
     [settlement]
 }
@@ -43,6 +46,7 @@ const MAX_ENTITY_ID_CHARS: usize = 128;
 pub struct ReportingService {
     pub audit: Arc<dyn AuditLog>,
     pub analytics: Arc<dyn AnalyticsLog>,
+    pub alerts: Arc<dyn AdminAlerts>,
     pub reports: Arc<dyn DailyReports>,
     pub settlement: SettlementService,
 }
@@ -53,6 +57,7 @@ impl ReportingService {
         Self {
             audit: stores.audit.clone(),
             analytics: stores.analytics.clone(),
+            alerts: stores.analytics.clone(),
             reports: stores.reports.clone(),
             settlement: SettlementService {
                 sources: stores.reports.clone(),

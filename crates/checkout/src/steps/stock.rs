@@ -5,7 +5,7 @@
 use chrono::{NaiveDate, Utc};
 use milkrun_domain::checkout;
 use milkrun_domain::error::TaskError;
-use milkrun_domain::inventory::{ReservationRefusal, VendorDay};
+use milkrun_domain::inventory::{ReservationRefusal, StockSettlement, VendorDay};
 use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::vendor::Vendor;
 use milkrun_domain::{DomainError, Effects, ErrorCode};
@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{BY, CheckoutTasks, Step, answer, out_of_place, refused};
+use crate::records::checkout_actor;
 
 /// Reassignments ReserveStock tries after lost races before it settles for the refusal.
 const MAX_REASSIGNMENTS: u32 = 3;
@@ -182,7 +183,10 @@ impl CheckoutTasks {
         let released = self
             .ports
             .stock
-            .release(order_id, &Effects::none())
+            .release(
+                order_id,
+                &StockSettlement::audited(&checkout_actor(order_id)),
+            )
             .await
             .map_err(DomainError::from)?;
         Ok(json!({ "orderId": order_id, "released": released.is_some() }))

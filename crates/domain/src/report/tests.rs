@@ -245,6 +245,40 @@ fn settlement_rounds_commission_half_up_per_day_and_owes_the_rest() {
 }
 
 #[test]
+fn a_delivery_kept_when_its_order_was_cancelled_is_no_refund() {
+    let items = vec![line(1, 6_000, 2, V1, true), line(2, 4_000, 1, V2, true)];
+    let mut cancelled = order_of(1, OrderStatus::Cancelled, items.clone());
+    let moved = |order: &mut Order, to| order.move_to(to, "test", None, at(9, 0)).unwrap();
+    for to in [
+        OrderStatus::PaymentPending,
+        OrderStatus::Confirmed,
+        OrderStatus::Cancelled,
+    ] {
+        cancelled.status = cancelled.status_history.last().unwrap().status;
+        moved(&mut cancelled, to);
+    }
+    let mut partly_refunded = cancelled.clone();
+    partly_refunded.order_id = Uuid::from_u128(2000);
+    moved(&mut partly_refunded, OrderStatus::Refunded);
+    let mut refunded_whole = order_of(3, OrderStatus::Refunded, items);
+    refunded_whole.status_history.last_mut().unwrap().status = OrderStatus::Delivered;
+    let orders = [cancelled, partly_refunded, refunded_whole];
+    let deliveries: Vec<Delivery> = orders
+        .iter()
+        .map(|o| delivery_of(o, V1, DeliveryStatus::Delivered))
+        .collect();
+    let orders: HashMap<Uuid, Order> = orders.into_iter().map(|o| (o.order_id, o)).collect();
+    let month = Month::parse("2025-03").unwrap();
+    let day = &Settlement::compute(V1, month, &deliveries, &orders, 800).days[0];
+    assert_eq!(day.delivered, Money::inr(36_000));
+    assert_eq!(
+        day.refunds,
+        Money::inr(12_000),
+        "only the order refunded whole gave V1's delivered milk back"
+    );
+}
+
+#[test]
 fn settlement_leaves_out_other_months_and_missing_orders() {
     let mut april = order_of(1, OrderStatus::Delivered, vec![line(1, 1000, 1, V1, true)]);
     april.delivery_date = NaiveDate::from_ymd_opt(2025, 4, 1).unwrap();

@@ -1,7 +1,7 @@
 //! The daily report and vendor settlements end to end (SPEC §3 DailyReport, §4 report
 //! routes, §6): a day of orders built through the real checkout (delivered, a delivery
 //! failed, cancelled by its owner, refunded by an admin, partial, payment declined, one of
-//! two vendors), the report job run by `POST /jobs/daily-report`, and every figure of the
+//! two vendors, one of two vendors delivered and then cancelled by an admin), the report job run by `POST /jobs/daily-report`, and every figure of the
 //! stored report checked against sums computed here, independently, from the day's orders
 //! and their deliveries as `GET /orders` and `GET /orders/{id}` show them; then the report as
 //! a vendor, and the settlement.
@@ -270,7 +270,14 @@ fn settlement_day(orders: &[Value], vendor: &str) -> (u64, u64, u64) {
             .map(|i| amount(&i["unitPrice"]) * i["quantity"].as_u64().unwrap())
             .sum();
         delivered += value;
-        if order["status"] == "REFUNDED" || order["status"] == "CANCELLED" {
+        // A cancel refunds only what was not delivered: delivered value goes back only
+        // with an order refunded as a whole (never by way of CANCELLED).
+        let cancelled = order["statusHistory"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|change| change["status"] == "CANCELLED");
+        if order["status"] == "REFUNDED" && !cancelled {
             refunds += value;
         }
     }
@@ -279,6 +286,39 @@ fn settlement_day(orders: &[Value], vendor: &str) -> (u64, u64, u64) {
         refunds,
         half_up((delivered - refunds) * 800, 10_000),
     )
+}
+
+/// A two-vendor order whose milk A delivered, then cancelled by an admin: only B's curd is
+/// refunded, and the payment records it (SUCCEEDED, `refundedAmount`, one refund); A's
+/// delivered milk stays in A's settlement with no refund.
+async fn kept_in_part(day: &Day) -> Value {
+    let milk = Day::line(&day.milk, 0, 2);
+    let curd = Day::line(&day.curd, 0, 1);
+    let order = day.order(2, json!([milk, curd]), json!({})).await;
+    day.deliver(&order, &day.vendor_a, &TO_THE_DOOR).await;
+    let id = text(&order["orderId"]);
+    let path = format!("/orders/{id}/cancel");
+    let cancel = call(Method::POST, &path, Some(&day.admin), None).await;
+    expect(&cancel, StatusCode::OK);
+    let order = read_order(&day.admin, &id).await.body;
+    let value = |vendor: &str| -> u64 {
+        let items = order["items"].as_array().unwrap().iter();
+        let theirs = items.filter(|i| i["fulfilled"] == true && i["vendorId"] == vendor);
+        theirs
+            .map(|i| amount(&i["unitPrice"]) * i["quantity"].as_u64().unwrap())
+            .sum()
+    };
+    let (milk_value, curd_value) = (value(&day.vendor_a), value(&day.vendor_b));
+    assert!(milk_value > 0 && curd_value > 0, "{order}");
+    let payment = &order["payment"];
+    assert_eq!(payment["status"], "SUCCEEDED", "{order}");
+    assert_eq!(amount(&payment["amount"]), milk_value + curd_value);
+    assert_eq!(amount(&payment["refundedAmount"]), curd_value, "{payment}");
+    let refunds = payment["refunds"].as_array().unwrap();
+    assert_eq!(refunds.len(), 1, "{payment}");
+    assert_eq!(amount(&refunds[0]["amount"]), curd_value);
+    assert_eq!(refunds[0]["reason"], "UNDELIVERED_LINES");
+    order
 }
 
 #[tokio::test]
@@ -330,6 +370,7 @@ async fn reports_the_day_as_its_orders_sum_and_settles_each_vendor() {
         .await;
     day.deliver(&both, &a, &TO_THE_DOOR).await;
     day.deliver(&both, &b, &TO_THE_DOOR).await;
+    let kept = kept_in_part(&day).await;
     // Money that went back moves a cancelled order on to REFUNDED.
     let gone = ["CANCELLED", "REFUNDED"];
     for (order, statuses) in [
@@ -339,6 +380,7 @@ async fn reports_the_day_as_its_orders_sum_and_settles_each_vendor() {
         (&refunded, &["REFUNDED"][..]),
         (&partial, &["DELIVERED"][..]),
         (&both, &["DELIVERED"][..]),
+        (&kept, &["REFUNDED"][..]),
     ] {
         let status = day.status(order).await;
         assert!(statuses.contains(&status.as_str()), "{status}: {order}");
