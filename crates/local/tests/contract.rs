@@ -48,7 +48,7 @@ mod on_file {
     milkrun_contract::store_contract!(sqlite_file().await);
 }
 
-/// Holds the writer thread in a lone call until the answer's sender is dropped or sent to.
+/// Holds the writer thread in a lone call until the returned sender is sent to (or dropped).
 async fn hold_the_writer(
     db: &Database,
 ) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
