@@ -2,10 +2,14 @@
 
   crash   registrations answered 201, then the server is killed with SIGKILL; after a
           restart every welcome mail arrives (the events were committed with the accounts).
-  checkout  orders placed concurrently while the server is killed with SIGKILL part way:
-          after a restart every order answered 201 finishes its checkout (the server starts
-          again each one left in checkout: PENDING, PAYMENT_PENDING, CONFIRMED), with stock
-          reserved exactly once for each.
+  checkout  10 rounds (MILKRUN_KILL_ROUNDS) on one data folder: 30 orders placed
+          concurrently while the server is killed with SIGKILL part way; after each restart
+          every order ends terminal or rightly waiting (the server starts again each one
+          left in checkout: PENDING, PAYMENT_PENDING, CONFIRMED), every order answered 201
+          went through unless stock ran out, stock is conserved (stock + reserved = as set,
+          reserved exactly by the orders that went ahead) and so is money (a SUCCEEDED
+          payment of the order's total for each order that went ahead, none kept by any
+          other).
   run     the nightly subscription run (POST /jobs/subscriptions) over 300 due subscriptions,
           the server killed with SIGKILL part way through it; after a restart the run again,
           then twice at once: every (subscription, date) has exactly one order, and stock is
@@ -123,53 +127,105 @@ def crash(data: Path) -> None:
 ADMIN = {"MILKRUN_ADMIN_EMAIL": "admin@milkrun.test", "MILKRUN_ADMIN_PASSWORD": "scenario-admin-password"}
 
 
+KILL_ROUNDS = int(os.environ.get("MILKRUN_KILL_ROUNDS", "10"))
+# Fewer units than ten rounds order: the last rounds run out, and their orders must fail
+# holding nothing.
+STOCK = 200
+IN_CHECKOUT = {"PENDING", "PAYMENT_PENDING", "CONFIRMED"}
+# Paid and past the fraud check: PREPARING, or ON_HOLD once the velocity rule notices a
+# customer placing this many orders at once (it waits for a manager). Either holds its
+# stock and its money.
+THROUGH = {"PREPARING", "ON_HOLD"}
+# Ended without going ahead, or waiting on the customer: nothing held.
+STOPPED = {"FAILED", "PAYMENT_FAILED", "CANCELLED", "REFUNDED"}
+
+
+def every_order(host, token) -> list[dict]:
+    orders, cursor = [], None
+    while True:
+        page = host.ok("GET", "/orders?limit=100" + (f"&cursor={cursor}" if cursor else ""), token=token)
+        orders += page["items"]
+        cursor = page.get("nextCursor")
+        if not cursor:
+            return orders
+
+
+def invariants(host, world, answered: list[str], round_: int) -> dict:
+    """After a restart, once nothing is left in checkout: every order terminal or rightly
+    waiting, every order answered 201 went through, stock and money conserved."""
+    token = world["customer"]
+
+    def settled():
+        items = every_order(host, token)
+        return None if any(o["status"] in IN_CHECKOUT for o in items) else items
+
+    orders = eventually(settled, 90, f"round {round_}: every order to finish its checkout")
+    status = {o["orderId"]: o["status"] for o in orders}
+    odd = {s for s in status.values() if s not in THROUGH | STOPPED}
+    assert not odd, f"round {round_}: orders in {odd}"
+    through = [o for o in orders if o["status"] in THROUGH]
+    stock = host.ok("GET", f"/inventory?vendorId={world['vendor']}")["items"]
+    row = next(r for r in stock if r["variantId"] == world["variants"][0])
+    # Every order answered 201 went through, unless the shelf ran out under it.
+    allowed = THROUGH | ({"FAILED"} if row["stock"] < 2 else set())
+    assert all(status.get(o) in allowed for o in answered), (round_, row, status)
+    units = 2 * len(through)
+    # No deliveries are made, so nothing is committed: stock + reserved = what was set, and
+    # exactly the orders that went ahead hold theirs.
+    assert (row["stock"], row["reserved"]) == (STOCK - units, units), (round_, row, len(through))
+    kept = 0
+    for order in orders:
+        payment = host.ok("GET", f"/payments/{order['paymentId']}", token=token) if order.get("paymentId") else None
+        paid = payment is not None and payment["status"] == "SUCCEEDED"
+        if order["status"] in THROUGH:
+            assert paid and payment["amount"]["amount"] == order["total"]["amount"], (round_, order, payment)
+            kept += payment["amount"]["amount"]
+        else:
+            assert not paid, f"round {round_}: {order['status']} order {order['orderId']} keeps its money: {payment}"
+    assert kept == sum(o["total"]["amount"] for o in through), round_
+    failed = sum(1 for o in orders if o["status"] == "FAILED")
+    return {"orders": len(orders), "through": len(through), "units": units, "kept": kept, "failed": failed}
+
+
 def checkout(data: Path) -> None:
+    """KILL_ROUNDS rounds on one data folder: 30 orders placed at once, the server killed
+    with SIGKILL after about 10 answered, restarted, and the invariants checked."""
     sys.path.insert(0, str(ROOT / "scripts" / "emulated"))
     from differential import Host  # a world of vendor, product, stock and customer over HTTP
 
+    started = time.time()
     server = Server(data, ADMIN).start()
     host = Host("local", server.base, (ADMIN["MILKRUN_ADMIN_EMAIL"], ADMIN["MILKRUN_ADMIN_PASSWORD"]))
-    world = host.world(stock=60)
-    answered: list[str] = []
-
-    def place(_):
-        try:
-            answered.append(host.order(world, [(0, 2)]))
-        except (AssertionError, OSError):
-            pass  # killed before it answered: the order may or may not exist
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
-        futures = [pool.submit(place, i) for i in range(30)]
-        eventually(lambda: len(answered) >= 10, 60, "the first orders answered")
-        server.kill()
-        concurrent.futures.wait(futures)
-    print(f"checkout: {len(answered)} of 30 orders answered 201; killed with SIGKILL", flush=True)
+    world = host.world(stock=STOCK)
+    # Every order is for one date: room for all of them, so only stock can run out.
+    host.ok("PATCH", f"/vendors/{world['vendor']}", {"capacity": {"dailyOrderLimit": 1000}})
     log = ROOT / "target" / "milkrun-scenarios.log"
-    logged_before = log.stat().st_size
-    server = Server(data, ADMIN).start()
-    host.base = server.base
-    in_checkout = {"PENDING", "PAYMENT_PENDING", "CONFIRMED"}
+    for round_ in range(1, KILL_ROUNDS + 1):
+        answered: list[str] = []
 
-    def settled():
-        items = host.ok("GET", "/orders?limit=100", token=world["customer"])["items"]
-        return None if any(o["status"] in in_checkout for o in items) else items
+        def place(_):
+            try:
+                answered.append(host.order(world, [(0, 2)]))
+            except (AssertionError, OSError):
+                pass  # killed before it answered, or out of stock: it may or may not exist
 
-    orders = eventually(settled, 60, "every order to finish its checkout")
-    status = {o["orderId"]: o["status"] for o in orders}
-    # Paid and past the fraud check: PREPARING, or ON_HOLD once the velocity rule notices a
-    # customer placing this many orders at once. Either holds its stock.
-    through = {"PREPARING", "ON_HOLD"}
-    assert all(status.get(o) in through for o in answered), status
-    placed = [o for o in orders if o["status"] in through]
-    stock = host.ok("GET", f"/inventory?vendorId={world['vendor']}")["items"]
-    row = next(r for r in stock if r["variantId"] == world["variants"][0])
-    units = 2 * len(placed)
-    assert (row["stock"], row["reserved"]) == (60 - units, units), (row, len(placed))
-    with open(log, "rb") as restarted:
-        restarted.seek(logged_before)
-        resumed = restarted.read().count(b"resuming a stalled checkout")
-    print(f"checkout: after the restart ({resumed} checkouts started again) all {len(answered)} answered finished "
-          f"checkout; {len(orders)} orders were placed, {len(placed)} hold {units} units, reserved once each", flush=True)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
+            futures = [pool.submit(place, i) for i in range(30)]
+            eventually(lambda: len(answered) >= 10, 60, f"round {round_}: the first orders answered")
+            server.kill()
+            concurrent.futures.wait(futures)
+        logged_before = log.stat().st_size
+        server = Server(data, ADMIN).start()
+        host.base = server.base
+        seen = invariants(host, world, answered, round_)
+        with open(log, "rb") as restarted:
+            restarted.seek(logged_before)
+            resumed = restarted.read().count(b"resuming a stalled checkout")
+        print(f"checkout round {round_}: {len(answered)} of 30 answered 201 before SIGKILL; {resumed} checkouts "
+              f"started again; {seen['orders']} orders in all ({seen['failed']} failed), {seen['through']} went ahead "
+              f"holding {seen['units']} "
+              f"units and {seen['kept']} paise; stock, money and states hold", flush=True)
+    print(f"checkout: {KILL_ROUNDS} kill -9 rounds in {time.time() - started:.0f} s", flush=True)
     server.kill(signal.SIGTERM)
 
 

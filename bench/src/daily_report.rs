@@ -10,14 +10,14 @@ use chrono::{Datelike, Months, NaiveDate, TimeDelta, Utc};
 use milkrun_domain::delivery::{Delivery, DeliveryStatus};
 use milkrun_domain::money::Money;
 use milkrun_domain::order::{NewOrder, Order, OrderItem, OrderStatus, OrderTotals};
-use milkrun_domain::ports::{DeliveryWrites, OrderWrites, VendorWrites};
+use milkrun_domain::ports::{DeliveryWrites, OrderWrites};
 use milkrun_domain::report::Month;
 use milkrun_domain::values::{DeliverySlot, PaymentMethod};
-use milkrun_domain::vendor::VendorInput;
 use milkrun_domain::{Effects, checkout::platform_today};
 use milkrun_local::{Database, SqliteItemStore};
 use milkrun_reporting::{DailyReportJob, SettlementService};
 use milkrun_store::Stores;
+use milkrun_testkit::dairy::DairySpec;
 use uuid::Uuid;
 
 use crate::item_meter::{ItemMeter, Tally};
@@ -67,23 +67,18 @@ async fn delivered_order(stores: &Stores, vendor: Uuid, date: NaiveDate, n: usiz
         .unwrap();
 }
 
+/// A vendor serving 560034, stored: its id.
 async fn vendor(stores: &Stores) -> Uuid {
-    let vendor = VendorInput {
-        name: Some("Bench Dairy".into()),
-        email: Some("bench@dairy.example".into()),
-        phone: Some("+91 80 4000 1234".into()),
-        address: Some("1 Bench Road".into()),
-        service_areas: Some(vec!["560034".into()]),
-        ..Default::default()
-    }
-    .create(Utc::now())
-    .unwrap();
-    stores
-        .vendors
-        .create(&vendor, &Effects::none())
+    let spec = DairySpec {
+        pincode: "560034",
+        cutoff: None,
+        daily_order_limit: 10_000,
+        stock: 0,
+        variants: &[],
+    };
+    milkrun_testkit::dairy::vendor(stores, &spec)
         .await
-        .unwrap();
-    vendor.vendor_id
+        .vendor_id
 }
 
 fn metered() -> (Arc<ItemMeter>, Stores) {

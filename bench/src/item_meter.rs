@@ -7,15 +7,17 @@
 //! Capacity follows DynamoDB's published rules, applied to the items as this store holds
 //! them (attribute names and values sized as DynamoDB sizes them):
 //! - reads: 4 KB units; eventually consistent ½, strongly consistent 1 (GetItem as asked,
-//!   BatchGetItem always consistent as the DynamoDB store sends it, Query on a table as asked
+//!   BatchGetItem as the DynamoDB store sends it (consistent, but eventually consistent for
+//!   the listings that read what a keys-only index names), Query on a table as asked
 //!   and on an index ½); a Query sums the items it returns before rounding; a key that finds
 //!   nothing still costs one unit (½ when eventually consistent);
 //! - writes: 1 KB units of the larger of the item before and after; inside
 //!   TransactWriteItems each item (a condition check too) costs twice;
-//! - global secondary indexes (every index of the template projects ALL): an item entering
-//!   or leaving an index costs a write there, an item changed in place one write, an item
-//!   whose index key changed two (delete and put); index writes are not doubled by a
-//!   transaction.
+//! - global secondary indexes, each holding its projection of the item (`IndexSpec`'s, as
+//!   the template's): an item entering or leaving an index costs a write there, an item
+//!   whose projection changed in place one write (none if it did not change: keys-only
+//!   indexes are written only when their keys move), an item whose index key changed two
+//!   (delete and put); index writes are not doubled by a transaction.
 //!
 //! Sizing a write needs the item before and after it, which the meter reads from the
 //! wrapped store itself (uncounted). Those extra reads slow the store down, so timings are
@@ -142,6 +144,23 @@ impl ItemMeter {
     }
 
     /// Sizes `writes` from their images before and after; `factor` 2 inside a transaction.
+    /// A BatchGetItem of `keys` that found `found`: a call per 100 keys, each key read as
+    /// its own GetItem (a key that found nothing one unit, ½ when eventually consistent).
+    fn charge_batch_get(&self, table: &TableSpec, keys: &[Key], found: &[Item], consistent: bool) {
+        if !keys.is_empty() {
+            self.call("BatchGetItem", keys.len().div_ceil(100) as u64);
+        }
+        if self.capacity() {
+            let missing = keys.len().saturating_sub(found.len());
+            let units: f64 = found
+                .iter()
+                .map(|i| read_units(item_size(i), consistent))
+                .sum::<f64>()
+                + read_units(0, consistent) * missing as f64;
+            self.record(|t| t.units(table.name, units, 0.0, 0.0));
+        }
+    }
+
     fn charge_writes(
         &self,
         writes: &[Write],
@@ -204,19 +223,17 @@ impl ItemStore for ItemMeter {
         keys: &[Key],
     ) -> Result<Vec<Item>, ItemError> {
         let found = self.inner.batch_get(table, keys).await?;
-        if !keys.is_empty() {
-            self.call("BatchGetItem", keys.len().div_ceil(100) as u64);
-        }
-        if self.capacity() {
-            // Each key read as its own consistent GetItem; a key found nothing is one unit.
-            let missing = keys.len().saturating_sub(found.len());
-            let units: f64 = found
-                .iter()
-                .map(|i| read_units(item_size(i), true))
-                .sum::<f64>()
-                + missing as f64;
-            self.record(|t| t.units(table.name, units, 0.0, 0.0));
-        }
+        self.charge_batch_get(table, keys, &found, true);
+        Ok(found)
+    }
+
+    async fn batch_get_eventual(
+        &self,
+        table: &'static TableSpec,
+        keys: &[Key],
+    ) -> Result<Vec<Item>, ItemError> {
+        let found = self.inner.batch_get_eventual(table, keys).await?;
+        self.charge_batch_get(table, keys, &found, false);
         Ok(found)
     }
 
@@ -324,13 +341,21 @@ fn index_key<'a>(item: &'a Item, partition: &str, sort: &str) -> Option<(&'a Val
 }
 
 /// Write units the global secondary indexes of `table` take for a write from `before` to
-/// `after` (projection ALL: any change of an indexed item is rewritten there).
+/// `after`, each index holding its projection of the item: an entry put or removed costs
+/// its size, one whose index key stayed costs a rewrite only if its projection changed,
+/// one whose key changed a delete and a put.
 fn index_writes(table: &TableSpec, before: Option<&Item>, after: Option<&Item>) -> f64 {
     let mut units = 0.0;
     for index in table.indexes {
-        let old = before.and_then(|i| index_key(i, index.partition_key, index.sort_key));
-        let new = after.and_then(|i| index_key(i, index.partition_key, index.sort_key));
-        let (old_size, new_size) = (before.map_or(0, item_size), after.map_or(0, item_size));
+        let before = before.map(|i| index.project(table, i.clone()));
+        let after = after.map(|i| index.project(table, i.clone()));
+        let old = before
+            .as_ref()
+            .and_then(|i| index_key(i, index.partition_key, index.sort_key));
+        let new = after
+            .as_ref()
+            .and_then(|i| index_key(i, index.partition_key, index.sort_key));
+        let (old_size, new_size) = (item_size_opt(&before), item_size_opt(&after));
         units += match (old, new) {
             (None, None) => 0.0,
             (None, Some(_)) => write_units(new_size),

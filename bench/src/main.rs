@@ -1,11 +1,13 @@
-//! `milkrun-bench argon2`, `login`, `rate`, `dynamodb-calls` and `checkout`: figures for
+//! `milkrun-bench argon2`, `login`, `rate`, `dynamodb-calls`, `checkout`, `faults` and `soak`: figures for
 //! bench/README.md.
 
 mod checkout;
 mod daily_report;
 mod dynamodb_calls;
+mod faults;
 mod item_meter;
 mod rate;
+mod soak;
 mod subscription_run;
 
 use std::time::{Duration, Instant};
@@ -59,6 +61,31 @@ enum Command {
     DailyReport {
         #[arg(long, default_value_t = 1_000)]
         orders: usize,
+    },
+    /// The fault suite at full size: a checkout load with faults injected into every port
+    /// (seeded), then the invariants (terminal states, stock, money, events).
+    Faults {
+        #[arg(long, default_value_t = 17)]
+        seed: u64,
+        #[arg(long, default_value_t = 500)]
+        orders: usize,
+        #[arg(long, default_value_t = 50)]
+        in_flight: usize,
+        /// Units on the shelf (fewer than orders: some run out).
+        #[arg(long, default_value_t = 450)]
+        stock: u32,
+        /// Probability of each fault on each call of a port (the item store's: a fifth).
+        #[arg(long, default_value_t = 0.03)]
+        rate: f64,
+    },
+    /// Checkouts at a fixed rate for `--minutes` over a local host: resident memory,
+    /// database size and p50/p99 latency per minute, to show drift (not in CI).
+    Soak {
+        #[arg(long, default_value_t = 30)]
+        minutes: u64,
+        /// Checkouts started per second (open loop).
+        #[arg(long, default_value_t = 20)]
+        rate: u32,
     },
     /// Checkout end to end over a local host in a temporary folder: latency to CONFIRMED,
     /// throughput, and what one checkout costs (calls, units, invocations, events, AWS $).
@@ -191,6 +218,23 @@ async fn main() {
         Command::DynamodbCalls => dynamodb_calls::run().await,
         Command::SubscriptionRun { customers } => subscription_run::run(customers).await,
         Command::DailyReport { orders } => daily_report::run(orders).await,
+        Command::Soak { minutes, rate } => soak::run(minutes, rate).await,
+        Command::Faults {
+            seed,
+            orders,
+            in_flight,
+            stock,
+            rate,
+        } => {
+            faults::main(faults::Options {
+                seed,
+                orders,
+                in_flight,
+                stock,
+                rate,
+            })
+            .await
+        }
         Command::Checkout {
             sequential,
             concurrent,

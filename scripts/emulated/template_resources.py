@@ -174,6 +174,9 @@ class Emulation:
         for _, props in self.resources("AWS::SNS::Subscription"):
             props = self.resolve(props)
             attributes = {"RawMessageDelivery": str(props.get("RawMessageDelivery", False)).lower()}
+            # moto filters on the message attributes as SNS does (the eventType the bus sets).
+            if "FilterPolicy" in props:
+                attributes["FilterPolicy"] = json.dumps(props["FilterPolicy"])
             sns.subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"],
                           Attributes=attributes)
 

@@ -13,16 +13,16 @@ use uuid::Uuid;
 use super::shop::{Shop, TempData, confirmed, place, stock_the_shop, today_in_kolkata};
 use super::{GIVE_UP, ORDERS_PER_CUSTOMER, Options};
 
-pub(super) struct Sample {
+pub(crate) struct Sample {
     /// POST start → the read that found the order CONFIRMED or later.
-    confirmed: Duration,
+    pub(crate) confirmed: Duration,
     /// POST start → 201 answered.
-    answered: Duration,
-    polls: u32,
-    failure: Option<String>,
+    pub(crate) answered: Duration,
+    pub(crate) polls: u32,
+    pub(crate) failure: Option<String>,
 }
 
-pub(super) async fn checkout(shop: Arc<Shop>, n: usize, poll: Duration) -> Sample {
+pub(crate) async fn checkout(shop: Arc<Shop>, n: usize, poll: Duration) -> Sample {
     let request = shop.request(n);
     let started = Instant::now();
     let placed = place(&shop.app, request).await;
@@ -60,11 +60,11 @@ pub(super) async fn checkout(shop: Arc<Shop>, n: usize, poll: Duration) -> Sampl
     }
 }
 
-pub(super) fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-pub(super) fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 

@@ -254,11 +254,15 @@ pub(super) async fn metered(options: &Options) -> Metered {
             let events = outbox.pending(1000).await.unwrap();
             let mut deliveries = 0;
             // Each consumer has a queue of its own: one message (and one delivery) per
-            // event on a topic it takes, timed under the consumer's name.
+            // event on a topic it takes that its subscription's filter policy lets through
+            // (the template's filters are the consumer's `wants`, a test holds them so),
+            // timed under the consumer's name.
             let mut consumer_times: BTreeMap<&str, (Duration, usize)> = BTreeMap::new();
             for event in &events {
                 for (service, handler) in &consumers {
-                    if !service.topics.contains(&event.topic()) {
+                    let queued =
+                        service.topics.contains(&event.topic()) && handler.wants(event.event_type);
+                    if !queued {
                         continue;
                     }
                     deliveries += 1;

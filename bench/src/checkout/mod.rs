@@ -34,10 +34,10 @@
 //! [`TracedRunner`]: metered::TracedRunner
 
 pub(crate) mod costs;
-mod latency;
+pub(crate) mod latency;
 mod log_meter;
 mod metered;
-mod shop;
+pub(crate) mod shop;
 
 use std::time::Duration;
 
@@ -49,20 +49,20 @@ use log_meter::install_log_meter;
 use metered::metered;
 
 /// Served by one demo vendor only, so every order goes the same way.
-const PINCODE: &str = "560034";
-const VENDOR: &str = "Nandi Dairy Farms";
+pub(crate) const PINCODE: &str = "560034";
+pub(crate) const VENDOR: &str = "Nandi Dairy Farms";
 /// (product, variant) of the demo catalog, all sold by [`VENDOR`]; `--lines` takes the first n.
-const LINES: [(&str, &str); 3] = [
+pub(crate) const LINES: [(&str, &str); 3] = [
     ("Toned Milk", "1L"),
     ("Fresh Curd", "400g"),
     ("Masala Buttermilk", "200ml"),
 ];
-const STOCK: u32 = 10_000_000;
+pub(crate) const STOCK: u32 = 10_000_000;
 /// One order fewer than the "many orders in a short time" rule holds for.
-const ORDERS_PER_CUSTOMER: usize = MANY_ORDERS - 1;
+pub(crate) const ORDERS_PER_CUSTOMER: usize = MANY_ORDERS - 1;
 /// Delivery dates: tomorrow + 1 … + 28 (after today, at most 30 days ahead, in Kolkata).
 const DATES: u64 = 28;
-const GIVE_UP: Duration = Duration::from_secs(30);
+pub(crate) const GIVE_UP: Duration = Duration::from_secs(30);
 
 pub struct Options {
     pub sequential: usize,

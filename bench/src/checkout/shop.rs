@@ -20,21 +20,21 @@ use serde_json::{Value, json};
 use tower::ServiceExt as _;
 use uuid::Uuid;
 
-pub(super) struct Shop {
-    pub(super) app: axum::Router,
-    pub(super) stores: Stores,
-    pub(super) tokens: Vec<String>,
-    pub(super) lines: Vec<(Uuid, Uuid)>,
-    pub(super) today: NaiveDate,
-    pub(super) next: AtomicUsize,
-    pub(super) run: Uuid,
+pub(crate) struct Shop {
+    pub(crate) app: axum::Router,
+    pub(crate) stores: Stores,
+    pub(crate) tokens: Vec<String>,
+    pub(crate) lines: Vec<(Uuid, Uuid)>,
+    pub(crate) today: NaiveDate,
+    pub(crate) next: AtomicUsize,
+    pub(crate) run: Uuid,
 }
 
 /// A temporary data folder, removed when dropped.
-pub(super) struct TempData(pub(super) PathBuf);
+pub(crate) struct TempData(pub(crate) PathBuf);
 
 impl TempData {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = std::env::temp_dir().join(format!("milkrun-bench-checkout-{}", Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
         Self(dir)
@@ -49,7 +49,7 @@ impl Drop for TempData {
 
 /// The demo catalog, the lines' stock at the vendor, and `customers` complete customers
 /// (written through `stores`), with an access token each.
-pub(super) async fn stock_the_shop(
+pub(crate) async fn stock_the_shop(
     stores: &Stores,
     adapters: &Adapters,
     customers: usize,
@@ -119,7 +119,7 @@ pub(super) async fn stock_the_shop(
 }
 
 /// Today in the platform's time zone (Asia/Kolkata, UTC+5:30).
-pub(super) fn today_in_kolkata() -> NaiveDate {
+pub(crate) fn today_in_kolkata() -> NaiveDate {
     (Utc::now() + chrono::TimeDelta::minutes(330)).date_naive()
 }
 
@@ -128,7 +128,7 @@ impl Shop {
     /// [`ORDERS_PER_CUSTOMER`] orders in the run), date and slot spread out.
     ///
     /// [`ORDERS_PER_CUSTOMER`]: super::ORDERS_PER_CUSTOMER
-    pub(super) fn request(&self, n: usize) -> Request<Body> {
+    pub(crate) fn request(&self, n: usize) -> Request<Body> {
         let token = &self.tokens[n % self.tokens.len()];
         let date = self.today + Days::new(2 + (n as u64 % DATES));
         let items: Vec<Value> = self
@@ -157,7 +157,7 @@ impl Shop {
 }
 
 /// POSTs the request; answers the order id, or what went wrong.
-pub(super) async fn place(app: &axum::Router, request: Request<Body>) -> Result<Uuid, String> {
+pub(crate) async fn place(app: &axum::Router, request: Request<Body>) -> Result<Uuid, String> {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let body = axum::body::to_bytes(response.into_body(), 1 << 20)
@@ -173,7 +173,7 @@ pub(super) async fn place(app: &axum::Router, request: Request<Body>) -> Result<
         .ok_or_else(|| format!("no orderId in {answer}"))
 }
 
-pub(super) fn confirmed(status: OrderStatus) -> Option<bool> {
+pub(crate) fn confirmed(status: OrderStatus) -> Option<bool> {
     use OrderStatus::*;
     match status {
         Confirmed | Preparing | OutForDelivery | Delivered => Some(true),

@@ -108,6 +108,62 @@ impl DynamoDbItemStore {
         Ok(Self { client, tables })
     }
 
+    /// BatchGetItem over `keys`, 100 a request, retrying the keys left unprocessed.
+    async fn batch_read(
+        &self,
+        table: &'static TableSpec,
+        keys: &[Key],
+        consistent: bool,
+    ) -> Result<Vec<Item>, ItemError> {
+        let name = self.physical(table)?.to_owned();
+        let mut items = Vec::new();
+        for chunk in keys.chunks(BATCH_GET_LIMIT) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.iter().map(|k| sdk(k.to_item(table))).collect()))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(backend("building a batch read"))?,
+            );
+            let mut attempt = 0;
+            while let Some(request) = pending.take() {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&name, request)
+                    .send()
+                    .await
+                    .map_err(|e| ItemError::backend("reading items", e.into_service_error()))?;
+                let found = output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&name)
+                    .unwrap_or_default();
+                items.extend(
+                    found
+                        .into_iter()
+                        .map(ours)
+                        .filter(|i| !is_expired(table, i)),
+                );
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut left| left.remove(&name))
+                    .filter(|left| !left.keys.is_empty());
+                if pending.is_some() {
+                    attempt += 1;
+                    if attempt > MAX_CONFLICT_RETRIES {
+                        return Err(ItemError::backend(
+                            "reading items",
+                            std::io::Error::other("keys left unprocessed"),
+                        ));
+                    }
+                    pause(attempt).await;
+                }
+            }
+        }
+        Ok(items)
+    }
+
     fn physical(&self, table: &TableSpec) -> Result<&str, ItemError> {
         self.tables
             .get(table.name)
@@ -330,53 +386,15 @@ impl ItemStore for DynamoDbItemStore {
         table: &'static TableSpec,
         keys: &[Key],
     ) -> Result<Vec<Item>, ItemError> {
-        let name = self.physical(table)?.to_owned();
-        let mut items = Vec::new();
-        for chunk in keys.chunks(BATCH_GET_LIMIT) {
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(chunk.iter().map(|k| sdk(k.to_item(table))).collect()))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(backend("building a batch read"))?,
-            );
-            let mut attempt = 0;
-            while let Some(request) = pending.take() {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&name, request)
-                    .send()
-                    .await
-                    .map_err(|e| ItemError::backend("reading items", e.into_service_error()))?;
-                let found = output
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&name)
-                    .unwrap_or_default();
-                items.extend(
-                    found
-                        .into_iter()
-                        .map(ours)
-                        .filter(|i| !is_expired(table, i)),
-                );
-                pending = output
-                    .unprocessed_keys
-                    .and_then(|mut left| left.remove(&name))
-                    .filter(|left| !left.keys.is_empty());
-                if pending.is_some() {
-                    attempt += 1;
-                    if attempt > MAX_CONFLICT_RETRIES {
-                        return Err(ItemError::backend(
-                            "reading items",
-                            std::io::Error::other("keys left unprocessed"),
-                        ));
-                    }
-                    pause(attempt).await;
-                }
-            }
-        }
-        Ok(items)
+        self.batch_read(table, keys, true).await
+    }
+
+    async fn batch_get_eventual(
+        &self,
+        table: &'static TableSpec,
+        keys: &[Key],
+    ) -> Result<Vec<Item>, ItemError> {
+        self.batch_read(table, keys, false).await
     }
 
     async fn write(&self, write: Write) -> Result<Option<Item>, ItemError> {

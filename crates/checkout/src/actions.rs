@@ -109,6 +109,26 @@ impl OrderActions {
         Ok(self.runner.start(&start).await?)
     }
 
+    /// Refuses (409 `CONFLICT`) to go on with `order` when it can no longer be sold as
+    /// placed ([`milkrun_domain::checkout::no_longer_sold`]): a payment retry asks before
+    /// it starts, so a withdrawn product or a vendor that stopped serving is never charged.
+    pub async fn check_still_sold(&self, order: &Order) -> Result<(), DomainError> {
+        let mut product_ids: Vec<uuid::Uuid> = order.items.iter().map(|i| i.product_id).collect();
+        product_ids.sort_unstable();
+        product_ids.dedup();
+        let catalog = self.ports.products.get_many(&product_ids).await?;
+        let vendors = match order.vendor_ids() {
+            ids if ids.is_empty() => Vec::new(),
+            ids => self.ports.vendors.get_many(&ids).await?,
+        };
+        match milkrun_domain::checkout::no_longer_sold(order, &catalog, &vendors) {
+            None => Ok(()),
+            Some(why) => Err(DomainError::conflict(format!(
+                "The order cannot be paid again: {why}. Place a new order."
+            ))),
+        }
+    }
+
     /// A manager's rejection of an ON_HOLD order: cancelled, its stock released, its payment
     /// refunded.
     pub async fn reject(

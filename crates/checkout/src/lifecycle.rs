@@ -85,6 +85,40 @@ pub(crate) async fn settle_cancelled(
     .await
 }
 
+/// What an ended order's status asks of its stock, leaving its money as it is: a CANCELLED
+/// order's deliveries still on a round called off and the stock of every vendor that did
+/// not deliver given back ([`settle_cancelled`]'s first half), a FAILED order's stock
+/// released. Any other order is answered as it is.
+pub async fn give_back_stock(
+    ports: &CheckoutPorts,
+    order: Order,
+    by: &str,
+    actor: &AuditContext,
+) -> Result<Order, DomainError> {
+    match order.status {
+        OrderStatus::Cancelled => {
+            let deliveries = call_off_deliveries(ports, order.order_id, by, actor).await?;
+            let delivered_by: Vec<Uuid> = deliveries
+                .iter()
+                .filter(|d| d.status == DeliveryStatus::Delivered)
+                .map(|d| d.vendor_id)
+                .collect();
+            let stock = &ports.stock;
+            stock
+                .release_undelivered(order.order_id, &delivered_by, &Effects::none())
+                .await?;
+        }
+        OrderStatus::Failed => {
+            ports
+                .stock
+                .release(order.order_id, &Effects::none())
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(order)
+}
+
 /// Refunds the order's payment if it was taken, and records it: whether it is refunded now
 /// (false for COD, a declined payment, or none).
 pub async fn refund_order_payment(
@@ -96,16 +130,28 @@ pub async fn refund_order_payment(
         .for_order(order_id)
         .await
         .map_err(DomainError::from)?;
-    match stored {
-        Some(payment) if payment.status == PaymentStatus::Succeeded => {
-            let answered = ports.gateway.refund(&payment).await?;
-            let actor = checkout_actor(order_id);
-            let recorded = record_payment(&ports.payments, &answered, &actor).await?;
-            Ok(recorded.status == PaymentStatus::Refunded)
-        }
-        Some(payment) => Ok(payment.status == PaymentStatus::Refunded),
-        None => Ok(false),
-    }
+    let taken = match stored {
+        Some(payment) if payment.status == PaymentStatus::Succeeded => payment,
+        Some(payment) if payment.status == PaymentStatus::Refunded => return Ok(true),
+        // No record of a capture: yet the charge may have gone through with its answer
+        // lost (a timeout after the charge, or the record's write failing), so the
+        // gateway's own record decides. COD and declined orders find nothing to give back.
+        _ => match ports.gateway.payment_for(order_id).await? {
+            Some(payment)
+                if matches!(
+                    payment.status,
+                    PaymentStatus::Succeeded | PaymentStatus::Refunded
+                ) =>
+            {
+                payment
+            }
+            _ => return Ok(false),
+        },
+    };
+    let answered = ports.gateway.refund(&taken).await?;
+    let actor = checkout_actor(order_id);
+    let recorded = record_payment(&ports.payments, &answered, &actor).await?;
+    Ok(recorded.status == PaymentStatus::Refunded)
 }
 
 /// SPEC §5 step 8 for a CONFIRMED order: CONFIRMED → PREPARING (moved `by`) with its

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::events::{
-    FraudSuspected, OrderCancelled, OrderConfirmed, OrderFailed, OrderNews, OrderOnHold,
-    PaymentFailed, PaymentNews, PaymentRefunded, PaymentSucceeded,
+    FraudSuspected, OrderCancelled, OrderConfirmed, OrderFailed, OrderNeedsAttention, OrderNews,
+    OrderOnHold, PaymentFailed, PaymentNews, PaymentRefunded, PaymentSucceeded,
 };
 use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::payment::{Payment, PaymentStatus};
@@ -21,6 +21,14 @@ use serde_json::json;
 use uuid::Uuid;
 
 const ORDER: &str = "ORDER";
+
+/// The reason of an order whose resumed runs kept dying, ended by the sweep.
+pub const CHECKOUT_STALLED: &str = "CHECKOUT_STALLED";
+/// The reason of an order CANCELLED whose refund kept failing: its money is still taken.
+pub const REFUND_FAILED: &str = "REFUND_FAILED";
+/// Reasons the checkout ends an order with that a person must look at: the move alerts
+/// admins (ORDER_NEEDS_ATTENTION on admin-alerts) in its own transaction.
+const NEEDS_ATTENTION: [&str; 2] = [CHECKOUT_STALLED, REFUND_FAILED];
 const PAYMENT: &str = "PAYMENT";
 
 /// The audit context of the checkout's own steps: correlated by the order, so an order's
@@ -31,8 +39,20 @@ pub fn checkout_actor(order_id: Uuid) -> AuditContext {
 
 /// The effects of an order change from `before`: an `ORDER_<STATUS>` audit entry when the
 /// status moved (`ORDER_UPDATED` otherwise) and the status's event, if it has one
-/// (PAYMENT_FAILED is told by the payment's own event; an ON_HOLD order alerts managers).
+/// (PAYMENT_FAILED is told by the payment's own event; an ON_HOLD order alerts managers, and
+/// a move for one of the [`NEEDS_ATTENTION`] reasons alerts admins).
 pub fn order_effects(before: OrderStatus, order: &Order, actor: &AuditContext) -> Effects {
+    let effects = status_effects(before, order, actor);
+    let news = OrderNews::of(order);
+    match news.reason.as_deref() {
+        Some(reason) if before != order.status && NEEDS_ATTENTION.contains(&reason) => {
+            effects.with_event(&OrderNeedsAttention(news), &actor.correlation_id)
+        }
+        _ => effects,
+    }
+}
+
+fn status_effects(before: OrderStatus, order: &Order, actor: &AuditContext) -> Effects {
     let moved = before != order.status;
     let action = match moved {
         true => format!("ORDER_{}", order.status),

@@ -13,15 +13,19 @@ use milkrun_domain::StoreError;
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::checkout::{self, FraudRules};
 use milkrun_domain::delivery::{Delivery, DeliveryStatus};
+use milkrun_domain::events::{EventEnvelope, EventType, Topic};
 use milkrun_domain::inventory::{InventoryRow, StockKey};
 use milkrun_domain::money::Money;
 use milkrun_domain::order::{NewOrder, Order, OrderItem, OrderStatus};
-use milkrun_domain::payment::{PaymentGateway, PaymentStatus};
-use milkrun_domain::ports::{CheckoutRun, CheckoutRunner, CheckoutStart};
-use milkrun_domain::ports::{
-    DeliveryReads, OrderReads, OrderWrites, PaymentReads, ProductWrites, StockLevels,
-    StockReservations, UserLookup, UserRegistry, VendorReads, VendorWrites,
+use milkrun_domain::page::PageRequest;
+use milkrun_domain::payment::{
+    ChargeRequest, GatewayError, Payment, PaymentGateway, PaymentStatus,
 };
+use milkrun_domain::ports::{
+    AuditLog, DeliveryReads, OrderReads, OrderWrites, PaymentReads, PendingEvents, ProductWrites,
+    StockLevels, StockReservations, UserLookup, UserRegistry, VendorReads, VendorWrites,
+};
+use milkrun_domain::ports::{CheckoutRun, CheckoutRunner, CheckoutStart};
 use milkrun_domain::product::{Product, Variant};
 use milkrun_domain::user::{Address, ClientOrigin, NewUser, User};
 use milkrun_domain::values::{
@@ -343,6 +347,10 @@ impl World {
         ] {
             self.tasks.run(step, order_id).await.unwrap();
         }
+    }
+
+    fn ports(&self) -> CheckoutPorts {
+        CheckoutPorts::from_stores(&self.stores, self.gateway.clone())
     }
 
     fn invoker(&self) -> Recording {
@@ -890,6 +898,53 @@ async fn an_unexpected_failure_after_payment_refunds_and_releases() {
     assert_eq!(world.stock(world.vendor_a, world.litre()).await, (10, 0));
 }
 
+/// The gateway charged, but its answer never reached the payment record (a timeout after
+/// the charge, or the record's write failing): the compensation asks the gateway and gives
+/// the money back. Found by the fault suite (`milkrun-bench faults`, seed 17).
+#[tokio::test]
+async fn a_charge_whose_answer_was_lost_is_refunded_when_checkout_fails() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world
+        .place(
+            world.user_id,
+            &[(world.litre(), 2)],
+            PaymentMethod::Card,
+            None,
+            false,
+        )
+        .await;
+    let order = world.order(id).await;
+    let charged = world
+        .gateway
+        .charge(&ChargeRequest {
+            order_id: id,
+            user_id: order.user_id,
+            amount: order.total,
+            method: PaymentMethod::Card,
+            token: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(charged.status, PaymentStatus::Succeeded);
+    let invoker = Recording {
+        rename: Some(("ProcessPayment", "NoSuchStep")),
+        ..world.invoker()
+    };
+    let outcome = world.checkout(id, &invoker).await;
+    failed_with(&outcome, "CheckoutFailed");
+    assert!(outcome.history.iter().any(|s| s == "RefundPayment"));
+    let at_gateway = world.gateway.payment_for(id).await.unwrap().unwrap();
+    assert_eq!(
+        at_gateway.status,
+        PaymentStatus::Refunded,
+        "the money taken is given back"
+    );
+    let recorded = world.stores.payments.for_order(id).await.unwrap().unwrap();
+    assert_eq!(recorded.status, PaymentStatus::Refunded, "and recorded");
+    assert_eq!(world.order(id).await.status, OrderStatus::Refunded);
+    assert_eq!(world.stock(world.vendor_a, world.litre()).await, (10, 0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_checkouts_of_five_units_sell_exactly_five() {
     let world = Arc::new(World::new(FraudRules::default()).await);
@@ -1095,20 +1150,18 @@ async fn stalled_checkouts_start_again_where_they_stopped_and_no_others() {
     starts.0.lock().unwrap().clear();
 
     let recent = Utc::now() - milkrun_checkout::STALLED_AFTER;
-    let none =
-        milkrun_checkout::resume_stalled(world.stores.orders.as_ref(), starts.as_ref(), recent)
-            .await
-            .unwrap();
+    let none = milkrun_checkout::resume_stalled(&world.ports(), starts.as_ref(), recent)
+        .await
+        .unwrap();
     assert_eq!(
         (none.resumed, none.failed),
         (0, 0),
         "nothing idle long enough"
     );
 
-    let report =
-        milkrun_checkout::resume_stalled(world.stores.orders.as_ref(), starts.as_ref(), Utc::now())
-            .await
-            .unwrap();
+    let report = milkrun_checkout::resume_stalled(&world.ports(), starts.as_ref(), Utc::now())
+        .await
+        .unwrap();
     assert_eq!((report.resumed, report.failed), (3, 0));
     let mut runs: Vec<(Uuid, bool)> = starts
         .0
@@ -1162,10 +1215,9 @@ async fn a_run_started_again_after_a_half_done_compensation_finishes_it() {
     assert_eq!(world.stock(vendor, litre).await, (10, 0));
 
     let starts = StartsSeen::default();
-    let report =
-        milkrun_checkout::resume_stalled(world.stores.orders.as_ref(), &starts, Utc::now())
-            .await
-            .unwrap();
+    let report = milkrun_checkout::resume_stalled(&world.ports(), &starts, Utc::now())
+        .await
+        .unwrap();
     assert_eq!(report.resumed, 1);
     let start = starts.0.lock().unwrap().pop().unwrap();
     let outcome = world.execute(&world.invoker(), start.input()).await;
@@ -1236,4 +1288,308 @@ async fn mark_failed_alone_gives_back_the_stock_and_money_the_order_still_holds(
     world.tasks.run("ReleaseStock", id).await.unwrap();
     assert_eq!(world.gateway.attempts(id), 1, "charged once, refunded once");
     assert_eq!(world.stock(vendor, litre).await, (10, 0));
+}
+
+/// The largest order the API takes, each line sold by a vendor of its own: every
+/// transaction of its checkout (the reservation, then the deliveries with their audit
+/// entries and events) fits the 100 writes the item store takes, and it reaches PREPARING.
+#[tokio::test]
+async fn the_largest_order_from_as_many_vendors_checks_out() {
+    let world = World::new(FraudRules::default()).await;
+    let mut items = Vec::new();
+    for n in 0..milkrun_domain::cart::MAX_LINES {
+        let letters: String = [n / 26, n % 26]
+            .iter()
+            .map(|&i| (b'A' + i as u8) as char)
+            .collect();
+        let seller = vendor(&format!("Dairy {letters}"), 4.0, 50);
+        world
+            .stores
+            .vendors
+            .create(&seller, &Effects::none())
+            .await
+            .unwrap();
+        let mut product = world.product.clone();
+        product.product_id = Uuid::now_v7();
+        product.vendor_ids = vec![seller.vendor_id];
+        product.variants[0].variant_id = Uuid::now_v7();
+        let variant = product.variants[0].clone();
+        world
+            .stores
+            .products
+            .create(&product, &Effects::none())
+            .await
+            .unwrap();
+        let key = StockKey {
+            vendor_id: seller.vendor_id,
+            product_id: product.product_id,
+            variant_id: variant.variant_id,
+        };
+        let row = InventoryRow {
+            stock: 3,
+            ..InventoryRow::empty(key, Utc::now())
+        };
+        world
+            .stores
+            .stock
+            .save(None, &row, &Effects::none())
+            .await
+            .unwrap();
+        items.push(OrderItem {
+            product_id: product.product_id,
+            variant_id: variant.variant_id,
+            name: product.name.clone(),
+            variant_name: variant.name.clone(),
+            quantity: 2,
+            unit_price: variant.price,
+            vendor_id: None,
+            fulfilled: true,
+        });
+    }
+    let now = Utc::now();
+    let new = NewOrder {
+        order_id: Uuid::now_v7(),
+        user_id: world.user_id,
+        totals: checkout::totals(&items, checkout::NO_DISCOUNT).unwrap(),
+        items,
+        delivery_date: checkout::platform_today(now) + Days::new(1),
+        delivery_slot: DeliverySlot::Morning,
+        delivery_address: address(),
+        payment_method: PaymentMethod::Card,
+        subscription_id: None,
+        idempotency_key: None,
+    };
+    let order = Order::place(new, world.user_id.to_string(), now);
+    let id = order.order_id;
+    world
+        .stores
+        .orders
+        .create(&order, &Effects::none())
+        .await
+        .unwrap();
+
+    let outcome = world.checkout(id, &world.invoker()).await;
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    let order = world.order(id).await;
+    assert_eq!(order.status, OrderStatus::Preparing);
+    let deliveries = world.stores.deliveries.for_order(id).await.unwrap();
+    assert_eq!(
+        deliveries.len(),
+        milkrun_domain::cart::MAX_LINES,
+        "one per vendor"
+    );
+    for item in &order.items {
+        let key = StockKey {
+            vendor_id: item.vendor_id.expect("assigned"),
+            product_id: item.product_id,
+            variant_id: item.variant_id,
+        };
+        let row = world.stores.stock.get(&key).await.unwrap().unwrap();
+        assert_eq!((row.stock, row.reserved), (1, 2));
+    }
+}
+
+/// A checkout runner whose executions always die: each start is recorded, nothing runs.
+type DyingRunner = StartsSeen;
+
+/// The events of `event_type` committed for `order_id`, and the topic they go to.
+async fn events_of(world: &World, event_type: EventType, order_id: Uuid) -> Vec<EventEnvelope> {
+    let pending = world.stores.outbox.pending(1_000).await.unwrap();
+    pending
+        .into_iter()
+        .filter(|e| e.event_type == event_type && e.data["orderId"] == json!(order_id))
+        .collect()
+}
+
+/// The audit actions written about `order_id`.
+async fn audit_actions(world: &World, order_id: Uuid) -> Vec<String> {
+    let page = PageRequest::first(100);
+    let entries = world
+        .stores
+        .audit
+        .for_entity(&order_id.to_string(), &page)
+        .await;
+    entries
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.action)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_order_whose_resumed_runs_keep_dying_is_ended_given_back_and_flagged() {
+    use milkrun_checkout::stalled::MAX_RESUMES;
+    let world = World::new(FraudRules::default()).await;
+    let (litre, vendor) = (world.litre(), world.vendor_a);
+    let id = world.place_litres(2).await;
+    world.reserve(id).await;
+    world.tasks.run("ProcessPayment", id).await.unwrap();
+    assert_eq!(world.order(id).await.status, OrderStatus::PaymentPending);
+    let (ports, dying) = (world.ports(), DyingRunner::default());
+    // Each sweep comes after the last resume's run had its time (and died).
+    let sweep =
+        || milkrun_checkout::resume_stalled(&ports, &dying, Utc::now() + TimeDelta::seconds(1));
+    for round in 1..=MAX_RESUMES {
+        let report = sweep().await.unwrap();
+        assert_eq!((report.resumed, report.given_up), (1, 0), "round {round}");
+        assert_eq!(world.order(id).await.resumes, round, "counted on the order");
+    }
+    assert_eq!(dying.0.lock().unwrap().len(), MAX_RESUMES as usize);
+
+    let report = sweep().await.unwrap();
+    assert_eq!((report.resumed, report.given_up, report.failed), (0, 1, 0));
+    assert_eq!(
+        dying.0.lock().unwrap().len(),
+        MAX_RESUMES as usize,
+        "not started again"
+    );
+    let order = world.order(id).await;
+    use OrderStatus::*;
+    assert_eq!(
+        statuses(&order),
+        [Pending, PaymentPending, Cancelled, Refunded],
+        "ended the way a failed checkout ends"
+    );
+    let ended = &order.status_history[2];
+    assert_eq!(ended.reason.as_deref(), Some("CHECKOUT_STALLED"));
+    assert_eq!(world.stock(vendor, litre).await, (10, 0), "released");
+    let payment = world.stores.payments.for_order(id).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Refunded);
+    let alerts = events_of(&world, EventType::OrderNeedsAttention, id).await;
+    assert_eq!(alerts.len(), 1, "admins alerted once");
+    assert_eq!(alerts[0].topic(), Topic::AdminAlerts);
+    assert_eq!(alerts[0].data["reason"], json!("CHECKOUT_STALLED"));
+    assert_eq!(
+        events_of(&world, EventType::OrderCancelled, id).await.len(),
+        1
+    );
+    let actions = audit_actions(&world, id).await;
+    assert!(
+        actions.contains(&"ORDER_CANCELLED".to_owned()),
+        "{actions:?}"
+    );
+
+    let report = sweep().await.unwrap();
+    assert_eq!(
+        (report.resumed, report.given_up, report.failed),
+        (0, 0, 0),
+        "ended for good"
+    );
+    assert_eq!(world.gateway.attempts(id), 1, "charged once, refunded once");
+}
+
+#[tokio::test]
+async fn two_sweepers_at_once_count_and_start_a_stalled_order_once() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world.place_litres(1).await;
+    let ports = world.ports();
+    let (a, b) = (DyingRunner::default(), DyingRunner::default());
+    let idle_since = Utc::now();
+    let (first, second) = tokio::join!(
+        milkrun_checkout::resume_stalled(&ports, &a, idle_since),
+        milkrun_checkout::resume_stalled(&ports, &b, idle_since),
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first.resumed + second.resumed, 1, "{first:?} {second:?}");
+    let started = a.0.lock().unwrap().len() + b.0.lock().unwrap().len();
+    assert_eq!(started, 1, "one execution");
+    assert_eq!(world.order(id).await.resumes, 1, "one resume counted");
+}
+
+/// A gateway that charges but whose refunds keep failing.
+struct NoRefunds(Arc<SimulatedGateway>);
+
+#[async_trait]
+impl PaymentGateway for NoRefunds {
+    async fn charge(&self, request: &ChargeRequest) -> Result<Payment, GatewayError> {
+        self.0.charge(request).await
+    }
+
+    async fn refund(&self, _payment: &Payment) -> Result<Payment, GatewayError> {
+        Err(GatewayError::Unavailable("refunds are down".into()))
+    }
+
+    async fn payment_for(&self, order_id: Uuid) -> Result<Option<Payment>, GatewayError> {
+        self.0.payment_for(order_id).await
+    }
+}
+
+#[tokio::test]
+async fn a_refund_that_keeps_failing_leaves_the_order_cancelled_flagged_and_released() {
+    let world = World::new(FraudRules::default()).await;
+    let (litre, vendor) = (world.litre(), world.vendor_a);
+    let gateway = Arc::new(NoRefunds(world.gateway.clone()));
+    let ports = CheckoutPorts::from_stores(&world.stores, gateway);
+    let tasks = Arc::new(CheckoutTasks::new(ports, FraudRules::default()));
+    // ConfirmOrder fails unexpectedly after the charge: the compensation's refund fails too.
+    let invoker = Recording {
+        inner: CheckoutTaskInvoker::new(tasks),
+        calls: Arc::default(),
+        rename: Some(("ConfirmOrder", "NoSuchStep")),
+    };
+    let id = world.place_litres(2).await;
+    let outcome = world.checkout(id, &invoker).await;
+
+    failed_with(&outcome, "RefundFailed");
+    let tail: Vec<&str> = outcome
+        .history
+        .iter()
+        .rev()
+        .take(4)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "ConfirmOrder",
+            "RefundPayment",
+            "MarkRefundFailed",
+            "RefundFailed"
+        ]
+    );
+    assert_eq!(
+        invoker.count("RefundPayment"),
+        4,
+        "retried before it was caught"
+    );
+    let order = world.order(id).await;
+    assert_eq!(
+        order.status,
+        OrderStatus::Cancelled,
+        "someone can act on it"
+    );
+    let last = order.status_history.last().unwrap();
+    assert_eq!(last.reason.as_deref(), Some("REFUND_FAILED"));
+    assert_eq!(
+        world.stock(vendor, litre).await,
+        (10, 0),
+        "the stock went back"
+    );
+    let payment = world.stores.payments.for_order(id).await.unwrap().unwrap();
+    assert_eq!(
+        payment.status,
+        PaymentStatus::Succeeded,
+        "the money is still taken"
+    );
+    let alerts = events_of(&world, EventType::OrderNeedsAttention, id).await;
+    assert_eq!(alerts.len(), 1, "admins alerted");
+    assert_eq!(alerts[0].data["reason"], json!("REFUND_FAILED"));
+    assert!(
+        audit_actions(&world, id)
+            .await
+            .contains(&"ORDER_CANCELLED".to_owned())
+    );
+
+    // An admin's move to REFUNDED, once the gateway refunds again, gives the money back.
+    let actions = OrderActions::new(world.ports(), Arc::new(StartsSeen::default()));
+    let admin = AuditContext::system("refund", "test");
+    let refunded = actions
+        .force(id, OrderStatus::Refunded, &admin, None)
+        .await
+        .unwrap();
+    assert_eq!(refunded.status, OrderStatus::Refunded);
+    let payment = world.stores.payments.for_order(id).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Refunded);
 }

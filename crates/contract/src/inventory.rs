@@ -616,6 +616,43 @@ pub async fn a_partly_delivered_order_keeps_what_was_delivered_and_returns_the_r
     );
 }
 
+/// The largest order the API takes, each line from a vendor of its own, reserves and
+/// settles in one transaction each: the line limit is derived from the transaction budget
+/// both item stores keep (a 101st write is refused, `items.rs`).
+pub async fn the_largest_order_from_as_many_vendors_reserves_and_settles(
+    store: Arc<dyn InventoryStore>,
+) {
+    let date = delivery(7);
+    let mut lines = Vec::new();
+    for _ in 0..milkrun_domain::cart::MAX_LINES {
+        let key = stocked(&store, 3).await;
+        lines.push(StockLine { key, quantity: 2 });
+    }
+    let days: Vec<VendorDay> = lines
+        .iter()
+        .map(|line| vendor_day(line.key.vendor_id, date, 5))
+        .collect();
+    let (released, committed) = (Uuid::new_v4(), Uuid::new_v4());
+    for order in [released, committed] {
+        let held = store.reserve_for_date(order, &lines, &days, &none()).await;
+        let held = held.unwrap().unwrap_or_else(|r| panic!("{r:?}"));
+        assert_eq!(held.lines.len(), lines.len());
+        if order == released {
+            store.release(order, &none()).await.unwrap();
+        }
+    }
+    store.commit(committed, &none()).await.unwrap();
+    for line in &lines {
+        assert_eq!(
+            levels(&store, &line.key).await,
+            (1, 0),
+            "one order left with its units"
+        );
+        let taken = store.orders_taken(line.key.vendor_id, date).await.unwrap();
+        assert_eq!(taken, 1, "the released order gave its day back");
+    }
+}
+
 /// Expands to one `#[tokio::test]` per inventory contract case.
 #[macro_export]
 macro_rules! inventory_store_contract {
@@ -631,6 +668,7 @@ macro_rules! inventory_store_contract {
             concurrent_reservations_fill_a_vendor_day_exactly,
             a_release_gives_the_vendor_day_back,
             a_partly_delivered_order_keeps_what_was_delivered_and_returns_the_rest,
+            the_largest_order_from_as_many_vendors_reserves_and_settles,
             a_reservation_short_of_stock_takes_no_capacity,
             a_reservation_over_a_full_vendor_takes_no_stock,
             repeating_a_reservation_takes_capacity_once,

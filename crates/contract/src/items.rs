@@ -8,7 +8,10 @@ use std::sync::Arc;
 use chrono::Utc;
 use milkrun_store::item::{Item, Value, n, number, s, text};
 use milkrun_store::ops::{Condition, Key, Query, SortCondition, Update, Write};
-use milkrun_store::table::{BY_CREATED_AT, INVENTORY, PROCESSED_EVENTS, USERS};
+use milkrun_store::table::{
+    BY_CREATED_AT, INVENTORY, IndexSpec, ORDERS, ORDERS_BY_STATUS, ORDERS_BY_USER,
+    PROCESSED_EVENTS, Projection, USERS,
+};
 use milkrun_store::{ItemError, ItemStore};
 use uuid::Uuid;
 
@@ -441,6 +444,75 @@ pub async fn index_queries_hold_only_items_with_both_index_keys(store: Arc<dyn I
     assert_eq!(later.items.len(), 3);
 }
 
+/// A keys-only index answers the table's key and its own, nothing else, whichever spec the
+/// Query names (the table's declaration decides, as in DynamoDB); an ALL index the whole
+/// item; and the items themselves are read whole by key, eventually consistent too.
+pub async fn a_keys_only_index_answers_only_the_keys(store: Arc<dyn ItemStore>) {
+    let (pk, user, status) = (format!("PROJECTED#{}", fresh()), fresh(), fresh());
+    let mut item = Key::partition(&pk).to_item(&ORDERS);
+    for (name, value) in [
+        ("userKey", user.as_str()),
+        ("statusKey", status.as_str()),
+        ("listKey", "PROJECTION-CASE"),
+        ("createdKey", "2030-01-01#x"),
+        ("note", "not projected"),
+    ] {
+        item.insert(name.into(), s(value));
+    }
+    item.insert("total".into(), n(11_000));
+    store
+        .write(Write::put(&ORDERS, item.clone(), None))
+        .await
+        .unwrap();
+    let listed = store
+        .query(&Query::index(&ORDERS, &ORDERS_BY_USER, user))
+        .await
+        .unwrap();
+    let names = |items: &[Item]| -> Vec<Vec<String>> {
+        items
+            .iter()
+            .map(|i| {
+                let mut names: Vec<String> = i.keys().cloned().collect();
+                names.sort();
+                names
+            })
+            .collect()
+    };
+    assert_eq!(names(&listed.items), [["createdKey", "pk", "userKey"]]);
+    // An ALL-shaped spec of the same name still answers what the table's index holds.
+    const SHAPED_ALL: IndexSpec = IndexSpec {
+        projection: Projection::All,
+        ..ORDERS_BY_STATUS
+    };
+    let by_status = store
+        .query(&Query::index(&ORDERS, &SHAPED_ALL, status))
+        .await
+        .unwrap();
+    assert_eq!(names(&by_status.items), [["createdKey", "pk", "statusKey"]]);
+    let key = Key::partition(&pk);
+    let whole = store.batch_get_eventual(&ORDERS, &[key]).await.unwrap();
+    assert_eq!(whole, [item]);
+
+    let list = fresh();
+    let mut user_item = Key::partition(format!("LISTED#{}", fresh())).to_item(&USERS);
+    user_item.insert("listKey".into(), s(&list));
+    user_item.insert("createdKey".into(), s("2030-01-01#x"));
+    user_item.insert("note".into(), s("projected"));
+    store
+        .write(Write::put(&USERS, user_item.clone(), None))
+        .await
+        .unwrap();
+    let all = store
+        .query(&Query::index(&USERS, &BY_CREATED_AT, list))
+        .await
+        .unwrap();
+    assert_eq!(
+        all.items,
+        [user_item],
+        "an ALL index answers the whole item"
+    );
+}
+
 pub async fn scans_visit_every_item_once(store: Arc<dyn ItemStore>) {
     let p = fresh();
     for i in 0..9 {
@@ -687,6 +759,7 @@ macro_rules! item_store_contract {
             misshapen_requests_are_refused,
             queries_read_one_partition_in_sort_order_and_resume,
             index_queries_hold_only_items_with_both_index_keys,
+            a_keys_only_index_answers_only_the_keys,
             scans_visit_every_item_once,
             expired_items_count_as_gone,
             fifty_concurrent_conditional_decrements_take_exactly_the_stock,

@@ -14,8 +14,15 @@ use crate::values::{InvalidValue, whole_number};
 
 /// Units of one variant a line may hold (SPEC §5: quantities 1–100 per line).
 pub const MAX_LINE_QUANTITY: u32 = 100;
-/// Lines a cart may hold; an order takes at most as many.
-pub const MAX_LINES: usize = 50;
+/// The most writes one transaction may carry: DynamoDB's TransactWriteItems limit, which
+/// the SQLite item store keeps too (`milkrun_store::ops::MAX_TRANSACTION_WRITES` is this).
+pub const MAX_TRANSACTION_WRITES: usize = 100;
+/// Lines a cart may hold; an order takes at most as many. Derived from the largest
+/// transaction an order's checkout makes, ScheduleDelivery's: the order and its audit entry,
+/// and per vendor a delivery, its audit entry and its DELIVERY_SCHEDULED event, where each
+/// line may have a vendor of its own: 2 + 3 × 32 = 98 writes. A reservation and its
+/// settlements write fewer (the reservation, per line its stock row, per vendor its day).
+pub const MAX_LINES: usize = (MAX_TRANSACTION_WRITES - 2) / 3;
 /// A cart nobody touched for this long expires (TTL).
 pub const IDLE_DAYS: i64 = 30;
 

@@ -73,6 +73,7 @@ pub enum EventType {
     DeliveryScheduled,
     DeliveryUpdated,
     FraudSuspected,
+    OrderNeedsAttention,
     SubscriptionCreated,
     SubscriptionChanged,
     SubscriptionCancelled,
@@ -102,7 +103,9 @@ impl EventType {
             }
             EventType::DeliveryScheduled | EventType::DeliveryUpdated => Topic::DeliveryEvents,
             // A report is operators' news: admin-alerts, which customers' mail never reads.
-            EventType::FraudSuspected | EventType::DailyReportReady => Topic::AdminAlerts,
+            EventType::FraudSuspected
+            | EventType::OrderNeedsAttention
+            | EventType::DailyReportReady => Topic::AdminAlerts,
             // No topic of their own: a subscription's news is order news, a wallet's is
             // payment news (SPEC §7 names six topics).
             EventType::SubscriptionCreated
@@ -136,6 +139,7 @@ impl EventType {
             EventType::DeliveryScheduled => "DELIVERY_SCHEDULED",
             EventType::DeliveryUpdated => "DELIVERY_UPDATED",
             EventType::FraudSuspected => "FRAUD_SUSPECTED",
+            EventType::OrderNeedsAttention => "ORDER_NEEDS_ATTENTION",
             EventType::SubscriptionCreated => "SUBSCRIPTION_CREATED",
             EventType::SubscriptionChanged => "SUBSCRIPTION_CHANGED",
             EventType::SubscriptionCancelled => "SUBSCRIPTION_CANCELLED",
@@ -321,6 +325,10 @@ events_of!(OrderNews:
     OrderFailed,
     /// ORDER_CANCELLED v1: by its owner, a manager's reject, an admin or a failed delivery.
     OrderCancelled,
+    /// ORDER_NEEDS_ATTENTION v1 (admin-alerts): the checkout could not finish the order by
+    /// itself (`reason`): its runs kept dying and it was ended (CHECKOUT_STALLED), or its
+    /// refund kept failing and it is CANCELLED with the money still taken (REFUND_FAILED).
+    OrderNeedsAttention,
 );
 
 /// What the PAYMENT_* events carry.

@@ -191,11 +191,20 @@ pub struct Order {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(ignore)]
     pub retry_started_at: Option<DateTime<Utc>>,
+    /// How often the stalled-checkout sweep started this order's checkout again: capped, so
+    /// an order whose runs keep dying is ended instead of started forever.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[schema(ignore)]
+    pub resumes: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
     #[schema(ignore)]
     pub version: u64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What checkout has settled before the order is written: priced items, their totals, and
@@ -259,6 +268,7 @@ impl Order {
             allow_partial: false,
             payment_token: None,
             retry_started_at: None,
+            resumes: 0,
             created_at: now,
             updated_at: now,
             version: 0,

@@ -9,9 +9,11 @@ use chrono::Utc;
 use milkrun_auth::KeyRing;
 use milkrun_auth::tokens::DEFAULT_ACCESS_TTL_SECS;
 use milkrun_checkout::{CheckoutPorts, CheckoutTasks, SimulatedGateway, fraud_rules_from_env};
+use milkrun_domain::payment::PaymentGateway;
+use milkrun_domain::ports::{EventPublisher, Mailer, SmsSender};
 use milkrun_platform::access::{CachedAccess, DEFAULT_CACHE_AGE};
 use milkrun_platform::{Adapters, ConsumerService, Settings};
-use milkrun_store::Stores;
+use milkrun_store::{ItemStore, Stores};
 use rand::RngCore;
 use tokio::sync::Notify;
 
@@ -33,7 +35,36 @@ pub struct LocalHost {
     pub data: PathBuf,
     outbox_signal: Arc<Notify>,
     runner: Arc<LocalCheckoutRunner>,
+    /// What the outbox relay hands events to: the bus, as decorated.
+    publisher: Arc<dyn EventPublisher>,
 }
+
+/// Wraps the host's adapters as they are built: how tests and the bench put a decorator
+/// (fault injection) around a real adapter while everything else is composed as
+/// `milkrun serve` composes it. Each method answers its adapter unchanged by default.
+pub trait Decorate {
+    fn items(&self, items: Arc<dyn ItemStore>) -> Arc<dyn ItemStore> {
+        items
+    }
+    fn gateway(&self, gateway: Arc<dyn PaymentGateway>) -> Arc<dyn PaymentGateway> {
+        gateway
+    }
+    fn mailer(&self, mailer: Arc<dyn Mailer>) -> Arc<dyn Mailer> {
+        mailer
+    }
+    fn sms(&self, sms: Arc<dyn SmsSender>) -> Arc<dyn SmsSender> {
+        sms
+    }
+    /// The publisher the outbox relay hands committed events to (the bus).
+    fn publisher(&self, bus: Arc<dyn EventPublisher>) -> Arc<dyn EventPublisher> {
+        bus
+    }
+}
+
+/// No decorator: the host `milkrun serve` runs.
+pub struct Undecorated;
+
+impl Decorate for Undecorated {}
 
 impl LocalHost {
     /// Opens (creating, or migrating from an earlier release) the data folder.
@@ -50,9 +81,20 @@ impl LocalHost {
         settings: Settings,
         retry: RetryPolicy,
     ) -> Result<Self, BoxError> {
+        Self::decorated(db, data, settings, retry, &Undecorated).await
+    }
+
+    /// As [`LocalHost::over`], with each adapter wrapped by `decorate`.
+    pub async fn decorated(
+        db: Database,
+        data: &Path,
+        settings: Settings,
+        retry: RetryPolicy,
+        decorate: &dyn Decorate,
+    ) -> Result<Self, BoxError> {
         let outbox_signal = Arc::new(Notify::new());
         let items = SqliteItemStore::new(db.clone()).signalling_outbox(outbox_signal.clone());
-        let stores = Stores::over(Arc::new(items));
+        let stores = Stores::over(decorate.items(Arc::new(items)));
         if let Some(moved) = legacy::migrate(&db, &stores).await? {
             tracing::info!(?moved, "migrated a data folder of an earlier release");
         }
@@ -61,15 +103,16 @@ impl LocalHost {
             stores.dead_letters.clone(),
             retry,
         ));
-        let gateway = Arc::new(SimulatedGateway::new());
+        let publisher = decorate.publisher(bus.clone());
+        let gateway = decorate.gateway(Arc::new(SimulatedGateway::new()));
         let ports = CheckoutPorts::from_stores(&stores, gateway.clone());
         let tasks = CheckoutTasks::new(ports, fraud_rules_from_env()?);
         let runner = Arc::new(LocalCheckoutRunner::new(Arc::new(tasks)));
         let adapters = Adapters {
             checkout: runner.clone(),
             gateway,
-            mailer: Arc::new(OutboxMailer::new(data.join("outbox"))?),
-            sms: Arc::new(SmsOutbox::new(data.join("sms"))),
+            mailer: decorate.mailer(Arc::new(OutboxMailer::new(data.join("outbox"))?)),
+            sms: decorate.sms(Arc::new(SmsOutbox::new(data.join("sms")))),
             keys: Arc::new(KeyRing::derived(
                 &jwt_secret(data)?,
                 DEFAULT_ACCESS_TTL_SECS,
@@ -85,6 +128,7 @@ impl LocalHost {
             data: data.to_owned(),
             outbox_signal,
             runner,
+            publisher,
         })
     }
 
@@ -105,9 +149,10 @@ impl LocalHost {
     /// PAYMENT_PENDING or CONFIRMED; [`milkrun_checkout::stalled`]): no execution outlives
     /// the process, so every one is stalled now. Answers how many were started.
     pub async fn resume_checkouts(&self) -> Result<usize, BoxError> {
-        let orders = self.adapters.stores.orders.as_ref();
-        let runner = self.adapters.checkout.as_ref();
-        let report = milkrun_checkout::resume_stalled(orders, runner, Utc::now()).await?;
+        let adapters = &self.adapters;
+        let ports = CheckoutPorts::from_stores(&adapters.stores, adapters.gateway.clone());
+        let runner = adapters.checkout.as_ref();
+        let report = milkrun_checkout::resume_stalled(&ports, runner, Utc::now()).await?;
         Ok(report.resumed)
     }
 
@@ -115,7 +160,7 @@ impl LocalHost {
     pub fn start_relay(&self) -> tokio::task::JoinHandle<()> {
         OutboxRelay::new(
             self.adapters.stores.outbox.clone(),
-            self.bus.clone(),
+            self.publisher.clone(),
             self.outbox_signal.clone(),
         )
         .spawn()

@@ -20,7 +20,7 @@ pub use asl::{
 pub use bus::{InProcessBus, ReplayReport, RetryPolicy, replay};
 pub use checkout::{CheckoutTaskInvoker, LocalCheckoutRunner};
 pub use db::Database;
-pub use host::LocalHost;
+pub use host::{Decorate, LocalHost, Undecorated};
 pub use outbox::{OutboxMailer, SmsOutbox};
 pub use relay::OutboxRelay;
 pub use sqlite_store::SqliteItemStore;

@@ -373,8 +373,10 @@ impl ItemStore for SqliteItemStore {
 
     async fn query(&self, query: &Query) -> Result<ItemPage, ItemError> {
         let sql = query_sql(query)?;
-        self.select(query.table, sql, query.limit, query.position_attributes())
-            .await
+        let page = self
+            .select(query.table, sql, query.limit, query.position_attributes())
+            .await?;
+        Ok(query.projected(page))
     }
 
     async fn scan(

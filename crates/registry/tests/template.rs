@@ -91,3 +91,82 @@ fn the_reading_of_the_template_finds_each_functions_variables() {
     assert!(!order.contains("Variables"), "{order:?}");
     assert!(functions.len() >= 19, "{:?}", functions.keys());
 }
+
+/// The template's resource that a table's variable refers to (`ORDERS_TABLE: !Ref X`).
+fn resource_of(template: &str, env: &str) -> Option<String> {
+    let prefix = format!("{env}: !Ref ");
+    template
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(prefix.as_str()))
+        .map(str::to_owned)
+}
+
+/// Each index of the template's resource `resource`, as "name hash range projection".
+fn template_indexes(template: &str, resource: &str) -> Vec<String> {
+    let header = format!("  {resource}:");
+    let block: Vec<&str> = template
+        .lines()
+        .skip_while(|line| *line != header)
+        .skip(1)
+        .take_while(|line| line.is_empty() || line.starts_with("   "))
+        .collect();
+    let mut indexes = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    for line in block {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix("- IndexName: ") {
+            current = vec![name.to_owned()];
+        } else if let Some(rest) = line.strip_prefix("- { AttributeName: ") {
+            if line.contains("KeyType") && !current.is_empty() {
+                current.push(rest.split(',').next().unwrap_or_default().to_owned());
+            }
+        } else if let Some(rest) = line.strip_prefix("Projection: { ProjectionType: ") {
+            current.push(rest.trim_end_matches([' ', '}']).to_owned());
+            indexes.push(current.join(" "));
+            current = Vec::new();
+        }
+    }
+    indexes
+}
+
+/// The indexes the code declares (crates/store's `TableSpec`s) are the template's, down to
+/// their projections: the SQLite store answers a keys-only index's Query with keys only as
+/// DynamoDB does, so a listing written against one works against the other only if both
+/// are declared alike.
+#[test]
+fn every_tables_indexes_and_projections_are_the_templates() {
+    let template = include_str!("../../../template.yaml");
+    let services = milkrun_registry::HTTP.iter().map(|s| &s.needs);
+    let consumers = milkrun_registry::CONSUMERS.iter().map(|s| &s.needs);
+    let jobs = milkrun_registry::JOBS.iter().map(|s| &s.needs);
+    let mut tables: BTreeMap<&str, _> = BTreeMap::new();
+    for needs in services.chain(consumers).chain(jobs) {
+        for table in needs.tables {
+            tables.insert(table.name, *table);
+        }
+    }
+    let mut keys_only = 0;
+    for (name, table) in &tables {
+        let resource = resource_of(template, table.env)
+            .unwrap_or_else(|| panic!("no function is given {} in the template", table.env));
+        let declared: Vec<String> = table
+            .indexes
+            .iter()
+            .map(|index| {
+                let projection = index.projection.template_name();
+                keys_only += usize::from(projection == "KEYS_ONLY");
+                format!(
+                    "{} {} {} {projection}",
+                    index.name, index.partition_key, index.sort_key
+                )
+            })
+            .collect();
+        assert_eq!(
+            template_indexes(template, &resource),
+            declared,
+            "{name} ({resource})"
+        );
+    }
+    assert!(tables.len() >= 15, "{:?}", tables.keys());
+    assert!(keys_only >= 4, "the orders' indexes project keys only");
+}

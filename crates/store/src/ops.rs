@@ -224,7 +224,7 @@ impl Write {
 }
 
 /// The most writes one transaction may carry (DynamoDB's limit, kept by both stores).
-pub const MAX_TRANSACTION_WRITES: usize = 100;
+pub const MAX_TRANSACTION_WRITES: usize = milkrun_domain::cart::MAX_TRANSACTION_WRITES;
 
 /// Why a set of writes cannot be sent at all, the same answer from every store: too many,
 /// one item twice, or a key that does not fit its table.
@@ -366,6 +366,23 @@ impl Query {
             }
         }
         names
+    }
+}
+
+impl Query {
+    /// `page` as a Query of this index answers it: each item cut to what the table's index
+    /// of that name projects (DynamoDB does so itself; a store that keeps items whole, as
+    /// SQLite does, calls this so both answer the same).
+    pub fn projected(&self, mut page: ItemPage) -> ItemPage {
+        let declared = self.index.and_then(|index| self.table.index(index.name));
+        if let Some(index) = declared {
+            page.items = page
+                .items
+                .into_iter()
+                .map(|item| index.project(self.table, item))
+                .collect();
+        }
+        page
     }
 }
 

@@ -6,6 +6,10 @@
 //! - one customer's: `ByUser`, `userKey` = `USER#<userId>` (a customer's GET /orders);
 //! - one status's: `ByStatus`, `statusKey` = `ORDER#<status>` (`?status=`).
 //!
+//! The indexes project keys only (see [`ORDERS_BY_CREATED_AT`] for why): a listing reads a
+//! page of keys by Query, then the orders themselves by key, one eventually consistent
+//! BatchGetItem a page, in the index's order.
+//!
 //! All three sort by the same `createdKey` (creation time + id). An item carries one key per
 //! index, so each listing needs its own index: the all-orders listing could be merged from
 //! the eleven status listings, but only at eleven Queries a page. Every write rewrites the
@@ -17,6 +21,7 @@
 //! The one `ORDER` partition takes every order's index write; past about 1,000 new orders a
 //! second it would want sharding (as would the other `ByCreatedAt` listings).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -31,11 +36,10 @@ use uuid::Uuid;
 use crate::effects::{Refused, commit};
 use crate::item::{Item, decode, encode, s};
 use crate::ops::{Key, Query, Write};
-use crate::paging::list;
-use crate::paging::query_all;
+use crate::paging::{list_where, query_all};
 use crate::port::ItemStore;
 use crate::table::{
-    BY_CREATED_AT, ORDER_DAY_SHARDS, ORDERS, ORDERS_BY_DAY, ORDERS_BY_STATUS, ORDERS_BY_USER,
+    ORDER_DAY_SHARDS, ORDERS, ORDERS_BY_CREATED_AT, ORDERS_BY_DAY, ORDERS_BY_STATUS, ORDERS_BY_USER,
 };
 use crate::versioned::{
     changed_or_gone, commit_versioned, list_under, update_versioned, versioned_put,
@@ -105,14 +109,41 @@ impl Orders {
     /// nothing of other days. An index is eventually consistent: a report run hours after
     /// the day's round reads it settled.
     pub async fn for_delivery_day(&self, date: NaiveDate) -> Result<Vec<Order>, StoreError> {
-        let mut orders = Vec::new();
+        let mut listed = Vec::new();
         for shard in 0..ORDER_DAY_SHARDS {
             let query = Query::index(&ORDERS, &ORDERS_BY_DAY, day_key(date, shard));
-            for item in query_all(self.store.as_ref(), query).await? {
-                orders.push(decode(item)?);
+            listed.extend(query_all(self.store.as_ref(), query).await?);
+        }
+        self.read_listed(listed).await
+    }
+
+    /// The orders `listed` (index entries, keys only) names, read by key, in `listed`'s
+    /// order. An order is never deleted, so each is found; one that were not is left out.
+    async fn read_listed(&self, listed: Vec<Item>) -> Result<Vec<Order>, StoreError> {
+        let keys: Vec<Key> = listed
+            .iter()
+            .filter_map(|entry| Key::of(&ORDERS, entry))
+            .collect();
+        let mut found: HashMap<Key, Item> = HashMap::new();
+        for item in self.store.batch_get_eventual(&ORDERS, &keys).await? {
+            if let Some(key) = Key::of(&ORDERS, &item) {
+                found.insert(key, item);
             }
         }
-        Ok(orders)
+        keys.iter()
+            .filter_map(|key| found.remove(key))
+            .map(decode)
+            .collect()
+    }
+
+    /// One page of `query` (an index of orders), the orders read by key.
+    async fn list(&self, query: Query, page: &PageRequest) -> Result<Page<Order>, StoreError> {
+        let store = self.store.as_ref();
+        let keys = list_where(store, query, page, page.limit + 1, |entry| Ok(Some(entry))).await?;
+        Ok(Page {
+            items: self.read_listed(keys.items).await?,
+            next_cursor: keys.next_cursor,
+        })
     }
 
     /// The orders among `order_ids` that exist, read strongly consistent in batches.
@@ -174,7 +205,7 @@ impl OrderReads for Orders {
 
     async fn for_user(&self, user_id: Uuid, page: &PageRequest) -> Result<Page<Order>, StoreError> {
         let query = Query::index(&ORDERS, &ORDERS_BY_USER, user_list_key(user_id)).descending();
-        list(self.store.as_ref(), query, page).await
+        self.list(query, page).await
     }
 
     async fn by_status(
@@ -184,8 +215,14 @@ impl OrderReads for Orders {
     ) -> Result<Page<Order>, StoreError> {
         let query = match status {
             Some(status) => Query::index(&ORDERS, &ORDERS_BY_STATUS, status_list_key(status)),
-            None => Query::index(&ORDERS, &BY_CREATED_AT, LIST_KEY),
+            None => Query::index(&ORDERS, &ORDERS_BY_CREATED_AT, LIST_KEY),
         };
-        list(self.store.as_ref(), query.descending(), page).await
+        let mut listed = self.list(query.descending(), page).await?;
+        // The index lags its table: an order read by key may have moved on since it was
+        // listed here, and a status listing lists only orders in that status.
+        listed
+            .items
+            .retain(|order| status.is_none_or(|status| order.status == status));
+        Ok(listed)
     }
 }

@@ -67,6 +67,17 @@ pub trait ItemStore: Send + Sync {
         keys: &[Key],
     ) -> Result<Vec<Item>, ItemError>;
 
+    /// As [`ItemStore::batch_get`], but eventually consistent, at half the read cost: for
+    /// listings that read by key the items a keys-only index named (the index itself is
+    /// eventually consistent). A store with only one kind of read answers as `batch_get`.
+    async fn batch_get_eventual(
+        &self,
+        table: &'static TableSpec,
+        keys: &[Key],
+    ) -> Result<Vec<Item>, ItemError> {
+        self.batch_get(table, keys).await
+    }
+
     /// One conditional write. Answers the item as written (a put's item, an update's whole
     /// new item); `None` for a delete.
     async fn write(&self, write: Write) -> Result<Option<Item>, ItemError>;

@@ -25,7 +25,7 @@ use crate::ops::{Condition, Key, Query, Update, VERSION_ATTRIBUTE, Write};
 use crate::paging::list;
 use crate::port::ItemStore;
 use crate::retry::MAX_ATTEMPTS;
-use crate::table::{BY_CREATED_AT, ORDERS_BY_USER, SUBSCRIPTIONS, SUBSCRIPTIONS_BY_RUN};
+use crate::table::{BY_CREATED_AT, BY_USER, SUBSCRIPTIONS, SUBSCRIPTIONS_BY_RUN};
 use crate::versioned::{commit_versioned, list_under, update_versioned, versioned_put};
 
 const LIST_KEY: &str = "SUBSCRIPTION";
@@ -66,7 +66,7 @@ fn subscription_item(subscription: &Subscription) -> Result<Item, StoreError> {
     let (created, id) = (subscription.created_at, subscription.subscription_id);
     list_under(&mut item, LIST_KEY, created, id);
     let user_key = user_list_key(subscription.user_id);
-    item.insert(ORDERS_BY_USER.partition_key.into(), s(user_key));
+    item.insert(BY_USER.partition_key.into(), s(user_key));
     if in_run(subscription) {
         let shard = run_key(run_shard(subscription.user_id));
         item.insert(SUBSCRIPTIONS_BY_RUN.partition_key.into(), s(shard));
@@ -139,7 +139,7 @@ impl SubscriptionStore for Subscriptions {
         page: &PageRequest,
     ) -> Result<Page<Subscription>, StoreError> {
         let partition = user_list_key(user_id);
-        let query = Query::index(&SUBSCRIPTIONS, &ORDERS_BY_USER, partition).descending();
+        let query = Query::index(&SUBSCRIPTIONS, &BY_USER, partition).descending();
         list(self.store.as_ref(), query, page).await
     }
 

@@ -26,26 +26,7 @@ pub struct DairySpec<'a> {
 
 /// A vendor serving `spec.pincode` and its product, stored with the stock.
 pub async fn dairy(stores: &Stores, spec: &DairySpec<'_>) -> (Vendor, Product) {
-    let vendor = VendorInput {
-        name: Some("Nandi Dairy".into()),
-        email: Some("orders@nandi.example".into()),
-        phone: Some("+91 80 4000 1234".into()),
-        address: Some("4 Dairy Circle".into()),
-        service_areas: Some(vec![spec.pincode.into()]),
-        rating: Some(json!(4.5)),
-        capacity: Some(CapacityInput {
-            daily_order_limit: Some(json!(spec.daily_order_limit)),
-        }),
-        cutoff_time: spec.cutoff.map(str::to_owned),
-        ..Default::default()
-    }
-    .create(Utc::now())
-    .unwrap();
-    stores
-        .vendors
-        .create(&vendor, &Effects::none())
-        .await
-        .unwrap();
+    let vendor = vendor(stores, spec).await;
     let product = crate::product(vec![vendor.vendor_id], spec.variants);
     stores
         .products
@@ -69,6 +50,32 @@ pub async fn dairy(stores: &Stores, spec: &DairySpec<'_>) -> (Vendor, Product) {
             .unwrap();
     }
     (vendor, product)
+}
+
+/// The vendor of `spec` alone (serving its pincode, with its cut-off and daily limit),
+/// stored, without a product or stock.
+pub async fn vendor(stores: &Stores, spec: &DairySpec<'_>) -> Vendor {
+    let vendor = VendorInput {
+        name: Some("Nandi Dairy".into()),
+        email: Some("orders@nandi.example".into()),
+        phone: Some("+91 80 4000 1234".into()),
+        address: Some("4 Dairy Circle".into()),
+        service_areas: Some(vec![spec.pincode.into()]),
+        rating: Some(json!(4.5)),
+        capacity: Some(CapacityInput {
+            daily_order_limit: Some(json!(spec.daily_order_limit)),
+        }),
+        cutoff_time: spec.cutoff.map(str::to_owned),
+        ..Default::default()
+    }
+    .create(Utc::now())
+    .unwrap();
+    stores
+        .vendors
+        .create(&vendor, &Effects::none())
+        .await
+        .unwrap();
+    vendor
 }
 
 /// A customer with a phone and a `home` address in `pincode`, stored: their id.

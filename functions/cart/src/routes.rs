@@ -34,7 +34,7 @@ pub struct NewCartItem {
     /// One of the product's variants (404 otherwise).
     #[schema(schema_with = milkrun_domain::schema::uuid_required, required = true)]
     variant_id: Option<String>,
-    /// Units to add; a line holds at most 100 and a cart at most 50 lines (409 beyond).
+    /// Units to add; a line holds at most 100 and a cart at most 32 lines (409 beyond), as many as an order may have.
     #[schema(schema_with = milkrun_domain::schema::line_quantity_required, required = true)]
     quantity: Option<serde_json::Value>,
 }

@@ -6,8 +6,8 @@ use chrono::NaiveDate;
 use milkrun_domain::delivery::DeliveryStatus;
 use milkrun_domain::events::{
     DeliveryScheduled, DeliveryUpdated, EventEnvelope, EventMismatch, EventType, FraudSuspected,
-    LowBalance, OrderCancelled, OrderConfirmed, OrderFailed, OrderNews, OrderOnHold, PaymentFailed,
-    PaymentRefunded, SubscriptionDaySkipped, WalletToppedUp,
+    LowBalance, OrderCancelled, OrderConfirmed, OrderFailed, OrderNeedsAttention, OrderNews,
+    OrderOnHold, PaymentFailed, PaymentRefunded, SubscriptionDaySkipped, WalletToppedUp,
 };
 use milkrun_domain::notification::MessageKind;
 use milkrun_domain::values::{DeliverySlot, PaymentMethod};
@@ -30,6 +30,7 @@ pub const DELIVERY_UPDATED: &str = "DELIVERY_UPDATED";
 /// The vendor's copy of DELIVERY_SCHEDULED: a new assignment.
 pub const VENDOR_ASSIGNMENT: &str = "VENDOR_ASSIGNMENT";
 pub const FRAUD_SUSPECTED: &str = "FRAUD_SUSPECTED";
+pub const ORDER_NEEDS_ATTENTION: &str = "ORDER_NEEDS_ATTENTION";
 /// A subscription's order confirmed the evening before its delivery.
 pub const SUBSCRIPTION_CONFIRMED: &str = "SUBSCRIPTION_CONFIRMED";
 pub const SUBSCRIPTION_DAY_SKIPPED: &str = "SUBSCRIPTION_DAY_SKIPPED";
@@ -37,7 +38,7 @@ pub const LOW_BALANCE: &str = "LOW_BALANCE";
 pub const WALLET_TOPPED_UP: &str = "WALLET_TOPPED_UP";
 
 /// The event types that make a message.
-pub const WANTED: [EventType; 12] = [
+pub const WANTED: [EventType; 13] = [
     EventType::OrderConfirmed,
     EventType::OrderOnHold,
     EventType::OrderFailed,
@@ -47,6 +48,7 @@ pub const WANTED: [EventType; 12] = [
     EventType::DeliveryScheduled,
     EventType::DeliveryUpdated,
     EventType::FraudSuspected,
+    EventType::OrderNeedsAttention,
     EventType::SubscriptionDaySkipped,
     EventType::LowBalance,
     EventType::WalletToppedUp,
@@ -234,6 +236,26 @@ pub fn messages(event: &EventEnvelope) -> Result<Vec<Message>, EventMismatch> {
                 FRAUD_SUSPECTED,
                 Admin,
                 "An order is held for review",
+                body,
+            )]
+        }
+        EventType::OrderNeedsAttention => {
+            let o = event.decode::<OrderNeedsAttention>()?.0;
+            let what = match o.reason.as_deref() {
+                Some("REFUND_FAILED") => {
+                    "its refund kept failing: it is CANCELLED with the \
+                     money still taken; refund it with PATCH /orders/{id}/status to REFUNDED"
+                }
+                _ => "its checkout kept dying and was ended; what it held was given back",
+            };
+            let body = format!(
+                "Order {} of customer {} for {} needs a person: {what} (now {}).",
+                o.order_id, o.user_id, o.total, o.status
+            );
+            vec![message(
+                ORDER_NEEDS_ATTENTION,
+                Admin,
+                "An order needs attention",
                 body,
             )]
         }

@@ -74,6 +74,21 @@ fn files(data: &Path, folder: &str) -> Vec<String> {
         .collect()
 }
 
+/// The source of a message never delivered before.
+fn fresh_source() -> Source {
+    let id = Uuid::now_v7();
+    Source {
+        id,
+        at: Utc::now(),
+        event_id: id,
+    }
+}
+
+/// Each kept notification's channel and status, in order.
+fn outcome(kept: &[Notification]) -> Vec<(Channel, NotificationStatus)> {
+    kept.iter().map(|k| (k.channel, k.status)).collect()
+}
+
 /// Every subset of the three channels.
 fn channel_sets() -> Vec<BTreeSet<Channel>> {
     (0..8u8)
@@ -110,18 +125,12 @@ async fn every_kind_goes_by_exactly_the_channels_its_customer_chose() {
                     subject: format!("{kind:?}"),
                     body: format!("{kind:?} by {chosen:?}"),
                 };
-                let id = Uuid::now_v7();
-                let source = Source {
-                    id,
-                    at: Utc::now(),
-                    event_id: id,
-                };
+                let source = fresh_source();
                 let kept = deliverer
                     .deliver(source, &message, &Variants::default())
                     .await
                     .unwrap();
-                let got: Vec<(Channel, NotificationStatus)> =
-                    kept.iter().map(|k| (k.channel, k.status)).collect();
+                let got = outcome(&kept);
                 let expected: Vec<(Channel, NotificationStatus)> = if chosen.is_empty() {
                     // Kept so that it can be listed; a promotion nobody takes is not.
                     match kind {
@@ -141,7 +150,7 @@ async fn every_kind_goes_by_exactly_the_channels_its_customer_chose() {
                 for k in &kept {
                     assert_eq!(
                         k.notification_id,
-                        Notification::id_on(id, "MATRIX", k.channel)
+                        Notification::id_on(source.id, "MATRIX", k.channel)
                     );
                     let listed = stores.notifications.kept(k).await.unwrap();
                     assert!(listed, "{k:?} is kept");
@@ -200,18 +209,15 @@ async fn account_mail_goes_by_email_whatever_else_is_switched_off() {
         "Hi".into(),
         "Hello".into(),
     );
-    let id = Uuid::now_v7();
-    let source = Source {
-        id,
-        at: Utc::now(),
-        event_id: id,
-    };
+    let source = fresh_source();
     let kept = deliverer
         .deliver(source, &welcome, &Variants::default())
         .await
         .unwrap();
-    let got: Vec<_> = kept.iter().map(|k| (k.channel, k.status)).collect();
-    assert_eq!(got, vec![(Channel::Email, NotificationStatus::Sent)]);
+    assert_eq!(
+        outcome(&kept),
+        vec![(Channel::Email, NotificationStatus::Sent)]
+    );
     // A promotion to a customer who did not opt in goes nowhere and is not kept.
     let promo = Message::new(
         "PROMOTION",

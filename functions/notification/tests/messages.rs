@@ -278,6 +278,13 @@ async fn each_wanted_event_makes_its_messages_for_the_right_recipients() {
         ),
         (
             EventEnvelope::new(
+                &OrderNeedsAttention(w.order(OrderStatus::Cancelled, Some("REFUND_FAILED"))),
+                "c",
+            ),
+            vec![(ADMIN, orders::ORDER_NEEDS_ATTENTION)],
+        ),
+        (
+            EventEnvelope::new(
                 &OrderConfirmed(OrderNews {
                     subscription_id: Some(Uuid::now_v7()),
                     ..w.order(OrderStatus::Confirmed, None)
@@ -346,13 +353,14 @@ async fn each_wanted_event_makes_its_messages_for_the_right_recipients() {
     }
     assert_eq!(to(&w.vendor_email), 1, "the vendor's assignment");
     assert!(mails.iter().any(|(_, text)| text.contains("₹123.50")));
-    let alert = &w.kept(ADMIN).await[0];
-    assert_eq!(
-        alert.channel,
-        Channel::InApp,
+    let alerts = w.kept(ADMIN).await;
+    assert!(
+        alerts.iter().all(|alert| alert.channel == Channel::InApp),
         "kept for the managers, not mailed"
     );
-    assert!(alert.body.contains("AMOUNT_ABOVE_LIMIT"));
+    let said = |what: &str| alerts.iter().any(|alert| alert.body.contains(what));
+    assert!(said("AMOUNT_ABOVE_LIMIT"));
+    assert!(said("money still taken"), "a failed refund says what to do");
 }
 
 /// Whether the consumer, as wired, is fed events of this type and takes them.
@@ -443,4 +451,83 @@ async fn the_welcome_mail_still_goes_out() {
     w.publish(&event).await;
     let made = w.made_by(&event).await;
     assert_eq!(made, vec![(w.customer.user_id, "WELCOME".to_owned())]);
+}
+
+/// Every event type there is, from the enum's own schema (derived, so never short of one).
+fn every_event_type() -> Vec<EventType> {
+    let schema = serde_json::to_value(<EventType as utoipa::PartialSchema>::schema()).unwrap();
+    let names = schema["enum"]
+        .as_array()
+        .expect("EventType's schema lists its values");
+    names
+        .iter()
+        .map(|name| serde_json::from_value(name.clone()).unwrap())
+        .collect()
+}
+
+/// The event types template.yaml's subscription of the notification queue to each topic
+/// lets through (its FilterPolicy), by topic name; `None` for a subscription without one.
+fn template_filters() -> std::collections::BTreeMap<String, Option<Vec<String>>> {
+    let template = include_str!("../../../template.yaml");
+    let mut filters = std::collections::BTreeMap::new();
+    let mut lines = template.lines().peekable();
+    while let Some(line) = lines.next() {
+        if !(line.starts_with("  NotificationQueue") && line.ends_with("Events:")
+            || line == "  NotificationQueueAdminAlerts:")
+        {
+            continue;
+        }
+        let (mut topic, mut filter) = (None, None);
+        while let Some(next) = lines.next_if(|l| l.is_empty() || l.starts_with("   ")) {
+            let next = next.trim();
+            if let Some(resource) = next.strip_prefix("TopicArn: !Ref ") {
+                let resource = resource.trim_end_matches("Topic");
+                topic = Topic::ALL
+                    .into_iter()
+                    .find(|t| t.name().replace('-', "") == resource.to_lowercase());
+            } else if let Some(rest) = next.strip_prefix("FilterPolicy: { eventType: [") {
+                let names = rest.trim_end_matches("] }").split(", ");
+                filter = Some(names.map(str::to_owned).collect());
+            }
+        }
+        let topic = topic.unwrap_or_else(|| panic!("{line} names no topic of ours"));
+        filters.insert(topic.name().to_owned(), filter);
+    }
+    filters
+}
+
+/// The queue is fed only what the consumer takes: each subscription's filter policy in
+/// template.yaml lists exactly the event types of its topic the consumer wants, so SNS
+/// keeps the rest (ORDER_PLACED, PAYMENT_SUCCEEDED, …) off the queue for nothing.
+#[tokio::test]
+async fn the_templates_filter_policies_are_the_event_types_the_consumer_takes() {
+    let w = world().await;
+    let handler = (CONSUMER.handler)(&w.host.adapters);
+    let every = every_event_type();
+    assert!(every.len() >= 25, "{every:?}");
+    let filters = template_filters();
+    let mut expected = std::collections::BTreeMap::new();
+    for topic in CONSUMER.topics {
+        let taken: Vec<String> = every
+            .iter()
+            .filter(|t| t.topic() == *topic && handler.wants(**t))
+            .map(|t| t.as_str().to_owned())
+            .collect();
+        expected.insert(topic.name().to_owned(), Some(taken));
+    }
+    let sorted = |filters: std::collections::BTreeMap<String, Option<Vec<String>>>| {
+        filters
+            .into_iter()
+            .map(|(topic, filter)| {
+                (
+                    topic,
+                    filter.map(|mut f| {
+                        f.sort();
+                        f
+                    }),
+                )
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(sorted(filters), sorted(expected));
 }

@@ -8,7 +8,7 @@ pub mod routes;
 pub mod service;
 
 use chrono::{TimeDelta, Utc};
-use milkrun_checkout::{STALLED_AFTER, resume_stalled};
+use milkrun_checkout::{CheckoutPorts, STALLED_AFTER, resume_stalled};
 use milkrun_platform::{Adapters, HttpService, JobRun, JobService, Needs};
 use milkrun_store::table::{
     AUDIT, CARTS, DELIVERIES, IDEMPOTENCY, INVENTORY, ORDERS, OUTBOX, PAYMENTS, PRODUCTS, USERS,
@@ -67,7 +67,17 @@ pub static CHECKOUT_TASK_NEEDS: Needs = Needs {
 pub static RESUME_CHECKOUTS: JobService = JobService {
     name: "resume-checkouts",
     needs: Needs {
-        tables: &[&ORDERS],
+        // Beyond the orders: what ending an order whose runs keep dying gives back (its
+        // stock, its payment, from a wallet too, its deliveries), with audit and events.
+        tables: &[
+            &ORDERS,
+            &INVENTORY,
+            &PAYMENTS,
+            &DELIVERIES,
+            &WALLETS,
+            &AUDIT,
+            &OUTBOX,
+        ],
         mail: false,
         signing: false,
         verification: false,
@@ -89,10 +99,10 @@ fn stalled_after() -> TimeDelta {
 fn run_resume_checkouts(adapters: Adapters, correlation_id: String) -> JobRun {
     Box::pin(async move {
         let idle_since = Utc::now() - stalled_after();
-        let orders = adapters.stores.orders.as_ref();
-        let report = resume_stalled(orders, adapters.checkout.as_ref(), idle_since).await?;
+        let ports = CheckoutPorts::from_stores(&adapters.stores, adapters.gateway.clone());
+        let report = resume_stalled(&ports, adapters.checkout.as_ref(), idle_since).await?;
         tracing::info!(%correlation_id, resumed = report.resumed, failed = report.failed,
-            "stalled checkouts swept");
+            given_up = report.given_up, "stalled checkouts swept");
         if report.failed > 0 {
             // An error, so the function's errors alarm says it; the next sweep tries again.
             let failed = format!("{} stalled checkouts did not start again", report.failed);

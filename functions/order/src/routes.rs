@@ -44,9 +44,11 @@ type ApiResult<T> = Result<T, ApiError>;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewOrderBody {
-    /// 1 to 50 lines, each (productId, variantId) once; leave out to order the cart (which
-    /// is emptied once the order is placed).
-    #[schema(min_items = 1, max_items = 50)]
+    /// 1 to 32 lines (400 beyond), each (productId, variantId) once; leave out to order the
+    /// cart (which is emptied once the order is placed). 32 keeps the largest transaction of
+    /// the checkout, one delivery per vendor with its audit entry and event, within the 100
+    /// writes a transaction may carry.
+    #[schema(min_items = 1, max_items = 32)]
     items: Option<Vec<OrderLineInput>>,
     /// One of your saved addresses; without it (and without `deliveryAddress`) your default.
     #[schema(value_type = Option<String>, pattern = r"^[A-Za-z0-9_-]{1,32}$")]
@@ -447,4 +449,21 @@ async fn force_status(
         .force(id, status, &caller.audit, reason)
         .await?;
     Ok(Json(shown(order)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document states the limit the checkout's transaction budget derives.
+    #[test]
+    fn the_documented_line_limit_is_the_one_enforced() {
+        let schema = serde_json::to_value(NewOrderBody::schema()).unwrap();
+        let items = &schema["properties"]["items"];
+        assert_eq!(
+            items["maxItems"].as_u64(),
+            Some(milkrun_domain::cart::MAX_LINES as u64),
+            "{items}"
+        );
+    }
 }

@@ -33,11 +33,12 @@ pub struct OrderService {
 }
 
 /// The order as clients see it: the payment token the customer sent is never shown, nor
-/// the bookkeeping of its payment retries.
+/// the bookkeeping of its payment retries and resumed checkouts.
 pub fn shown(order: Order) -> Order {
     Order {
         payment_token: None,
         retry_started_at: None,
+        resumes: 0,
         ..order
     }
 }

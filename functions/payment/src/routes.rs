@@ -105,7 +105,9 @@ fn timestamp_required() -> Object {
 #[serde(rename_all = "camelCase")]
 pub struct PayRequest {
     /// One of your orders, PAYMENT_FAILED or PAYMENT_PENDING (404 for an order that is not
-    /// yours, 409 `INVALID_TRANSITION` in any other status).
+    /// yours, 409 `INVALID_TRANSITION` in any other status; 409 `CONFLICT`, with nothing
+    /// charged, when a product of a PAYMENT_FAILED order was withdrawn or its vendor stopped
+    /// delivering it since, or its delivery date has come).
     #[schema(schema_with = milkrun_domain::schema::uuid_required, required = true)]
     order_id: Option<String>,
     /// How to pay; replaces the order's payment method for a PAYMENT_FAILED order.
@@ -312,7 +314,7 @@ fn gateway_notice(body: &WebhookBody) -> Result<GatewayNotice, DomainError> {
 #[utoipa::path(post, path = "/payments", tag = "payments", security(("bearer" = [])), request_body = PayRequest,
     params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$",
         description = "1 to 255 printable ASCII characters, no surrounding spaces. The same key with the same body answers the first answer again without a second retry; with a different body 422 `IDEMPOTENCY_KEY_REUSED`; while the first is still running 409 `IDEMPOTENCY_IN_PROGRESS`.")),
-    description = "Pays for one of the caller's orders again. A PAYMENT_FAILED order takes the method and token sent and its checkout starts again: stock is reserved again, then the checkout's payment step charges (money is only ever taken there). A PAYMENT_PENDING order is being charged already: nothing changes and nothing starts, the answer is its current state. Customers only (403 otherwise); an order that is not the caller's is 404.",
+    description = "Pays for one of the caller's orders again. A PAYMENT_FAILED order takes the method and token sent and its checkout starts again: stock is reserved again, then the checkout's payment step charges (money is only ever taken there). A PAYMENT_PENDING order is being charged already: nothing changes and nothing starts, the answer is its current state. A PAYMENT_FAILED order that can no longer be sold as placed (a product withdrawn, or its vendor no longer active, serving the address or selling it) or whose delivery date has come is 409 `CONFLICT`, and nothing is charged. Customers only (403 otherwise); an order that is not the caller's is 404.",
     responses((status = 202, body = PaymentAcceptedBody, description = "Accepted: the order's checkout charges it (or already is); the body tells the order's state."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn pay(
     State(service): State<PaymentService>,

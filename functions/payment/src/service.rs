@@ -180,6 +180,8 @@ impl PaymentService {
                 ))
             },
         )?;
+        // Nor for a product withdrawn, or a vendor that stopped serving, since it was placed.
+        self.actions.check_still_sold(&order).await?;
         let order = change_order(self.orders.as_ref(), order.order_id, actor, &|order| {
             match order.status {
                 // Another request started the retry meanwhile (with another key, or none):

@@ -19,7 +19,7 @@ use milkrun_domain::page::PageRequest;
 use milkrun_domain::payment::{Payment, PaymentStatus};
 use milkrun_domain::ports::{
     AuditLog, CheckoutRun, CheckoutStart, Mail, Mailer, OrderReads, OrderWrites, PaymentReads,
-    PaymentWrites, PendingEvents, UserRegistry,
+    PaymentWrites, PendingEvents, ProductWrites, UserRegistry, VendorWrites,
 };
 use milkrun_domain::values::{DeliverySlot, PaymentMethod, Role};
 use milkrun_domain::{Effects, StoreError};
@@ -27,12 +27,21 @@ use milkrun_local::{Database, SqliteItemStore};
 use milkrun_payment::signature;
 use milkrun_platform::{Adapters, Settings, WebhookSecret};
 use milkrun_store::Stores;
+use milkrun_testkit::dairy::{DairySpec, dairy};
 use milkrun_testkit::{StartsSeen, address, user};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
 
 const SECRET: &str = "whsec_test_secret_0123456789";
+
+const DAIRY: DairySpec<'static> = DairySpec {
+    pincode: "560001",
+    cutoff: None,
+    daily_order_limit: 50,
+    stock: 10,
+    variants: &[("1L", 6_000)],
+};
 
 struct NoMail;
 
@@ -62,6 +71,11 @@ struct World {
     stranger: Uuid,
     manager: Uuid,
     vendor: Uuid,
+    /// What the orders below are of: a dairy serving 560001 and its product.
+    dairy: (
+        milkrun_domain::vendor::Vendor,
+        milkrun_domain::product::Product,
+    ),
 }
 
 fn adapters(stores: &Stores, starts: Arc<StartsSeen>, secret: Option<&str>) -> Adapters {
@@ -87,6 +101,7 @@ impl World {
             Database::in_memory().unwrap(),
         )));
         let starts = Arc::new(StartsSeen::default());
+        let stores_of_dairy = stores.clone();
         let adapters = adapters(&stores, starts.clone(), Some(SECRET));
         let auth = milkrun_http::Auth {
             keys: adapters.keys.clone(),
@@ -103,6 +118,7 @@ impl World {
             stranger: Uuid::nil(),
             manager: Uuid::nil(),
             vendor: Uuid::nil(),
+            dairy: dairy(&stores_of_dairy, &DAIRY).await,
         };
         world.owner = world.user("owner@example.com", Role::Customer).await;
         world.stranger = world.user("stranger@example.com", Role::Customer).await;
@@ -133,14 +149,15 @@ impl World {
     /// `path` (from PENDING).
     async fn order(&self, path: &[OrderStatus], token: Option<&str>) -> Order {
         let now = Utc::now();
+        let (vendor, product) = &self.dairy;
         let item = OrderItem {
-            product_id: Uuid::now_v7(),
-            variant_id: Uuid::now_v7(),
-            name: "Toned milk".into(),
+            product_id: product.product_id,
+            variant_id: product.variants[0].variant_id,
+            name: product.name.clone(),
             variant_name: "1L".into(),
             quantity: 2,
             unit_price: Money::inr(6_000),
-            vendor_id: Some(Uuid::now_v7()),
+            vendor_id: Some(vendor.vendor_id),
             fulfilled: true,
         };
         let new = NewOrder {
@@ -1026,4 +1043,66 @@ async fn a_top_up_is_credited_once_whether_its_webhook_or_its_answer_comes_first
         StatusCode::NOT_FOUND,
         "a charge nobody recorded"
     );
+}
+
+/// A retry after the order's product was withdrawn, or after its vendor stopped serving the
+/// address, is refused before anything starts: nothing is charged, the order waits as it was.
+#[tokio::test]
+async fn a_retry_of_an_order_no_longer_sold_is_refused_and_charges_nothing() {
+    let withdrawn = |world: &World| {
+        let mut product = world.dairy.1.clone();
+        product.is_active = false;
+        product
+    };
+    let stopped = |world: &World| {
+        let mut vendor = world.dairy.0.clone();
+        vendor.service_areas = vec![milkrun_domain::values::Pincode::parse("560002").unwrap()];
+        vendor
+    };
+    for case in ["product withdrawn", "vendor stopped serving"] {
+        let world = World::new().await;
+        let (order, _) = world.declined_order().await;
+        let body = json!({"orderId": order.order_id, "method": "CARD", "paymentToken": "tok_ok"});
+        match case {
+            "product withdrawn" => {
+                let after = withdrawn(&world);
+                world
+                    .stores
+                    .products
+                    .update(after, &Effects::none())
+                    .await
+                    .unwrap();
+            }
+            _ => {
+                let (before, after) = (&world.dairy.0, stopped(&world));
+                world
+                    .stores
+                    .vendors
+                    .update(before, after, &Effects::none())
+                    .await
+                    .unwrap();
+            }
+        }
+        let (status, answer) = world.pay((world.owner, Role::Customer), None, body).await;
+        assert_eq!(
+            (status, answer["errorCode"].clone()),
+            (StatusCode::CONFLICT, json!("CONFLICT")),
+            "{case}: {answer}"
+        );
+        let message = answer["errorMessage"].as_str().unwrap();
+        assert!(
+            message.contains("Toned milk 1L"),
+            "names the line: {answer}"
+        );
+        assert!(world.starts().is_empty(), "{case}: no retry, no charge");
+        let stored = world.stored_order(order.order_id).await;
+        assert_eq!(stored.status, OrderStatus::PaymentFailed, "{case}");
+        assert_eq!(
+            stored.payment_token.as_deref(),
+            Some("tok_decline"),
+            "{case}: unchanged"
+        );
+        let payment = world.stored_payment(order.order_id).await.unwrap();
+        assert_eq!(payment.status, PaymentStatus::Failed, "{case}");
+    }
 }

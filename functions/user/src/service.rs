@@ -133,18 +133,9 @@ impl UserService {
     ) -> Result<Registered, DomainError> {
         let (origin, correlation_id) = (&actor.origin, actor.correlation_id.as_str());
         let mut errors = FieldErrors::new();
-        let name = errors.check(
-            "name",
-            required(input.name).and_then(|v| PersonName::parse(&v)),
-        );
-        let email = errors.check(
-            "email",
-            required(input.email).and_then(|v| Email::parse(&v)),
-        );
-        let password = errors.check(
-            "password",
-            required(input.password).and_then(|v| Password::parse(&v)),
-        );
+        let name = errors.required("name", input.name.as_deref(), PersonName::parse);
+        let email = errors.required("email", input.email.as_deref(), Email::parse);
+        let password = errors.required("password", input.password.as_deref(), Password::parse);
         let phone = match input.phone {
             Some(raw) => errors.check("phone", Phone::parse(&raw)),
             None => None,
@@ -240,14 +231,10 @@ impl UserService {
         let (origin, correlation_id) = (&actor.origin, actor.correlation_id.as_str());
         let mut errors = FieldErrors::new();
         // Any text may be tried (a wrong one is a 401), within the lengths an account can have.
-        let email = errors.check(
-            "email",
-            required(email).and_then(|e| at_most(e, MAX_EMAIL_CHARS)),
-        );
-        let password = errors.check(
-            "password",
-            required(password).and_then(|p| at_most(p, Password::MAX_CHARS)),
-        );
+        let email = errors.required("email", email.as_deref(), |e| at_most(e, MAX_EMAIL_CHARS));
+        let password = errors.required("password", password.as_deref(), |p| {
+            at_most(p, Password::MAX_CHARS)
+        });
         let (email, password) =
             errors.into_result(|| (email.expect("checked"), password.expect("checked")))?;
         let user = self.authenticate(&email, password, actor).await?;
@@ -364,9 +351,9 @@ impl UserService {
     }
 
     pub async fn email_exists(&self, email: Option<String>) -> Result<bool, DomainError> {
-        let email = required(email)
-            .and_then(|v| Email::parse(&v))
-            .map_err(|e| invalid("email", e))?;
+        let mut errors = FieldErrors::new();
+        let email = errors.required("email", email.as_deref(), Email::parse);
+        let email = errors.into_result(|| email.expect("checked"))?;
         Ok(self.store.by_email(&email).await?.is_some())
     }
 
@@ -625,16 +612,15 @@ impl UserService {
 /// A token field as sent: present, not empty, at most `max` characters (else 400). What it
 /// holds is the verifier's to judge (a token that is not ours is a 401).
 fn present_token(token: Option<String>, max: usize) -> Result<String, DomainError> {
-    required(token)
-        .and_then(|t| at_most(t, max))
-        .and_then(|t| {
-            if t.is_empty() {
-                Err(milkrun_domain::values::InvalidValue("must not be empty"))
-            } else {
-                Ok(t)
-            }
-        })
-        .map_err(|e| invalid("token", e))
+    let mut errors = FieldErrors::new();
+    let token = errors.required("token", token.as_deref(), |t| {
+        if t.is_empty() {
+            Err(milkrun_domain::values::InvalidValue("must not be empty"))
+        } else {
+            at_most(t, max)
+        }
+    });
+    errors.into_result(|| token.expect("checked"))
 }
 
 /// A token that does not verify: a failed credential (401).
@@ -642,15 +628,11 @@ fn bad_token(message: &'static str) -> DomainError {
     DomainError::refused(ErrorCode::Unauthorized, message)
 }
 
-fn required(value: Option<String>) -> Result<String, milkrun_domain::values::InvalidValue> {
-    value.ok_or(milkrun_domain::values::InvalidValue("is required"))
-}
-
-fn at_most(value: String, max: usize) -> Result<String, milkrun_domain::values::InvalidValue> {
+fn at_most(value: &str, max: usize) -> Result<String, milkrun_domain::values::InvalidValue> {
     if value.chars().count() > max {
         Err(milkrun_domain::values::InvalidValue("is too long"))
     } else {
-        Ok(value)
+        Ok(value.to_owned())
     }
 }
 

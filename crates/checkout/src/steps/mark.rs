@@ -1,6 +1,8 @@
 //! The ends of a failed checkout: MarkPaymentFailed (a declined payment, waiting for
-//! another) and MarkFailed (FAILED or CANCELLED with the caught error as the reason, then
-//! settled like any cancel: [`crate::lifecycle::settle`]).
+//! another), MarkFailed (FAILED or CANCELLED with the caught error as the reason, then
+//! settled like any cancel: [`crate::lifecycle::settle`]) and MarkRefundFailed (the same
+//! end when the refund itself kept failing: the stock given back, the money left for a
+//! person, admins alerted).
 
 use chrono::Utc;
 use milkrun_domain::ErrorCode;
@@ -10,8 +12,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{BY, CaughtError, CheckoutTasks, Moved, answer};
-use crate::lifecycle::settle;
-use crate::records::checkout_actor;
+use crate::lifecycle::{give_back_stock, settle};
+use crate::records::{REFUND_FAILED, checkout_actor};
 
 /// The reason MarkFailed records when the execution gave no error.
 const UNKNOWN_REASON: &str = "CHECKOUT_FAILED";
@@ -55,16 +57,8 @@ impl CheckoutTasks {
         let moved = Moved::default();
         let order = self
             .change(order_id, &|order| {
-                let to = match order.status {
-                    OrderStatus::Failed | OrderStatus::Cancelled | OrderStatus::Refunded => {
-                        return moved.to(None);
-                    }
-                    status if status.can_become(OrderStatus::Failed) => OrderStatus::Failed,
-                    status if status.can_become(OrderStatus::Cancelled) => OrderStatus::Cancelled,
-                    status => {
-                        tracing::warn!(%order_id, %status, "MarkFailed leaves the order as it is");
-                        return moved.to(None);
-                    }
+                let Some(to) = failed_status(order.status) else {
+                    return moved.to(None);
                 };
                 order.move_to(to, BY, Some(reason.clone()), now)?;
                 moved.to(Some(to))
@@ -73,6 +67,54 @@ impl CheckoutTasks {
         moved.count_outcome();
         let order = settle(&self.ports, order, BY, &checkout_actor(order_id)).await?;
         Ok(answer(&order))
+    }
+}
+
+impl CheckoutTasks {
+    /// RefundPayment's Catch: ended as MarkFailed ends it, with the reason REFUND_FAILED,
+    /// whose move alerts admins (ORDER_NEEDS_ATTENTION) in its own transaction; the stock
+    /// goes back (and deliveries are called off) now, while the money, which the gateway
+    /// would not return, waits for a person: the order stays CANCELLED with its payment
+    /// SUCCEEDED until an admin's move to REFUNDED refunds it. Never tries the refund again,
+    /// so it cannot fail the way the step before it did.
+    pub(super) async fn mark_refund_failed(
+        &self,
+        order_id: Uuid,
+        caught: Option<&CaughtError>,
+    ) -> Result<Value, TaskError> {
+        if let Some(caught) = caught {
+            tracing::error!(%order_id, error = %caught.error, cause = %caught.cause,
+                "the refund kept failing; the order is left for a person");
+        }
+        let now = Utc::now();
+        let moved = Moved::default();
+        let order = self
+            .change(order_id, &|order| {
+                let Some(to) = failed_status(order.status) else {
+                    return moved.to(None);
+                };
+                order.move_to(to, BY, Some(REFUND_FAILED.to_owned()), now)?;
+                moved.to(Some(to))
+            })
+            .await?;
+        moved.count_outcome();
+        let order = give_back_stock(&self.ports, order, BY, &checkout_actor(order_id)).await?;
+        Ok(answer(&order))
+    }
+}
+
+/// Where a checkout that failed ends an order in `status`: FAILED where the table allows it
+/// (from PENDING), else CANCELLED (later statuses); `None` for an order that ended already
+/// (FAILED, CANCELLED, REFUNDED) or that the table lets do neither (DELIVERED: left as it is).
+pub(crate) fn failed_status(status: OrderStatus) -> Option<OrderStatus> {
+    match status {
+        OrderStatus::Failed | OrderStatus::Cancelled | OrderStatus::Refunded => None,
+        status if status.can_become(OrderStatus::Failed) => Some(OrderStatus::Failed),
+        status if status.can_become(OrderStatus::Cancelled) => Some(OrderStatus::Cancelled),
+        status => {
+            tracing::warn!(%status, "a failed checkout leaves the order as it is");
+            None
+        }
     }
 }
 

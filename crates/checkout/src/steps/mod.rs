@@ -7,7 +7,7 @@
 //! - `fraud.rs`: FraudCheck (and its rules' setting)
 //! - `confirm.rs`: ConfirmOrder
 //! - `schedule.rs`: ScheduleDelivery
-//! - `mark.rs`: MarkPaymentFailed, MarkFailed
+//! - `mark.rs`: MarkPaymentFailed, MarkFailed, MarkRefundFailed
 //!
 //! A failing step does not mark the order: the definition catches the error, compensates
 //! (RefundPayment, ReleaseStock) and ends in MarkPaymentFailed or MarkFailed, which record
@@ -44,13 +44,14 @@ use uuid::Uuid;
 use crate::records::{change_order, checkout_actor};
 
 pub use fraud::{ConfigError, fraud_rules_from_env};
+pub(crate) use mark::failed_status;
 
 /// Who the order's status history says moved it.
 const BY: &str = "checkout";
 /// A step name the handler does not know: a definition and handler out of step.
 pub const UNKNOWN_STEP: &str = "UnknownStep";
 
-/// The error a Catch put at `$.error`, passed to the Mark steps.
+/// The error a Catch put at `$.error` (`$.refundError`), passed to the Mark steps.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct CaughtError {
     #[serde(rename = "Error")]
@@ -114,6 +115,7 @@ steps!(
     ReleaseStock,
     MarkPaymentFailed,
     MarkFailed,
+    MarkRefundFailed,
 );
 
 /// What the steps read and write through.
@@ -241,6 +243,7 @@ impl CheckoutTasks {
             Step::ReleaseStock => self.release_stock(order_id).await,
             Step::MarkPaymentFailed => self.mark_payment_failed(order_id).await,
             Step::MarkFailed => self.mark_failed(order_id, caught).await,
+            Step::MarkRefundFailed => self.mark_refund_failed(order_id, caught).await,
         };
         match &result {
             Ok(_) => tracing::info!(%order_id, %step, "checkout step done"),
@@ -292,7 +295,7 @@ mod tests {
             assert_eq!(Step::parse(step.as_str()), Some(step));
             assert_eq!(step.to_string(), step.as_str());
         }
-        assert_eq!(Step::ALL.len(), 12);
+        assert_eq!(Step::ALL.len(), 13);
         assert_eq!(Step::MarkFailed.as_str(), "MarkFailed");
         assert_eq!(Step::parse("validateProfile"), None);
     }

@@ -104,7 +104,7 @@ fn check_count(count: usize) -> Result<(), DomainError> {
     } else {
         Err(DomainError::Validation(FieldErrors::single(
             "items",
-            "must list 1 to 50 lines",
+            format!("must list 1 to {MAX_LINES} lines"),
         )))
     }
 }
@@ -205,16 +205,15 @@ mod tests {
     }
 
     #[test]
-    fn one_to_fifty_lines() {
+    fn one_to_max_lines_lines() {
+        assert_eq!(MAX_LINES, 32, "what the transaction budget leaves");
         assert_eq!(field_names(parse_lines(&[]).unwrap_err()), ["items"]);
         let line = |n: u128| json!({"productId": id(n), "variantId": id(1000 + n), "quantity": 1});
-        let fifty: Vec<serde_json::Value> = (0..50).map(line).collect();
-        assert_eq!(parse_lines(&inputs(json!(fifty))).unwrap().len(), 50);
-        let fifty_one: Vec<serde_json::Value> = (0..51).map(line).collect();
-        assert_eq!(
-            field_names(parse_lines(&inputs(json!(fifty_one))).unwrap_err()),
-            ["items"]
-        );
+        let most: Vec<serde_json::Value> = (0..MAX_LINES as u128).map(line).collect();
+        assert_eq!(parse_lines(&inputs(json!(most))).unwrap().len(), MAX_LINES);
+        let one_more: Vec<serde_json::Value> = (0..=MAX_LINES as u128).map(line).collect();
+        let refused = parse_lines(&inputs(json!(one_more))).unwrap_err();
+        assert_eq!(field_names(refused), ["items"]);
     }
 
     #[test]

@@ -3,10 +3,45 @@
 use uuid::Uuid;
 
 use crate::error::{DomainError, ErrorCode};
-use crate::order::OrderItem;
+use crate::order::{Order, OrderItem};
 use crate::product::Product;
 use crate::values::Pincode;
 use crate::vendor::Vendor;
+
+/// Why `order` can no longer be sold as it was placed, if it cannot: a fulfilled line's
+/// product withdrawn (or gone) or its variant gone, or the vendor it was assigned no longer
+/// active, serving the order's pincode or selling the product. A payment retry asks this
+/// before anything is charged again: its ReserveStock takes the stock back from the same
+/// vendors without asking.
+pub fn no_longer_sold(order: &Order, catalog: &[Product], vendors: &[Vendor]) -> Option<String> {
+    let pincode = &order.delivery_address.pincode;
+    order
+        .items
+        .iter()
+        .filter(|item| item.fulfilled)
+        .find_map(|item| {
+            let line = format!("{} {}", item.name, item.variant_name);
+            let product = catalog.iter().find(|p| p.product_id == item.product_id);
+            let Some(product) = product.filter(|p| p.is_active) else {
+                return Some(format!("{line} is no longer sold"));
+            };
+            if !product
+                .variants
+                .iter()
+                .any(|v| v.variant_id == item.variant_id)
+            {
+                return Some(format!("{line} is no longer sold"));
+            }
+            let vendor_id = item.vendor_id?;
+            let serving = vendors
+                .iter()
+                .find(|v| v.vendor_id == vendor_id)
+                .is_some_and(|v| {
+                    v.is_active && v.serves(pincode) && product.vendor_ids.contains(&vendor_id)
+                });
+            (!serving).then(|| format!("the vendor of {line} no longer delivers it to {pincode}"))
+        })
+}
 
 /// What SPEC §5 step 3 asks of one vendor for one item, read for the order's pincode and
 /// delivery date.
