@@ -2,6 +2,8 @@
 //! is read, its condition checked (in Rust, `eval`), and the writes applied, or none of them.
 //! Items are kept whole as DynamoDB JSON; index keys are generated columns under real
 //! SQLite indexes, so a listing is an index range scan as it is a Query in DynamoDB.
+//! Reads go to the reader connections, writes to the writer's group commit (`db`); every
+//! statement is prepared once per connection and kept (`prepare_cached`).
 
 use std::sync::Arc;
 
@@ -13,7 +15,7 @@ use milkrun_store::port::is_expired;
 use milkrun_store::table::OUTBOX;
 use milkrun_store::{Item, ItemError, ItemStore, TableSpec};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::Notify;
 
 use crate::db::{Database, index_columns, table_name};
@@ -68,16 +70,16 @@ fn sort_text(key: &Key) -> &str {
 
 /// The live item at `key` (an expired one counts as absent, as in every read).
 fn read(conn: &Connection, table: &TableSpec, key: &Key) -> Result<Option<Item>, ItemError> {
+    let statement = format!(
+        "SELECT item FROM \"{}\" WHERE pk = ?1 AND sk = ?2",
+        table_name(table)
+    );
     let text: Option<String> = conn
-        .query_row(
-            &format!(
-                "SELECT item FROM \"{}\" WHERE pk = ?1 AND sk = ?2",
-                table_name(table)
-            ),
-            params![key.partition, sort_text(key)],
-            |row| row.get(0),
-        )
-        .optional()
+        .prepare_cached(&statement)
+        .and_then(|mut s| {
+            s.query_row(params![key.partition, sort_text(key)], |row| row.get(0))
+                .optional()
+        })
         .map_err(sql("reading an item"))?;
     let item = text.as_deref().map(from_text).transpose()?;
     Ok(item.filter(|item| !is_expired(table, item)))
@@ -91,23 +93,21 @@ fn store(conn: &Connection, table: &TableSpec, key: &Key, item: &Item) -> Result
          ON CONFLICT (pk, sk) DO UPDATE SET item = excluded.item",
         table_name(table)
     );
-    conn.execute(
-        &statement,
-        params![key.partition, sort_text(key), to_text(item)?],
-    )
-    .map_err(sql("writing an item"))?;
+    let text = to_text(item)?;
+    conn.prepare_cached(&statement)
+        .and_then(|mut s| s.execute(params![key.partition, sort_text(key), text]))
+        .map_err(sql("writing an item"))?;
     Ok(())
 }
 
 fn remove(conn: &Connection, table: &TableSpec, key: &Key) -> Result<(), ItemError> {
-    conn.execute(
-        &format!(
-            "DELETE FROM \"{}\" WHERE pk = ?1 AND sk = ?2",
-            table_name(table)
-        ),
-        params![key.partition, sort_text(key)],
-    )
-    .map_err(sql("deleting an item"))?;
+    let statement = format!(
+        "DELETE FROM \"{}\" WHERE pk = ?1 AND sk = ?2",
+        table_name(table)
+    );
+    conn.prepare_cached(&statement)
+        .and_then(|mut s| s.execute(params![key.partition, sort_text(key)]))
+        .map_err(sql("deleting an item"))?;
     Ok(())
 }
 
@@ -136,14 +136,12 @@ fn apply(
     }
 }
 
-/// Checks every write's condition, then applies them all, in one SQLite transaction.
-fn commit(conn: &mut Connection, writes: Vec<Write>) -> Result<Vec<Option<Item>>, ItemError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql("starting a transaction"))?;
+/// Checks every write's condition, then applies them all. Run by `Database::write`, inside
+/// a savepoint of its own: an error undoes whatever was applied, so it is all or nothing.
+fn commit(tx: &Connection, writes: Vec<Write>) -> Result<Vec<Option<Item>>, ItemError> {
     let mut currents = Vec::with_capacity(writes.len());
     for (index, write) in writes.iter().enumerate() {
-        let current = read(&tx, write.table(), &write.key().expect("checked"))?;
+        let current = read(tx, write.table(), &write.key().expect("checked"))?;
         if let Some(condition) = write.condition()
             && !holds(condition, current.as_ref())
         {
@@ -154,9 +152,8 @@ fn commit(conn: &mut Connection, writes: Vec<Write>) -> Result<Vec<Option<Item>>
     let written = writes
         .into_iter()
         .zip(currents)
-        .map(|(write, current)| apply(&tx, write, current))
+        .map(|(write, current)| apply(tx, write, current))
         .collect::<Result<Vec<_>, _>>()?;
-    tx.commit().map_err(sql("committing"))?;
     Ok(written)
 }
 
@@ -317,7 +314,7 @@ impl SqliteItemStore {
         positions: Vec<&'static str>,
     ) -> Result<ItemPage, ItemError> {
         self.db
-            .call(move |conn| select(conn, table, sql, limit, &positions))
+            .read(move |conn| select(conn, table, sql, limit, &positions))
             .await
     }
 }
@@ -331,7 +328,7 @@ impl ItemStore for SqliteItemStore {
         _consistent: bool,
     ) -> Result<Option<Item>, ItemError> {
         let key = key.clone();
-        self.db.call(move |conn| read(conn, table, &key)).await
+        self.db.read(move |conn| read(conn, table, &key)).await
     }
 
     async fn batch_get(
@@ -341,7 +338,7 @@ impl ItemStore for SqliteItemStore {
     ) -> Result<Vec<Item>, ItemError> {
         let keys = keys.to_vec();
         self.db
-            .call(move |conn| {
+            .read(move |conn| {
                 let mut items = Vec::new();
                 for key in &keys {
                     items.extend(read(conn, table, key)?);
@@ -359,7 +356,7 @@ impl ItemStore for SqliteItemStore {
             ));
         }
         let outbox = touches_outbox(std::slice::from_ref(&write));
-        let mut written = self.db.call(move |conn| commit(conn, vec![write])).await?;
+        let mut written = self.db.write(move |conn| commit(conn, vec![write])).await?;
         self.committed(outbox);
         Ok(written.pop().flatten())
     }
@@ -368,7 +365,7 @@ impl ItemStore for SqliteItemStore {
         check_transaction(&writes).map_err(ItemError::Invalid)?;
         let outbox = touches_outbox(&writes);
         self.db
-            .call(move |conn| commit(conn, writes).map(|_| ()))
+            .write(move |conn| commit(conn, writes).map(|_| ()))
             .await?;
         self.committed(outbox);
         Ok(())

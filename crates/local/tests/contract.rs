@@ -2,8 +2,10 @@
 //! own promises.
 
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use milkrun_contract::events::PublishedProbe;
 use milkrun_domain::Effects;
@@ -11,13 +13,190 @@ use milkrun_domain::events::EventEnvelope;
 use milkrun_domain::ports::{Attachment, Journal, Mail, Mailer};
 use milkrun_domain::values::Email;
 use milkrun_local::{Database, InProcessBus, OutboxMailer, RetryPolicy, SqliteItemStore};
-use milkrun_store::{ItemStore, Stores};
+use milkrun_store::ops::{Condition, Key, Write};
+use milkrun_store::table::INVENTORY;
+use milkrun_store::{Item, ItemError, ItemStore, Stores};
 
 async fn sqlite() -> Arc<dyn ItemStore> {
     Arc::new(SqliteItemStore::new(Database::in_memory().unwrap()))
 }
 
 milkrun_contract::store_contract!(sqlite().await);
+
+/// One database file shared by every case of the second run (each case uses keys of its
+/// own, as on moto's shared tables): its reads go to the reader connections and its writes
+/// through group commits, which an in-memory database (one connection) never exercises.
+fn shared_file() -> Database {
+    static SHARED: std::sync::OnceLock<Database> = std::sync::OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sqlite-contract");
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Database::open(&dir.join("milkrun.db")).unwrap()
+        })
+        .clone()
+}
+
+mod on_file {
+    use super::*;
+
+    async fn sqlite_file() -> Arc<dyn ItemStore> {
+        Arc::new(SqliteItemStore::new(shared_file()))
+    }
+
+    milkrun_contract::store_contract!(sqlite_file().await);
+}
+
+/// Holds the writer thread in a lone call until the returned sender is sent to (or dropped).
+async fn hold_the_writer(
+    db: &Database,
+) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (started, has_started) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let db = db.clone();
+    let held = tokio::spawn(async move {
+        db.call(move |_| {
+            started.send(()).unwrap();
+            let _ = released.recv();
+            Ok::<_, milkrun_domain::StoreError>(())
+        })
+        .await
+        .unwrap();
+    });
+    tokio::task::spawn_blocking(move || has_started.recv().unwrap())
+        .await
+        .unwrap();
+    (release, held)
+}
+
+fn stock_row(partition: &str, sort: &str) -> Item {
+    Key::with_sort(partition, sort).to_item(&INVENTORY)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_does_not_wait_for_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(&dir.path().join("milkrun.db")).unwrap();
+    let store = SqliteItemStore::new(db.clone());
+    let item = stock_row("reader", "a");
+    store
+        .write(Write::put(&INVENTORY, item.clone(), None))
+        .await
+        .unwrap();
+    let (release, held) = hold_the_writer(&db).await;
+    let read = tokio::time::timeout(
+        Duration::from_secs(2),
+        store.get(&INVENTORY, &Key::with_sort("reader", "a"), true),
+    )
+    .await
+    .expect("the read is served by a reader while the writer is busy");
+    assert_eq!(read.unwrap(), Some(item));
+    release.send(()).unwrap();
+    held.await.unwrap();
+}
+
+/// Frames in the write-ahead log since it was last truncated: at least one per commit.
+async fn wal_frames(db: &Database, truncate: bool) -> i64 {
+    let mode = if truncate { "TRUNCATE" } else { "PASSIVE" };
+    db.call(move |conn| {
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+            row.get::<_, i64>(1)
+        })
+        .map_err(|e| milkrun_domain::StoreError::backend("checkpoint", e))
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_writes_share_one_commit_and_each_stays_atomic_and_conditional() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(&dir.path().join("milkrun.db")).unwrap();
+    let store: Arc<dyn ItemStore> = Arc::new(SqliteItemStore::new(db.clone()));
+    assert_eq!(wal_frames(&db, true).await, 0);
+    let (release, held) = hold_the_writer(&db).await;
+    let claim = |sort: &str| {
+        Write::put(
+            &INVENTORY,
+            stock_row("group", sort),
+            Some(Condition::NotExists),
+        )
+    };
+    let mut writes = Vec::new();
+    for i in 0..20 {
+        let (store, write) = (store.clone(), claim(&format!("w-{i}")));
+        writes.push(tokio::spawn(
+            async move { store.write(write).await.map(|_| ()) },
+        ));
+    }
+    let mut twins = Vec::new();
+    for _ in 0..2 {
+        let (store, write) = (store.clone(), claim("twin"));
+        twins.push(tokio::spawn(
+            async move { store.write(write).await.map(|_| ()) },
+        ));
+    }
+    let undone = {
+        let store = store.clone();
+        let writes = vec![
+            Write::put(&INVENTORY, stock_row("group", "undone"), None),
+            Write::put(
+                &INVENTORY,
+                stock_row("group", "absent"),
+                Some(Condition::Exists),
+            ),
+        ];
+        tokio::spawn(async move { store.transact(writes).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        writes.iter().chain(&twins).all(|w| !w.is_finished()) && !undone.is_finished(),
+        "no write is answered before its commit"
+    );
+    release.send(()).unwrap();
+    held.await.unwrap();
+    for write in writes {
+        write.await.unwrap().unwrap();
+    }
+    let mut twin_results = Vec::new();
+    for twin in twins {
+        twin_results.push(twin.await.unwrap());
+    }
+    assert_eq!(
+        twin_results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{twin_results:?}"
+    );
+    assert!(
+        twin_results
+            .iter()
+            .any(|r| matches!(r, Err(ItemError::ConditionFailed { index: 0 })))
+    );
+    assert!(matches!(
+        undone.await.unwrap(),
+        Err(ItemError::ConditionFailed { index: 1 })
+    ));
+    let read = async |sort: String| {
+        store
+            .get(&INVENTORY, &Key::with_sort("group", sort), true)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        read("undone".into()).await,
+        None,
+        "a failed transaction keeps nothing"
+    );
+    for i in 0..20 {
+        assert!(read(format!("w-{i}")).await.is_some());
+    }
+    let frames = wal_frames(&db, false).await;
+    assert!(
+        frames < 10,
+        "22 writes in one commit, not one commit each: {frames} frames"
+    );
+}
 
 #[tokio::test]
 async fn dead_letters_list_oldest_first_and_leave_when_removed() {
