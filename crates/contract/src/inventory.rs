@@ -671,7 +671,10 @@ pub async fn the_largest_order_from_as_many_vendors_reserves_and_settles(
             store.release(order, &no_settlement_effects).await.unwrap();
         }
     }
-    store.commit(committed, &no_settlement_effects).await.unwrap();
+    store
+        .commit(committed, &no_settlement_effects)
+        .await
+        .unwrap();
     for line in &lines {
         assert_eq!(
             levels(&store, &line.key).await,
