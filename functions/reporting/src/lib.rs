@@ -36,16 +36,19 @@ pub static HTTP: HttpService = HttpService {
     start: None,
 };
 
+/// What the analytics and alerts consumers need: the table they keep events in.
+const ANALYTICS_ONLY: Needs = Needs {
+    tables: &[&ANALYTICS],
+    mail: false,
+    signing: false,
+    verification: false,
+    checkout: false,
+};
+
 /// Every event on every topic → one AnalyticsEvent (SPEC §6 analytics log).
 pub static ANALYTICS_CONSUMER: ConsumerService = ConsumerService {
     name: "analytics-consumer",
-    needs: Needs {
-        tables: &[&ANALYTICS],
-        mail: false,
-        signing: false,
-        verification: false,
-        checkout: false,
-    },
+    needs: ANALYTICS_ONLY,
     topics: &Topic::ALL,
     handler: |adapters| {
         Arc::new(AnalyticsRecorder {
@@ -57,13 +60,7 @@ pub static ANALYTICS_CONSUMER: ConsumerService = ConsumerService {
 /// Every event on the admin-alerts topic → one alert, listed by `GET /alerts`.
 pub static ALERTS_CONSUMER: ConsumerService = ConsumerService {
     name: "alerts-consumer",
-    needs: Needs {
-        tables: &[&ANALYTICS],
-        mail: false,
-        signing: false,
-        verification: false,
-        checkout: false,
-    },
+    needs: ANALYTICS_ONLY,
     topics: &[Topic::AdminAlerts],
     handler: |adapters| {
         Arc::new(AlertRecorder {

@@ -7,7 +7,7 @@
 use chrono::Utc;
 use milkrun_domain::ErrorCode;
 use milkrun_domain::error::TaskError;
-use milkrun_domain::order::OrderStatus;
+use milkrun_domain::order::{Order, OrderStatus};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -53,18 +53,7 @@ impl CheckoutTasks {
             .map(|c| reason_code(&c.error))
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| UNKNOWN_REASON.to_owned());
-        let now = Utc::now();
-        let moved = Moved::default();
-        let order = self
-            .change(order_id, &|order| {
-                let Some(to) = failed_status(order.status) else {
-                    return moved.to(None);
-                };
-                order.move_to(to, BY, Some(reason.clone()), now)?;
-                moved.to(Some(to))
-            })
-            .await?;
-        moved.count_outcome();
+        let order = self.end_failed(order_id, reason).await?;
         let order = settle(&self.ports, order, BY, &checkout_actor(order_id)).await?;
         Ok(answer(&order))
     }
@@ -86,6 +75,16 @@ impl CheckoutTasks {
             tracing::error!(%order_id, error = %caught.error, cause = %caught.cause,
                 "the refund kept failing; the order is left for a person");
         }
+        let order = self.end_failed(order_id, REFUND_FAILED.to_owned()).await?;
+        let order = give_back_stock(&self.ports, order, BY, &checkout_actor(order_id)).await?;
+        Ok(answer(&order))
+    }
+}
+
+impl CheckoutTasks {
+    /// Moves the order to where a failed checkout ends it ([`failed_status`]) with `reason`,
+    /// counting the outcome once; an order that ended already is answered as it is.
+    async fn end_failed(&self, order_id: Uuid, reason: String) -> Result<Order, TaskError> {
         let now = Utc::now();
         let moved = Moved::default();
         let order = self
@@ -93,13 +92,12 @@ impl CheckoutTasks {
                 let Some(to) = failed_status(order.status) else {
                     return moved.to(None);
                 };
-                order.move_to(to, BY, Some(REFUND_FAILED.to_owned()), now)?;
+                order.move_to(to, BY, Some(reason.clone()), now)?;
                 moved.to(Some(to))
             })
             .await?;
         moved.count_outcome();
-        let order = give_back_stock(&self.ports, order, BY, &checkout_actor(order_id)).await?;
-        Ok(answer(&order))
+        Ok(order)
     }
 }
 
