@@ -14,7 +14,7 @@ use futures::future::BoxFuture;
 use milkrun_domain::DomainError;
 use milkrun_platform::{Adapters, HttpService, Needs};
 use milkrun_store::table::{
-    AUDIT, DELIVERIES, IDEMPOTENCY, INVENTORY, ORDERS, OUTBOX, PAYMENTS, WALLETS,
+    AUDIT, DELIVERIES, IDEMPOTENCY, INVENTORY, ORDERS, OUTBOX, PAYMENTS, PRODUCTS, VENDORS, WALLETS,
 };
 
 pub use routes::{documented, router};
@@ -34,6 +34,9 @@ pub static HTTP: HttpService = HttpService {
             &DELIVERIES,
             // WALLET payments are debited and refunded in their ledger.
             &WALLETS,
+            // A retry first rechecks that every line is still sold (product, vendor).
+            &PRODUCTS,
+            &VENDORS,
         ],
         mail: false,
         signing: false,
