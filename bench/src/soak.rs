@@ -9,7 +9,6 @@
 //! [`LocalHost`]: milkrun_local::LocalHost
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use milkrun_domain::Effects;
@@ -18,10 +17,9 @@ use milkrun_local::LocalHost;
 use milkrun_platform::Settings;
 use milkrun_tool::demo::demo_id;
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use crate::checkout::latency::{Sample, checkout, ms, percentile};
-use crate::checkout::shop::{Shop, TempData, stock_the_shop, today_in_kolkata};
+use crate::checkout::shop::{Shop, TempData, stock_the_shop};
 use crate::checkout::{ORDERS_PER_CUSTOMER, VENDOR};
 
 const POLL: Duration = Duration::from_millis(2);
@@ -45,15 +43,12 @@ pub async fn run(minutes: u64, rate: u32) {
         started.elapsed().as_secs_f64(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
-    let shop = Arc::new(Shop {
-        app: milkrun_registry::app(&host.adapters),
-        stores: host.adapters.stores.clone(),
+    let shop = Arc::new(Shop::open(
+        &host.adapters,
+        host.adapters.stores.clone(),
         tokens,
         lines,
-        today: today_in_kolkata(),
-        next: AtomicUsize::new(0),
-        run: Uuid::now_v7(),
-    });
+    ));
     println!(
         "\n| minute | started | confirmed | failed | confirmed p50 / p99 | 201 p99 | RSS | database + WAL |"
     );

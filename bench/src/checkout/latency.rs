@@ -1,16 +1,15 @@
 //! 1 and 2: latency and throughput over the LocalHost as `milkrun serve` composes it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use milkrun_domain::ports::OrderReads;
 use milkrun_local::LocalHost;
 use milkrun_platform::Settings;
-use uuid::Uuid;
 
-use super::shop::{Shop, TempData, confirmed, place, stock_the_shop, today_in_kolkata};
+use super::shop::{Shop, TempData, confirmed, place, stock_the_shop};
 use super::{GIVE_UP, ORDERS_PER_CUSTOMER, Options};
 
 pub(crate) struct Sample {
@@ -145,15 +144,12 @@ pub(super) async fn latency(options: &Options) {
         options.lines,
     )
     .await;
-    let shop = Arc::new(Shop {
-        app: milkrun_registry::app(&host.adapters),
-        stores: host.adapters.stores.clone(),
+    let shop = Arc::new(Shop::open(
+        &host.adapters,
+        host.adapters.stores.clone(),
         tokens,
         lines,
-        today: today_in_kolkata(),
-        next: AtomicUsize::new(0),
-        run: Uuid::now_v7(),
-    });
+    ));
     println!(
         "\n## latency: POST /orders → order read CONFIRMED or later ({customers} customers, {total} orders)\n"
     );

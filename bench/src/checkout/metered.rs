@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::log_meter::{LOG_BYTES, LOG_METER};
-use super::shop::{Shop, TempData, confirmed, place, stock_the_shop, today_in_kolkata};
+use super::shop::{Shop, TempData, confirmed, place, stock_the_shop};
 use super::{GIVE_UP, Options};
 use crate::item_meter::{ItemMeter, LABEL, Tally};
 
@@ -202,15 +202,7 @@ pub(super) async fn metered(options: &Options) -> Metered {
         options.lines,
     )
     .await;
-    let shop = Shop {
-        app: milkrun_registry::app(&adapters),
-        stores: stores.clone(),
-        tokens,
-        lines,
-        today: today_in_kolkata(),
-        next: AtomicUsize::new(0),
-        run: Uuid::now_v7(),
-    };
+    let shop = Shop::open(&adapters, stores.clone(), tokens, lines);
     let consumers: Vec<(&ConsumerService, Arc<dyn EventHandler>)> = milkrun_registry::CONSUMERS
         .iter()
         .map(|service| (*service, (service.handler)(&adapters)))

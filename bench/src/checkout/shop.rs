@@ -124,6 +124,25 @@ pub(crate) fn today_in_kolkata() -> NaiveDate {
 }
 
 impl Shop {
+    /// The shop over `adapters`' whole router, reading its orders from `stores`, with the
+    /// customers' `tokens` and the `lines` on sale; dates counted from today in Kolkata.
+    pub(crate) fn open(
+        adapters: &Adapters,
+        stores: Stores,
+        tokens: Vec<String>,
+        lines: Vec<(Uuid, Uuid)>,
+    ) -> Self {
+        Shop {
+            app: milkrun_registry::app(adapters),
+            stores,
+            tokens,
+            lines,
+            today: today_in_kolkata(),
+            next: AtomicUsize::new(0),
+            run: Uuid::now_v7(),
+        }
+    }
+
     /// The `n`th order's request: its customer (round robin, each at most
     /// [`ORDERS_PER_CUSTOMER`] orders in the run), date and slot spread out.
     ///

@@ -2,7 +2,6 @@
 //! leaves it) and the settling after it.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
@@ -18,7 +17,7 @@ use milkrun_tool::demo::demo_id;
 use uuid::Uuid;
 
 use super::{Options, Run};
-use crate::checkout::shop::{Shop, place, stock_the_shop, today_in_kolkata};
+use crate::checkout::shop::{Shop, place, stock_the_shop};
 use crate::checkout::{ORDERS_PER_CUSTOMER, VENDOR};
 
 /// Tries of one `POST /orders`, with the same idempotency key.
@@ -74,15 +73,7 @@ pub(crate) async fn load(run: &Run, options: &Options) -> Loaded {
         .unwrap();
     let clean = clean_stores(run);
     let rows_before = clean.stock.for_vendor(vendor_id).await.unwrap();
-    let shop = Arc::new(Shop {
-        app: milkrun_registry::app(adapters),
-        stores: clean,
-        tokens,
-        lines,
-        today: today_in_kolkata(),
-        next: AtomicUsize::new(0),
-        run: Uuid::now_v7(),
-    });
+    let shop = Arc::new(Shop::open(adapters, clean, tokens, lines));
     let _relay = run.host.start_relay();
     plan.set_enabled(true);
     let started = Instant::now();
