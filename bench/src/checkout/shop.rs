@@ -12,7 +12,9 @@ use milkrun_domain::inventory::{StockKey, StockOperation};
 use milkrun_domain::order::OrderStatus;
 use milkrun_domain::ports::{StockAdjustments, UserRegistry};
 use milkrun_domain::user::{Address, ClientOrigin, NewUser, User};
-use milkrun_domain::values::{AddressLabel, Email, Password, PersonName, Phone, Pincode, Role};
+use milkrun_domain::values::{
+    AddressLabel, Email, Password, PasswordHash, PersonName, Phone, Pincode, Role,
+};
 use milkrun_platform::Adapters;
 use milkrun_store::Stores;
 use milkrun_tool::demo::{self, demo_id};
@@ -80,34 +82,17 @@ pub(crate) async fn stock_the_shop(
             .await
             .unwrap();
     }
-    let hash = milkrun_auth::PasswordHasher::new()
-        .hash(&Password::parse("bench customer password").unwrap())
-        .unwrap();
+    let hash = bench_password_hash();
     let signer = adapters.keys.signer().unwrap();
     let run = Uuid::now_v7().simple().to_string();
     let mut tokens = Vec::with_capacity(customers);
     for n in 0..customers {
-        let now = Utc::now();
-        let new = NewUser {
-            email: Email::parse(&format!("bench-{n}-{}@milkrun.test", &run[20..])).unwrap(),
-            name: PersonName::parse(&format!("Bench Customer {n}")).unwrap(),
-            phone: Some(Phone::parse(&format!("+9198450{:05}", n % 100_000)).unwrap()),
-            role: Role::Customer,
-        };
-        let mut user = User::register(new, hash.clone(), &ClientOrigin::default(), now);
-        user.put_address(Address {
-            label: AddressLabel::parse("home").unwrap(),
-            line1: format!("{n} Bench Road, Koramangala"),
-            line2: None,
-            city: "Bengaluru".into(),
-            state: "Karnataka".into(),
-            pincode: Pincode::parse(PINCODE).unwrap(),
-            country: "IN".into(),
-            is_default: true,
-        })
-        .unwrap();
-        user.refresh_profile_completeness();
-        assert!(user.is_profile_complete);
+        let user = bench_user(
+            &format!("bench-{n}-{}", &run[20..]),
+            n,
+            Role::Customer,
+            &hash,
+        );
         stores.users.create(&user, &Effects::none()).await.unwrap();
         tokens.push(
             signer
@@ -116,6 +101,54 @@ pub(crate) async fn stock_the_shop(
         );
     }
     (tokens, lines)
+}
+
+/// An admin account, written through `stores`, and its access token.
+pub(crate) async fn admin_token(stores: &Stores, adapters: &Adapters) -> String {
+    let run = Uuid::now_v7().simple().to_string();
+    let user = bench_user(
+        &format!("bench-admin-{}", &run[20..]),
+        0,
+        Role::Admin,
+        &bench_password_hash(),
+    );
+    stores.users.create(&user, &Effects::none()).await.unwrap();
+    let signer = adapters.keys.signer().unwrap();
+    signer
+        .issue_access(user.user_id, Role::Admin, None)
+        .unwrap()
+}
+
+fn bench_password_hash() -> PasswordHash {
+    milkrun_auth::PasswordHasher::new()
+        .hash(&Password::parse("bench customer password").unwrap())
+        .unwrap()
+}
+
+/// A complete account of `role` (`local`@milkrun.test, with a home address in the
+/// bench's pincode), not yet written.
+fn bench_user(local: &str, n: usize, role: Role, hash: &PasswordHash) -> User {
+    let new = NewUser {
+        email: Email::parse(&format!("{local}@milkrun.test")).unwrap(),
+        name: PersonName::parse(&format!("Bench User {n}")).unwrap(),
+        phone: Some(Phone::parse(&format!("+9198450{:05}", n % 100_000)).unwrap()),
+        role,
+    };
+    let mut user = User::register(new, hash.clone(), &ClientOrigin::default(), Utc::now());
+    user.put_address(Address {
+        label: AddressLabel::parse("home").unwrap(),
+        line1: format!("{n} Bench Road, Koramangala"),
+        line2: None,
+        city: "Bengaluru".into(),
+        state: "Karnataka".into(),
+        pincode: Pincode::parse(PINCODE).unwrap(),
+        country: "IN".into(),
+        is_default: true,
+    })
+    .unwrap();
+    user.refresh_profile_completeness();
+    assert!(user.is_profile_complete);
+    user
 }
 
 /// Today in the platform's time zone (Asia/Kolkata, UTC+5:30).

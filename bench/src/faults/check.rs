@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+use milkrun_checkout::records::NEEDS_ATTENTION;
 use milkrun_domain::inventory::{Reservation, ReservationStatus, StockKey};
 use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::page::{MAX_PAGE_SIZE, PageRequest};
@@ -15,6 +16,7 @@ use milkrun_store::table::INVENTORY;
 use milkrun_tool::demo::demo_id;
 
 use super::load::{Loaded, Settled, clean_stores, in_checkout};
+use super::people::Attended;
 use super::{Options, Run, lock};
 use crate::checkout::VENDOR;
 
@@ -33,6 +35,9 @@ pub struct Verdict {
     pub resumed: usize,
     pub replayed: usize,
     pub rounds: usize,
+    /// ORDER_NEEDS_ATTENTION alerts the admin found, and the refunds it moved.
+    pub alerts: usize,
+    pub admin_refunds: usize,
     pub charged: u64,
     pub refunded: u64,
     pub went_ahead: u64,
@@ -67,6 +72,11 @@ impl fmt::Display for Verdict {
         )?;
         writeln!(
             f,
+            "people: {} orders needed attention, {} refunded by an admin's move",
+            self.alerts, self.admin_refunds
+        )?;
+        writeln!(
+            f,
             "load {:.1} s, settling {:.1} s",
             self.load_secs, self.settle_secs
         )?;
@@ -97,13 +107,14 @@ pub(crate) async fn check(
     options: &Options,
     loaded: &Loaded,
     settled: &Settled,
+    attended: &Attended,
 ) -> Verdict {
     let stores = clean_stores(run);
     let orders = every_order(&stores).await;
     let mut violations = Vec::new();
     let mut statuses = BTreeMap::new();
     for order in &orders {
-        *statuses.entry(order.status.to_string()).or_insert(0) += 1;
+        *statuses.entry(status_and_reason(order)).or_insert(0) += 1;
         if in_checkout(order.status) {
             violations.push(format!(
                 "order {} stuck in {} after settling",
@@ -116,6 +127,7 @@ pub(crate) async fn check(
             violations.push(format!("order {id} was answered 201 but does not exist"));
         }
     }
+    violations.extend(alerts_raised(&orders, attended));
     violations.extend(stock_conserved(&stores, loaded, &orders).await);
     let (money, money_violations) = money_conserved(run, &stores, &orders).await;
     violations.extend(money_violations);
@@ -139,6 +151,8 @@ pub(crate) async fn check(
         resumed: settled.resumed,
         replayed: settled.replayed,
         rounds: settled.rounds,
+        alerts: attended.alerted.len(),
+        admin_refunds: attended.refunded,
         charged: money.0,
         refunded: money.1,
         went_ahead: money.2,
@@ -146,6 +160,56 @@ pub(crate) async fn check(
         settle_secs: settled.settle_time.as_secs_f64(),
         violations,
     }
+}
+
+/// "FAILED/OUT_OF_STOCK": the status and the reason of the move into it, if any.
+fn status_and_reason(order: &Order) -> String {
+    let reason = order
+        .status_history
+        .last()
+        .and_then(|c| c.reason.as_deref());
+    match reason {
+        Some(reason) => format!("{}/{reason}", order.status),
+        None => order.status.to_string(),
+    }
+}
+
+/// The order's moves, for a violation's line: "PENDING by api, CANCELLED by … (REASON)".
+fn history(order: &Order) -> String {
+    let moves: Vec<String> = order
+        .status_history
+        .iter()
+        .map(|c| match &c.reason {
+            Some(reason) => format!("{} by {} ({reason})", c.status, c.by),
+            None => format!("{} by {}", c.status, c.by),
+        })
+        .collect();
+    moves.join(", ")
+}
+
+/// Every order ended for a reason that needs a person was alerted to the admins, and each
+/// move the admin made was taken.
+fn alerts_raised(orders: &[Order], attended: &Attended) -> Vec<String> {
+    let mut violations = attended.refused.clone();
+    for order in orders {
+        let needing = order
+            .status_history
+            .iter()
+            .find_map(|c| c.reason.as_deref().filter(|r| NEEDS_ATTENTION.contains(r)));
+        let Some(reason) = needing else { continue };
+        let alerted = attended
+            .alerted
+            .iter()
+            .any(|(id, r)| *id == order.order_id && r == reason);
+        if !alerted {
+            violations.push(format!(
+                "order {} ended {reason} without an alert to the admins; {}",
+                order.order_id,
+                history(order)
+            ));
+        }
+    }
+    violations
 }
 
 async fn every_order(stores: &milkrun_store::Stores) -> Vec<Order> {
@@ -280,8 +344,8 @@ async fn money_conserved(
         };
         if !agree {
             violations.push(format!(
-                "order {} ({}): the payment record says {recorded_status:?}, the gateway {gateway_status:?}",
-                order.order_id, order.status
+                "order {} ({}): the payment record says {recorded_status:?}, the gateway {gateway_status:?}; {}",
+                order.order_id, order.status, history(order)
             ));
         }
     }

@@ -17,7 +17,7 @@ use milkrun_tool::demo::demo_id;
 use uuid::Uuid;
 
 use super::{Options, Run};
-use crate::checkout::shop::{Shop, place, stock_the_shop};
+use crate::checkout::shop::{Shop, admin_token, place, stock_the_shop};
 use crate::checkout::{ORDERS_PER_CUSTOMER, VENDOR};
 
 /// Tries of one `POST /orders`, with the same idempotency key.
@@ -36,6 +36,9 @@ pub(crate) struct Loaded {
     /// Orders whose every POST failed (the last answer).
     pub(crate) unanswered: Vec<String>,
     pub(crate) load_time: Duration,
+    /// The shop the load placed its orders in, for the admin after it.
+    pub(crate) shop: Arc<Shop>,
+    pub(crate) admin: String,
 }
 
 pub(crate) struct Settled {
@@ -43,6 +46,16 @@ pub(crate) struct Settled {
     pub(crate) resumed: usize,
     pub(crate) replayed: usize,
     pub(crate) settle_time: Duration,
+}
+
+impl Settled {
+    /// Counts a later settling in.
+    pub(crate) fn add(&mut self, later: Settled) {
+        self.rounds += later.rounds;
+        self.resumed += later.resumed;
+        self.replayed += later.replayed;
+        self.settle_time += later.settle_time;
+    }
 }
 
 /// Reads straight from SQLite, past the faults: what the checks and the waits see.
@@ -71,6 +84,7 @@ pub(crate) async fn load(run: &Run, options: &Options) -> Loaded {
         })
         .await
         .unwrap();
+    let admin = admin_token(&adapters.stores, adapters).await;
     let clean = clean_stores(run);
     let rows_before = clean.stock.for_vendor(vendor_id).await.unwrap();
     let shop = Arc::new(Shop::open(adapters, clean, tokens, lines));
@@ -92,6 +106,8 @@ pub(crate) async fn load(run: &Run, options: &Options) -> Loaded {
         answered: answered.into_iter().map(Result::unwrap).collect(),
         unanswered: unanswered.into_iter().map(|e| e.unwrap_err()).collect(),
         load_time,
+        shop,
+        admin,
     }
 }
 

@@ -28,7 +28,7 @@ pub const CHECKOUT_STALLED: &str = "CHECKOUT_STALLED";
 pub const REFUND_FAILED: &str = "REFUND_FAILED";
 /// Reasons the checkout ends an order with that a person must look at: the move alerts
 /// admins (ORDER_NEEDS_ATTENTION on admin-alerts) in its own transaction.
-const NEEDS_ATTENTION: [&str; 2] = [CHECKOUT_STALLED, REFUND_FAILED];
+pub const NEEDS_ATTENTION: [&str; 2] = [CHECKOUT_STALLED, REFUND_FAILED];
 const PAYMENT: &str = "PAYMENT";
 
 /// The audit context of the checkout's own steps: correlated by the order, so an order's
