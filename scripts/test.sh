@@ -33,6 +33,8 @@ step "AWS adapter contract tests on moto"
 .venv/bin/python scripts/emulated/test_moto_serial.py
 .venv/bin/python scripts/emulated/test_sam_local.py
 .venv/bin/python scripts/emulated/run.py contract
+step "the fault suite's emulated subset: items in moto's DynamoDB"
+.venv/bin/python scripts/emulated/run.py faults
 step "end to end: milkrun serve";           bash scripts/e2e-local.sh
 step "kill -9 and dead letters: milkrun serve"; .venv/bin/python scripts/local_scenarios.py
 # Every function of the template, built once for arm64 the way `sam build` asks for it, by

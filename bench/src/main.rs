@@ -77,6 +77,10 @@ enum Command {
         /// Probability of each fault on each call of a port (the item store's: a fifth).
         #[arg(long, default_value_t = 0.03)]
         rate: f64,
+        /// Keep every item in DynamoDB (the tables named by the template's variables, which
+        /// `scripts/emulated/run.py faults` points at moto) instead of the embedded store.
+        #[arg(long)]
+        dynamodb: bool,
     },
     /// Checkouts at a fixed rate for `--minutes` over a local host: resident memory,
     /// database size and p50/p99 latency per minute, to show drift (not in CI).
@@ -225,6 +229,7 @@ async fn main() {
             in_flight,
             stock,
             rate,
+            dynamodb,
         } => {
             faults::main(faults::Options {
                 seed,
@@ -232,6 +237,7 @@ async fn main() {
                 in_flight,
                 stock,
                 rate,
+                dynamodb,
             })
             .await
         }

@@ -7,6 +7,9 @@
                     suite, the same one that runs against `milkrun serve`.
   run.py up         like e2e, but keeps serving until Ctrl-C (for trying it by hand).
   run.py bench-calls   DynamoDB calls per request of each catalog route (milkrun-bench).
+  run.py faults [ARGS]  the fault suite's emulated subset (milkrun-bench faults --dynamodb):
+                    a smaller checkout load with every item in moto's DynamoDB, the store's
+                    faults injected over the real adapter, then the same invariants.
   run.py differential  only the differential checkout test (differential.py): moto's Step
                     Functions against the local runner, scenario by scenario.
   run.py subscription-run  only the nightly run through its scheduler's target and queue
@@ -260,6 +263,28 @@ def bench_calls() -> int:
     emulation.create_all()
     env = {**aws_env(endpoint), **emulation.table_env()}
     return run(["cargo", "run", "-q", "--bin", "milkrun-bench", "--", "dynamodb-calls"], env)
+
+
+# The emulated subset of the fault suite: 80 checkouts, 16 in flight, 70 units on the
+# shelf, each fault at 5 % (moto serves one request at a time; the full 500 run on
+# `milkrun serve` in `cargo test`).
+FAULTS_SUBSET = ["--orders", "80", "--in-flight", "16", "--stock", "70", "--rate", "0.05"]
+
+
+def faults() -> int:
+    endpoint = start_moto()
+    emulation = Emulation(endpoint, parameters(), prefix="faults-")
+    emulation.create_tables()
+    env = {**aws_env(endpoint), **emulation.table_env()}
+    # Dead letters are the local bus's own table (SQS dead-letter queues in AWS): the same
+    # keys the embedded store gives it.
+    env["DEAD_LETTERS_TABLE"] = "faults-dead-letters"
+    emulation.client("dynamodb").create_table(
+        TableName=env["DEAD_LETTERS_TABLE"], BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+    args = sys.argv[2:] or FAULTS_SUBSET
+    return run(["cargo", "run", "-q", "--locked", "--bin", "milkrun-bench", "--", "faults", "--dynamodb", *args], env)
 
 
 # ---------------------------------------------------------------- API Gateway stand-in
@@ -521,6 +546,8 @@ def main() -> int:
             return contract()
         if mode == "bench-calls":
             return bench_calls()
+        if mode == "faults":
+            return faults()
         if mode in ("e2e", "up"):
             return e2e(keep_running=mode == "up")
         if mode in ("differential", "subscription-run"):

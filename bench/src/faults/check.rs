@@ -1,5 +1,5 @@
-//! The invariants after a fault run, read straight from SQLite and from the gateway's own
-//! record: each broken one is a line of `Verdict::violations`.
+//! The invariants after a fault run, read straight from the store (past the faults) and
+//! from the gateway's own record: each broken one is a line of `Verdict::violations`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

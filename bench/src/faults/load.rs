@@ -11,7 +11,6 @@ use milkrun_domain::order::OrderStatus;
 use milkrun_domain::ports::{
     DeadLetters, OrderReads, PendingEvents, StockAdjustments, StockLevels,
 };
-use milkrun_local::SqliteItemStore;
 use milkrun_store::Stores;
 use milkrun_tool::demo::demo_id;
 use uuid::Uuid;
@@ -58,9 +57,9 @@ impl Settled {
     }
 }
 
-/// Reads straight from SQLite, past the faults: what the checks and the waits see.
+/// Reads straight from the store, past the faults: what the checks and the waits see.
 pub(crate) fn clean_stores(run: &Run) -> Stores {
-    Stores::over(Arc::new(SqliteItemStore::new(run.host.db.clone())))
+    run.clean.clone()
 }
 
 pub(crate) async fn load(run: &Run, options: &Options) -> Loaded {

@@ -12,6 +12,10 @@
 //!   replay if need be): 100 %.
 //!
 //! Clients retry a failed `POST /orders` with its idempotency key, as the SPEC asks them to.
+//!
+//! With `dynamodb`, every item lives in DynamoDB instead (the real adapter, under the same
+//! item-store faults; moto's tables, from template.yaml, in `scripts/emulated/run.py
+//! faults`), while the bus, the runner, the gateway and the mail stay the local ones.
 
 mod check;
 mod load;
@@ -22,6 +26,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use milkrun_aws::DynamoDbItemStore;
 use milkrun_domain::DomainError;
 use milkrun_domain::StoreError;
 use milkrun_domain::events::{EventEnvelope, EventType, Topic};
@@ -31,9 +36,9 @@ use milkrun_faults::{
     CallKind, Fault, FaultPlan, FaultyGateway, FaultyItemStore, FaultyMailer, FaultyPublisher,
     FaultySms,
 };
-use milkrun_local::{Database, Decorate, LocalHost, RetryPolicy};
+use milkrun_local::{Database, Decorate, LocalHost, RetryPolicy, SqliteItemStore};
 use milkrun_platform::Settings;
-use milkrun_store::ItemStore;
+use milkrun_store::{ItemStore, Stores};
 use uuid::Uuid;
 
 pub use check::Verdict;
@@ -48,6 +53,8 @@ pub struct Options {
     pub stock: u32,
     /// How likely each call of each kind is to fail (each fault of the kind at this rate).
     pub rate: f64,
+    /// Items in DynamoDB (the tables the template's variables name) instead of SQLite.
+    pub dynamodb: bool,
 }
 
 /// The plan: every port, every fault it can meet, each at `rate` (the item store's at a
@@ -81,6 +88,8 @@ pub fn plan(seed: u64, rate: f64) -> FaultPlan {
 /// The decorators of one run, keeping the real gateway for the money check.
 pub(crate) struct Faulty {
     plan: Arc<FaultPlan>,
+    /// The item store the faults wrap instead of the host's own (DynamoDB), if any.
+    items: Option<Arc<dyn ItemStore>>,
     gateway: Mutex<Option<Arc<dyn PaymentGateway>>>,
     /// Every event the relay handed to the bus (the committed ones, as the outbox held
     /// them), recorded before any fault.
@@ -89,6 +98,7 @@ pub(crate) struct Faulty {
 
 impl Decorate for Faulty {
     fn items(&self, items: Arc<dyn ItemStore>) -> Arc<dyn ItemStore> {
+        let items = self.items.clone().unwrap_or(items);
         Arc::new(FaultyItemStore::new(items, self.plan.clone()))
     }
     fn gateway(&self, gateway: Arc<dyn PaymentGateway>) -> Arc<dyn PaymentGateway> {
@@ -157,14 +167,23 @@ impl EventHandler for Recording {
 pub(crate) struct Run {
     pub(crate) host: LocalHost,
     pub(crate) faulty: Faulty,
+    /// The items as they are, past the faults: what the checks and the waits read.
+    pub(crate) clean: Stores,
     pub(crate) handled: Arc<Mutex<HashSet<(&'static str, Uuid)>>>,
     /// Each consumer as subscribed: its topics and its handler.
     pub(crate) consumers: Vec<(&'static [Topic], Arc<dyn EventHandler>)>,
 }
 
-pub(crate) async fn open(data: &std::path::Path, plan: FaultPlan) -> Run {
+pub(crate) async fn open(data: &std::path::Path, plan: FaultPlan, dynamodb: bool) -> Run {
+    let db = Database::open(&data.join("milkrun.db")).unwrap();
+    let raw: Arc<dyn ItemStore> = if dynamodb {
+        Arc::new(dynamodb_items().await)
+    } else {
+        Arc::new(SqliteItemStore::new(db.clone()))
+    };
     let faulty = Faulty {
         plan: Arc::new(plan),
+        items: dynamodb.then(|| raw.clone()),
         gateway: Mutex::new(None),
         offered: Arc::default(),
     };
@@ -172,7 +191,6 @@ pub(crate) async fn open(data: &std::path::Path, plan: FaultPlan) -> Run {
         attempts: 3,
         first_pause: Duration::from_millis(20),
     };
-    let db = Database::open(&data.join("milkrun.db")).unwrap();
     let host = LocalHost::decorated(db, data, Settings::default(), retry, &faulty)
         .await
         .unwrap();
@@ -190,6 +208,7 @@ pub(crate) async fn open(data: &std::path::Path, plan: FaultPlan) -> Run {
     Run {
         host,
         faulty,
+        clean: Stores::over(raw),
         handled,
         consumers,
     }
@@ -198,7 +217,7 @@ pub(crate) async fn open(data: &std::path::Path, plan: FaultPlan) -> Run {
 /// One whole fault run: the load, the settling, the invariants.
 pub async fn run(options: &Options) -> Verdict {
     let data = crate::checkout::shop::TempData::new();
-    let run = open(&data.0, plan(options.seed, options.rate)).await;
+    let run = open(&data.0, plan(options.seed, options.rate), options.dynamodb).await;
     let loaded = load::load(&run, options).await;
     let mut settled = load::settle(&run).await;
     // Faults off by now: what a person does once the alerts are in, and what that brings.
@@ -207,6 +226,14 @@ pub async fn run(options: &Options) -> Verdict {
         settled.add(load::settle(&run).await);
     }
     check::check(&run, options, &loaded, &settled, &attended).await
+}
+
+/// Every table in DynamoDB, named by the template's variables (and DEAD_LETTERS_TABLE, a
+/// local table that `run.py faults` creates too).
+async fn dynamodb_items() -> DynamoDbItemStore {
+    let client = aws_sdk_dynamodb::Client::new(&milkrun_aws::sdk_config().await);
+    DynamoDbItemStore::from_env(client, &milkrun_store::table::ALL)
+        .expect("tables: run through scripts/emulated/run.py faults")
 }
 
 /// `milkrun-bench faults`: runs, prints the verdict, and fails the process on a broken
@@ -218,6 +245,14 @@ pub async fn main(options: Options) {
     println!("wall time: {:.1} s", started.elapsed().as_secs_f64());
     if !verdict.violations.is_empty() {
         eprintln!("fault run FAILED, seed {}", options.seed);
+        std::process::exit(1);
+    }
+    // A run that met almost no fault proves nothing (a plan switched off, a port bypassed).
+    if verdict.injected < options.orders as u64 / 2 {
+        eprintln!(
+            "fault run FAILED: only {} faults injected for {} orders",
+            verdict.injected, options.orders
+        );
         std::process::exit(1);
     }
 }
@@ -241,6 +276,7 @@ mod tests {
             in_flight: 50,
             stock: 450,
             rate: 0.03,
+            dynamodb: false,
         };
         let verdict = run(&options).await;
         println!("{verdict}");
