@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checkout latency and throughput before and after a change, side by side in one run (this
-# machine is shared and noisy): milkrun-bench built in release at REV (in a git worktree,
+# machine is shared and noisy): milkrun-bench built in its local profile (release before it existed) at REV (in a git worktree,
 # its own target folder) and at the working tree, alternating before/after, ROUNDS times;
 # each run is `milkrun-bench checkout` over a fresh temporary data folder (bench/README.md,
 # "Checkout"), its latency table kept. Loopback only; no network.
@@ -13,11 +13,14 @@ shift $(( $# < 2 ? $# : 2 ))
 if [ -z "${BEFORE_BIN:-}" ]; then
   before_tree=target/before-checkout
   [ -d "$before_tree" ] || git worktree add --detach "$before_tree" "$rev"
-  CARGO_TARGET_DIR=target/before cargo build --release --locked --manifest-path "$before_tree/Cargo.toml" -p milkrun-bench
-  BEFORE_BIN=target/before/release/milkrun-bench
+  # The bench's profile: `local` where the tree has one (Cargo.toml), else `release`.
+  profile=release
+  if grep -q '^\[profile.local\]' "$before_tree/Cargo.toml"; then profile=local; fi
+  CARGO_TARGET_DIR=target/before cargo build --profile "$profile" --locked --manifest-path "$before_tree/Cargo.toml" -p milkrun-bench
+  BEFORE_BIN=target/before/$profile/milkrun-bench
 fi
-cargo build --release --locked -p milkrun-bench
-declare -A binary=([before]=$BEFORE_BIN [after]=target/release/milkrun-bench)
+cargo build --profile local --locked -p milkrun-bench
+declare -A binary=([before]=$BEFORE_BIN [after]=target/local/milkrun-bench)
 echo "| run | phase | orders | in flight | 201 answered p50 / p99 | confirmed p50 / p99 / min / max | checkouts/s | order reads (polls) | failed |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for round in $(seq 1 "$rounds"); do

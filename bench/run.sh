@@ -16,7 +16,9 @@ bash bench/coldstart/setup.sh
 read -r -a functions <<< "$(awk '/^        Binary: /{ printf " --bin %s", $2 }' template.yaml)"
 PATH="$PWD/.venv/bin:$PATH" cargo-lambda lambda build --release --arm64 --locked "${functions[@]}"
 cargo build --release --locked "${functions[@]}"
-cargo build --release --locked -p milkrun -p milkrun-bench -p milkrun-bench-lean
+cargo build --release --locked -p milkrun-bench-lean
+# The local server and the bench in their own profile (Cargo.toml: `local`, opt-level 3).
+cargo build --profile local --locked -p milkrun -p milkrun-bench
 {
   echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(uname -m), rustc $(rustc --version | cut -d' ' -f2)"
   zipped=$(mktemp -d)
@@ -27,23 +29,23 @@ cargo build --release --locked -p milkrun -p milkrun-bench -p milkrun-bench-lean
       "$(echo "$(stat -c %s "$f") / 1048576" | bc -l)" "$(echo "$(stat -c %s "$zipped/$name.zip") / 1048576" | bc -l)"
   done
   rm -rf "$zipped"
-  ./target/release/milkrun-bench argon2 --iterations 50
+  ./target/local/milkrun-bench argon2 --iterations 50
   data=$(mktemp -d)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  RUST_LOG=warn ./target/release/milkrun serve --addr "127.0.0.1:$port" --data "$data" >/dev/null 2>&1 &
+  RUST_LOG=warn ./target/local/milkrun serve --addr "127.0.0.1:$port" --data "$data" >/dev/null 2>&1 &
   server=$!
   trap 'kill $server 2>/dev/null; rm -rf "$data"' EXIT
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/openapi.json" >/dev/null && break; sleep 0.1; done
-  ./target/release/milkrun-bench login --base-url "http://127.0.0.1:$port" --requests 1000 --concurrency 1
-  ./target/release/milkrun-bench login --base-url "http://127.0.0.1:$port" --requests 1000 --concurrency 4
+  ./target/local/milkrun-bench login --base-url "http://127.0.0.1:$port" --requests 1000 --concurrency 1
+  ./target/local/milkrun-bench login --base-url "http://127.0.0.1:$port" --requests 1000 --concurrency 4
   kill $server; wait $server 2>/dev/null || true
-  RUST_LOG=warn ./target/release/milkrun serve --demo --addr "127.0.0.1:$port" --data "$data" >/dev/null 2>&1 &
+  RUST_LOG=warn ./target/local/milkrun serve --demo --addr "127.0.0.1:$port" --data "$data" >/dev/null 2>&1 &
   server=$!
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/products" >/dev/null && break; sleep 0.1; done
-  ./target/release/milkrun-bench rate --url "http://127.0.0.1:$port/products" --rps 500 --seconds 20
-  ./target/release/milkrun-bench rate --url "http://127.0.0.1:$port/products?pincode=560034&category=MILK" --rps 500 --seconds 20
+  ./target/local/milkrun-bench rate --url "http://127.0.0.1:$port/products" --rps 500 --seconds 20
+  ./target/local/milkrun-bench rate --url "http://127.0.0.1:$port/products?pincode=560034&category=MILK" --rps 500 --seconds 20
   kill $server; wait $server 2>/dev/null || true
-  ./target/release/milkrun-bench checkout
+  ./target/local/milkrun-bench checkout
   .venv/bin/python scripts/emulated/run.py bench-calls 2>/dev/null | grep '^|'
   .venv/bin/python bench/coldstart/coldstart.py --runs 5 2>/dev/null
 } | tee "$out"

@@ -30,6 +30,12 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         iterations: usize,
     },
+    /// Time an access token's signing and its verification (Ed25519), as every protected
+    /// route verifies one.
+    Tokens {
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+    },
     /// Log in `--requests` times against a running server and report latency percentiles.
     Login {
         #[arg(long)]
@@ -143,6 +149,39 @@ pub(crate) fn report(name: &str, mut samples: Vec<Duration>, wall: Duration) {
     );
 }
 
+fn tokens(iterations: usize) {
+    let keys =
+        milkrun_auth::KeyRing::derived(b"bench-secret-bench-secret-bench-secret", 900).unwrap();
+    let signer = keys.signer().unwrap();
+    let verifier = signer.verifier();
+    let user = uuid::Uuid::now_v7();
+    let started = Instant::now();
+    let issued: Vec<_> = (0..iterations)
+        .map(|_| {
+            let t = Instant::now();
+            let token = signer
+                .issue_access(user, milkrun_domain::values::Role::Customer, None)
+                .unwrap();
+            (token, t.elapsed())
+        })
+        .collect();
+    report(
+        "access token signed (EdDSA)",
+        issued.iter().map(|i| i.1).collect(),
+        started.elapsed(),
+    );
+    let started = Instant::now();
+    let verified = issued
+        .iter()
+        .map(|(token, _)| {
+            let t = Instant::now();
+            assert_eq!(verifier.verify_access(token).unwrap().sub, user);
+            t.elapsed()
+        })
+        .collect();
+    report("access token verified (EdDSA)", verified, started.elapsed());
+}
+
 fn argon2(iterations: usize) {
     let hasher = PasswordHasher::new();
     let password = Password::parse("benchmark password").unwrap();
@@ -209,10 +248,16 @@ async fn login(base_url: &str, requests: usize, concurrency: usize) {
     );
 }
 
+/// mimalloc instead of glibc's malloc, whose arenas were a fifth of a checkout load's CPU
+/// (bench/README.md, "Throughput: the local profile"). Lambda bootstraps keep the default.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     match Cli::parse().command {
         Command::Argon2 { iterations } => argon2(iterations),
+        Command::Tokens { iterations } => tokens(iterations),
         Command::Login {
             base_url,
             requests,

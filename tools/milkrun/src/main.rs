@@ -24,6 +24,11 @@ enum Command {
     Dlq(job::Dlq),
 }
 
+/// mimalloc instead of glibc's malloc, whose arenas were a fifth of a checkout load's CPU
+/// (bench/README.md, "Throughput: the local profile"). Lambda bootstraps keep the default.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     milkrun_http::telemetry::init_stderr();
