@@ -88,28 +88,59 @@ fn plain_name(filename: &str) -> Result<&str, StoreError> {
 
 /// Writes each `(name, bytes)` into `dir` (made if need be), in order, each through a
 /// hidden temporary file and a rename, so a reader never sees half a file and writing the
-/// same name again replaces it whole; answers the last file's path. One hop to the blocking
-/// pool for the lot: under a checkout load, a hop per call was a tenth of the host's time
-/// (bench/README.md, "Throughput").
+/// same name again replaces it whole; answers the last file's path.
 async fn write_files(
     dir: PathBuf,
     files: Vec<(String, Vec<u8>)>,
     context: &'static str,
 ) -> Result<PathBuf, StoreError> {
-    let written = tokio::task::spawn_blocking(move || -> std::io::Result<PathBuf> {
-        std::fs::create_dir_all(&dir)?;
-        let mut last = dir.clone();
-        for (name, bytes) in files {
-            let (tmp, path) = (dir.join(format!(".{name}.tmp")), dir.join(&name));
-            std::fs::write(&tmp, bytes)?;
-            std::fs::rename(&tmp, &path)?;
-            last = path;
-        }
-        Ok(last)
-    })
-    .await
-    .map_err(|e| StoreError::backend(context, e))?;
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    file_writer()
+        .send(FileJob { dir, files, answer })
+        .map_err(|_| StoreError::backend_message(context, "the outbox writer has stopped"))?;
+    let written = answered
+        .await
+        .map_err(|_| StoreError::backend_message(context, "the outbox writer has stopped"))?;
     written.map_err(|e| StoreError::backend(context, e))
+}
+
+struct FileJob {
+    dir: PathBuf,
+    files: Vec<(String, Vec<u8>)>,
+    answer: tokio::sync::oneshot::Sender<std::io::Result<PathBuf>>,
+}
+
+/// The one thread that writes outbox files, in the order they are sent. Creating and
+/// renaming files takes the folder's lock: from the blocking pool, under a checkout load
+/// (three mails a checkout), the threads spun on that lock for 5 % of the host's CPU
+/// (bench/README.md, "Throughput: the local profile").
+fn file_writer() -> &'static std::sync::mpsc::Sender<FileJob> {
+    static WRITER: std::sync::OnceLock<std::sync::mpsc::Sender<FileJob>> =
+        std::sync::OnceLock::new();
+    WRITER.get_or_init(|| {
+        let (jobs, queue) = std::sync::mpsc::channel::<FileJob>();
+        std::thread::Builder::new()
+            .name("milkrun-outbox".into())
+            .spawn(move || {
+                for job in queue {
+                    let _ = job.answer.send(write_now(&job.dir, job.files));
+                }
+            })
+            .expect("the outbox writer thread starts");
+        jobs
+    })
+}
+
+fn write_now(dir: &std::path::Path, files: Vec<(String, Vec<u8>)>) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let mut last = dir.to_path_buf();
+    for (name, bytes) in files {
+        let (tmp, path) = (dir.join(format!(".{name}.tmp")), dir.join(&name));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, &path)?;
+        last = path;
+    }
+    Ok(last)
 }
 
 /// A new message's file stem: its time, then a random id (messages list in time order).
