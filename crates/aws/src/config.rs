@@ -2,10 +2,11 @@
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
+
+use crate::https::Https1Client;
 
 #[derive(Debug, thiserror::Error)]
 #[error("missing required setting {0}: it is set by template.yaml")]
@@ -19,13 +20,10 @@ pub fn required_env(name: &'static str) -> Result<String, ConfigError> {
 }
 
 /// The SDK configuration from the environment, with the one HTTPS client that every SDK
-/// client built from it shares: hyper 1 and rustls on *ring*, so a binary carries a single
-/// HTTP/TLS stack (see the aws-* entries of the workspace manifest).
+/// client built from it shares (`crate::https`: hyper 1 over HTTP/1.1, rustls on *ring*), so
+/// a binary carries a single HTTP/TLS stack.
 pub async fn sdk_config() -> SdkConfig {
-    let https = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::rustls(CryptoMode::Ring))
-        .build_https();
-    sdk_config_from(|name| std::env::var(name).ok(), https)
+    sdk_config_from(|name| std::env::var(name).ok(), Https1Client::new())
 }
 
 /// What Lambda gives every function, read without aws-config's provider chains: the region
@@ -57,13 +55,12 @@ mod tests {
     use aws_credential_types::provider::ProvideCredentials as _;
 
     fn config(vars: &[(&str, &str)]) -> SdkConfig {
-        let vars: Vec<(String, String)> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let env = move |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let https = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::rustls(CryptoMode::Ring))
-            .build_https();
-        sdk_config_from(env, https)
+        sdk_config_from(env, Https1Client::new())
     }
 
     #[tokio::test]
@@ -82,14 +79,21 @@ mod tests {
         let keys = config.credentials_provider().unwrap();
         let keys = keys.provide_credentials().await.unwrap();
         assert_eq!(
-            (keys.access_key_id(), keys.secret_access_key(), keys.session_token()),
+            (
+                keys.access_key_id(),
+                keys.secret_access_key(),
+                keys.session_token()
+            ),
             ("AKID", "secret", Some("token"))
         );
     }
 
     #[test]
     fn falls_back_to_the_default_region_and_aws_endpoints() {
-        let config = config(&[("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ENDPOINT_URL", " ")]);
+        let config = config(&[
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", " "),
+        ]);
         assert_eq!(config.region().map(|r| r.as_ref()), Some("us-east-1"));
         assert_eq!(config.endpoint_url(), None);
         assert!(config.credentials_provider().is_none());

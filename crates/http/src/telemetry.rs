@@ -52,8 +52,14 @@ mod tests {
     fn defaults_to_info_when_unset_blank_or_unreadable() {
         for rust_log in [None, Some(""), Some("  "), Some("info,milkrun=loud")] {
             let filter = log_filter(rust_log);
-            assert!(filter.would_enable("milkrun_http", &Level::INFO), "{rust_log:?}");
-            assert!(!filter.would_enable("milkrun_http", &Level::DEBUG), "{rust_log:?}");
+            assert!(
+                filter.would_enable("milkrun_http", &Level::INFO),
+                "{rust_log:?}"
+            );
+            assert!(
+                !filter.would_enable("milkrun_http", &Level::DEBUG),
+                "{rust_log:?}"
+            );
         }
     }
 
