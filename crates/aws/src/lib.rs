@@ -5,6 +5,7 @@
 pub mod config;
 pub mod dynamodb_store;
 mod expressions;
+pub mod https;
 pub mod ses_mailer;
 pub mod sns_bus;
 pub mod sns_sms;

@@ -83,8 +83,11 @@ pub async fn adapters(needs: &Needs, reads_users: bool) -> Result<Adapters, BoxE
         tables.push(&USERS);
     }
     let items = DynamoDbItemStore::from_env(aws_sdk_dynamodb::Client::new(&aws), &tables)?;
-    warm_up(&items, tables[0]).await;
-    let secrets = secrets::load(&aws_sdk_ssm::Client::new(&aws), needs).await?;
+    // Two endpoints, two connections: opening the DynamoDB one and reading the SSM
+    // parameters at once saves init one round trip (and, in AWS, one TLS handshake).
+    let ssm = aws_sdk_ssm::Client::new(&aws);
+    let ((), secrets) = tokio::join!(warm_up(&items, tables[0]), secrets::load(&ssm, needs));
+    let secrets = secrets?;
     let messaging = if needs.mail {
         let ses = aws_sdk_sesv2::Client::new(&aws);
         messaging(ses, aws_sdk_sns::Client::new(&aws))?
