@@ -205,6 +205,24 @@ pub fn utc_now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// Sends `request` to `app` in process and answers its status and its body as JSON (`Null`
+/// when the body is empty or not JSON): how router tests and the benches call the API.
+pub async fn json_answer(
+    app: &axum::Router,
+    request: http::Request<axum::body::Body>,
+) -> (http::StatusCode, serde_json::Value) {
+    use tower::ServiceExt as _;
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,6 @@ use milkrun_local::{Database, LocalHost, RetryPolicy};
 use milkrun_platform::Settings;
 use milkrun_testkit::address;
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
 use uuid::Uuid;
 
 const STOCK: u32 = 50;
@@ -201,15 +200,7 @@ impl World {
             .header("content-type", "application/json")
             .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
             .unwrap();
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        milkrun_testkit::json_answer(&self.app, request).await
     }
 
     async fn round(&self, token: &str, query: &str) -> (StatusCode, Value) {

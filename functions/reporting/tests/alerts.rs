@@ -17,7 +17,6 @@ use milkrun_local::{Database, LocalHost, RetryPolicy};
 use milkrun_platform::Settings;
 use milkrun_reporting::ALERTS_CONSUMER;
 use serde_json::Value;
-use tower::ServiceExt as _;
 use uuid::Uuid;
 
 async fn host() -> (LocalHost, tempfile::TempDir) {
@@ -102,15 +101,7 @@ async fn get(app: &Router, token: &str, path: &str) -> (StatusCode, Value) {
         .header("authorization", format!("Bearer {token}"))
         .body(Body::empty())
         .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    milkrun_testkit::json_answer(app, request).await
 }
 
 fn ids(page: &Value) -> Vec<String> {

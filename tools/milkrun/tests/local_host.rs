@@ -87,15 +87,7 @@ async fn send(
     request
         .extensions_mut()
         .insert(ConnectInfo(SocketAddr::from((ip, 4000))));
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    milkrun_testkit::json_answer(app, request).await
 }
 
 const HOME: [u8; 4] = [10, 0, 0, 1];
