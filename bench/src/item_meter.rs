@@ -176,6 +176,14 @@ impl ItemMeter {
                 Write::Check { .. } => 0.0,
                 _ => index_writes(table, before.as_ref(), after.as_ref()),
             };
+            if trace_writes() {
+                eprintln!(
+                    "meter: {} {} {} {size} B: {units} WRU, {index_units} in indexes",
+                    label(),
+                    table.name,
+                    op_name(write)
+                );
+            }
             self.record(|t| t.units(table.name, 0.0, units, index_units));
         }
     }
@@ -189,6 +197,13 @@ impl ItemMeter {
             self.record(|t| t.outbox_items += events);
         }
     }
+}
+
+/// `MILKRUN_METER_TRACE=1`: every metered write on stderr (who, table, operation, size, units),
+/// to see which item of a checkout costs what.
+fn trace_writes() -> bool {
+    static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("MILKRUN_METER_TRACE").is_some())
 }
 
 fn op_name(write: &Write) -> &'static str {
