@@ -45,6 +45,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts" / "emulated"))
+import event_sources  # noqa: E402  (the outbox stream's records, as the publisher gets them)
 import run as emulated  # noqa: E402  (start_moto, create_secrets, aws_env: the e2e helpers)
 from template_resources import ACCOUNT, REGION, Emulation  # noqa: E402
 
@@ -253,7 +254,7 @@ def lambda_env(name: str, memory: int, runtime_api: str) -> dict[str, str]:
     }
 
 
-def sqs_batch(body: dict, queue: str) -> dict:
+def sqs_batch(body: dict, queue_arn: str) -> dict:
     """A batch of one message, as an SQS event source mapping hands it to the function."""
     now = str(int(time.time() * 1000))
     text = json.dumps(body)
@@ -262,7 +263,7 @@ def sqs_batch(body: dict, queue: str) -> dict:
         "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": now, "SenderId": ACCOUNT,
                        "ApproximateFirstReceiveTimestamp": now},
         "messageAttributes": {}, "md5OfBody": hashlib.md5(text.encode()).hexdigest(), "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}", "awsRegion": REGION}]}
+        "eventSourceARN": queue_arn, "awsRegion": REGION}]}
 
 
 def scheduled(name: str) -> dict:
@@ -331,15 +332,18 @@ class Bench:
             # one shard's live subscriptions read (a Query; none are live here) and planned.
             "subscription_run": lambda: scheduled("subscription-run"),
             "subscription_run (run page)": lambda: sqs_batch(
-                {"date": (ist_today() + datetime.timedelta(days=1)).isoformat(), "shard": 0}, "SubscriptionRunQueue"),
+                {"date": (ist_today() + datetime.timedelta(days=1)).isoformat(), "shard": 0},
+                self.emulation.arns["SubscriptionRunQueue"]),
             "resume-checkouts": lambda: scheduled("resume-checkouts"),
             "reporting": lambda: apigw("GET", "/audit", query={"entityId": world()["order"]}, token=admin()),
             "daily_report": lambda: scheduled("daily-report"),
             "notification": lambda: apigw("GET", "/notifications", token=admin()),
-            "notification-consumer": lambda: {"Records": []},
-            "analytics-consumer": lambda: {"Records": []},
-            "alerts-consumer": lambda: {"Records": []},
-            "publisher": lambda: {"Records": []},
+            # The walked order's ORDER_CONFIRMED as the outbox stream hands it over, and as its
+            # queues do; an admin alert (a daily report's) for the alerts.
+            "publisher": lambda: {"Records": [world()["inserted"]]},
+            "notification-consumer": lambda: self.fresh("NotificationQueue"),
+            "analytics-consumer": lambda: self.fresh("AnalyticsQueue"),
+            "alerts-consumer": lambda: self.fresh("AlertsQueue"),
             "docs": lambda: apigw("GET", "/openapi.json"),
         }
 
@@ -404,10 +408,45 @@ class Bench:
         for step in CHECKOUT_STEPS:
             payment = self.call("checkout-task", {"step": step, "orderId": order}).get("paymentId", payment)
         self.made = {"vendor": vendor, "customer": customer, "date": date, "order": order, "pending": pending,
-                     "payment": payment}
+                     "payment": payment, **self.published()}
         print(f"setup: {self.setup_calls} invokes: vendor {vendor}, order {order} (PREPARING, payment {payment}), "
               f"order {pending} (PENDING)", file=sys.stderr, flush=True)
         return self.made
+
+    def published(self) -> dict:
+        """The events the setup committed, as the publisher and the consumers get them: the
+        outbox stream's inserts (the publisher's event) published by the publisher through
+        SNS to the queues (the consumers' events), after one daily report has added an admin
+        alert (DAILY_REPORT_READY) for alerts-consumer. Answers the stream record and the
+        queue messages of the walked order's ORDER_CONFIRMED and that alert."""
+        self.call("daily_report", {})
+        stream = event_sources.StreamPoller(self.emulation, "OutboxTable", "publisher", 0, REGION, None, 0)
+        inserts = []
+        for shard in stream.streams.describe_stream(StreamArn=stream.arn)["StreamDescription"]["Shards"]:
+            raw = stream.streams.get_records(ShardIterator=stream.iterator(shard["ShardId"], None), Limit=1000)["Records"]
+            inserts += [stream.record(r) for r in raw if r["eventName"] == "INSERT"]
+        if self.call("publisher", {"Records": inserts}).get("batchItemFailures"):
+            raise SystemExit("setup: the publisher did not publish the outbox")
+        sqs, messages = self.emulation.client("sqs"), {}
+        for queue in ("NotificationQueue", "AnalyticsQueue", "AlertsQueue"):
+            while batch := sqs.receive_message(QueueUrl=self.emulation.physical[queue], MaxNumberOfMessages=10,
+                                               WaitTimeSeconds=0).get("Messages", []):
+                for message in batch:
+                    envelope = json.loads(message["Body"])  # raw message delivery: the envelope itself
+                    messages.setdefault((queue, envelope["eventType"]), envelope)
+                    sqs.delete_message(QueueUrl=self.emulation.physical[queue], ReceiptHandle=message["ReceiptHandle"])
+        wanted = [("NotificationQueue", "ORDER_CONFIRMED"), ("AnalyticsQueue", "ORDER_CONFIRMED"),
+                  ("AlertsQueue", "DAILY_REPORT_READY")]
+        if missing := [key for key in wanted if key not in messages]:
+            raise SystemExit(f"setup: no message {missing} (got {sorted(messages)})")
+        confirmed = messages[("AnalyticsQueue", "ORDER_CONFIRMED")]["eventId"]
+        return {"inserted": next(r for r in inserts if confirmed in json.dumps(r["dynamodb"])),
+                **{queue: messages[(queue, kind)] for queue, kind in wanted}}
+
+    def fresh(self, queue: str) -> dict:
+        """The setup's message of `queue` as a new event (a new eventId): each consumer
+        skips an event it has processed, and every run is to be the first delivery."""
+        return sqs_batch({**self.world()[queue], "eventId": str(uuid.uuid4())}, self.emulation.arns[queue])
 
     def subjects(self) -> list[Subject]:
         events = self.events()
