@@ -15,7 +15,13 @@ helpers of scripts/emulated/). Measured, with one monotonic clock:
                 (after the first invoke), just before the process is killed
   AWS           time spent inside AWS calls (moto behind a recording proxy) during init and
                 during the first invoke, so that what the code itself costs can be told apart
-                from what moto on this machine costs
+                from what moto on this machine costs; the report names the calls
+
+Every function gets a realistic first request that succeeds (Bench.events, one line per
+binary): a cheap real route with the admin's (or a customer's) token, a checkout step, the
+scheduled events of events/, a stream record or a queue message. What those read (a
+vendor, a product, a customer, two orders, the events they published) is made once before
+the first run that needs it, through the functions themselves (Bench.world), unmeasured.
 
 Each subject is run once unmeasured (it creates the bootstrap administrator, and puts the
 binary in the page cache), then --runs times, round-robin across subjects so that a drift
