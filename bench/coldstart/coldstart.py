@@ -279,7 +279,7 @@ def scheduled(name: str) -> dict:
 
 
 def ist_today() -> datetime.date:
-    return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=5, minutes=30)).date()
+    return (datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=5, minutes=30)).date()
 
 
 # The checkout steps a successful CARD checkout runs, in the state machine's order
@@ -375,9 +375,10 @@ class Bench:
         return json.loads(answer["body"]) if answer.get("body") else {}
 
     def world(self) -> dict:
-        """What the cart, inventory, order, checkout-task, delivery, payment and reporting
-        events read, made once through the functions themselves (unmeasured, before the first
-        run that asks for it, so outside every measured window): a vendor serving one
+        """What the cart, inventory, checkout-task, delivery, payment and reporting events read,
+        and the publisher's and consumers' events, made once through the functions themselves
+        (unmeasured, before the first run that asks for it, so outside every measured window;
+        every function it calls must be in --bin-dir, whatever --only says): a vendor serving one
         pincode, a product it sells stocked 100, a customer with a complete profile there,
         and two of the customer's orders for the day after tomorrow. One is taken through
         every checkout step to PREPARING (its payment, its delivery on the round sheet); the
