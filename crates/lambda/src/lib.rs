@@ -2,6 +2,7 @@
 //! into here: adapters are built once per cold start from the environment the template
 //! gives the function (a missing setting stops the start), then the runtime loop runs.
 
+mod answer;
 pub mod consumer;
 pub mod emf;
 pub mod errors;
@@ -11,6 +12,7 @@ pub mod secrets;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use lambda_http::tower::ServiceExt;
 use milkrun_aws::{DynamoDbItemStore, SesMailer, SnsSms, StepFunctionsRunner, required_env};
 use milkrun_checkout::SimulatedGateway;
 use milkrun_domain::StoreError;
@@ -196,6 +198,7 @@ pub async fn serve_http(service: &'static HttpService) -> Result<(), lambda_http
         access: adapters.access.clone(),
     };
     let app = milkrun_http::finish(routes, auth);
+    let app = ServiceExt::<lambda_http::Request>::map_response(app, answer::Answer);
     run(lambda_runtime::Runtime::new(lambda_http::Adapter::from(
         app,
     )))

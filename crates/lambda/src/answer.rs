@@ -1,0 +1,110 @@
+//! How an axum answer becomes lambda_http's response body, without lambda_http's charset
+//! decoder.
+//!
+//! lambda_http turns a `Response<B>` into text or base64 bytes by its content type, and
+//! decodes text with encoding_rs for whatever charset the type names: ≈ 150 KB of code and
+//! tables in every HTTP bootstrap (bench/README.md, "Lean Lambdas"), for charsets this API
+//! never writes. [`Answer`] makes the same text-or-bytes choice and takes text as UTF-8, which
+//! every body of ours is; a body that is not valid UTF-8 goes as bytes, so nothing is lost.
+
+use std::pin::Pin;
+
+use axum::body::to_bytes;
+use lambda_http::http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap};
+use lambda_http::{Body, Response};
+
+/// What lambda_http sends as text (its `TEXT_ENCODING_PREFIXES` and `_SUFFIXES`).
+const TEXT_PREFIXES: [&str; 5] = [
+    "text",
+    "application/json",
+    "application/javascript",
+    "application/xml",
+    "application/yaml",
+];
+const TEXT_SUFFIXES: [&str; 3] = ["+xml", "+yaml", "+json"];
+
+/// An axum router's answer, handed to lambda_http.
+pub struct Answer(pub axum::response::Response);
+
+impl lambda_http::IntoResponse for Answer {
+    fn into_response(self) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
+        Box::pin(async move {
+            let (parts, body) = self.0.into_parts();
+            // A body that fails mid-stream is answered empty, as lambda_http would panic.
+            let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let body = lambda_body(&parts.headers, bytes.to_vec());
+            Response::from_parts(parts, body)
+        })
+    }
+}
+
+/// Text when lambda_http would send text and the bytes are UTF-8; bytes otherwise.
+fn lambda_body(headers: &HeaderMap, bytes: Vec<u8>) -> Body {
+    if !is_text(headers) {
+        return Body::Binary(bytes);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Body::Text(text),
+        Err(not_utf8) => Body::Binary(not_utf8.into_bytes()),
+    }
+}
+
+fn is_text(headers: &HeaderMap) -> bool {
+    if headers.contains_key(CONTENT_ENCODING) {
+        return false;
+    }
+    let Some(content_type) = headers.get(CONTENT_TYPE) else {
+        return true;
+    };
+    let content_type = content_type.to_str().unwrap_or_default();
+    let mime = content_type.split(';').next().unwrap_or_default().trim();
+    TEXT_PREFIXES.iter().any(|p| content_type.starts_with(p))
+        || TEXT_SUFFIXES.iter().any(|s| mime.ends_with(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::IntoResponse;
+
+    async fn body_of(content_type: Option<&str>, encoding: Option<&str>, bytes: &[u8]) -> Body {
+        let mut answer = axum::response::Response::new(axum::body::Body::from(bytes.to_vec()));
+        if let Some(value) = content_type {
+            answer
+                .headers_mut()
+                .insert(CONTENT_TYPE, value.parse().unwrap());
+        }
+        if let Some(value) = encoding {
+            answer
+                .headers_mut()
+                .insert(CONTENT_ENCODING, value.parse().unwrap());
+        }
+        Answer(answer).into_response().await.into_body()
+    }
+
+    #[tokio::test]
+    async fn json_and_problem_json_go_as_text() {
+        let json = body_of(Some("application/json"), None, b"{\"a\":1}").await;
+        assert_eq!(json, Body::Text("{\"a\":1}".into()));
+        let problem = body_of(Some("application/problem+json; charset=utf-8"), None, b"{}").await;
+        assert_eq!(problem, Body::Text("{}".into()));
+        let html = body_of(Some("text/html; charset=utf-8"), None, "café".as_bytes()).await;
+        assert_eq!(html, Body::Text("café".into()));
+    }
+
+    #[tokio::test]
+    async fn images_compressed_bodies_and_bad_utf8_go_as_bytes() {
+        let png = body_of(Some("image/png"), None, &[0x89, b'P', b'N', b'G']).await;
+        assert_eq!(png, Body::Binary(vec![0x89, b'P', b'N', b'G']));
+        let gzip = body_of(Some("application/json"), Some("gzip"), &[0x1f, 0x8b]).await;
+        assert_eq!(gzip, Body::Binary(vec![0x1f, 0x8b]));
+        let latin1 = body_of(Some("text/plain; charset=latin1"), None, &[0xe9]).await;
+        assert_eq!(latin1, Body::Binary(vec![0xe9]));
+    }
+
+    #[tokio::test]
+    async fn no_content_type_is_text() {
+        assert_eq!(body_of(None, None, b"ok").await, Body::Text("ok".into()));
+        assert_eq!(body_of(None, None, b"").await, Body::Text(String::new()));
+    }
+}
