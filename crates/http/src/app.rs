@@ -10,11 +10,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router, middleware};
 use milkrun_domain::ErrorCode;
+use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::auth::Auth;
 use crate::error::ApiError;
+use crate::lambda_answer::LambdaAnswer;
 use crate::request_ids::{CORRELATION_HEADER, correlate};
 
 /// Bodies above this are refused with 413 before any handler sees them.
@@ -109,7 +111,11 @@ async fn spec_bodies(request: Request, next: Next) -> Response {
 
 /// Runs the router as this Lambda function's handler.
 pub async fn serve_lambda(router: Router) -> Result<(), lambda_http::Error> {
-    lambda_http::run(router).await
+    lambda_http::run(ServiceExt::<lambda_http::Request>::map_response(
+        router,
+        LambdaAnswer,
+    ))
+    .await
 }
 
 /// Serves the router on a TCP socket until Ctrl-C.

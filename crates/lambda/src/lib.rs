@@ -2,7 +2,6 @@
 //! into here: adapters are built once per cold start from the environment the template
 //! gives the function (a missing setting stops the start), then the runtime loop runs.
 
-mod answer;
 pub mod consumer;
 pub mod emf;
 pub mod errors;
@@ -198,7 +197,7 @@ pub async fn serve_http(service: &'static HttpService) -> Result<(), lambda_http
         access: adapters.access.clone(),
     };
     let app = milkrun_http::finish(routes, auth);
-    let app = ServiceExt::<lambda_http::Request>::map_response(app, answer::Answer);
+    let app = ServiceExt::<lambda_http::Request>::map_response(app, milkrun_http::LambdaAnswer);
     run(lambda_runtime::Runtime::new(lambda_http::Adapter::from(
         app,
     )))

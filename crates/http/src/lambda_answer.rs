@@ -6,6 +6,7 @@
 //! tables in every HTTP bootstrap (bench/README.md, "Lean Lambdas"), for charsets this API
 //! never writes. [`Answer`] makes the same text-or-bytes choice and takes text as UTF-8, which
 //! every body of ours is; a body that is not valid UTF-8 goes as bytes, so nothing is lost.
+//! Every Lambda HTTP handler (the functions' and the docs') hands its answers over this way.
 
 use std::pin::Pin;
 
@@ -24,9 +25,9 @@ const TEXT_PREFIXES: [&str; 5] = [
 const TEXT_SUFFIXES: [&str; 3] = ["+xml", "+yaml", "+json"];
 
 /// An axum router's answer, handed to lambda_http.
-pub struct Answer(pub axum::response::Response);
+pub struct LambdaAnswer(pub axum::response::Response);
 
-impl lambda_http::IntoResponse for Answer {
+impl lambda_http::IntoResponse for LambdaAnswer {
     fn into_response(self) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
         Box::pin(async move {
             let (parts, body) = self.0.into_parts();
@@ -79,7 +80,7 @@ mod tests {
                 .headers_mut()
                 .insert(CONTENT_ENCODING, value.parse().unwrap());
         }
-        Answer(answer).into_response().await.into_body()
+        LambdaAnswer(answer).into_response().await.into_body()
     }
 
     #[tokio::test]
