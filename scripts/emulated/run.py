@@ -402,6 +402,10 @@ def start_functions(endpoint: str) -> tuple[str, Emulation, list]:
         print(f"{logical}: {spec['binary']} under cargo lambda watch on port {port}", flush=True)
     for poller in pollers:
         poller.start()
+    # API Gateway tries a path's static segments before its {parameters} (/jobs/daily-report
+    # before /jobs/{name}): the first pattern that matches wins here, so the routes with
+    # fewer parameters go first.
+    routes.sort(key=lambda route: route[1].pattern.count("[^/]+") + 100 * route[1].pattern.count(".*"))
     gateway_port = free_port()
     gateway = Gateway(gateway_port, routes)
     threading.Thread(target=gateway.serve_forever, daemon=True).start()

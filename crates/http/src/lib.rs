@@ -9,6 +9,7 @@ pub mod client;
 pub mod docs;
 pub mod error;
 pub mod idempotency;
+pub mod jobs;
 pub mod json;
 pub mod lambda_answer;
 pub mod paging;

@@ -5,6 +5,7 @@ pub mod reconcile;
 pub mod routes;
 pub mod service;
 
+use milkrun_http::jobs::hand_job;
 use milkrun_platform::{Adapters, HttpService, JobRun, JobService, Needs};
 use milkrun_store::table::{AUDIT, INVENTORY, OUTBOX, PRODUCTS, VENDORS};
 
@@ -21,7 +22,16 @@ pub static HTTP: HttpService = HttpService {
         verification: false,
         checkout: false,
     },
-    api: |adapters| router().with_state(InventoryService::from_adapters(adapters)),
+    // POST /jobs/reconcile-stock: the reconcile by hand, in the function that holds its code.
+    api: |adapters| {
+        router()
+            .with_state(InventoryService::from_adapters(adapters))
+            .merge(hand_job(
+                "reconcile-stock",
+                adapters.clone(),
+                |adapters, _, id| run_reconcile(adapters, id),
+            ))
+    },
     start: None,
 };
 

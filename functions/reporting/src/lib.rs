@@ -14,6 +14,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use milkrun_domain::DomainError;
 use milkrun_domain::events::Topic;
+use milkrun_http::jobs::hand_job;
 use milkrun_platform::{Adapters, ConsumerService, HttpService, JobRun, JobService, Needs};
 use milkrun_store::table::{ANALYTICS, AUDIT, DELIVERIES, ORDERS, OUTBOX, REPORTS, VENDORS};
 
@@ -26,13 +27,27 @@ pub use settlement::SettlementService;
 pub static HTTP: HttpService = HttpService {
     name: "reporting",
     needs: Needs {
-        tables: &[&AUDIT, &ANALYTICS, &REPORTS, &ORDERS, &DELIVERIES, &VENDORS],
-        mail: false,
+        tables: &[
+            &AUDIT,
+            &ANALYTICS,
+            &REPORTS,
+            &ORDERS,
+            &DELIVERIES,
+            &VENDORS,
+            &OUTBOX,
+        ],
+        // POST /jobs/daily-report mails the report it stores.
+        mail: true,
         signing: false,
         verification: false,
         checkout: false,
     },
-    api: |adapters| router().with_state(ReportingService::from_adapters(adapters)),
+    // POST /jobs/daily-report: the report by hand, in the function that holds its code.
+    api: |adapters| {
+        router()
+            .with_state(ReportingService::from_adapters(adapters))
+            .merge(hand_job("daily-report", adapters.clone(), run_daily_report))
+    },
     start: None,
 };
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use milkrun_domain::ports::IdempotencyStore;
 use milkrun_platform::{Adapters, HttpService, Needs};
 use milkrun_store::table::{
-    AUDIT, CARTS, DELIVERIES, IDEMPOTENCY, INVENTORY, ORDERS, OUTBOX, PAYMENTS, PRODUCTS, REPORTS,
-    SUBSCRIPTIONS, USERS, VENDORS, WALLETS,
+    AUDIT, CARTS, IDEMPOTENCY, INVENTORY, ORDERS, OUTBOX, PAYMENTS, PRODUCTS, SUBSCRIPTIONS, USERS,
+    VENDORS, WALLETS,
 };
 
 pub use routes::{documented, router};
@@ -72,11 +72,8 @@ pub static HTTP: HttpService = HttpService {
             &INVENTORY,
             &AUDIT,
             &OUTBOX,
-            // POST /jobs/daily-report reads the day and stores and mails its report.
-            &DELIVERIES,
-            &REPORTS,
         ],
-        mail: true,
+        mail: false,
         signing: false,
         verification: false,
         checkout: true,

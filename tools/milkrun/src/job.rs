@@ -58,16 +58,10 @@ pub async fn run(job: Job) -> Result<(), BoxError> {
     match job {
         Job::Subscriptions { date, data } => {
             let host = serve::open(&data, None).await?;
-            let correlation_id = format!("subscriptions-{}", uuid::Uuid::now_v7());
             let adapters = &host.adapters;
-            let report = milkrun_subscription::jobs::run_by_name(
-                adapters,
-                "subscriptions",
-                date,
-                correlation_id,
-            )
-            .await
-            .map_err(|e| format!("the subscription run failed: {e}"))?;
+            let report = milkrun_subscription::jobs::run_subscriptions(adapters, date)
+                .await
+                .map_err(|e| format!("the subscription run failed: {e}"))?;
             println!("{report}");
             // The orders' checkouts run in this process: let them finish before it ends.
             host.settle().await;

@@ -69,3 +69,44 @@ async fn a_manager_lists_the_daily_reports_alert_and_others_are_refused() {
     expect(&bad, StatusCode::BAD_REQUEST);
     assert!(bad.text.contains("type"), "{}", bad.text);
 }
+
+/// Each job's own path reaches the function that holds its code (in AWS, API Gateway's
+/// static paths before the subscription function's `/jobs/{name}`), guarded alike.
+#[tokio::test]
+async fn every_job_by_hand_is_served_for_admins_only() {
+    let admin = admin_token().await;
+    let reconcile = call(Method::POST, "/jobs/reconcile-stock", Some(&admin), None).await;
+    expect(&reconcile, StatusCode::OK);
+    assert!(
+        reconcile.body["rowsBelowThreshold"].is_u64() && reconcile.body["alertsFailed"] == 0,
+        "{}",
+        reconcile.text
+    );
+    let (_, customer) = new_customer().await;
+    for path in [
+        "/jobs/reconcile-stock",
+        "/jobs/daily-report",
+        "/jobs/subscriptions",
+    ] {
+        let refused = call(Method::POST, path, Some(&customer), None).await;
+        assert_error(&refused, StatusCode::FORBIDDEN, "FORBIDDEN");
+    }
+    let no_job = call(Method::POST, "/jobs/no-such-job", Some(&admin), None).await;
+    assert_error(&no_job, StatusCode::NOT_FOUND, "NOT_FOUND");
+    let bad = call(
+        Method::POST,
+        "/jobs/daily-report?date=06-12-2026",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_error(&bad, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    let no_day = call(
+        Method::POST,
+        "/jobs/daily-report?date=2030-02-30",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_error(&no_day, StatusCode::CONFLICT, "CONFLICT");
+}
