@@ -39,11 +39,16 @@ pub struct Https1Client {
 
 impl Https1Client {
     pub fn new() -> Self {
+        Self::trusting(native_roots())
+    }
+
+    /// A client that trusts `roots` alone (the machine's, or a test's own CA).
+    fn trusting(roots: rustls::RootCertStore) -> Self {
         let mut tcp = TcpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
         let https = HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config())
+            .with_tls_config(tls_config(roots))
             .https_or_http()
             .enable_http1()
             .wrap_connector(tcp);
@@ -63,12 +68,12 @@ impl Default for Https1Client {
     }
 }
 
-fn tls_config() -> rustls::ClientConfig {
+fn tls_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("ring supports TLS 1.2 and 1.3")
-        .with_root_certificates(native_roots())
+        .with_root_certificates(roots)
         .with_no_client_auth()
 }
 
@@ -204,9 +209,11 @@ mod tests {
     }
 
     fn get(port: u16) -> HttpRequest {
-        let request = http::Request::get(format!("http://127.0.0.1:{port}/"))
-            .body(SdkBody::empty())
-            .unwrap();
+        request(&format!("http://127.0.0.1:{port}/"))
+    }
+
+    fn request(url: &str) -> HttpRequest {
+        let request = http::Request::get(url).body(SdkBody::empty()).unwrap();
         HttpRequest::try_from(request).unwrap()
     }
 
@@ -249,6 +256,93 @@ mod tests {
             assert_eq!(body.into_bytes().as_ref(), b"ok");
         }
         assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// A TLS server for `localhost` (testdata/, signed by the test CA) speaking only
+    /// `versions`, answering each request of a connection with a 200 `ok`.
+    async fn tls_server(versions: &'static [&'static rustls::SupportedProtocolVersion]) -> u16 {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain = CertificateDer::pem_slice_iter(include_bytes!("../testdata/localhost.pem"))
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key =
+            PrivateKeyDer::from_pem_slice(include_bytes!("../testdata/localhost.key")).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(stream).await else {
+                        return; // the client refused the certificate
+                    };
+                    let mut buf = [0u8; 4096];
+                    while matches!(tls.read(&mut buf).await, Ok(n) if n > 0) {
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if tls.write_all(answer).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    static TLS13_ONLY: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+    static TLS12_ONLY: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS12];
+
+    fn test_ca() -> rustls::RootCertStore {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject as _;
+        let ca = CertificateDer::from_pem_slice(include_bytes!("../testdata/ca.pem")).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca).unwrap();
+        roots
+    }
+
+    fn trusting(roots: rustls::RootCertStore) -> Https1Connector {
+        Https1Connector {
+            client: Https1Client::trusting(roots).client,
+            read_timeout: None,
+        }
+    }
+
+    /// The handshake every AWS call makes, on TLS 1.3 and on 1.2, by name and by address:
+    /// the certificate chain checked against the roots the client was given.
+    #[tokio::test]
+    async fn speaks_tls_1_3_and_1_2_to_a_server_its_roots_vouch_for() {
+        for versions in [&TLS13_ONLY[..], &TLS12_ONLY[..]] {
+            let port = tls_server(versions).await;
+            for host in ["localhost", "127.0.0.1"] {
+                let url = format!("https://{host}:{port}/");
+                let response = trusting(test_ca()).call(request(&url)).await.unwrap();
+                assert_eq!(response.status().as_u16(), 200, "{url}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn refuses_a_certificate_its_roots_do_not_vouch_for() {
+        let port = tls_server(&TLS13_ONLY).await;
+        let url = format!("https://localhost:{port}/");
+        let stranger = rustls::RootCertStore::empty();
+        let refused = trusting(stranger).call(request(&url)).await.unwrap_err();
+        assert!(!refused.is_timeout(), "{refused:?}");
+        let machine = connector(None).call(request(&url)).await.unwrap_err();
+        assert!(
+            format!("{machine:?}").contains("UnknownIssuer"),
+            "{machine:?}"
+        );
     }
 
     #[tokio::test]
