@@ -1,7 +1,7 @@
 //! The nightly run's Lambda, in two roles by the event it gets:
 //!
 //! - from EventBridge Scheduler (21:30 Asia/Kolkata; `{"date": "YYYY-MM-DD"}` optional):
-//!   it fans out, sending one message per run shard to the run queue;
+//!   it fans out, sending one message per run shard to the run queue (ten to a request);
 //! - from the run queue (SQS): each message is one page of one shard; the worker runs it
 //!   and sends the shard's next page, so no invocation comes near Lambda's 15 minutes.
 //!
@@ -9,6 +9,7 @@
 //! rerunning a page is harmless, as every order it places has a derived id.
 
 use aws_sdk_sqs::Client as Sqs;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use milkrun_subscription::{RunPage, RunReport, SubscriptionRun};
 use serde_json::{Value, json};
 
@@ -24,15 +25,42 @@ async fn send(sqs: &Sqs, queue_url: &str, page: &RunPage) -> Result<(), Error> {
     Ok(())
 }
 
-/// The scheduler's start: one message per shard.
+/// SQS takes at most ten messages a SendMessageBatch.
+const SQS_BATCH: usize = 10;
+
+/// `pages` in one SendMessageBatch. Any page refused fails the whole start, which the
+/// scheduler then retries: a page sent twice is harmless (every order has a derived id).
+async fn send_batch(sqs: &Sqs, queue_url: &str, pages: &[RunPage]) -> Result<(), Error> {
+    let mut request = sqs.send_message_batch().queue_url(queue_url);
+    for (index, page) in pages.iter().enumerate() {
+        let entry = SendMessageBatchRequestEntry::builder()
+            .id(index.to_string())
+            .message_body(serde_json::to_string(page)?)
+            .build()?;
+        request = request.entries(entry);
+    }
+    let sent = request.send().await?;
+    if let Some(refused) = sent.failed().first() {
+        let (count, code) = (sent.failed().len(), refused.code());
+        let why = refused.message().unwrap_or_default();
+        return Err(format!(
+            "SQS refused {count} of {} run pages: {code} {why}",
+            pages.len()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The scheduler's start: one message per shard, ten to a request.
 async fn fan_out(sqs: &Sqs, queue_url: &str, event: &Value) -> Result<Value, Error> {
     let date = match event["date"].as_str() {
         Some(raw) => raw.parse()?,
         None => milkrun_subscription::jobs::default_run_date(),
     };
     let pages = RunPage::all(date);
-    for page in &pages {
-        send(sqs, queue_url, page).await?;
+    for batch in pages.chunks(SQS_BATCH) {
+        send_batch(sqs, queue_url, batch).await?;
     }
     tracing::info!(%date, shards = pages.len(), "subscription run fanned out");
     Ok(json!({ "date": date, "shards": pages.len() }))
