@@ -34,11 +34,16 @@ struct JobDate {
 }
 
 /// The route `POST /jobs/<name>` running `run` over `state` for an administrator.
-pub fn hand_job<S: Clone + Send + Sync + 'static>(name: &str, state: S, run: HandRun<S>) -> Router {
+pub fn hand_job<S: Clone + Send + Sync + 'static>(
+    name: &'static str,
+    state: S,
+    run: HandRun<S>,
+) -> Router {
     let handler = move |AdminActor(caller): AdminActor, ApiQuery(query): ApiQuery<JobDate>| {
         let state = state.clone();
         async move {
             let date = job_date(query.date.as_deref())?;
+            tracing::info!(by = %caller.user.user_id, ?date, job = name, "a job by hand");
             let correlation_id = caller.audit.correlation_id.clone();
             Ok::<_, ApiError>(Json(run(state, date, correlation_id).await?))
         }

@@ -4,15 +4,21 @@
 //! lambda_http turns a `Response<B>` into text or base64 bytes by its content type, and
 //! decodes text with encoding_rs for whatever charset the type names: ≈ 150 KB of code and
 //! tables in every HTTP bootstrap (bench/README.md, "Lean Lambdas"), for charsets this API
-//! never writes. [`Answer`] makes the same text-or-bytes choice and takes text as UTF-8, which
-//! every body of ours is; a body that is not valid UTF-8 goes as bytes, so nothing is lost.
-//! Every Lambda HTTP handler (the functions' and the docs') hands its answers over this way.
+//! never writes. [`LambdaAnswer`] makes the same text-or-bytes choice (its prefixes and
+//! suffixes, `Content-Encoding`, the `x-lambda-http-content-encoding: text` override) and
+//! takes text as UTF-8, which every body of ours is. Where lambda_http would replace bytes
+//! that are not UTF-8 with U+FFFD, this sends them as bytes (base64; a REST API without
+//! binary media types passes that base64 on as text). Every Lambda HTTP handler (the
+//! functions' and the docs') hands its answers over this way.
 
 use std::pin::Pin;
 
 use axum::body::to_bytes;
+use axum::response::IntoResponse as _;
 use lambda_http::http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap};
 use lambda_http::{Body, Response};
+
+use crate::ApiError;
 
 /// What lambda_http sends as text (its `TEXT_ENCODING_PREFIXES` and `_SUFFIXES`).
 const TEXT_PREFIXES: [&str; 5] = [
@@ -23,6 +29,8 @@ const TEXT_PREFIXES: [&str; 5] = [
     "application/yaml",
 ];
 const TEXT_SUFFIXES: [&str; 3] = ["+xml", "+yaml", "+json"];
+/// A handler's way to have lambda_http send any content type as text.
+const TEXT_OVERRIDE: &str = "x-lambda-http-content-encoding";
 
 /// An axum router's answer, handed to lambda_http.
 pub struct LambdaAnswer(pub axum::response::Response);
@@ -31,8 +39,15 @@ impl lambda_http::IntoResponse for LambdaAnswer {
     fn into_response(self) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
         Box::pin(async move {
             let (parts, body) = self.0.into_parts();
-            // A body that fails mid-stream is answered empty, as lambda_http would panic.
-            let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let (parts, bytes) = match to_bytes(body, usize::MAX).await {
+                Ok(bytes) => (parts, bytes),
+                // Where lambda_http would panic (and the Lambda die): logged, and the SPEC's
+                // 500, whose body is in memory.
+                Err(error) => {
+                    let (parts, body) = ApiError::internal(&error).into_response().into_parts();
+                    (parts, to_bytes(body, usize::MAX).await.unwrap_or_default())
+                }
+            };
             let body = lambda_body(&parts.headers, bytes.to_vec());
             Response::from_parts(parts, body)
         })
@@ -50,6 +65,7 @@ fn lambda_body(headers: &HeaderMap, bytes: Vec<u8>) -> Body {
     }
 }
 
+/// lambda_http's `ConvertBody` rules, in its order.
 fn is_text(headers: &HeaderMap) -> bool {
     if headers.contains_key(CONTENT_ENCODING) {
         return false;
@@ -58,9 +74,12 @@ fn is_text(headers: &HeaderMap) -> bool {
         return true;
     };
     let content_type = content_type.to_str().unwrap_or_default();
-    let mime = content_type.split(';').next().unwrap_or_default().trim();
+    let mime = content_type.trim().split(';').next().unwrap_or_default();
     TEXT_PREFIXES.iter().any(|p| content_type.starts_with(p))
         || TEXT_SUFFIXES.iter().any(|s| mime.ends_with(s))
+        || headers
+            .get(TEXT_OVERRIDE)
+            .is_some_and(|value| value == "text")
 }
 
 #[cfg(test)]
@@ -101,6 +120,19 @@ mod tests {
         assert_eq!(gzip, Body::Binary(vec![0x1f, 0x8b]));
         let latin1 = body_of(Some("text/plain; charset=latin1"), None, &[0xe9]).await;
         assert_eq!(latin1, Body::Binary(vec![0xe9]));
+        // lambda_http's suffix rule reads the type up to `;` untrimmed.
+        let spaced = body_of(Some("application/x+json ;charset=utf-8"), None, b"{}").await;
+        assert_eq!(spaced, Body::Binary(b"{}".to_vec()));
+    }
+
+    #[tokio::test]
+    async fn the_text_override_makes_any_type_text() {
+        let mut answer = axum::response::Response::new(axum::body::Body::from("a,b"));
+        let headers = answer.headers_mut();
+        headers.insert(CONTENT_TYPE, "application/octet-stream".parse().unwrap());
+        headers.insert(TEXT_OVERRIDE, "text".parse().unwrap());
+        let body = LambdaAnswer(answer).into_response().await.into_body();
+        assert_eq!(body, Body::Text("a,b".into()));
     }
 
     #[tokio::test]

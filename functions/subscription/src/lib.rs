@@ -1,5 +1,5 @@
 //! The subscription service: subscriptions, the customer's vacation and calendar, the
-//! prepaid wallet, the scheduled jobs by hand (`POST /jobs/{name}`), and the nightly run
+//! prepaid wallet, the subscription run by hand (`POST /jobs/subscriptions`), and the nightly run
 //! that places each due day's order through the same checkout as any order.
 
 pub mod input;
@@ -14,8 +14,8 @@ use std::sync::Arc;
 use milkrun_domain::ports::IdempotencyStore;
 use milkrun_platform::{Adapters, HttpService, Needs};
 use milkrun_store::table::{
-    AUDIT, CARTS, IDEMPOTENCY, INVENTORY, ORDERS, OUTBOX, PAYMENTS, PRODUCTS, SUBSCRIPTIONS, USERS,
-    VENDORS, WALLETS,
+    AUDIT, CARTS, IDEMPOTENCY, ORDERS, OUTBOX, PAYMENTS, PRODUCTS, SUBSCRIPTIONS, USERS, VENDORS,
+    WALLETS,
 };
 
 pub use routes::{documented, router};
@@ -69,7 +69,6 @@ pub static HTTP: HttpService = HttpService {
             &VENDORS,
             &CARTS,
             &IDEMPOTENCY,
-            &INVENTORY,
             &AUDIT,
             &OUTBOX,
         ],

@@ -1,6 +1,6 @@
 //! The subscription service's HTTP surface: a customer's subscriptions, vacation, calendar
 //! and wallet (theirs only: another's subscription is a 404), an administrator's reads, and
-//! the scheduled jobs by hand.
+//! the subscription run by hand (the other jobs by hand: reporting and inventory).
 
 use axum::Json;
 use axum::body::Bytes;

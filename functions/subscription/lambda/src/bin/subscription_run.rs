@@ -28,8 +28,10 @@ async fn send(sqs: &Sqs, queue_url: &str, page: &RunPage) -> Result<(), Error> {
 /// SQS takes at most ten messages a SendMessageBatch.
 const SQS_BATCH: usize = 10;
 
-/// `pages` in one SendMessageBatch. Any page refused fails the whole start, which the
-/// scheduler then retries: a page sent twice is harmless (every order has a derived id).
+/// `pages` in one SendMessageBatch. Any page refused fails the whole start, which Lambda's
+/// asynchronous retries run again (then the start's dead-letter queue): the pages already
+/// sent go again too, which is harmless (every order has a derived id), as it was when
+/// each page was its own SendMessage.
 async fn send_batch(sqs: &Sqs, queue_url: &str, pages: &[RunPage]) -> Result<(), Error> {
     let mut request = sqs.send_message_batch().queue_url(queue_url);
     for (index, page) in pages.iter().enumerate() {
