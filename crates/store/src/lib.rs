@@ -14,6 +14,7 @@ pub mod logins;
 pub mod messages;
 pub mod ops;
 pub mod orders;
+pub mod packed;
 pub mod paging;
 pub mod payments;
 pub mod port;

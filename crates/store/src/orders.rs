@@ -34,8 +34,9 @@ use milkrun_domain::{Effects, StoreError};
 use uuid::Uuid;
 
 use crate::effects::{Refused, commit};
-use crate::item::{Item, decode, encode, s};
-use crate::ops::{Key, Query, Write};
+use crate::item::{Item, decode, number, s};
+use crate::ops::{Key, Query, VERSION_ATTRIBUTE, Write};
+use crate::packed::{BODY, pack, unpack};
 use crate::paging::{list_where, query_all};
 use crate::port::ItemStore;
 use crate::table::{
@@ -74,9 +75,11 @@ fn day_shard(order_id: Uuid) -> u128 {
     order_id.as_u128() % ORDER_DAY_SHARDS
 }
 
-/// The order as an item, in its listings (the status one as of `order.status`).
+/// The order as an item, in its listings (the status one as of `order.status`): its keys
+/// and index keys as attributes, the order itself packed (see [`crate::packed`]).
 fn order_item(order: &Order) -> Result<Item, StoreError> {
-    let mut item = encode(order)?;
+    let mut item = Item::from(HashMap::new());
+    item.insert(BODY.into(), pack(order)?);
     order_key(order.order_id).add_to(&ORDERS, &mut item);
     list_under(&mut item, LIST_KEY, order.created_at, order.order_id);
     item.insert(
@@ -90,6 +93,20 @@ fn order_item(order: &Order) -> Result<Item, StoreError> {
     let day = day_key(order.delivery_date, day_shard(order.order_id));
     item.insert(ORDERS_BY_DAY.partition_key.into(), s(day));
     Ok(item)
+}
+
+/// The order an item holds, packed or (written before orders were packed) as attributes; its
+/// version is the item's, which the body's copy lags by the write that stored it.
+fn order_of(item: Item) -> Result<Order, StoreError> {
+    let Some(packed) = unpack::<Order>(&item) else {
+        return decode(item);
+    };
+    let mut order = packed?;
+    let version = item.get(VERSION_ATTRIBUTE).and_then(number);
+    order.version = version
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or_default();
+    Ok(order)
 }
 
 impl Orders {
@@ -132,7 +149,7 @@ impl Orders {
         }
         keys.iter()
             .filter_map(|key| found.remove(key))
-            .map(decode)
+            .map(order_of)
             .collect()
     }
 
@@ -150,7 +167,7 @@ impl Orders {
     pub async fn get_many(&self, order_ids: &[Uuid]) -> Result<Vec<Order>, StoreError> {
         let keys: Vec<Key> = order_ids.iter().map(|id| order_key(*id)).collect();
         let items = self.store.batch_get(&ORDERS, &keys).await?;
-        items.into_iter().map(decode).collect()
+        items.into_iter().map(order_of).collect()
     }
 }
 
@@ -200,7 +217,7 @@ impl OrderWrites for Orders {
 impl OrderReads for Orders {
     async fn get(&self, order_id: Uuid) -> Result<Option<Order>, StoreError> {
         let item = self.store.get(&ORDERS, &order_key(order_id), true).await?;
-        item.map(decode).transpose()
+        item.map(order_of).transpose()
     }
 
     async fn for_user(&self, user_id: Uuid, page: &PageRequest) -> Result<Page<Order>, StoreError> {
@@ -224,5 +241,87 @@ impl OrderReads for Orders {
             .items
             .retain(|order| status.is_none_or(|status| order.status == status));
         Ok(listed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use milkrun_domain::money::Money;
+    use milkrun_domain::order::{NewOrder, OrderItem, OrderTotals};
+    use milkrun_domain::user::Address;
+    use milkrun_domain::values::{AddressLabel, DeliverySlot, PaymentMethod, Pincode};
+
+    use super::*;
+    use crate::item::{encode, n};
+
+    fn order() -> Order {
+        let user_id = Uuid::now_v7();
+        let new = NewOrder {
+            order_id: Uuid::now_v7(),
+            user_id,
+            items: vec![OrderItem {
+                product_id: Uuid::now_v7(),
+                variant_id: Uuid::now_v7(),
+                name: "Toned Milk".into(),
+                variant_name: "1L".into(),
+                quantity: 2,
+                unit_price: Money::inr(5400),
+                vendor_id: Some(Uuid::now_v7()),
+                fulfilled: true,
+            }],
+            totals: OrderTotals {
+                subtotal: Money::inr(10_800),
+                discount: Money::inr(0),
+                total: Money::inr(10_800),
+            },
+            delivery_date: NaiveDate::from_ymd_opt(2030, 1, 2).unwrap(),
+            delivery_slot: DeliverySlot::Morning,
+            delivery_address: Address {
+                label: AddressLabel::parse("home").unwrap(),
+                line1: "12 MG Road".into(),
+                line2: None,
+                city: "Bengaluru".into(),
+                state: "KA".into(),
+                pincode: Pincode::parse("560001").unwrap(),
+                country: "IN".into(),
+                is_default: true,
+            },
+            payment_method: PaymentMethod::Upi,
+            subscription_id: None,
+            idempotency_key: Some("key-1".into()),
+        };
+        Order::place(new, user_id.to_string(), Utc::now())
+    }
+
+    #[test]
+    fn an_order_is_packed_beside_its_keys_and_reads_back_at_the_items_version() {
+        let order = order();
+        let mut item = order_item(&order).unwrap();
+        assert!(matches!(item.get(BODY), Some(crate::item::Value::B(_))));
+        assert!(item.get("items").is_none() && item.get("statusHistory").is_none());
+        item.insert(VERSION_ATTRIBUTE.into(), n(7));
+        let read = order_of(item).unwrap();
+        assert_eq!(
+            read,
+            Order {
+                version: 7,
+                ..order
+            }
+        );
+    }
+
+    #[test]
+    fn an_order_written_as_attributes_before_packing_still_reads() {
+        let order = order();
+        let mut item = encode(&order).unwrap();
+        item.insert(VERSION_ATTRIBUTE.into(), n(3));
+        assert_eq!(
+            order_of(item).unwrap(),
+            Order {
+                version: 3,
+                ..order
+            }
+        );
     }
 }
