@@ -34,9 +34,9 @@ use milkrun_domain::{Effects, StoreError};
 use uuid::Uuid;
 
 use crate::effects::{Refused, commit};
-use crate::item::{Item, decode, number, s};
-use crate::ops::{Key, Query, VERSION_ATTRIBUTE, Write};
-use crate::packed::{BODY, pack, unpack};
+use crate::item::{Item, s};
+use crate::ops::{Key, Query, Write};
+use crate::packed::{packed_item, unpack};
 use crate::paging::{list_where, query_all};
 use crate::port::ItemStore;
 use crate::table::{
@@ -78,8 +78,7 @@ fn day_shard(order_id: Uuid) -> u128 {
 /// The order as an item, in its listings (the status one as of `order.status`): its keys
 /// and index keys as attributes, the order itself packed (see [`crate::packed`]).
 fn order_item(order: &Order) -> Result<Item, StoreError> {
-    let mut item = Item::from(HashMap::new());
-    item.insert(BODY.into(), pack(order)?);
+    let mut item = packed_item(order)?;
     order_key(order.order_id).add_to(&ORDERS, &mut item);
     list_under(&mut item, LIST_KEY, order.created_at, order.order_id);
     item.insert(
@@ -93,20 +92,6 @@ fn order_item(order: &Order) -> Result<Item, StoreError> {
     let day = day_key(order.delivery_date, day_shard(order.order_id));
     item.insert(ORDERS_BY_DAY.partition_key.into(), s(day));
     Ok(item)
-}
-
-/// The order an item holds, packed or (written before orders were packed) as attributes; its
-/// version is the item's, which the body's copy lags by the write that stored it.
-fn order_of(item: Item) -> Result<Order, StoreError> {
-    let Some(packed) = unpack::<Order>(&item) else {
-        return decode(item);
-    };
-    let mut order = packed?;
-    let version = item.get(VERSION_ATTRIBUTE).and_then(number);
-    order.version = version
-        .and_then(|v| u64::try_from(v).ok())
-        .unwrap_or_default();
-    Ok(order)
 }
 
 impl Orders {
@@ -149,7 +134,7 @@ impl Orders {
         }
         keys.iter()
             .filter_map(|key| found.remove(key))
-            .map(order_of)
+            .map(unpack)
             .collect()
     }
 
@@ -167,7 +152,7 @@ impl Orders {
     pub async fn get_many(&self, order_ids: &[Uuid]) -> Result<Vec<Order>, StoreError> {
         let keys: Vec<Key> = order_ids.iter().map(|id| order_key(*id)).collect();
         let items = self.store.batch_get(&ORDERS, &keys).await?;
-        items.into_iter().map(order_of).collect()
+        items.into_iter().map(unpack).collect()
     }
 }
 
@@ -217,7 +202,7 @@ impl OrderWrites for Orders {
 impl OrderReads for Orders {
     async fn get(&self, order_id: Uuid) -> Result<Option<Order>, StoreError> {
         let item = self.store.get(&ORDERS, &order_key(order_id), true).await?;
-        item.map(order_of).transpose()
+        item.map(unpack).transpose()
     }
 
     async fn for_user(&self, user_id: Uuid, page: &PageRequest) -> Result<Page<Order>, StoreError> {
@@ -253,7 +238,9 @@ mod tests {
     use milkrun_domain::values::{AddressLabel, DeliverySlot, PaymentMethod, Pincode};
 
     use super::*;
-    use crate::item::{encode, n};
+    use crate::item::{Value, n};
+    use crate::ops::VERSION_ATTRIBUTE;
+    use crate::packed::BODY;
 
     fn order() -> Order {
         let user_id = Uuid::now_v7();
@@ -295,31 +282,17 @@ mod tests {
     }
 
     #[test]
-    fn an_order_is_packed_beside_its_keys_and_reads_back_at_the_items_version() {
+    fn an_order_is_packed_beside_its_keys() {
         let order = order();
         let mut item = order_item(&order).unwrap();
-        assert!(matches!(item.get(BODY), Some(crate::item::Value::B(_))));
+        assert!(matches!(item.get(BODY), Some(Value::B(_))));
         assert!(item.get("items").is_none() && item.get("statusHistory").is_none());
+        assert!(Key::of(&ORDERS, &item).is_some() && item.contains_key("statusKey"));
         item.insert(VERSION_ATTRIBUTE.into(), n(7));
-        let read = order_of(item).unwrap();
         assert_eq!(
-            read,
+            unpack::<Order>(item).unwrap(),
             Order {
                 version: 7,
-                ..order
-            }
-        );
-    }
-
-    #[test]
-    fn an_order_written_as_attributes_before_packing_still_reads() {
-        let order = order();
-        let mut item = encode(&order).unwrap();
-        item.insert(VERSION_ATTRIBUTE.into(), n(3));
-        assert_eq!(
-            order_of(item).unwrap(),
-            Order {
-                version: 3,
                 ..order
             }
         );

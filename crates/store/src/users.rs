@@ -15,8 +15,9 @@ use milkrun_domain::{Effects, StoreError};
 use uuid::Uuid;
 
 use crate::effects::{Refused, commit};
-use crate::item::{Item, decode, encode, s, text};
+use crate::item::{Item, s, text};
 use crate::ops::{Condition, Key, Query, Write};
+use crate::packed::{packed_item, unpack};
 use crate::paging::list;
 use crate::port::ItemStore;
 use crate::table::{BY_CREATED_AT, USERS, USERS_BY_NEWSLETTER};
@@ -37,8 +38,10 @@ fn email_key(email: &Email) -> Key {
     Key::partition(format!("EMAIL#{email}"))
 }
 
+/// The user packed (see [`crate::packed`]: a customer with two addresses and a device came to
+/// 1.1 KB as attributes, so each write billed 2 units and its listing's copy 2 more).
 fn user_item(user: &User) -> Result<Item, StoreError> {
-    let mut item = encode(user)?;
+    let mut item = packed_item(user)?;
     user_key(user.user_id).add_to(&USERS, &mut item);
     list_under(&mut item, LIST_KEY, user.created_at, user.user_id);
     // Written with every put of the user, so opting out (or being disabled) takes the
@@ -83,7 +86,7 @@ impl UserRegistry for Users {
 #[async_trait]
 impl UserLookup for Users {
     async fn by_id(&self, user_id: Uuid) -> Result<Option<User>, StoreError> {
-        self.read(&user_key(user_id)).await?.map(decode).transpose()
+        self.read(&user_key(user_id)).await?.map(unpack).transpose()
     }
 
     async fn by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
@@ -106,7 +109,7 @@ impl AccessLookup for Users {
     async fn access(&self, user_id: Uuid) -> Result<Option<Access>, StoreError> {
         let item = self.store.get(&USERS, &user_key(user_id), false).await?;
         Ok(item
-            .map(decode::<User>)
+            .map(unpack::<User>)
             .transpose()?
             .as_ref()
             .map(Access::of))
