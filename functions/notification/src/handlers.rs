@@ -31,6 +31,12 @@ impl EventHandler for Handlers {
         self.parts.iter().any(|part| part.wants(event_type))
     }
 
+    /// Only when every part does: the consumer then keeps no processed-event records (a
+    /// read and a write an event, saved).
+    fn deduplicates_itself(&self) -> bool {
+        self.parts.iter().all(|part| part.deduplicates_itself())
+    }
+
     /// Every part that wants `event`, in order. The first failure fails the delivery, which
     /// is retried whole: each part is idempotent per event, as every handler must be.
     async fn handle(&self, event: &EventEnvelope) -> Result<(), DomainError> {

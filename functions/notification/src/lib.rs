@@ -44,10 +44,10 @@ pub static HTTP: HttpService = HttpService {
     start: None,
 };
 
-/// The name the consumer's processed events and dead letters are kept under. It is the
-/// name it had when the welcome mail was all it sent, kept so that events processed then
-/// are still recognised on redelivery and their dead letters still replay (a replay finds
-/// the consumer by this name).
+/// The name the consumer's dead letters are kept under. It is the name it had when the
+/// welcome mail was all it sent, kept so that dead letters from then still replay (a replay
+/// finds the consumer by this name). It keeps no processed-event records: its messages'
+/// derived ids are its dedup ([`handlers::Handlers`]).
 pub const CONSUMER_NAME: &str = "welcome-mail";
 
 /// USER_REGISTERED → the welcome mail; ORDER_*, PAYMENT_*, DELIVERY_*, subscription, wallet

@@ -37,6 +37,13 @@ impl EventHandler for OrderMessages {
         WANTED.contains(&event_type)
     }
 
+    /// Every message goes through the deliverer under an id derived from the event (its
+    /// source), and a channel already kept is not sent again: a second delivery sends and
+    /// keeps nothing without a processed-event record.
+    fn deduplicates_itself(&self) -> bool {
+        true
+    }
+
     async fn handle(&self, event: &EventEnvelope) -> Result<(), DomainError> {
         let messages = messages(event).map_err(|e| DomainError::Internal(e.to_string()))?;
         let source = Source {

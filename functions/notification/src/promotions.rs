@@ -228,6 +228,13 @@ impl EventHandler for PromotionSender {
         event_type == EventType::PromotionBatch
     }
 
+    /// Every message goes through the deliverer under an id derived from the promotion and
+    /// the customer, and a channel already kept is not sent again: a second delivery sends and
+    /// keeps nothing without a processed-event record.
+    fn deduplicates_itself(&self) -> bool {
+        true
+    }
+
     async fn handle(&self, event: &EventEnvelope) -> Result<(), DomainError> {
         let batch: PromotionBatch = event
             .decode()

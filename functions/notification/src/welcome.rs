@@ -31,6 +31,13 @@ impl EventHandler for WelcomeMail {
         event_type == EventType::UserRegistered
     }
 
+    /// Every message goes through the deliverer under an id derived from the event (its
+    /// source), and a channel already kept is not sent again: a second delivery sends and
+    /// keeps nothing without a processed-event record.
+    fn deduplicates_itself(&self) -> bool {
+        true
+    }
+
     /// Sends, then keeps the notification: a crash between the two sends the mail again on
     /// redelivery rather than never (mail is at least once).
     async fn handle(&self, event: &EventEnvelope) -> Result<(), DomainError> {

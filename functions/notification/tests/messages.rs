@@ -379,9 +379,17 @@ async fn a_redelivered_event_is_kept_once() {
     );
     w.publish(&event).await;
     w.publish(&event).await;
-    // As if the consumer crashed after handling it and before remembering it: handled
-    // again, past the processed-events check.
     let handler = (CONSUMER.handler)(&w.host.adapters);
+    assert!(
+        handler.deduplicates_itself(),
+        "no processed-event records: the notifications' derived ids are the dedup"
+    );
+    assert_eq!(
+        mails(w.data.path()).len(),
+        2,
+        "a redelivery after the first was handled sends nothing"
+    );
+    // Handed the event once more, past anything the host checks: still kept once.
     handler.handle(&event).await.unwrap();
     assert_eq!(
         w.made_by(&event).await.len(),
