@@ -37,7 +37,7 @@ pub use place::{
 };
 pub use stalled::{ResumeReport, STALLED_AFTER, resume_stalled};
 pub use steps::{
-    CaughtError, CheckoutPorts, CheckoutTasks, ConfigError, Step, TaskInput, UNKNOWN_STEP,
-    fraud_rules_from_env,
+    CaughtError, CheckoutPorts, CheckoutTasks, ConfigError, LineVendor, Step, TaskInput,
+    UNKNOWN_STEP, fraud_rules_from_env,
 };
 pub use wallet::WalletPayments;

@@ -456,6 +456,37 @@ async fn a_card_order_is_charged_confirmed_and_scheduled() {
 }
 
 #[tokio::test]
+async fn assign_vendors_writes_nothing_and_reserve_stock_keeps_the_vendors_it_is_handed() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world.place_litres(2).await;
+    for step in ["ValidateProfile", "ValidateOrder"] {
+        world.tasks.run(step, id).await.unwrap();
+    }
+    let placed = world.order(id).await;
+    let answered = world.tasks.run("AssignVendors", id).await.unwrap();
+    let chosen = serde_json::json!([{"line": 0, "vendorId": world.vendor_a}]);
+    assert_eq!(
+        answered["vendors"], chosen,
+        "the better-rated vendor has no stock"
+    );
+    assert_eq!(world.order(id).await, placed, "no write of the order");
+    let input = serde_json::json!({"step": "ReserveStock", "orderId": id, "vendors": chosen});
+    world
+        .tasks
+        .run_input(&serde_json::from_value(input).unwrap())
+        .await
+        .unwrap();
+    let reserved = world.order(id).await;
+    assert_eq!(reserved.items[0].vendor_id, Some(world.vendor_a));
+    assert_eq!(reserved.status, OrderStatus::PaymentPending);
+    assert_eq!(
+        reserved.version,
+        placed.version + 1,
+        "one write: vendors and status"
+    );
+}
+
+#[tokio::test]
 async fn every_step_repeated_after_success_changes_nothing() {
     let world = World::new(FraudRules::default()).await;
     let id = world

@@ -37,7 +37,7 @@ use milkrun_domain::ports::{
 use milkrun_domain::user::User;
 use milkrun_domain::{DomainError, ErrorCode};
 use milkrun_store::Stores;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -68,6 +68,19 @@ pub struct TaskInput {
     pub order_id: Uuid,
     #[serde(default)]
     pub error: Option<CaughtError>,
+    /// ReserveStock's: the vendors AssignVendors chose, from the run's state.
+    #[serde(default)]
+    pub vendors: Vec<LineVendor>,
+}
+
+/// The vendor chosen for one line of the order (its index in `items`). AssignVendors
+/// answers its choices and the run hands them to ReserveStock, which writes them with the
+/// reservation: one write of the order (and its audit entry) a checkout, not two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineVendor {
+    pub line: usize,
+    pub vendor_id: Uuid,
 }
 
 /// Declares [`Step`] from one list of the definition's state names: the enum, `ALL`,
@@ -206,24 +219,22 @@ impl CheckoutTasks {
         Self { ports, fraud }
     }
 
-    /// Runs `step` for `order_id`.
+    /// Runs `step` for `order_id`, handed nothing else (ReserveStock then chooses the
+    /// vendors itself).
     pub async fn run(&self, step: &str, order_id: Uuid) -> Result<Value, TaskError> {
-        self.run_step(step, order_id, None).await
+        let input = TaskInput {
+            step: step.to_owned(),
+            order_id,
+            error: None,
+            vendors: Vec::new(),
+        };
+        self.run_input(&input).await
     }
 
-    /// Runs a Task state's input: its step, its order and (for the Mark steps) the caught
-    /// error.
+    /// Runs a Task state's input: its step, its order, (for the Mark steps) the caught
+    /// error and (for ReserveStock) the vendors chosen.
     pub async fn run_input(&self, input: &TaskInput) -> Result<Value, TaskError> {
-        self.run_step(&input.step, input.order_id, input.error.as_ref())
-            .await
-    }
-
-    async fn run_step(
-        &self,
-        name: &str,
-        order_id: Uuid,
-        caught: Option<&CaughtError>,
-    ) -> Result<Value, TaskError> {
+        let (name, order_id, caught) = (&input.step, input.order_id, input.error.as_ref());
         let Some(step) = Step::parse(name) else {
             return Err(TaskError::new(
                 UNKNOWN_STEP,
@@ -234,7 +245,7 @@ impl CheckoutTasks {
             Step::ValidateProfile => self.validate_profile(order_id).await,
             Step::ValidateOrder => self.validate_order(order_id).await,
             Step::AssignVendors => self.assign_vendors(order_id).await,
-            Step::ReserveStock => self.reserve_stock(order_id).await,
+            Step::ReserveStock => self.reserve_stock(order_id, &input.vendors).await,
             Step::ProcessPayment => self.process_payment(order_id).await,
             Step::FraudCheck => self.fraud_check(order_id).await,
             Step::ConfirmOrder => self.confirm_order(order_id).await,

@@ -12,7 +12,7 @@ use milkrun_domain::{DomainError, Effects, ErrorCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{BY, CheckoutTasks, Step, answer, out_of_place, refused};
+use super::{BY, CheckoutTasks, LineVendor, Step, answer, out_of_place, refused};
 use crate::records::checkout_actor;
 
 /// Reassignments ReserveStock tries after lost races before it settles for the refusal.
@@ -24,8 +24,12 @@ impl CheckoutTasks {
     /// becomes `fulfilled: false`, the totals are recomputed and the rest is reserved;
     /// without, `OutOfStock` and nothing is taken. A full vendor day: `NoVendorAvailable`.
     /// Then PENDING → PAYMENT_PENDING.
-    pub(super) async fn reserve_stock(&self, order_id: Uuid) -> Result<Value, TaskError> {
-        let order = self.load(order_id).await?;
+    pub(super) async fn reserve_stock(
+        &self,
+        order_id: Uuid,
+        handed: &[LineVendor],
+    ) -> Result<Value, TaskError> {
+        let mut order = self.load(order_id).await?;
         match order.status {
             OrderStatus::Pending | OrderStatus::PaymentFailed => {}
             OrderStatus::Failed | OrderStatus::Cancelled | OrderStatus::Refunded => {
@@ -37,6 +41,7 @@ impl CheckoutTasks {
             }
             _ => return Ok(answer(&order)),
         }
+        self.assign_open_lines(&mut order, handed).await?;
         if order.stock_lines().is_empty() {
             return Err(refused(
                 ErrorCode::NoVendorAvailable,

@@ -9,32 +9,56 @@ use milkrun_domain::checkout::{self, VendorCandidate, rank_vendors};
 use milkrun_domain::error::TaskError;
 use milkrun_domain::inventory::StockKey;
 use milkrun_domain::order::{Order, OrderStatus};
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{CheckoutTasks, answer, product_ids};
+use super::{CheckoutTasks, LineVendor, answer, product_ids};
 
 impl CheckoutTasks {
     /// For each item without a vendor, the best vendor serving the pincode that sells the
     /// product, has a free place that day and the stock (higher rating, then lower load).
     /// When no such vendor has the stock, the best one without it is assigned, so that
     /// ReserveStock settles the shortage (OUT_OF_STOCK, or a partial order); when none could
-    /// deliver at all, `NoVendorAvailable`.
+    /// deliver at all, `NoVendorAvailable`. Writes nothing: the choices are answered as
+    /// `vendors`, which the run hands to ReserveStock, and its write of the order keeps
+    /// them with the reservation.
     pub(super) async fn assign_vendors(&self, order_id: Uuid) -> Result<Value, TaskError> {
         let order = self.load(order_id).await?;
-        if order.status != OrderStatus::Pending {
-            return Ok(answer(&order));
-        }
+        let vendors = match order.status {
+            OrderStatus::Pending => self.choose_vendors(&order).await?,
+            _ => Vec::new(),
+        };
+        let mut answered = answer(&order);
+        answered["vendors"] = json!(vendors);
+        Ok(answered)
+    }
+
+    /// Gives each open line (fulfilled, no vendor yet) the vendor `handed` names for it, and
+    /// any left open (a step run without AssignVendors' answer) the one chosen now.
+    pub(super) async fn assign_open_lines(
+        &self,
+        order: &mut Order,
+        handed: &[LineVendor],
+    ) -> Result<(), TaskError> {
+        assign(order, handed);
+        let chosen_now = self.choose_vendors(order).await?;
+        assign(order, &chosen_now);
+        Ok(())
+    }
+
+    /// The vendor of each open line, by the rules [`Self::assign_vendors`] gives; nothing
+    /// when no line is open.
+    async fn choose_vendors(&self, order: &Order) -> Result<Vec<LineVendor>, TaskError> {
         let open: Vec<usize> = (0..order.items.len())
             .filter(|&i| order.items[i].fulfilled && order.items[i].vendor_id.is_none())
             .collect();
         if open.is_empty() {
-            return Ok(answer(&order));
+            return Ok(Vec::new());
         }
-        let candidates = self.candidates(&order, &open).await?;
+        let candidates = self.candidates(order, &open).await?;
         let mut choices = Vec::with_capacity(open.len());
-        for (&index, candidates) in open.iter().zip(candidates) {
-            let item = &order.items[index];
+        for (&line, candidates) in open.iter().zip(candidates) {
+            let item = &order.items[line];
             let vendor_id = match checkout::pick_vendor(item, &candidates) {
                 Ok(vendor_id) => vendor_id,
                 Err(none) => {
@@ -50,20 +74,9 @@ impl CheckoutTasks {
                         .ok_or(none)?
                 }
             };
-            choices.push((index, vendor_id));
+            choices.push(LineVendor { line, vendor_id });
         }
-        let order = self
-            .change(order_id, &|order| {
-                if order.status != OrderStatus::Pending {
-                    return Ok(false);
-                }
-                for &(index, vendor_id) in &choices {
-                    order.items[index].vendor_id = Some(vendor_id);
-                }
-                Ok(true)
-            })
-            .await?;
-        Ok(answer(&order))
+        Ok(choices)
     }
 
     /// For each of `items` (indexes into the order's items), every vendor serving the
@@ -163,5 +176,17 @@ impl CheckoutTasks {
             }
         }
         Ok(true)
+    }
+}
+
+/// Each of `choices` on its line, where that line is still open.
+fn assign(order: &mut Order, choices: &[LineVendor]) {
+    for choice in choices {
+        if let Some(item) = order.items.get_mut(choice.line)
+            && item.fulfilled
+            && item.vendor_id.is_none()
+        {
+            item.vendor_id = Some(choice.vendor_id);
+        }
     }
 }

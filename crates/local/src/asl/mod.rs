@@ -330,10 +330,10 @@ mod tests {
                 .get_mut(&step)
                 .and_then(VecDeque::pop_front);
             scripted.unwrap_or_else(|| {
-                Ok(if step == "FraudCheck" {
-                    json!({"onHold": false, "score": 3})
-                } else {
-                    json!({})
+                Ok(match step.as_str() {
+                    "FraudCheck" => json!({"onHold": false, "score": 3}),
+                    "AssignVendors" => json!({"vendors": [{"line": 0, "vendorId": "v-1"}]}),
+                    _ => json!({}),
                 })
             })
         }
@@ -399,11 +399,21 @@ mod tests {
         assert_eq!(outcome.history, names(HAPPY));
         assert_eq!(
             outcome.output,
-            json!({"orderId": "o-1", "paymentMethod": "CARD", "fraud": {"onHold": false}})
+            json!({
+                "orderId": "o-1",
+                "paymentMethod": "CARD",
+                "assignment": {"vendors": [{"line": 0, "vendorId": "v-1"}]},
+                "fraud": {"onHold": false}
+            })
         );
         assert_eq!(
             tasks.input_of("ReserveStock"),
-            json!({"step": "ReserveStock", "orderId": "o-1"})
+            json!({
+                "step": "ReserveStock",
+                "orderId": "o-1",
+                "vendors": [{"line": 0, "vendorId": "v-1"}]
+            }),
+            "AssignVendors' choice is handed over"
         );
         assert!(tasks.calls.lock().unwrap().len() == 8 && slept.is_empty());
     }
