@@ -192,6 +192,12 @@ pub async fn record_payment(
     .await
 }
 
+/// Records on `order` the payment that paid it; the token it was charged with is spent.
+pub fn attach_paid(order: &mut Order, payment_id: Uuid) {
+    order.payment_id = Some(payment_id);
+    order.payment_token = None;
+}
+
 /// Puts a taken payment on its PAYMENT_PENDING (or PAYMENT_FAILED, awaiting a retry) order
 /// that has none yet, so no step charges it again; the token the customer sent has done its
 /// work and is dropped. Any other order is answered as it is (a repeated step, a webhook
@@ -211,8 +217,7 @@ pub async fn attach_payment(
         if !awaiting || order.payment_id.is_some() {
             return Ok(false);
         }
-        order.payment_id = Some(payment.payment_id);
-        order.payment_token = None;
+        attach_paid(order, payment.payment_id);
         order.updated_at = now;
         Ok(true)
     })

@@ -487,6 +487,28 @@ async fn assign_vendors_writes_nothing_and_reserve_stock_keeps_the_vendors_it_is
 }
 
 #[tokio::test]
+async fn process_payment_leaves_the_order_to_confirm_order_which_names_the_payment() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world.place_litres(2).await;
+    world.reserve(id).await;
+    let reserved = world.order(id).await;
+    let answered = world.tasks.run("ProcessPayment", id).await.unwrap();
+    let payment = world.gateway.payment_for(id).await.unwrap().unwrap();
+    assert_eq!(answered["paymentId"], serde_json::json!(payment.payment_id));
+    assert_eq!(world.order(id).await, reserved, "no write of the order");
+    world.tasks.run("ProcessPayment", id).await.unwrap();
+    assert_eq!(world.gateway.attempts(id), 1, "paid already: not charged again");
+    for step in ["FraudCheck", "ConfirmOrder"] {
+        world.tasks.run(step, id).await.unwrap();
+    }
+    let confirmed = world.order(id).await;
+    assert_eq!(confirmed.status, OrderStatus::Confirmed);
+    assert_eq!(confirmed.payment_id, Some(payment.payment_id));
+    assert_eq!(confirmed.payment_token, None, "the token is spent");
+    assert_eq!(confirmed.version, reserved.version + 1, "one write: paid and confirmed");
+}
+
+#[tokio::test]
 async fn every_step_repeated_after_success_changes_nothing() {
     let world = World::new(FraudRules::default()).await;
     let id = world
@@ -667,6 +689,8 @@ async fn a_total_above_the_fraud_limit_holds_the_order_until_a_resume_confirms_i
     let held = world.order(id).await;
     assert_eq!(held.status, OrderStatus::OnHold);
     assert!(held.flags.fraud_flag);
+    let payment = world.gateway.payment_for(id).await.unwrap().unwrap();
+    assert_eq!(held.payment_id, Some(payment.payment_id), "the hold names the payment");
     assert!(
         held.status_history
             .last()

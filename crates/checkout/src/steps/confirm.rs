@@ -2,15 +2,16 @@
 //! started-again run makes of an order already CONFIRMED.
 
 use chrono::Utc;
+use milkrun_domain::ErrorCode;
 use milkrun_domain::error::TaskError;
 use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::payment::PaymentStatus;
 use milkrun_domain::values::PaymentMethod;
-use milkrun_domain::{DomainError, ErrorCode};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::{BY, CheckoutTasks, Step, answer, out_of_place, refused};
+use crate::records::attach_paid;
 
 impl CheckoutTasks {
     /// PAYMENT_PENDING → CONFIRMED; a paid method must have been charged first. An ON_HOLD
@@ -32,12 +33,15 @@ impl CheckoutTasks {
             }
             status => return Err(out_of_place(Step::ConfirmOrder, status)),
         }
-        self.check_paid(&order).await?;
+        let paid = self.check_paid(&order).await?;
         let now = Utc::now();
         let order = self
             .change(order_id, &|order| {
                 if order.status != OrderStatus::PaymentPending {
                     return Ok(false);
+                }
+                if let Some(payment_id) = paid {
+                    attach_paid(order, payment_id);
                 }
                 order.move_to(OrderStatus::Confirmed, BY, None, now)?;
                 Ok(true)
@@ -46,31 +50,24 @@ impl CheckoutTasks {
         Ok(answer(&order))
     }
 
-    /// The order's payment went through (or it is cash on delivery). A checkout started
+    /// The order's payment went through (or it is cash on delivery): its id, which the
+    /// order is confirmed with (ProcessPayment leaves it to this move). A checkout started
     /// again after a compensation that died before marking the order (RefundPayment done,
     /// MarkFailed not) finds the payment REFUNDED here and fails into the compensation
     /// again, instead of going ahead unpaid.
-    async fn check_paid(&self, order: &Order) -> Result<(), TaskError> {
+    async fn check_paid(&self, order: &Order) -> Result<Option<Uuid>, TaskError> {
         if order.payment_method == PaymentMethod::Cod {
-            return Ok(());
+            return Ok(None);
         }
-        let payment = match order.payment_id {
-            Some(payment_id) => self
-                .ports
-                .payments
-                .get(payment_id)
-                .await
-                .map_err(DomainError::from)?,
-            None => None,
-        };
-        match payment.map(|p| p.status) {
-            Some(PaymentStatus::Succeeded) => Ok(()),
+        let payment = self.order_payment(order).await?;
+        match payment.map(|p| (p.status, p.payment_id)) {
+            Some((PaymentStatus::Succeeded, payment_id)) => Ok(Some(payment_id)),
             None => Err(refused(
                 ErrorCode::Conflict,
                 "The order cannot be confirmed before it is paid.".into(),
             )
             .into()),
-            Some(status) => Err(refused(
+            Some((status, _)) => Err(refused(
                 ErrorCode::Conflict,
                 format!("The order's payment is {status}; it cannot go ahead."),
             )

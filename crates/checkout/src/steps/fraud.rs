@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{BY, CheckoutTasks, Moved, Step, out_of_place};
+use crate::records::attach_paid;
 
 /// `MILKRUN_FRAUD_LIMIT` is not a whole number of paise.
 #[derive(Debug, thiserror::Error)]
@@ -88,10 +89,14 @@ impl CheckoutTasks {
         }
         let names: Vec<&str> = reasons.iter().map(|r| r.as_str()).collect();
         let reason = names.join(",");
+        let paid = self.succeeded_payment(&order).await?;
         let moved = Moved::default();
         self.change(order_id, &|order| {
             if order.status != OrderStatus::PaymentPending {
                 return moved.to(None);
+            }
+            if let Some(payment_id) = paid {
+                attach_paid(order, payment_id);
             }
             order.flags.fraud_flag = true;
             order.move_to(OrderStatus::OnHold, BY, Some(reason.clone()), now)?;

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use milkrun_domain::DomainError;
 use milkrun_domain::error::TaskError;
-use milkrun_domain::order::OrderStatus;
+use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::payment::{ChargeRequest, GatewayError, Payment, PaymentStatus};
 use milkrun_domain::values::PaymentMethod;
 use serde_json::{Value, json};
@@ -12,12 +12,15 @@ use uuid::Uuid;
 
 use super::{CheckoutTasks, Step, answer, out_of_place};
 use crate::lifecycle::refund_order_payment;
-use crate::records::{attach_payment, checkout_actor, record_payment};
+use crate::records::{checkout_actor, record_payment};
 
 impl CheckoutTasks {
     /// Charges the order's total through the gateway (idempotent by order) and records the
-    /// payment's id on the order. Declined: `PaymentDeclined`; the gateway unreachable:
-    /// `PaymentGatewayUnavailable` (retried by the definition). COD is never charged.
+    /// payment. Declined: `PaymentDeclined`; the gateway unreachable:
+    /// `PaymentGatewayUnavailable` (retried by the definition). COD is never charged, and an
+    /// order whose payment went through already is not charged again. The order itself is
+    /// not written: the payment's id reaches it with its next move (ConfirmOrder, or
+    /// FraudCheck's hold), one write of the order and its audit entry fewer a checkout.
     pub(super) async fn process_payment(&self, order_id: Uuid) -> Result<Value, TaskError> {
         let order = self.load(order_id).await?;
         if order.payment_method == PaymentMethod::Cod || order.payment_id.is_some() {
@@ -25,6 +28,9 @@ impl CheckoutTasks {
         }
         if order.status != OrderStatus::PaymentPending {
             return Err(out_of_place(Step::ProcessPayment, order.status));
+        }
+        if let Some(paid) = self.succeeded_payment(&order).await? {
+            return Ok(paid_answer(&order, paid));
         }
         let request = ChargeRequest {
             order_id,
@@ -43,13 +49,25 @@ impl CheckoutTasks {
             }
             Err(other) => return Err(other.into()),
         };
-        let actor = checkout_actor(order_id);
-        let order = attach_payment(self.ports.orders.as_ref(), order_id, &payment, &actor).await?;
-        Ok(json!({
-            "orderId": order_id,
-            "status": order.status,
-            "paymentId": payment.payment_id,
-        }))
+        Ok(paid_answer(&order, payment.payment_id))
+    }
+
+    /// The order's payment record: the one it names, or (not named yet) the one kept for it.
+    pub(super) async fn order_payment(&self, order: &Order) -> Result<Option<Payment>, TaskError> {
+        let payments = &self.ports.payments;
+        let found = match order.payment_id {
+            Some(payment_id) => payments.get(payment_id).await,
+            None => payments.for_order(order.order_id).await,
+        };
+        Ok(found.map_err(DomainError::from)?)
+    }
+
+    /// The id of the order's payment if it went through.
+    pub(super) async fn succeeded_payment(&self, order: &Order) -> Result<Option<Uuid>, TaskError> {
+        let payment = self.order_payment(order).await?;
+        Ok(payment
+            .filter(|p| p.status == PaymentStatus::Succeeded)
+            .map(|p| p.payment_id))
     }
 
     /// Keeps the gateway's answer as the order's payment record.
@@ -92,4 +110,8 @@ impl CheckoutTasks {
         let refunded = refund_order_payment(&self.ports, order_id).await?;
         Ok(json!({ "orderId": order_id, "refunded": refunded }))
     }
+}
+
+fn paid_answer(order: &Order, payment_id: Uuid) -> Value {
+    json!({ "orderId": order.order_id, "status": order.status, "paymentId": payment_id })
 }
