@@ -497,7 +497,11 @@ async fn process_payment_leaves_the_order_to_confirm_order_which_names_the_payme
     assert_eq!(answered["paymentId"], serde_json::json!(payment.payment_id));
     assert_eq!(world.order(id).await, reserved, "no write of the order");
     world.tasks.run("ProcessPayment", id).await.unwrap();
-    assert_eq!(world.gateway.attempts(id), 1, "paid already: not charged again");
+    assert_eq!(
+        world.gateway.attempts(id),
+        1,
+        "paid already: not charged again"
+    );
     for step in ["FraudCheck", "ConfirmOrder"] {
         world.tasks.run(step, id).await.unwrap();
     }
@@ -505,7 +509,11 @@ async fn process_payment_leaves_the_order_to_confirm_order_which_names_the_payme
     assert_eq!(confirmed.status, OrderStatus::Confirmed);
     assert_eq!(confirmed.payment_id, Some(payment.payment_id));
     assert_eq!(confirmed.payment_token, None, "the token is spent");
-    assert_eq!(confirmed.version, reserved.version + 1, "one write: paid and confirmed");
+    assert_eq!(
+        confirmed.version,
+        reserved.version + 1,
+        "one write: paid and confirmed"
+    );
 }
 
 #[tokio::test]
@@ -690,7 +698,11 @@ async fn a_total_above_the_fraud_limit_holds_the_order_until_a_resume_confirms_i
     assert_eq!(held.status, OrderStatus::OnHold);
     assert!(held.flags.fraud_flag);
     let payment = world.gateway.payment_for(id).await.unwrap().unwrap();
-    assert_eq!(held.payment_id, Some(payment.payment_id), "the hold names the payment");
+    assert_eq!(
+        held.payment_id,
+        Some(payment.payment_id),
+        "the hold names the payment"
+    );
     assert!(
         held.status_history
             .last()

@@ -68,6 +68,8 @@ pub struct GatewayNotice {
 
 /// The reason kept on a payment the gateway reports FAILED without one of ours.
 const REPORTED_FAILED: &str = "declined (reported by the payment gateway)";
+/// The reason of a refund the gateway reported by webhook.
+const REPORTED_REFUNDED: &str = "REFUNDED_AT_GATEWAY";
 
 #[derive(Clone)]
 pub struct PaymentService {
@@ -346,11 +348,20 @@ impl PaymentService {
                     .gateway_reference
                     .clone()
                     .or(stored.gateway_reference.clone());
-                let answered = Payment {
-                    status: notice.status,
-                    failure_reason,
-                    gateway_reference,
-                    ..stored
+                let answered = match notice.status {
+                    // Refunded at the gateway: what was left of it went back, kept as a
+                    // refund so that refundedAmount and refunds say so.
+                    PaymentStatus::Refunded => Payment {
+                        gateway_reference,
+                        ..stored.clone()
+                    }
+                    .refunded(stored.amount, REPORTED_REFUNDED, now),
+                    status => Payment {
+                        status,
+                        failure_reason,
+                        gateway_reference,
+                        ..stored
+                    },
                 };
                 record_payment(&self.payments, &answered, actor).await?
             }
@@ -360,13 +371,18 @@ impl PaymentService {
                 {
                     return Err(not_its_payment());
                 }
-                let answered = Payment {
+                let refunded = notice.status == PaymentStatus::Refunded;
+                let taken = Payment {
                     payment_id: payment_id.unwrap_or_else(Uuid::now_v7),
                     order_id: order.order_id,
                     user_id: order.user_id,
                     amount: order.total,
                     method: order.payment_method,
-                    status: notice.status,
+                    // A refund reported first: taken, then given back in full.
+                    status: match refunded {
+                        true => PaymentStatus::Succeeded,
+                        false => notice.status,
+                    },
                     attempts: 1,
                     gateway_reference: notice.gateway_reference.clone(),
                     failure_reason: (notice.status == PaymentStatus::Failed)
@@ -377,6 +393,10 @@ impl PaymentService {
                     created_at: now,
                     updated_at: now,
                     version: 0,
+                };
+                let answered = match refunded {
+                    true => taken.refunded(order.total, REPORTED_REFUNDED, now),
+                    false => taken,
                 };
                 record_payment(&self.payments, &answered, actor).await?
             }

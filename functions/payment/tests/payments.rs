@@ -739,6 +739,52 @@ async fn a_webhook_updates_the_orders_payment_and_never_moves_it_back() {
 }
 
 #[tokio::test]
+async fn a_refund_reported_by_webhook_is_kept_as_a_refund_of_what_was_left() {
+    let world = World::new().await;
+    let order = world.order(&[OrderStatus::PaymentPending], None).await;
+    let at = now_rfc3339();
+    let succeeded = json!({"orderId": order.order_id, "status": "SUCCEEDED", "timestamp": at});
+    assert_eq!(world.webhook(&succeeded).await.0, StatusCode::OK);
+    let refunded = json!({"orderId": order.order_id, "status": "REFUNDED", "timestamp": at});
+    assert_eq!(world.webhook(&refunded).await.0, StatusCode::OK);
+    assert_eq!(
+        world.webhook(&refunded).await.0,
+        StatusCode::OK,
+        "a duplicate"
+    );
+
+    let payment = world.stored_payment(order.order_id).await.unwrap();
+    assert_eq!(payment.status, PaymentStatus::Refunded);
+    assert_eq!(payment.refunded_amount, order.total, "all of it went back");
+    let refunds: Vec<_> = payment
+        .refunds
+        .iter()
+        .map(|r| (r.amount, r.reason.as_str()))
+        .collect();
+    assert_eq!(refunds, [(order.total, "REFUNDED_AT_GATEWAY")], "kept once");
+    assert_eq!(
+        world
+            .events(EventType::PaymentRefunded, order.order_id)
+            .await,
+        1
+    );
+
+    let unknown = world.order(&[OrderStatus::PaymentPending], None).await;
+    let first_news = json!({"orderId": unknown.order_id, "status": "REFUNDED", "timestamp": at});
+    assert_eq!(world.webhook(&first_news).await.0, StatusCode::OK);
+    let payment = world.stored_payment(unknown.order_id).await.unwrap();
+    assert_eq!(
+        (
+            payment.status,
+            payment.refunded_amount,
+            payment.refunds.len()
+        ),
+        (PaymentStatus::Refunded, unknown.total, 1),
+        "a refund heard of first was a payment taken and given back"
+    );
+}
+
+#[tokio::test]
 async fn a_bad_or_missing_signature_is_refused_before_the_body_is_read() {
     let world = World::new().await;
     let order = world.order(&[OrderStatus::PaymentPending], None).await;
