@@ -470,6 +470,8 @@ async fn assign_vendors_writes_nothing_and_reserve_stock_keeps_the_vendors_it_is
         "the better-rated vendor has no stock"
     );
     assert_eq!(world.order(id).await, placed, "no write of the order");
+    // Stocked now, the better-rated vendor is the one ReserveStock would choose itself.
+    world.set_stock(world.vendor_b, world.litre(), 100).await;
     let input = serde_json::json!({"step": "ReserveStock", "orderId": id, "vendors": chosen});
     world
         .tasks
@@ -477,13 +479,55 @@ async fn assign_vendors_writes_nothing_and_reserve_stock_keeps_the_vendors_it_is
         .await
         .unwrap();
     let reserved = world.order(id).await;
-    assert_eq!(reserved.items[0].vendor_id, Some(world.vendor_a));
+    assert_eq!(
+        reserved.items[0].vendor_id,
+        Some(world.vendor_a),
+        "the one handed over"
+    );
+    assert_eq!(world.stock(world.vendor_b, world.litre()).await, (100, 0));
     assert_eq!(reserved.status, OrderStatus::PaymentPending);
     assert_eq!(
         reserved.version,
         placed.version + 1,
         "one write: vendors and status"
     );
+}
+
+#[tokio::test]
+async fn an_order_names_the_vendor_its_earlier_runs_reservation_holds() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world.place_litres(2).await;
+    for step in ["ValidateProfile", "ValidateOrder"] {
+        world.tasks.run(step, id).await.unwrap();
+    }
+    // A run that reserved from vendor A and died before writing the order.
+    let key = StockKey {
+        vendor_id: world.vendor_a,
+        product_id: world.order(id).await.items[0].product_id,
+        variant_id: world.litre(),
+    };
+    let line = milkrun_domain::inventory::StockLine { key, quantity: 2 };
+    let stock = &world.stores.stock;
+    let none = Effects::none();
+    stock
+        .reserve_for_date(id, &[line], &[], &none)
+        .await
+        .unwrap()
+        .unwrap();
+    // Started again, it chooses vendor B (stocked now, better rated) and is handed it.
+    world.set_stock(world.vendor_b, world.litre(), 100).await;
+    let chosen = serde_json::json!([{"line": 0, "vendorId": world.vendor_b}]);
+    let input = serde_json::json!({"step": "ReserveStock", "orderId": id, "vendors": chosen});
+    let input = serde_json::from_value(input).unwrap();
+    world.tasks.run_input(&input).await.unwrap();
+    let order = world.order(id).await;
+    assert_eq!(
+        order.items[0].vendor_id,
+        Some(world.vendor_a),
+        "what holds its stock"
+    );
+    assert_eq!(world.stock(world.vendor_a, world.litre()).await, (8, 2));
+    assert_eq!(world.stock(world.vendor_b, world.litre()).await, (100, 0));
 }
 
 #[tokio::test]
@@ -496,12 +540,13 @@ async fn process_payment_leaves_the_order_to_confirm_order_which_names_the_payme
     let payment = world.gateway.payment_for(id).await.unwrap().unwrap();
     assert_eq!(answered["paymentId"], serde_json::json!(payment.payment_id));
     assert_eq!(world.order(id).await, reserved, "no write of the order");
-    world.tasks.run("ProcessPayment", id).await.unwrap();
-    assert_eq!(
-        world.gateway.attempts(id),
-        1,
-        "paid already: not charged again"
-    );
+    // Run again where the gateway knows nothing of it (another Lambda instance): the
+    // payment kept for the order is what stops a second charge.
+    let elsewhere = Arc::new(SimulatedGateway::new());
+    let ports = CheckoutPorts::from_stores(&world.stores, elsewhere.clone());
+    let tasks = CheckoutTasks::new(ports, FraudRules::default());
+    tasks.run("ProcessPayment", id).await.unwrap();
+    assert_eq!(elsewhere.attempts(id), 0, "paid already: not charged again");
     for step in ["FraudCheck", "ConfirmOrder"] {
         world.tasks.run(step, id).await.unwrap();
     }
@@ -514,6 +559,30 @@ async fn process_payment_leaves_the_order_to_confirm_order_which_names_the_payme
         reserved.version + 1,
         "one write: paid and confirmed"
     );
+}
+
+#[tokio::test]
+async fn a_run_started_again_after_its_refund_charges_nothing_and_fails_again() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world.place_litres(2).await;
+    world.reserve(id).await;
+    world.tasks.run("ProcessPayment", id).await.unwrap();
+    // ConfirmOrder failed, RefundPayment gave the money back, MarkFailed never ran.
+    world.tasks.run("RefundPayment", id).await.unwrap();
+    assert_eq!(world.order(id).await.status, OrderStatus::PaymentPending);
+    let elsewhere = Arc::new(SimulatedGateway::new());
+    let ports = CheckoutPorts::from_stores(&world.stores, elsewhere.clone());
+    let tasks = CheckoutTasks::new(ports, FraudRules::default());
+    tasks.run("ProcessPayment", id).await.unwrap();
+    assert_eq!(
+        elsewhere.attempts(id),
+        0,
+        "a refunded payment is not taken again"
+    );
+    let payment = world.stores.payments.for_order(id).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Refunded);
+    let refused = tasks.run("ConfirmOrder", id).await.unwrap_err();
+    assert!(refused.message.contains("REFUNDED"), "{refused:?}");
 }
 
 #[tokio::test]

@@ -41,7 +41,7 @@ impl TaskInvoker for CheckoutTaskInvoker {
         let input: TaskInput = serde_json::from_value(input).map_err(|error| {
             TaskFailure::new(
                 ErrorCode::ValidationError.error_type(),
-                format!("The task input is not {{step, orderId, error?}}: {error}"),
+                format!("The task input is not {{step, orderId, error?, vendors?}}: {error}"),
             )
         })?;
         self.tasks

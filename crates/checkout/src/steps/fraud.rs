@@ -89,7 +89,7 @@ impl CheckoutTasks {
         }
         let names: Vec<&str> = reasons.iter().map(|r| r.as_str()).collect();
         let reason = names.join(",");
-        let paid = self.succeeded_payment(&order).await?;
+        let paid = self.taken_payment(&order).await?;
         let moved = Moved::default();
         self.change(order_id, &|order| {
             if order.status != OrderStatus::PaymentPending {

@@ -17,10 +17,11 @@ use crate::records::{checkout_actor, record_payment};
 impl CheckoutTasks {
     /// Charges the order's total through the gateway (idempotent by order) and records the
     /// payment. Declined: `PaymentDeclined`; the gateway unreachable:
-    /// `PaymentGatewayUnavailable` (retried by the definition). COD is never charged, and an
-    /// order whose payment went through already is not charged again. The order itself is
-    /// not written: the payment's id reaches it with its next move (ConfirmOrder, or
-    /// FraudCheck's hold), one write of the order and its audit entry fewer a checkout.
+    /// `PaymentGatewayUnavailable` (retried by the definition). COD is never charged, nor
+    /// is an order whose payment was taken already (SUCCEEDED, or REFUNDED by a compensation
+    /// that died before marking the order). The order itself is not written: the payment's
+    /// id reaches it with its next move (ConfirmOrder, or FraudCheck's hold), one write of
+    /// the order and its audit entry fewer a checkout.
     pub(super) async fn process_payment(&self, order_id: Uuid) -> Result<Value, TaskError> {
         let order = self.load(order_id).await?;
         if order.payment_method == PaymentMethod::Cod || order.payment_id.is_some() {
@@ -29,8 +30,10 @@ impl CheckoutTasks {
         if order.status != OrderStatus::PaymentPending {
             return Err(out_of_place(Step::ProcessPayment, order.status));
         }
-        if let Some(paid) = self.succeeded_payment(&order).await? {
-            return Ok(paid_answer(&order, paid));
+        // Taken already, and maybe given back since (a compensation that died before
+        // marking the order): never charged twice; ConfirmOrder refuses a refunded one.
+        if let Some(taken) = self.taken_payment(&order).await? {
+            return Ok(paid_answer(&order, taken));
         }
         let request = ChargeRequest {
             order_id,
@@ -62,11 +65,11 @@ impl CheckoutTasks {
         Ok(found.map_err(DomainError::from)?)
     }
 
-    /// The id of the order's payment if it went through.
-    pub(super) async fn succeeded_payment(&self, order: &Order) -> Result<Option<Uuid>, TaskError> {
+    /// The id of the order's payment if the gateway took it: SUCCEEDED, or REFUNDED since.
+    pub(super) async fn taken_payment(&self, order: &Order) -> Result<Option<Uuid>, TaskError> {
         let payment = self.order_payment(order).await?;
         Ok(payment
-            .filter(|p| p.status == PaymentStatus::Succeeded)
+            .filter(|p| matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::Refunded))
             .map(|p| p.payment_id))
     }
 

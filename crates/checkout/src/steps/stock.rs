@@ -5,7 +5,7 @@
 use chrono::{NaiveDate, Utc};
 use milkrun_domain::checkout;
 use milkrun_domain::error::TaskError;
-use milkrun_domain::inventory::{ReservationRefusal, StockSettlement, VendorDay};
+use milkrun_domain::inventory::{Reservation, ReservationRefusal, StockSettlement, VendorDay};
 use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::vendor::Vendor;
 use milkrun_domain::{DomainError, Effects, ErrorCode};
@@ -103,7 +103,10 @@ impl CheckoutTasks {
                 working = with_vendors_of(&order, &working, &items);
             }
             match refusal {
-                Ok(_) => break,
+                Ok(held) => {
+                    short.extend(name_holders(&mut working, &held));
+                    break;
+                }
                 Err(ReservationRefusal::OutOfStock(key)) => {
                     let line = (key.product_id, key.variant_id);
                     let before = working.stock_lines();
@@ -229,4 +232,26 @@ fn vendor_days(order: &Order, vendors: &[Vendor]) -> Vec<VendorDay> {
             daily_order_limit: v.capacity.daily_order_limit,
         })
         .collect()
+}
+
+/// Gives `working`'s lines the vendors `held` reserved them from, and answers the lines it
+/// holds nothing of. A reservation this order made in an earlier run (one that died before
+/// writing the order) answers in place of a new one, and may name other vendors than this
+/// run chose, or leave out a line it settled short: the order must name what holds its stock.
+fn name_holders(working: &mut Order, held: &Reservation) -> Vec<(Uuid, Uuid)> {
+    let mut unheld = Vec::new();
+    for item in working.items.iter_mut() {
+        if !item.fulfilled || item.vendor_id.is_none() {
+            continue;
+        }
+        let line = held
+            .lines
+            .iter()
+            .find(|line| item.is_line(line.key.product_id, line.key.variant_id));
+        match line {
+            Some(line) => item.vendor_id = Some(line.key.vendor_id),
+            None => unheld.push((item.product_id, item.variant_id)),
+        }
+    }
+    unheld
 }
