@@ -349,9 +349,12 @@ impl PaymentService {
                     .clone()
                     .or(stored.gateway_reference.clone());
                 let answered = match notice.status {
-                    // Refunded at the gateway: what was left of it went back, kept as a
-                    // refund so that refundedAmount and refunds say so.
+                    // Refunded at the gateway: it was taken (whatever was recorded), and
+                    // what was left of it went back, kept as a refund so that
+                    // refundedAmount and refunds say so.
                     PaymentStatus::Refunded => Payment {
+                        status: PaymentStatus::Succeeded,
+                        failure_reason: None,
                         gateway_reference,
                         ..stored.clone()
                     }

@@ -782,6 +782,20 @@ async fn a_refund_reported_by_webhook_is_kept_as_a_refund_of_what_was_left() {
         (PaymentStatus::Refunded, unknown.total, 1),
         "a refund heard of first was a payment taken and given back"
     );
+
+    let (declined, _) = world.declined_order().await;
+    let after_all = json!({"orderId": declined.order_id, "status": "REFUNDED", "timestamp": at});
+    assert_eq!(world.webhook(&after_all).await.0, StatusCode::OK);
+    let payment = world.stored_payment(declined.order_id).await.unwrap();
+    assert_eq!(
+        (
+            payment.status,
+            payment.refunded_amount,
+            payment.failure_reason
+        ),
+        (PaymentStatus::Refunded, payment.amount, None),
+        "recorded declined, yet the gateway took it and gave it back"
+    );
 }
 
 #[tokio::test]
