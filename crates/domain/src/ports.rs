@@ -584,9 +584,9 @@ pub trait EventHandler: Send + Sync {
     fn name(&self) -> &'static str;
     /// Whether this consumer wants events of this type (its subscription filter).
     fn wants(&self, event_type: EventType) -> bool;
-    /// Whether handling an event twice is harmless by itself (a put-if-absent keyed by the
-    /// event's id): then the host keeps no processed-event record for it, which would cost
-    /// a read and a write per event to prevent nothing.
+    /// Whether handling an event twice is harmless by itself (its writes are puts-if-absent
+    /// keyed by ids derived from the event): then the host keeps no processed-event record
+    /// for it, which would cost a read and a write per event to prevent nothing.
     fn deduplicates_itself(&self) -> bool {
         false
     }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router, middleware};
 use milkrun_domain::ErrorCode;
 use tower::ServiceExt;
+use tower::util::MapResponse;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{Any, CorsLayer};
 
@@ -109,13 +110,15 @@ async fn spec_bodies(request: Request, next: Next) -> Response {
     response
 }
 
+/// The router as lambda_http serves it: every answer made an API Gateway response by
+/// [`LambdaAnswer`] (text as UTF-8, without lambda_http's charset decoding).
+pub fn lambda_service(router: Router) -> MapResponse<Router, fn(Response) -> LambdaAnswer> {
+    ServiceExt::<lambda_http::Request>::map_response(router, LambdaAnswer as fn(_) -> _)
+}
+
 /// Runs the router as this Lambda function's handler.
 pub async fn serve_lambda(router: Router) -> Result<(), lambda_http::Error> {
-    lambda_http::run(ServiceExt::<lambda_http::Request>::map_response(
-        router,
-        LambdaAnswer,
-    ))
-    .await
+    lambda_http::run(lambda_service(router)).await
 }
 
 /// Serves the router on a TCP socket until Ctrl-C.

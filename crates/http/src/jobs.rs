@@ -14,10 +14,10 @@ use std::pin::Pin;
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use milkrun_domain::checkout::{not_a_calendar_day, parse_date};
 use milkrun_domain::{DomainError, FieldErrors};
 use serde::Deserialize;
 
+use crate::query::date_query;
 use crate::{AdminActor, ApiError, ApiQuery};
 
 /// A job's run: its state, the date asked for (the job's default when `None`), and the
@@ -51,19 +51,11 @@ pub fn hand_job<S: Clone + Send + Sync + 'static>(
     Router::new().route(&format!("/jobs/{name}"), post(handler))
 }
 
-/// `?date=`: absent, or a day as `YYYY-MM-DD`. A malformed one is a 400 naming `date`; one
-/// spelled right but no day of the calendar (2030-02-30) a 409, as everywhere in this API.
+/// `?date=`, checked as every date parameter is ([`date_query`]).
 pub fn job_date(raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
-    let Some(raw) = raw else {
-        return Ok(None);
-    };
-    if not_a_calendar_day(raw) {
-        let message = format!("{raw} is not a day of the calendar.");
-        return Err(DomainError::conflict(message).into());
-    }
-    parse_date(raw)
-        .map(Some)
-        .map_err(|problem| ApiError::validation(&FieldErrors::single("date", problem.0)))
+    let mut errors = FieldErrors::new();
+    let date = date_query(&mut errors, "date", raw)?;
+    Ok(errors.into_result(|| date)?)
 }
 
 #[cfg(test)]

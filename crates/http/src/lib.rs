@@ -20,7 +20,9 @@ pub mod routes;
 pub mod telemetry;
 
 pub use actor::{Actor, AdminActor, CustomerActor, GuestActor, require_role};
-pub use app::{MAX_BODY_BYTES, app, finish, finish_public, serve_lambda, serve_socket};
+pub use app::{
+    MAX_BODY_BYTES, app, finish, finish_public, lambda_service, serve_lambda, serve_socket,
+};
 pub use auth::{Auth, AuthUser};
 pub use client::Origin;
 pub use error::{ApiError, ErrorBody};

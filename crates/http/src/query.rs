@@ -2,7 +2,9 @@
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
-use milkrun_domain::FieldErrors;
+use chrono::NaiveDate;
+use milkrun_domain::checkout::{not_a_calendar_day, parse_date};
+use milkrun_domain::{DomainError, FieldErrors};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -17,6 +19,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             .map(|Query(value)| ApiQuery(value))
             .map_err(|rejection| ApiError::validation(&refused_fields(&rejection.body_text())))
     }
+}
+
+/// A date parameter `field`: absent, or a day as `YYYY-MM-DD`. A malformed one is kept in
+/// `errors` under `field` (a 400 with the request's other field errors); one spelled right
+/// but no day of the calendar (2030-02-30) is a 409 at once, as everywhere in this API.
+pub fn date_query(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: Option<&str>,
+) -> Result<Option<NaiveDate>, DomainError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    if not_a_calendar_day(raw) {
+        return Err(DomainError::conflict(format!(
+            "{raw} is not a day of the calendar."
+        )));
+    }
+    Ok(errors.check(field, parse_date(raw)))
 }
 
 /// serde's "missing field `x`" names the parameter; anything else is about the query as a whole.

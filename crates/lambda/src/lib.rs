@@ -11,7 +11,6 @@ pub mod secrets;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use lambda_http::tower::ServiceExt;
 use milkrun_aws::{DynamoDbItemStore, SesMailer, SnsSms, StepFunctionsRunner, required_env};
 use milkrun_checkout::SimulatedGateway;
 use milkrun_domain::StoreError;
@@ -197,7 +196,7 @@ pub async fn serve_http(service: &'static HttpService) -> Result<(), lambda_http
         access: adapters.access.clone(),
     };
     let app = milkrun_http::finish(routes, auth);
-    let app = ServiceExt::<lambda_http::Request>::map_response(app, milkrun_http::LambdaAnswer);
+    let app = milkrun_http::lambda_service(app);
     run(lambda_runtime::Runtime::new(lambda_http::Adapter::from(
         app,
     )))

@@ -1,7 +1,8 @@
 //! Delivering one event to one consumer, written once for every host: events arrive at
 //! least once (SQS, the local bus, a replay), so a consumer skips any event it has
 //! processed already, and remembers each one only after handling it; a consumer whose own
-//! write is the dedup (a put-if-absent by event id) is handed every delivery instead.
+//! writes are the dedup (puts-if-absent by ids derived from the event) is handed every
+//! delivery instead.
 
 use milkrun_domain::DomainError;
 use milkrun_domain::events::EventEnvelope;

@@ -14,8 +14,8 @@ pub struct Handlers {
 }
 
 impl Handlers {
-    /// `parts` under one consumer `name` (what processed events and dead letters are kept
-    /// under).
+    /// `parts` under one consumer `name` (what its dead letters, and any processed-event
+    /// records, are kept under).
     pub fn new(name: &'static str, parts: Vec<Arc<dyn EventHandler>>) -> Self {
         Self { name, parts }
     }

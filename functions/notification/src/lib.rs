@@ -17,7 +17,7 @@ use std::sync::Arc;
 use milkrun_domain::events::Topic;
 use milkrun_domain::ports::EventHandler;
 use milkrun_platform::{Adapters, ConsumerService, HttpService, Needs};
-use milkrun_store::table::{AUDIT, NOTIFICATIONS, OUTBOX, PROCESSED_EVENTS, USERS, VENDORS};
+use milkrun_store::table::{AUDIT, NOTIFICATIONS, OUTBOX, USERS, VENDORS};
 
 pub use deliver::Deliverer;
 pub use handlers::Handlers;
@@ -56,7 +56,7 @@ pub const CONSUMER_NAME: &str = "welcome-mail";
 pub static CONSUMER: ConsumerService = ConsumerService {
     name: "notification-consumer",
     needs: Needs {
-        tables: &[&NOTIFICATIONS, &PROCESSED_EVENTS, &USERS, &VENDORS, &OUTBOX],
+        tables: &[&NOTIFICATIONS, &USERS, &VENDORS, &OUTBOX],
         mail: true,
         signing: false,
         verification: true,

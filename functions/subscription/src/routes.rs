@@ -16,6 +16,7 @@ use milkrun_domain::{DomainError, FieldErrors};
 use milkrun_http::idempotency::{Answer, claim_key, idempotent, respond};
 use milkrun_http::jobs::job_date;
 use milkrun_http::json::parse_json;
+use milkrun_http::query::date_query;
 use milkrun_http::{
     Actor, AdminActor, ApiError, ApiPath, ApiQuery, CustomerActor, ErrorBody, Paging, require_role,
 };
@@ -49,17 +50,6 @@ fn date_schema() -> utoipa::openapi::Object {
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
         .pattern(Some(DATE_PATTERN))
         .build()
-}
-
-/// A date parameter: not `YYYY-MM-DD` is a 400 naming `field`, a day not in the calendar
-/// a 409 ([`calendar_days`]).
-fn date_param(
-    errors: &mut FieldErrors,
-    field: &str,
-    raw: Option<&str>,
-) -> Result<Option<NaiveDate>, ApiError> {
-    calendar_days(&[raw])?;
-    Ok(raw.and_then(|raw| errors.check(field, parse_date(raw))))
 }
 
 fn query_param(
@@ -224,7 +214,7 @@ async fn cancel_subscription(
 ) -> ApiResult<Json<Subscription>> {
     let id = subscription_id(&id)?;
     let mut errors = FieldErrors::new();
-    let from = date_param(
+    let from = date_query(
         &mut errors,
         "effectiveFrom",
         query.effective_from.as_deref(),
@@ -451,7 +441,7 @@ async fn calendar(
     ApiQuery(query): ApiQuery<CalendarQuery>,
 ) -> ApiResult<Json<Calendar>> {
     let mut errors = FieldErrors::new();
-    let from = date_param(&mut errors, "from", query.from.as_deref())?;
+    let from = date_query(&mut errors, "from", query.from.as_deref())?;
     let days = match query.days.as_deref() {
         None => Some(7),
         Some(raw) => {
