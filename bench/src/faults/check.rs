@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use milkrun_checkout::records::NEEDS_ATTENTION;
-use milkrun_domain::inventory::{Reservation, ReservationStatus, StockKey};
+use milkrun_domain::inventory::{Reservation, ReservationStatus, StockKey, StockLine};
 use milkrun_domain::order::{Order, OrderStatus};
 use milkrun_domain::page::{MAX_PAGE_SIZE, PageRequest};
 use milkrun_domain::payment::PaymentStatus;
@@ -231,8 +231,18 @@ async fn reservation(stores: &milkrun_store::Stores, order: &Order) -> Option<Re
     Some(decode(item).unwrap())
 }
 
+/// Units by stock row, however the lines are split.
+fn quantities(lines: &[StockLine]) -> HashMap<StockKey, u32> {
+    let mut by_row = HashMap::new();
+    for line in lines {
+        *by_row.entry(line.key).or_default() += line.quantity;
+    }
+    by_row
+}
+
 /// For every row: stock + reserved + committed = as before the load; each order's
-/// reservation matches where it ended (held while it goes ahead, given back otherwise).
+/// reservation matches where it ended (held while it goes ahead, given back otherwise), and
+/// an order that goes ahead names the vendors and units its reservation holds.
 async fn stock_conserved(
     stores: &milkrun_store::Stores,
     loaded: &Loaded,
@@ -252,6 +262,16 @@ async fn stock_conserved(
                 "order {} is {} but its reservation is {status:?}",
                 order.order_id, order.status
             )),
+        }
+        if let Some(held) = held.as_ref().filter(|_| expected_held)
+            && quantities(&order.stock_lines()) != quantities(&held.lines)
+        {
+            violations.push(format!(
+                "order {} names {:?} but its reservation holds {:?}",
+                order.order_id,
+                order.stock_lines(),
+                held.lines
+            ));
         }
         for line in held
             .iter()

@@ -36,7 +36,7 @@ use uuid::Uuid;
 use crate::effects::{Refused, commit};
 use crate::item::{Item, s};
 use crate::ops::{Key, Query, Write};
-use crate::packed::{packed_item, unpack};
+use crate::packed::{Versioned, packed_item, unpack};
 use crate::paging::{list_where, query_all};
 use crate::port::ItemStore;
 use crate::table::{
@@ -78,7 +78,7 @@ fn day_shard(order_id: Uuid) -> u128 {
 /// The order as an item, in its listings (the status one as of `order.status`): its keys
 /// and index keys as attributes, the order itself packed (see [`crate::packed`]).
 fn order_item(order: &Order) -> Result<Item, StoreError> {
-    let mut item = packed_item(order)?;
+    let mut item = packed_item(order, order.version)?;
     order_key(order.order_id).add_to(&ORDERS, &mut item);
     list_under(&mut item, LIST_KEY, order.created_at, order.order_id);
     item.insert(
@@ -92,6 +92,12 @@ fn order_item(order: &Order) -> Result<Item, StoreError> {
     let day = day_key(order.delivery_date, day_shard(order.order_id));
     item.insert(ORDERS_BY_DAY.partition_key.into(), s(day));
     Ok(item)
+}
+
+impl Versioned for Order {
+    fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
 }
 
 impl Orders {
@@ -240,7 +246,7 @@ mod tests {
     use super::*;
     use crate::item::{Value, n};
     use crate::ops::VERSION_ATTRIBUTE;
-    use crate::packed::BODY;
+    use crate::packed::PACKED;
 
     fn order() -> Order {
         let user_id = Uuid::now_v7();
@@ -285,7 +291,7 @@ mod tests {
     fn an_order_is_packed_beside_its_keys() {
         let order = order();
         let mut item = order_item(&order).unwrap();
-        assert!(matches!(item.get(BODY), Some(Value::B(_))));
+        assert!(matches!(item.get(PACKED), Some(Value::B(_))));
         assert!(item.get("items").is_none() && item.get("statusHistory").is_none());
         assert!(Key::of(&ORDERS, &item).is_some() && item.contains_key("statusKey"));
         item.insert(VERSION_ATTRIBUTE.into(), n(7));

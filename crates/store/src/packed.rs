@@ -1,4 +1,4 @@
-//! An entity's own attributes packed into one binary `body` attribute: its JSON, raw
+//! An entity's own attributes packed into one binary `packed` attribute: its JSON, raw
 //! deflated. DynamoDB bills a write by the item's size in 1 KB steps (twice inside a
 //! transaction), and counts every attribute name of every nested map and list; a one-line
 //! order came to 1.1–1.4 KB as attributes and ≈ 0.7 KB packed, so each of its writes bills
@@ -14,7 +14,7 @@ use crate::item::{Item, Value, decode, n, number};
 use crate::ops::VERSION_ATTRIBUTE;
 
 /// The attribute the packed entity lives in.
-pub const BODY: &str = "body";
+pub const PACKED: &str = "packed";
 
 /// DynamoDB's item limit: a body that inflates past it is not one we wrote.
 const MAX_INFLATED: usize = 400 * 1024;
@@ -22,40 +22,35 @@ const MAX_INFLATED: usize = 400 * 1024;
 /// Level 6 of 10: on a 1.4 KB order, level 9 packs no smaller and takes longer.
 const LEVEL: u8 = 6;
 
-/// An item holding `value` packed in its body, for the caller to add keys to. An entity's
-/// `version` is an attribute of its own as well, as it is unpacked: the compare-and-swap
-/// conditions read it there.
-pub fn packed_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
-    let unpackable = |e| StoreError::backend("packing an item", e);
-    let entity = serde_json::to_value(value).map_err(unpackable)?;
-    let json = serde_json::to_vec(&entity).map_err(unpackable)?;
-    let body = Value::B(miniz_oxide::deflate::compress_to_vec(&json, LEVEL));
-    let mut item = Item::from(HashMap::from([(BODY.to_owned(), body)]));
-    if let Some(version) = entity
-        .get(VERSION_ATTRIBUTE)
-        .and_then(serde_json::Value::as_u64)
-    {
-        item.insert(VERSION_ATTRIBUTE.into(), n(version));
-    }
-    Ok(item)
+/// An entity whose version the item keeps beside its packed body.
+pub trait Versioned {
+    fn set_version(&mut self, version: u64);
 }
 
-/// The entity `item` holds: packed in its body, with the item's own `version` (the body's
-/// copy lags by the versioned write that stored it), or as attributes (an item written
-/// before its entity was packed).
-pub fn unpack<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    let Some(Value::B(packed)) = item.get(BODY) else {
+/// An item holding `value` packed, with `version` as an attribute of its own (the
+/// compare-and-swap conditions read it there), for the caller to add keys to.
+pub fn packed_item<T: Serialize>(value: &T, version: u64) -> Result<Item, StoreError> {
+    let json = serde_json::to_vec(value).map_err(|e| StoreError::backend("packing an item", e))?;
+    let packed = Value::B(miniz_oxide::deflate::compress_to_vec(&json, LEVEL));
+    Ok(Item::from(HashMap::from([
+        (PACKED.to_owned(), packed),
+        (VERSION_ATTRIBUTE.to_owned(), n(version)),
+    ])))
+}
+
+/// The entity `item` holds: packed, at the item's own `version` (the packed copy lags by
+/// the versioned write that stored it), or as attributes (an item written before its
+/// entity was packed).
+pub fn unpack<T: DeserializeOwned + Versioned>(item: Item) -> Result<T, StoreError> {
+    let Some(Value::B(packed)) = item.get(PACKED) else {
         return decode(item);
     };
-    let malformed = |e| StoreError::backend("unpacking an item", e);
-    let mut entity: serde_json::Value =
-        serde_json::from_slice(&inflate(packed)?).map_err(malformed)?;
-    let version = item.get(VERSION_ATTRIBUTE).and_then(number);
-    if let (Some(version), Some(fields)) = (version, entity.as_object_mut()) {
-        let version = u64::try_from(version).unwrap_or_default();
-        fields.insert(VERSION_ATTRIBUTE.into(), version.into());
+    let mut entity: T = serde_json::from_slice(&inflate(packed)?)
+        .map_err(|e| StoreError::backend("unpacking an item", e))?;
+    if let Some(version) = item.get(VERSION_ATTRIBUTE).and_then(number) {
+        entity.set_version(u64::try_from(version).unwrap_or_default());
     }
-    serde_json::from_value(entity).map_err(malformed)
+    Ok(entity)
 }
 
 fn inflate(packed: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -78,6 +73,12 @@ mod tests {
         version: u64,
     }
 
+    impl Versioned for Entity {
+        fn set_version(&mut self, version: u64) {
+            self.version = version;
+        }
+    }
+
     fn entity() -> Entity {
         Entity {
             name: "Toned Milk".repeat(20),
@@ -88,8 +89,8 @@ mod tests {
 
     #[test]
     fn a_packed_entity_is_smaller_and_unpacks_at_the_items_version() {
-        let mut item = packed_item(&entity()).unwrap();
-        let Some(Value::B(bytes)) = item.get(BODY) else {
+        let mut item = packed_item(&entity(), 2).unwrap();
+        let Some(Value::B(bytes)) = item.get(PACKED) else {
             panic!("the body is binary");
         };
         assert!(bytes.len() < serde_json::to_vec(&entity()).unwrap().len() / 2);
@@ -124,8 +125,8 @@ mod tests {
 
     #[test]
     fn a_body_that_does_not_inflate_is_an_error() {
-        let mut item = packed_item(&entity()).unwrap();
-        item.insert(BODY.into(), Value::B(vec![0xff, 0x00, 0x13]));
+        let mut item = packed_item(&entity(), 2).unwrap();
+        item.insert(PACKED.into(), Value::B(vec![0xff, 0x00, 0x13]));
         assert!(unpack::<Entity>(item).is_err());
     }
 }

@@ -8,9 +8,8 @@ use milkrun_domain::page::{Page, PageRequest};
 
 use serde::de::DeserializeOwned;
 
-use crate::item::{Item, Value, text};
+use crate::item::{Item, Value, decode, text};
 use crate::ops::{Query, position_of};
-use crate::packed::unpack;
 use crate::port::ItemStore;
 
 /// The cursor resuming after `position`: base64url of its attributes as DynamoDB JSON.
@@ -39,14 +38,14 @@ pub fn decode_cursor(cursor: &str, query: &Query) -> Result<Item, StoreError> {
     }
 }
 
-/// Every item of `query` as an entity (packed or not), a page at a time.
+/// Every item of `query` as an entity, a page at a time.
 pub async fn list<T: DeserializeOwned>(
     store: &dyn ItemStore,
     query: Query,
     page: &PageRequest,
 ) -> Result<Page<T>, StoreError> {
     list_where(store, query, page, page.limit + 1, |item| {
-        unpack(item).map(Some)
+        decode(item).map(Some)
     })
     .await
 }

@@ -17,8 +17,8 @@ use uuid::Uuid;
 use crate::effects::{Refused, commit};
 use crate::item::{Item, s, text};
 use crate::ops::{Condition, Key, Query, Write};
-use crate::packed::{packed_item, unpack};
-use crate::paging::list;
+use crate::packed::{Versioned, packed_item, unpack};
+use crate::paging::list_where;
 use crate::port::ItemStore;
 use crate::table::{BY_CREATED_AT, USERS, USERS_BY_NEWSLETTER};
 use crate::versioned::{list_under, update_versioned};
@@ -41,7 +41,7 @@ fn email_key(email: &Email) -> Key {
 /// The user packed (see [`crate::packed`]: a customer with two addresses and a device came to
 /// 1.1 KB as attributes, so each write billed 2 units and its listing's copy 2 more).
 fn user_item(user: &User) -> Result<Item, StoreError> {
-    let mut item = packed_item(user)?;
+    let mut item = packed_item(user, user.version)?;
     user_key(user.user_id).add_to(&USERS, &mut item);
     list_under(&mut item, LIST_KEY, user.created_at, user.user_id);
     // Written with every put of the user, so opting out (or being disabled) takes the
@@ -55,6 +55,24 @@ fn user_item(user: &User) -> Result<Item, StoreError> {
 /// Promotions go to active customers who opted in, nobody else.
 fn in_newsletter(user: &User) -> bool {
     user.preferences.newsletter_opt_in && user.is_active() && user.role == Role::Customer
+}
+
+impl Versioned for User {
+    fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+}
+
+/// One page of `query`'s users.
+async fn list_users(
+    store: &dyn ItemStore,
+    query: Query,
+    page: &PageRequest,
+) -> Result<Page<User>, StoreError> {
+    list_where(store, query, page, page.limit + 1, |item| {
+        unpack(item).map(Some)
+    })
+    .await
 }
 
 impl Users {
@@ -130,7 +148,7 @@ impl UserUpdates for Users {
 impl UserDirectory for Users {
     async fn list(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
         let query = Query::index(&USERS, &BY_CREATED_AT, LIST_KEY).descending();
-        list(self.store.as_ref(), query, page).await
+        list_users(self.store.as_ref(), query, page).await
     }
 }
 
@@ -138,6 +156,6 @@ impl UserDirectory for Users {
 impl NewsletterAudience for Users {
     async fn opted_in(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
         let query = Query::index(&USERS, &USERS_BY_NEWSLETTER, NEWSLETTER_KEY);
-        list(self.store.as_ref(), query, page).await
+        list_users(self.store.as_ref(), query, page).await
     }
 }
