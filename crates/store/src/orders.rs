@@ -303,4 +303,25 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn an_order_written_as_attributes_before_packing_still_reads() {
+        let mut order = order();
+        order.payment_id = Some(Uuid::now_v7());
+        order.flags.fraud_flag = true;
+        order.resumes = 2;
+        let why = Some("why".to_owned());
+        order
+            .move_to(OrderStatus::PaymentPending, "checkout", why, Utc::now())
+            .unwrap();
+        let mut item = crate::item::encode(&order).unwrap();
+        item.insert(VERSION_ATTRIBUTE.into(), n(3));
+        assert_eq!(
+            unpack::<Order>(item).unwrap(),
+            Order {
+                version: 3,
+                ..order
+            }
+        );
+    }
 }

@@ -10,7 +10,7 @@ use milkrun_domain::StoreError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::item::{Item, Value, decode, n, number};
+use crate::item::{Item, Value, n, number};
 use crate::ops::VERSION_ATTRIBUTE;
 
 /// The attribute the packed entity lives in.
@@ -40,17 +40,52 @@ pub fn packed_item<T: Serialize>(value: &T, version: u64) -> Result<Item, StoreE
 
 /// The entity `item` holds: packed, at the item's own `version` (the packed copy lags by
 /// the versioned write that stored it), or as attributes (an item written before its
-/// entity was packed).
+/// entity was packed). Both are read as JSON, so that each entity's deserializer is
+/// linked once (a Lambda bootstrap's size, bench/README.md "Lean Lambdas").
 pub fn unpack<T: DeserializeOwned + Versioned>(item: Item) -> Result<T, StoreError> {
-    let Some(Value::B(packed)) = item.get(PACKED) else {
-        return decode(item);
+    let version = item.get(VERSION_ATTRIBUTE).and_then(number);
+    let json = match item.get(PACKED) {
+        Some(Value::B(packed)) => inflate(packed)?,
+        _ => attributes_as_json(item)?,
     };
-    let mut entity: T = serde_json::from_slice(&inflate(packed)?)
-        .map_err(|e| StoreError::backend("unpacking an item", e))?;
-    if let Some(version) = item.get(VERSION_ATTRIBUTE).and_then(number) {
+    let mut entity: T =
+        serde_json::from_slice(&json).map_err(|e| StoreError::backend("unpacking an item", e))?;
+    if let Some(version) = version {
         entity.set_version(u64::try_from(version).unwrap_or_default());
     }
     Ok(entity)
+}
+
+/// An item's attributes as the JSON its entity was serialized from (a number as a number,
+/// a map as an object, a set as an array).
+fn attributes_as_json(item: Item) -> Result<Vec<u8>, StoreError> {
+    let fields = item
+        .into_inner()
+        .into_iter()
+        .map(|(name, value)| (name, plain(value)));
+    serde_json::to_vec(&serde_json::Value::Object(fields.collect()))
+        .map_err(|e| StoreError::backend("reading an item", e))
+}
+
+fn plain(value: Value) -> serde_json::Value {
+    use serde_json::Value as Json;
+    let number = |text: String| match text.parse::<serde_json::Number>() {
+        Ok(number) => Json::Number(number),
+        Err(_) => Json::String(text),
+    };
+    let bytes = |b: Vec<u8>| Json::Array(b.into_iter().map(Json::from).collect());
+    match value {
+        Value::S(text) => Json::String(text),
+        Value::N(text) => number(text),
+        Value::Bool(b) => Json::Bool(b),
+        Value::Null(_) => Json::Null,
+        Value::B(b) => bytes(b),
+        Value::L(list) => Json::Array(list.into_iter().map(plain).collect()),
+        Value::M(map) => Json::Object(map.into_iter().map(|(k, v)| (k, plain(v))).collect()),
+        Value::Ss(set) => Json::Array(set.into_iter().map(Json::String).collect()),
+        Value::Ns(set) => Json::Array(set.into_iter().map(number).collect()),
+        Value::Bs(set) => Json::Array(set.into_iter().map(bytes).collect()),
+    }
 }
 
 fn inflate(packed: &[u8]) -> Result<Vec<u8>, StoreError> {
