@@ -14,7 +14,11 @@ use milkrun_domain::page::PageRequest;
 use milkrun_domain::ports::{DeliveryReads, IdempotencyStore, OrderReads, OrderStore, OrderWrites};
 use milkrun_domain::user::Address;
 use milkrun_domain::values::{AddressLabel, DeliverySlot, PaymentMethod, Pincode};
-use milkrun_store::{ItemError, Stores};
+use milkrun_store::item::encode;
+use milkrun_store::ops::{Key, VERSION_ATTRIBUTE, Write};
+use milkrun_store::packed::PACKED;
+use milkrun_store::table::ORDERS;
+use milkrun_store::{ItemError, Stores, Value};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -484,6 +488,46 @@ pub async fn an_order_moves_with_its_new_deliveries_or_not_at_all(stores: Stores
     );
 }
 
+/// An order is stored packed beside its keys (its lines and timeline in no attribute of
+/// their own), and one written as attributes, before orders were packed, still reads.
+pub async fn an_order_is_packed_and_one_written_as_attributes_still_reads(stores: Stores) {
+    let order = sample_order(Uuid::now_v7(), Utc::now());
+    stores.orders.create(&order, &none()).await.unwrap();
+    let key = Key::partition(format!("ORDER#{}", order.order_id));
+    let stored = stores
+        .items
+        .get(&ORDERS, &key, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(stored.get(PACKED), Some(Value::B(_))));
+    assert!(stored.get("items").is_none() && stored.get("statusHistory").is_none());
+
+    let mut before = sample_order(Uuid::now_v7(), Utc::now());
+    before.payment_id = Some(Uuid::now_v7());
+    before.resumes = 2;
+    let why = Some("PARTIAL_FULFILLMENT".to_owned());
+    before
+        .move_to(OrderStatus::PaymentPending, "checkout", why, Utc::now())
+        .unwrap();
+    let mut item = encode(&before).unwrap();
+    Key::partition(format!("ORDER#{}", before.order_id)).add_to(&ORDERS, &mut item);
+    item.insert(VERSION_ATTRIBUTE.into(), Value::N("3".into()));
+    stores
+        .items
+        .write(Write::put(&ORDERS, item, None))
+        .await
+        .unwrap();
+    let read = stores.orders.get(before.order_id).await.unwrap();
+    assert_eq!(
+        read,
+        Some(Order {
+            version: 3,
+            ..before
+        })
+    );
+}
+
 #[macro_export]
 macro_rules! order_store_contract {
     ($make:expr) => {
@@ -499,6 +543,13 @@ macro_rules! order_store_contract {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn an_order_commits_with_its_idempotency_completion_or_not_at_all() {
             $crate::orders::an_order_commits_with_its_idempotency_completion_or_not_at_all(
+                milkrun_store::Stores::over($make),
+            )
+            .await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn an_order_is_packed_and_one_written_as_attributes_still_reads() {
+            $crate::orders::an_order_is_packed_and_one_written_as_attributes_still_reads(
                 milkrun_store::Stores::over($make),
             )
             .await;
