@@ -371,6 +371,15 @@ impl World {
         self.execute(invoker, input).await
     }
 
+    /// The checkout's tasks as another Lambda instance runs them: over the same stores,
+    /// with a gateway that knows nothing of earlier charges (the simulated one keeps them in
+    /// memory).
+    fn tasks_elsewhere(&self) -> (CheckoutTasks, Arc<SimulatedGateway>) {
+        let gateway = Arc::new(SimulatedGateway::new());
+        let ports = CheckoutPorts::from_stores(&self.stores, gateway.clone());
+        (CheckoutTasks::new(ports, FraudRules::default()), gateway)
+    }
+
     async fn order(&self, order_id: Uuid) -> Order {
         self.stores.orders.get(order_id).await.unwrap().unwrap()
     }
@@ -542,9 +551,7 @@ async fn process_payment_leaves_the_order_to_confirm_order_which_names_the_payme
     assert_eq!(world.order(id).await, reserved, "no write of the order");
     // Run again where the gateway knows nothing of it (another Lambda instance): the
     // payment kept for the order is what stops a second charge.
-    let elsewhere = Arc::new(SimulatedGateway::new());
-    let ports = CheckoutPorts::from_stores(&world.stores, elsewhere.clone());
-    let tasks = CheckoutTasks::new(ports, FraudRules::default());
+    let (tasks, elsewhere) = world.tasks_elsewhere();
     tasks.run("ProcessPayment", id).await.unwrap();
     assert_eq!(elsewhere.attempts(id), 0, "paid already: not charged again");
     for step in ["FraudCheck", "ConfirmOrder"] {
@@ -570,9 +577,7 @@ async fn a_run_started_again_after_its_refund_charges_nothing_and_fails_again() 
     // ConfirmOrder failed, RefundPayment gave the money back, MarkFailed never ran.
     world.tasks.run("RefundPayment", id).await.unwrap();
     assert_eq!(world.order(id).await.status, OrderStatus::PaymentPending);
-    let elsewhere = Arc::new(SimulatedGateway::new());
-    let ports = CheckoutPorts::from_stores(&world.stores, elsewhere.clone());
-    let tasks = CheckoutTasks::new(ports, FraudRules::default());
+    let (tasks, elsewhere) = world.tasks_elsewhere();
     tasks.run("ProcessPayment", id).await.unwrap();
     assert_eq!(
         elsewhere.attempts(id),

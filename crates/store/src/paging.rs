@@ -44,8 +44,18 @@ pub async fn list<T: DeserializeOwned>(
     query: Query,
     page: &PageRequest,
 ) -> Result<Page<T>, StoreError> {
+    list_as(store, query, page, decode).await
+}
+
+/// Every item of `query` read by `read` (e.g. a packed entity's), a page at a time.
+pub async fn list_as<T>(
+    store: &dyn ItemStore,
+    query: Query,
+    page: &PageRequest,
+    read: fn(Item) -> Result<T, StoreError>,
+) -> Result<Page<T>, StoreError> {
     list_where(store, query, page, page.limit + 1, |item| {
-        decode(item).map(Some)
+        read(item).map(Some)
     })
     .await
 }

@@ -18,7 +18,7 @@ use crate::effects::{Refused, commit};
 use crate::item::{Item, s, text};
 use crate::ops::{Condition, Key, Query, Write};
 use crate::packed::{Versioned, packed_item, unpack};
-use crate::paging::list_where;
+use crate::paging::list_as;
 use crate::port::ItemStore;
 use crate::table::{BY_CREATED_AT, USERS, USERS_BY_NEWSLETTER};
 use crate::versioned::{list_under, update_versioned};
@@ -61,18 +61,6 @@ impl Versioned for User {
     fn set_version(&mut self, version: u64) {
         self.version = version;
     }
-}
-
-/// One page of `query`'s users.
-async fn list_users(
-    store: &dyn ItemStore,
-    query: Query,
-    page: &PageRequest,
-) -> Result<Page<User>, StoreError> {
-    list_where(store, query, page, page.limit + 1, |item| {
-        unpack(item).map(Some)
-    })
-    .await
 }
 
 impl Users {
@@ -148,7 +136,7 @@ impl UserUpdates for Users {
 impl UserDirectory for Users {
     async fn list(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
         let query = Query::index(&USERS, &BY_CREATED_AT, LIST_KEY).descending();
-        list_users(self.store.as_ref(), query, page).await
+        list_as(self.store.as_ref(), query, page, unpack).await
     }
 }
 
@@ -156,6 +144,6 @@ impl UserDirectory for Users {
 impl NewsletterAudience for Users {
     async fn opted_in(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
         let query = Query::index(&USERS, &USERS_BY_NEWSLETTER, NEWSLETTER_KEY);
-        list_users(self.store.as_ref(), query, page).await
+        list_as(self.store.as_ref(), query, page, unpack).await
     }
 }
