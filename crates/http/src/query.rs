@@ -3,7 +3,7 @@
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use chrono::NaiveDate;
-use milkrun_domain::checkout::{not_a_calendar_day, parse_date};
+use milkrun_domain::checkout::{calendar_days, parse_date};
 use milkrun_domain::{DomainError, FieldErrors};
 use serde::de::DeserializeOwned;
 
@@ -29,15 +29,8 @@ pub fn date_query(
     field: &str,
     raw: Option<&str>,
 ) -> Result<Option<NaiveDate>, DomainError> {
-    let Some(raw) = raw else {
-        return Ok(None);
-    };
-    if not_a_calendar_day(raw) {
-        return Err(DomainError::conflict(format!(
-            "{raw} is not a day of the calendar."
-        )));
-    }
-    Ok(errors.check(field, parse_date(raw)))
+    calendar_days(&[raw])?;
+    Ok(raw.and_then(|raw| errors.check(field, parse_date(raw))))
 }
 
 /// serde's "missing field `x`" names the parameter; anything else is about the query as a whole.

@@ -2,7 +2,7 @@
 //! a bad field is named in a 400, never half-applied.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use milkrun_domain::checkout::{not_a_calendar_day, parse_date};
+use milkrun_domain::checkout::{calendar_days, parse_date};
 use milkrun_domain::cutoff::CutoffPassed;
 use milkrun_domain::subscription::{
     DayOfWeek, Due, Frequency, Subscription, SubscriptionStatus, due_on,
@@ -147,18 +147,6 @@ fn days_field(errors: &mut FieldErrors, raw: &[String]) -> Option<Vec<DayOfWeek>
 }
 
 pub use milkrun_domain::checkout::DATE_PATTERN;
-
-/// Dates well-formed but not in the calendar (2030-02-30) are a conflict (409), not a bad
-/// field: no schema says how many days a month has. A malformed one is left to the field
-/// check (400).
-pub fn calendar_days(raws: &[Option<&str>]) -> Result<(), DomainError> {
-    for raw in raws.iter().flatten() {
-        if not_a_calendar_day(raw) {
-            return Err(conflict(&format!("{raw} is not a day of the calendar.")));
-        }
-    }
-    Ok(())
-}
 
 fn date_field(errors: &mut FieldErrors, field: &str, raw: &str) -> Option<NaiveDate> {
     errors.check(field, parse_date(raw))

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::NaiveDate;
 use milkrun_domain::calendar::{MAX_CALENDAR_DAYS, PlannedDay, Skip};
-use milkrun_domain::checkout::parse_date;
+use milkrun_domain::checkout::{calendar_days, parse_date};
 use milkrun_domain::money::{Money, MoneyInput};
 use milkrun_domain::subscription::{Subscription, Vacation};
 use milkrun_domain::values::{Role, parse_uuid};
@@ -27,7 +27,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::Api;
-use crate::input::{ChangeBody, DATE_PATTERN, NewSubscriptionBody, calendar_days};
+use crate::input::{ChangeBody, DATE_PATTERN, NewSubscriptionBody};
 use crate::wallet::{Statement, Topup, WalletView};
 
 milkrun_http::service_routes! { Api;

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
+use crate::DomainError;
 use crate::values::InvalidValue;
 
 /// Asia/Kolkata is UTC+05:30 all year (India keeps no daylight saving time), so a fixed
@@ -60,6 +61,20 @@ fn well_formed(raw: &str) -> bool {
 /// (409), not as a malformed field (400).
 pub fn not_a_calendar_day(raw: &str) -> bool {
     well_formed(raw) && parse_date(raw).is_err()
+}
+
+/// Dates well-formed but not in the calendar (2030-02-30) are a conflict (409), not a bad
+/// field: no schema says how many days a month has. A malformed one is left to the field
+/// check (400).
+pub fn calendar_days(raws: &[Option<&str>]) -> Result<(), DomainError> {
+    for raw in raws.iter().flatten() {
+        if not_a_calendar_day(raw) {
+            return Err(DomainError::conflict(format!(
+                "{raw} is not a day of the calendar."
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A calendar date as sent: exactly `YYYY-MM-DD`.
