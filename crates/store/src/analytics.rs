@@ -1,19 +1,17 @@
-//! The analytics log over the item store: `EVENT#<eventId>`, one item per event, put only
-//! if absent. That put is the consumer's whole dedup: a redelivered event finds its item
-//! and writes nothing, so no processed-event record is kept beside it (one write an event,
-//! not three). Each item expires [`RETENTION_DAYS`] after the event occurred.
+//! The analytics log over the item store: one item per event, keyed by where a day's
+//! listing finds it, `<EVENT_TYPE>#<YYYY-MM-DD>` (the day in Asia/Kolkata) / `<occurredAt>#
+//! <eventId>`, put only if absent. The key is derived from the event, so that put is the
+//! consumer's whole dedup: a redelivered event finds its item and writes nothing, and no
+//! processed-event record is kept beside it. `?type=&date=` is one Query of the table itself,
+//! newest first: the log needs no index of its own (an index copy was a second write unit
+//! an event). Each item expires [`RETENTION_DAYS`] after the event occurred.
 //!
-//! `?type=&date=` is one Query of the `ByTypeDay` index: `typeDayKey` =
-//! `<EVENT_TYPE>#<YYYY-MM-DD>` (the day in Asia/Kolkata), sorted by `occurredKey` =
-//! `<occurredAt>#<eventId>`, newest first.
-//!
-//! Hot partitions: one type's day is one index partition. At 100,000 orders a day,
-//! ORDER_PLACED and its siblings write ~1.2 items a second on average, and the nightly
-//! subscription run's burst (every due order placed within minutes) a few hundred a second:
-//! under the 1,000 write units a second one partition takes (each item is under 1 KB). A
-//! burst beyond that would throttle the index, and through it the base table's writes, which
-//! SQS then retries; the cure would be a suffix `#<n>` (the event id modulo n) on the key and
-//! n Queries merged per page, which is not worth it at this volume.
+//! Hot partitions: one type's day is one partition. At 100,000 orders a day, ORDER_PLACED
+//! and its siblings write ~1.2 items a second on average, and the nightly subscription run's
+//! burst (every due order placed within minutes) a few hundred a second: under the 1,000
+//! write units a second one partition takes (each item is under 1 KB). A burst beyond that
+//! would throttle, and SQS then retries; the cure would be a suffix `#<n>` (the event id
+//! modulo n) on the key and n Queries merged per page, which is not worth it at this volume.
 //!
 //! Admin alerts (events that reached the admin-alerts topic) are kept in the same table by
 //! their own consumer: two items an alert, put together only if absent (the dedup), listed
@@ -36,13 +34,12 @@ use milkrun_domain::analytics::AnalyticsEvent;
 use milkrun_domain::events::EventType;
 use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::{AdminAlerts, AnalyticsLog};
-use uuid::Uuid;
 
 use crate::item::{Item, encode, n, s};
 use crate::ops::{Condition, Key, Query, SortCondition, Write};
 use crate::paging::list;
 use crate::port::{ItemError, ItemStore};
-use crate::table::{ANALYTICS, ANALYTICS_BY_ALERT, ANALYTICS_BY_TYPE_DAY};
+use crate::table::{ANALYTICS, ANALYTICS_BY_ALERT};
 
 pub struct AnalyticsEvents {
     store: Arc<dyn ItemStore>,
@@ -54,15 +51,11 @@ impl AnalyticsEvents {
     }
 }
 
-fn event_key(event_id: Uuid) -> Key {
-    Key::partition(format!("EVENT#{event_id}"))
-}
-
 fn type_day_key(event_type: EventType, day: NaiveDate) -> String {
     format!("{}#{}", event_type.as_str(), day.format("%Y-%m-%d"))
 }
 
-/// `<occurredAt>#<eventId>`: an entry's place in time (both indexes sort by it).
+/// `<occurredAt>#<eventId>`: an entry's place in time (its sort key, and `ByAlert`'s).
 fn occurred_key(event: &AnalyticsEvent) -> String {
     let occurred = event
         .occurred_at
@@ -70,14 +63,10 @@ fn occurred_key(event: &AnalyticsEvent) -> String {
     format!("{occurred}#{}", event.event_id)
 }
 
-/// The event under `key`, its place in time, and when it expires.
+/// The event under `key`, and when it expires.
 fn event_item(event: &AnalyticsEvent, key: Key) -> Result<Item, StoreError> {
     let mut item = encode(event)?;
     key.add_to(&ANALYTICS, &mut item);
-    item.insert(
-        ANALYTICS_BY_TYPE_DAY.sort_key.into(),
-        s(occurred_key(event)),
-    );
     let ttl = ANALYTICS
         .ttl
         .expect("the analytics table expires its items");
@@ -85,12 +74,10 @@ fn event_item(event: &AnalyticsEvent, key: Key) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-/// The item: the entry, its key, its place in its type's day, and when it expires.
+/// The entry: in its type's day, at its place in time.
 fn entry_item(event: &AnalyticsEvent) -> Result<Item, StoreError> {
-    let mut item = event_item(event, event_key(event.event_id))?;
     let day = type_day_key(event.event_type, event.day());
-    item.insert(ANALYTICS_BY_TYPE_DAY.partition_key.into(), s(day));
-    Ok(item)
+    event_item(event, Key::with_sort(day, occurred_key(event)))
 }
 
 /// Every alert's partition of `ByAlert`, and one type's.
@@ -107,9 +94,10 @@ fn alert_partition(event_type: Option<EventType>) -> String {
 /// type's, so that either listing is one Query a page without a filter.
 fn alert_items(alert: &AnalyticsEvent) -> Result<[Item; 2], StoreError> {
     let item = |suffix: &str, partition: String| -> Result<Item, StoreError> {
-        let key = Key::partition(format!("ALERT#{}{suffix}", alert.event_id));
+        let key = Key::with_sort(format!("ALERT#{}{suffix}", alert.event_id), "ALERT");
         let mut item = event_item(alert, key)?;
         item.insert(ANALYTICS_BY_ALERT.partition_key.into(), s(partition));
+        item.insert(ANALYTICS_BY_ALERT.sort_key.into(), s(occurred_key(alert)));
         Ok(item)
     };
     Ok([
@@ -136,7 +124,7 @@ impl AnalyticsLog for AnalyticsEvents {
         page: &PageRequest,
     ) -> Result<Page<AnalyticsEvent>, StoreError> {
         let partition = type_day_key(event_type, day);
-        let query = Query::index(&ANALYTICS, &ANALYTICS_BY_TYPE_DAY, partition).descending();
+        let query = Query::table(&ANALYTICS, partition).descending();
         list(self.store.as_ref(), query, page).await
     }
 }

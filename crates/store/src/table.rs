@@ -229,19 +229,10 @@ pub const LEDGER_BY_TIME: IndexSpec = IndexSpec {
     projection: Projection::All,
 };
 
-/// One event type's analytics entries of one day (Asia/Kolkata), in time order:
-/// `typeDayKey` = `<EVENT_TYPE>#<YYYY-MM-DD>`, `occurredKey` = `<occurredAt>#<eventId>`.
-pub const ANALYTICS_BY_TYPE_DAY: IndexSpec = IndexSpec {
-    name: "ByTypeDay",
-    partition_key: "typeDayKey",
-    sort_key: "occurredKey",
-    projection: Projection::All,
-};
-
 /// The admin alerts (events that reached the admin-alerts topic), in time order, sparse:
 /// `alertKey` = `ALERT` on each alert's `ALERT#<eventId>` item and `ALERT#<EVENT_TYPE>` on
 /// its `ALERT#<eventId>#TYPED` copy, so every alert and one type's alerts are each one Query;
-/// `occurredKey` as in [`ANALYTICS_BY_TYPE_DAY`]. Analytics entries carry no `alertKey`.
+/// `occurredKey` = `<occurredAt>#<eventId>`. Analytics entries carry no `alertKey`.
 pub const ANALYTICS_BY_ALERT: IndexSpec = IndexSpec {
     name: "ByAlert",
     partition_key: "alertKey",
@@ -339,12 +330,14 @@ pub static WALLETS: TableSpec = TableSpec::new("wallets", "WALLETS_TABLE")
     .sorted()
     .indexed(&[LEDGER_BY_TIME]);
 
-/// `EVENT#<eventId>`: the analytics log, one entry per event (put only if absent), listed
-/// per type and day in `ByTypeDay`; and the admin alerts, `ALERT#<eventId>` and its
+/// `<EVENT_TYPE>#<YYYY-MM-DD>` / `<occurredAt>#<eventId>`: the analytics log, one entry per
+/// event (put only if absent), one type's day (Asia/Kolkata) a partition in time order, so a
+/// day's listing needs no index; and the admin alerts, `ALERT#<eventId>` and its
 /// `ALERT#<eventId>#TYPED` copy (put together, only if absent), listed in `ByAlert`; every
 /// item expiring 400 days after its event occurred.
 pub static ANALYTICS: TableSpec = TableSpec::new("analytics", "ANALYTICS_TABLE")
-    .indexed(&[ANALYTICS_BY_TYPE_DAY, ANALYTICS_BY_ALERT])
+    .sorted()
+    .indexed(&[ANALYTICS_BY_ALERT])
     .expiring();
 
 /// `REPORT#<date>`: the daily report of one delivery date, replaced by a rerun.
