@@ -334,3 +334,40 @@ pub(super) async fn drain(outbox: &Arc<milkrun_store::Outbox>) {
         outbox.delivered(event.event_id).await.unwrap();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What one checkout writes, in write units (tables and their indexes), as bench/README
+    /// "Issue 17: the cost per checkout" bills it. The counts are deterministic: a change that
+    /// writes more (or less) a checkout moves this figure, and the README's with it.
+    const CHECKOUT_WRITE_UNITS: f64 = 67.0;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_checkout_writes_the_units_the_readme_bills() {
+        let options = Options {
+            sequential: 0,
+            concurrent: 0,
+            concurrent_orders: 0,
+            sustained: 0,
+            in_flight: 1,
+            poll: Duration::from_millis(1),
+            metered: 2,
+            lines: 1,
+            warmup: 0,
+        };
+        let metered = metered(&options).await;
+        let mut all = Tally::default();
+        for tally in metered.tallies.values() {
+            all.add(tally);
+        }
+        let per_checkout = (all.write_units + all.index_write_units) / metered.checkouts as f64;
+        assert_eq!(metered.checkouts, 2);
+        assert_eq!(
+            per_checkout, CHECKOUT_WRITE_UNITS,
+            "write units a checkout (tables {} + indexes {}, over {} checkouts)",
+            all.write_units, all.index_write_units, metered.checkouts
+        );
+    }
+}
