@@ -1,10 +1,12 @@
-//! Events to SNS topics, one topic per `Topic`, ARNs injected by the template.
+//! Events to SNS topics, one topic per `Topic`, ARNs injected by the template. A batch of
+//! events goes out as PublishBatch requests, ten entries each: SNS bills a request per 64 KB
+//! of payload, so ten small events cost what one does.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_sns::Client;
-use aws_sdk_sns::types::MessageAttributeValue;
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use milkrun_domain::StoreError;
 use milkrun_domain::events::{EventEnvelope, Topic};
 use milkrun_domain::ports::EventPublisher;
@@ -60,20 +62,103 @@ impl SnsBus {
     }
 }
 
-#[async_trait]
-impl EventPublisher for SnsBus {
-    async fn publish(&self, event: &EventEnvelope) -> Result<(), StoreError> {
-        let topic = event.topic();
+/// Entries a PublishBatch request takes at most.
+const BATCH_ENTRIES: usize = 10;
+/// Bytes of messages a PublishBatch request takes at most (SNS: 256 KiB in all), with room
+/// for the attributes.
+const BATCH_BYTES: usize = 240 * 1024;
+
+/// An event as SNS carries it: the envelope's JSON, and its type as the attribute the
+/// subscriptions' filter policies match.
+fn message_of(event: &EventEnvelope) -> Result<(String, MessageAttributeValue), StoreError> {
+    let message =
+        serde_json::to_string(event).map_err(|e| StoreError::backend("encoding an event", e))?;
+    let event_type = MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(event.event_type.as_str())
+        .build()
+        .map_err(|e| StoreError::backend("building an attribute", e))?;
+    Ok((message, event_type))
+}
+
+fn failed(message: impl Into<String>) -> StoreError {
+    StoreError::backend_message("publishing an event", message)
+}
+
+impl SnsBus {
+    fn arn(&self, topic: Topic) -> Result<&str, StoreError> {
         let arn = self.topic_arns.get(&topic).ok_or_else(|| {
             StoreError::backend("publishing an event", UnconfiguredTopic(topic.name()))
         })?;
-        let message = serde_json::to_string(event)
-            .map_err(|e| StoreError::backend("encoding an event", e))?;
-        let event_type = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(event.event_type.as_str())
-            .build()
-            .map_err(|e| StoreError::backend("building an attribute", e))?;
+        Ok(arn)
+    }
+
+    /// One PublishBatch request of `entries` (each `(index, message, type)`) to `topic`
+    /// (configured); writes each entry's outcome at its index in `outcomes`.
+    async fn publish_batch(
+        &self,
+        topic: Topic,
+        entries: Vec<(usize, String, MessageAttributeValue)>,
+        outcomes: &mut [Result<(), StoreError>],
+    ) {
+        let arn = self.topic_arns.get(&topic).map(String::as_str);
+        let indexes: Vec<usize> = entries.iter().map(|(index, ..)| *index).collect();
+        let built: Result<Vec<_>, _> = entries
+            .into_iter()
+            .map(|(index, message, event_type)| {
+                PublishBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .message(message)
+                    .message_attributes("eventType", event_type)
+                    .build()
+            })
+            .collect();
+        let request = match built {
+            Ok(built) => self
+                .client
+                .publish_batch()
+                .set_topic_arn(arn.map(str::to_owned))
+                .set_publish_batch_request_entries(Some(built))
+                .send()
+                .await
+                .map_err(|e| e.into_service_error().to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        let answer = match request {
+            Ok(answer) => answer,
+            Err(error) => {
+                for index in indexes {
+                    outcomes[index] = Err(failed(error.clone()));
+                }
+                return;
+            }
+        };
+        for entry in answer.failed() {
+            if let Some(index) = entry
+                .id()
+                .parse::<usize>()
+                .ok()
+                .filter(|i| indexes.contains(i))
+            {
+                let why = entry.message().unwrap_or_default();
+                outcomes[index] = Err(failed(format!("{}: {why}", entry.code())));
+            }
+        }
+        let answered: Vec<usize> = (answer.successful().iter().filter_map(|e| e.id()))
+            .chain(answer.failed().iter().map(|e| e.id()))
+            .filter_map(|id| id.parse().ok())
+            .collect();
+        for index in indexes.into_iter().filter(|i| !answered.contains(i)) {
+            outcomes[index] = Err(failed("SNS answered nothing for this entry"));
+        }
+    }
+}
+
+#[async_trait]
+impl EventPublisher for SnsBus {
+    async fn publish(&self, event: &EventEnvelope) -> Result<(), StoreError> {
+        let arn = self.arn(event.topic())?;
+        let (message, event_type) = message_of(event)?;
         self.client
             .publish()
             .topic_arn(arn)
@@ -83,5 +168,36 @@ impl EventPublisher for SnsBus {
             .await
             .map_err(|e| StoreError::backend("publishing an event", e.into_service_error()))?;
         Ok(())
+    }
+
+    async fn publish_all(&self, events: &[EventEnvelope]) -> Vec<Result<(), StoreError>> {
+        let mut outcomes: Vec<Result<(), StoreError>> = events.iter().map(|_| Ok(())).collect();
+        for topic in Topic::ALL {
+            let (mut batch, mut bytes) = (Vec::new(), 0);
+            for (index, event) in events
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.topic() == topic)
+            {
+                let (message, event_type) = match self.arn(topic).and_then(|_| message_of(event)) {
+                    Ok(encoded) => encoded,
+                    Err(error) => {
+                        outcomes[index] = Err(error);
+                        continue;
+                    }
+                };
+                if batch.len() == BATCH_ENTRIES || bytes + message.len() > BATCH_BYTES {
+                    self.publish_batch(topic, std::mem::take(&mut batch), &mut outcomes)
+                        .await;
+                    bytes = 0;
+                }
+                bytes += message.len();
+                batch.push((index, message, event_type));
+            }
+            if !batch.is_empty() {
+                self.publish_batch(topic, batch, &mut outcomes).await;
+            }
+        }
+        outcomes
     }
 }

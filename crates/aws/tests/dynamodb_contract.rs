@@ -114,6 +114,19 @@ async fn sns_bus_delivers_whole_envelopes_to_subscribers() {
 }
 
 #[tokio::test]
+async fn sns_bus_publishes_events_together_ten_a_request() {
+    let topic_arn = setting("MILKRUN_TEST_USER_EVENTS_TOPIC_ARN");
+    let probe = SqsProbe::subscribe(&topic_arn).await;
+    let client = aws_sdk_sns::Client::new(&sdk_config().await);
+    let bus = SnsBus::new(client, [(Topic::UserEvents, topic_arn)].into());
+    milkrun_contract::events::events_published_together_arrive_whole(
+        Arc::new(bus),
+        Arc::new(probe),
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn sns_sms_texts_a_phone_in_e164_and_fails_loudly_otherwise() {
     let client = aws_sdk_sns::Client::new(&sdk_config().await);
     let sms = SnsSms::new(client);

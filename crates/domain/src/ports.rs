@@ -139,6 +139,18 @@ impl<T: UserRegistry + UserLookup + UserUpdates + UserDirectory + NewsletterAudi
 #[async_trait]
 pub trait EventPublisher: Send + Sync {
     async fn publish(&self, event: &EventEnvelope) -> Result<(), StoreError>;
+
+    /// Publishes every one of `events`, in as few requests as the technology allows (SNS
+    /// takes ten a request), and answers each one's outcome, in their order. One failing
+    /// does not stop the others: the caller retries from the first that failed, and
+    /// consumers take a repeat as nothing new.
+    async fn publish_all(&self, events: &[EventEnvelope]) -> Vec<Result<(), StoreError>> {
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in events {
+            outcomes.push(self.publish(event).await);
+        }
+        outcomes
+    }
 }
 
 /// One email: a plain-text body and any files attached to it (the daily report's chart).

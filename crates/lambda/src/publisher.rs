@@ -1,7 +1,8 @@
 //! The outbox publisher: the outbox table's DynamoDB stream invokes it with committed
-//! events, in order; it publishes each to its SNS topic. On a failure it reports that
-//! record (`ReportBatchItemFailures`), so Lambda retries from there, and after the retries
-//! the stream's on-failure destination (an SQS queue, alarmed) keeps the record.
+//! events, in order; it publishes them to their SNS topics, ten to a request. On a failure
+//! it reports the first record not published (`ReportBatchItemFailures`), so Lambda retries
+//! from there, and after the retries the stream's on-failure destination (an SQS queue,
+//! alarmed) keeps the record.
 
 use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -11,35 +12,46 @@ use milkrun_domain::events::Topic;
 use milkrun_domain::ports::EventPublisher;
 use milkrun_store::decode_outbox_item;
 
-/// Publishes the inserted events of `event`; stops at the first failure and reports it.
+/// Publishes the inserted events of `event`, all in one `publish_all` (SNS batches them
+/// ten a request); reports the first record whose event was not published, or could not be
+/// read, so that Lambda retries from there (what follows it goes again: at least once).
 pub async fn publish_records(
     publisher: &dyn EventPublisher,
     event: Event,
 ) -> DynamoDbEventResponse {
-    let mut response = DynamoDbEventResponse::default();
+    let (mut envelopes, mut sequences, mut unreadable) = (Vec::new(), Vec::new(), None);
     for record in event.records {
         // TTL removals and any other change are not new events.
         if record.event_name != "INSERT" {
             continue;
         }
         let sequence = record.change.sequence_number.clone();
-        let outcome = match decode_outbox_item(record.change.new_image) {
-            Ok(envelope) => publisher
-                .publish(&envelope)
-                .await
-                .map(|()| envelope.event_id),
-            Err(error) => Err(error),
-        };
-        match outcome {
-            Ok(event_id) => tracing::info!(%event_id, "event published"),
+        match decode_outbox_item(record.change.new_image) {
+            Ok(envelope) => {
+                envelopes.push(envelope);
+                sequences.push(sequence);
+            }
             Err(error) => {
-                tracing::error!(%error, sequence = ?sequence, "event not published; retried from here");
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = sequence;
-                response.batch_item_failures.push(failure);
+                tracing::error!(%error, sequence = ?sequence, "outbox record unreadable; retried from here");
+                unreadable = Some(sequence);
                 break;
             }
         }
+    }
+    let outcomes = publisher.publish_all(&envelopes).await;
+    let failed = outcomes.into_iter().zip(&envelopes).zip(sequences).find_map(
+        |((outcome, envelope), sequence)| {
+            let error = outcome.err()?;
+            tracing::error!(%error, event_id = %envelope.event_id, sequence = ?sequence, "event not published; retried from here");
+            Some(sequence)
+        },
+    );
+    tracing::info!(events = envelopes.len(), "events published");
+    let mut response = DynamoDbEventResponse::default();
+    if let Some(sequence) = failed.or(unreadable) {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = sequence;
+        response.batch_item_failures.push(failure);
     }
     response
 }

@@ -227,6 +227,18 @@ async fn in_process_bus_delivers_whole_envelopes() {
 }
 
 #[tokio::test]
+async fn in_process_bus_delivers_events_published_together() {
+    let stores = Stores::over(sqlite().await);
+    let bus = Arc::new(InProcessBus::new(
+        stores.processed.clone(),
+        stores.dead_letters.clone(),
+        RetryPolicy::default(),
+    ));
+    let probe = Arc::new(BusProbe(bus.clone()));
+    milkrun_contract::events::events_published_together_arrive_whole(bus, probe).await;
+}
+
+#[tokio::test]
 async fn items_survive_reopening_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("milkrun.db");
