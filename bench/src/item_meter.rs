@@ -28,10 +28,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use milkrun_store::effects::{CARRIED_EVENTS, stream_events};
 use milkrun_store::item::{Item, Value};
 use milkrun_store::ops::{ItemPage, Key, Query, Write};
 use milkrun_store::port::{ItemError, ItemStore};
-use milkrun_store::table::{OUTBOX, TableSpec};
+use milkrun_store::table::{AUDIT, OUTBOX, TableSpec};
 
 tokio::task_local! {
     /// Who is calling: set around a request, a checkout step, an event delivery.
@@ -55,7 +56,7 @@ pub struct Tally {
     pub write_units: f64,
     /// Write units of the global secondary indexes.
     pub index_write_units: f64,
-    /// Items put into the outbox table (events committed).
+    /// Events committed: outbox items, and the events audit entries carry.
     pub outbox_items: u64,
     /// Read units, table write units and index write units by table.
     pub by_table: BTreeMap<&'static str, [f64; 3]>,
@@ -188,11 +189,19 @@ impl ItemMeter {
         }
     }
 
+    /// The events committed by `writes`: each outbox put's, and those an audit entry carries.
     fn count_outbox(&self, writes: &[Write]) {
-        let events = writes
-            .iter()
-            .filter(|w| matches!(w, Write::Put { table, .. } if table.name == OUTBOX.name))
-            .count() as u64;
+        let carried = |item: &Item| match item.contains_key(CARRIED_EVENTS) {
+            true => stream_events(item.clone()).map_or(0, |events| events.len() as u64),
+            false => 0,
+        };
+        let events: u64 = (writes.iter())
+            .map(|w| match w {
+                Write::Put { table, .. } if table.name == OUTBOX.name => 1,
+                Write::Put { table, item, .. } if table.name == AUDIT.name => carried(item),
+                _ => 0,
+            })
+            .sum();
         if events > 0 {
             self.record(|t| t.outbox_items += events);
         }

@@ -1,5 +1,5 @@
 """What Lambda's event source mappings do in AWS, for functions under `cargo lambda watch`:
-a DynamoDB stream poller (the outbox → the publisher) and an SQS poller (a queue → its
+DynamoDB stream pollers (the audit and outbox tables → the publisher) and an SQS poller (a queue → its
 consumer), each invoking the real binary with the event shape AWS sends and honouring the
 partial batch failures it answers.
 
@@ -12,6 +12,7 @@ moto is served one request at a time, so no call here long-polls.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import http.client
 import json
@@ -89,6 +90,18 @@ def epoch(value) -> float:
     return float(value or time.time())
 
 
+def wire_image(value):
+    """An image as DynamoDB's JSON carries it: boto3 hands binary attributes over as bytes,
+    the Lambda event carries them base64-encoded (an audit entry's packed events)."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dict):
+        return {key: wire_image(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [wire_image(inner) for inner in value]
+    return value
+
+
 class StreamPoller(Poller):
     def __init__(self, emulation, table: str, function: str, port: int, region: str,
                  failures: str | None, retries: int):
@@ -103,6 +116,8 @@ class StreamPoller(Poller):
     def record(self, raw: dict) -> dict:
         change = dict(raw["dynamodb"])
         change["ApproximateCreationDateTime"] = epoch(change.get("ApproximateCreationDateTime"))
+        if "NewImage" in change:
+            change["NewImage"] = wire_image(change["NewImage"])
         return {"eventID": raw["eventID"], "eventName": raw["eventName"], "eventVersion": raw.get("eventVersion", "1.1"),
                 "eventSource": "aws:dynamodb", "awsRegion": self.region, "dynamodb": change, "eventSourceARN": self.arn}
 

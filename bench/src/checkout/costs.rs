@@ -61,7 +61,7 @@ pub(super) fn costs(m: &Metered) {
         m.checkouts
     );
     println!(
-        "| who | invocations | local handler time (timing pass) | DynamoDB calls | by operation | RRU | WRU (tables) | WRU (indexes) | outbox events | log bytes |"
+        "| who | invocations | local handler time (timing pass) | DynamoDB calls | by operation | RRU | WRU (tables) | WRU (indexes) | events committed | log bytes |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut order: Vec<&String> = m.tallies.keys().collect();
@@ -137,7 +137,7 @@ pub(super) fn costs(m: &Metered) {
         ms(m.execution_wall) / timing_n
     );
     println!(
-        "outbox events {events:.1} (= SNS publishes), {sqs:.1} messages on the consumers' queues (one per event and queue whose topics take it); mails {mails:.1}"
+        "events committed {events:.1} (= SNS publishes, one a request), {sqs:.1} messages on the consumers' queues (one per event and queue whose topics take it); mails {mails:.1}"
     );
     for (event, k) in &m.events {
         println!("  {event}: {:.1}", per(*k as f64));

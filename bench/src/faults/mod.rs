@@ -38,7 +38,9 @@ use milkrun_faults::{
 };
 use milkrun_local::{Database, Decorate, LocalHost, RetryPolicy, SqliteItemStore};
 use milkrun_platform::Settings;
-use milkrun_store::{ItemStore, Stores};
+use milkrun_store::effects::carried_outbox_writes;
+use milkrun_store::ops::{ItemPage, Key, Query, Write};
+use milkrun_store::{Item, ItemError, ItemStore, Stores, TableSpec};
 use uuid::Uuid;
 
 pub use check::Verdict;
@@ -177,7 +179,7 @@ pub(crate) struct Run {
 pub(crate) async fn open(data: &std::path::Path, plan: FaultPlan, dynamodb: bool) -> Run {
     let db = Database::open(&data.join("milkrun.db")).unwrap();
     let raw: Arc<dyn ItemStore> = if dynamodb {
-        Arc::new(dynamodb_items().await)
+        Arc::new(CarriedToOutbox(dynamodb_items().await))
     } else {
         Arc::new(SqliteItemStore::new(db.clone()))
     };
@@ -234,6 +236,70 @@ async fn dynamodb_items() -> DynamoDbItemStore {
     let client = aws_sdk_dynamodb::Client::new(&milkrun_aws::sdk_config().await);
     DynamoDbItemStore::from_env(client, &milkrun_store::table::ALL)
         .expect("tables: run through scripts/emulated/run.py faults")
+}
+
+/// DynamoDB for the local relay: where the audit table's stream would hand the publisher
+/// the events an audit entry carries, they are put in the outbox in the same transaction
+/// (as the SQLite store does), for the relay that drains it.
+struct CarriedToOutbox(DynamoDbItemStore);
+
+#[async_trait]
+impl ItemStore for CarriedToOutbox {
+    async fn get(
+        &self,
+        table: &'static TableSpec,
+        key: &Key,
+        consistent: bool,
+    ) -> Result<Option<Item>, ItemError> {
+        self.0.get(table, key, consistent).await
+    }
+
+    async fn batch_get(
+        &self,
+        table: &'static TableSpec,
+        keys: &[Key],
+    ) -> Result<Vec<Item>, ItemError> {
+        self.0.batch_get(table, keys).await
+    }
+
+    async fn batch_get_eventual(
+        &self,
+        table: &'static TableSpec,
+        keys: &[Key],
+    ) -> Result<Vec<Item>, ItemError> {
+        self.0.batch_get_eventual(table, keys).await
+    }
+
+    async fn write(&self, write: Write) -> Result<Option<Item>, ItemError> {
+        let carried = carried_outbox_writes(std::slice::from_ref(&write))?;
+        if carried.is_empty() {
+            return self.0.write(write).await;
+        }
+        let Write::Put { item, .. } = &write else {
+            unreachable!("only a put carries events")
+        };
+        let item = item.clone();
+        self.0.transact([vec![write], carried].concat()).await?;
+        Ok(Some(item))
+    }
+
+    async fn transact(&self, mut writes: Vec<Write>) -> Result<(), ItemError> {
+        writes.extend(carried_outbox_writes(&writes)?);
+        self.0.transact(writes).await
+    }
+
+    async fn query(&self, query: &Query) -> Result<ItemPage, ItemError> {
+        self.0.query(query).await
+    }
+
+    async fn scan(
+        &self,
+        table: &'static TableSpec,
+        limit: u32,
+        start_after: Option<Item>,
+    ) -> Result<ItemPage, ItemError> {
+        self.0.scan(table, limit, start_after).await
+    }
 }
 
 /// `milkrun-bench faults`: runs, prints the verdict, and fails the process on a broken

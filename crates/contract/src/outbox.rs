@@ -14,6 +14,9 @@ use milkrun_domain::ports::{
 };
 use milkrun_domain::{Effects, StoreError};
 use milkrun_store::Stores;
+use milkrun_store::effects::{audit_partition, outbox_partition, stream_events};
+use milkrun_store::ops::{Key, Query};
+use milkrun_store::table::{AUDIT, OUTBOX};
 use uuid::Uuid;
 
 use crate::users::sample_user;
@@ -41,6 +44,79 @@ async fn pending_with(stores: &Stores, marker: &str) -> Vec<EventEnvelope> {
         .collect()
 }
 
+/// The committed events carrying `marker`: those the audit entries of `entity` carry (what
+/// the audit table's stream hands the publisher), and those the outbox holds (where the
+/// embedded store puts the carried ones too), each once.
+async fn committed_with(stores: &Stores, entity: &str, marker: &str) -> Vec<EventEnvelope> {
+    let trail = Query::table(&AUDIT, audit_partition(entity)).consistent();
+    let mut events = pending_with(stores, marker).await;
+    for item in stores.items.query(&trail).await.unwrap().items {
+        let carried = stream_events(item).unwrap();
+        events.extend(carried.into_iter().filter(|e| e.correlation_id == marker));
+    }
+    events.sort_by_key(|e| e.event_id);
+    events.dedup_by_key(|e| e.event_id);
+    events
+}
+
+pub async fn an_audit_entry_carries_its_changes_new_events_and_the_outbox_the_rest(stores: Stores) {
+    let marker = Uuid::new_v4().to_string();
+    let context = AuditContext::system(&marker, "contract");
+    let entity = Uuid::new_v4();
+    let derived = {
+        let mut event = EventEnvelope::new(&low_stock(), &marker);
+        event.event_id = Uuid::new_v5(&entity, b"derived");
+        event
+    };
+    let effects = Effects::audited(context.entry("ALERTED", "INVENTORY", entity))
+        .with_event(&low_stock(), &marker)
+        .with_envelope(EventEnvelope::new(&low_stock(), &marker).on(Topic::AdminAlerts))
+        .with_envelope(derived.clone());
+    stores.audit.commit(&effects).await.unwrap();
+    let trail = Query::table(&AUDIT, audit_partition(&entity.to_string())).consistent();
+    let items = stores.items.query(&trail).await.unwrap().items;
+    assert_eq!(items.len(), 1, "one audit entry");
+    let carried = stream_events(items[0].clone()).unwrap();
+    assert_eq!(
+        carried,
+        effects.events[..2],
+        "the new events ride in the entry"
+    );
+    assert_eq!(
+        carried[1].topic(),
+        Topic::AdminAlerts,
+        "each to its own topic"
+    );
+    let derived_key = Key::partition(outbox_partition(&derived));
+    let outbox = stores.items.get(&OUTBOX, &derived_key, true).await;
+    assert!(
+        outbox.unwrap().is_some(),
+        "a derived id's event is put in the outbox, only if absent"
+    );
+    let again =
+        Effects::audited(context.entry("ALERTED", "INVENTORY", entity)).with_envelope(derived);
+    assert!(
+        matches!(
+            stores.audit.commit(&again).await,
+            Err(StoreError::AlreadyExists)
+        ),
+        "so a change that commits it again is refused"
+    );
+    assert_eq!(
+        committed_with(&stores, &entity.to_string(), &marker)
+            .await
+            .len(),
+        3
+    );
+    let (entity, first) = (entity.to_string(), PageRequest::first(5));
+    let trail = stores.audit.for_entity(&entity, &first).await;
+    assert_eq!(
+        trail.unwrap().items.len(),
+        1,
+        "and its entry is not written"
+    );
+}
+
 pub async fn a_change_and_its_effects_commit_together(stores: Stores) {
     let marker = Uuid::new_v4().to_string();
     let user = sample_user("effects");
@@ -56,7 +132,7 @@ pub async fn a_change_and_its_effects_commit_together(stores: Stores) {
         .unwrap();
     assert_eq!(trail.items.len(), 1);
     assert_eq!(trail.items[0].action, "USER_REGISTERED");
-    let events = pending_with(&stores, &marker).await;
+    let events = committed_with(&stores, &user.user_id.to_string(), &marker).await;
     assert_eq!(events.len(), 1);
     assert_eq!(
         events[0].decode::<UserRegistered>().unwrap().user_id,
@@ -81,7 +157,9 @@ pub async fn a_change_and_its_effects_commit_together(stores: Stores) {
         "a refused change leaves no audit entry"
     );
     assert!(
-        pending_with(&stores, &loser_marker).await.is_empty(),
+        committed_with(&stores, &loser.user_id.to_string(), &loser_marker)
+            .await
+            .is_empty(),
         "and no event"
     );
 }
@@ -98,7 +176,9 @@ pub async fn replayed_effects_are_refused_whole(stores: Stores) {
         Err(StoreError::AlreadyExists)
     ));
     assert!(
-        pending_with(&stores, &marker).await.is_empty(),
+        committed_with(&stores, &entity.to_string(), &marker)
+            .await
+            .is_empty(),
         "the event of a refused commit is not kept"
     );
     stores.audit.commit(&Effects::none()).await.unwrap();
@@ -256,6 +336,7 @@ macro_rules! outbox_contract {
     ($make:expr) => {
         $crate::outbox_contract!(@cases $make;
             a_change_and_its_effects_commit_together,
+            an_audit_entry_carries_its_changes_new_events_and_the_outbox_the_rest,
             replayed_effects_are_refused_whole,
             the_outbox_hands_out_events_oldest_first_until_delivered,
             notifications_are_kept_once_and_listed_newest_first,

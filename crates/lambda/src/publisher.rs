@@ -1,5 +1,6 @@
-//! The outbox publisher: the outbox table's DynamoDB stream invokes it with committed
-//! events, in order; it publishes them to their SNS topics, ten to a request. On a failure
+//! The outbox publisher: the audit and outbox tables' DynamoDB streams invoke it with
+//! committed items, in order (an audit entry carries its change's events, an outbox item
+//! one event); it publishes their events to their SNS topics, ten to a request. On a failure
 //! it reports the first record not published (`ReportBatchItemFailures`), so Lambda retries
 //! from there, and after the retries the stream's on-failure destination (an SQS queue,
 //! alarmed) keeps the record.
@@ -10,7 +11,7 @@ use lambda_runtime::{LambdaEvent, Runtime, service_fn};
 use milkrun_aws::{SnsBus, sdk_config};
 use milkrun_domain::events::Topic;
 use milkrun_domain::ports::EventPublisher;
-use milkrun_store::decode_outbox_item;
+use milkrun_store::effects::stream_events;
 
 /// Publishes the inserted events of `event`, all in one `publish_all` (SNS batches them
 /// ten a request); reports the first record whose event was not published, or could not be
@@ -26,13 +27,13 @@ pub async fn publish_records(
             continue;
         }
         let sequence = record.change.sequence_number.clone();
-        match decode_outbox_item(record.change.new_image) {
-            Ok(envelope) => {
-                envelopes.push(envelope);
-                sequences.push(sequence);
+        match stream_events(record.change.new_image) {
+            Ok(carried) => {
+                sequences.extend(carried.iter().map(|_| sequence.clone()));
+                envelopes.extend(carried);
             }
             Err(error) => {
-                tracing::error!(%error, sequence = ?sequence, "outbox record unreadable; retried from here");
+                tracing::error!(%error, sequence = ?sequence, "stream record unreadable; retried from here");
                 unreadable = Some(sequence);
                 break;
             }

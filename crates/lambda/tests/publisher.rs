@@ -6,11 +6,14 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use aws_lambda_events::dynamodb::Event;
+use milkrun_domain::Effects;
 use milkrun_domain::StoreError;
+use milkrun_domain::audit::AuditContext;
+use milkrun_domain::events::Topic;
 use milkrun_domain::events::{EventEnvelope, LoginSeen, UserLoggedIn};
 use milkrun_domain::ports::EventPublisher;
 use milkrun_lambda::publish_records;
-use milkrun_store::effects::outbox_write;
+use milkrun_store::effects::{effect_writes, outbox_write};
 use milkrun_store::ops::Write;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -56,6 +59,19 @@ fn envelope() -> EventEnvelope {
 fn new_image(event: &EventEnvelope) -> Value {
     let Write::Put { item, .. } = outbox_write(event).unwrap() else {
         unreachable!("an outbox write is a put")
+    };
+    serde_json::to_value(item).unwrap()
+}
+
+/// The audit entry of a change with `events`, as the audit table's stream hands it over
+/// (its packed events base64-encoded, as DynamoDB's JSON carries binary).
+fn audit_image(events: &[EventEnvelope]) -> Value {
+    let entry = AuditContext::system("corr", "test").entry("ALERTED", "INVENTORY", Uuid::new_v4());
+    let effects = (events.iter().cloned()).fold(Effects::audited(entry), Effects::with_envelope);
+    let writes = effect_writes(&effects).unwrap();
+    assert_eq!(writes.len(), 1, "the events ride in the entry");
+    let Write::Put { item, .. } = writes.into_iter().next().unwrap() else {
+        unreachable!("an audit write is a put")
     };
     serde_json::to_value(item).unwrap()
 }
@@ -125,4 +141,26 @@ async fn an_unreadable_record_stops_the_batch_there() {
     assert_eq!(reported(&response), vec!["2".to_owned()]);
     let published = publisher.batches.lock().unwrap().clone();
     assert_eq!(published, vec![vec![events[0].event_id]]);
+}
+
+#[tokio::test]
+async fn an_audit_entry_hands_on_the_events_it_carries_and_one_without_none() {
+    let carried = [envelope(), envelope().on(Topic::AdminAlerts)];
+    let alone = envelope();
+    let image = audit_image(&carried);
+    assert!(
+        image["events"]["B"].is_string(),
+        "binary travels base64-encoded: {image}"
+    );
+    let records = vec![
+        record("INSERT", 1, image),
+        record("INSERT", 2, audit_image(&[])),
+        record("INSERT", 3, new_image(&alone)),
+    ];
+    let publisher = Batches::default();
+    let response = publish_records(&publisher, stream_batch(records)).await;
+    assert!(reported(&response).is_empty());
+    let published = publisher.batches.lock().unwrap().clone();
+    let ids = vec![carried[0].event_id, carried[1].event_id, alone.event_id];
+    assert_eq!(published, vec![ids]);
 }

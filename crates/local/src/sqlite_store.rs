@@ -3,11 +3,14 @@
 //! Items are kept whole as DynamoDB JSON; index keys are generated columns under real
 //! SQLite indexes, so a listing is an index range scan as it is a Query in DynamoDB.
 //! Reads go to the reader connections, writes to the writer's group commit (`db`); every
-//! statement is prepared once per connection and kept (`prepare_cached`).
+//! statement is prepared once per connection and kept (`prepare_cached`). Where DynamoDB's
+//! audit stream hands the events an audit item carries to the publisher, this store puts
+//! them in its outbox in the same transaction, for the relay.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use milkrun_store::effects::carried_outbox_writes;
 use milkrun_store::ops::{
     ItemPage, Key, Query, SortCondition, Write, check_transaction, check_write, position_of,
 };
@@ -355,14 +358,17 @@ impl ItemStore for SqliteItemStore {
                 "a condition check is only for transactions".into(),
             ));
         }
-        let outbox = touches_outbox(std::slice::from_ref(&write));
-        let mut written = self.db.write(move |conn| commit(conn, vec![write])).await?;
+        let mut writes = vec![write];
+        writes.extend(carried_outbox_writes(&writes)?);
+        let outbox = touches_outbox(&writes);
+        let written = self.db.write(move |conn| commit(conn, writes)).await?;
         self.committed(outbox);
-        Ok(written.pop().flatten())
+        Ok(written.into_iter().next().flatten())
     }
 
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), ItemError> {
+    async fn transact(&self, mut writes: Vec<Write>) -> Result<(), ItemError> {
         check_transaction(&writes).map_err(ItemError::Invalid)?;
+        writes.extend(carried_outbox_writes(&writes)?);
         let outbox = touches_outbox(&writes);
         self.db
             .write(move |conn| commit(conn, writes).map(|_| ()))

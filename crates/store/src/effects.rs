@@ -1,30 +1,50 @@
-//! How a change's effects are written: its audit entries into the append-only audit table
-//! and its events into the outbox, as conditional puts in the change's own transaction.
+//! How a change's effects are written, as conditional puts in the change's own transaction:
+//! its audit entries into the append-only audit table, carrying its events (the first entry
+//! holds them, packed), and events without an audit entry into the outbox. Both tables'
+//! streams feed the publisher in AWS; the embedded store hands the carried events to its
+//! outbox in the same transaction ([`carried_outbox_writes`]). One item for an entry and
+//! its events is one write where there were two, and a change with one entry and no other
+//! write is a plain conditional write, not a transaction.
 
 use chrono::{Duration, SecondsFormat, Utc};
 use milkrun_domain::audit::AuditEntry;
-use milkrun_domain::events::EventEnvelope;
+use milkrun_domain::events::{EventEnvelope, Topic};
 use milkrun_domain::{Effects, StoreError};
+use serde::{Deserialize, Serialize};
 
-use crate::item::{attribute, encode, n, s};
+use crate::item::{Item, attribute, encode, n, s, text};
 use crate::ops::{Condition, Write};
+use crate::packed::{pack, unpack_value};
 use crate::port::{ItemError, ItemStore};
 use crate::table::{AUDIT, OUTBOX};
 
 /// How long a published event stays in the outbox (for inspection) before its TTL.
 pub const OUTBOX_RETENTION_DAYS: i64 = 7;
 
+/// The attribute of an audit item that carries its change's events, packed.
+pub const CARRIED_EVENTS: &str = "events";
+
+const AUDIT_PREFIX: &str = "ENTITY#";
+
 pub fn audit_partition(entity_id: &str) -> String {
-    format!("ENTITY#{entity_id}")
+    format!("{AUDIT_PREFIX}{entity_id}")
 }
 
-/// An audit entry's put: a new item, never a replacement.
-pub fn audit_write(entry: &AuditEntry) -> Result<Write, StoreError> {
+fn audit_item(entry: &AuditEntry) -> Result<Item, StoreError> {
     let mut item = encode(entry)?;
     let at = entry.at.to_rfc3339_opts(SecondsFormat::Micros, true);
     item.insert("pk".into(), s(audit_partition(&entry.entity_id)));
     item.insert("sk".into(), s(format!("{at}#{}", entry.audit_id)));
-    Ok(Write::put(&AUDIT, item, Some(Condition::NotExists)))
+    Ok(item)
+}
+
+/// An audit entry's put: a new item, never a replacement.
+pub fn audit_write(entry: &AuditEntry) -> Result<Write, StoreError> {
+    Ok(Write::put(
+        &AUDIT,
+        audit_item(entry)?,
+        Some(Condition::NotExists),
+    ))
 }
 
 pub fn outbox_partition(event: &EventEnvelope) -> String {
@@ -33,7 +53,7 @@ pub fn outbox_partition(event: &EventEnvelope) -> String {
 
 /// An event's outbox put: the envelope, the topic it goes to, and when it expires.
 pub fn outbox_write(event: &EventEnvelope) -> Result<Write, StoreError> {
-    let mut item = crate::item::Item::default();
+    let mut item = Item::default();
     item.insert("pk".into(), s(outbox_partition(event)));
     item.insert("topic".into(), s(event.topic().name()));
     item.insert("eventType".into(), s(event.event_type.as_str()));
@@ -43,11 +63,89 @@ pub fn outbox_write(event: &EventEnvelope) -> Result<Write, StoreError> {
     Ok(Write::put(&OUTBOX, item, Some(Condition::NotExists)))
 }
 
-/// The writes that carry `effects`.
+/// An event as an audit item carries it: the envelope and the topic it goes to (an admin
+/// alert goes elsewhere than its type's topic).
+#[derive(Serialize, Deserialize)]
+struct Carried {
+    topic: String,
+    event: EventEnvelope,
+}
+
+fn carried(events: &[EventEnvelope]) -> Result<crate::item::Value, StoreError> {
+    let carried: Vec<Carried> = (events.iter())
+        .map(|event| Carried {
+            topic: event.topic().name().to_owned(),
+            event: event.clone(),
+        })
+        .collect();
+    pack(&carried)
+}
+
+/// An event whose id is derived from what it reports (UUID v5: a daily report's, a
+/// subscription run's), so that committing it twice must be refused: its outbox put, only
+/// if absent, is that refusal. A new event's id is time-ordered (v7) and unique already.
+fn derived_id(event: &EventEnvelope) -> bool {
+    event.event_id.get_version_num() == 5
+}
+
+/// The writes that carry `effects`: the audit entries, the first carrying the change's new
+/// events, and the outbox puts of the others (all of them when no entry is written).
 pub fn effect_writes(effects: &Effects) -> Result<Vec<Write>, StoreError> {
-    let audit = effects.audit.iter().map(audit_write);
-    let events = effects.events.iter().map(outbox_write);
-    audit.chain(events).collect()
+    let mut audit: Vec<Item> = effects
+        .audit
+        .iter()
+        .map(audit_item)
+        .collect::<Result<_, _>>()?;
+    let (mut riding, mut kept): (Vec<EventEnvelope>, Vec<EventEnvelope>) =
+        (effects.events.iter().cloned()).partition(|event| !derived_id(event));
+    match audit.first_mut() {
+        Some(first) if !riding.is_empty() => {
+            first.insert(CARRIED_EVENTS.into(), carried(&riding)?);
+        }
+        _ => kept.append(&mut riding),
+    }
+    let outbox: Vec<Write> = kept.iter().map(outbox_write).collect::<Result<_, _>>()?;
+    let audit =
+        (audit.into_iter()).map(|item| Write::put(&AUDIT, item, Some(Condition::NotExists)));
+    Ok(audit.chain(outbox).collect())
+}
+
+/// The events a new item of the audit or outbox table carries, as their tables' streams
+/// hand them to the publisher: an audit entry's (none, or those of its change), or the
+/// outbox item's one.
+pub fn stream_events(mut item: Item) -> Result<Vec<EventEnvelope>, StoreError> {
+    let audited = text(&item, "pk").is_some_and(|pk| pk.starts_with(AUDIT_PREFIX));
+    if !audited {
+        return Ok(vec![crate::journal::decode_outbox_item(item)?]);
+    }
+    let Some(packed) = item.remove(CARRIED_EVENTS) else {
+        return Ok(Vec::new());
+    };
+    let carried: Vec<Carried> = unpack_value(&packed)?;
+    let envelope = |Carried { topic, event }: Carried| match Topic::parse(&topic) {
+        Some(topic) if topic != event.event_type.topic() => event.on(topic),
+        _ => event,
+    };
+    Ok(carried.into_iter().map(envelope).collect())
+}
+
+/// The embedded store's stand-in for the audit table's stream: the outbox puts of the events
+/// that `writes` carry in audit items, to commit with them (the relay drains the outbox).
+pub fn carried_outbox_writes(writes: &[Write]) -> Result<Vec<Write>, ItemError> {
+    let mut outbox = Vec::new();
+    for write in writes {
+        let Write::Put { table, item, .. } = write else {
+            continue;
+        };
+        if table.name != AUDIT.name || !item.contains_key(CARRIED_EVENTS) {
+            continue;
+        }
+        let events = stream_events(item.clone()).map_err(|e| ItemError::Invalid(e.to_string()))?;
+        for event in &events {
+            outbox.push(outbox_write(event).map_err(|e| ItemError::Invalid(e.to_string()))?);
+        }
+    }
+    Ok(outbox)
 }
 
 /// Why a change and its effects were not written.

@@ -30,12 +30,30 @@ pub trait Versioned {
 /// An item holding `value` packed, with `version` as an attribute of its own (the
 /// compare-and-swap conditions read it there), for the caller to add keys to.
 pub fn packed_item<T: Serialize>(value: &T, version: u64) -> Result<Item, StoreError> {
-    let json = serde_json::to_vec(value).map_err(|e| StoreError::backend("packing an item", e))?;
-    let packed = Value::B(miniz_oxide::deflate::compress_to_vec(&json, LEVEL));
     Ok(Item::from(HashMap::from([
-        (PACKED.to_owned(), packed),
+        (PACKED.to_owned(), pack(value)?),
         (VERSION_ATTRIBUTE.to_owned(), n(version)),
     ])))
+}
+
+/// `value` as a binary attribute: its JSON, raw deflated.
+pub fn pack<T: Serialize>(value: &T) -> Result<Value, StoreError> {
+    let json = serde_json::to_vec(value).map_err(|e| StoreError::backend("packing an item", e))?;
+    Ok(Value::B(miniz_oxide::deflate::compress_to_vec(
+        &json, LEVEL,
+    )))
+}
+
+/// What [`pack`] packed into `attribute`.
+pub fn unpack_value<T: DeserializeOwned>(attribute: &Value) -> Result<T, StoreError> {
+    let Value::B(packed) = attribute else {
+        return Err(StoreError::backend_message(
+            "unpacking an attribute",
+            "a packed attribute is binary",
+        ));
+    };
+    serde_json::from_slice(&inflate(packed)?)
+        .map_err(|e| StoreError::backend("unpacking an attribute", e))
 }
 
 /// The entity `item` holds: packed, at the item's own `version` (the packed copy lags by
