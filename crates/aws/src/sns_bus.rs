@@ -133,23 +133,16 @@ impl SnsBus {
                 return;
             }
         };
+        // Each entry stays "not answered" unless SNS names it published or failed.
+        let ours = |id: &str| id.parse::<usize>().ok().filter(|i| indexes.contains(i));
+        for index in answer.successful().iter().filter_map(|e| ours(e.id()?)) {
+            outcomes[index] = Ok(());
+        }
         for entry in answer.failed() {
-            if let Some(index) = entry
-                .id()
-                .parse::<usize>()
-                .ok()
-                .filter(|i| indexes.contains(i))
-            {
+            if let Some(index) = ours(entry.id()) {
                 let why = entry.message().unwrap_or_default();
                 outcomes[index] = Err(failed(format!("{}: {why}", entry.code())));
             }
-        }
-        let answered: Vec<usize> = (answer.successful().iter().filter_map(|e| e.id()))
-            .chain(answer.failed().iter().map(|e| e.id()))
-            .filter_map(|id| id.parse().ok())
-            .collect();
-        for index in indexes.into_iter().filter(|i| !answered.contains(i)) {
-            outcomes[index] = Err(failed("SNS answered nothing for this entry"));
         }
     }
 }
@@ -171,7 +164,9 @@ impl EventPublisher for SnsBus {
     }
 
     async fn publish_all(&self, events: &[EventEnvelope]) -> Vec<Result<(), StoreError>> {
-        let mut outcomes: Vec<Result<(), StoreError>> = events.iter().map(|_| Ok(())).collect();
+        let mut outcomes: Vec<Result<(), StoreError>> = (events.iter())
+            .map(|_| Err(failed("SNS answered nothing for this event")))
+            .collect();
         for topic in Topic::ALL {
             let (mut batch, mut bytes) = (Vec::new(), 0);
             for (index, event) in events
@@ -186,7 +181,8 @@ impl EventPublisher for SnsBus {
                         continue;
                     }
                 };
-                if batch.len() == BATCH_ENTRIES || bytes + message.len() > BATCH_BYTES {
+                let full = batch.len() == BATCH_ENTRIES || bytes + message.len() > BATCH_BYTES;
+                if full && !batch.is_empty() {
                     self.publish_batch(topic, std::mem::take(&mut batch), &mut outcomes)
                         .await;
                     bytes = 0;

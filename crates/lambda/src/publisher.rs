@@ -39,14 +39,17 @@ pub async fn publish_records(
             }
         }
     }
-    let outcomes = publisher.publish_all(&envelopes).await;
-    let failed = outcomes.into_iter().zip(&envelopes).zip(sequences).find_map(
-        |((outcome, envelope), sequence)| {
-            let error = outcome.err()?;
-            tracing::error!(%error, event_id = %envelope.event_id, sequence = ?sequence, "event not published; retried from here");
-            Some(sequence)
-        },
-    );
+    let mut outcomes = publisher.publish_all(&envelopes).await.into_iter();
+    // An event without an outcome counts as not published.
+    let failed = envelopes.iter().zip(sequences).find_map(|(envelope, sequence)| {
+        let error = match outcomes.next() {
+            Some(Ok(())) => return None,
+            Some(Err(error)) => error.to_string(),
+            None => "no outcome".to_owned(),
+        };
+        tracing::error!(%error, event_id = %envelope.event_id, sequence = ?sequence, "event not published; retried from here");
+        Some(sequence)
+    });
     tracing::info!(events = envelopes.len(), "events published");
     let mut response = DynamoDbEventResponse::default();
     if let Some(sequence) = failed.or(unreadable) {

@@ -6,7 +6,7 @@ use milkrun_platform::{Adapters, ConsumerService, HttpService, JobService};
 use utoipa::openapi::OpenApi;
 
 /// The HTTP services, in the order their routes are documented.
-pub static HTTP: [&HttpService; 11] = [
+pub static HTTP: [&HttpService; 12] = [
     &milkrun_user::HTTP,
     &milkrun_vendor::HTTP,
     &milkrun_product::HTTP,
@@ -18,6 +18,7 @@ pub static HTTP: [&HttpService; 11] = [
     &milkrun_reporting::HTTP,
     &milkrun_notification::HTTP,
     &milkrun_subscription::HTTP,
+    &milkrun_subscription::JOBS_HTTP,
 ];
 
 /// The event consumers.
@@ -51,7 +52,7 @@ pub fn app(adapters: &Adapters) -> axum::Router {
 }
 
 /// Each service's documented routes, in the order of [`HTTP`].
-fn documents() -> [OpenApi; 11] {
+fn documents() -> [OpenApi; 12] {
     [
         milkrun_user::documented().into_openapi(),
         milkrun_vendor::documented().into_openapi(),
@@ -64,6 +65,7 @@ fn documents() -> [OpenApi; 11] {
         milkrun_reporting::documented().into_openapi(),
         milkrun_notification::documented().into_openapi(),
         milkrun_subscription::documented().into_openapi(),
+        milkrun_subscription::job_routes::documented().into_openapi(),
     ]
 }
 

@@ -12,7 +12,7 @@ use milkrun_domain::events::{EventEnvelope, Topic};
 use milkrun_domain::{Effects, StoreError};
 use serde::{Deserialize, Serialize};
 
-use crate::item::{Item, attribute, encode, n, s, text};
+use crate::item::{Item, encode, n, s, text};
 use crate::ops::{Condition, Write};
 use crate::packed::{pack, unpack_value};
 use crate::port::{ItemError, ItemStore};
@@ -51,13 +51,13 @@ pub fn outbox_partition(event: &EventEnvelope) -> String {
     format!("EVENT#{}", event.event_id)
 }
 
-/// An event's outbox put: the envelope, the topic it goes to, and when it expires.
+/// An event's outbox put: the event packed as an audit entry carries events (with the topic
+/// it goes to), its type for whoever looks, and when it expires.
 pub fn outbox_write(event: &EventEnvelope) -> Result<Write, StoreError> {
     let mut item = Item::default();
     item.insert("pk".into(), s(outbox_partition(event)));
-    item.insert("topic".into(), s(event.topic().name()));
     item.insert("eventType".into(), s(event.event_type.as_str()));
-    item.insert("event".into(), attribute(event)?);
+    item.insert(CARRIED_EVENTS.into(), carried(std::slice::from_ref(event))?);
     let expires = Utc::now() + Duration::days(OUTBOX_RETENTION_DAYS);
     item.insert("expiresAt".into(), n(expires.timestamp()));
     Ok(Write::put(&OUTBOX, item, Some(Condition::NotExists)))
@@ -81,11 +81,12 @@ fn carried(events: &[EventEnvelope]) -> Result<crate::item::Value, StoreError> {
     pack(&carried)
 }
 
-/// An event whose id is derived from what it reports (UUID v5: a daily report's, a
-/// subscription run's), so that committing it twice must be refused: its outbox put, only
-/// if absent, is that refusal. A new event's id is time-ordered (v7) and unique already.
-fn derived_id(event: &EventEnvelope) -> bool {
-    event.event_id.get_version_num() == 5
+/// Whether `event` may ride in an audit entry: only a fresh event, whose time-ordered id
+/// (UUID v7, as `EventEnvelope::new` mints) is unique already. Any other id may have been
+/// derived from what the event reports (a daily report's is, v5), so committing it twice
+/// must be refused, and its outbox put, only if absent, is that refusal.
+fn fresh(event: &EventEnvelope) -> bool {
+    event.event_id.get_version_num() == 7
 }
 
 /// The writes that carry `effects`: the audit entries, the first carrying the change's new
@@ -97,7 +98,7 @@ pub fn effect_writes(effects: &Effects) -> Result<Vec<Write>, StoreError> {
         .map(audit_item)
         .collect::<Result<_, _>>()?;
     let (mut riding, mut kept): (Vec<EventEnvelope>, Vec<EventEnvelope>) =
-        (effects.events.iter().cloned()).partition(|event| !derived_id(event));
+        (effects.events.iter().cloned()).partition(fresh);
     match audit.first_mut() {
         Some(first) if !riding.is_empty() => {
             first.insert(CARRIED_EVENTS.into(), carried(&riding)?);
@@ -110,14 +111,8 @@ pub fn effect_writes(effects: &Effects) -> Result<Vec<Write>, StoreError> {
     Ok(audit.chain(outbox).collect())
 }
 
-/// The events a new item of the audit or outbox table carries, as their tables' streams
-/// hand them to the publisher: an audit entry's (none, or those of its change), or the
-/// outbox item's one.
-pub fn stream_events(mut item: Item) -> Result<Vec<EventEnvelope>, StoreError> {
-    let audited = text(&item, "pk").is_some_and(|pk| pk.starts_with(AUDIT_PREFIX));
-    if !audited {
-        return Ok(vec![crate::journal::decode_outbox_item(item)?]);
-    }
+/// The events `item` carries packed (taken out of it), each routed to its topic.
+pub fn carried_events(item: &mut Item) -> Result<Vec<EventEnvelope>, StoreError> {
     let Some(packed) = item.remove(CARRIED_EVENTS) else {
         return Ok(Vec::new());
     };
@@ -127,6 +122,17 @@ pub fn stream_events(mut item: Item) -> Result<Vec<EventEnvelope>, StoreError> {
         _ => event,
     };
     Ok(carried.into_iter().map(envelope).collect())
+}
+
+/// The events a new item of the audit or outbox table carries, as their tables' streams
+/// hand them to the publisher: an audit entry's (none, or those of its change), or the
+/// outbox item's one.
+pub fn stream_events(mut item: Item) -> Result<Vec<EventEnvelope>, StoreError> {
+    let audited = text(&item, "pk").is_some_and(|pk| pk.starts_with(AUDIT_PREFIX));
+    match audited {
+        true => carried_events(&mut item),
+        false => Ok(vec![crate::journal::decode_outbox_item(item)?]),
+    }
 }
 
 /// The embedded store's stand-in for the audit table's stream: the outbox puts of the events

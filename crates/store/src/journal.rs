@@ -11,7 +11,7 @@ use milkrun_domain::ports::{AuditLog, Journal, PendingEvents};
 use milkrun_domain::{Effects, StoreError};
 use uuid::Uuid;
 
-use crate::effects::{audit_partition, commit};
+use crate::effects::{CARRIED_EVENTS, audit_partition, carried_events, commit};
 use crate::item::{Item, from_attribute, text};
 use crate::ops::{Key, Query, Write};
 use crate::paging::list;
@@ -49,13 +49,20 @@ impl Journal for AuditTrail {
     }
 }
 
-/// An outbox item back as the envelope it carries, routed to the topic it was written for.
-/// The AWS publisher reads the same items from the table's stream.
+/// An outbox item back as the envelope it carries, routed to the topic it was written for:
+/// packed as an audit entry carries events, or (an item written before) as a map beside
+/// its topic. The AWS publisher reads the same items from the table's stream.
 pub fn decode_outbox_item(mut item: Item) -> Result<EventEnvelope, StoreError> {
+    let no_event = || StoreError::backend_message("decoding an outbox item", "no event");
+    if item.contains_key(CARRIED_EVENTS) {
+        let mut carried = carried_events(&mut item)?;
+        return carried
+            .pop()
+            .filter(|_| carried.is_empty())
+            .ok_or_else(no_event);
+    }
     let topic = text(&item, "topic").and_then(Topic::parse);
-    let event = item
-        .remove("event")
-        .ok_or_else(|| StoreError::backend_message("decoding an outbox item", "no event"))?;
+    let event = item.remove("event").ok_or_else(no_event)?;
     let mut envelope: EventEnvelope = from_attribute(event)?;
     if let Some(topic) = topic.filter(|t| *t != envelope.event_type.topic()) {
         envelope = envelope.on(topic);

@@ -3,6 +3,7 @@
 //! that places each due day's order through the same checkout as any order.
 
 pub mod input;
+pub mod job_routes;
 pub mod jobs;
 pub mod routes;
 pub mod run;
@@ -23,13 +24,12 @@ pub use run::{RunPage, RunReport, SubscriptionRun};
 pub use service::SubscriptionService;
 pub use wallet::WalletService;
 
-/// The routes' state: each use case, and the adapters the jobs run over.
+/// The routes' state: each use case, and the adapters.
 #[derive(Clone)]
 pub struct Api {
     pub subscriptions: SubscriptionService,
     pub wallet: WalletService,
     pub idempotency: Arc<dyn IdempotencyStore>,
-    pub adapters: Adapters,
 }
 
 impl Api {
@@ -38,7 +38,6 @@ impl Api {
             subscriptions: SubscriptionService::from_adapters(adapters),
             wallet: WalletService::from_adapters(adapters),
             idempotency: adapters.stores.idempotency.clone(),
-            adapters: adapters.clone(),
         }
     }
 }
@@ -75,14 +74,23 @@ pub static HTTP: HttpService = HttpService {
         mail: false,
         signing: false,
         verification: false,
-        checkout: true,
+        checkout: false,
     },
     api: |adapters| router().with_state(Api::from_adapters(adapters)),
     start: None,
 };
 
+/// The subscription run by hand (`POST /jobs/subscriptions`): what the nightly run reads and
+/// writes, and the checkout's start.
+pub static JOBS_HTTP: HttpService = HttpService {
+    name: "subscription-job",
+    needs: RUN_NEEDS,
+    api: |adapters| job_routes::router().with_state(adapters.clone()),
+    start: None,
+};
+
 /// The run's Lambda (EventBridge Scheduler at 21:30 Asia/Kolkata, and its fan-out queue).
-pub static RUN_NEEDS: Needs = Needs {
+pub const RUN_NEEDS: Needs = Needs {
     tables: RUN_TABLES,
     mail: false,
     signing: false,

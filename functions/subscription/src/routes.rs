@@ -1,6 +1,6 @@
 //! The subscription service's HTTP surface: a customer's subscriptions, vacation, calendar
-//! and wallet (theirs only: another's subscription is a 404), an administrator's reads, and
-//! the subscription run by hand (the other jobs by hand: reporting and inventory).
+//! and wallet (theirs only: another's subscription is a 404), and an administrator's reads.
+//! The subscription run by hand is [`crate::job_routes`], a function of its own.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -14,11 +14,10 @@ use milkrun_domain::subscription::{Subscription, Vacation};
 use milkrun_domain::values::{Role, parse_uuid};
 use milkrun_domain::{DomainError, FieldErrors};
 use milkrun_http::idempotency::{Answer, claim_key, idempotent, respond};
-use milkrun_http::jobs::job_date;
 use milkrun_http::json::parse_json;
 use milkrun_http::query::date_query;
 use milkrun_http::{
-    Actor, AdminActor, ApiError, ApiPath, ApiQuery, CustomerActor, ErrorBody, Paging, require_role,
+    Actor, ApiError, ApiPath, ApiQuery, CustomerActor, ErrorBody, Paging, require_role,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::{Parameter, ParameterIn};
@@ -39,12 +38,11 @@ milkrun_http::service_routes! { Api;
     [view_wallet]
     [top_up]
     [statement]
-    [run_job]
 }
 
 type ApiResult<T> = Result<T, ApiError>;
 
-fn date_schema() -> utoipa::openapi::Object {
+pub(crate) fn date_schema() -> utoipa::openapi::Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
@@ -52,7 +50,7 @@ fn date_schema() -> utoipa::openapi::Object {
         .build()
 }
 
-fn query_param(
+pub(crate) fn query_param(
     name: &str,
     required: bool,
     description: &str,
@@ -595,48 +593,5 @@ async fn statement(
     })?;
     Ok(Json(
         api.wallet.statement(caller.user.user_id, &month).await?,
-    ))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct JobQuery {
-    date: Option<String>,
-}
-
-impl IntoParams for JobQuery {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        vec![query_param(
-            "date",
-            false,
-            "`subscriptions`: the delivery date the run places, after today (default: tomorrow in Asia/Kolkata). `daily-report`: the delivery date reported, any date (default: yesterday in Asia/Kolkata). `reconcile-stock` takes none.",
-            date_schema(),
-        )]
-    }
-}
-
-#[utoipa::path(post, path = "/jobs/{name}", tag = "jobs", security(("bearer" = [])),
-    params(("name" = String, Path, pattern = "^(subscriptions|daily-report|reconcile-stock)$"), JobQuery),
-    responses((status = 200, body = Object, description = "The run's report."), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "No such job."), (status = 409, body = ErrorBody, description = "`subscriptions` with a date not after today: a run places orders to come.")))]
-async fn run_job(
-    State(api): State<Api>,
-    AdminActor(caller): AdminActor,
-    ApiPath(name): ApiPath<String>,
-    ApiQuery(query): ApiQuery<JobQuery>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let date = job_date(query.date.as_deref())?;
-    if name != "subscriptions" {
-        // The other jobs' own paths lead to the functions that hold their code
-        // (milkrun_http::jobs): what reaches this one is no job.
-        return Err(DomainError::NotFound("job").into());
-    }
-    let today = milkrun_domain::checkout::platform_today(chrono::Utc::now());
-    if date.is_some_and(|d| d <= today) {
-        // A well-formed date the calendar refuses: a conflict, as POST /orders' window.
-        let message = "A run places orders to come: the date must be after today (Asia/Kolkata).";
-        return Err(DomainError::conflict(message).into());
-    }
-    tracing::info!(by = %caller.user.user_id, ?date, "the subscription run, by hand");
-    Ok(Json(
-        crate::jobs::run_subscriptions(&api.adapters, date).await?,
     ))
 }
