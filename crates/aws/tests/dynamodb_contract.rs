@@ -104,26 +104,25 @@ impl PublishedProbe for SqsProbe {
     }
 }
 
-#[tokio::test]
-async fn sns_bus_delivers_whole_envelopes_to_subscribers() {
+/// The SNS bus on the user-events topic, and a queue subscribed to it.
+async fn sns_bus_and_probe() -> (Arc<SnsBus>, Arc<SqsProbe>) {
     let topic_arn = setting("MILKRUN_TEST_USER_EVENTS_TOPIC_ARN");
     let probe = SqsProbe::subscribe(&topic_arn).await;
     let client = aws_sdk_sns::Client::new(&sdk_config().await);
     let bus = SnsBus::new(client, [(Topic::UserEvents, topic_arn)].into());
-    milkrun_contract::events::published_events_arrive_whole(Arc::new(bus), Arc::new(probe)).await;
+    (Arc::new(bus), Arc::new(probe))
+}
+
+#[tokio::test]
+async fn sns_bus_delivers_whole_envelopes_to_subscribers() {
+    let (bus, probe) = sns_bus_and_probe().await;
+    milkrun_contract::events::published_events_arrive_whole(bus, probe).await;
 }
 
 #[tokio::test]
 async fn sns_bus_publishes_events_together_ten_a_request() {
-    let topic_arn = setting("MILKRUN_TEST_USER_EVENTS_TOPIC_ARN");
-    let probe = SqsProbe::subscribe(&topic_arn).await;
-    let client = aws_sdk_sns::Client::new(&sdk_config().await);
-    let bus = SnsBus::new(client, [(Topic::UserEvents, topic_arn)].into());
-    milkrun_contract::events::events_published_together_arrive_whole(
-        Arc::new(bus),
-        Arc::new(probe),
-    )
-    .await;
+    let (bus, probe) = sns_bus_and_probe().await;
+    milkrun_contract::events::events_published_together_arrive_whole(bus, probe).await;
 }
 
 #[tokio::test]

@@ -2,10 +2,10 @@
 //! job is.
 //!
 //! API Gateway sends a job's own path (`/jobs/daily-report`) to the function that owns the
-//! job, and the rest of `/jobs/{name}` to the subscription function; the local router holds
-//! them all, a static path before `{name}`, as API Gateway orders them. So no function links
-//! another's job: the daily report's chart, font and mail stay out of the subscription
-//! function (bench/README.md, "Lean Lambdas"). The one documented operation is
+//! job, and the rest of `/jobs/{name}` to the subscription job function; the local router
+//! holds them all, a static path before `{name}`, as API Gateway orders them. So no function
+//! links another's job: the daily report's chart, font and mail stay out of the subscription
+//! run's function (bench/README.md, "Lean Lambdas"). The one documented operation is
 //! `POST /jobs/{name}` (the subscription service's), whatever function serves a name.
 
 use std::future::Future;

@@ -214,27 +214,26 @@ impl PublishedProbe for BusProbe {
     }
 }
 
-#[tokio::test]
-async fn in_process_bus_delivers_whole_envelopes() {
+/// An in-process bus over a fresh store, and the probe that reads what it published.
+async fn bus_and_probe() -> (Arc<InProcessBus>, Arc<BusProbe>) {
     let stores = Stores::over(sqlite().await);
     let bus = Arc::new(InProcessBus::new(
         stores.processed.clone(),
         stores.dead_letters.clone(),
         RetryPolicy::default(),
     ));
-    milkrun_contract::events::published_events_arrive_whole(bus.clone(), Arc::new(BusProbe(bus)))
-        .await;
+    (bus.clone(), Arc::new(BusProbe(bus)))
+}
+
+#[tokio::test]
+async fn in_process_bus_delivers_whole_envelopes() {
+    let (bus, probe) = bus_and_probe().await;
+    milkrun_contract::events::published_events_arrive_whole(bus, probe).await;
 }
 
 #[tokio::test]
 async fn in_process_bus_delivers_events_published_together() {
-    let stores = Stores::over(sqlite().await);
-    let bus = Arc::new(InProcessBus::new(
-        stores.processed.clone(),
-        stores.dead_letters.clone(),
-        RetryPolicy::default(),
-    ));
-    let probe = Arc::new(BusProbe(bus.clone()));
+    let (bus, probe) = bus_and_probe().await;
     milkrun_contract::events::events_published_together_arrive_whole(bus, probe).await;
 }
 

@@ -1,5 +1,6 @@
 //! Every service's Lambda function in template.yaml is given what the service says it needs
-//! (`Needs`): a variable for each of its tables, and the mail settings when it sends mail.
+//! (`Needs`): a variable for each of its tables, the mail settings when it sends mail, and
+//! the checkout's state machine when it starts checkouts.
 //! A function missing one stops at its start in AWS (and under the emulated harness), which
 //! no route test on the local server sees: two branches each right alone, merged, once left
 //! the subscription function without the unsubscribe link's setting.
@@ -42,12 +43,17 @@ fn functions_by_binary() -> BTreeMap<String, BTreeSet<String>> {
     functions
 }
 
+/// The variable a function that starts checkouts must have (`crates/lambda`'s runner).
+const CHECKOUT_SETTING: &str = "CHECKOUT_STATE_MACHINE_ARN";
+
 /// What `needs` asks for that `variables` lacks.
 fn missing(needs: &Needs, variables: &BTreeSet<String>) -> Vec<String> {
     let tables = needs.tables.iter().map(|table| table.env);
     let mail = needs.mail.then_some(MAIL_SETTINGS).into_iter().flatten();
+    let checkout = needs.checkout.then_some(CHECKOUT_SETTING);
     tables
         .chain(mail)
+        .chain(checkout)
         .filter(|name| !variables.contains(*name))
         .map(str::to_owned)
         .collect()

@@ -71,7 +71,7 @@ async fn a_manager_lists_the_daily_reports_alert_and_others_are_refused() {
 }
 
 /// Each job's own path reaches the function that holds its code (in AWS, API Gateway's
-/// static paths before the subscription function's `/jobs/{name}`), guarded alike.
+/// static paths before the subscription job function's `/jobs/{name}`), guarded alike.
 #[tokio::test]
 async fn every_job_by_hand_is_served_for_admins_only() {
     let admin = admin_token().await;
