@@ -340,8 +340,9 @@ mod tests {
     use super::*;
 
     /// What one checkout writes, in write units (tables and their indexes), as bench/README
-    /// "Issue 17: the cost per checkout" bills it. The counts are deterministic: a change that
-    /// writes more (or less) a checkout moves this figure, and the README's with it.
+    /// ("Three more levers", the latest of issue 17's cost sections) bills it. The counts
+    /// are deterministic: a change that writes more (or less) a checkout moves this figure,
+    /// and the README's with it.
     const CHECKOUT_WRITE_UNITS: f64 = 59.0;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
