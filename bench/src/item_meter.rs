@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use milkrun_store::effects::{CARRIED_EVENTS, stream_events};
+use milkrun_store::effects::carried_events;
 use milkrun_store::item::{Item, Value};
 use milkrun_store::ops::{ItemPage, Key, Query, Write};
 use milkrun_store::port::{ItemError, ItemStore};
@@ -191,10 +191,8 @@ impl ItemMeter {
 
     /// The events committed by `writes`: each outbox put's, and those an audit entry carries.
     fn count_outbox(&self, writes: &[Write]) {
-        let carried = |item: &Item| match item.contains_key(CARRIED_EVENTS) {
-            true => stream_events(item.clone()).map_or(0, |events| events.len() as u64),
-            false => 0,
-        };
+        let carried =
+            |item: &Item| carried_events(&mut item.clone()).map_or(0, |events| events.len() as u64);
         let events: u64 = (writes.iter())
             .map(|w| match w {
                 Write::Put { table, .. } if table.name == OUTBOX.name => 1,

@@ -93,15 +93,14 @@ impl SnsBus {
         Ok(arn)
     }
 
-    /// One PublishBatch request of `entries` (each `(index, message, type)`) to `topic`
-    /// (configured); writes each entry's outcome at its index in `outcomes`.
+    /// One PublishBatch request of `entries` (each `(index, message, type)`) to the topic
+    /// `arn`; writes each entry's outcome at its index in `outcomes`.
     async fn publish_batch(
         &self,
-        topic: Topic,
+        arn: &str,
         entries: Vec<(usize, String, MessageAttributeValue)>,
         outcomes: &mut [Result<(), StoreError>],
     ) {
-        let arn = self.topic_arns.get(&topic).map(String::as_str);
         let indexes: Vec<usize> = entries.iter().map(|(index, ..)| *index).collect();
         let built: Result<Vec<_>, _> = entries
             .into_iter()
@@ -117,7 +116,7 @@ impl SnsBus {
             Ok(built) => self
                 .client
                 .publish_batch()
-                .set_topic_arn(arn.map(str::to_owned))
+                .topic_arn(arn)
                 .set_publish_batch_request_entries(Some(built))
                 .send()
                 .await
@@ -168,13 +167,19 @@ impl EventPublisher for SnsBus {
             .map(|_| Err(failed("SNS answered nothing for this event")))
             .collect();
         for topic in Topic::ALL {
+            let mine = (events.iter().enumerate()).filter(|(_, e)| e.topic() == topic);
+            let arn = match self.arn(topic) {
+                Ok(arn) => arn,
+                Err(_) => {
+                    for (index, _) in mine {
+                        outcomes[index] = self.arn(topic).map(|_| ());
+                    }
+                    continue;
+                }
+            };
             let (mut batch, mut bytes) = (Vec::new(), 0);
-            for (index, event) in events
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.topic() == topic)
-            {
-                let (message, event_type) = match self.arn(topic).and_then(|_| message_of(event)) {
+            for (index, event) in mine {
+                let (message, event_type) = match message_of(event) {
                     Ok(encoded) => encoded,
                     Err(error) => {
                         outcomes[index] = Err(error);
@@ -183,7 +188,7 @@ impl EventPublisher for SnsBus {
                 };
                 let full = batch.len() == BATCH_ENTRIES || bytes + message.len() > BATCH_BYTES;
                 if full && !batch.is_empty() {
-                    self.publish_batch(topic, std::mem::take(&mut batch), &mut outcomes)
+                    self.publish_batch(arn, std::mem::take(&mut batch), &mut outcomes)
                         .await;
                     bytes = 0;
                 }
@@ -191,7 +196,7 @@ impl EventPublisher for SnsBus {
                 batch.push((index, message, event_type));
             }
             if !batch.is_empty() {
-                self.publish_batch(topic, batch, &mut outcomes).await;
+                self.publish_batch(arn, batch, &mut outcomes).await;
             }
         }
         outcomes

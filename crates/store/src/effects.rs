@@ -38,15 +38,6 @@ fn audit_item(entry: &AuditEntry) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-/// An audit entry's put: a new item, never a replacement.
-pub fn audit_write(entry: &AuditEntry) -> Result<Write, StoreError> {
-    Ok(Write::put(
-        &AUDIT,
-        audit_item(entry)?,
-        Some(Condition::NotExists),
-    ))
-}
-
 pub fn outbox_partition(event: &EventEnvelope) -> String {
     format!("EVENT#{}", event.event_id)
 }
@@ -106,6 +97,7 @@ pub fn effect_writes(effects: &Effects) -> Result<Vec<Write>, StoreError> {
         _ => kept.append(&mut riding),
     }
     let outbox: Vec<Write> = kept.iter().map(outbox_write).collect::<Result<_, _>>()?;
+    // An audit entry is a new item, never a replacement.
     let audit =
         (audit.into_iter()).map(|item| Write::put(&AUDIT, item, Some(Condition::NotExists)));
     Ok(audit.chain(outbox).collect())
@@ -146,7 +138,8 @@ pub fn carried_outbox_writes(writes: &[Write]) -> Result<Vec<Write>, ItemError> 
         if table.name != AUDIT.name || !item.contains_key(CARRIED_EVENTS) {
             continue;
         }
-        let events = stream_events(item.clone()).map_err(|e| ItemError::Invalid(e.to_string()))?;
+        let events =
+            carried_events(&mut item.clone()).map_err(|e| ItemError::Invalid(e.to_string()))?;
         for event in &events {
             outbox.push(outbox_write(event).map_err(|e| ItemError::Invalid(e.to_string()))?);
         }
