@@ -250,9 +250,9 @@ impl OrderActions {
         order_id: uuid::Uuid,
         actor: &AuditContext,
     ) -> Result<Order, DomainError> {
-        let deliveries = self.ports.deliveries.for_order(order_id).await?;
-        let statuses: Vec<_> = deliveries.iter().map(|d| d.status).collect();
         let mut order = self.load(order_id).await?;
+        let deliveries = self.ports.deliveries.for_order(&order).await?;
+        let statuses: Vec<_> = deliveries.iter().map(|d| d.status).collect();
         for to in order_moves(order.status, &statuses) {
             order = match to {
                 OrderStatus::Cancelled => {

@@ -62,7 +62,7 @@ pub(crate) async fn settle_cancelled(
     if order.status != OrderStatus::Cancelled {
         return Ok(order);
     }
-    let delivered_by = give_back_undelivered_stock(ports, order.order_id, by, actor).await?;
+    let delivered_by = give_back_undelivered_stock(ports, &order, by, actor).await?;
     // Then the money: whatever fails after it, the customer has been paid back.
     let refunded = refund_undelivered(ports, &order, &delivered_by)
         .await
@@ -87,12 +87,12 @@ pub(crate) async fn settle_cancelled(
 /// the vendors who delivered.
 async fn give_back_undelivered_stock(
     ports: &CheckoutPorts,
-    order_id: Uuid,
+    order: &Order,
     by: &str,
     actor: &AuditContext,
 ) -> Result<Vec<Uuid>, DomainError> {
     // First, so that no delivery becomes DELIVERED after the stock is settled.
-    let deliveries = call_off_deliveries(ports, order_id, by, actor).await?;
+    let deliveries = call_off_deliveries(ports, order, by, actor).await?;
     let delivered_by: Vec<Uuid> = deliveries
         .iter()
         .filter(|d| d.status == DeliveryStatus::Delivered)
@@ -101,7 +101,7 @@ async fn give_back_undelivered_stock(
     let settlement = StockSettlement::audited(actor);
     ports
         .stock
-        .release_undelivered(order_id, &delivered_by, &settlement)
+        .release_undelivered(order.order_id, &delivered_by, &settlement)
         .await?;
     Ok(delivered_by)
 }
@@ -118,7 +118,7 @@ pub async fn give_back_stock(
 ) -> Result<Order, DomainError> {
     match order.status {
         OrderStatus::Cancelled => {
-            give_back_undelivered_stock(ports, order.order_id, by, actor).await?;
+            give_back_undelivered_stock(ports, &order, by, actor).await?;
         }
         OrderStatus::Failed => {
             ports
@@ -249,11 +249,11 @@ pub async fn schedule_deliveries(
 /// they end.
 pub async fn call_off_deliveries(
     ports: &CheckoutPorts,
-    order_id: Uuid,
+    order: &Order,
     by: &str,
     actor: &AuditContext,
 ) -> Result<Vec<Delivery>, DomainError> {
-    let mut deliveries = ports.deliveries.for_order(order_id).await?;
+    let mut deliveries = ports.deliveries.for_order(order).await?;
     for delivery in deliveries.iter_mut().filter(|d| !d.status.is_final()) {
         let delivery_id = delivery.delivery_id;
         *delivery = retry_on_conflict("delivery", || async {

@@ -1226,7 +1226,7 @@ async fn an_admins_forced_moves_bring_what_the_workflow_would() {
     // PREPARING comes with the deliveries, as ScheduleDelivery makes it.
     let prepared = actions.force(held, Preparing, &admin, None).await.unwrap();
     assert_eq!(prepared.status, Preparing);
-    let deliveries = world.stores.deliveries.for_order(held).await.unwrap();
+    let deliveries = world.stores.deliveries.for_order(&prepared).await.unwrap();
     assert_eq!(deliveries.len(), 1);
     assert_eq!(prepared.delivery_ids, [deliveries[0].delivery_id]);
 
@@ -1396,7 +1396,7 @@ async fn a_compensation_after_schedule_delivery_calls_the_deliveries_off() {
     }
     let order = world.order(id).await;
     assert_eq!(order.status, OrderStatus::Refunded);
-    let deliveries = world.stores.deliveries.for_order(id).await.unwrap();
+    let deliveries = world.stores.deliveries.for_order(&order).await.unwrap();
     assert!(!deliveries.is_empty());
     for delivery in deliveries {
         let last = delivery.status_history.last().unwrap();
@@ -1513,7 +1513,7 @@ async fn the_largest_order_from_as_many_vendors_checks_out() {
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     let order = world.order(id).await;
     assert_eq!(order.status, OrderStatus::Preparing);
-    let deliveries = world.stores.deliveries.for_order(id).await.unwrap();
+    let deliveries = world.stores.deliveries.for_order(&order).await.unwrap();
     assert_eq!(
         deliveries.len(),
         milkrun_domain::cart::MAX_LINES,

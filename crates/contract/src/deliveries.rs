@@ -1,5 +1,5 @@
 //! The `DeliveryStore` contract: deliveries created all or nothing and never twice, found by
-//! order, changed by compare-and-swap, and listed as a round of one date and slot, one
+//! the order that names them, changed by compare-and-swap, and listed as a round of one date and slot, one
 //! vendor's or every vendor's, by pincode then delivery id, a status change keeping them in it.
 
 use std::sync::Arc;
@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{Days, NaiveDate, Utc};
 use milkrun_domain::StoreError;
 use milkrun_domain::delivery::{Delivery, DeliveryStatus, DeliveryStatusChange};
+use milkrun_domain::order::Order;
 use milkrun_domain::page::PageRequest;
 use milkrun_domain::ports::DeliveryStore;
 use milkrun_domain::values::DeliverySlot;
@@ -51,6 +52,14 @@ pub fn sample_delivery(
         updated_at: now,
         version: 0,
     }
+}
+
+/// An order naming `deliveries` (as ScheduleDelivery writes it), whose `for_order` they are.
+fn naming(order_id: Uuid, deliveries: &[Delivery]) -> Order {
+    let mut order = crate::orders::sample_order(Uuid::now_v7(), Utc::now());
+    order.order_id = order_id;
+    order.delivery_ids = deliveries.iter().map(|d| d.delivery_id).collect();
+    order
 }
 
 /// Every page of a round, `limit` at a time.
@@ -104,9 +113,11 @@ pub async fn deliveries_round_trip_whole_and_are_found_by_their_order(
             Some(delivery.clone())
         );
     }
+    let order = naming(order_id, &deliveries);
     deliveries.sort_by_key(|d| d.delivery_id);
-    assert_eq!(store.for_order(order_id).await.unwrap(), deliveries);
-    assert!(store.for_order(Uuid::now_v7()).await.unwrap().is_empty());
+    assert_eq!(store.for_order(&order).await.unwrap(), deliveries);
+    let unscheduled = naming(Uuid::now_v7(), &[]);
+    assert!(store.for_order(&unscheduled).await.unwrap().is_empty());
     assert_eq!(store.get(Uuid::now_v7()).await.unwrap(), None);
     store.create_many(&[], &none()).await.unwrap();
 }
@@ -142,9 +153,11 @@ pub async fn creating_deliveries_is_all_or_nothing_and_never_twice(store: Arc<dy
     assert_eq!(store.get(c.delivery_id).await.unwrap(), None);
     assert_eq!(store.get(a.delivery_id).await.unwrap(), Some(a.clone()));
     assert_eq!(store.get(b.delivery_id).await.unwrap(), Some(b.clone()));
+    // An order naming the one never written reads the two that were.
+    let order = naming(order_id, &[a.clone(), c, b.clone()]);
     let mut expected = vec![a, b];
     expected.sort_by_key(|d| d.delivery_id);
-    assert_eq!(store.for_order(order_id).await.unwrap(), expected);
+    assert_eq!(store.for_order(&order).await.unwrap(), expected);
 }
 
 pub async fn a_vendor_round_lists_only_its_date_and_slot_by_pincode(store: Arc<dyn DeliveryStore>) {
@@ -299,7 +312,10 @@ pub async fn a_status_update_is_compare_and_swap_and_keeps_it_in_its_round(
     let all = whole_round(&store, None, date, slot, 100).await;
     assert!(all.contains(&saved));
     assert_eq!(
-        store.for_order(delivery.order_id).await.unwrap(),
+        (store
+            .for_order(&naming(delivery.order_id, std::slice::from_ref(&delivery)))
+            .await)
+            .unwrap(),
         std::slice::from_ref(&saved),
         "its order reads it as it is now"
     );

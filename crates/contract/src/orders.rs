@@ -432,7 +432,7 @@ pub async fn an_order_moves_with_its_new_deliveries_or_not_at_all(stores: Stores
     assert!(
         stores
             .deliveries
-            .for_order(order.order_id)
+            .for_order(&stale)
             .await
             .unwrap()
             .is_empty()
@@ -451,7 +451,7 @@ pub async fn an_order_moves_with_its_new_deliveries_or_not_at_all(stores: Stores
         stores.orders.get(order.order_id).await.unwrap(),
         Some(saved.clone())
     );
-    let mut written = stores.deliveries.for_order(order.order_id).await.unwrap();
+    let mut written = stores.deliveries.for_order(&saved).await.unwrap();
     written.sort_by_key(|d| d.delivery_id);
     let mut expected = deliveries.clone();
     expected.sort_by_key(|d| d.delivery_id);
@@ -473,6 +473,10 @@ pub async fn an_order_moves_with_its_new_deliveries_or_not_at_all(stores: Stores
     // A vanished order.
     let mut missing = sample_order(Uuid::now_v7(), Utc::now());
     missing.version = 3;
+    missing.delivery_ids = deliveries_of(&missing)
+        .iter()
+        .map(|d| d.delivery_id)
+        .collect();
     let gone = stores
         .orders
         .update_with_deliveries(missing.clone(), &deliveries_of(&missing), &none())
@@ -481,7 +485,7 @@ pub async fn an_order_moves_with_its_new_deliveries_or_not_at_all(stores: Stores
     assert!(
         stores
             .deliveries
-            .for_order(missing.order_id)
+            .for_order(&missing)
             .await
             .unwrap()
             .is_empty()

@@ -445,8 +445,9 @@ pub trait DeliveryWrites: Send + Sync {
 #[async_trait]
 pub trait DeliveryReads: Send + Sync {
     async fn get(&self, delivery_id: Uuid) -> Result<Option<Delivery>, StoreError>;
-    /// Every delivery of `order_id`, by delivery id.
-    async fn for_order(&self, order_id: Uuid) -> Result<Vec<Delivery>, StoreError>;
+    /// Every delivery of `order`, by delivery id: the ones it names (`delivery_ids`, written
+    /// with them in one transaction), read strongly consistent.
+    async fn for_order(&self, order: &Order) -> Result<Vec<Delivery>, StoreError>;
     /// The round of `date` and `slot`: one vendor's deliveries (`None`: every vendor's,
     /// for admins), by pincode then delivery id, so a caller groups them by pincode as it
     /// pages.

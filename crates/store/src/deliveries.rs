@@ -1,28 +1,28 @@
 //! Deliveries over the item store: one `DELIVERY#<deliveryId>` item each, saved by
-//! compare-and-swap on its version, in three sparse indexes read by Query:
+//! compare-and-swap on its version, in two sparse indexes read by Query:
 //!
 //! - one vendor's round: `ByRound`, `roundKey` = `ROUND#<date>#<slot>#<vendorId>` (a
 //!   vendor's GET /deliveries?date=&slot=);
 //! - every vendor's round that day and slot: `ByDay`, `dayKey` = `ROUND#<date>#<slot>`
-//!   (an admin's);
-//! - one order's deliveries: `ByOrder`, `orderKey` = `ORDER#<orderId>`.
+//!   (an admin's).
 //!
-//! All three sort by `stopKey` = `<pincode>#<deliveryId>`, so a round comes by pincode and
+//! Both sort by `stopKey` = `<pincode>#<deliveryId>`, so a round comes by pincode and
 //! a caller groups it as it pages. Every write rewrites the whole item, so a status change
 //! keeps a delivery in its round (and a changed date or slot would move it in that write).
 //!
-//! An order's deliveries are created together in one transaction and never change order,
-//! so `ByOrder` only has to say which ids they are: `for_order` reads the ids there and
-//! the deliveries themselves with a strongly consistent BatchGet, so a status just written
-//! is never read stale (an index is eventually consistent; the set of ids cannot be
-//! half-written). `ByDay` puts a whole day's slot in one partition: past about 1,000
-//! deliveries written a second into one slot it would want sharding.
+//! An order's deliveries are created together in one transaction with the order naming
+//! them (`deliveryIds`), and never change order, so `for_order` reads the ids the order
+//! names with one strongly consistent BatchGet: a status just written is never read stale.
+//! An index of them by order (`ByOrder`, once) cost a write unit for every delivery written
+//! and said nothing the order does not. `ByDay` puts a whole day's slot in one partition:
+//! past about 1,000 deliveries written a second into one slot it would want sharding.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use milkrun_domain::delivery::Delivery;
+use milkrun_domain::order::Order;
 use milkrun_domain::page::{Page, PageRequest};
 use milkrun_domain::ports::{DeliveryReads, DeliveryWrites};
 use milkrun_domain::values::DeliverySlot;
@@ -34,7 +34,7 @@ use crate::item::{Item, decode, encode, s};
 use crate::ops::{Key, Query, Write};
 use crate::paging::{list, query_all};
 use crate::port::ItemStore;
-use crate::table::{DELIVERIES, DELIVERIES_BY_DAY, DELIVERIES_BY_ORDER, DELIVERIES_BY_ROUND};
+use crate::table::{DELIVERIES, DELIVERIES_BY_DAY, DELIVERIES_BY_ROUND};
 use crate::versioned::{update_versioned, versioned_put};
 
 pub struct Deliveries {
@@ -53,10 +53,6 @@ fn round_key(vendor_id: Uuid, date: NaiveDate, slot: DeliverySlot) -> String {
     format!("{}#{vendor_id}", day_key(date, slot))
 }
 
-fn order_key(order_id: Uuid) -> String {
-    format!("ORDER#{order_id}")
-}
-
 /// The inserts of new deliveries as writes, for a change that commits them in its own
 /// transaction (an order's move to PREPARING); a failed condition at index `i` means
 /// `deliveries[i]`'s id was taken.
@@ -67,8 +63,7 @@ pub(crate) fn create_writes(deliveries: &[Delivery]) -> Result<Vec<Write>, Store
         .collect()
 }
 
-/// The delivery as an item, in its vendor's round, its day's round and its order's
-/// deliveries.
+/// The delivery as an item, in its vendor's round and its day's round.
 fn delivery_item(delivery: &Delivery) -> Result<Item, StoreError> {
     let mut item = encode(delivery)?;
     delivery_key(delivery.delivery_id).add_to(&DELIVERIES, &mut item);
@@ -84,10 +79,6 @@ fn delivery_item(delivery: &Delivery) -> Result<Item, StoreError> {
             round_key(delivery.vendor_id, date, slot),
         ),
         (DELIVERIES_BY_DAY.partition_key, day_key(date, slot)),
-        (
-            DELIVERIES_BY_ORDER.partition_key,
-            order_key(delivery.order_id),
-        ),
         (DELIVERIES_BY_ROUND.sort_key, stop),
     ] {
         item.insert(attribute.into(), s(value));
@@ -172,12 +163,12 @@ impl DeliveryReads for Deliveries {
         item.map(decode).transpose()
     }
 
-    async fn for_order(&self, order_id: Uuid) -> Result<Vec<Delivery>, StoreError> {
-        let query = Query::index(&DELIVERIES, &DELIVERIES_BY_ORDER, order_key(order_id));
-        let listed = query_all(self.store.as_ref(), query).await?;
-        let keys: Vec<Key> = listed
+    async fn for_order(&self, order: &Order) -> Result<Vec<Delivery>, StoreError> {
+        let keys: Vec<Key> = order
+            .delivery_ids
             .iter()
-            .filter_map(|item| Key::of(&DELIVERIES, item))
+            .copied()
+            .map(delivery_key)
             .collect();
         let items = self.store.batch_get(&DELIVERIES, &keys).await?;
         let mut deliveries: Vec<Delivery> =

@@ -202,14 +202,6 @@ pub const DELIVERIES_BY_DAY: IndexSpec = IndexSpec {
     projection: Projection::All,
 };
 
-/// One order's deliveries: `orderKey` = `ORDER#<orderId>`, the same `stopKey`.
-pub const DELIVERIES_BY_ORDER: IndexSpec = IndexSpec {
-    name: "ByOrder",
-    partition_key: "orderKey",
-    sort_key: "stopKey",
-    projection: Projection::All,
-};
-
 /// The live subscriptions of one run shard: `runKey` = `RUN#<shard>` while a subscription
 /// is neither cancelled nor past its end (removed then, so the run never reads it again),
 /// sorted by the same `createdKey` as [`BY_CREATED_AT`].
@@ -280,13 +272,10 @@ pub static ORDERS: TableSpec = TableSpec::new("orders", "ORDERS_TABLE").indexed(
 /// claimed, naming its paymentId), written together.
 pub static PAYMENTS: TableSpec = TableSpec::new("payments", "PAYMENTS_TABLE");
 
-/// `DELIVERY#<deliveryId>`, in its vendor's round (`ByRound`), its day's round across
-/// vendors (`ByDay`) and its order's deliveries (`ByOrder`).
-pub static DELIVERIES: TableSpec = TableSpec::new("deliveries", "DELIVERIES_TABLE").indexed(&[
-    DELIVERIES_BY_ROUND,
-    DELIVERIES_BY_DAY,
-    DELIVERIES_BY_ORDER,
-]);
+/// `DELIVERY#<deliveryId>`, in its vendor's round (`ByRound`) and its day's round across
+/// vendors (`ByDay`). An order's deliveries are the ones it names (`deliveryIds`).
+pub static DELIVERIES: TableSpec = TableSpec::new("deliveries", "DELIVERIES_TABLE")
+    .indexed(&[DELIVERIES_BY_ROUND, DELIVERIES_BY_DAY]);
 
 /// `ENTITY#<entityId>` / `<at>#<auditId>`, newest first per entity.
 pub static AUDIT: TableSpec = TableSpec::new("audit", "AUDIT_TABLE")

@@ -89,7 +89,7 @@ impl OrderService {
     ) -> Result<OrderDetail, DomainError> {
         let order = self.visible(caller, order_id).await?;
         let payment = self.stores.payments.for_order(order_id).await?;
-        let deliveries = self.stores.deliveries.for_order(order_id).await?;
+        let deliveries = self.stores.deliveries.for_order(&order).await?;
         Ok(OrderDetail {
             order: shown(order),
             payment,
