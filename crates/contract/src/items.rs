@@ -10,7 +10,7 @@ use milkrun_store::item::{Item, Value, n, number, s, text};
 use milkrun_store::ops::{Condition, Key, Query, SortCondition, Update, Write};
 use milkrun_store::table::{
     BY_CREATED_AT, INVENTORY, IndexSpec, ORDERS, ORDERS_BY_STATUS, ORDERS_BY_USER,
-    PROCESSED_EVENTS, Projection, USERS,
+    PROCESSED_EVENTS, PRODUCTS, Projection,
 };
 use milkrun_store::{ItemError, ItemStore};
 use uuid::Uuid;
@@ -410,20 +410,23 @@ pub async fn index_queries_hold_only_items_with_both_index_keys(store: Arc<dyn I
     let mut expected = Vec::new();
     for i in 0..5 {
         let pk = format!("LISTED#{}", fresh());
-        let mut item = Key::partition(&pk).to_item(&USERS);
+        let mut item = Key::partition(&pk).to_item(&PRODUCTS);
         item.insert("listKey".into(), s(&list));
         item.insert("createdKey".into(), s(format!("2030-01-0{i}#{pk}")));
-        store.write(Write::put(&USERS, item, None)).await.unwrap();
+        store
+            .write(Write::put(&PRODUCTS, item, None))
+            .await
+            .unwrap();
         expected.push(pk);
     }
-    let mut unlisted = Key::partition(format!("HALF#{}", fresh())).to_item(&USERS);
+    let mut unlisted = Key::partition(format!("HALF#{}", fresh())).to_item(&PRODUCTS);
     unlisted.insert("listKey".into(), s(&list));
     store
-        .write(Write::put(&USERS, unlisted, None))
+        .write(Write::put(&PRODUCTS, unlisted, None))
         .await
         .unwrap();
     expected.reverse();
-    let mut query = Query::index(&USERS, &BY_CREATED_AT, list.clone()).descending();
+    let mut query = Query::index(&PRODUCTS, &BY_CREATED_AT, list.clone()).descending();
     query.limit = 2;
     let mut seen = Vec::new();
     loop {
@@ -438,7 +441,7 @@ pub async fn index_queries_hold_only_items_with_both_index_keys(store: Arc<dyn I
         seen, expected,
         "newest first, and an item without the sort key is not in the index"
     );
-    let after = Query::index(&USERS, &BY_CREATED_AT, list)
+    let after = Query::index(&PRODUCTS, &BY_CREATED_AT, list)
         .sorted(SortCondition::After("2030-01-02".into()));
     let later = store.query(&after).await.unwrap();
     assert_eq!(later.items.len(), 3);
@@ -494,21 +497,21 @@ pub async fn a_keys_only_index_answers_only_the_keys(store: Arc<dyn ItemStore>) 
     assert_eq!(whole, [item]);
 
     let list = fresh();
-    let mut user_item = Key::partition(format!("LISTED#{}", fresh())).to_item(&USERS);
-    user_item.insert("listKey".into(), s(&list));
-    user_item.insert("createdKey".into(), s("2030-01-01#x"));
-    user_item.insert("note".into(), s("projected"));
+    let mut product_item = Key::partition(format!("LISTED#{}", fresh())).to_item(&PRODUCTS);
+    product_item.insert("listKey".into(), s(&list));
+    product_item.insert("createdKey".into(), s("2030-01-01#x"));
+    product_item.insert("note".into(), s("projected"));
     store
-        .write(Write::put(&USERS, user_item.clone(), None))
+        .write(Write::put(&PRODUCTS, product_item.clone(), None))
         .await
         .unwrap();
     let all = store
-        .query(&Query::index(&USERS, &BY_CREATED_AT, list))
+        .query(&Query::index(&PRODUCTS, &BY_CREATED_AT, list))
         .await
         .unwrap();
     assert_eq!(
         all.items,
-        [user_item],
+        [product_item],
         "an ALL index answers the whole item"
     );
 }

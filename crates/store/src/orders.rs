@@ -21,7 +21,6 @@
 //! The one `ORDER` partition takes every order's index write; past about 1,000 new orders a
 //! second it would want sharding (as would the other `ByCreatedAt` listings).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -37,7 +36,7 @@ use crate::effects::{Refused, commit};
 use crate::item::{Item, s};
 use crate::ops::{Key, Query, Write};
 use crate::packed::{Versioned, packed_item, unpack};
-use crate::paging::{list_where, query_all};
+use crate::paging::{list_by_key, query_all, read_listed};
 use crate::port::ItemStore;
 use crate::table::{
     ORDER_DAY_SHARDS, ORDERS, ORDERS_BY_CREATED_AT, ORDERS_BY_DAY, ORDERS_BY_STATUS, ORDERS_BY_USER,
@@ -122,36 +121,13 @@ impl Orders {
             let query = Query::index(&ORDERS, &ORDERS_BY_DAY, day_key(date, shard));
             listed.extend(query_all(self.store.as_ref(), query).await?);
         }
-        self.read_listed(listed).await
-    }
-
-    /// The orders `listed` (index entries, keys only) names, read by key, in `listed`'s
-    /// order. An order is never deleted, so each is found; one that were not is left out.
-    async fn read_listed(&self, listed: Vec<Item>) -> Result<Vec<Order>, StoreError> {
-        let keys: Vec<Key> = listed
-            .iter()
-            .filter_map(|entry| Key::of(&ORDERS, entry))
-            .collect();
-        let mut found: HashMap<Key, Item> = HashMap::new();
-        for item in self.store.batch_get_eventual(&ORDERS, &keys).await? {
-            if let Some(key) = Key::of(&ORDERS, &item) {
-                found.insert(key, item);
-            }
-        }
-        keys.iter()
-            .filter_map(|key| found.remove(key))
-            .map(unpack)
-            .collect()
+        // An order is never deleted, so each listed is found.
+        read_listed(self.store.as_ref(), &ORDERS, listed, unpack).await
     }
 
     /// One page of `query` (an index of orders), the orders read by key.
     async fn list(&self, query: Query, page: &PageRequest) -> Result<Page<Order>, StoreError> {
-        let store = self.store.as_ref();
-        let keys = list_where(store, query, page, page.limit + 1, |entry| Ok(Some(entry))).await?;
-        Ok(Page {
-            items: self.read_listed(keys.items).await?,
-            next_cursor: keys.next_cursor,
-        })
+        list_by_key(self.store.as_ref(), &ORDERS, query, page, unpack).await
     }
 
     /// The orders among `order_ids` that exist, read strongly consistent in batches.

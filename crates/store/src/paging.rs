@@ -1,6 +1,8 @@
 //! Listings over the item store, written once: opaque cursors that only resume the query
 //! they came from, and pages of `limit` items with a cursor only when more follow.
 
+use std::collections::HashMap;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use milkrun_domain::StoreError;
@@ -9,8 +11,9 @@ use milkrun_domain::page::{Page, PageRequest};
 use serde::de::DeserializeOwned;
 
 use crate::item::{Item, Value, decode, text};
-use crate::ops::{Query, position_of};
+use crate::ops::{Key, Query, position_of};
 use crate::port::ItemStore;
+use crate::table::TableSpec;
 
 /// The cursor resuming after `position`: base64url of its attributes as DynamoDB JSON.
 pub fn encode_cursor(position: &Item) -> String {
@@ -103,6 +106,48 @@ pub async fn list_where<T>(
             .map(|(_, value)| value)
             .collect(),
         next_cursor,
+    })
+}
+
+/// The items `listed` (entries of a keys-only index of `table`) name, read by key with
+/// eventually consistent BatchGets (the index is eventually consistent too), each through
+/// `read`, in `listed`'s order. An item gone since the index listed it is left out.
+pub async fn read_listed<T>(
+    store: &dyn ItemStore,
+    table: &'static TableSpec,
+    listed: Vec<Item>,
+    read: fn(Item) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let keys: Vec<Key> = listed
+        .iter()
+        .filter_map(|entry| Key::of(table, entry))
+        .collect();
+    let mut found: HashMap<Key, Item> = HashMap::new();
+    for item in store.batch_get_eventual(table, &keys).await? {
+        if let Some(key) = Key::of(table, &item) {
+            found.insert(key, item);
+        }
+    }
+    keys.iter()
+        .filter_map(|key| found.remove(key))
+        .map(read)
+        .collect()
+}
+
+/// One page of `query`, a keys-only index of `table`, its items read by key
+/// ([`read_listed`]): the index costs one small entry an item, written only when a key
+/// changes, where a copy of the whole item was rewritten with every write of it.
+pub async fn list_by_key<T>(
+    store: &dyn ItemStore,
+    table: &'static TableSpec,
+    query: Query,
+    page: &PageRequest,
+    read: fn(Item) -> Result<T, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    let keys = list_where(store, query, page, page.limit + 1, |entry| Ok(Some(entry))).await?;
+    Ok(Page {
+        items: read_listed(store, table, keys.items, read).await?,
+        next_cursor: keys.next_cursor,
     })
 }
 

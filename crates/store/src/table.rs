@@ -242,10 +242,16 @@ pub const USERS_BY_NEWSLETTER: IndexSpec = IndexSpec {
     projection: Projection::All,
 };
 
+/// Every user, newest first ([`BY_CREATED_AT`], `listKey` = `USER`), keys only: a user is
+/// written at every login and order (its orderCount), and with ALL each write was copied
+/// here too; now only registration writes the index, and the admin's listing reads the
+/// users by key, one BatchGetItem a page.
+pub const USERS_BY_CREATED_AT: IndexSpec = BY_CREATED_AT.keys_only();
+
 /// `USER#<id>` (the user, listed; opted-in customers also in `ByNewsletter`) and
 /// `EMAIL#<email>` (the uniqueness claim).
 pub static USERS: TableSpec =
-    TableSpec::new("users", "USERS_TABLE").indexed(&[BY_CREATED_AT, USERS_BY_NEWSLETTER]);
+    TableSpec::new("users", "USERS_TABLE").indexed(&[USERS_BY_CREATED_AT, USERS_BY_NEWSLETTER]);
 
 /// `VENDOR#<id>` / `VENDOR` (active vendors listed), and `AREA#<pincode>` / `VENDOR#<id>`,
 /// a copy per served pincode of each active vendor.

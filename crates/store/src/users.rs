@@ -18,9 +18,9 @@ use crate::effects::{Refused, commit};
 use crate::item::{Item, s, text};
 use crate::ops::{Condition, Key, Query, Write};
 use crate::packed::{Versioned, packed_item, unpack};
-use crate::paging::list_as;
+use crate::paging::{list_as, list_by_key};
 use crate::port::ItemStore;
-use crate::table::{BY_CREATED_AT, USERS, USERS_BY_NEWSLETTER};
+use crate::table::{USERS, USERS_BY_CREATED_AT, USERS_BY_NEWSLETTER};
 use crate::versioned::{list_under, update_versioned};
 
 const LIST_KEY: &str = "USER";
@@ -135,8 +135,8 @@ impl UserUpdates for Users {
 #[async_trait]
 impl UserDirectory for Users {
     async fn list(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
-        let query = Query::index(&USERS, &BY_CREATED_AT, LIST_KEY).descending();
-        list_as(self.store.as_ref(), query, page, unpack).await
+        let query = Query::index(&USERS, &USERS_BY_CREATED_AT, LIST_KEY).descending();
+        list_by_key(self.store.as_ref(), &USERS, query, page, unpack).await
     }
 }
 
