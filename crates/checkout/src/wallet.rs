@@ -33,11 +33,6 @@ impl WalletPayments {
     }
 }
 
-/// A wallet payment's id: derived from its order, the same on every attempt.
-fn wallet_payment_id(order_id: Uuid) -> Uuid {
-    Uuid::new_v5(&order_id, b"WALLET")
-}
-
 fn store_trouble(error: milkrun_domain::StoreError) -> GatewayError {
     GatewayError::Unavailable(format!("wallet store: {error}"))
 }
@@ -68,8 +63,8 @@ impl PaymentGateway for WalletPayments {
             .apply(user_id, cause, request.amount, &reason, &effects);
         match applied.await.map_err(store_trouble)? {
             Ok(applied) => {
+                // Under the order's payment id, as a card payment: one per order.
                 let mut payment = request.pending_payment(applied.entry.at);
-                payment.payment_id = wallet_payment_id(order_id);
                 payment.status = PaymentStatus::Succeeded;
                 payment.attempts = 1;
                 payment.gateway_reference = Some(format!("wallet:{}", applied.entry.entry_id));
@@ -118,12 +113,6 @@ impl PaymentGateway for WalletPayments {
     async fn payment_for(&self, order_id: Uuid) -> Result<Option<Payment>, GatewayError> {
         self.cards.payment_for(order_id).await
     }
-}
-
-/// The payment id a top-up's charge is recorded under: derived from the charge (which
-/// stands where an order's id would), so the answer and the webhook credit the same cause.
-pub fn topup_payment_id(charge_id: Uuid) -> Uuid {
-    Uuid::new_v5(&charge_id, b"TOPUP")
 }
 
 /// Credits a top-up whose charge succeeded, once however often it is told: the answer to

@@ -7,17 +7,21 @@ use chrono::Utc;
 use milkrun_domain::StoreError;
 use milkrun_domain::money::Money;
 use milkrun_domain::payment::{Payment, PaymentStatus};
-use milkrun_domain::ports::PaymentStore;
+use milkrun_domain::ports::{PaymentReads, PaymentStore};
 use milkrun_domain::values::PaymentMethod;
+use milkrun_store::ItemStore;
+use milkrun_store::item::{n, s};
+use milkrun_store::ops::{Key, Write};
+use milkrun_store::table::PAYMENTS;
 use uuid::Uuid;
 
 use crate::none;
 
-/// A PENDING payment of `order_id`, with a fresh payment id.
+/// A PENDING payment of `order_id`, under the order's payment id.
 pub fn sample_payment(order_id: Uuid) -> Payment {
     let now = Utc::now();
     Payment {
-        payment_id: Uuid::now_v7(),
+        payment_id: Payment::id_for(order_id),
         order_id,
         user_id: Uuid::now_v7(),
         amount: Money::inr(11_000),
@@ -71,21 +75,45 @@ pub async fn a_second_payment_for_one_order_is_refused_and_nothing_written(
         store.create(&second, &none()).await,
         Err(StoreError::AlreadyExists)
     ));
-    assert_eq!(store.get(second.payment_id).await.unwrap(), None);
     assert_eq!(
         store.for_order(first.order_id).await.unwrap(),
         Some(first.clone())
     );
 
-    // A taken payment id is refused for another order too, and claims nothing for it.
-    let mut reused = sample_payment(Uuid::now_v7());
-    reused.payment_id = first.payment_id;
-    assert!(matches!(
-        store.create(&reused, &none()).await,
-        Err(StoreError::AlreadyExists)
-    ));
-    assert_eq!(store.for_order(reused.order_id).await.unwrap(), None);
+    // Under an id not derived from its order (another order's): refused, nothing written.
+    let mut foreign = sample_payment(Uuid::now_v7());
+    foreign.payment_id = first.payment_id;
+    assert!(store.create(&foreign, &none()).await.is_err());
+    foreign.payment_id = Uuid::now_v7();
+    assert!(store.create(&foreign, &none()).await.is_err());
+    assert_eq!(store.get(foreign.payment_id).await.unwrap(), None);
+    assert_eq!(store.for_order(foreign.order_id).await.unwrap(), None);
     assert_eq!(store.get(first.payment_id).await.unwrap(), Some(first));
+}
+
+/// A payment from before the derived ids: a random id, and `PAYMENT_OF#<orderId>` naming it.
+pub async fn a_payment_from_before_the_derived_ids_is_found_through_its_claim(
+    items: Arc<dyn ItemStore>,
+) {
+    let store = milkrun_store::Stores::over(items.clone()).payments;
+    let mut payment = sample_payment(Uuid::now_v7());
+    payment.payment_id = Uuid::now_v7();
+    let mut item = milkrun_store::item::encode(&payment).unwrap();
+    Key::partition(format!("PAYMENT#{}", payment.payment_id)).add_to(&PAYMENTS, &mut item);
+    item.insert("version".into(), n(0));
+    let mut claim = Key::partition(format!("PAYMENT_OF#{}", payment.order_id)).to_item(&PAYMENTS);
+    claim.insert("paymentId".into(), s(payment.payment_id.to_string()));
+    for written in [item, claim] {
+        items
+            .write(Write::put(&PAYMENTS, written, None))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.for_order(payment.order_id).await.unwrap(),
+        Some(payment.clone())
+    );
+    assert_eq!(store.get(payment.payment_id).await.unwrap(), Some(payment));
 }
 
 pub async fn eight_concurrent_payments_for_one_order_have_one_winner(store: Arc<dyn PaymentStore>) {
@@ -165,5 +193,13 @@ macro_rules! payment_store_contract {
                 $crate::payments::$case(milkrun_store::Stores::over($make).payments).await;
             }
         )+
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn a_payment_from_before_the_derived_ids_is_found_through_its_claim() {
+            $crate::payments::a_payment_from_before_the_derived_ids_is_found_through_its_claim(
+                $make,
+            )
+            .await;
+        }
     };
 }

@@ -67,6 +67,14 @@ fn no_money() -> Money {
 }
 
 impl Payment {
+    /// The id of `order_id`'s payment: an order has one, whatever its method and however
+    /// many attempts, so its id is derived from the order, and the payment's own
+    /// put-if-absent refuses a second (payments before it were random ids, each with a claim
+    /// naming it; `PaymentReads::for_order` still finds those).
+    pub fn id_for(order_id: Uuid) -> Uuid {
+        Uuid::new_v5(&order_id, b"PAYMENT")
+    }
+
     /// This SUCCEEDED payment with `amount` (at most what is left of it) given back for
     /// `reason` at `at`: REFUNDED when nothing is left, else still SUCCEEDED. A payment in
     /// any other status, or nothing to give back, is answered as it is.
@@ -113,10 +121,11 @@ pub struct ChargeRequest {
 }
 
 impl ChargeRequest {
-    /// The order's payment record before any attempt: PENDING, nothing charged.
+    /// The order's payment record before any attempt: PENDING, nothing charged, under the
+    /// order's payment id.
     pub fn pending_payment(&self, now: DateTime<Utc>) -> Payment {
         Payment {
-            payment_id: Uuid::now_v7(),
+            payment_id: Payment::id_for(self.order_id),
             order_id: self.order_id,
             user_id: self.user_id,
             amount: self.amount,

@@ -1,13 +1,16 @@
-//! Payments over the item store, two kinds of item: `PAYMENT#<paymentId>` holds the
-//! payment, saved by compare-and-swap on its version, and `PAYMENT_OF#<orderId>` claims the
-//! order's one payment, naming its paymentId. A create writes both in one transaction, each
-//! conditional on not existing, so however close two payments of one order race, one is
-//! written and the other is `AlreadyExists` with nothing written.
+//! Payments over the item store: `PAYMENT#<paymentId>` holds the payment, saved by
+//! compare-and-swap on its version, and created only if absent.
 //!
-//! The claim rather than a sparse `ByOrder` index: an index cannot refuse a second payment
-//! (a GSI has no uniqueness), and it is read eventually consistently, where the claim is
-//! read with the payment consistently (two strongly consistent GetItems). A payment never
-//! changes order, so updates rewrite the payment alone and leave the claim as it is.
+//! A payment's id is the one [`Payment::id_for`] derives from its order (or a top-up's
+//! charge), so its own put-if-absent is the order's claim: however close two payments of
+//! one order race, one is written and the other is `AlreadyExists`, and `for_order` is one
+//! strongly consistent GetItem. Payments written before the derived ids had random ids and
+//! a second item, `PAYMENT_OF#<orderId>`, claiming the order and naming the payment, in the
+//! same transaction; `for_order` still finds those through their claim, and none is written
+//! any more: one item where there were two, 2 write units fewer a checkout.
+//!
+//! Not a sparse `ByOrder` index: an index cannot refuse a second payment (a GSI has no
+//! uniqueness), and it is read eventually consistently.
 
 use std::sync::Arc;
 
@@ -17,13 +20,13 @@ use milkrun_domain::ports::{PaymentReads, PaymentWrites};
 use milkrun_domain::{Effects, StoreError};
 use uuid::Uuid;
 
-use crate::item::{Item, decode, encode, s, text};
-use crate::ops::{Condition, Key, Write};
+use crate::item::{Item, decode, encode, text};
+use crate::ops::{Key, Write};
 use crate::port::ItemStore;
 use crate::table::PAYMENTS;
 use crate::versioned::{commit_versioned, update_versioned, versioned_put};
 
-/// The claim's attribute naming the order's payment.
+/// A claim's attribute naming the order's payment (payments from before the derived ids).
 const PAYMENT_ID: &str = "paymentId";
 
 pub struct Payments {
@@ -49,20 +52,34 @@ impl Payments {
         Self { store }
     }
 
-    /// The insert of a new payment and its order's claim as writes, for a caller that
-    /// commits them in its own transaction. The payment's put comes first; either failed
-    /// condition means the payment id or the order's payment was taken.
+    /// The insert of a new payment as a write, for a caller that commits it in its own
+    /// transaction: refused (a failed condition) when the order has its payment already.
+    /// Only under the order's derived id, which is what makes it the order's only one.
     pub fn create_writes(&self, payment: &Payment) -> Result<Vec<Write>, StoreError> {
-        let mut claim = claim_key(payment.order_id).to_item(&PAYMENTS);
-        claim.insert(PAYMENT_ID.into(), s(payment.payment_id.to_string()));
-        Ok(vec![
-            versioned_put(&PAYMENTS, payment_item(payment)?, None),
-            Write::put(&PAYMENTS, claim, Some(Condition::NotExists)),
-        ])
+        if payment.payment_id != Payment::id_for(payment.order_id) {
+            return Err(StoreError::backend_message(
+                "writing a payment",
+                "a payment's id is the one derived from its order (Payment::id_for)",
+            ));
+        }
+        Ok(vec![versioned_put(&PAYMENTS, payment_item(payment)?, None)])
     }
 
     async fn read(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         Ok(self.store.get(&PAYMENTS, key, true).await?)
+    }
+
+    /// The payment an order's claim names: a payment from before the derived ids.
+    async fn claimed(&self, order_id: Uuid) -> Result<Option<Payment>, StoreError> {
+        let Some(claim) = self.read(&claim_key(order_id)).await? else {
+            return Ok(None);
+        };
+        let payment_id = text(&claim, PAYMENT_ID)
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .ok_or_else(|| {
+                StoreError::backend_message("reading a payment", "an order claim without a payment")
+            })?;
+        self.get(payment_id).await
     }
 }
 
@@ -96,14 +113,9 @@ impl PaymentReads for Payments {
     }
 
     async fn for_order(&self, order_id: Uuid) -> Result<Option<Payment>, StoreError> {
-        let Some(claim) = self.read(&claim_key(order_id)).await? else {
-            return Ok(None);
-        };
-        let payment_id = text(&claim, PAYMENT_ID)
-            .and_then(|id| Uuid::parse_str(id).ok())
-            .ok_or_else(|| {
-                StoreError::backend_message("reading a payment", "an order claim without a payment")
-            })?;
-        self.get(payment_id).await
+        match self.get(Payment::id_for(order_id)).await? {
+            Some(payment) => Ok(Some(payment)),
+            None => self.claimed(order_id).await,
+        }
     }
 }

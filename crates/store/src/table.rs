@@ -274,8 +274,8 @@ pub static ORDERS: TableSpec = TableSpec::new("orders", "ORDERS_TABLE").indexed(
     ORDERS_BY_DAY,
 ]);
 
-/// `PAYMENT#<paymentId>` (the payment) and `PAYMENT_OF#<orderId>` (the order's one payment
-/// claimed, naming its paymentId), written together.
+/// `PAYMENT#<paymentId>`, the id derived from its order; and, from before the derived ids,
+/// `PAYMENT_OF#<orderId>` (the order's one payment claimed, naming its paymentId).
 pub static PAYMENTS: TableSpec = TableSpec::new("payments", "PAYMENTS_TABLE");
 
 /// `DELIVERY#<deliveryId>`, in its vendor's round (`ByRound`) and its day's round across

@@ -384,7 +384,7 @@ impl Setup {
     async fn pay(&self, order: &Order) {
         let now = Utc::now();
         let payment = Payment {
-            payment_id: Uuid::now_v7(),
+            payment_id: Payment::id_for(order.order_id),
             order_id: order.order_id,
             user_id: order.user_id,
             amount: order.total,

@@ -369,14 +369,15 @@ impl PaymentService {
                 record_payment(&self.payments, &answered, actor).await?
             }
             (None, payment_id) => {
-                if let Some(id) = payment_id
-                    && self.payments.get(id).await?.is_some()
-                {
+                // An order's payment has the id derived from it (we name it to the gateway
+                // when charging), so a notice naming another is about no payment of ours.
+                let own = Payment::id_for(order.order_id);
+                if payment_id.is_some_and(|id| id != own) {
                     return Err(not_its_payment());
                 }
                 let refunded = notice.status == PaymentStatus::Refunded;
                 let taken = Payment {
-                    payment_id: payment_id.unwrap_or_else(Uuid::now_v7),
+                    payment_id: own,
                     order_id: order.order_id,
                     user_id: order.user_id,
                     amount: order.total,

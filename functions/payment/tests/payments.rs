@@ -200,7 +200,7 @@ impl World {
             .await;
         let now = Utc::now();
         let payment = Payment {
-            payment_id: Uuid::now_v7(),
+            payment_id: Payment::id_for(order.order_id),
             order_id: order.order_id,
             user_id: order.user_id,
             amount: order.total,
@@ -1027,7 +1027,7 @@ async fn pending_topup(world: &World, paise: u64) -> Payment {
     let charge_id = Uuid::now_v7();
     let now = Utc::now();
     let pending = Payment {
-        payment_id: milkrun_checkout::wallet::topup_payment_id(charge_id),
+        payment_id: milkrun_domain::payment::Payment::id_for(charge_id),
         order_id: charge_id,
         user_id: world.owner,
         amount: Money::inr(paise),

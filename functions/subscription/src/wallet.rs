@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use milkrun_checkout::records::record_payment;
-use milkrun_checkout::wallet::{credit_topup, topup_payment_id};
+use milkrun_checkout::wallet::credit_topup;
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::checkout::platform_zone;
 use milkrun_domain::money::Money;
@@ -188,8 +188,9 @@ impl WalletService {
         if let Some(stored) = self.payments.for_order(request.order_id).await? {
             return Ok(stored);
         }
-        let mut pending = request.pending_payment(Utc::now());
-        pending.payment_id = topup_payment_id(request.order_id);
+        // Under the id derived from the charge (which stands where an order's id would), so
+        // the answer and the webhook credit the same cause.
+        let pending = request.pending_payment(Utc::now());
         record_payment(&self.payments, &pending, actor).await
     }
 
