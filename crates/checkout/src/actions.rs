@@ -220,7 +220,7 @@ impl OrderActions {
             }
             (OrderStatus::OnHold, OrderStatus::Confirmed) => self.approve(order_id, actor).await,
             (_, OrderStatus::Preparing) => {
-                schedule_deliveries(&self.ports, order_id, &by(actor), actor).await
+                schedule_deliveries(&self.ports, order_id, &by(actor), actor, None).await
             }
             _ => {
                 let order = self.move_order(order_id, to, actor, reason, &any).await?;

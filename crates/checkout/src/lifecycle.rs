@@ -8,7 +8,9 @@ use chrono::Utc;
 use milkrun_domain::audit::AuditContext;
 use milkrun_domain::delivery::{Delivery, DeliveryStatus};
 use milkrun_domain::error::TaskError;
-use milkrun_domain::events::{DeliveryNews, DeliveryScheduled, DeliveryUpdated};
+use milkrun_domain::events::{
+    DeliveryNews, DeliveryScheduled, DeliveryUpdated, OrderConfirmed, OrderNews,
+};
 use milkrun_domain::inventory::StockSettlement;
 use milkrun_domain::money::Money;
 use milkrun_domain::order::{Order, OrderStatus};
@@ -18,7 +20,7 @@ use milkrun_store::retry::retry_on_conflict;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::records::{change_order, checkout_actor, order_effects, record_payment};
+use crate::records::{attach_paid, change_order, checkout_actor, order_effects, record_payment};
 use crate::steps::CheckoutPorts;
 
 /// What an order's status asks of its stock and money, each part idempotent, so a repeated
@@ -199,16 +201,25 @@ async fn refund_payment(
     Ok(recorded.refunded_amount.amount > 0)
 }
 
+/// A PAYMENT_PENDING order found paid (SPEC §5 step 7, checked by ConfirmOrder), to be
+/// confirmed on its way to PREPARING: the payment that paid it (`None`: cash on delivery).
+#[derive(Debug, Clone, Copy)]
+pub struct Paid(pub Option<Uuid>);
+
 /// SPEC §5 step 8 for a CONFIRMED order: CONFIRMED → PREPARING (moved `by`) with its
 /// deliveries (one per vendor, ids derived from the order and vendor) and a
 /// DELIVERY_SCHEDULED event each (the vendor's assignment), in one transaction, so a cancel
-/// landing meanwhile leaves no delivery behind. Then SPEC §5 step 7's account update, once,
-/// by whoever prepared it. Answers the order as it is (any other status: untouched).
+/// landing meanwhile leaves no delivery behind. With `paid`, a PAYMENT_PENDING order is
+/// confirmed in the same write (step 7: the payment named, its token dropped, CONFIRMED in
+/// its history, ORDER_CONFIRMED with the deliveries' events, one audit entry for both
+/// moves). Then SPEC §5 step 7's account update, once, by whoever prepared it. Answers the
+/// order as it is (any other status: untouched).
 pub async fn schedule_deliveries(
     ports: &CheckoutPorts,
     order_id: Uuid,
     by: &str,
     actor: &AuditContext,
+    paid: Option<Paid>,
 ) -> Result<Order, DomainError> {
     let orders = ports.orders.clone();
     let (order, prepared) = retry_on_conflict("order", || async {
@@ -216,14 +227,19 @@ pub async fn schedule_deliveries(
             .get(order_id)
             .await?
             .ok_or(DomainError::NotFound("order"))?;
+        let now = Utc::now();
+        let (before, confirmed) = (order.status, confirm_paid(&mut order, paid, by, now)?);
         if order.status != OrderStatus::Confirmed {
             return Ok((order, false));
         }
-        let now = Utc::now();
         let deliveries = Delivery::schedule_for(&order, by, now);
         order.delivery_ids = deliveries.iter().map(|d| d.delivery_id).collect();
         order.move_to(OrderStatus::Preparing, by, None, now)?;
-        let moved = order_effects(OrderStatus::Confirmed, &order, actor);
+        let moved = match confirmed {
+            Some(news) => order_effects(before, &order, actor)
+                .with_event(&OrderConfirmed(news), &actor.correlation_id),
+            None => order_effects(before, &order, actor),
+        };
         let effects = moved.clone().and(scheduled_effects(&deliveries, actor));
         let order = match orders
             .update_with_deliveries(order.clone(), &deliveries, &effects)
@@ -296,6 +312,25 @@ pub async fn count_order(ports: &CheckoutPorts, order: &Order) -> Result<(), Dom
 }
 
 /// A DELIVERY_SCHEDULED event (the vendor's assignment) and an audit entry per delivery.
+/// Confirms a PAYMENT_PENDING order found `paid` (naming its payment, dropping the spent
+/// token): the news ORDER_CONFIRMED tells, of the order as confirmed. Any other order, or
+/// none paid, is left as it is.
+fn confirm_paid(
+    order: &mut Order,
+    paid: Option<Paid>,
+    by: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<Option<OrderNews>, DomainError> {
+    let (OrderStatus::PaymentPending, Some(Paid(payment))) = (order.status, paid) else {
+        return Ok(None);
+    };
+    if let Some(payment_id) = payment {
+        attach_paid(order, payment_id);
+    }
+    order.move_to(OrderStatus::Confirmed, by, None, now)?;
+    Ok(Some(OrderNews::of(order)))
+}
+
 fn scheduled_effects(deliveries: &[Delivery], actor: &AuditContext) -> Effects {
     deliveries
         .iter()

@@ -540,7 +540,7 @@ async fn an_order_names_the_vendor_its_earlier_runs_reservation_holds() {
 }
 
 #[tokio::test]
-async fn process_payment_leaves_the_order_to_confirm_order_which_names_the_payment() {
+async fn the_payment_confirmation_and_deliveries_reach_the_order_in_one_write() {
     let world = World::new(FraudRules::default()).await;
     let id = world.place_litres(2).await;
     world.reserve(id).await;
@@ -557,14 +557,37 @@ async fn process_payment_leaves_the_order_to_confirm_order_which_names_the_payme
     for step in ["FraudCheck", "ConfirmOrder"] {
         world.tasks.run(step, id).await.unwrap();
     }
-    let confirmed = world.order(id).await;
-    assert_eq!(confirmed.status, OrderStatus::Confirmed);
-    assert_eq!(confirmed.payment_id, Some(payment.payment_id));
-    assert_eq!(confirmed.payment_token, None, "the token is spent");
     assert_eq!(
-        confirmed.version,
+        world.order(id).await,
+        reserved,
+        "ConfirmOrder checks, writes nothing"
+    );
+    world.tasks.run("ScheduleDelivery", id).await.unwrap();
+    let prepared = world.order(id).await;
+    assert_eq!(prepared.status, OrderStatus::Preparing);
+    assert_eq!(prepared.payment_id, Some(payment.payment_id));
+    assert_eq!(prepared.payment_token, None, "the token is spent");
+    let moves: Vec<OrderStatus> = prepared.status_history.iter().map(|c| c.status).collect();
+    assert!(
+        moves.ends_with(&[OrderStatus::Confirmed, OrderStatus::Preparing]),
+        "{moves:?}"
+    );
+    assert_eq!(
+        prepared.version,
         reserved.version + 1,
-        "one write: paid and confirmed"
+        "one write: paid, confirmed and prepared"
+    );
+    // Both moves told: ORDER_CONFIRMED of the order as confirmed, beside the deliveries'.
+    let confirmed = events_of(&world, EventType::OrderConfirmed, id).await;
+    assert_eq!(confirmed.len(), 1);
+    assert_eq!(confirmed[0].data["status"], "CONFIRMED");
+    assert_eq!(confirmed[0].data["vendorIds"], json!(prepared.vendor_ids()));
+    let scheduled = events_of(&world, EventType::DeliveryScheduled, id).await;
+    assert_eq!(scheduled.len(), prepared.delivery_ids.len());
+    let actions = audit_actions(&world, id).await;
+    assert!(
+        actions.contains(&"ORDER_PREPARING".to_owned()),
+        "{actions:?}"
     );
 }
 

@@ -1,7 +1,7 @@
-//! Step 7, ConfirmOrder: PAYMENT_PENDING → CONFIRMED once paid, and the checks a
-//! started-again run makes of an order already CONFIRMED.
+//! Step 7, ConfirmOrder: that a PAYMENT_PENDING order was paid (its move to CONFIRMED is
+//! written by ScheduleDelivery, with its move to PREPARING), and the checks a started-again
+//! run makes of an order already CONFIRMED.
 
-use chrono::Utc;
 use milkrun_domain::ErrorCode;
 use milkrun_domain::error::TaskError;
 use milkrun_domain::order::{Order, OrderStatus};
@@ -10,11 +10,14 @@ use milkrun_domain::values::PaymentMethod;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{BY, CheckoutTasks, Step, answer, out_of_place, refused};
-use crate::records::attach_paid;
+use super::{CheckoutTasks, Step, answer, out_of_place, refused};
 
 impl CheckoutTasks {
-    /// PAYMENT_PENDING → CONFIRMED; a paid method must have been charged first. An ON_HOLD
+    /// A PAYMENT_PENDING order must have been paid (or be cash on delivery) to go ahead. Its
+    /// move to CONFIRMED is not written here: ScheduleDelivery writes it with the move to
+    /// PREPARING, both in the order's history, with ORDER_CONFIRMED beside the deliveries'
+    /// events, so a checkout writes the order, its status listing and an audit entry once
+    /// fewer (as ProcessPayment leaves its payment's id to the next move). An ON_HOLD
     /// order is confirmed only by a manager's approval (POST /orders/{id}/approve records it
     /// and resumes here), never by this step. A run entering here at an order already
     /// CONFIRMED (approved, or started again) checks that the payment and the stock it was
@@ -22,31 +25,16 @@ impl CheckoutTasks {
     pub(super) async fn confirm_order(&self, order_id: Uuid) -> Result<Value, TaskError> {
         let order = self.load(order_id).await?;
         match order.status {
-            OrderStatus::PaymentPending => {}
+            OrderStatus::PaymentPending => {
+                self.check_paid(&order).await?;
+            }
             OrderStatus::Confirmed => {
                 self.check_paid(&order).await?;
                 self.hold_stock(&order).await?;
-                return Ok(answer(&order));
             }
-            OrderStatus::Preparing | OrderStatus::OutForDelivery | OrderStatus::Delivered => {
-                return Ok(answer(&order));
-            }
+            OrderStatus::Preparing | OrderStatus::OutForDelivery | OrderStatus::Delivered => {}
             status => return Err(out_of_place(Step::ConfirmOrder, status)),
         }
-        let paid = self.check_paid(&order).await?;
-        let now = Utc::now();
-        let order = self
-            .change(order_id, &|order| {
-                if order.status != OrderStatus::PaymentPending {
-                    return Ok(false);
-                }
-                if let Some(payment_id) = paid {
-                    attach_paid(order, payment_id);
-                }
-                order.move_to(OrderStatus::Confirmed, BY, None, now)?;
-                Ok(true)
-            })
-            .await?;
         Ok(answer(&order))
     }
 
@@ -55,7 +43,7 @@ impl CheckoutTasks {
     /// again after a compensation that died before marking the order (RefundPayment done,
     /// MarkFailed not) finds the payment REFUNDED here and fails into the compensation
     /// again, instead of going ahead unpaid.
-    async fn check_paid(&self, order: &Order) -> Result<Option<Uuid>, TaskError> {
+    pub(super) async fn check_paid(&self, order: &Order) -> Result<Option<Uuid>, TaskError> {
         if order.payment_method == PaymentMethod::Cod {
             return Ok(None);
         }
