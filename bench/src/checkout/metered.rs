@@ -340,7 +340,7 @@ mod tests {
     use super::*;
 
     /// What one checkout writes, in write units (tables and their indexes), as bench/README
-    /// ("Three items fewer", the latest of issue 17's cost sections) bills it. The counts
+    /// ("Four levers more", the latest of issue 17's cost sections) bills it. The counts
     /// are deterministic: a change that writes more (or less) a checkout moves this figure,
     /// and the README's with it.
     const CHECKOUT_WRITE_UNITS: f64 = 49.0;
