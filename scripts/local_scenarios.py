@@ -176,7 +176,7 @@ def invariants(host, world, answered: list[str], round_: int) -> dict:
     kept = 0
     for order in orders:
         # The order's view reads its payment by order: one charged before its checkout
-        # failed names no paymentId on the order (that comes with ConfirmOrder or a hold).
+        # failed names no paymentId on the order (that comes with ScheduleDelivery or a hold).
         payment = host.ok("GET", f"/orders/{order['orderId']}", token=token).get("payment")
         paid = payment is not None and payment["status"] == "SUCCEEDED"
         if order["status"] in THROUGH:

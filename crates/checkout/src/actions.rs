@@ -250,9 +250,13 @@ impl OrderActions {
         order_id: uuid::Uuid,
         actor: &AuditContext,
     ) -> Result<Order, DomainError> {
-        let mut order = self.load(order_id).await?;
-        let deliveries = self.ports.deliveries.for_order(&order).await?;
+        // The order names its deliveries; its status is read again after them, so the moves
+        // are worked out from an order no older than the deliveries (a concurrent update
+        // may have moved it on meanwhile, and a move from a stale status would be refused).
+        let named = self.load(order_id).await?;
+        let deliveries = self.ports.deliveries.for_order(&named).await?;
         let statuses: Vec<_> = deliveries.iter().map(|d| d.status).collect();
+        let mut order = self.load(order_id).await?;
         for to in order_moves(order.status, &statuses) {
             order = match to {
                 OrderStatus::Cancelled => {

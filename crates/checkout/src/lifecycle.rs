@@ -311,7 +311,6 @@ pub async fn count_order(ports: &CheckoutPorts, order: &Order) -> Result<(), Dom
     .await
 }
 
-/// A DELIVERY_SCHEDULED event (the vendor's assignment) and an audit entry per delivery.
 /// Confirms a PAYMENT_PENDING order found `paid` (naming its payment, dropping the spent
 /// token): the news ORDER_CONFIRMED tells, of the order as confirmed. Any other order, or
 /// none paid, is left as it is.
@@ -331,6 +330,7 @@ fn confirm_paid(
     Ok(Some(OrderNews::of(order)))
 }
 
+/// A DELIVERY_SCHEDULED event (the vendor's assignment) and an audit entry per delivery.
 fn scheduled_effects(deliveries: &[Delivery], actor: &AuditContext) -> Effects {
     deliveries
         .iter()

@@ -1,6 +1,7 @@
 //! The `DeliveryStore` contract: deliveries created all or nothing and never twice, found by
-//! the order that names them, changed by compare-and-swap, and listed as a round of one date and slot, one
-//! vendor's or every vendor's, by pincode then delivery id, a status change keeping them in it.
+//! the order that names them, changed by compare-and-swap, and listed as a round of one date
+//! and slot, one vendor's or every vendor's, by pincode then delivery id, a status change
+//! keeping them in it.
 
 use std::sync::Arc;
 
@@ -311,11 +312,9 @@ pub async fn a_status_update_is_compare_and_swap_and_keeps_it_in_its_round(
     );
     let all = whole_round(&store, None, date, slot, 100).await;
     assert!(all.contains(&saved));
+    let order = naming(delivery.order_id, std::slice::from_ref(&delivery));
     assert_eq!(
-        (store
-            .for_order(&naming(delivery.order_id, std::slice::from_ref(&delivery)))
-            .await)
-            .unwrap(),
+        store.for_order(&order).await.unwrap(),
         std::slice::from_ref(&saved),
         "its order reads it as it is now"
     );

@@ -18,11 +18,13 @@ pub const MAX_LINE_QUANTITY: u32 = 100;
 /// the SQLite item store keeps too (`milkrun_store::ops::MAX_TRANSACTION_WRITES` is this).
 pub const MAX_TRANSACTION_WRITES: usize = 100;
 /// Lines a cart may hold; an order takes at most as many. Derived from the largest
-/// transaction an order's checkout makes, ScheduleDelivery's: the order and its audit entry,
-/// and per vendor a delivery, its audit entry and its DELIVERY_SCHEDULED event, where each
-/// line may have a vendor of its own: 2 + 3 × 32 = 98 writes. A reservation and its
+/// transaction an order's checkout makes, ScheduleDelivery's: the order, its audit entry and
+/// its ORDER_CONFIRMED event, and per vendor a delivery, its audit entry and its
+/// DELIVERY_SCHEDULED event, where each line may have a vendor of its own: 3 + 3 × 32 = 99
+/// writes, counting every event as a write of its own (an event that cannot ride in the
+/// change's audit entry goes to the outbox in the same transaction). A reservation and its
 /// settlements write fewer (the reservation, per line its stock row, per vendor its day).
-pub const MAX_LINES: usize = (MAX_TRANSACTION_WRITES - 2) / 3;
+pub const MAX_LINES: usize = (MAX_TRANSACTION_WRITES - 3) / 3;
 /// A cart nobody touched for this long expires (TTL).
 pub const IDLE_DAYS: i64 = 30;
 

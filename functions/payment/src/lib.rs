@@ -4,7 +4,8 @@
 //! Money is taken in one place only: the checkout's ProcessPayment step. `POST /payments`
 //! changes how the order is paid and starts the checkout again; the webhook records what
 //! the gateway says and lets ProcessPayment skip a charge already taken, but never moves the
-//! order itself (ConfirmOrder is the only confirmer).
+//! order itself (the checkout is the only confirmer: ConfirmOrder checks, ScheduleDelivery
+//! writes the move).
 
 pub mod routes;
 pub mod service;

@@ -78,6 +78,17 @@ fn gateway_reference_or_null() -> Object {
     )
 }
 
+fn webhook_payment_id() -> Object {
+    let mut schema = milkrun_domain::schema::uuid_or_null();
+    schema.description = Some(
+        "Our id of the payment, if the gateway names it: the order's payment id, which is \
+         derived from the order and named to the gateway when charging. Any other id is 409 \
+         CONFLICT, whether or not a payment of the order is recorded yet."
+            .into(),
+    );
+    schema
+}
+
 fn reported_status() -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
@@ -193,8 +204,8 @@ impl From<Payment> for PaymentView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookBody {
-    /// The payment's id, if the gateway knows ours; it must be the order's payment (409).
-    #[schema(schema_with = milkrun_domain::schema::uuid_or_null)]
+    /// The payment's id, if the gateway knows ours (see [`webhook_payment_id`]).
+    #[schema(schema_with = webhook_payment_id)]
     payment_id: Option<String>,
     /// The order paid for (404 if unknown).
     #[schema(schema_with = milkrun_domain::schema::uuid_required, required = true)]

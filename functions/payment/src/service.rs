@@ -11,8 +11,8 @@
 //!   record holds already writes nothing, so a duplicate delivery records once) and, for a
 //!   succeeded payment of a PAYMENT_PENDING order that has none yet, puts the payment's id on
 //!   the order (a compare-and-swap), so ProcessPayment skips charging. It never moves the
-//!   order: ConfirmOrder is the only confirmer, so a webhook racing the confirm step can
-//!   neither charge nor confirm twice.
+//!   order: the checkout is the only confirmer (ConfirmOrder checks, ScheduleDelivery
+//!   writes the move), so a webhook racing those steps can neither charge nor confirm twice.
 
 use std::sync::Arc;
 

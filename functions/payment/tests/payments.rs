@@ -690,7 +690,7 @@ async fn a_succeeded_webhook_delivered_twice_records_once_and_never_confirms() {
     assert_eq!(
         stored.status,
         OrderStatus::PaymentPending,
-        "only ConfirmOrder confirms"
+        "only the checkout confirms"
     );
     assert!(world.starts().is_empty());
 }
@@ -735,6 +735,35 @@ async fn a_webhook_updates_the_orders_payment_and_never_moves_it_back() {
     assert_eq!(
         (status, body["errorCode"].clone()),
         (StatusCode::CONFLICT, json!("CONFLICT"))
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_before_any_payment_names_the_orders_own_payment_id_or_is_refused() {
+    let world = World::new().await;
+    let order = world.order(&[OrderStatus::PaymentPending], None).await;
+    let at = now_rfc3339();
+    let stranger = json!({"paymentId": Uuid::now_v7(), "orderId": order.order_id,
+                          "status": "SUCCEEDED", "timestamp": at});
+    let (status, body) = world.webhook(&stranger).await;
+    assert_eq!(
+        (status, body["errorCode"].clone()),
+        (StatusCode::CONFLICT, json!("CONFLICT"))
+    );
+    assert_eq!(
+        world.stored_payment(order.order_id).await,
+        None,
+        "nothing recorded"
+    );
+
+    let own = Payment::id_for(order.order_id);
+    let named = json!({"paymentId": own, "orderId": order.order_id,
+                       "status": "SUCCEEDED", "timestamp": at});
+    assert_eq!(world.webhook(&named).await.0, StatusCode::OK);
+    let payment = world.stored_payment(order.order_id).await.unwrap();
+    assert_eq!(
+        (payment.payment_id, payment.status),
+        (own, PaymentStatus::Succeeded)
     );
 }
 

@@ -39,7 +39,8 @@ impl CheckoutTasks {
     }
 
     /// The order's payment went through (or it is cash on delivery): its id, which the
-    /// order is confirmed with (ProcessPayment leaves it to this move). A checkout started
+    /// order is confirmed with (ProcessPayment leaves it to the move ScheduleDelivery
+    /// writes, which asks here again). A checkout started
     /// again after a compensation that died before marking the order (RefundPayment done,
     /// MarkFailed not) finds the payment REFUNDED here and fails into the compensation
     /// again, instead of going ahead unpaid.

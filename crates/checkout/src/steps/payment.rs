@@ -20,8 +20,8 @@ impl CheckoutTasks {
     /// `PaymentGatewayUnavailable` (retried by the definition). COD is never charged, nor
     /// is an order whose payment was taken already (SUCCEEDED, or REFUNDED by a compensation
     /// that died before marking the order). The order itself is not written: the payment's
-    /// id reaches it with its next move (ConfirmOrder, or FraudCheck's hold), one write of
-    /// the order and its audit entry fewer a checkout.
+    /// id reaches it with its next move (ScheduleDelivery's, or FraudCheck's hold), one write
+    /// of the order and its audit entry fewer a checkout.
     pub(super) async fn process_payment(&self, order_id: Uuid) -> Result<Value, TaskError> {
         let order = self.load(order_id).await?;
         if order.payment_method == PaymentMethod::Cod || order.payment_id.is_some() {
