@@ -235,11 +235,10 @@ pub async fn schedule_deliveries(
         let deliveries = Delivery::schedule_for(&order, by, now);
         order.delivery_ids = deliveries.iter().map(|d| d.delivery_id).collect();
         order.move_to(OrderStatus::Preparing, by, None, now)?;
-        let moved = match confirmed {
-            Some(news) => order_effects(before, &order, actor)
-                .with_event(&OrderConfirmed(news), &actor.correlation_id),
-            None => order_effects(before, &order, actor),
-        };
+        let mut moved = order_effects(before, &order, actor);
+        if let Some(news) = confirmed {
+            moved = moved.with_event(&OrderConfirmed(news), &actor.correlation_id);
+        }
         let effects = moved.clone().and(scheduled_effects(&deliveries, actor));
         let order = match orders
             .update_with_deliveries(order.clone(), &deliveries, &effects)

@@ -317,6 +317,17 @@ impl World {
         self.webhook_raw(&raw, Some(signed)).await
     }
 
+    /// Delivers `body` signed, and expects it refused as 409 CONFLICT (a payment id that is
+    /// not the order's).
+    async fn webhook_conflicts(&self, body: &Value) {
+        let (status, answer) = self.webhook(body).await;
+        assert_eq!(
+            (status, answer["errorCode"].clone()),
+            (StatusCode::CONFLICT, json!("CONFLICT")),
+            "{answer}"
+        );
+    }
+
     /// The events of `event_type` committed for `order_id`.
     async fn events(&self, event_type: EventType, order_id: Uuid) -> usize {
         self.stores
@@ -731,11 +742,7 @@ async fn a_webhook_updates_the_orders_payment_and_never_moves_it_back() {
 
     let other_payment = json!({"paymentId": Uuid::now_v7(), "orderId": order.order_id,
                                "status": "REFUNDED", "timestamp": at});
-    let (status, body) = world.webhook(&other_payment).await;
-    assert_eq!(
-        (status, body["errorCode"].clone()),
-        (StatusCode::CONFLICT, json!("CONFLICT"))
-    );
+    world.webhook_conflicts(&other_payment).await;
 }
 
 #[tokio::test]
@@ -745,11 +752,7 @@ async fn a_webhook_before_any_payment_names_the_orders_own_payment_id_or_is_refu
     let at = now_rfc3339();
     let stranger = json!({"paymentId": Uuid::now_v7(), "orderId": order.order_id,
                           "status": "SUCCEEDED", "timestamp": at});
-    let (status, body) = world.webhook(&stranger).await;
-    assert_eq!(
-        (status, body["errorCode"].clone()),
-        (StatusCode::CONFLICT, json!("CONFLICT"))
-    );
+    world.webhook_conflicts(&stranger).await;
     assert_eq!(
         world.stored_payment(order.order_id).await,
         None,
