@@ -36,9 +36,33 @@ pub(crate) mod price {
     pub const LOGS_GB: f64 = 0.50;
 }
 
-/// What Lambda reports beyond the function's own lines: START, END and REPORT (with the
-/// X-Ray trace id under active tracing), about this many bytes an invocation.
-pub(super) const PLATFORM_LOG_BYTES: f64 = 350.0;
+/// What Lambda writes beside the function's own lines at system log level INFO: START, END
+/// and REPORT (with the X-Ray trace id under active tracing), about this many bytes an
+/// invocation.
+pub(super) const PLATFORM_LOG_BYTES_AT_INFO: f64 = 350.0;
+
+/// Lambda's own bytes an invocation as template.yaml deploys it: its `SystemLogLevel`
+/// parameter's default. WARN leaves START, END and REPORT out; INFO and DEBUG write them.
+pub(super) fn platform_log_bytes() -> f64 {
+    match template_system_log_level() {
+        "WARN" => 0.0,
+        _ => PLATFORM_LOG_BYTES_AT_INFO,
+    }
+}
+
+/// The default of template.yaml's `SystemLogLevel` parameter, which every function's
+/// `LoggingConfig` takes.
+fn template_system_log_level() -> &'static str {
+    let template = include_str!("../../../template.yaml");
+    let (_, parameter) = template
+        .split_once("\n  SystemLogLevel:\n")
+        .expect("template.yaml has a SystemLogLevel parameter");
+    parameter
+        .lines()
+        .take_while(|line| line.starts_with("    "))
+        .find_map(|line| line.trim().strip_prefix("Default: "))
+        .expect("the SystemLogLevel parameter has a default")
+}
 /// For the second duration estimate: one DynamoDB round trip in the region (single-digit
 /// milliseconds; transactions take longer, small reads less).
 pub(super) const DYNAMODB_ROUND_TRIP_MS: f64 = 6.0;
@@ -46,6 +70,23 @@ pub(super) const DYNAMODB_ROUND_TRIP_MS: f64 = 6.0;
 pub(super) const CPU_SLOWDOWN_256: f64 = 1769.0 / 256.0;
 /// The Step Functions to Lambda hop, per Task state (Express, synchronous invoke).
 pub(super) const TASK_HOP_MS: f64 = 15.0;
+
+/// Issue 17's goal: dollars per 1,000 checkouts.
+const GOAL: f64 = 0.045;
+/// The most a batch holds on the event path: an SQS receive, an SNS PublishBatch, and the
+/// queue mappings' `BatchSize` (the stream's is 100, but its events leave ten to a request).
+const FULL_BATCH: f64 = 10.0;
+/// Every event source mapping's `MaximumBatchingWindowInSeconds` in template.yaml: how long
+/// Lambda gathers records before it invokes with fewer than a full batch.
+pub(super) const BATCHING_WINDOW_S: f64 = 1.0;
+
+/// A path's batch at `rate` checkouts a second when each checkout puts `messages` on it:
+/// what one window gathers, at least one, at most a full batch. (Lambda polls a queue with
+/// several pollers, which may split a window's messages: read this as the rate from which
+/// batches can fill.)
+fn batch_at(rate: f64, messages: f64) -> f64 {
+    (rate * messages * BATCHING_WINDOW_S).clamp(1.0, FULL_BATCH)
+}
 
 /// Whether `label` is one of the event consumers (each has its own queue and Lambda).
 fn is_consumer(label: &str) -> bool {
@@ -282,13 +323,22 @@ pub(super) fn costs(m: &Metered) {
         ));
     }
     let lambda_invocations = 1.0 + tasks + events + deliveries;
-    let log_gb = k * (log_bytes_own + lambda_invocations * PLATFORM_LOG_BYTES) / 1e9;
+    let platform = platform_log_bytes();
+    let log_gb = |platform: f64| k * (log_bytes_own + lambda_invocations * platform) / 1e9;
     rows.push((
         "CloudWatch Logs".into(),
-        format!("1,000 × ({log_bytes_own:.0} B of our JSON lines + {lambda_invocations:.0} invocations × {PLATFORM_LOG_BYTES} B platform lines) = {:.1} MB × $0.50/GB", log_gb * 1000.0),
-        log_gb * price::LOGS_GB,
-        log_gb * price::LOGS_GB,
+        format!("1,000 × ({log_bytes_own:.0} B of our JSON lines + {lambda_invocations:.0} invocations × {platform} B platform lines at SystemLogLevel {}) = {:.1} MB × $0.50/GB", template_system_log_level(), log_gb(platform) * 1000.0),
+        log_gb(platform) * price::LOGS_GB,
+        log_gb(platform) * price::LOGS_GB,
         true,
+    ));
+    let at_info = log_gb(PLATFORM_LOG_BYTES_AT_INFO) * price::LOGS_GB;
+    rows.push((
+        "(CloudWatch Logs at SystemLogLevel INFO instead)".into(),
+        format!("1,000 × ({log_bytes_own:.0} B + {lambda_invocations:.0} × {PLATFORM_LOG_BYTES_AT_INFO} B START, END and REPORT)"),
+        at_info,
+        at_info,
+        false,
     ));
     let mut goal = (0.0, 0.0);
     for (item, arithmetic, local, aws, counted) in &rows {
@@ -309,33 +359,58 @@ pub(super) fn costs(m: &Metered) {
         goal.0 - ddb_brief + ddb_now,
         goal.1 - ddb_brief + ddb_now
     );
-    // The event path's requests and invocations with every batch full: SNS PublishBatch and
-    // SQS receives and deletes ten a request, the stream and the queues ten records an
-    // invocation (the mappings' batch size and window allow it under load). SQS sends (one
-    // a message from SNS) and the handlers' time stay as they are.
-    let event_path = |batch: f64, consumer_ms: &dyn Fn(&Consumer) -> f64| {
-        let sns = k * events / batch * price::SNS_PUBLISH;
-        let sqs_requests = k * sqs * (1.0 + 2.0 / batch) * price::SQS_REQUEST;
-        let publisher = lambda(events / batch, events / batch * publisher_ms, 0.125);
-        let handlers: f64 = (consumers.iter())
-            .map(|c| lambda(c.1 / batch, billed(consumer_ms(c), c.1), 0.25))
+    // The event path's requests and invocations when each path's batches hold
+    // `batch_of(m)` messages, m being that path's messages a checkout: SNS PublishBatch and
+    // SQS receives and deletes take a batch a request, the stream and each queue a batch an
+    // invocation. SQS sends (one a message from SNS) and the handlers' time stay as they are.
+    let event_path = |batch_of: &dyn Fn(f64) -> f64, consumer_ms: &dyn Fn(&Consumer) -> f64| {
+        let published = events / batch_of(events);
+        let sns = k * published * price::SNS_PUBLISH;
+        let publisher = lambda(published, published * publisher_ms, 0.125);
+        let received = |c: &Consumer| c.1 / batch_of(c.1);
+        let sqs_requests: f64 = (consumers.iter())
+            .map(|c| k * (c.1 + 2.0 * received(c)) * price::SQS_REQUEST)
             .sum();
-        let invocations = 1.0 + tasks + (events + deliveries) / batch;
-        let logs = k * (log_bytes_own + invocations * PLATFORM_LOG_BYTES) / 1e9 * price::LOGS_GB;
+        let handlers: f64 = (consumers.iter())
+            .map(|c| lambda(received(c), billed(consumer_ms(c), c.1), 0.25))
+            .sum();
+        let invocations = 1.0 + tasks + published + consumers.iter().map(received).sum::<f64>();
+        let logs = k * (log_bytes_own + invocations * platform) / 1e9 * price::LOGS_GB;
         sns + sqs_requests + publisher + handlers + logs
     };
     let (local_ms, aws_ms) = (
         |c: &(&str, f64, f64, f64)| c.2,
         |c: &(&str, f64, f64, f64)| c.3,
     );
-    let batched = (
-        goal.0 - ddb_brief + ddb_now - event_path(1.0, &local_ms) + event_path(10.0, &local_ms),
-        goal.1 - ddb_brief + ddb_now - event_path(1.0, &aws_ms) + event_path(10.0, &aws_ms),
-    );
+    let one = |_: f64| 1.0;
+    let at = |batch_of: &dyn Fn(f64) -> f64| {
+        (
+            goal.0 - ddb_brief + ddb_now - event_path(&one, &local_ms)
+                + event_path(batch_of, &local_ms),
+            goal.1 - ddb_brief + ddb_now - event_path(&one, &aws_ms)
+                + event_path(batch_of, &aws_ms),
+        )
+    };
+    let full = at(&|_| FULL_BATCH);
     println!(
         "| **the same, every batch full** (lower bound: SNS PublishBatch, SQS receives and deletes, stream and queue invocations ten to one) | | **${:.4}** | **${:.4}** |",
-        batched.0, batched.1
+        full.0, full.1
     );
+    for rate in [0.25, 0.5, 1.0, 2.5, 5.0] {
+        let (local, aws) = at(&|m| batch_at(rate, m));
+        println!(
+            "| the same at {rate} checkouts a second (a path's batch: what its {BATCHING_WINDOW_S} s window gathers, 1 to 10) | | ${local:.4} | ${aws:.4} |"
+        );
+    }
+    let goal_rate = (1..=100)
+        .map(|tenths| f64::from(tenths) / 10.0)
+        .find(|&rate| at(&|m| batch_at(rate, m)).1 <= GOAL);
+    match goal_rate {
+        Some(rate) => println!(
+            "| **AWS est. at or under ${GOAL} from** | **{rate} checkouts a second** | | |"
+        ),
+        None => println!("| **AWS est. over ${GOAL} at every rate up to 10 a second** | | | |"),
+    }
     let edge = k
         * (price::REST_API_REQUEST
             + price::LAMBDA_REQUEST
@@ -371,5 +446,53 @@ pub(super) fn step_rank(label: &str) -> usize {
         None if is_consumer(label) => ORDER.len(),
         None if label == "other" => ORDER.len() + 1,
         None => ORDER.len() + 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bill leaves START, END and REPORT out only while every function takes the
+    /// parameter: from the Globals, in JSON (Lambda filters its lines by level only then),
+    /// and no function with a logging configuration of its own.
+    #[test]
+    fn the_bill_counts_lambdas_own_lines_as_every_function_is_deployed() {
+        let template = include_str!("../../../template.yaml");
+        let globals = &template[template.find("\nGlobals:\n").expect("Globals")..];
+        let globals = &globals[..globals.find("\nResources:\n").expect("Resources")];
+        let logging = &globals[globals.find("LoggingConfig:").expect("a LoggingConfig")..];
+        assert!(logging.contains("LogFormat: JSON"), "{logging}");
+        assert!(
+            logging.contains("SystemLogLevel: !Ref SystemLogLevel"),
+            "{logging}"
+        );
+        assert_eq!(template.matches("LoggingConfig:").count(), 1);
+        let level = template_system_log_level();
+        assert!(["DEBUG", "INFO", "WARN"].contains(&level), "{level}");
+        assert_eq!(platform_log_bytes() == 0.0, level == "WARN");
+    }
+
+    /// The rates the bill is shown at assume every mapping's batching window.
+    #[test]
+    fn the_batching_window_is_every_mappings() {
+        let template = include_str!("../../../template.yaml");
+        let windows: Vec<f64> = template
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("MaximumBatchingWindowInSeconds: "))
+            .map(|value| value.parse().expect("a number of seconds"))
+            .collect();
+        assert!(windows.len() >= 4, "{windows:?}");
+        assert!(
+            windows.iter().all(|&w| w == BATCHING_WINDOW_S),
+            "{windows:?}"
+        );
+    }
+
+    #[test]
+    fn a_batch_is_what_a_window_gathers_from_one_to_full() {
+        assert_eq!(batch_at(0.1, 2.0), 1.0);
+        assert_eq!(batch_at(1.0, 4.0), 4.0 * BATCHING_WINDOW_S);
+        assert_eq!(batch_at(100.0, 4.0), FULL_BATCH);
     }
 }
