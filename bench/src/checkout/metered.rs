@@ -339,14 +339,15 @@ pub(super) async fn drain(outbox: &Arc<milkrun_store::Outbox>) {
 mod tests {
     use super::*;
 
-    /// What one checkout writes, in write units (tables and their indexes), as bench/README
-    /// ("Four levers more", the latest of issue 17's cost sections) bills it. The counts
-    /// are deterministic: a change that writes more (or less) a checkout moves this figure,
-    /// and the README's with it.
+    /// What one checkout writes, in write units (tables and their indexes), and reads, in
+    /// read units, as bench/README (issue 17's latest cost section) bills them. The counts
+    /// are deterministic: a change that writes or reads more (or less) a checkout moves
+    /// these figures, and the README's with them.
     const CHECKOUT_WRITE_UNITS: f64 = 49.0;
+    const CHECKOUT_READ_UNITS: f64 = 34.0;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_checkout_writes_the_units_the_readme_bills() {
+    async fn a_checkout_writes_and_reads_the_units_the_readme_bills() {
         let options = Options {
             sequential: 0,
             concurrent: 0,
@@ -369,6 +370,11 @@ mod tests {
             per_checkout, CHECKOUT_WRITE_UNITS,
             "write units a checkout (tables {} + indexes {}, over {} checkouts)",
             all.write_units, all.index_write_units, metered.checkouts
+        );
+        assert_eq!(
+            all.read_units / metered.checkouts as f64,
+            CHECKOUT_READ_UNITS,
+            "read units a checkout"
         );
     }
 }
