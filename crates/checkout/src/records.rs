@@ -153,19 +153,9 @@ pub async fn record_payment(
 ) -> Result<Payment, DomainError> {
     retry_on_conflict("payment", || async move {
         let Some(mut stored) = payments.for_order(answered.order_id).await? else {
-            let created = Payment {
-                version: 0,
-                ..answered.clone()
-            };
-            return match payments
-                .create(&created, &payment_effects(&created, false, actor))
-                .await
-            {
-                Ok(()) => Ok(created),
-                // Another writer recorded it first: read it again and compare.
-                Err(StoreError::AlreadyExists) => Err(StoreError::VersionConflict.into()),
-                Err(other) => Err(other.into()),
-            };
+            // Another writer recorded it first: read it again and compare.
+            let created = create_payment(payments, answered, actor).await?;
+            return created.ok_or_else(|| StoreError::VersionConflict.into());
         };
         let refund = answered.refunds.len() > stored.refunds.len();
         if stored.status == answered.status && stored.attempts >= answered.attempts && !refund {
@@ -190,6 +180,42 @@ pub async fn record_payment(
         Ok(payments.update(stored, &effects).await?)
     })
     .await
+}
+
+/// Records `answered` as the first payment of its order, for a caller that found none
+/// through `for_order`: the create's put-if-absent (under the id derived from the order)
+/// refuses a second one, and only then is it compared with the stored one as
+/// [`record_payment`] compares. Payments from before derived ids are found by that caller's
+/// `for_order` through their claim, and none is written any more.
+pub async fn record_first_payment(
+    payments: &Arc<dyn PaymentStore>,
+    answered: &Payment,
+    actor: &AuditContext,
+) -> Result<Payment, DomainError> {
+    match create_payment(payments, answered, actor).await? {
+        Some(created) => Ok(created),
+        None => record_payment(payments, answered, actor).await,
+    }
+}
+
+/// Creates `answered` as its order's payment record; `None` if one was recorded first.
+async fn create_payment(
+    payments: &Arc<dyn PaymentStore>,
+    answered: &Payment,
+    actor: &AuditContext,
+) -> Result<Option<Payment>, DomainError> {
+    let created = Payment {
+        version: 0,
+        ..answered.clone()
+    };
+    match payments
+        .create(&created, &payment_effects(&created, false, actor))
+        .await
+    {
+        Ok(()) => Ok(Some(created)),
+        Err(StoreError::AlreadyExists) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// Records on `order` the payment that paid it; the token it was charged with is spent.

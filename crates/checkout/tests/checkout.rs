@@ -22,8 +22,9 @@ use milkrun_domain::payment::{
     ChargeRequest, GatewayError, Payment, PaymentGateway, PaymentStatus,
 };
 use milkrun_domain::ports::{
-    AuditLog, DeliveryReads, OrderReads, OrderWrites, PaymentReads, PendingEvents, ProductWrites,
-    StockLevels, StockReservations, UserLookup, UserRegistry, VendorReads, VendorWrites,
+    AuditLog, DeliveryReads, OrderReads, OrderWrites, PaymentReads, PaymentStore, PendingEvents,
+    ProductWrites, StockLevels, StockReservations, UserLookup, UserRegistry, VendorReads,
+    VendorWrites,
 };
 use milkrun_domain::ports::{CheckoutRun, CheckoutRunner, CheckoutStart};
 use milkrun_domain::product::{Product, Variant};
@@ -1764,4 +1765,72 @@ async fn a_refund_that_keeps_failing_leaves_the_order_cancelled_flagged_and_rele
     assert_eq!(refunded.status, OrderStatus::Refunded);
     let payment = world.stores.payments.for_order(id).await.unwrap().unwrap();
     assert_eq!(payment.status, PaymentStatus::Refunded);
+}
+
+/// A gateway whose charge succeeds while a webhook records an earlier decline of the same
+/// order: ProcessPayment found no payment before charging, and finds one when it records.
+struct RecordedWhileCharging {
+    gateway: Arc<SimulatedGateway>,
+    payments: Arc<dyn PaymentStore>,
+}
+
+#[async_trait]
+impl PaymentGateway for RecordedWhileCharging {
+    async fn charge(&self, request: &ChargeRequest) -> Result<Payment, GatewayError> {
+        let paid = self.gateway.charge(request).await?;
+        let declined = Payment {
+            status: PaymentStatus::Failed,
+            failure_reason: Some("declined before".into()),
+            ..paid.clone()
+        };
+        let webhook = AuditContext::system("payment-webhook", "test");
+        milkrun_checkout::records::record_payment(&self.payments, &declined, &webhook)
+            .await
+            .unwrap();
+        Ok(paid)
+    }
+
+    async fn refund(
+        &self,
+        payment: &Payment,
+        amount: Money,
+        reason: &str,
+    ) -> Result<Payment, GatewayError> {
+        self.gateway.refund(payment, amount, reason).await
+    }
+
+    async fn payment_for(&self, order_id: Uuid) -> Result<Option<Payment>, GatewayError> {
+        self.gateway.payment_for(order_id).await
+    }
+}
+
+#[tokio::test]
+async fn a_payment_recorded_while_the_charge_ran_is_brought_up_to_date_not_doubled() {
+    let world = World::new(FraudRules::default()).await;
+    let id = world.place_litres(2).await;
+    world.reserve(id).await;
+    let gateway = Arc::new(RecordedWhileCharging {
+        gateway: world.gateway.clone(),
+        payments: world.stores.payments.clone(),
+    });
+    let tasks = CheckoutTasks::new(
+        CheckoutPorts::from_stores(&world.stores, gateway),
+        FraudRules::default(),
+    );
+    let answered = tasks.run("ProcessPayment", id).await.unwrap();
+
+    let payment = world.stores.payments.for_order(id).await.unwrap().unwrap();
+    assert_eq!(answered["paymentId"], json!(payment.payment_id));
+    assert_eq!(
+        payment.payment_id,
+        Payment::id_for(id),
+        "the order's one payment"
+    );
+    assert_eq!(payment.status, PaymentStatus::Succeeded, "{payment:?}");
+    assert_eq!(
+        payment.version, 1,
+        "created by the webhook, updated by the step"
+    );
+    let succeeded = events_of(&world, EventType::PaymentSucceeded, id).await;
+    assert_eq!(succeeded.len(), 1);
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{CheckoutTasks, Step, answer, out_of_place};
 use crate::lifecycle::refund_order_payment;
-use crate::records::{checkout_actor, record_payment};
+use crate::records::{checkout_actor, record_first_payment, record_payment};
 
 impl CheckoutTasks {
     /// Charges the order's total through the gateway (idempotent by order) and records the
@@ -32,7 +32,8 @@ impl CheckoutTasks {
         }
         // Taken already, and maybe given back since (a compensation that died before
         // marking the order): never charged twice; ConfirmOrder refuses a refunded one.
-        if let Some(taken) = self.taken_payment(&order).await? {
+        let recorded = self.order_payment(&order).await?;
+        if let Some(taken) = recorded.as_ref().and_then(taken) {
             return Ok(paid_answer(&order, taken));
         }
         let request = ChargeRequest {
@@ -43,6 +44,7 @@ impl CheckoutTasks {
             token: order.payment_token.clone(),
         };
         let payment = match self.ports.gateway.charge(&request).await {
+            Ok(payment) if recorded.is_none() => self.record_first(&payment).await?,
             Ok(payment) => self.record(&payment).await?,
             Err(GatewayError::Declined(reason)) => {
                 milkrun_metrics::payment_declined();
@@ -67,15 +69,25 @@ impl CheckoutTasks {
 
     /// The id of the order's payment if the gateway took it: SUCCEEDED, or REFUNDED since.
     pub(super) async fn taken_payment(&self, order: &Order) -> Result<Option<Uuid>, TaskError> {
-        let payment = self.order_payment(order).await?;
-        Ok(payment
-            .filter(|p| matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::Refunded))
-            .map(|p| p.payment_id))
+        Ok(self.order_payment(order).await?.as_ref().and_then(taken))
     }
 
     /// Keeps the gateway's answer as the order's payment record.
     async fn record(&self, answered: &Payment) -> Result<Payment, TaskError> {
         Ok(record_payment(
+            &self.ports.payments,
+            answered,
+            &checkout_actor(answered.order_id),
+        )
+        .await?)
+    }
+
+    /// Keeps the gateway's answer as the order's first payment record, when the step found
+    /// none (its claim from before derived ids included): created without a second look,
+    /// which a checkout's charge saves (2 RRU); compared as [`Self::record`] does only if
+    /// another writer recorded one since.
+    async fn record_first(&self, answered: &Payment) -> Result<Payment, TaskError> {
+        Ok(record_first_payment(
             &self.ports.payments,
             answered,
             &checkout_actor(answered.order_id),
@@ -113,6 +125,15 @@ impl CheckoutTasks {
         let refunded = refund_order_payment(&self.ports, order_id).await?;
         Ok(json!({ "orderId": order_id, "refunded": refunded }))
     }
+}
+
+/// `payment`'s id if the gateway took it: SUCCEEDED, or REFUNDED since.
+fn taken(payment: &Payment) -> Option<Uuid> {
+    matches!(
+        payment.status,
+        PaymentStatus::Succeeded | PaymentStatus::Refunded
+    )
+    .then_some(payment.payment_id)
 }
 
 fn paid_answer(order: &Order, payment_id: Uuid) -> Value {
