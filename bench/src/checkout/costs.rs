@@ -399,7 +399,7 @@ pub(super) fn costs(m: &Metered) {
     for rate in [0.25, 0.5, 1.0, 2.5, 5.0] {
         let (local, aws) = at(&|m| batch_at(rate, m));
         println!(
-            "| the same at {rate} checkouts a second (a path's batch: what its {BATCHING_WINDOW_S} s window gathers, 1 to 10) | | ${local:.4} | ${aws:.4} |"
+            "| the same at {rate} checkouts/s (a path's batch: what its {BATCHING_WINDOW_S} s window gathers, 1 to 10) | | ${local:.4} | ${aws:.4} |"
         );
     }
     let goal_rate = (1..=100)
@@ -407,9 +407,9 @@ pub(super) fn costs(m: &Metered) {
         .find(|&rate| at(&|m| batch_at(rate, m)).1 <= GOAL);
     match goal_rate {
         Some(rate) => println!(
-            "| **AWS est. at or under ${GOAL} from** | **{rate} checkouts a second** | | |"
+            "| **AWS est. at or under ${GOAL} from** | **{rate} checkouts/s** | | |"
         ),
-        None => println!("| **AWS est. over ${GOAL} at every rate up to 10 a second** | | | |"),
+        None => println!("| **AWS est. over ${GOAL} at every rate up to 10 checkouts/s** | | | |"),
     }
     let edge = k
         * (price::REST_API_REQUEST
