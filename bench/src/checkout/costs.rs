@@ -406,9 +406,9 @@ pub(super) fn costs(m: &Metered) {
         .map(|tenths| f64::from(tenths) / 10.0)
         .find(|&rate| at(&|m| batch_at(rate, m)).1 <= GOAL);
     match goal_rate {
-        Some(rate) => println!(
-            "| **AWS est. at or under ${GOAL} from** | **{rate} checkouts/s** | | |"
-        ),
+        Some(rate) => {
+            println!("| **AWS est. at or under ${GOAL} from** | **{rate} checkouts/s** | | |")
+        }
         None => println!("| **AWS est. over ${GOAL} at every rate up to 10 checkouts/s** | | | |"),
     }
     let edge = k
