@@ -43,13 +43,6 @@ pub const MAX_RESUMES: u32 = 3;
 /// Who the status history says ended an order whose runs kept dying.
 const BY: &str = "resume-checkouts";
 
-/// The statuses an execution moves an order out of within seconds.
-const IN_CHECKOUT: [OrderStatus; 3] = [
-    OrderStatus::Pending,
-    OrderStatus::PaymentPending,
-    OrderStatus::Confirmed,
-];
-
 /// What a sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -81,26 +74,24 @@ pub async fn resume_stalled(
 ) -> Result<ResumeReport, DomainError> {
     let sweep = Utc::now().timestamp();
     let mut report = ResumeReport::default();
-    for status in IN_CHECKOUT {
-        let mut page = PageRequest::first(MAX_PAGE_SIZE);
-        loop {
-            let listed = ports.orders.by_status(Some(status), &page).await?;
-            for order in listed.items.iter().filter(|o| o.updated_at <= idle_since) {
-                sweep_one(
-                    ports,
-                    runner,
-                    order.order_id,
-                    idle_since,
-                    sweep,
-                    &mut report,
-                )
-                .await;
-            }
-            let Some(cursor) = listed.next_cursor else {
-                break;
-            };
-            page.cursor = Some(cursor);
+    let mut page = PageRequest::first(MAX_PAGE_SIZE);
+    loop {
+        let listed = ports.orders.in_checkout(&page).await?;
+        for order in listed.items.iter().filter(|o| o.updated_at <= idle_since) {
+            sweep_one(
+                ports,
+                runner,
+                order.order_id,
+                idle_since,
+                sweep,
+                &mut report,
+            )
+            .await;
         }
+        let Some(cursor) = listed.next_cursor else {
+            break;
+        };
+        page.cursor = Some(cursor);
     }
     Ok(report)
 }
@@ -161,7 +152,7 @@ async fn claim(
     let now = Utc::now();
     let actor = checkout_actor(order_id);
     let order = change_order(ports.orders.as_ref(), order_id, &actor, &|order| {
-        let claim = match order.updated_at <= idle_since && IN_CHECKOUT.contains(&order.status) {
+        let claim = match order.updated_at <= idle_since && order.status.is_in_checkout() {
             false => None,
             true if order.resumes < MAX_RESUMES => {
                 order.resumes += 1;

@@ -74,6 +74,7 @@ pub fn sample_order(user_id: Uuid, at: DateTime<Utc>) -> Order {
 enum Listing {
     User(Uuid),
     Status(Option<OrderStatus>),
+    InCheckout,
 }
 
 async fn all_pages(store: &Arc<dyn OrderStore>, listing: Listing, limit: u32) -> Vec<Order> {
@@ -82,6 +83,7 @@ async fn all_pages(store: &Arc<dyn OrderStore>, listing: Listing, limit: u32) ->
         let result = match listing {
             Listing::User(user_id) => store.for_user(user_id, &page).await,
             Listing::Status(status) => store.by_status(status, &page).await,
+            Listing::InCheckout => store.in_checkout(&page).await,
         }
         .unwrap();
         assert!(result.items.len() <= limit as usize);
@@ -260,6 +262,53 @@ pub async fn an_order_moves_between_status_listings_with_its_status(store: Arc<d
         confirmed.iter().find(|o| o.order_id == newer.order_id),
         Some(&order)
     );
+}
+
+/// The stalled-checkout sweep's one listing holds an order in each of the checkout's
+/// statuses (which share an index partition) and none that left them; each status's own
+/// listing still holds only its own.
+pub async fn the_sweeps_listing_holds_the_checkouts_statuses_and_no_other(
+    store: Arc<dyn OrderStore>,
+) {
+    let user = Uuid::now_v7();
+    let mut placed = Vec::new();
+    for (seconds, moves) in [
+        (3, &[][..]),
+        (2, &[OrderStatus::PaymentPending][..]),
+        (
+            1,
+            &[OrderStatus::PaymentPending, OrderStatus::Confirmed][..],
+        ),
+        (
+            0,
+            &[
+                OrderStatus::PaymentPending,
+                OrderStatus::Confirmed,
+                OrderStatus::Preparing,
+            ][..],
+        ),
+    ] {
+        let mut order = sample_order(user, Utc::now() - Duration::seconds(seconds));
+        store.create(&order, &none()).await.unwrap();
+        for to in moves {
+            order.move_to(*to, "checkout", None, Utc::now()).unwrap();
+            order = store.update(order, &none()).await.unwrap();
+        }
+        placed.push(order);
+    }
+    let mine = ids(&placed);
+    let listed = all_pages(&store, Listing::InCheckout, 2).await;
+    assert!(listed.iter().all(|o| o.status.is_in_checkout()));
+    assert_eq!(
+        mine_in(&listed, &mine),
+        [mine[2], mine[1], mine[0]],
+        "newest first, not the PREPARING one"
+    );
+    for order in &placed {
+        let own = all_pages(&store, Listing::Status(Some(order.status)), 2).await;
+        assert!(own.iter().all(|o| o.status == order.status));
+        assert_eq!(mine_in(&own, &mine), [order.order_id], "{:?}", order.status);
+    }
 }
 
 pub async fn every_order_is_listed_newest_first_whatever_its_status(store: Arc<dyn OrderStore>) {
@@ -541,6 +590,7 @@ macro_rules! order_store_contract {
             sixteen_concurrent_updates_of_one_read_have_one_winner,
             a_customer_lists_only_their_own_orders_newest_first,
             an_order_moves_between_status_listings_with_its_status,
+            the_sweeps_listing_holds_the_checkouts_statuses_and_no_other,
             every_order_is_listed_newest_first_whatever_its_status,
             a_cursor_resumes_only_its_own_listing,
         );

@@ -52,6 +52,19 @@ impl Lifecycle for OrderStatus {
 }
 
 impl OrderStatus {
+    /// The statuses a checkout execution moves an order out of within seconds: an order
+    /// found in one long after its last change has a stalled run (the sweeper's listing).
+    pub const IN_CHECKOUT: [OrderStatus; 3] = [
+        OrderStatus::Pending,
+        OrderStatus::PaymentPending,
+        OrderStatus::Confirmed,
+    ];
+
+    /// Whether `self` is one of [`Self::IN_CHECKOUT`].
+    pub fn is_in_checkout(self) -> bool {
+        Self::IN_CHECKOUT.contains(&self)
+    }
+
     /// Whether SPEC §3's table allows `self` → `to` ([`Lifecycle::can_become`]).
     pub fn can_become(self, to: OrderStatus) -> bool {
         Lifecycle::can_become(self, to)

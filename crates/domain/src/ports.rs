@@ -398,6 +398,9 @@ pub trait OrderReads: Send + Sync {
         status: Option<OrderStatus>,
         page: &PageRequest,
     ) -> Result<Page<Order>, StoreError>;
+    /// Orders in any of [`OrderStatus::IN_CHECKOUT`], newest first, as one listing: the
+    /// stalled-checkout sweep's.
+    async fn in_checkout(&self, page: &PageRequest) -> Result<Page<Order>, StoreError>;
 }
 
 pub trait OrderStore: OrderWrites + OrderReads {}

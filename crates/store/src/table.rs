@@ -155,7 +155,9 @@ pub const ORDERS_BY_CREATED_AT: IndexSpec = BY_CREATED_AT.keys_only();
 pub const ORDERS_BY_USER: IndexSpec = BY_USER.keys_only();
 
 /// Orders in one status, newest first: `statusKey` = `ORDER#<status>`, rewritten with the
-/// status, and the same `createdKey` as [`BY_CREATED_AT`]; keys only.
+/// status, and the same `createdKey` as [`BY_CREATED_AT`]; keys only. PENDING,
+/// PAYMENT_PENDING and CONFIRMED share `ORDER#IN_CHECKOUT`, so a checkout's move between
+/// them writes nothing here (`crate::orders`).
 pub const ORDERS_BY_STATUS: IndexSpec = IndexSpec {
     name: "ByStatus",
     partition_key: "statusKey",
