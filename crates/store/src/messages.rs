@@ -47,14 +47,12 @@ fn notification_key(notification: &Notification) -> Key {
 
 #[async_trait]
 impl NotificationStore for Notifications {
-    /// An eventually consistent read (half a strongly consistent one's units): the check
-    /// only spares a redelivered event a second send, and SQS redelivers after the queue's
-    /// visibility timeout (180 s in template.yaml), long after a kept notification reads
-    /// back everywhere. Two deliveries at once both send with either read; `record`'s
-    /// put-if-absent keeps one notification.
+    /// Strongly consistent: this read is the consumers' only guard against a second send
+    /// (they deduplicate by it, without processed-event marks), and a duplicate can come
+    /// within milliseconds: two copies in one SQS batch, handled one after the other.
     async fn kept(&self, notification: &Notification) -> Result<bool, StoreError> {
         let key = notification_key(notification);
-        Ok(self.store.get(&NOTIFICATIONS, &key, false).await?.is_some())
+        Ok(self.store.get(&NOTIFICATIONS, &key, true).await?.is_some())
     }
 
     async fn record(&self, notification: &Notification) -> Result<bool, StoreError> {

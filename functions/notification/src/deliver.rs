@@ -221,11 +221,16 @@ impl Deliverer {
             return Ok(None);
         }
         notification.status = send().await?;
-        self.notifications.record(&notification).await?;
+        let kept = self.notifications.record(&notification).await?;
         if notification.status == NotificationStatus::Sent {
             // Counted here, once per message and channel actually sent: a redelivery that
             // finds it kept counts nothing.
             milkrun_metrics::notification_sent(channel);
+        }
+        if !kept {
+            // Two deliveries of one event at once: both sent, the other kept it.
+            tracing::warn!(event_id = %source.event_id, kind = message.kind, recipient = %notification.user_id, channel = channel.as_str(), "message sent again: another delivery kept it first");
+            return Ok(None);
         }
         tracing::info!(event_id = %source.event_id, kind = message.kind, recipient = %notification.user_id, channel = channel.as_str(), status = ?notification.status, "message kept");
         Ok(Some(notification))
