@@ -56,7 +56,8 @@ impl Payments {
     /// transaction: refused (a failed condition) when the order has its payment already.
     /// Only under the order's derived id, which is what makes it the order's only one. A
     /// payment from before the derived ids (found through its claim) is not checked here:
-    /// every writer asks `for_order` first and updates the payment it finds, and only code
+    /// every writer asks `for_order` before it creates (ProcessPayment at its start, before
+    /// the charge; the others just before) and updates the payment it finds, and only code
     /// from before this change writes payments under other ids (docs/deploying.md).
     pub fn create_writes(&self, payment: &Payment) -> Result<Vec<Write>, StoreError> {
         if payment.payment_id != Payment::id_for(payment.order_id) {

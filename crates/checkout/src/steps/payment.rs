@@ -43,13 +43,13 @@ impl CheckoutTasks {
             method: order.payment_method,
             token: order.payment_token.clone(),
         };
+        let first = recorded.is_none();
         let payment = match self.ports.gateway.charge(&request).await {
-            Ok(payment) if recorded.is_none() => self.record_first(&payment).await?,
-            Ok(payment) => self.record(&payment).await?,
+            Ok(payment) => self.record(&payment, first).await?,
             Err(GatewayError::Declined(reason)) => {
                 milkrun_metrics::payment_declined();
-                self.record(&self.declined(&request, reason.clone()).await?)
-                    .await?;
+                let failed = declined(&request, reason.clone(), recorded);
+                self.record(&failed, first).await?;
                 return Err(GatewayError::Declined(reason).into());
             }
             Err(other) => return Err(other.into()),
@@ -72,51 +72,18 @@ impl CheckoutTasks {
         Ok(self.order_payment(order).await?.as_ref().and_then(taken))
     }
 
-    /// Keeps the gateway's answer as the order's payment record.
-    async fn record(&self, answered: &Payment) -> Result<Payment, TaskError> {
-        Ok(record_payment(
-            &self.ports.payments,
-            answered,
-            &checkout_actor(answered.order_id),
-        )
-        .await?)
-    }
-
-    /// Keeps the gateway's answer as the order's first payment record, when the step found
-    /// none (its claim from before derived ids included): created without a second look,
-    /// which a checkout's charge saves (2 RRU); compared as [`Self::record`] does only if
-    /// another writer recorded one since.
-    async fn record_first(&self, answered: &Payment) -> Result<Payment, TaskError> {
-        Ok(record_first_payment(
-            &self.ports.payments,
-            answered,
-            &checkout_actor(answered.order_id),
-        )
-        .await?)
-    }
-
-    /// The payment record of a declined charge: the order's earlier record with one more
-    /// attempt, or a new one.
-    async fn declined(
-        &self,
-        request: &ChargeRequest,
-        reason: String,
-    ) -> Result<Payment, TaskError> {
-        let stored = self
-            .ports
-            .payments
-            .for_order(request.order_id)
-            .await
-            .map_err(DomainError::from)?;
-        let base = stored.unwrap_or_else(|| request.pending_payment(Utc::now()));
-        Ok(Payment {
-            status: PaymentStatus::Failed,
-            attempts: base.attempts + 1,
-            failure_reason: Some(reason),
-            amount: request.amount,
-            method: request.method,
-            ..base
-        })
+    /// Keeps the gateway's answer as the order's payment record. `first`: the step found
+    /// none (its claim from before derived ids included), so it is created without a second
+    /// look (2 RRU a checkout), and compared with a stored one only if another writer
+    /// recorded one since.
+    async fn record(&self, answered: &Payment, first: bool) -> Result<Payment, TaskError> {
+        let (payments, actor) = (&self.ports.payments, checkout_actor(answered.order_id));
+        let recorded = if first {
+            record_first_payment(payments, answered, &actor).await
+        } else {
+            record_payment(payments, answered, &actor).await
+        };
+        Ok(recorded?)
     }
 
     /// Refunds the order's payment if the gateway took one; a no-op for COD, for nothing
@@ -134,6 +101,20 @@ fn taken(payment: &Payment) -> Option<Uuid> {
         PaymentStatus::Succeeded | PaymentStatus::Refunded
     )
     .then_some(payment.payment_id)
+}
+
+/// The payment record of a declined charge: the order's record as the step found it with
+/// one more attempt, or a new one (`record_payment` keeps the most attempts either way).
+fn declined(request: &ChargeRequest, reason: String, recorded: Option<Payment>) -> Payment {
+    let base = recorded.unwrap_or_else(|| request.pending_payment(Utc::now()));
+    Payment {
+        status: PaymentStatus::Failed,
+        attempts: base.attempts + 1,
+        failure_reason: Some(reason),
+        amount: request.amount,
+        method: request.method,
+        ..base
+    }
 }
 
 fn paid_answer(order: &Order, payment_id: Uuid) -> Value {
