@@ -58,6 +58,9 @@ pub struct Tally {
     pub index_write_units: f64,
     /// Events committed: outbox items, and the events audit entries carry.
     pub outbox_items: u64,
+    /// Items put into the streamed tables (audit entries and outbox items, with events or
+    /// without): each a stream record the publisher's mappings hand it.
+    pub stream_records: u64,
     /// Read units, table write units and index write units by table.
     pub by_table: BTreeMap<&'static str, [f64; 3]>,
 }
@@ -75,6 +78,7 @@ impl Tally {
         self.write_units += other.write_units;
         self.index_write_units += other.index_write_units;
         self.outbox_items += other.outbox_items;
+        self.stream_records += other.stream_records;
         for (table, units) in &other.by_table {
             let mine = self.by_table.entry(table).or_default();
             for (m, o) in mine.iter_mut().zip(units) {
@@ -189,7 +193,8 @@ impl ItemMeter {
         }
     }
 
-    /// The events committed by `writes`: each outbox put's, and those an audit entry carries.
+    /// The events committed by `writes` (each outbox put's, and those an audit entry
+    /// carries), and the stream records they make.
     fn count_outbox(&self, writes: &[Write]) {
         let carried =
             |item: &Item| carried_events(&mut item.clone()).map_or(0, |events| events.len() as u64);
@@ -200,8 +205,14 @@ impl ItemMeter {
                 _ => 0,
             })
             .sum();
-        if events > 0 {
-            self.record(|t| t.outbox_items += events);
+        let records = (writes.iter())
+            .filter(|w| matches!(w, Write::Put { table, .. } if [OUTBOX.name, AUDIT.name].contains(&table.name)))
+            .count() as u64;
+        if events > 0 || records > 0 {
+            self.record(|t| {
+                t.outbox_items += events;
+                t.stream_records += records;
+            });
         }
     }
 }

@@ -63,6 +63,12 @@ fn template_system_log_level() -> &'static str {
         .find_map(|line| line.trim().strip_prefix("Default: "))
         .expect("the SystemLogLevel parameter has a default")
 }
+/// One Embedded Metric Format line of ours (a counter with the function dimension and one
+/// of its own, as crates/lambda/tests/emf.rs parses them, and a 45-character function name
+/// such as `milkrun-prod-NotificationConsumerFunction-AbCdEfGh1234`): about this many bytes.
+/// Each metric increment is billed a line, an upper bound: one invocation's increments of
+/// a metric and dimension value share one.
+pub(super) const EMF_LINE_BYTES: f64 = 285.0;
 /// For the second duration estimate: one DynamoDB round trip in the region (single-digit
 /// milliseconds; transactions take longer, small reads less).
 pub(super) const DYNAMODB_ROUND_TRIP_MS: f64 = 6.0;
@@ -171,6 +177,9 @@ pub(super) fn costs(m: &Metered) {
     let events = per(m.sns as f64);
     let sqs = per(m.sqs as f64);
     let deliveries = per(m.consumer_deliveries as f64);
+    // What the publisher is handed: every audit entry and outbox item, events or none.
+    let records = per(total.stream_records as f64);
+    let topic_events: Vec<f64> = m.topics.values().map(|k| per(*k as f64)).collect();
     let mails = per(m.mails as f64);
     println!(
         "\ntask invocations {tasks:.1}; states entered {states:.1} ({}); execution start to end (local) {:.2} ms",
@@ -178,7 +187,8 @@ pub(super) fn costs(m: &Metered) {
         ms(m.execution_wall) / timing_n
     );
     println!(
-        "events committed {events:.1} (= SNS publishes, one a request), {sqs:.1} messages on the consumers' queues (one per event and queue whose topics take it); mails {mails:.1}"
+        "events committed {events:.1} (= SNS publishes, one a request), on {} topics; {records:.1} stream records; {sqs:.1} messages on the consumers' queues (one per event and queue whose topics take it); mails {mails:.1}",
+        topic_events.len()
     );
     for (event, k) in &m.events {
         println!("  {event}: {:.1}", per(*k as f64));
@@ -222,7 +232,9 @@ pub(super) fn costs(m: &Metered) {
             )
         })
         .collect();
-    let log_bytes_own = per(m.log_bytes.values().sum::<u64>() as f64);
+    let log_lines = per(m.log_bytes.values().sum::<u64>() as f64);
+    let metric_lines = per(m.metric_increments as f64);
+    let log_bytes_own = log_lines + metric_lines * EMF_LINE_BYTES;
 
     println!("\n## 1,000 checkouts in AWS (us-east-1 list prices)\n");
     println!(
@@ -307,9 +319,9 @@ pub(super) fn costs(m: &Metered) {
     let publisher_ms = 20.0;
     rows.push((
         "Lambda: publisher (stream → SNS)".into(),
-        format!("1,000 × ({events:.0} × $0.20/M + {events:.0} × {publisher_ms} ms (assumed: one SNS call) × 0.125 GB × $0.0000133334); unbatched, an upper bound"),
-        lambda(events, events * publisher_ms, 0.125),
-        lambda(events, events * publisher_ms, 0.125),
+        format!("1,000 × ({records:.0} stream records × $0.20/M + {records:.0} × {publisher_ms} ms (assumed: one SNS call) × 0.125 GB × $0.0000133334); a record an invocation, an upper bound"),
+        lambda(records, records * publisher_ms, 0.125),
+        lambda(records, records * publisher_ms, 0.125),
         true,
     ));
     for (name, invocations, local_ms, aws_ms) in &consumers {
@@ -322,12 +334,12 @@ pub(super) fn costs(m: &Metered) {
             true,
         ));
     }
-    let lambda_invocations = 1.0 + tasks + events + deliveries;
+    let lambda_invocations = 1.0 + tasks + records + deliveries;
     let platform = platform_log_bytes();
     let log_gb = |platform: f64| k * (log_bytes_own + lambda_invocations * platform) / 1e9;
     rows.push((
         "CloudWatch Logs".into(),
-        format!("1,000 × ({log_bytes_own:.0} B of our JSON lines + {lambda_invocations:.0} invocations × {platform} B platform lines at SystemLogLevel {}) = {:.1} MB × $0.50/GB", template_system_log_level(), log_gb(platform) * 1000.0),
+        format!("1,000 × ({log_lines:.0} B of our JSON lines + {metric_lines:.0} metric increments × {EMF_LINE_BYTES} B EMF lines + {lambda_invocations:.0} invocations × {platform} B platform lines at SystemLogLevel {}) = {:.1} MB × $0.50/GB", template_system_log_level(), log_gb(platform) * 1000.0),
         log_gb(platform) * price::LOGS_GB,
         log_gb(platform) * price::LOGS_GB,
         true,
@@ -364,8 +376,10 @@ pub(super) fn costs(m: &Metered) {
     // SQS receives and deletes take a batch a request, the stream and each queue a batch an
     // invocation. SQS sends (one a message from SNS) and the handlers' time stay as they are.
     let event_path = |batch_of: &dyn Fn(f64) -> f64, consumer_ms: &dyn Fn(&Consumer) -> f64| {
-        let published = events / batch_of(events);
-        let sns = k * published * price::SNS_PUBLISH;
+        // PublishBatch goes by topic: a batch's events of one topic, ten to a request.
+        let requests: f64 = topic_events.iter().map(|e| e / batch_of(*e)).sum();
+        let sns = k * requests * price::SNS_PUBLISH;
+        let published = records / batch_of(records);
         let publisher = lambda(published, published * publisher_ms, 0.125);
         let received = |c: &Consumer| c.1 / batch_of(c.1);
         let sqs_requests: f64 = (consumers.iter())
@@ -383,6 +397,28 @@ pub(super) fn costs(m: &Metered) {
         |c: &(&str, f64, f64, f64)| c.3,
     );
     let one = |_: f64| 1.0;
+    // One message a batch is what the rows above bill: the event path's rows must be it.
+    let path_rows: f64 = (rows.iter())
+        .filter(|(item, ..)| {
+            [
+                "SNS publishes",
+                "SQS (",
+                "Lambda: publisher",
+                "CloudWatch Logs",
+            ]
+            .iter()
+            .any(|start| item.starts_with(start))
+                || consumers
+                    .iter()
+                    .any(|c| *item == format!("Lambda: {}", c.0))
+        })
+        .map(|(_, _, local, ..)| local)
+        .sum();
+    let unbatched = event_path(&one, &local_ms);
+    assert!(
+        (path_rows - unbatched).abs() < 1e-9,
+        "the event path at one a batch ({unbatched}) is not its rows ({path_rows})"
+    );
     let at = |batch_of: &dyn Fn(f64) -> f64| {
         (
             goal.0 - ddb_brief + ddb_now - event_path(&one, &local_ms)

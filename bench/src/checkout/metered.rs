@@ -161,6 +161,21 @@ pub(super) struct Metered {
     pub(super) consumer_deliveries: usize,
     pub(super) mails: usize,
     pub(super) log_bytes: BTreeMap<String, u64>,
+    /// Events committed, by topic (what the publisher's PublishBatch requests go by).
+    pub(super) topics: BTreeMap<&'static str, usize>,
+    /// Metric increments (each at most one Embedded Metric Format line: one invocation's
+    /// increments of a metric and dimension value share a line).
+    pub(super) metric_increments: u64,
+}
+
+/// Every metric the functions record, counted, for the whole run (the Lambda host writes
+/// them as EMF log lines; the bench counts them to bill those lines).
+fn metric_counts() -> &'static milkrun_metrics::testing::Counts {
+    static COUNTS: std::sync::OnceLock<&'static milkrun_metrics::testing::Counts> =
+        std::sync::OnceLock::new();
+    COUNTS.get_or_init(|| {
+        milkrun_metrics::testing::capture_everywhere().expect("no other metrics recorder")
+    })
 }
 
 pub(super) fn count_files(dir: &Path) -> usize {
@@ -219,6 +234,7 @@ pub(super) async fn metered(options: &Options) -> Metered {
         for _ in 0..per_pass {
             let n = shop.next.fetch_add(1, Ordering::SeqCst);
             let mails_before = count_files(&mail_dir);
+            let metrics_before = metric_counts().increments();
             let request = shop.request(n);
             let started = Instant::now();
             let order_id = LABEL
@@ -317,6 +333,10 @@ pub(super) async fn metered(options: &Options) -> Metered {
                             .or_default() += 1;
                     }
                     result.sns += events.len();
+                    for event in &events {
+                        *result.topics.entry(event.topic().name()).or_default() += 1;
+                    }
+                    result.metric_increments += metric_counts().increments() - metrics_before;
                     result.sqs += deliveries;
                     result.consumer_deliveries += deliveries;
                     result.mails += mails;

@@ -35,6 +35,15 @@ impl Counts {
             .map_or(0, |value| value.load(Ordering::Relaxed))
     }
 
+    /// Every counter's count, summed: how many increments were recorded.
+    pub fn increments(&self) -> u64 {
+        let counters = self.counters.lock().expect("counts poisoned");
+        counters
+            .values()
+            .map(|value| value.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// The count of `name` over every label value.
     pub fn total(&self, name: &str) -> u64 {
         let counters = self.counters.lock().expect("counts poisoned");
@@ -96,4 +105,11 @@ pub fn capture() -> Capture {
         counts,
         _guard: metrics::set_default_local_recorder(counts),
     }
+}
+
+/// Counts what every thread records from now on, for the rest of the process (a bench's
+/// run): the process's global recorder. `None` if one is installed already.
+pub fn capture_everywhere() -> Option<&'static Counts> {
+    let counts: &'static Counts = Box::leak(Box::default());
+    metrics::set_global_recorder(counts).ok().map(|()| counts)
 }
