@@ -38,7 +38,8 @@ pub(crate) mod price {
 
 /// What Lambda writes beside the function's own lines at system log level INFO: START, END
 /// and REPORT (with the X-Ray trace id under active tracing), about this many bytes an
-/// invocation.
+/// invocation as text lines. The JSON format's `platform.start` and `platform.report`
+/// records are larger, so the INFO row is a lower bound (and DEBUG writes more).
 pub(super) const PLATFORM_LOG_BYTES_AT_INFO: f64 = 350.0;
 
 /// Lambda's own bytes an invocation as template.yaml deploys it: its `SystemLogLevel`
@@ -504,9 +505,32 @@ mod tests {
             "{logging}"
         );
         assert_eq!(template.matches("LoggingConfig:").count(), 1);
+        // Above INFO, Lambda would drop every line of ours: they carry no timestamp, and
+        // Lambda takes such a line for INFO.
+        let application = logging
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("ApplicationLogLevel: "))
+            .expect("an ApplicationLogLevel");
+        assert!(
+            ["TRACE", "DEBUG", "INFO"].contains(&application),
+            "{application}"
+        );
         let level = template_system_log_level();
         assert!(["DEBUG", "INFO", "WARN"].contains(&level), "{level}");
         assert_eq!(platform_log_bytes() == 0.0, level == "WARN");
+        // A deploy that does not name the parameter keeps what the stack had: every
+        // environment's deploy names the default, so an investigation's INFO ends with it.
+        let samconfig = include_str!("../../../samconfig.toml");
+        let deploys: Vec<&str> = (samconfig.lines())
+            .filter(|line| line.starts_with("parameter_overrides"))
+            .collect();
+        assert!(!deploys.is_empty());
+        for deploy in deploys {
+            assert!(
+                deploy.contains(&format!(" SystemLogLevel={level}\"")),
+                "{deploy}"
+            );
+        }
     }
 
     /// The rates the bill is shown at assume every mapping's batching window.
@@ -523,6 +547,10 @@ mod tests {
             windows.iter().all(|&w| w == BATCHING_WINDOW_S),
             "{windows:?}"
         );
+        // And a full batch is each consumer queue's mapping's BatchSize.
+        let full = format!("BatchSize: {FULL_BATCH}");
+        let queues = template.lines().filter(|line| line.trim() == full).count();
+        assert_eq!(queues, milkrun_registry::CONSUMERS.len());
     }
 
     #[test]
