@@ -396,5 +396,8 @@ mod tests {
             CHECKOUT_READ_UNITS,
             "read units a checkout"
         );
+        // The bill of these checkouts: it asserts that its batched event path, at one
+        // message a batch, is the sum of its unbatched rows.
+        super::super::costs::costs(&metered);
     }
 }

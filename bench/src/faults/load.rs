@@ -128,10 +128,7 @@ async fn slot(shop: Arc<Shop>, n: usize) -> Result<Uuid, String> {
 }
 
 pub(crate) fn in_checkout(status: OrderStatus) -> bool {
-    matches!(
-        status,
-        OrderStatus::Pending | OrderStatus::PaymentPending | OrderStatus::Confirmed
-    )
+    status.is_in_checkout()
 }
 
 async fn wait_out_of_checkout(shop: &Shop, order_id: Uuid) {

@@ -87,6 +87,9 @@ async fn all_pages(store: &Arc<dyn OrderStore>, listing: Listing, limit: u32) ->
         }
         .unwrap();
         assert!(result.items.len() <= limit as usize);
+        if result.next_cursor.is_some() {
+            assert_eq!(result.items.len(), limit as usize, "short only at the end");
+        }
         orders.extend(result.items);
         match result.next_cursor {
             Some(cursor) => page.cursor = Some(cursor),
@@ -309,6 +312,28 @@ pub async fn the_sweeps_listing_holds_the_checkouts_statuses_and_no_other(
         assert!(own.iter().all(|o| o.status == order.status));
         assert_eq!(mine_in(&own, &mine), [order.order_id], "{:?}", order.status);
     }
+    // Sharing a partition, each listing's cursor still resumes only that listing.
+    let first = PageRequest::first(1);
+    let pending = store.by_status(Some(OrderStatus::Pending), &first).await;
+    let cursor = pending.unwrap().next_cursor;
+    let sweep = store.in_checkout(&first).await.unwrap().next_cursor;
+    let resumed = PageRequest {
+        limit: 1,
+        cursor: cursor.clone(),
+    };
+    if cursor.is_some() {
+        let other = store.by_status(Some(OrderStatus::PaymentPending), &resumed);
+        assert!(matches!(other.await, Err(StoreError::InvalidCursor)));
+        let swept = store.in_checkout(&resumed).await;
+        assert!(matches!(swept, Err(StoreError::InvalidCursor)));
+    }
+    let resumed = PageRequest {
+        limit: 1,
+        cursor: sweep.clone(),
+    };
+    assert!(sweep.is_some(), "three of mine at least");
+    let pending = store.by_status(Some(OrderStatus::Pending), &resumed).await;
+    assert!(matches!(pending, Err(StoreError::InvalidCursor)));
 }
 
 pub async fn every_order_is_listed_newest_first_whatever_its_status(store: Arc<dyn OrderStore>) {

@@ -54,6 +54,8 @@ impl Lifecycle for OrderStatus {
 impl OrderStatus {
     /// The statuses a checkout execution moves an order out of within seconds: an order
     /// found in one long after its last change has a stalled run (the sweeper's listing).
+    /// The order store keeps these in one index partition: changing the list moves stored
+    /// index keys, which needs a migration (docs/deploying.md).
     pub const IN_CHECKOUT: [OrderStatus; 3] = [
         OrderStatus::Pending,
         OrderStatus::PaymentPending,

@@ -1,6 +1,8 @@
 //! A recorder for tests: counts what the code under test records on this thread, so a test
 //! can say "checkout counted one PAYMENT_FAILED" without a global recorder shared by every
-//! test in the binary. A `#[tokio::test]` runs on one thread, so its tasks are seen.
+//! test in the binary. A `#[tokio::test]` runs on one thread, so its tasks are seen. A
+//! bench that counts a whole process's metrics installs it globally instead
+//! ([`capture_everywhere`]).
 
 use std::collections::BTreeMap;
 use std::ops::Deref;

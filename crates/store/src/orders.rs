@@ -14,7 +14,7 @@
 //!
 //! All three sort by the same `createdKey` (creation time + id). An item carries one key per
 //! index, so each listing needs its own index: the all-orders listing could be merged from
-//! the eleven status listings, but only at eleven Queries a page. Every write rewrites the
+//! the nine status partitions, but only at nine Queries a page. Every write rewrites the
 //! whole item, so a status change moves the order between status listings in that write.
 //! A fourth index, `ByDeliveryDay` (`deliveryDay` = `DAY#<date>#<shard>`), holds one delivery
 //! day's orders in [`ORDER_DAY_SHARDS`] partitions for the daily report (see
@@ -38,7 +38,7 @@ use crate::effects::{Refused, commit};
 use crate::item::{Item, s};
 use crate::ops::{Key, Query, Write};
 use crate::packed::{Versioned, packed_item, unpack};
-use crate::paging::{list_by_key, query_all, read_listed};
+use crate::paging::{list_by_key, list_by_key_where, query_all, read_listed};
 use crate::port::ItemStore;
 use crate::table::{
     ORDER_DAY_SHARDS, ORDERS, ORDERS_BY_CREATED_AT, ORDERS_BY_DAY, ORDERS_BY_STATUS, ORDERS_BY_USER,
@@ -142,6 +142,38 @@ impl Orders {
         list_by_key(self.store.as_ref(), &ORDERS, query, page, unpack).await
     }
 
+    /// One page of `query`, newest first, of the orders `keep` accepts. Listings that share
+    /// a partition tag their cursors (`<tag>.<cursor>`), so a cursor resumes only the
+    /// listing it came from, as every other listing's does.
+    async fn list_tagged(
+        &self,
+        query: Query,
+        page: &PageRequest,
+        tag: Option<&str>,
+        keep: impl Fn(&Order) -> bool,
+    ) -> Result<Page<Order>, StoreError> {
+        let cursor = match (tag, page.cursor.as_deref()) {
+            (Some(tag), Some(cursor)) => Some(
+                (cursor.strip_prefix(tag))
+                    .and_then(|rest| rest.strip_prefix('.'))
+                    .ok_or(StoreError::InvalidCursor)?
+                    .to_owned(),
+            ),
+            (_, cursor) => cursor.map(str::to_owned),
+        };
+        let page = PageRequest {
+            limit: page.limit,
+            cursor,
+        };
+        let store = self.store.as_ref();
+        let mut listed =
+            list_by_key_where(store, &ORDERS, query.descending(), &page, unpack, keep).await?;
+        if let Some(tag) = tag {
+            listed.next_cursor = listed.next_cursor.map(|cursor| format!("{tag}.{cursor}"));
+        }
+        Ok(listed)
+    }
+
     /// The orders among `order_ids` that exist, read strongly consistent in batches.
     pub async fn get_many(&self, order_ids: &[Uuid]) -> Result<Vec<Order>, StoreError> {
         let keys: Vec<Key> = order_ids.iter().map(|id| order_key(*id)).collect();
@@ -209,24 +241,23 @@ impl OrderReads for Orders {
         status: Option<OrderStatus>,
         page: &PageRequest,
     ) -> Result<Page<Order>, StoreError> {
-        let query = match status {
-            Some(status) => Query::index(&ORDERS, &ORDERS_BY_STATUS, status_list_key(status)),
-            None => Query::index(&ORDERS, &ORDERS_BY_CREATED_AT, LIST_KEY),
+        let Some(status) = status else {
+            let query = Query::index(&ORDERS, &ORDERS_BY_CREATED_AT, LIST_KEY);
+            return self.list(query.descending(), page).await;
         };
-        let mut listed = self.list(query.descending(), page).await?;
-        // The index lags its table: an order read by key may have moved on since it was
-        // listed here; and a status listing lists only orders in that status, where the
-        // checkout's statuses share a partition.
-        listed
-            .items
-            .retain(|order| status.is_none_or(|status| order.status == status));
-        Ok(listed)
+        // The index lags its table (an order read by key may have moved on since it was
+        // listed), and the checkout's statuses share a partition: a status listing keeps
+        // its own status's orders.
+        let query = Query::index(&ORDERS, &ORDERS_BY_STATUS, status_list_key(status));
+        let tag = status.is_in_checkout().then(|| status.as_str());
+        self.list_tagged(query, page, tag, |order| order.status == status)
+            .await
     }
 
     async fn in_checkout(&self, page: &PageRequest) -> Result<Page<Order>, StoreError> {
         let query = Query::index(&ORDERS, &ORDERS_BY_STATUS, IN_CHECKOUT_LIST_KEY);
-        let mut listed = self.list(query.descending(), page).await?;
-        listed.items.retain(|order| order.status.is_in_checkout());
-        Ok(listed)
+        let keep = |order: &Order| order.status.is_in_checkout();
+        self.list_tagged(query, page, Some("IN_CHECKOUT"), keep)
+            .await
     }
 }

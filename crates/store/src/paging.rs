@@ -144,10 +144,66 @@ pub async fn list_by_key<T>(
     page: &PageRequest,
     read: fn(Item) -> Result<T, StoreError>,
 ) -> Result<Page<T>, StoreError> {
-    let keys = list_where(store, query, page, page.limit + 1, |entry| Ok(Some(entry))).await?;
+    list_by_key_where(store, table, query, page, read, |_| true).await
+}
+
+/// [`list_by_key`] keeping only the items `keep` accepts: a partition that holds more than
+/// one listing's items (or entries of items that have moved on since the index listed
+/// them) is read on, a batch of entries at a time, until the page is full or the
+/// partition ends, so a page is short only at the end.
+pub async fn list_by_key_where<T>(
+    store: &dyn ItemStore,
+    table: &'static TableSpec,
+    mut query: Query,
+    page: &PageRequest,
+    read: fn(Item) -> Result<T, StoreError>,
+    keep: impl Fn(&T) -> bool,
+) -> Result<Page<T>, StoreError> {
+    let positions = query.position_attributes();
+    query.start_after = page
+        .cursor
+        .as_deref()
+        .map(|cursor| decode_cursor(cursor, &query))
+        .transpose()?;
+    query.limit = page.limit + 1;
+    let limit = page.limit as usize;
+    let mut kept: Vec<(Item, T)> = Vec::new();
+    loop {
+        let result = store.query(&query).await?;
+        let positioned: Vec<Item> = (result.items.iter())
+            .map(|entry| position_of(entry, &positions))
+            .collect();
+        // Read as `read_listed` reads: by key, eventually consistent like the index.
+        let keys: Vec<Key> = (positioned.iter())
+            .filter_map(|position| Key::of(table, position))
+            .collect();
+        let mut items: HashMap<Key, Item> = (store.batch_get_eventual(table, &keys).await?)
+            .into_iter()
+            .filter_map(|item| Key::of(table, &item).map(|key| (key, item)))
+            .collect();
+        for position in positioned {
+            let Some(item) = Key::of(table, &position).and_then(|key| items.remove(&key)) else {
+                continue;
+            };
+            let value = read(item)?;
+            if keep(&value) {
+                kept.push((position, value));
+                if kept.len() > limit {
+                    break;
+                }
+            }
+        }
+        if kept.len() > limit || result.last_key.is_none() {
+            break;
+        }
+        query.start_after = result.last_key;
+    }
+    let next_cursor = (kept.len() > limit).then(|| encode_cursor(&kept[limit - 1].0));
     Ok(Page {
-        items: read_listed(store, table, keys.items, read).await?,
-        next_cursor: keys.next_cursor,
+        items: (kept.into_iter().take(limit))
+            .map(|(_, value)| value)
+            .collect(),
+        next_cursor,
     })
 }
 

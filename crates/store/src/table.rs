@@ -147,8 +147,9 @@ pub const BY_USER: IndexSpec = IndexSpec {
 /// Every order, newest first ([`BY_CREATED_AT`], `listKey` = `ORDER`). The orders' four
 /// indexes project keys only: an order is written about six times on its way, and with ALL
 /// each write was copied into every index (54 of a checkout's 139 write units); now an
-/// order enters each index once and only a status move writes again (to `ByStatus`). Every
-/// listing reads the orders it lists by key, one BatchGetItem a page (`crate::orders`).
+/// order enters each index once and only a status move writes again (to `ByStatus`, and not
+/// between the checkout's statuses, which share a partition). Every listing reads the
+/// orders it lists by key, one BatchGetItem a page (`crate::orders`).
 pub const ORDERS_BY_CREATED_AT: IndexSpec = BY_CREATED_AT.keys_only();
 
 /// One customer's orders, newest first ([`BY_USER`], keys only as [`ORDERS_BY_CREATED_AT`]).

@@ -104,7 +104,8 @@ fn taken(payment: &Payment) -> Option<Uuid> {
 }
 
 /// The payment record of a declined charge: the order's record as the step found it with
-/// one more attempt, or a new one (`record_payment` keeps the most attempts either way).
+/// one more attempt, or a new one (`record_payment` keeps the most attempts either way;
+/// should a webhook have counted the same attempt meanwhile, this one records nothing more).
 fn declined(request: &ChargeRequest, reason: String, recorded: Option<Payment>) -> Payment {
     let base = recorded.unwrap_or_else(|| request.pending_payment(Utc::now()));
     Payment {
