@@ -75,6 +75,10 @@ fn status_list_key(status: OrderStatus) -> String {
 
 const IN_CHECKOUT_LIST_KEY: &str = "ORDER#IN_CHECKOUT";
 
+/// Index entries read a call by a listing of one status in the shared partition: as many
+/// as one BatchGetItem reads.
+const SHARED_BATCH: u32 = 100;
+
 /// The partition of `ORDERS_BY_DAY` holding `shard` of `date`'s orders.
 fn day_key(date: NaiveDate, shard: u128) -> String {
     format!("DAY#{date}#{shard:02}")
@@ -149,6 +153,7 @@ impl Orders {
         &self,
         query: Query,
         page: &PageRequest,
+        batch: u32,
         tag: Option<&str>,
         keep: impl Fn(&Order) -> bool,
     ) -> Result<Page<Order>, StoreError> {
@@ -166,8 +171,9 @@ impl Orders {
             cursor,
         };
         let store = self.store.as_ref();
+        let query = query.descending();
         let mut listed =
-            list_by_key_where(store, &ORDERS, query.descending(), &page, unpack, keep).await?;
+            list_by_key_where(store, &ORDERS, query, &page, batch, unpack, keep).await?;
         if let Some(tag) = tag {
             listed.next_cursor = listed.next_cursor.map(|cursor| format!("{tag}.{cursor}"));
         }
@@ -250,14 +256,22 @@ impl OrderReads for Orders {
         // its own status's orders.
         let query = Query::index(&ORDERS, &ORDERS_BY_STATUS, status_list_key(status));
         let tag = status.is_in_checkout().then(|| status.as_str());
-        self.list_tagged(query, page, tag, |order| order.status == status)
+        // A shared partition may hold few of this status's orders: read on in batches as
+        // large as one BatchGetItem takes.
+        let batch = if tag.is_some() {
+            SHARED_BATCH.max(page.limit + 1)
+        } else {
+            page.limit + 1
+        };
+        self.list_tagged(query, page, batch, tag, |order| order.status == status)
             .await
     }
 
     async fn in_checkout(&self, page: &PageRequest) -> Result<Page<Order>, StoreError> {
         let query = Query::index(&ORDERS, &ORDERS_BY_STATUS, IN_CHECKOUT_LIST_KEY);
         let keep = |order: &Order| order.status.is_in_checkout();
-        self.list_tagged(query, page, Some("IN_CHECKOUT"), keep)
+        let batch = page.limit + 1;
+        self.list_tagged(query, page, batch, Some("IN_CHECKOUT"), keep)
             .await
     }
 }

@@ -144,18 +144,21 @@ pub async fn list_by_key<T>(
     page: &PageRequest,
     read: fn(Item) -> Result<T, StoreError>,
 ) -> Result<Page<T>, StoreError> {
-    list_by_key_where(store, table, query, page, read, |_| true).await
+    let batch = page.limit + 1;
+    list_by_key_where(store, table, query, page, batch, read, |_| true).await
 }
 
 /// [`list_by_key`] keeping only the items `keep` accepts: a partition that holds more than
 /// one listing's items (or entries of items that have moved on since the index listed
-/// them) is read on, a batch of entries at a time, until the page is full or the
-/// partition ends, so a page is short only at the end.
+/// them) is read on, `batch` entries at a time (more than a page when `keep` is
+/// selective), until the page is full or the partition ends, so a page is short only at
+/// the end.
 pub async fn list_by_key_where<T>(
     store: &dyn ItemStore,
     table: &'static TableSpec,
     mut query: Query,
     page: &PageRequest,
+    batch: u32,
     read: fn(Item) -> Result<T, StoreError>,
     keep: impl Fn(&T) -> bool,
 ) -> Result<Page<T>, StoreError> {
@@ -165,7 +168,7 @@ pub async fn list_by_key_where<T>(
         .as_deref()
         .map(|cursor| decode_cursor(cursor, &query))
         .transpose()?;
-    query.limit = page.limit + 1;
+    query.limit = batch;
     let limit = page.limit as usize;
     let mut kept: Vec<(Item, T)> = Vec::new();
     loop {
