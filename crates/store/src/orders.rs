@@ -10,7 +10,8 @@
 //!
 //! The indexes project keys only (see [`ORDERS_BY_CREATED_AT`] for why): a listing reads a
 //! page of keys by Query, then the orders themselves by key, one eventually consistent
-//! BatchGetItem a page, in the index's order.
+//! BatchGetItem a page (more for a status that shares its partition), in the index's
+//! order.
 //!
 //! All three sort by the same `createdKey` (creation time + id). An item carries one key per
 //! index, so each listing needs its own index: the all-orders listing could be merged from
@@ -75,8 +76,8 @@ fn status_list_key(status: OrderStatus) -> String {
 
 const IN_CHECKOUT_LIST_KEY: &str = "ORDER#IN_CHECKOUT";
 
-/// Index entries read a call by a listing of one status in the shared partition: as many
-/// as one BatchGetItem reads.
+/// Index entries a Query reads for a listing of one status in the shared partition, where
+/// few of those read may be of that status.
 const SHARED_BATCH: u32 = 100;
 
 /// The partition of `ORDERS_BY_DAY` holding `shard` of `date`'s orders.
@@ -256,8 +257,8 @@ impl OrderReads for Orders {
         // its own status's orders.
         let query = Query::index(&ORDERS, &ORDERS_BY_STATUS, status_list_key(status));
         let tag = status.is_in_checkout().then(|| status.as_str());
-        // A shared partition may hold few of this status's orders: read on in batches as
-        // large as one BatchGetItem takes.
+        // A shared partition may hold few of this status's orders: read on in larger
+        // batches of index entries (the orders are read by key only as the page needs).
         let batch = if tag.is_some() {
             SHARED_BATCH.max(page.limit + 1)
         } else {

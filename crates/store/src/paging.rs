@@ -134,9 +134,9 @@ pub async fn read_listed<T>(
         .collect()
 }
 
-/// One page of `query`, a keys-only index of `table`, its items read by key
-/// ([`read_listed`]): the index costs one small entry an item, written only when a key
-/// changes, where a copy of the whole item was rewritten with every write of it.
+/// One page of `query`, a keys-only index of `table`, its items read by key (eventually
+/// consistent, like the index): the index costs one small entry an item, written only when
+/// a key changes, where a copy of the whole item was rewritten with every write of it.
 pub async fn list_by_key<T>(
     store: &dyn ItemStore,
     table: &'static TableSpec,
@@ -148,11 +148,15 @@ pub async fn list_by_key<T>(
     list_by_key_where(store, table, query, page, batch, read, |_| true).await
 }
 
+/// The most keys one BatchGetItem reads.
+const BATCH_GET_KEYS: usize = 100;
+
 /// [`list_by_key`] keeping only the items `keep` accepts: a partition that holds more than
-/// one listing's items (or entries of items that have moved on since the index listed
-/// them) is read on, `batch` entries at a time (more than a page when `keep` is
-/// selective), until the page is full or the partition ends, so a page is short only at
-/// the end.
+/// one listing's items (or entries of items gone since the index listed them) is read on,
+/// `batch` index entries a Query (more than a page when `keep` is selective), until the
+/// page is full or the partition ends, so a page is short only at the end. Only the items
+/// the page still needs are read by key, one BatchGetItem at a time; an entry left over
+/// once the page is full means a cursor (its page may then turn out empty).
 pub async fn list_by_key_where<T>(
     store: &dyn ItemStore,
     table: &'static TableSpec,
@@ -168,44 +172,58 @@ pub async fn list_by_key_where<T>(
         .as_deref()
         .map(|cursor| decode_cursor(cursor, &query))
         .transpose()?;
-    query.limit = batch;
+    query.limit = batch.max(1);
     let limit = page.limit as usize;
+    if limit == 0 {
+        return Ok(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    }
     let mut kept: Vec<(Item, T)> = Vec::new();
-    loop {
+    let mut more = false;
+    'pages: loop {
         let result = store.query(&query).await?;
-        let positioned: Vec<Item> = (result.items.iter())
+        let mut entries: Vec<Item> = (result.items.iter())
             .map(|entry| position_of(entry, &positions))
             .collect();
-        // Read as `read_listed` reads: by key, eventually consistent like the index.
-        let keys: Vec<Key> = (positioned.iter())
-            .filter_map(|position| Key::of(table, position))
-            .collect();
-        let mut items: HashMap<Key, Item> = (store.batch_get_eventual(table, &keys).await?)
-            .into_iter()
-            .filter_map(|item| Key::of(table, &item).map(|key| (key, item)))
-            .collect();
-        for position in positioned {
-            let Some(item) = Key::of(table, &position).and_then(|key| items.remove(&key)) else {
-                continue;
-            };
-            let value = read(item)?;
-            if keep(&value) {
-                kept.push((position, value));
-                if kept.len() > limit {
-                    break;
+        while !entries.is_empty() {
+            if kept.len() == limit {
+                more = true;
+                break 'pages;
+            }
+            let take = (limit - kept.len()).min(BATCH_GET_KEYS).min(entries.len());
+            let chunk: Vec<Item> = entries.drain(..take).collect();
+            let keys: Vec<Key> = (chunk.iter())
+                .filter_map(|position| Key::of(table, position))
+                .collect();
+            let mut items: HashMap<Key, Item> = (store.batch_get_eventual(table, &keys).await?)
+                .into_iter()
+                .filter_map(|item| Key::of(table, &item).map(|key| (key, item)))
+                .collect();
+            for position in chunk {
+                let Some(item) = Key::of(table, &position).and_then(|key| items.remove(&key))
+                else {
+                    continue;
+                };
+                let value = read(item)?;
+                if keep(&value) {
+                    kept.push((position, value));
                 }
             }
         }
-        if kept.len() > limit || result.last_key.is_none() {
+        let Some(last_key) = result.last_key else {
+            break;
+        };
+        if kept.len() == limit {
+            more = true;
             break;
         }
-        query.start_after = result.last_key;
+        query.start_after = Some(last_key);
     }
-    let next_cursor = (kept.len() > limit).then(|| encode_cursor(&kept[limit - 1].0));
+    let next_cursor = more.then(|| encode_cursor(&kept[limit - 1].0));
     Ok(Page {
-        items: (kept.into_iter().take(limit))
-            .map(|(_, value)| value)
-            .collect(),
+        items: kept.into_iter().map(|(_, value)| value).collect(),
         next_cursor,
     })
 }
