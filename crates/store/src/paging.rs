@@ -41,6 +41,18 @@ pub fn decode_cursor(cursor: &str, query: &Query) -> Result<Item, StoreError> {
     }
 }
 
+/// Sets `query` to start where `page`'s cursor left off (refusing a cursor of another
+/// listing) and to read `batch` items a call.
+fn resume(query: &mut Query, page: &PageRequest, batch: u32) -> Result<(), StoreError> {
+    query.start_after = page
+        .cursor
+        .as_deref()
+        .map(|cursor| decode_cursor(cursor, query))
+        .transpose()?;
+    query.limit = batch;
+    Ok(())
+}
+
 /// Every item of `query` as an entity, a page at a time.
 pub async fn list<T: DeserializeOwned>(
     store: &dyn ItemStore,
@@ -74,12 +86,7 @@ pub async fn list_where<T>(
     mut keep: impl FnMut(Item) -> Result<Option<T>, StoreError>,
 ) -> Result<Page<T>, StoreError> {
     let positions = query.position_attributes();
-    query.start_after = page
-        .cursor
-        .as_deref()
-        .map(|cursor| decode_cursor(cursor, &query))
-        .transpose()?;
-    query.limit = batch;
+    resume(&mut query, page, batch)?;
     let limit = page.limit as usize;
     let mut kept: Vec<(Item, T)> = Vec::new();
     loop {
@@ -167,12 +174,7 @@ pub async fn list_by_key_where<T>(
     keep: impl Fn(&T) -> bool,
 ) -> Result<Page<T>, StoreError> {
     let positions = query.position_attributes();
-    query.start_after = page
-        .cursor
-        .as_deref()
-        .map(|cursor| decode_cursor(cursor, &query))
-        .transpose()?;
-    query.limit = batch.max(1);
+    resume(&mut query, page, batch.max(1))?;
     let limit = page.limit as usize;
     if limit == 0 {
         return Ok(Page {
