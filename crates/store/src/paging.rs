@@ -125,20 +125,28 @@ pub async fn read_listed<T>(
     listed: Vec<Item>,
     read: fn(Item) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
-    let keys: Vec<Key> = listed
-        .iter()
-        .filter_map(|entry| Key::of(table, entry))
-        .collect();
-    let mut found: HashMap<Key, Item> = HashMap::new();
-    for item in store.batch_get_eventual(table, &keys).await? {
-        if let Some(key) = Key::of(table, &item) {
-            found.insert(key, item);
-        }
-    }
-    keys.iter()
-        .filter_map(|key| found.remove(key))
+    let mut found = found_by_key(store, table, &listed).await?;
+    (listed.iter())
+        .filter_map(|entry| Key::of(table, entry).and_then(|key| found.remove(&key)))
         .map(read)
         .collect()
+}
+
+/// The items of `table` that `entries` (each holding the table's key: index entries, or
+/// their positions) name, read by key with eventually consistent BatchGets, by key. An
+/// item gone since is not there.
+async fn found_by_key(
+    store: &dyn ItemStore,
+    table: &'static TableSpec,
+    entries: &[Item],
+) -> Result<HashMap<Key, Item>, StoreError> {
+    let keys: Vec<Key> = (entries.iter())
+        .filter_map(|entry| Key::of(table, entry))
+        .collect();
+    let items = store.batch_get_eventual(table, &keys).await?;
+    Ok((items.into_iter())
+        .filter_map(|item| Key::of(table, &item).map(|key| (key, item)))
+        .collect())
 }
 
 /// One page of `query`, a keys-only index of `table`, its items read by key (eventually
@@ -196,13 +204,7 @@ pub async fn list_by_key_where<T>(
             }
             let take = (limit - kept.len()).min(BATCH_GET_KEYS).min(entries.len());
             let chunk: Vec<Item> = entries.drain(..take).collect();
-            let keys: Vec<Key> = (chunk.iter())
-                .filter_map(|position| Key::of(table, position))
-                .collect();
-            let mut items: HashMap<Key, Item> = (store.batch_get_eventual(table, &keys).await?)
-                .into_iter()
-                .filter_map(|item| Key::of(table, &item).map(|key| (key, item)))
-                .collect();
+            let mut items = found_by_key(store, table, &chunk).await?;
             for position in chunk {
                 let Some(item) = Key::of(table, &position).and_then(|key| items.remove(&key))
                 else {
