@@ -51,11 +51,13 @@ pub(super) fn platform_log_bytes() -> f64 {
     }
 }
 
+/// The template the bill is held to: its logging configuration and its event mappings.
+const TEMPLATE: &str = include_str!("../../../template.yaml");
+
 /// The default of template.yaml's `SystemLogLevel` parameter, which every function's
 /// `LoggingConfig` takes.
 fn template_system_log_level() -> &'static str {
-    let template = include_str!("../../../template.yaml");
-    let (_, parameter) = template
+    let (_, parameter) = TEMPLATE
         .split_once("\n  SystemLogLevel:\n")
         .expect("template.yaml has a SystemLogLevel parameter");
     parameter
@@ -367,10 +369,10 @@ pub(super) fn costs(m: &Metered) {
     );
     let ddb_brief = k * (rru * price::RRU_BRIEF + wru * price::WRU_BRIEF);
     let ddb_now = k * (rru * price::RRU_NOW + wru * price::WRU_NOW);
+    let today = (goal.0 - ddb_brief + ddb_now, goal.1 - ddb_brief + ddb_now);
     println!(
         "| **the same, DynamoDB at today's $0.625/M WRU, $0.125/M RRU** | | **${:.4}** | **${:.4}** |",
-        goal.0 - ddb_brief + ddb_now,
-        goal.1 - ddb_brief + ddb_now
+        today.0, today.1
     );
     // The event path's requests and invocations when each path's batches hold
     // `batch_of(m)` messages, m being that path's messages a checkout: SNS PublishBatch and
@@ -415,17 +417,17 @@ pub(super) fn costs(m: &Metered) {
         })
         .map(|(_, _, local, ..)| local)
         .sum();
-    let unbatched = event_path(&one, &local_ms);
+    let unbatched = (event_path(&one, &local_ms), event_path(&one, &aws_ms));
     assert!(
-        (path_rows - unbatched).abs() < 1e-9,
-        "the event path at one a batch ({unbatched}) is not its rows ({path_rows})"
+        (path_rows - unbatched.0).abs() < 1e-9,
+        "the event path at one a batch ({}) is not its rows ({path_rows})",
+        unbatched.0
     );
+    // The bill at today's prices with the event path's batches as `batch_of` has them.
     let at = |batch_of: &dyn Fn(f64) -> f64| {
         (
-            goal.0 - ddb_brief + ddb_now - event_path(&one, &local_ms)
-                + event_path(batch_of, &local_ms),
-            goal.1 - ddb_brief + ddb_now - event_path(&one, &aws_ms)
-                + event_path(batch_of, &aws_ms),
+            today.0 - unbatched.0 + event_path(batch_of, &local_ms),
+            today.1 - unbatched.1 + event_path(batch_of, &aws_ms),
         )
     };
     let full = at(&|_| FULL_BATCH);
@@ -495,7 +497,7 @@ mod tests {
     /// and no function with a logging configuration of its own.
     #[test]
     fn the_bill_counts_lambdas_own_lines_as_every_function_is_deployed() {
-        let template = include_str!("../../../template.yaml");
+        let template = TEMPLATE;
         let globals = &template[template.find("\nGlobals:\n").expect("Globals")..];
         let globals = &globals[..globals.find("\nResources:\n").expect("Resources")];
         let logging = &globals[globals.find("LoggingConfig:").expect("a LoggingConfig")..];
@@ -535,7 +537,7 @@ mod tests {
     /// The rates the bill is shown at assume every mapping's batching window.
     #[test]
     fn the_batching_window_is_every_mappings() {
-        let template = include_str!("../../../template.yaml");
+        let template = TEMPLATE;
         let windows: Vec<f64> = template
             .lines()
             .filter_map(|line| line.trim().strip_prefix("MaximumBatchingWindowInSeconds: "))

@@ -331,11 +331,9 @@ pub(super) async fn metered(options: &Options) -> Metered {
                                 event.topic().name()
                             ))
                             .or_default() += 1;
-                    }
-                    result.sns += events.len();
-                    for event in &events {
                         *result.topics.entry(event.topic().name()).or_default() += 1;
                     }
+                    result.sns += events.len();
                     result.metric_increments += metric_counts().increments() - metrics_before;
                     result.sqs += deliveries;
                     result.consumer_deliveries += deliveries;
