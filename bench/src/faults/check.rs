@@ -15,7 +15,7 @@ use milkrun_store::item::decode;
 use milkrun_store::table::INVENTORY;
 use milkrun_tool::demo::demo_id;
 
-use super::load::{Loaded, Settled, clean_stores, in_checkout};
+use super::load::{Loaded, Settled, clean_stores};
 use super::people::Attended;
 use super::{Options, Run, lock};
 use crate::checkout::VENDOR;
@@ -115,7 +115,7 @@ pub(crate) async fn check(
     let mut statuses = BTreeMap::new();
     for order in &orders {
         *statuses.entry(status_and_reason(order)).or_insert(0) += 1;
-        if in_checkout(order.status) {
+        if order.status.is_in_checkout() {
             violations.push(format!(
                 "order {} stuck in {} after settling",
                 order.order_id, order.status

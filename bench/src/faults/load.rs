@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use milkrun_domain::Effects;
 use milkrun_domain::inventory::{InventoryRow, StockKey, StockOperation};
-use milkrun_domain::order::OrderStatus;
 use milkrun_domain::ports::{
     DeadLetters, OrderReads, PendingEvents, StockAdjustments, StockLevels,
 };
@@ -127,15 +126,11 @@ async fn slot(shop: Arc<Shop>, n: usize) -> Result<Uuid, String> {
     Err(last)
 }
 
-pub(crate) fn in_checkout(status: OrderStatus) -> bool {
-    status.is_in_checkout()
-}
-
 async fn wait_out_of_checkout(shop: &Shop, order_id: Uuid) {
     let started = Instant::now();
     while started.elapsed() < SLOT_WAIT {
         let order = shop.stores.orders.get(order_id).await.unwrap();
-        if order.is_some_and(|o| !in_checkout(o.status)) {
+        if order.is_some_and(|o| !o.status.is_in_checkout()) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
