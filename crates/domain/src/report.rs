@@ -8,6 +8,13 @@
 //! `ordersByStatus` only. Revenue is the sum of the counted orders' `total` (subtotal −
 //! discount, over fulfilled items only: a partial order counts for what it delivers).
 //!
+//! One exception keeps the report and the vendor settlement in agreement: a cancelled order
+//! some of whose vendors had delivered already (a multi-vendor round where another vendor's
+//! delivery failed) kept the money for those deliveries, since a cancel refunds only the
+//! lines not delivered ([`Order::refund_due`]). It counts, for the delivered lines' share of
+//! its `total`, and only those lines go into its vendors' and products' sums, as the
+//! settlement owes the vendor for them.
+//!
 //! **Rounding.** Money is integer paise. `averageOrderValue` = revenue ÷ counted orders,
 //! rounded half up to the paisa (0 when no order counts). A settlement's commission is
 //! rounded half up per day; the month's commission is the sum of its days', so every total
@@ -64,10 +71,12 @@ pub struct TopProduct {
 #[serde(rename_all = "camelCase")]
 pub struct VendorRow {
     pub vendor_id: Uuid,
-    /// Counted orders with at least one fulfilled item of this vendor.
+    /// Counted orders with at least one fulfilled item of this vendor that its money was
+    /// kept for.
     pub orders: u64,
-    /// The value of this vendor's fulfilled items in counted orders (before any discount,
-    /// which the platform bears).
+    /// The value of this vendor's fulfilled items in counted orders, those of a cancelled
+    /// order only where this vendor's delivery was made (before any discount, which the
+    /// platform bears).
     pub revenue: Money,
     /// This vendor's deliveries of the day now DELIVERED.
     pub deliveries_done: u64,
@@ -83,14 +92,16 @@ pub struct DailyReport {
     pub date: NaiveDate,
     /// Every order of the day, whatever its status.
     pub total_orders: u64,
-    /// The counted orders' totals (CONFIRMED, PREPARING, OUT_FOR_DELIVERY, DELIVERED).
+    /// The counted orders' totals (CONFIRMED, PREPARING, OUT_FOR_DELIVERY, DELIVERED), and
+    /// of a cancelled order whose deliveries by some vendors were made, those lines' share
+    /// of its total (the cancel refunded the rest).
     pub revenue: Money,
     /// revenue ÷ counted orders, rounded half up to the paisa; 0 when none counts.
     pub average_order_value: Money,
     /// Every order status, with how many of the day's orders are in it (zeros included).
     pub orders_by_status: BTreeMap<String, u64>,
-    /// At most 10 products by revenue (then units, then id), from counted orders' fulfilled
-    /// items.
+    /// At most 10 products by revenue (then units, then id), from the fulfilled items whose
+    /// money was kept.
     pub top_products: Vec<TopProduct>,
     /// Each vendor with an order or a delivery that day, by vendor id.
     pub per_vendor: Vec<VendorRow>,
@@ -137,16 +148,17 @@ impl DailyReport {
         let (mut revenue, mut counted) = (0u128, 0u128);
         let mut vendors: BTreeMap<Uuid, VendorSums> = BTreeMap::new();
         let mut products: HashMap<Uuid, ProductSums> = HashMap::new();
+        let delivered_by = vendors_delivered(date, deliveries);
         for order in &orders {
             *by_status
                 .entry(order.status.as_str().to_owned())
                 .or_default() += 1;
-            if !counts_as_revenue(order.status) {
+            let Some(kept) = kept_money(order, &delivered_by) else {
                 continue;
-            }
+            };
             counted += 1;
-            revenue += u128::from(order.total.amount);
-            add_lines(order, &mut vendors, &mut products);
+            revenue += u128::from(kept.amount.amount);
+            add_lines(order, &kept, &mut vendors, &mut products);
         }
         for delivery in deliveries.iter().filter(|d| d.delivery_date == date) {
             let sums = vendors.entry(delivery.vendor_id).or_default();
@@ -186,13 +198,77 @@ impl DailyReport {
     }
 }
 
-/// A counted order's fulfilled lines, into its vendors' and products' sums.
+/// What a counted order's money was kept for.
+struct Kept {
+    /// The part of the order's `total` kept.
+    amount: Money,
+    /// Whose lines it was kept for: `None` for every vendor's.
+    vendors: Option<Vec<Uuid>>,
+}
+
+impl Kept {
+    fn covers(&self, item: &OrderItem) -> bool {
+        match &self.vendors {
+            None => true,
+            Some(vendors) => item.vendor_id.is_some_and(|v| vendors.contains(&v)),
+        }
+    }
+}
+
+/// Each order's vendors whose deliveries of `date` were made.
+fn vendors_delivered(date: NaiveDate, deliveries: &[Delivery]) -> HashMap<Uuid, Vec<Uuid>> {
+    let mut by_order: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    let made = deliveries
+        .iter()
+        .filter(|d| d.delivery_date == date && d.status == DeliveryStatus::Delivered);
+    for delivery in made {
+        by_order
+            .entry(delivery.order_id)
+            .or_default()
+            .push(delivery.vendor_id);
+    }
+    by_order
+}
+
+/// What of `order`'s money was kept, if any: all of it when it went ahead
+/// ([`counts_as_revenue`]); the delivered lines' share when it was cancelled after some of
+/// its vendors delivered (the cancel refunded the rest); nothing otherwise.
+fn kept_money(order: &Order, delivered_by: &HashMap<Uuid, Vec<Uuid>>) -> Option<Kept> {
+    if counts_as_revenue(order.status) {
+        return Some(Kept {
+            amount: order.total,
+            vendors: None,
+        });
+    }
+    let delivered = delivered_by.get(&order.order_id)?;
+    let cancelled = order.status == OrderStatus::Cancelled || refunded_by_way_of_cancel(order);
+    if !cancelled {
+        return None;
+    }
+    let refunded = order.refund_due(order.total, delivered);
+    Some(Kept {
+        amount: Money {
+            amount: order.total.amount - refunded.amount,
+            ..order.total
+        },
+        vendors: Some(delivered.clone()),
+    })
+}
+
+/// A counted order's fulfilled lines that its money was kept for, into its vendors' and
+/// products' sums.
 fn add_lines(
     order: &Order,
+    kept: &Kept,
     vendors: &mut BTreeMap<Uuid, VendorSums>,
     products: &mut HashMap<Uuid, ProductSums>,
 ) {
-    let fulfilled = || order.items.iter().filter(|item| item.fulfilled);
+    let fulfilled = || {
+        order
+            .items
+            .iter()
+            .filter(|item| item.fulfilled && kept.covers(item))
+    };
     let mut seen: Vec<Uuid> = Vec::new();
     for item in fulfilled() {
         let product = products.entry(item.product_id).or_default();
@@ -407,8 +483,14 @@ impl Settlement {
 /// cancel gives back only the lines that were not delivered, so a delivery made before
 /// it is kept (SPEC §3 payments' `refunds`).
 fn gives_delivered_back(order: &Order) -> bool {
+    order.status == OrderStatus::Refunded && !refunded_by_way_of_cancel(order)
+}
+
+/// A REFUNDED order that was cancelled first: its refund was the cancel's, of the lines
+/// not delivered.
+fn refunded_by_way_of_cancel(order: &Order) -> bool {
     order.status == OrderStatus::Refunded
-        && !order
+        && order
             .status_history
             .iter()
             .any(|change| change.status == OrderStatus::Cancelled)

@@ -244,19 +244,28 @@ fn settlement_rounds_commission_half_up_per_day_and_owes_the_rest() {
     );
 }
 
-#[test]
-fn a_delivery_kept_when_its_order_was_cancelled_is_no_refund() {
-    let items = vec![line(1, 6_000, 2, V1, true), line(2, 4_000, 1, V2, true)];
-    let mut cancelled = order_of(1, OrderStatus::Cancelled, items.clone());
-    let moved = |order: &mut Order, to| order.move_to(to, "test", None, at(9, 0)).unwrap();
+fn moved(order: &mut Order, to: OrderStatus) {
+    order.move_to(to, "test", None, at(9, 0)).unwrap();
+}
+
+/// Order `n` of `day()`, confirmed and then cancelled, its history saying so.
+fn cancelled_after_confirming(n: u128, items: Vec<OrderItem>) -> Order {
+    let mut order = order_of(n, OrderStatus::Cancelled, items);
     for to in [
         OrderStatus::PaymentPending,
         OrderStatus::Confirmed,
         OrderStatus::Cancelled,
     ] {
-        cancelled.status = cancelled.status_history.last().unwrap().status;
-        moved(&mut cancelled, to);
+        order.status = order.status_history.last().unwrap().status;
+        moved(&mut order, to);
     }
+    order
+}
+
+#[test]
+fn a_delivery_kept_when_its_order_was_cancelled_is_no_refund() {
+    let items = vec![line(1, 6_000, 2, V1, true), line(2, 4_000, 1, V2, true)];
+    let cancelled = cancelled_after_confirming(1, items.clone());
     let mut partly_refunded = cancelled.clone();
     partly_refunded.order_id = Uuid::from_u128(2000);
     moved(&mut partly_refunded, OrderStatus::Refunded);
@@ -299,5 +308,57 @@ fn settlement_leaves_out_other_months_and_missing_orders() {
     assert_eq!(
         (settlement.total.deliveries, settlement.total.owed),
         (0, Money::inr(0))
+    );
+}
+
+#[test]
+fn a_cancelled_order_counts_what_its_delivered_vendors_kept_as_their_settlement_does() {
+    let items = vec![line(1, 6_000, 2, V1, true), line(2, 4_000, 1, V2, true)];
+    let mut cancelled = cancelled_after_confirming(1, items.clone());
+    cancelled.discount = Money::inr(1_000);
+    crate::checkout::recompute_totals(&mut cancelled).unwrap();
+    let mut refunded_after = cancelled_after_confirming(2, items.clone());
+    moved(&mut refunded_after, OrderStatus::Refunded);
+    let undelivered = cancelled_after_confirming(3, items.clone());
+    let mut refunded_whole = order_of(4, OrderStatus::Refunded, items);
+    refunded_whole.status_history.last_mut().unwrap().status = OrderStatus::Delivered;
+    let deliveries = [
+        delivery_of(&cancelled, V1, DeliveryStatus::Delivered),
+        delivery_of(&cancelled, V2, DeliveryStatus::Failed),
+        delivery_of(&refunded_after, V1, DeliveryStatus::Delivered),
+        delivery_of(&refunded_after, V2, DeliveryStatus::Failed),
+        delivery_of(&undelivered, V1, DeliveryStatus::Failed),
+        delivery_of(&refunded_whole, V1, DeliveryStatus::Delivered),
+    ];
+    let orders = [cancelled, refunded_after, undelivered, refunded_whole];
+    let report = DailyReport::compute(day(), &orders, &deliveries, at(20, 0));
+
+    // V1's 12,000 of the 16,000 subtotal: 11,250 of the 15,000 paid, and 12,000 of 16,000.
+    assert_eq!(report.revenue, Money::inr(11_250 + 12_000));
+    assert_eq!(report.average_order_value, Money::inr(11_625));
+    let (v1, v2) = (report.row_of(V1).unwrap(), report.row_of(V2).unwrap());
+    assert_eq!(
+        (v1.orders, v1.revenue, v1.deliveries_done),
+        (2, Money::inr(24_000), 3)
+    );
+    assert_eq!(
+        (v2.orders, v2.revenue, v2.deliveries_failed),
+        (0, Money::inr(0), 2),
+        "the failed vendor's lines were refunded"
+    );
+    let products: Vec<(u128, u64)> = report
+        .top_products
+        .iter()
+        .map(|p| (p.product_id.as_u128(), p.quantity))
+        .collect();
+    assert_eq!(products, vec![(1, 4)]);
+
+    let orders: HashMap<Uuid, Order> = orders.into_iter().map(|o| (o.order_id, o)).collect();
+    let month = Month::parse("2025-03").unwrap();
+    let settled = Settlement::compute(V1, month, &deliveries, &orders, 800).total;
+    assert_eq!(
+        settled.delivered.amount - settled.refunds.amount,
+        v1.revenue.amount,
+        "the report's V1 row and V1's settlement count the same delivered lines"
     );
 }
