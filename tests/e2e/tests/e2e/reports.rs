@@ -185,17 +185,32 @@ fn sums(orders: &[Value]) -> Sums {
                 _ => {}
             }
         }
-        if !COUNTED.contains(&status.as_str()) {
+        // A cancelled order some of whose vendors delivered counts for what its payment
+        // kept (the cancel refunded the rest), and for those vendors' lines only.
+        let delivered_by = delivered_by(order);
+        let (kept, theirs) = if COUNTED.contains(&status.as_str()) {
+            (amount(&order["total"]), None)
+        } else if cancelled_first(order) && !delivered_by.is_empty() {
+            let payment = &order["payment"];
+            let kept = amount(&payment["amount"]) - amount(&payment["refundedAmount"]);
+            (kept, Some(delivered_by))
+        } else {
             continue;
-        }
+        };
         s.counted += 1;
-        s.revenue += amount(&order["total"]);
+        s.revenue += kept;
         let mut seen = Vec::new();
+        let counted_line = |i: &&Value| {
+            i["fulfilled"] == true
+                && theirs
+                    .as_ref()
+                    .is_none_or(|vendors| vendors.contains(&text(&i["vendorId"])))
+        };
         for item in order["items"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|i| i["fulfilled"] == true)
+            .filter(counted_line)
         {
             let value = amount(&item["unitPrice"]) * item["quantity"].as_u64().unwrap();
             let product = s.products.entry(text(&item["productId"])).or_default();
@@ -211,6 +226,22 @@ fn sums(orders: &[Value]) -> Sums {
         }
     }
     s
+}
+
+/// The vendors whose deliveries of `order` were made.
+fn delivered_by(order: &Value) -> Vec<String> {
+    let deliveries = order["deliveries"].as_array().unwrap().iter();
+    deliveries
+        .filter(|d| d["status"] == "DELIVERED")
+        .map(|d| text(&d["vendorId"]))
+        .collect()
+}
+
+/// Whether the order was cancelled (and maybe refunded after): a cancel refunds only what
+/// was not delivered.
+fn cancelled_first(order: &Value) -> bool {
+    let history = order["statusHistory"].as_array().unwrap();
+    history.iter().any(|change| change["status"] == "CANCELLED")
 }
 
 fn check_report(report: &Value, orders: &[Value]) {
@@ -270,14 +301,9 @@ fn settlement_day(orders: &[Value], vendor: &str) -> (u64, u64, u64) {
             .map(|i| amount(&i["unitPrice"]) * i["quantity"].as_u64().unwrap())
             .sum();
         delivered += value;
-        // A cancel refunds only what was not delivered: delivered value goes back only
-        // with an order refunded as a whole (never by way of CANCELLED).
-        let cancelled = order["statusHistory"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|change| change["status"] == "CANCELLED");
-        if order["status"] == "REFUNDED" && !cancelled {
+        // Delivered value goes back only with an order refunded as a whole (never by way
+        // of CANCELLED).
+        if order["status"] == "REFUNDED" && !cancelled_first(order) {
             refunds += value;
         }
     }
