@@ -32,6 +32,7 @@ step "unit, router and embedded contract tests"; cargo test --workspace --locked
 step "AWS adapter contract tests on moto"
 .venv/bin/python scripts/emulated/test_moto_serial.py
 .venv/bin/python scripts/emulated/test_sam_local.py
+.venv/bin/python scripts/emulated/test_iam_calls.py
 .venv/bin/python scripts/emulated/run.py contract
 step "the fault suite's emulated subset: items in moto's DynamoDB"
 .venv/bin/python scripts/emulated/run.py faults

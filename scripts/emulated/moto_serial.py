@@ -19,8 +19,13 @@ Usage: moto_serial.py HOST PORT
 """
 
 import copy
+import os
 import signal
 import sys
+from pathlib import Path
+
+from iam_calls import Recorder
+from moto.core import DEFAULT_ACCOUNT_ID
 
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -154,6 +159,9 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     DynamoDBBackend.transact_write_items = transact_write_items
     app = DomainDispatcherApplication(create_backend_app)
+    # The emulated suite holds each function's calls against its IAM policy (iam_calls.py).
+    if os.environ.get("MILKRUN_MOTO_CALLS"):
+        app = Recorder(app, Path(os.environ["MILKRUN_MOTO_CALLS"]), DEFAULT_ACCOUNT_ID)
     run_simple(host, port, app, threaded=False, use_reloader=False, request_handler=MotoRequestHandler)
 
 

@@ -4,7 +4,9 @@
   run.py e2e        the real function binaries under `cargo lambda watch`, with the
                     environment the template gives them, behind a small API Gateway stand-in
                     that routes by the template's own Api events; then the HTTP end-to-end
-                    suite, the same one that runs against `milkrun serve`.
+                    suite, the same one that runs against `milkrun serve`, the scenarios
+                    below, and at the end every function's AWS calls held against its IAM
+                    policy (iam_calls.py).
   run.py up         like e2e, but keeps serving until Ctrl-C (for trying it by hand).
   run.py bench-calls   DynamoDB calls per request of each catalog route (milkrun-bench).
   run.py faults [ARGS]  the fault suite's emulated subset (milkrun-bench faults --dynamodb):
@@ -38,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import daily_report  # noqa: E402
 import differential  # noqa: E402
+import iam_calls  # noqa: E402
 import stalled  # noqa: E402
 import subscription_run  # noqa: E402
 from event_sources import SqsPoller, StreamPoller, redrive  # noqa: E402
@@ -171,15 +174,19 @@ class InvocationHandler(http.server.BaseHTTPRequestHandler):
 INVOCATIONS: Invocations | None = None
 
 
-def start_moto() -> str:
+def start_moto(calls: Path | None = None) -> str:
     """moto on loopback, running state machines for real; its Lambda invocations go to the
-    Invocations proxy (moto's Step Functions calls `localhost:$MOTO_PORT`)."""
+    Invocations proxy (moto's Step Functions calls `localhost:$MOTO_PORT`). With `calls`, it
+    writes down there what each function calls (iam_calls.py)."""
     global INVOCATIONS
     port, proxy_port = free_port(), free_port()
     # One request at a time: see moto_serial.py for why the threaded moto_server oversells.
     serial = Path(__file__).resolve().parent / "moto_serial.py"
-    spawn([str(VENV_BIN / "python"), str(serial), "127.0.0.1", str(port)],
-          env={**os.environ, "MOTO_PORT": str(proxy_port)}, log=ROOT / "target" / "moto.log")
+    env = {**os.environ, "MOTO_PORT": str(proxy_port)}
+    if calls:
+        calls.unlink(missing_ok=True)
+        env["MILKRUN_MOTO_CALLS"] = str(calls)
+    spawn([str(VENV_BIN / "python"), str(serial), "127.0.0.1", str(port)], env=env, log=ROOT / "target" / "moto.log")
     endpoint = f"http://127.0.0.1:{port}"
     wait_http(f"{endpoint}/moto-api/", 30)
     INVOCATIONS = Invocations(proxy_port, endpoint)
@@ -356,9 +363,11 @@ class GatewayHandler(http.server.BaseHTTPRequestHandler):
 
 
 def watch(spec: dict, endpoint: str) -> tuple[int, dict[str, str]]:
-    """Serves one function's binary under `cargo lambda watch` with its template environment."""
+    """Serves one function's binary under `cargo lambda watch` with its template environment,
+    signing its AWS calls with its logical id as access key id (for iam_calls.py)."""
     port = free_port()
-    env = {**aws_env(endpoint), **spec["env"], "CARGO_LAMBDA_INVOKE_PORT": str(port)}
+    env = {**aws_env(endpoint), **spec["env"], "AWS_ACCESS_KEY_ID": spec["logical"],
+           "CARGO_LAMBDA_INVOKE_PORT": str(port)}
     spawn(
         [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1", "--invoke-port", str(port), "--bin", spec["binary"]],
         env=env, log=ROOT / "target" / f"watch-{spec['binary']}.log",
@@ -513,8 +522,12 @@ def scheduled_reconcile(emulation: Emulation, endpoint: str) -> int:
     return 0 if ok else 1
 
 
+# What each function called in the emulated suite (iam_calls.py).
+CALLS = ROOT / "target" / "moto-calls.jsonl"
+
+
 def e2e(keep_running: bool) -> int:
-    endpoint = start_moto()
+    endpoint = start_moto(CALLS)
     base_url, emulation, pollers = start_functions(endpoint)
     print(f"emulated API on {base_url} (moto at {endpoint})", flush=True)
     if keep_running:
@@ -533,7 +546,8 @@ def e2e(keep_running: bool) -> int:
         return (suite or scheduled_reconcile(emulation, endpoint) or dead_letter_scenario(emulation, base_url)
                 or subscription_run.run(base_url, admin, scheduled_run)
                 or daily_report.run(base_url, admin, scheduled_report)
-                or differential.run(emulation, base_url, admin) or stalled.run(emulation, base_url, admin, resume))
+                or differential.run(emulation, base_url, admin) or stalled.run(emulation, base_url, admin, resume)
+                or iam_calls.check(emulation, CALLS))
     finally:
         # Before moto goes: a poller still asking it would die with a connection refused.
         for poller in pollers:

@@ -57,7 +57,8 @@ class Emulation:
             name: str(spec.get("Default", "")) for name, spec in self.template.get("Parameters", {}).items()
         }
         self.parameters.update(parameters)
-        self.parameters.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": "milkrun-emulated"})
+        self.parameters.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
+                                "AWS::StackName": "milkrun-emulated"})
         self.prefix = prefix
         self.physical: dict[str, str] = {}
         self.arns: dict[str, str] = {}
@@ -247,7 +248,7 @@ class Emulation:
                  "retries": ev["Properties"].get("MaximumRetryAttempts", 3)}
                 for ev in events if ev["Type"] == "DynamoDB"
             ]
-            result[name] = {"binary": binary, "env": self.function_env(name), "routes": routes,
+            result[name] = {"logical": name, "binary": binary, "env": self.function_env(name), "routes": routes,
                             "queues": queues, "streams": streams}
         return result
 

@@ -25,11 +25,16 @@ def start() -> tuple[subprocess.Popen, str]:
     port = free_port()
     server = subprocess.Popen([sys.executable, str(HERE / "moto_serial.py"), "127.0.0.1", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return server, wait_for(server, port)
+
+
+def wait_for(server: subprocess.Popen, port: int) -> str:
+    """The endpoint of a moto_serial started on `port`, once it listens."""
     deadline = time.time() + 30
     while time.time() < deadline:
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return server, f"http://127.0.0.1:{port}"
+                return f"http://127.0.0.1:{port}"
         time.sleep(0.2)
     server.kill()
     raise SystemExit("moto_serial did not start")

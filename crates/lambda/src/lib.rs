@@ -86,7 +86,11 @@ pub async fn adapters(needs: &Needs, reads_users: bool) -> Result<Adapters, BoxE
     // Two endpoints, two connections: opening the DynamoDB one and reading the SSM
     // parameters at once saves init one round trip (and, in AWS, one TLS handshake).
     let ssm = aws_sdk_ssm::Client::new(&aws);
-    let ((), secrets) = tokio::join!(warm_up(&items, tables[0]), secrets::load(&ssm, needs));
+    // The warm-up reads a table the function's IAM policy lets it read by key: accounts for
+    // an HTTP function (it reads one on every request), else its first table (the template
+    // grants that read as `WarmTheConnection` where the function has no other).
+    let warm = if reads_users { &USERS } else { tables[0] };
+    let ((), secrets) = tokio::join!(warm_up(&items, warm), secrets::load(&ssm, needs));
     let secrets = secrets?;
     let messaging = if needs.mail {
         let ses = aws_sdk_sesv2::Client::new(&aws);

@@ -1,0 +1,183 @@
+"""Every AWS call a function makes in the emulated suite, held against its IAM policy.
+
+moto grants everything, so a function whose template policy lacks an action it calls passes
+every emulated test and fails in AWS with AccessDenied. Here each function under `cargo
+lambda watch` signs its calls with its own logical id as its access key id (moto accepts any);
+`Recorder`, a WSGI layer in front of moto (moto_serial.py), writes down each call's signer,
+IAM action and resource ARN, once each; `violations` then holds every recorded call of a
+template function against the statements of that function's `Policies`, resolved to the
+emulated resources' ARNs as SAM would resolve them to the stack's.
+
+What IAM checks and this does too: the action (a transaction's items each as its own action,
+as DynamoDB authorises them), the resource (a table, an index of it, a topic, a queue, a
+parameter, a state machine; `*` wildcards), `NotResource`. What it leaves out: `Condition`
+blocks (e.g. `ses:FromAddress`), Deny statements (the template has none), and the calls that
+Lambda makes for a function (event source mappings' reads of queues and streams).
+"""
+
+import fnmatch
+import io
+import json
+import re
+import urllib.parse
+from pathlib import Path
+
+REGION_ACCOUNT = re.compile(r"^arn:[^:]+:[^:]+:([^:]*):([^:]*):")
+CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/")
+# A transaction's item kinds, and the actions DynamoDB authorises them as.
+TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                    "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+
+
+def table_arn(region: str, account: str, table: str, index: str | None = None) -> str:
+    arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+    return f"{arn}/index/{index}" if index else arn
+
+
+def dynamodb_needs(operation: str, body: dict, region: str, account: str) -> list[tuple[str, str]]:
+    arn = lambda table, index=None: table_arn(region, account, table, index)
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        return [(f"dynamodb:{operation}", arn(table)) for table in body.get("RequestItems", {})]
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        needs = []
+        for item in body.get("TransactItems", []):
+            kind, op = next(iter(item.items()))
+            needs.append((f"dynamodb:{TRANSACT_ACTIONS[kind]}", arn(op["TableName"])))
+        return needs
+    if "TableName" in body:
+        return [(f"dynamodb:{operation}", arn(body["TableName"], body.get("IndexName")))]
+    return [(f"dynamodb:{operation}", "*")]
+
+
+def queue_arn(url: str, region: str) -> str:
+    """`http://host/123456789012/name` → the queue's ARN."""
+    account, name = urllib.parse.urlsplit(url).path.strip("/").split("/")[-2:]
+    return f"arn:aws:sqs:{region}:{account}:{name}"
+
+
+def needs(service: str, region: str, account: str, headers: dict[str, str], path: str,
+          body: bytes) -> list[tuple[str, str]]:
+    """The (IAM action, resource ARN) pairs one request to AWS needs."""
+    target = headers.get("x-amz-target", "")
+    decoded = json.loads(body) if target and body else {}
+    operation = target.rsplit(".", 1)[-1]
+    if service == "dynamodb":
+        return dynamodb_needs(operation, decoded, region, account)
+    if service == "ssm":
+        names = decoded.get("Names") or [decoded.get("Name", "")]
+        return [(f"ssm:{operation}", f"arn:aws:ssm:{region}:{account}:parameter{name}") for name in names]
+    if service == "sqs" and target:
+        return [(f"sqs:{operation.replace('Batch', '')}", queue_arn(decoded.get("QueueUrl", ""), region))]
+    if service == "states":
+        machine = decoded.get("stateMachineArn") or decoded.get("executionArn", "*")
+        return [(f"states:{operation}", machine)]
+    if service == "ses" and path.startswith("/v2/email/outbound-emails"):
+        decoded = json.loads(body or b"{}")
+        action = "ses:SendRawEmail" if "Raw" in decoded.get("Content", {}) else "ses:SendEmail"
+        return [(action, "*")]
+    # The query protocol (SNS; SES v1; SQS of old): the form's Action and its resource.
+    form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+    action = form.get("Action", [""])[0]
+    if service == "sns":
+        # PublishBatch is authorised as sns:Publish; a text message has a phone number.
+        resource = form.get("TopicArn", form.get("TargetArn", ["*"]))[0]
+        return [("sns:Publish" if action == "PublishBatch" else f"sns:{action}", resource)]
+    if service == "sqs":
+        return [(f"sqs:{action.replace('Batch', '')}", queue_arn(form.get("QueueUrl", [""])[0], region))]
+    return [(f"{service}:{action or operation or path}", "*")]
+
+
+class Recorder:
+    """WSGI middleware: each distinct (signer, action, resource) of the requests that pass,
+    one JSON line each in `path`."""
+
+    def __init__(self, app, path: Path, account: str):
+        self.app, self.path, self.account = app, path, account
+        self.seen: set[tuple[str, str, str]] = set()
+
+    def __call__(self, environ, start_response):
+        length, terminated = environ.get("CONTENT_LENGTH"), environ.get("wsgi.input_terminated")
+        if not (length or terminated):
+            return self.app(environ, start_response)
+        body = environ["wsgi.input"].read(int(length)) if length else environ["wsgi.input"].read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        credential = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if credential:
+            signer, region, service = credential.groups()
+            headers = {"x-amz-target": environ.get("HTTP_X_AMZ_TARGET", "")}
+            try:
+                pairs = needs(service, region, self.account, headers, environ.get("PATH_INFO", ""), body)
+            except (ValueError, KeyError, StopIteration) as error:
+                pairs = [(f"{service}:unreadable", f"{type(error).__name__}: {error}")]
+            self.write(signer, pairs)
+        return self.app(environ, start_response)
+
+    def write(self, signer: str, pairs: list[tuple[str, str]]):
+        fresh = [(signer, action, resource) for action, resource in pairs
+                 if (signer, action, resource) not in self.seen]
+        if not fresh:
+            return
+        self.seen.update(fresh)
+        with self.path.open("a") as out:
+            for signer, action, resource in fresh:
+                out.write(json.dumps({"signer": signer, "action": action, "resource": resource}) + "\n")
+
+
+def statements(emulation, logical: str) -> list[dict]:
+    """The function's policy statements, resolved to the emulated resources' ARNs."""
+    props = emulation.template["Resources"][logical]["Properties"]
+    found = []
+    for policy in props.get("Policies", []):
+        if not isinstance(policy, dict) or "Statement" not in policy:
+            raise ValueError(f"{logical}: a policy that is not a Statement list: {policy}")
+        found += emulation.resolve(policy["Statement"])
+    return found
+
+
+def as_list(value) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def allows(statement: dict, action: str, resource: str) -> bool:
+    if statement.get("Effect") != "Allow":
+        return False
+    if not any(fnmatch.fnmatchcase(action, pattern) for pattern in as_list(statement["Action"])):
+        return False
+    if "NotResource" in statement:
+        return not any(fnmatch.fnmatchcase(resource, p) for p in as_list(statement["NotResource"]))
+    return any(fnmatch.fnmatchcase(resource, p) for p in as_list(statement.get("Resource", [])))
+
+
+def read_calls(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def violations(emulation, calls: list[dict]) -> list[str]:
+    """Each recorded call of a template function that its policy does not allow."""
+    functions = {name for name, _ in emulation.resources("AWS::Serverless::Function")}
+    policies = {name: statements(emulation, name) for name in functions}
+    found = []
+    for call in calls:
+        if call["signer"] not in functions:
+            continue
+        if not any(allows(s, call["action"], call["resource"]) for s in policies[call["signer"]]):
+            found.append(f"{call['signer']}: {call['action']} on {call['resource']} is not in its Policies")
+    return found
+
+
+def check(emulation, path: Path) -> int:
+    """Prints what was checked and every violation; 1 if there is any, or if no function's
+    call was recorded at all (the recorder was not in place: the check would prove nothing)."""
+    calls = read_calls(path)
+    functions = {name for name, _ in emulation.resources("AWS::Serverless::Function")}
+    signed = [call for call in calls if call["signer"] in functions]
+    found = violations(emulation, calls)
+    signers = sorted({call["signer"] for call in signed})
+    print(f"IAM: {len(signed)} distinct calls of {len(signers)} functions held against their Policies "
+          f"({', '.join(signers)})", flush=True)
+    for line in found:
+        print(f"IAM: {line}", flush=True)
+    if not signed:
+        print(f"IAM: no function's call was recorded in {path}", flush=True)
+        return 1
+    return 1 if found else 0
