@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use milkrun_domain::audit::AuditContext;
-use milkrun_domain::delivery::order_moves;
+use milkrun_domain::delivery::{follow_one_step, order_moves};
 use milkrun_domain::order::{Order, OrderStatus, transition};
 use milkrun_domain::ports::{CheckoutRun, CheckoutRunner, CheckoutStart};
 use milkrun_domain::values::Role;
@@ -257,17 +257,20 @@ impl OrderActions {
         let deliveries = self.ports.deliveries.for_order(&named).await?;
         let statuses: Vec<_> = deliveries.iter().map(|d| d.status).collect();
         let mut order = self.load(order_id).await?;
-        for to in order_moves(order.status, &statuses) {
-            order = match to {
-                OrderStatus::Cancelled => {
-                    let reason = Some("DELIVERY_FAILED".to_owned());
-                    self.cancel_as(order_id, actor, reason, &|_| Ok(())).await?
-                }
-                _ => {
-                    self.move_order(order_id, to, actor, None, &|_| Ok(()))
-                        .await?
-                }
-            };
+        if order_moves(order.status, &statuses).first() == Some(&OrderStatus::Cancelled) {
+            let reason = Some("DELIVERY_FAILED".to_owned());
+            order = self.cancel_as(order_id, actor, reason, &|_| Ok(())).await?;
+        }
+        // Each step is worked out inside the order's conditional write, from the order as
+        // that write reads it: another vendor's follower may move it meanwhile. A step a
+        // step ahead of this one (the status advances) or none left ends the loop.
+        let (who, now) = (by(actor), Utc::now());
+        while order_moves(order.status, &statuses)
+            .first()
+            .is_some_and(|to| *to != OrderStatus::Cancelled)
+        {
+            let step = |o: &mut Order| follow_one_step(o, &statuses, &who, now);
+            order = change_order(self.ports.orders.as_ref(), order_id, actor, &step).await?;
         }
         // Settling is idempotent, so it is done whatever moved: a crash (or a store error)
         // after the move is finished by the next update, a repeated one included.

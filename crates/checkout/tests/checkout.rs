@@ -22,9 +22,9 @@ use milkrun_domain::payment::{
     ChargeRequest, GatewayError, Payment, PaymentGateway, PaymentStatus,
 };
 use milkrun_domain::ports::{
-    AuditLog, DeliveryReads, OrderReads, OrderWrites, PaymentReads, PaymentStore, PendingEvents,
-    ProductWrites, StockLevels, StockReservations, UserLookup, UserRegistry, VendorReads,
-    VendorWrites,
+    AuditLog, DeliveryReads, DeliveryWrites, OrderReads, OrderWrites, PaymentReads, PaymentStore,
+    PendingEvents, ProductWrites, StockLevels, StockReservations, UserLookup, UserRegistry,
+    VendorReads, VendorWrites,
 };
 use milkrun_domain::ports::{CheckoutRun, CheckoutRunner, CheckoutStart};
 use milkrun_domain::product::{Product, Variant};
@@ -1833,4 +1833,111 @@ async fn a_payment_recorded_while_the_charge_ran_is_brought_up_to_date_not_doubl
     );
     let succeeded = events_of(&world, EventType::PaymentSucceeded, id).await;
     assert_eq!(succeeded.len(), 1);
+}
+
+/// The order store, except that its `armed`-th read of an order hands the order back as it
+/// was and then moves the stored one on to DELIVERED, as another vendor's follower would
+/// between that read and the write after it.
+struct OvertakenAfterRead {
+    inner: Arc<dyn milkrun_domain::ports::OrderStore>,
+    reads: std::sync::atomic::AtomicUsize,
+    armed: usize,
+}
+
+#[async_trait]
+impl OrderWrites for OvertakenAfterRead {
+    async fn create(&self, order: &Order, effects: &Effects) -> Result<(), StoreError> {
+        self.inner.create(order, effects).await
+    }
+    async fn update(&self, order: Order, effects: &Effects) -> Result<Order, StoreError> {
+        self.inner.update(order, effects).await
+    }
+    async fn update_with_deliveries(
+        &self,
+        order: Order,
+        deliveries: &[Delivery],
+        effects: &Effects,
+    ) -> Result<Order, StoreError> {
+        let inner = &self.inner;
+        inner
+            .update_with_deliveries(order, deliveries, effects)
+            .await
+    }
+}
+
+#[async_trait]
+impl OrderReads for OvertakenAfterRead {
+    async fn get(&self, order_id: Uuid) -> Result<Option<Order>, StoreError> {
+        let read = self.inner.get(order_id).await?;
+        let nth = self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if let (true, Some(as_read)) = (nth == self.armed, &read) {
+            let mut ahead = as_read.clone();
+            for to in [OrderStatus::OutForDelivery, OrderStatus::Delivered] {
+                ahead.move_to(to, "other-vendor", None, Utc::now()).unwrap();
+            }
+            self.inner.update(ahead, &Effects::none()).await?;
+        }
+        Ok(read)
+    }
+    async fn for_user(
+        &self,
+        user_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<milkrun_domain::page::Page<Order>, StoreError> {
+        self.inner.for_user(user_id, page).await
+    }
+    async fn by_status(
+        &self,
+        status: Option<OrderStatus>,
+        page: &PageRequest,
+    ) -> Result<milkrun_domain::page::Page<Order>, StoreError> {
+        self.inner.by_status(status, page).await
+    }
+    async fn in_checkout(
+        &self,
+        page: &PageRequest,
+    ) -> Result<milkrun_domain::page::Page<Order>, StoreError> {
+        self.inner.in_checkout(page).await
+    }
+}
+
+#[tokio::test]
+async fn a_follower_overtaken_between_its_read_and_its_write_still_follows() {
+    let world = World::new(FraudRules {
+        limit_paise: 1_000_000,
+    })
+    .await;
+    let order_id = world.place_litres(1).await;
+    world.checkout(order_id, &world.invoker()).await;
+    let order = world.order(order_id).await;
+    assert_eq!(order.status, OrderStatus::Preparing);
+    let mut delivery = world.stores.deliveries.for_order(&order).await.unwrap()[0].clone();
+    delivery.status = DeliveryStatus::Delivered;
+    world
+        .stores
+        .deliveries
+        .update(delivery, &Effects::none())
+        .await
+        .unwrap();
+    // The follower reads the order, its deliveries, then the order again: that second read
+    // is the one overtaken.
+    let overtaken = OvertakenAfterRead {
+        inner: world.stores.orders.clone(),
+        reads: Default::default(),
+        armed: 2,
+    };
+    let ports = CheckoutPorts {
+        orders: Arc::new(overtaken),
+        ..world.ports()
+    };
+    let actions = OrderActions::new(ports, Arc::new(StartsSeen::default()));
+    let vendor = AuditContext::system("delivery", "test");
+    let followed = actions.follow_deliveries(order_id, &vendor).await;
+    let followed = followed.expect("no move worked out from the stale read is refused");
+    assert_eq!(followed.status, OrderStatus::Delivered);
+    assert_eq!(
+        world.stock(world.vendor_a, world.litre()).await,
+        (9, 0),
+        "its stock committed by the follower all the same"
+    );
 }

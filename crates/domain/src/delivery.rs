@@ -191,6 +191,27 @@ pub fn order_moves(current: OrderStatus, deliveries: &[DeliveryStatus]) -> Vec<O
     }
 }
 
+/// Moves `order` one step towards what its deliveries say, worked out from the status the
+/// order has now, so that it can run inside the order's conditional write: a concurrent
+/// follower of another delivery may have moved the order since `deliveries` were read, and
+/// moves worked out from an older read (PREPARING → OUT_FOR_DELIVERY → DELIVERED, met by an
+/// order DELIVERED already) would be refused. Whether it moved. A cancel is not made here:
+/// it releases stock and refunds, which is the caller's.
+pub fn follow_one_step(
+    order: &mut Order,
+    deliveries: &[DeliveryStatus],
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DomainError> {
+    match order_moves(order.status, deliveries).first() {
+        Some(&to) if to != OrderStatus::Cancelled => {
+            order.move_to(to, by, None, now)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +340,41 @@ mod tests {
         for (deliveries, expected) in cases {
             assert_eq!(order_status_for(deliveries), expected, "{deliveries:?}");
         }
+    }
+
+    #[test]
+    fn a_follower_steps_from_the_order_as_it_is_now_not_as_it_was_read() {
+        use OrderStatus as O;
+        let both_done = [Delivered, Delivered];
+        let mut preparing = order(vec![item(1, 100, 1)]);
+        preparing.status = O::Preparing;
+        let mut ahead = preparing.clone();
+        // Another vendor's follower took the order all the way meanwhile.
+        for to in [O::OutForDelivery, O::Delivered] {
+            ahead.move_to(to, "other", None, at(7, 0)).unwrap();
+        }
+        let stale = order_moves(preparing.status, &both_done);
+        assert_eq!(stale, [O::OutForDelivery, O::Delivered]);
+        let refused = ahead.clone().move_to(stale[0], "late", None, at(7, 1));
+        assert!(
+            refused.is_err(),
+            "the stale read's first move, made on the order as it is"
+        );
+        assert!(!follow_one_step(&mut ahead, &both_done, "late", at(7, 1)).unwrap());
+        assert_eq!(ahead.status, O::Delivered);
+
+        let mut steps = 0;
+        while follow_one_step(&mut preparing, &both_done, "v", at(7, 2)).unwrap() {
+            steps += 1;
+        }
+        assert_eq!((steps, preparing.status), (2, O::Delivered));
+        let mut failed = order(vec![item(1, 100, 1)]);
+        failed.status = O::Preparing;
+        assert!(
+            !follow_one_step(&mut failed, &[Failed, Delivered], "v", at(7, 3)).unwrap(),
+            "a cancel is the caller's"
+        );
+        assert_eq!(failed.status, O::Preparing);
     }
 
     #[test]
