@@ -190,7 +190,8 @@ impl OrderActions {
 
     /// An admin's forced move (the route admits admins only), along the table and with
     /// what the same move brings when the workflow makes it: to CANCELLED it is a cancel
-    /// (stock and money back); to REFUNDED the money goes back first; ON_HOLD → CONFIRMED
+    /// (stock and money back); to REFUNDED the money goes back first (of a cancelled order,
+    /// what was not delivered, as the cancel gives back); ON_HOLD → CONFIRMED
     /// is an approval (the checkout continues); to PREPARING the deliveries are scheduled
     /// with it; to DELIVERED the reserved stock is committed; to FAILED or PAYMENT_FAILED it
     /// is released. The moves only the checkout makes, once it has reserved stock or taken
@@ -212,6 +213,13 @@ impl OrderActions {
         let any = |_: &Order| Ok(());
         match (current.status, to) {
             (_, OrderStatus::Cancelled) => self.cancel_as(order_id, actor, reason, &any).await,
+            // A cancel's money back is what was not delivered, however late it is given
+            // (its refund failed): the cancel's own settlement moves the order to REFUNDED
+            // when money goes back, and the move below is then a no-op.
+            (OrderStatus::Cancelled, OrderStatus::Refunded) => {
+                self.settle(current, actor).await?;
+                self.move_order(order_id, to, actor, reason, &any).await
+            }
             (_, OrderStatus::Refunded) => {
                 refund_order_payment(&self.ports, order_id)
                     .await
@@ -257,23 +265,17 @@ impl OrderActions {
         let deliveries = self.ports.deliveries.for_order(&named).await?;
         let statuses: Vec<_> = deliveries.iter().map(|d| d.status).collect();
         let mut order = self.load(order_id).await?;
-        if order_moves(order.status, &statuses).first() == Some(&OrderStatus::Cancelled) {
-            let reason = Some("DELIVERY_FAILED".to_owned());
-            order = self.cancel_as(order_id, actor, reason, &|_| Ok(())).await?;
-        }
-        // Each step is worked out inside the order's conditional write, from the order as
-        // that write reads it: another vendor's follower may move it meanwhile. A step a
-        // step ahead of this one (the status advances) or none left ends the loop.
-        let (who, now) = (by(actor), Utc::now());
-        while order_moves(order.status, &statuses)
-            .first()
-            .is_some_and(|to| *to != OrderStatus::Cancelled)
-        {
-            let step = |o: &mut Order| follow_one_step(o, &statuses, &who, now);
+        // Each move is worked out inside the order's conditional write, from the order as
+        // that write reads it (another vendor's follower may have moved it since), one step
+        // a write until the order as written has no move left.
+        let who = by(actor);
+        while !order_moves(order.status, &statuses).is_empty() {
+            let step = |o: &mut Order| follow_one_step(o, &statuses, &who, Utc::now());
             order = change_order(self.ports.orders.as_ref(), order_id, actor, &step).await?;
         }
         // Settling is idempotent, so it is done whatever moved: a crash (or a store error)
-        // after the move is finished by the next update, a repeated one included.
+        // after the move is finished by the next update, a repeated one included. It is
+        // also what a cancel brings: the stock and the money of what was not delivered.
         self.settle(order, actor).await
     }
 }

@@ -1836,12 +1836,13 @@ async fn a_payment_recorded_while_the_charge_ran_is_brought_up_to_date_not_doubl
 }
 
 /// The order store, except that its `armed`-th read of an order hands the order back as it
-/// was and then moves the stored one on to DELIVERED, as another vendor's follower would
+/// was and then moves the stored one on through `ahead`, as another vendor's follower would
 /// between that read and the write after it.
 struct OvertakenAfterRead {
     inner: Arc<dyn milkrun_domain::ports::OrderStore>,
     reads: std::sync::atomic::AtomicUsize,
     armed: usize,
+    ahead: &'static [OrderStatus],
 }
 
 #[async_trait]
@@ -1872,7 +1873,7 @@ impl OrderReads for OvertakenAfterRead {
         let nth = self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         if let (true, Some(as_read)) = (nth == self.armed, &read) {
             let mut ahead = as_read.clone();
-            for to in [OrderStatus::OutForDelivery, OrderStatus::Delivered] {
+            for &to in self.ahead {
                 ahead.move_to(to, "other-vendor", None, Utc::now()).unwrap();
             }
             self.inner.update(ahead, &Effects::none()).await?;
@@ -1901,30 +1902,27 @@ impl OrderReads for OvertakenAfterRead {
     }
 }
 
-#[tokio::test]
-async fn a_follower_overtaken_between_its_read_and_its_write_still_follows() {
-    let world = World::new(FraudRules {
-        limit_paise: 1_000_000,
-    })
-    .await;
+/// A one-litre order taken to PREPARING, its one delivery then set to `delivery`, followed
+/// by a follower whose second read of the order (after the deliveries) is overtaken through
+/// `ahead`: what the follower answers.
+async fn follow_overtaken(
+    world: &World,
+    delivery: DeliveryStatus,
+    ahead: &'static [OrderStatus],
+) -> Result<Order, milkrun_domain::DomainError> {
     let order_id = world.place_litres(1).await;
     world.checkout(order_id, &world.invoker()).await;
     let order = world.order(order_id).await;
     assert_eq!(order.status, OrderStatus::Preparing);
-    let mut delivery = world.stores.deliveries.for_order(&order).await.unwrap()[0].clone();
-    delivery.status = DeliveryStatus::Delivered;
-    world
-        .stores
-        .deliveries
-        .update(delivery, &Effects::none())
-        .await
-        .unwrap();
-    // The follower reads the order, its deliveries, then the order again: that second read
-    // is the one overtaken.
+    let mut made = world.stores.deliveries.for_order(&order).await.unwrap()[0].clone();
+    made.status = delivery;
+    let deliveries = &world.stores.deliveries;
+    deliveries.update(made, &Effects::none()).await.unwrap();
     let overtaken = OvertakenAfterRead {
         inner: world.stores.orders.clone(),
         reads: Default::default(),
         armed: 2,
+        ahead,
     };
     let ports = CheckoutPorts {
         orders: Arc::new(overtaken),
@@ -1932,12 +1930,79 @@ async fn a_follower_overtaken_between_its_read_and_its_write_still_follows() {
     };
     let actions = OrderActions::new(ports, Arc::new(StartsSeen::default()));
     let vendor = AuditContext::system("delivery", "test");
-    let followed = actions.follow_deliveries(order_id, &vendor).await;
+    actions.follow_deliveries(order_id, &vendor).await
+}
+
+#[tokio::test]
+async fn a_follower_overtaken_between_its_read_and_its_write_still_follows() {
+    let world = World::new(FraudRules {
+        limit_paise: 1_000_000,
+    })
+    .await;
+    use OrderStatus::*;
+    let followed = follow_overtaken(
+        &world,
+        DeliveryStatus::Delivered,
+        &[OutForDelivery, Delivered],
+    )
+    .await;
     let followed = followed.expect("no move worked out from the stale read is refused");
-    assert_eq!(followed.status, OrderStatus::Delivered);
+    assert_eq!(followed.status, Delivered);
     assert_eq!(
         world.stock(world.vendor_a, world.litre()).await,
         (9, 0),
         "its stock committed by the follower all the same"
+    );
+
+    // A failed delivery's follower, overtaken by a cancel that was refunded already.
+    let followed = follow_overtaken(&world, DeliveryStatus::Failed, &[Cancelled, Refunded]).await;
+    let followed = followed.expect("the cancel is not made twice, nor refused");
+    assert_eq!(followed.status, Refunded);
+}
+
+#[tokio::test]
+async fn an_admins_late_refund_of_a_cancel_gives_back_only_what_was_not_delivered() {
+    let world = World::new(FraudRules {
+        limit_paise: 1_000_000,
+    })
+    .await;
+    use OrderStatus::*;
+    let half = world.half_litre();
+    world.set_stock(world.vendor_b, half, 10).await;
+    let lines = [(world.litre(), 1), (half, 2)];
+    let id = world
+        .place(world.user_id, &lines, PaymentMethod::Card, None, false)
+        .await;
+    world.checkout(id, &world.invoker()).await;
+    let order = world.order(id).await;
+    assert_eq!(order.status, Preparing);
+    let deliveries = world.stores.deliveries.for_order(&order).await.unwrap();
+    assert_eq!(deliveries.len(), 2, "A's litre, B's half litres");
+    for mut delivery in deliveries {
+        delivery.status = match delivery.vendor_id == world.vendor_a {
+            true => DeliveryStatus::Delivered,
+            false => DeliveryStatus::Failed,
+        };
+        let store = &world.stores.deliveries;
+        store.update(delivery, &Effects::none()).await.unwrap();
+    }
+    // B's delivery failed: the order is cancelled, but its refund fails.
+    let no_refunds = Arc::new(NoRefunds(world.gateway.clone()));
+    let ports = CheckoutPorts::from_stores(&world.stores, no_refunds);
+    let follower = OrderActions::new(ports, Arc::new(StartsSeen::default()));
+    let vendor = AuditContext::system("delivery", "test");
+    assert!(follower.follow_deliveries(id, &vendor).await.is_err());
+    assert_eq!(world.order(id).await.status, Cancelled);
+
+    let actions = OrderActions::new(world.ports(), Arc::new(StartsSeen::default()));
+    let admin = AuditContext::system("refund", "test");
+    let refunded = actions.force(id, Refunded, &admin, None).await.unwrap();
+    assert_eq!(refunded.status, Refunded);
+    let payment = world.stores.payments.for_order(id).await.unwrap().unwrap();
+    let refunds: Vec<u64> = payment.refunds.iter().map(|r| r.amount.amount).collect();
+    assert_eq!(
+        (payment.status, refunds),
+        (PaymentStatus::Succeeded, vec![2 * PRICE_500ML]),
+        "A's delivered litre is kept: {payment:?}"
     );
 }

@@ -195,21 +195,20 @@ pub fn order_moves(current: OrderStatus, deliveries: &[DeliveryStatus]) -> Vec<O
 /// order has now, so that it can run inside the order's conditional write: a concurrent
 /// follower of another delivery may have moved the order since `deliveries` were read, and
 /// moves worked out from an older read (PREPARING → OUT_FOR_DELIVERY → DELIVERED, met by an
-/// order DELIVERED already) would be refused. Whether it moved. A cancel is not made here:
-/// it releases stock and refunds, which is the caller's.
+/// order DELIVERED already) would be refused. Whether it moved. A cancel (a delivery
+/// FAILED) is the move alone: its stock and money are the caller's to settle after it.
 pub fn follow_one_step(
     order: &mut Order,
     deliveries: &[DeliveryStatus],
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, DomainError> {
-    match order_moves(order.status, deliveries).first() {
-        Some(&to) if to != OrderStatus::Cancelled => {
-            order.move_to(to, by, None, now)?;
-            Ok(true)
-        }
-        _ => Ok(false),
-    }
+    let Some(&to) = order_moves(order.status, deliveries).first() else {
+        return Ok(false);
+    };
+    let reason = (to == OrderStatus::Cancelled).then(|| "DELIVERY_FAILED".to_owned());
+    order.move_to(to, by, reason, now)?;
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -370,11 +369,20 @@ mod tests {
         assert_eq!((steps, preparing.status), (2, O::Delivered));
         let mut failed = order(vec![item(1, 100, 1)]);
         failed.status = O::Preparing;
-        assert!(
-            !follow_one_step(&mut failed, &[Failed, Delivered], "v", at(7, 3)).unwrap(),
-            "a cancel is the caller's"
+        let one_failed = [Failed, Delivered];
+        assert!(follow_one_step(&mut failed, &one_failed, "v", at(7, 3)).unwrap());
+        let cancelled = failed.status_history.last().unwrap();
+        assert_eq!(
+            (cancelled.status, cancelled.reason.as_deref()),
+            (O::Cancelled, Some("DELIVERY_FAILED"))
         );
-        assert_eq!(failed.status, O::Preparing);
+        failed
+            .move_to(O::Refunded, "other", None, at(7, 4))
+            .unwrap();
+        assert!(
+            !follow_one_step(&mut failed, &one_failed, "late", at(7, 5)).unwrap(),
+            "cancelled and refunded by another follower meanwhile: nothing to do"
+        );
     }
 
     #[test]
