@@ -87,8 +87,8 @@ pub async fn adapters(needs: &Needs, reads_users: bool) -> Result<Adapters, BoxE
     // parameters at once saves init one round trip (and, in AWS, one TLS handshake).
     let ssm = aws_sdk_ssm::Client::new(&aws);
     // The warm-up reads a table the function's IAM policy lets it read by key: accounts for
-    // an HTTP function (it reads one on every request), else its first table (the template
-    // grants that read as `WarmTheConnection` where the function has no other).
+    // an HTTP function (authorization reads them), else its first table (the template grants
+    // that one read of the warm-up key as `WarmTheConnection`).
     let warm = if reads_users { &USERS } else { tables[0] };
     let ((), secrets) = tokio::join!(warm_up(&items, warm), secrets::load(&ssm, needs));
     let secrets = secrets?;
@@ -164,14 +164,18 @@ fn messaging(ses: aws_sdk_sesv2::Client, sns: aws_sdk_sns::Client) -> Result<Mes
     })
 }
 
+/// The key the warm-up reads, which no item has. template.yaml's `WarmTheConnection`
+/// statements allow reading this partition key alone (`dynamodb:LeadingKeys`).
+const WARM_UP_KEY: &str = "WARM-UP";
+
 /// One cheap read during init, which has a full CPU, so that the TLS connection to
 /// DynamoDB is open before the first request (at 128 MB, a cold handshake inside the first
 /// request is where cold-start time goes). A failure here is only logged: the request will
 /// say what is wrong.
 async fn warm_up(items: &DynamoDbItemStore, table: &'static TableSpec) {
     let sentinel = match table.sort_key {
-        Some(_) => Key::with_sort("WARM-UP", "WARM-UP"),
-        None => Key::partition("WARM-UP"),
+        Some(_) => Key::with_sort(WARM_UP_KEY, WARM_UP_KEY),
+        None => Key::partition(WARM_UP_KEY),
     };
     if let Err(error) = items.get(table, &sentinel, false).await {
         tracing::warn!(%error, "warming the DynamoDB connection failed");
@@ -248,4 +252,30 @@ pub async fn run_checkout_tasks(needs: &Needs) -> Result<(), lambda_runtime::Err
         },
     )))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WARM_UP_KEY;
+
+    /// A function granted the warm-up read for it alone may read that key and no other: a
+    /// renamed key would be denied (and warn on every cold start), a missing condition
+    /// would let a writer read its whole table.
+    #[test]
+    fn the_templates_warm_up_grants_read_the_warm_up_key_alone() {
+        let template = include_str!("../../../template.yaml");
+        let grants: Vec<&str> = template
+            .split("- Sid: WarmTheConnection")
+            .skip(1)
+            .map(|rest| rest.split("- Sid:").next().unwrap_or(rest))
+            .map(|rest| rest.split("Events:").next().unwrap_or(rest))
+            .collect();
+        assert!(!grants.is_empty(), "no WarmTheConnection statement found");
+        let condition = format!("dynamodb:LeadingKeys: [\"{WARM_UP_KEY}\"]");
+        for grant in grants {
+            assert!(grant.contains("Action: dynamodb:GetItem"), "{grant}");
+            assert!(grant.contains("ForAllValues:StringEquals:"), "{grant}");
+            assert!(grant.contains(&condition), "{grant}");
+        }
+    }
 }

@@ -192,6 +192,10 @@ fn sums(orders: &[Value]) -> Sums {
             (amount(&order["total"]), None)
         } else if cancelled_first(order) && !delivered_by.is_empty() {
             let payment = &order["payment"];
+            assert!(
+                payment.is_object(),
+                "the day's orders are paid by card: {order}"
+            );
             let kept = amount(&payment["amount"]) - amount(&payment["refundedAmount"]);
             (kept, Some(delivered_by))
         } else {
