@@ -522,8 +522,11 @@ def scheduled_reconcile(emulation: Emulation, endpoint: str) -> int:
     return 0 if ok else 1
 
 
-# What each function called in the emulated suite (iam_calls.py).
+# What each function called in the emulated suite (iam_calls.py), and the functions that
+# call no AWS API there: the authorizer (API Gateway's, which the stand-in does not run; it
+# reads its key from SSM) and the docs (no AWS at all).
 CALLS = ROOT / "target" / "moto-calls.jsonl"
+CALL_NO_AWS = {"AuthorizerFunction", "DocsFunction"}
 
 
 def e2e(keep_running: bool) -> int:
@@ -547,7 +550,7 @@ def e2e(keep_running: bool) -> int:
                 or subscription_run.run(base_url, admin, scheduled_run)
                 or daily_report.run(base_url, admin, scheduled_report)
                 or differential.run(emulation, base_url, admin) or stalled.run(emulation, base_url, admin, resume)
-                or iam_calls.check(emulation, CALLS))
+                or iam_calls.check(emulation, CALLS, silent=CALL_NO_AWS))
     finally:
         # Before moto goes: a poller still asking it would die with a connection refused.
         for poller in pollers:
