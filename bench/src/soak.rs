@@ -50,7 +50,7 @@ pub async fn run(minutes: u64, rate: u32) {
         lines,
     ));
     println!(
-        "\n| minute | started | confirmed | failed | confirmed p50 / p99 | 201 p99 | RSS | database + WAL |"
+        "\n| minute | started | confirmed | failed | confirmed p50 / p99 | 201 p99 | RSS (anonymous + file + shared memory) | database + WAL |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     let (sent, mut received) = mpsc::unbounded_channel::<(u64, Sample)>();
@@ -153,11 +153,14 @@ fn row(minute: u64, samples: &[Sample], data: &std::path::Path) {
         format!("{:.1} ms", ms(percentile(&answered, 0.99)))
     };
     println!(
-        "| {} | {} | {} | {failed} | {latency} | {answered_p99} | {:.1} MiB | {:.1} + {:.1} MiB |",
+        "| {} | {} | {} | {failed} | {latency} | {answered_p99} | {:.1} MiB ({:.1} + {:.1} + {:.1}) | {:.1} + {:.1} MiB |",
         minute + 1,
         samples.len(),
         done.len(),
-        rss_mib(),
+        status_mib("VmRSS"),
+        status_mib("RssAnon"),
+        status_mib("RssFile"),
+        status_mib("RssShmem"),
         file_mib(&data.join("milkrun.db")),
         file_mib(&data.join("milkrun.db-wal")),
     );
@@ -166,14 +169,19 @@ fn row(minute: u64, samples: &[Sample], data: &std::path::Path) {
     }
 }
 
-/// This process's resident set (VmRSS), from /proc (0 where there is none).
-fn rss_mib() -> f64 {
+/// One of this process's memory figures in /proc/self/status (0 where there is none): the
+/// resident set (`VmRSS`) and its three parts: anonymous (`RssAnon`: the heap, stacks),
+/// file-backed (`RssFile`: the binary, and the database's pages mapped by the SQLite
+/// readers) and shared memory (`RssShmem`), so that a leak (anonymous) can be told from the
+/// mapped database being read (file).
+fn status_mib(field: &str) -> f64 {
+    let prefix = format!("{field}:");
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             status
                 .lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .find_map(|line| line.strip_prefix(prefix.as_str()))
                 .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         })
         .map_or(0.0, |kib| kib / 1024.0)
