@@ -152,15 +152,12 @@ fn row(minute: u64, samples: &[Sample], data: &std::path::Path) {
     } else {
         format!("{:.1} ms", ms(percentile(&answered, 0.99)))
     };
+    let [total, anonymous, file, shared] = memory_mib(["VmRSS", "RssAnon", "RssFile", "RssShmem"]);
     println!(
-        "| {} | {} | {} | {failed} | {latency} | {answered_p99} | {:.1} MiB ({:.1} + {:.1} + {:.1}) | {:.1} + {:.1} MiB |",
+        "| {} | {} | {} | {failed} | {latency} | {answered_p99} | {total:.1} MiB ({anonymous:.1} + {file:.1} + {shared:.1}) | {:.1} + {:.1} MiB |",
         minute + 1,
         samples.len(),
         done.len(),
-        status_mib("VmRSS"),
-        status_mib("RssAnon"),
-        status_mib("RssFile"),
-        status_mib("RssShmem"),
         file_mib(&data.join("milkrun.db")),
         file_mib(&data.join("milkrun.db-wal")),
     );
@@ -169,22 +166,20 @@ fn row(minute: u64, samples: &[Sample], data: &std::path::Path) {
     }
 }
 
-/// One of this process's memory figures in /proc/self/status (0 where there is none): the
-/// resident set (`VmRSS`) and its three parts: anonymous (`RssAnon`: the heap, stacks),
-/// file-backed (`RssFile`: the binary, and the database's pages mapped by the SQLite
-/// readers) and shared memory (`RssShmem`), so that a leak (anonymous) can be told from the
-/// mapped database being read (file).
-fn status_mib(field: &str) -> f64 {
-    let prefix = format!("{field}:");
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(prefix.as_str()))
-                .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
+/// This process's memory figures `fields` in MiB, from one read of /proc/self/status so that
+/// they are of one instant (0 where there is none): the resident set (`VmRSS`) and its three
+/// parts, anonymous (`RssAnon`: the heap, stacks), file-backed (`RssFile`: the binary, and
+/// the database's pages mapped by the SQLite readers) and shared memory (`RssShmem`), so
+/// that a leak (anonymous) can be told from the mapped database being read (file).
+fn memory_mib<const N: usize>(fields: [&str; N]) -> [f64; N] {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    fields.map(|field| {
+        let prefix = format!("{field}:");
+        (status.lines())
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
+            .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / 1024.0)
+    })
 }
 
 fn file_mib(path: &std::path::Path) -> f64 {

@@ -15,7 +15,9 @@ use milkrun_domain::ports::{CheckoutRun, CheckoutRunner, CheckoutStart};
 use milkrun_domain::values::Role;
 use milkrun_domain::{DomainError, ErrorCode};
 
-use crate::lifecycle::{refund_order_payment, schedule_deliveries, settle};
+use crate::lifecycle::{
+    PAYMENT_REFUNDED, refund_order_payment, schedule_deliveries, settle, settle_cancelled,
+};
 use crate::records::change_order;
 use crate::steps::CheckoutPorts;
 
@@ -214,10 +216,12 @@ impl OrderActions {
         match (current.status, to) {
             (_, OrderStatus::Cancelled) => self.cancel_as(order_id, actor, reason, &any).await,
             // A cancel's money back is what was not delivered, however late it is given
-            // (its refund failed): the cancel's own settlement moves the order to REFUNDED
-            // when money goes back, and the move below is then a no-op.
+            // (its refund failed, or the payment came after checkout gave up): the cancel's
+            // own settlement moves the order to REFUNDED, with this move's reason, when
+            // money goes back; the move below then finds it there.
             (OrderStatus::Cancelled, OrderStatus::Refunded) => {
-                self.settle(current, actor).await?;
+                let why = reason.as_deref().unwrap_or(PAYMENT_REFUNDED);
+                settle_cancelled(&self.ports, current, &by(actor), actor, why).await?;
                 self.move_order(order_id, to, actor, reason, &any).await
             }
             (_, OrderStatus::Refunded) => {
@@ -258,9 +262,8 @@ impl OrderActions {
         order_id: uuid::Uuid,
         actor: &AuditContext,
     ) -> Result<Order, DomainError> {
-        // The order names its deliveries; its status is read again after them, so the moves
-        // are worked out from an order no older than the deliveries (a concurrent update
-        // may have moved it on meanwhile, and a move from a stale status would be refused).
+        // The order names its deliveries. It is read again after them, so that a follower
+        // that has nothing left to move writes nothing, and settles the order as it is now.
         let named = self.load(order_id).await?;
         let deliveries = self.ports.deliveries.for_order(&named).await?;
         let statuses: Vec<_> = deliveries.iter().map(|d| d.status).collect();

@@ -45,21 +45,27 @@ pub async fn settle(
                 .release(order.order_id, &StockSettlement::audited(actor))
                 .await?;
         }
-        OrderStatus::Cancelled => return settle_cancelled(ports, order, by, actor).await,
+        OrderStatus::Cancelled => {
+            return settle_cancelled(ports, order, by, actor, PAYMENT_REFUNDED).await;
+        }
         _ => {}
     }
     Ok(order)
 }
 
+/// Why a cancelled order became REFUNDED when nobody said why.
+pub(crate) const PAYMENT_REFUNDED: &str = "PAYMENT_REFUNDED";
+
 /// Calls off a CANCELLED order's deliveries still on a round, gives back the stock of
 /// every vendor that did not deliver (what was delivered left the shelf) and the money of
-/// their lines (what was delivered is kept), and marks it REFUNDED when money was returned.
-/// Any other order is answered as it is.
+/// their lines (what was delivered is kept), and marks it REFUNDED (`refunded_reason` in
+/// its timeline) when money was returned. Any other order is answered as it is.
 pub(crate) async fn settle_cancelled(
     ports: &CheckoutPorts,
     order: Order,
     by: &str,
     actor: &AuditContext,
+    refunded_reason: &str,
 ) -> Result<Order, DomainError> {
     if order.status != OrderStatus::Cancelled {
         return Ok(order);
@@ -77,7 +83,7 @@ pub(crate) async fn settle_cancelled(
         if order.status != OrderStatus::Cancelled {
             return Ok(false);
         }
-        let reason = Some("PAYMENT_REFUNDED".to_owned());
+        let reason = Some(refunded_reason.to_owned());
         order.move_to(OrderStatus::Refunded, by, reason, now)?;
         Ok(true)
     })

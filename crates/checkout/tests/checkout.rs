@@ -1904,12 +1904,12 @@ impl OrderReads for OvertakenAfterRead {
 
 /// A one-litre order taken to PREPARING, its one delivery then set to `delivery`, followed
 /// by a follower whose second read of the order (after the deliveries) is overtaken through
-/// `ahead`: what the follower answers.
+/// `ahead` (none: not overtaken): the order's id, and what the follower answers.
 async fn follow_overtaken(
     world: &World,
     delivery: DeliveryStatus,
     ahead: &'static [OrderStatus],
-) -> Result<Order, milkrun_domain::DomainError> {
+) -> (Uuid, Result<Order, milkrun_domain::DomainError>) {
     let order_id = world.place_litres(1).await;
     world.checkout(order_id, &world.invoker()).await;
     let order = world.order(order_id).await;
@@ -1921,7 +1921,7 @@ async fn follow_overtaken(
     let overtaken = OvertakenAfterRead {
         inner: world.stores.orders.clone(),
         reads: Default::default(),
-        armed: 2,
+        armed: if ahead.is_empty() { 0 } else { 2 },
         ahead,
     };
     let ports = CheckoutPorts {
@@ -1930,7 +1930,7 @@ async fn follow_overtaken(
     };
     let actions = OrderActions::new(ports, Arc::new(StartsSeen::default()));
     let vendor = AuditContext::system("delivery", "test");
-    actions.follow_deliveries(order_id, &vendor).await
+    (order_id, actions.follow_deliveries(order_id, &vendor).await)
 }
 
 #[tokio::test]
@@ -1940,7 +1940,7 @@ async fn a_follower_overtaken_between_its_read_and_its_write_still_follows() {
     })
     .await;
     use OrderStatus::*;
-    let followed = follow_overtaken(
+    let (_, followed) = follow_overtaken(
         &world,
         DeliveryStatus::Delivered,
         &[OutForDelivery, Delivered],
@@ -1955,9 +1955,46 @@ async fn a_follower_overtaken_between_its_read_and_its_write_still_follows() {
     );
 
     // A failed delivery's follower, overtaken by a cancel that was refunded already.
-    let followed = follow_overtaken(&world, DeliveryStatus::Failed, &[Cancelled, Refunded]).await;
+    let (_, followed) =
+        follow_overtaken(&world, DeliveryStatus::Failed, &[Cancelled, Refunded]).await;
     let followed = followed.expect("the cancel is not made twice, nor refused");
     assert_eq!(followed.status, Refunded);
+}
+
+#[tokio::test]
+async fn a_failed_delivery_cancels_once_and_gives_back_once_however_its_followers_meet() {
+    let limit = FraudRules {
+        limit_paise: 1_000_000,
+    };
+    use OrderStatus::*;
+    // Alone: the cancel's audit entry, event and reason, then the stock and money back.
+    let world = World::new(limit).await;
+    let (id, followed) = follow_overtaken(&world, DeliveryStatus::Failed, &[]).await;
+    assert_eq!(followed.unwrap().status, Refunded);
+    let order = world.order(id).await;
+    let cancel = order.status_history.iter().find(|c| c.status == Cancelled);
+    let reason = cancel.and_then(|c| c.reason.as_deref());
+    assert_eq!(reason, Some(milkrun_domain::delivery::DELIVERY_FAILED));
+    assert!(
+        audit_actions(&world, id)
+            .await
+            .contains(&"ORDER_CANCELLED".to_owned())
+    );
+    assert_eq!(
+        events_of(&world, EventType::OrderCancelled, id).await.len(),
+        1
+    );
+    assert_eq!(world.stock(world.vendor_a, world.litre()).await, (10, 0));
+    let payment = world.stores.payments.for_order(id).await.unwrap().unwrap();
+    assert_eq!(payment.refunds.len(), 1);
+
+    // Overtaken by another follower's cancel not yet settled: this one settles it, once.
+    let world = World::new(limit).await;
+    let (id, followed) = follow_overtaken(&world, DeliveryStatus::Failed, &[Cancelled]).await;
+    assert_eq!(followed.unwrap().status, Refunded);
+    assert_eq!(world.stock(world.vendor_a, world.litre()).await, (10, 0));
+    let payment = world.stores.payments.for_order(id).await.unwrap().unwrap();
+    assert_eq!(payment.refunds.len(), 1, "{payment:?}");
 }
 
 #[tokio::test]
@@ -1996,8 +2033,15 @@ async fn an_admins_late_refund_of_a_cancel_gives_back_only_what_was_not_delivere
 
     let actions = OrderActions::new(world.ports(), Arc::new(StartsSeen::default()));
     let admin = AuditContext::system("refund", "test");
-    let refunded = actions.force(id, Refunded, &admin, None).await.unwrap();
+    let why = Some("REFUND_RETRIED".to_owned());
+    let refunded = actions.force(id, Refunded, &admin, why).await.unwrap();
     assert_eq!(refunded.status, Refunded);
+    let last = refunded.status_history.last().unwrap();
+    assert_eq!(
+        last.reason.as_deref(),
+        Some("REFUND_RETRIED"),
+        "the admin's reason kept"
+    );
     let payment = world.stores.payments.for_order(id).await.unwrap().unwrap();
     let refunds: Vec<u64> = payment.refunds.iter().map(|r| r.amount.amount).collect();
     assert_eq!(

@@ -191,6 +191,9 @@ pub fn order_moves(current: OrderStatus, deliveries: &[DeliveryStatus]) -> Vec<O
     }
 }
 
+/// Why an order was cancelled when one of its deliveries FAILED.
+pub const DELIVERY_FAILED: &str = "DELIVERY_FAILED";
+
 /// Moves `order` one step towards what its deliveries say, worked out from the status the
 /// order has now, so that it can run inside the order's conditional write: a concurrent
 /// follower of another delivery may have moved the order since `deliveries` were read, and
@@ -206,7 +209,7 @@ pub fn follow_one_step(
     let Some(&to) = order_moves(order.status, deliveries).first() else {
         return Ok(false);
     };
-    let reason = (to == OrderStatus::Cancelled).then(|| "DELIVERY_FAILED".to_owned());
+    let reason = (to == OrderStatus::Cancelled).then(|| DELIVERY_FAILED.to_owned());
     order.move_to(to, by, reason, now)?;
     Ok(true)
 }
@@ -374,7 +377,7 @@ mod tests {
         let cancelled = failed.status_history.last().unwrap();
         assert_eq!(
             (cancelled.status, cancelled.reason.as_deref()),
-            (O::Cancelled, Some("DELIVERY_FAILED"))
+            (O::Cancelled, Some(DELIVERY_FAILED))
         );
         failed
             .move_to(O::Refunded, "other", None, at(7, 4))

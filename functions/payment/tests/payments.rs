@@ -1019,10 +1019,10 @@ async fn a_payment_the_gateway_reports_after_checkout_gave_up_is_refunded() {
         PaymentStatus::Refunded,
         "the money went back"
     );
-    assert_eq!(
-        world.stored_order(order.order_id).await.status,
-        OrderStatus::Refunded
-    );
+    let refunded = world.stored_order(order.order_id).await;
+    assert_eq!(refunded.status, OrderStatus::Refunded);
+    let why = refunded.status_history.last().unwrap().reason.as_deref();
+    assert_eq!(why, Some("LATE_PAYMENT_REFUNDED"), "why, in the timeline");
     assert_eq!(
         world
             .events(EventType::PaymentRefunded, order.order_id)
