@@ -72,7 +72,9 @@ pub async fn run(minutes: u64, rate: u32) {
                 // A minute is reported once every checkout started in it has had its 30 s.
                 let settled = begun.elapsed().saturating_sub(crate::checkout::GIVE_UP).as_secs() / 60;
                 while reported < settled.min(minutes) {
-                    row(reported, &minutes_seen[reported as usize], &data.0);
+                    // Reported, a minute's samples are let go, so the soak holds only the
+                    // minutes still running.
+                    row(reported, &std::mem::take(&mut minutes_seen[reported as usize]), &data.0);
                     reported += 1;
                 }
             }
@@ -103,7 +105,9 @@ async fn room_for_every_order(host: &LocalHost) {
 }
 
 /// Starts checkout `n` at `n / rate` seconds, each in its own task; sends each sample
-/// with the minute it started in.
+/// with the minute it started in. Finished tasks are joined as the load goes: a task's
+/// memory stays allocated until it is joined, and holding every one to the end grew the
+/// soak's own heap by ≈ 1 KiB a checkout (bench/README.md, "The end of issue 17").
 async fn drive(
     shop: Arc<Shop>,
     total: usize,
@@ -113,18 +117,21 @@ async fn drive(
     let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let begun = Instant::now();
-    let mut running = Vec::with_capacity(total);
+    let mut running = tokio::task::JoinSet::new();
     for n in 0..total {
         ticks.tick().await;
+        while let Some(done) = running.try_join_next() {
+            done.unwrap();
+        }
         let minute = begun.elapsed().as_secs() / 60;
         let (shop, sent) = (shop.clone(), sent.clone());
-        running.push(tokio::spawn(async move {
+        running.spawn(async move {
             let sample = checkout(shop, n, POLL).await;
             let _ = sent.send((minute, sample));
-        }));
+        });
     }
-    for task in running {
-        task.await.unwrap();
+    while let Some(done) = running.join_next().await {
+        done.unwrap();
     }
 }
 
