@@ -10,7 +10,6 @@ Usage: test_iam_calls.py   (starts its own moto_serial on a free port)
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -19,7 +18,7 @@ import boto3
 
 import iam_calls
 from template_resources import REGION, Emulation
-from test_moto_serial import HERE, free_port, wait_for
+from test_moto_serial import serving
 
 PARAMETERS = {"Stage": "dev", "SecretsPrefix": "/milkrun", "MailFrom": "no-reply@milkrun.test"}
 
@@ -38,12 +37,7 @@ def put(emulation: Emulation, logical: str, value: str) -> dict:
 
 def main() -> int:
     calls = Path(tempfile.mkdtemp()) / "calls.jsonl"
-    port = free_port()
-    env = {**os.environ, "MILKRUN_MOTO_CALLS": str(calls)}
-    server = subprocess.Popen([sys.executable, str(HERE / "moto_serial.py"), "127.0.0.1", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        endpoint = wait_for(server, port)
+    with serving({**os.environ, "MILKRUN_MOTO_CALLS": str(calls)}) as endpoint:
         emulation = Emulation(endpoint, PARAMETERS, prefix="iam-")
         emulation.create_all()
         table = emulation.physical
@@ -110,9 +104,6 @@ def main() -> int:
         assert iam_calls.check(emulation, allowed, silent=quiet - {"CartFunction"}) == 1, "one never seen fails it"
         print(f"iam_calls: {len(found)} calls outside their functions' policies found, and no other")
         return 0
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

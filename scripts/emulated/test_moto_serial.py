@@ -4,6 +4,7 @@
 Usage: test_moto_serial.py   (starts its own moto_serial on a free port)
 """
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -21,11 +22,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start() -> tuple[subprocess.Popen, str]:
+@contextlib.contextmanager
+def serving(env: dict[str, str] | None = None):
+    """A moto_serial on a free port (with `env`, if given), its endpoint, stopped after."""
     port = free_port()
     server = subprocess.Popen([sys.executable, str(HERE / "moto_serial.py"), "127.0.0.1", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return server, wait_for(server, port)
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield wait_for(server, port)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def wait_for(server: subprocess.Popen, port: int) -> str:
@@ -49,8 +56,7 @@ def key(pk: str) -> dict:
 
 
 def main() -> int:
-    server, endpoint = start()
-    try:
+    with serving() as endpoint:
         clients = dict(endpoint_url=endpoint, region_name="ap-south-1", aws_access_key_id="t", aws_secret_access_key="t")
         db, streams = boto3.client("dynamodb", **clients), boto3.client("dynamodbstreams", **clients)
         for table in ("a", "b"):
@@ -111,9 +117,6 @@ def main() -> int:
         assert "Item" not in db.get_item(TableName="a", Key=key("dup"))
         print("moto_serial: transactions all-or-nothing, with moto's reasons")
         return 0
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":
