@@ -68,8 +68,6 @@ def needs(service: str, region: str, account: str, headers: dict[str, str], path
         # A hierarchical name carries its leading "/", which the ARN keeps; a flat one not.
         path = lambda name: name if name.startswith("/") else f"/{name}"
         return [(f"ssm:{operation}", f"arn:aws:ssm:{region}:{account}:parameter{path(name)}") for name in names]
-    if service == "sqs" and target:
-        return [(f"sqs:{operation.replace('Batch', '')}", queue_arn(decoded.get("QueueUrl", ""), region))]
     if service == "states":
         machine = decoded.get("stateMachineArn") or decoded.get("executionArn", "*")
         return [(f"states:{operation}", machine)]
@@ -78,15 +76,17 @@ def needs(service: str, region: str, account: str, headers: dict[str, str], path
         action = "ses:SendRawEmail" if "Raw" in decoded.get("Content", {}) else "ses:SendEmail"
         return [(action, "*")]
     # The query protocol (SNS; SES v1; SQS of old): the form's Action and its resource.
-    form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
-    action = form.get("Action", [""])[0]
+    form = {} if target else urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+    action = operation or form.get("Action", [""])[0]
     if service == "sns":
         # PublishBatch is authorised as sns:Publish; a text message has a phone number.
         resource = form.get("TopicArn", form.get("TargetArn", ["*"]))[0]
         return [("sns:Publish" if action == "PublishBatch" else f"sns:{action}", resource)]
     if service == "sqs":
-        return [(f"sqs:{action.replace('Batch', '')}", queue_arn(form.get("QueueUrl", [""])[0], region))]
-    return [(f"{service}:{action or operation or path}", "*")]
+        # SQS's JSON protocol or its query protocol; a batch is authorised as its one action.
+        url = decoded.get("QueueUrl") or form.get("QueueUrl", [""])[0]
+        return [(f"sqs:{action.replace('Batch', '')}", queue_arn(url, region))]
+    return [(f"{service}:{action or path}", "*")]
 
 
 class Recorder:
@@ -162,9 +162,14 @@ def read_calls(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
+def template_functions(emulation) -> set[str]:
+    """The logical ids of the template's functions: the signers the check holds to a policy."""
+    return {name for name, _ in emulation.resources("AWS::Serverless::Function")}
+
+
 def violations(emulation, calls: list[dict]) -> list[str]:
     """Each recorded call of a template function that its policy does not allow."""
-    functions = {name for name, _ in emulation.resources("AWS::Serverless::Function")}
+    functions = template_functions(emulation)
     policies = {name: statements(emulation, name) for name in functions}
     found = []
     for call in calls:
@@ -181,7 +186,7 @@ def check(emulation, path: Path, silent: set[str]) -> int:
     went unseen (unsigned as itself, or the recorder not in place), and the check would
     prove nothing about it."""
     calls = read_calls(path)
-    functions = {name for name, _ in emulation.resources("AWS::Serverless::Function")}
+    functions = template_functions(emulation)
     signed = [call for call in calls if call["signer"] in functions]
     found = violations(emulation, calls)
     signers = {call["signer"] for call in signed}

@@ -92,7 +92,7 @@ def main() -> int:
         assert ("OrderFunction", "dynamodb:PutItem") in recorded and ("OrderFunction", "dynamodb:Query") in recorded
         assert ("SubscriptionRunFunction", "sqs:SendMessage") in recorded
         assert ("DailyReportFunction", "ses:SendRawEmail") in recorded
-        functions = {name for name, _ in emulation.resources("AWS::Serverless::Function")}
+        functions = iam_calls.template_functions(emulation)
         signers = {"OrderFunction", "AnalyticsConsumerFunction", "NotificationConsumerFunction",
                    "SubscriptionRunFunction", "DailyReportFunction"}
         assert iam_calls.check(emulation, calls, silent=functions - signers) == 1, "violations fail the check"
