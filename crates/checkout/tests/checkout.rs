@@ -237,6 +237,16 @@ impl World {
             .unwrap();
     }
 
+    /// Sets each of `order`'s deliveries to the status `of` its vendor, straight in the
+    /// store, as its vendors' updates would leave them.
+    async fn set_deliveries(&self, order: &Order, of: impl Fn(Uuid) -> DeliveryStatus) {
+        let deliveries = &self.stores.deliveries;
+        for mut delivery in deliveries.for_order(order).await.unwrap() {
+            delivery.status = of(delivery.vendor_id);
+            deliveries.update(delivery, &Effects::none()).await.unwrap();
+        }
+    }
+
     /// (stock, reserved) of a row.
     async fn stock(&self, vendor_id: Uuid, variant_id: Uuid) -> (u32, u32) {
         let row = self
@@ -1914,10 +1924,7 @@ async fn follow_overtaken(
     world.checkout(order_id, &world.invoker()).await;
     let order = world.order(order_id).await;
     assert_eq!(order.status, OrderStatus::Preparing);
-    let mut made = world.stores.deliveries.for_order(&order).await.unwrap()[0].clone();
-    made.status = delivery;
-    let deliveries = &world.stores.deliveries;
-    deliveries.update(made, &Effects::none()).await.unwrap();
+    world.set_deliveries(&order, |_| delivery).await;
     let overtaken = OvertakenAfterRead {
         inner: world.stores.orders.clone(),
         reads: Default::default(),
@@ -2015,14 +2022,11 @@ async fn an_admins_late_refund_of_a_cancel_gives_back_only_what_was_not_delivere
     assert_eq!(order.status, Preparing);
     let deliveries = world.stores.deliveries.for_order(&order).await.unwrap();
     assert_eq!(deliveries.len(), 2, "A's litre, B's half litres");
-    for mut delivery in deliveries {
-        delivery.status = match delivery.vendor_id == world.vendor_a {
-            true => DeliveryStatus::Delivered,
-            false => DeliveryStatus::Failed,
-        };
-        let store = &world.stores.deliveries;
-        store.update(delivery, &Effects::none()).await.unwrap();
-    }
+    let a_delivered = |vendor| match vendor == world.vendor_a {
+        true => DeliveryStatus::Delivered,
+        false => DeliveryStatus::Failed,
+    };
+    world.set_deliveries(&order, a_delivered).await;
     // B's delivery failed: the order is cancelled, but its refund fails.
     let no_refunds = Arc::new(NoRefunds(world.gateway.clone()));
     let ports = CheckoutPorts::from_stores(&world.stores, no_refunds);

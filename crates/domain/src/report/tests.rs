@@ -262,6 +262,14 @@ fn cancelled_after_confirming(n: u128, items: Vec<OrderItem>) -> Order {
     order
 }
 
+/// Order `n` of `day()`, REFUNDED as a whole after it was delivered (an admin's refund),
+/// never cancelled.
+fn refunded_after_delivery(n: u128, items: Vec<OrderItem>) -> Order {
+    let mut order = order_of(n, OrderStatus::Refunded, items);
+    order.status_history.last_mut().unwrap().status = OrderStatus::Delivered;
+    order
+}
+
 #[test]
 fn a_delivery_kept_when_its_order_was_cancelled_is_no_refund() {
     let items = vec![line(1, 6_000, 2, V1, true), line(2, 4_000, 1, V2, true)];
@@ -269,8 +277,7 @@ fn a_delivery_kept_when_its_order_was_cancelled_is_no_refund() {
     let mut partly_refunded = cancelled.clone();
     partly_refunded.order_id = Uuid::from_u128(2000);
     moved(&mut partly_refunded, OrderStatus::Refunded);
-    let mut refunded_whole = order_of(3, OrderStatus::Refunded, items);
-    refunded_whole.status_history.last_mut().unwrap().status = OrderStatus::Delivered;
+    let refunded_whole = refunded_after_delivery(3, items);
     let orders = [cancelled, partly_refunded, refunded_whole];
     let deliveries: Vec<Delivery> = orders
         .iter()
@@ -320,8 +327,7 @@ fn a_cancelled_order_counts_what_its_delivered_vendors_kept_as_their_settlement_
     let mut refunded_after = cancelled_after_confirming(2, items.clone());
     moved(&mut refunded_after, OrderStatus::Refunded);
     let undelivered = cancelled_after_confirming(3, items.clone());
-    let mut refunded_whole = order_of(4, OrderStatus::Refunded, items);
-    refunded_whole.status_history.last_mut().unwrap().status = OrderStatus::Delivered;
+    let refunded_whole = refunded_after_delivery(4, items);
     let deliveries = [
         delivery_of(&cancelled, V1, DeliveryStatus::Delivered),
         delivery_of(&cancelled, V2, DeliveryStatus::Failed),
